@@ -1,0 +1,3 @@
+from engage.cli import app
+
+app()

@@ -1,0 +1,81 @@
+"""``engage``: the platform's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from shared.auth import AGENCY_ROLES, ALL_ORGANIZATIONS, Role, issue_dev_token
+from shared.settings import DATA_SERVICES, SERVICE_NAMES, get_settings
+
+app = typer.Typer(help="Atlantide Engage: engagement programmes as durable workflows.")
+
+WORKER_NAMES = (*DATA_SERVICES, "workflows")
+
+
+@app.command()
+def up() -> None:
+    """Start the whole platform in the foreground: infrastructure, services, workers."""
+    from engage.supervisor import run_platform
+
+    raise typer.Exit(asyncio.run(run_platform(get_settings())))
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVICE_NAMES))]) -> None:
+    """Serve one service's HTTP API on its configured port."""
+    if service not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
+    settings = get_settings()
+    uvicorn.run(
+        f"services.{service}.main:app",
+        host=settings.host,
+        port=getattr(settings.ports, service),
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAMES))]) -> None:
+    """Run a Temporal worker: a service's activities (and its outbox relay), or the workflows."""
+    if name not in WORKER_NAMES:
+        raise typer.BadParameter(f"unknown worker {name!r}; one of {', '.join(WORKER_NAMES)}")
+    module = importlib.import_module(
+        "workflows.worker" if name == "workflows" else f"services.{name}.worker"
+    )
+    asyncio.run(module.main(get_settings()))
+
+
+@app.command()
+def migrate() -> None:
+    """Create the database if missing, migrate every service's schema, ensure the event stream."""
+    from engage.bootstrap import prepare
+
+    asyncio.run(prepare(get_settings()))
+    typer.echo("database migrated and stream ready")
+
+
+@app.command()
+def token(
+    role: Annotated[list[Role], typer.Option("--role", help="Role to grant; repeatable.")],
+    org: Annotated[
+        list[str] | None,
+        typer.Option("--org", help="Organisation id the token may see; repeatable."),
+    ] = None,
+    subject: Annotated[str, typer.Option(help="The principal's id.")] = "dev@atlantide.local",
+) -> None:
+    """Print a development JWT (HS256, signed with the configured secret)."""
+    settings = get_settings()
+    if settings.environment == "prod":
+        raise typer.BadParameter("development tokens are not issued when ENGAGE_ENVIRONMENT=prod")
+    organizations = list(org or [])
+    if not organizations:
+        if not set(role) & AGENCY_ROLES:
+            raise typer.BadParameter("client roles need --org: they see only their organisation")
+        organizations = [ALL_ORGANIZATIONS]
+    typer.echo(issue_dev_token(settings, subject, role, organizations))

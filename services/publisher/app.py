@@ -1,0 +1,11 @@
+from fastapi import FastAPI
+
+from shared.app import create_service_app
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+
+def build_app(settings: Settings) -> FastAPI:
+    return create_service_app(
+        ServiceRuntime("publisher", settings), [], title="Atlantide Engage: publisher"
+    )

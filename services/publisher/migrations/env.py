@@ -1,0 +1,4 @@
+from services.publisher.models import Base
+from shared.db.migrations import run_service_migrations
+
+run_service_migrations(Base.metadata)

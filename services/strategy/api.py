@@ -1,0 +1,73 @@
+"""HTTP routes of the strategy service; the gateway calls them with the caller's own token."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from services.strategy import repository, service
+from services.strategy.schemas import (
+    EngagementCreate,
+    EngagementOut,
+    OrganizationCreate,
+    OrganizationOut,
+)
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal, Role, require_roles
+
+router = APIRouter(tags=["strategy"])
+
+MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
+
+
+@router.post(
+    "/organizations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrganizationOut,
+    dependencies=[MANAGE],
+)
+async def create_organization(
+    body: OrganizationCreate, session: SessionDep, principal: CurrentPrincipal
+) -> OrganizationOut:
+    organization = await service.create_organization(session, principal, body)
+    return OrganizationOut.model_validate(organization)
+
+
+@router.get("/organizations", response_model=list[OrganizationOut])
+async def list_organizations(session: SessionDep) -> list[OrganizationOut]:
+    return [OrganizationOut.model_validate(o) for o in await repository.list_organizations(session)]
+
+
+@router.get("/organizations/{organization_id}", response_model=OrganizationOut)
+async def get_organization(
+    organization_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> OrganizationOut:
+    organization = await service.require_organization(session, principal, organization_id)
+    return OrganizationOut.model_validate(organization)
+
+
+@router.post(
+    "/engagements",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EngagementOut,
+    dependencies=[MANAGE],
+)
+async def create_engagement(
+    body: EngagementCreate, session: SessionDep, principal: CurrentPrincipal
+) -> EngagementOut:
+    engagement = await service.create_engagement(session, principal, body)
+    return EngagementOut.model_validate(engagement)
+
+
+@router.get("/engagements", response_model=list[EngagementOut])
+async def list_engagements(
+    session: SessionDep, organization_id: uuid.UUID | None = None
+) -> list[EngagementOut]:
+    engagements = await repository.list_engagements(session, organization_id)
+    return [EngagementOut.model_validate(e) for e in engagements]
+
+
+@router.get("/engagements/{engagement_id}", response_model=EngagementOut)
+async def get_engagement(engagement_id: uuid.UUID, session: SessionDep) -> EngagementOut:
+    return EngagementOut.model_validate(await service.require_engagement(session, engagement_id))

@@ -1,0 +1,12 @@
+from fastapi import FastAPI
+
+from services.strategy.api import router
+from shared.app import create_service_app
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+
+def build_app(settings: Settings) -> FastAPI:
+    return create_service_app(
+        ServiceRuntime("strategy", settings), [router], title="Atlantide Engage: strategy"
+    )

@@ -1,0 +1,81 @@
+"""Request and response bodies of the strategy service (reused by the gateway)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.domain import Channel, InterventionMode
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    timezone: str = Field("Europe/Rome", description="IANA time zone of the client")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown IANA time zone {value!r}")
+        return value
+
+
+class OrganizationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+class EngagementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID
+    mode: InterventionMode
+    channels: list[Channel] = Field(min_length=1)
+    starts_on: date
+    ends_on: date
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct_channels(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> EngagementCreate:
+        if self.ends_on <= self.starts_on:
+            raise ValueError("ends_on must be after starts_on")
+        return self
+
+
+class EngagementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    mode: InterventionMode
+    channels: list[Channel]
+    starts_on: date
+    ends_on: date
+    workflow_id: str
+    created_at: datetime
+    created_by: str

@@ -1,0 +1,130 @@
+"""Rules of the strategy service: who may create what, and which events each change emits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.strategy import events, repository
+from services.strategy.contracts import PhaseStartRecorded, RecordPhaseStarted
+from services.strategy.models import Engagement, Organization, PhaseRecord, outbox
+from services.strategy.schemas import EngagementCreate, OrganizationCreate
+from shared.auth import Principal
+from shared.errors import NotFoundError
+from shared.events.envelope import new_event
+
+
+async def create_organization(
+    session: AsyncSession, principal: Principal, data: OrganizationCreate
+) -> Organization:
+    organization = Organization(
+        id=uuid.uuid4(), name=data.name, timezone=data.timezone, created_by=principal.subject
+    )
+    session.add(organization)
+    await session.flush()
+    await outbox.add(
+        session,
+        new_event(
+            events.ORGANIZATION_CREATED,
+            events.OrganizationCreated(organization_id=organization.id, name=organization.name),
+            source=events.SOURCE,
+            subject=str(organization.id),
+        ),
+    )
+    return organization
+
+
+async def require_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> Organization:
+    principal.require_organization(organization_id)
+    organization = await repository.get_organization(session, organization_id)
+    if organization is None:
+        raise NotFoundError("organization", organization_id)
+    return organization
+
+
+async def require_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
+    engagement = await repository.get_engagement(session, engagement_id)
+    if engagement is None:
+        raise NotFoundError("engagement", engagement_id)
+    return engagement
+
+
+async def create_engagement(
+    session: AsyncSession, principal: Principal, data: EngagementCreate
+) -> Engagement:
+    await require_organization(session, principal, data.organization_id)
+    engagement = Engagement(
+        id=uuid.uuid4(),
+        organization_id=data.organization_id,
+        mode=data.mode.value,
+        channels=[channel.value for channel in data.channels],
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        created_by=principal.subject,
+    )
+    session.add(engagement)
+    await session.flush()
+    await outbox.add(
+        session,
+        new_event(
+            events.ENGAGEMENT_CREATED,
+            events.EngagementCreated(
+                engagement_id=engagement.id,
+                organization_id=engagement.organization_id,
+                mode=data.mode,
+                channels=data.channels,
+                starts_on=data.starts_on,
+                ends_on=data.ends_on,
+            ),
+            source=events.SOURCE,
+            subject=str(engagement.id),
+        ),
+    )
+    return engagement
+
+
+def phase_started_event_id(request: RecordPhaseStarted) -> uuid.UUID:
+    """The same phase start always yields the same event id, however often it is recorded."""
+    key = f"{request.engagement_id}/{request.phase.value}/{request.revision}/started"
+    return uuid.uuid5(uuid.NAMESPACE_URL, key)
+
+
+async def record_phase_started(
+    session: AsyncSession, request: RecordPhaseStarted
+) -> PhaseStartRecorded:
+    inserted = (
+        await session.execute(
+            insert(PhaseRecord)
+            .values(
+                engagement_id=request.engagement_id,
+                organization_id=request.organization_id,
+                phase=request.phase.value,
+                revision=request.revision,
+                started_at=request.started_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(PhaseRecord.phase)
+        )
+    ).first()
+    event_id = phase_started_event_id(request)
+    if inserted is not None:
+        await outbox.add(
+            session,
+            new_event(
+                events.PHASE_STARTED,
+                events.PhaseStarted(
+                    engagement_id=request.engagement_id,
+                    organization_id=request.organization_id,
+                    phase=request.phase,
+                    revision=request.revision,
+                ),
+                source=events.SOURCE,
+                subject=str(request.engagement_id),
+                event_id=event_id,
+            ),
+        )
+    return PhaseStartRecorded(newly_recorded=inserted is not None, event_id=str(event_id))

@@ -1,0 +1,1 @@
+"""Database kernel: engine, sessions, organisation scoping and per-service migrations."""

@@ -1,0 +1,1 @@
+"""Events: the CloudEvents envelope, the transactional outbox, its relay and the consumer helper."""

@@ -1,0 +1,139 @@
+"""Durable, idempotent JetStream consumers.
+
+A message is acknowledged only after the consumer's own transaction, which records the event id
+in ``processed_events`` together with the handler's effects, has committed. A redelivered event
+whose id is already recorded is acknowledged without running the handler again. Transient
+failures are ``nak``-ed with a delay; messages that can never be handled are terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
+from shared.events.envelope import CloudEvent
+from shared.events.outbox import ProcessedEventMixin
+from shared.telemetry import context_from_headers, tracer
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class TransientError(Exception):
+    """The handler may succeed later (a dependency is away): redeliver after ``delay``."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PoisonMessageError(Exception):
+    """The message can never be handled: stop redelivering it."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    filter_subject: str
+    stream: str
+    nak_delay_seconds: float = 2.0
+    max_deliver: int = 20
+    ack_wait_seconds: float = 30.0
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handler: EventHandler,
+        session_factory: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+    ) -> None:
+        self._js = js
+        self.spec = spec
+        self._handler = handler
+        self._sessions = session_factory
+        self._processed = processed_model
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        spec = self.spec
+        return await self._js.pull_subscribe(
+            spec.filter_subject,
+            durable=spec.durable,
+            stream=spec.stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=spec.max_deliver,
+                ack_wait=spec.ack_wait_seconds,
+            ),
+        )
+
+    async def handle(self, msg: Msg) -> None:
+        """Handle one message and settle it: ack, nak with delay, or term."""
+        try:
+            event = CloudEvent.model_validate_json(msg.data)
+        except ValidationError as error:
+            log.error("terminating malformed message on %s: %s", msg.subject, error)
+            await msg.term()
+            return
+        with tracer.start_as_current_span(
+            f"consume {msg.subject}",
+            context=context_from_headers(msg.headers),
+            attributes={"messaging.message.id": event.id, "engage.consumer": self.spec.durable},
+        ):
+            try:
+                await self._handle_once(event)
+            except PoisonMessageError as error:
+                log.error("terminating event %s: %s", event.id, error)
+                await msg.term()
+                return
+            except TransientError as error:
+                log.warning("event %s will be redelivered: %s", event.id, error)
+                await msg.nak(delay=error.delay or self.spec.nak_delay_seconds)
+                return
+            except Exception:
+                log.exception("event %s failed; it will be redelivered", event.id)
+                await msg.nak(delay=self.spec.nak_delay_seconds)
+                return
+        await msg.ack()
+
+    async def _handle_once(self, event: CloudEvent) -> None:
+        async with session_scope(self._sessions, SYSTEM) as session:
+            first_time = (
+                await session.execute(
+                    insert(self._processed)
+                    .values(consumer=self.spec.durable, event_id=event.id)
+                    .on_conflict_do_nothing()
+                    .returning(self._processed.event_id)
+                )
+            ).first()
+            if first_time is None:
+                log.info("event %s already handled by %s", event.id, self.spec.durable)
+                return
+            await self._handler(session, event)
+
+    async def run(self, stop: asyncio.Event, batch: int = 20) -> None:
+        subscription = await self.subscribe()
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            for msg in messages:
+                await self.handle(msg)
+        await subscription.unsubscribe()

@@ -1,0 +1,64 @@
+"""Transactional outbox: an event row commits in the same transaction as the data it describes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Identity, String, func
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.events.envelope import CloudEvent
+from shared.telemetry import current_trace_headers
+
+
+class OutboxMixin:
+    """Columns of a service's ``outbox`` table (declare it on the service's own base)."""
+
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    headers: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ProcessedEventMixin:
+    """Columns of a service's ``processed_events`` table: what each consumer has handled."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class Outbox:
+    """Writes events into one service's outbox table."""
+
+    def __init__(self, model: type[OutboxMixin]) -> None:
+        self.model = model
+
+    async def add(self, session: AsyncSession, event: CloudEvent) -> bool:
+        """Stage ``event`` in the session's transaction; False if an event with its id exists."""
+        statement = (
+            insert(self.model)
+            .values(
+                event_id=event.id,
+                name=event.name,
+                envelope=event.model_dump(mode="json", exclude_none=True),
+                headers=current_trace_headers(),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.model.seq)
+        )
+        return (await session.execute(statement)).first() is not None

@@ -1,0 +1,123 @@
+"""The one settings class of Atlantide Engage.
+
+Every URL, port and secret comes from the environment (prefix ``ENGAGE_``, nested sections with
+``__``: ``ENGAGE_PORTS__GATEWAY=9000``) and has a documented default that works on a developer's
+machine. Secrets keep a development default that is refused outside ``dev``/``test``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "engage-dev-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev
+
+ServiceName = Literal["gateway", "strategy", "content", "publisher", "listening", "reporting"]
+SERVICE_NAMES: tuple[ServiceName, ...] = (
+    "gateway",
+    "strategy",
+    "content",
+    "publisher",
+    "listening",
+    "reporting",
+)
+DATA_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES[1:]
+
+
+class Ports(BaseModel):
+    """HTTP port of each service on the local host."""
+
+    gateway: int = 8000
+    strategy: int = 8001
+    content: int = 8002
+    publisher: int = 8003
+    listening: int = 8004
+    reporting: int = 8005
+
+
+class ServiceUrls(BaseModel):
+    """Where the gateway reaches each data service; empty means ``http://127.0.0.1:<port>``."""
+
+    strategy: str = ""
+    content: str = ""
+    publisher: str = ""
+    listening: str = ""
+    reporting: str = ""
+
+
+class AuthSettings(BaseModel):
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Production verifies RS256 tokens against the identity provider's key set.
+    jwks_url: str | None = None
+    issuer: str = "atlantide-engage"
+    audience: str = "atlantide-engage"
+    dev_token_ttl_seconds: int = 8 * 3600
+
+
+class EventSettings(BaseModel):
+    stream: str = "ENGAGE"
+    # Subjects are ``<prefix>.<domain>.<event>``; tests use their own prefix and stream.
+    subject_prefix: str = "engage"
+    source: str = "urn:atlantide-engage"
+    relay_poll_seconds: float = 0.2
+    relay_batch_size: int = 200
+    duplicate_window_seconds: int = 120
+
+
+class TemporalSettings(BaseModel):
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    ui_port: int = 8233
+    # Prepended to every task queue name, so test runs never steal each other's tasks.
+    task_queue_prefix: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENGAGE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    host: str = "127.0.0.1"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/engage"
+    database_pool_size: int = 10
+    nats_url: str = "nats://127.0.0.1:4222"
+    otlp_endpoint: str | None = None
+    data_dir: str = ".engage"
+    dependency_timeout_seconds: float = 5.0
+
+    ports: Ports = Ports()
+    service_urls: ServiceUrls = ServiceUrls()
+    auth: AuthSettings = AuthSettings()
+    events: EventSettings = EventSettings()
+    temporal: TemporalSettings = TemporalSettings()
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_dev(self) -> Settings:
+        if (
+            self.environment == "prod"
+            and self.auth.jwks_url is None
+            and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+        ):
+            raise ValueError(
+                "ENGAGE_AUTH__JWT_SECRET is the development default; set a real secret "
+                "or ENGAGE_AUTH__JWKS_URL when ENGAGE_ENVIRONMENT=prod"
+            )
+        return self
+
+    def service_url(self, service: ServiceName) -> str:
+        configured = getattr(self.service_urls, service, "") if service != "gateway" else ""
+        return configured or f"http://127.0.0.1:{getattr(self.ports, service)}"
+
+    def task_queue(self, name: str) -> str:
+        return f"{self.temporal.task_queue_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

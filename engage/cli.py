@@ -51,6 +51,17 @@ def worker(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAMES))]) -
     asyncio.run(module.main(get_settings()))
 
 
+@app.command("worker-health")
+def worker_health(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAMES))]) -> None:
+    """Exit 0 when the named worker's heartbeat is fresh (its Kubernetes probe)."""
+    from shared.worker import heartbeat_is_fresh
+
+    if not heartbeat_is_fresh(name):
+        typer.echo(f"worker {name}: no heartbeat in the last minute", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"worker {name}: alive")
+
+
 @app.command()
 def migrate() -> None:
     """Create the database if missing, migrate every service's schema, ensure the event stream."""

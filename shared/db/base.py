@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -30,7 +30,8 @@ class OrgScoped:
     its own primary key.
     """
 
-    organization_id: Mapped[uuid.UUID]
+    # Tables override this with their own column (a foreign key, or a synonym of the key).
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
 
 
 class Timestamped:

@@ -23,6 +23,7 @@ def alembic_config(service: str, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     config.set_main_option("version_locations", str(SERVICES_DIR / service / "migrations/versions"))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     return config
 

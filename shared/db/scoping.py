@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import event, false
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from shared.db.base import OrgScoped
@@ -49,15 +48,6 @@ def get_scope(session: Session) -> Scope:
     return scope
 
 
-def _scope_criteria(scope: Scope) -> Any:
-    allowed = tuple(scope.organizations)
-
-    def criteria(cls: Any) -> Any:
-        return cls.organization_id.in_(allowed) if allowed else false()
-
-    return criteria
-
-
 @event.listens_for(Session, "do_orm_execute")
 def _apply_scope(execute_state: ORMExecuteState) -> None:
     if not (execute_state.is_select or execute_state.is_update or execute_state.is_delete):
@@ -73,6 +63,10 @@ def _apply_scope(execute_state: ORMExecuteState) -> None:
     scope = get_scope(execute_state.session)
     if scope.all_organizations:
         return
+    allowed = tuple(scope.organizations)
+    # An empty tuple renders as an always-false IN: a scope with no organisations sees nothing.
     execute_state.statement = execute_state.statement.options(
-        with_loader_criteria(OrgScoped, _scope_criteria(scope), include_aliases=True)
+        with_loader_criteria(
+            OrgScoped, lambda cls: cls.organization_id.in_(allowed), include_aliases=True
+        )
     )

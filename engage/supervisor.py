@@ -1,0 +1,386 @@
+"""``engage up``: the whole platform in the foreground of a developer's terminal.
+
+Infrastructure that already answers is used as it is (and never stopped); what is missing is
+started from the venv's wheels. Then the database is migrated, every service and worker runs as a
+child process with its output prefixed in the terminal, crashed children are restarted with
+backoff, and Ctrl-C or SIGTERM stops everything this process started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import make_url
+
+from engage import infra
+from engage.bootstrap import prepare
+from engage.infra import EmbeddedProcess, InfraError
+from shared.settings import SERVICE_NAMES, ServiceName, Settings
+
+SERVED_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES
+# Temporal workers started by ``engage up``; the other services join as their workers land.
+WORKERS: tuple[str, ...] = ("strategy", "workflows")
+
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 10.0
+STOP_GRACE_SECONDS = 10.0
+READY_TIMEOUT_SECONDS = 120.0
+READY_POLL_SECONDS = 0.5
+# Generous, so one long log line (a traceback's repr, a big JSON log) does not break the pump.
+LINE_LIMIT_BYTES = 1024 * 1024
+COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
+EMBEDDED = "embedded (started here)"
+EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One ``python -m engage ...`` process; ``port`` is set for HTTP services."""
+
+    name: str
+    args: tuple[str, ...]
+    port: int | None = None
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    style: str
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+
+
+@dataclass(frozen=True)
+class _Component:
+    title: str
+    target: Callable[[Settings], tuple[str, int]]
+    reachable: Callable[[Settings], Awaitable[bool]]
+    start: Callable[[Settings], Awaitable[EmbeddedProcess | None]]
+
+
+COMPONENTS = (
+    _Component("PostgreSQL", infra.postgres_target, infra.postgres_reachable, infra.start_postgres),
+    _Component("NATS", infra.nats_target, infra.nats_reachable, infra.start_nats),
+    _Component("Temporal", infra.temporal_target, infra.temporal_reachable, infra.start_temporal),
+)
+
+
+def child_specs(settings: Settings) -> list[ChildSpec]:
+    services = [ChildSpec(s, ("serve", s), getattr(settings.ports, s)) for s in SERVED_SERVICES]
+    workers = [ChildSpec(f"worker {w}", ("worker", w)) for w in WORKERS]
+    return services + workers
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The children read their settings from the environment: pin what was checked here."""
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "ENGAGE_DATABASE_URL": settings.database_url,
+        "ENGAGE_NATS_URL": settings.nats_url,
+        "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
+        "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
+    }
+
+
+def browsable_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def database_display(database_url: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql", password=None)
+    return url.render_as_string(hide_password=False)
+
+
+def restart_delay(recent_restarts: int) -> float:
+    return min(2.0 ** max(recent_restarts - 1, 0), MAX_BACKOFF_SECONDS)
+
+
+def describe(error: BaseException) -> str:
+    return str(error) if isinstance(error, InfraError) else f"{type(error).__name__}: {error}"
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+class _Platform:
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.embedded: list[EmbeddedProcess] = []
+        self.origins: dict[str, str] = {}
+        specs = child_specs(settings)
+        self.children = [_Child(s, COLOURS[i % len(COLOURS)]) for i, s in enumerate(specs)]
+        self.width = max(len(s.name) for s in specs)
+        self.environment = child_environment(settings)
+        self._run_task: asyncio.Task[None] | None = None
+        self._exit_code: int | None = None
+        self._stopping = False
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._run_task = asyncio.create_task(self._run())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            await self._run_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are cancelled ourselves, not just the run we stopped
+        except Exception as error:
+            self.console.print(Text(f"engage up failed: {describe(error)}", style="bold red"))
+            self._finish(1)
+        finally:
+            try:
+                await self._shutdown()
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        return self._exit_code or 0
+
+    async def _run(self) -> None:
+        await self._ensure_infrastructure()
+        with self.console.status("Creating the database, migrating schemas, ensuring the stream"):
+            await prepare(self.settings)
+        self.console.print(
+            f"[green]✓[/] database migrated, stream {self.settings.events.stream} ready"
+        )
+        for child in self.children:
+            await self._spawn(child)
+            child.watcher = asyncio.create_task(self._watch(child))
+        ready = await self._wait_ready()
+        self.console.print(self._table(ready))
+        self.console.print("[bold]Platform running; press Ctrl-C to stop.")
+        await asyncio.get_running_loop().create_future()  # until a signal or a give-up
+
+    def _finish(self, code: int) -> None:
+        """Record why we stop (the first reason wins) and end the run."""
+        if self._exit_code is None:
+            self._exit_code = code
+        if self._run_task is not None and not self._run_task.done():
+            self._run_task.cancel()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self._stopping:
+            self.console.print("[yellow]Already stopping; waiting for the processes to exit.")
+            return
+        self.console.print(f"\n[bold]{sig.name} received: stopping the platform.")
+        self._finish(0)
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        watchers = [c.watcher for c in self.children if c.watcher is not None]
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        running = [c.process for c in self.children if c.process and c.process.returncode is None]
+        if running:
+            with self.console.status(f"Stopping {len(running)} processes"):
+                await asyncio.gather(
+                    *(infra.terminate_group(p, STOP_GRACE_SECONDS) for p in running)
+                )
+            self.console.print(f"[green]✓[/] stopped {len(running)} processes")
+        await asyncio.gather(*(self._drain(c) for c in self.children))
+        for handle in reversed(self.embedded):
+            with self.console.status(f"Stopping embedded {handle.name}"):
+                await infra.stop_process(handle, STOP_GRACE_SECONDS)
+            self.console.print(f"[green]✓[/] stopped embedded {handle.name}")
+        self.console.print("[bold]Platform stopped.")
+
+    # --- infrastructure ---------------------------------------------------------------------
+
+    async def _ensure_infrastructure(self) -> None:
+        with _progress(self.console) as progress:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for component in COMPONENTS:
+                        group.create_task(self._ensure(component, progress))
+            except ExceptionGroup as failure:
+                raise InfraError("\n".join(describe(e) for e in failure.exceptions)) from None
+
+    async def _ensure(self, component: _Component, progress: Progress) -> None:
+        host, port = component.target(self.settings)
+        title, where = component.title, f"{host}:{port}"
+        task = progress.add_task(f"{title}: checking {where}", total=1)
+        try:
+            if await component.reachable(self.settings):
+                handle = None
+            else:
+                progress.update(task, description=f"{title}: starting embedded server on {where}")
+                handle = await component.start(self.settings)
+        except BaseException:
+            progress.update(task, description=f"[red]{title}: failed on {where}[/]")
+            raise
+        if handle is None:
+            self.origins[title] = EXTERNAL
+            progress.update(task, description=f"{title}: using {where}", completed=1)
+            return
+        self.embedded.append(handle)
+        self.origins[title] = EMBEDDED
+        progress.update(task, description=f"{title}: embedded on {where}", completed=1)
+
+    # --- children ---------------------------------------------------------------------------
+
+    async def _spawn(self, child: _Child) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "engage",
+            *child.spec.args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            env=self.environment,
+            limit=LINE_LIMIT_BYTES,
+        )
+        child.process = process
+        child.pump = asyncio.create_task(self._pump(child, process))
+
+    async def _pump(self, child: _Child, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        prefix = Text(f"{child.spec.name:<{self.width}} │ ", style=child.style)
+        while True:
+            try:
+                line = await process.stdout.readline()
+            except ValueError:  # over LINE_LIMIT_BYTES; the reader has dropped it
+                line = b"(an over-long line was dropped)\n"
+            if not line:
+                return
+            body = Text.from_ansi(line.decode("utf-8", errors="replace").rstrip())
+            self.console.print(Text.assemble(prefix, body), soft_wrap=True)
+
+    async def _drain(self, child: _Child) -> None:
+        """Let the pump print the last lines; a grandchild holding the pipe must not block us."""
+        if child.pump is None:
+            return
+        done, _ = await asyncio.wait({child.pump}, timeout=2.0)
+        if not done:
+            child.pump.cancel()
+
+    async def _watch(self, child: _Child) -> None:
+        try:
+            while True:
+                assert child.process is not None
+                code = await child.process.wait()
+                await self._drain(child)
+                if self._stopping:
+                    return
+                if not await self._restart(child, code):
+                    return
+        except Exception as error:  # a supervisor bug or a failed spawn: stop rather than limp
+            self.console.print(Text(f"{child.spec.name}: {describe(error)}", style="bold red"))
+            self._finish(1)
+
+    async def _restart(self, child: _Child, code: int) -> bool:
+        now = time.monotonic()
+        while child.restarts and now - child.restarts[0] > RESTART_WINDOW_SECONDS:
+            child.restarts.popleft()
+        name = child.spec.name
+        if len(child.restarts) >= MAX_RESTARTS:
+            self.console.print(
+                f"[bold red]{name} exited with code {code} after {MAX_RESTARTS} restarts within "
+                f"{RESTART_WINDOW_SECONDS:.0f}s; giving up and stopping the platform."
+            )
+            self._finish(1)
+            return False
+        child.restarts.append(now)
+        delay = restart_delay(len(child.restarts))
+        self.console.print(
+            f"[yellow]{name} exited with code {code}; restarting in {delay:.0f}s "
+            f"(restart {len(child.restarts)}/{MAX_RESTARTS} this minute)"
+        )
+        await asyncio.sleep(delay)
+        await self._spawn(child)
+        return True
+
+    # --- readiness and summary --------------------------------------------------------------
+
+    def _service_url(self, port: int) -> str:
+        return f"http://{browsable_host(self.settings.host)}:{port}"
+
+    async def _wait_ready(self) -> dict[str, bool]:
+        services = [c.spec for c in self.children if c.spec.port is not None]
+        with _progress(self.console) as progress:
+            async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+                states = await asyncio.gather(
+                    *(self._await_ready(client, progress, spec) for spec in services)
+                )
+        return {spec.name: ready for spec, ready in zip(services, states, strict=True)}
+
+    async def _await_ready(
+        self, client: httpx.AsyncClient, progress: Progress, spec: ChildSpec
+    ) -> bool:
+        assert spec.port is not None
+        url = f"{self._service_url(spec.port)}/readyz"
+        task = progress.add_task(f"{spec.name}: waiting for {url}", total=1)
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as error:
+                last = type(error).__name__
+            else:
+                if response.status_code == 200:
+                    progress.update(task, description=f"{spec.name}: ready", completed=1)
+                    return True
+                last = f"HTTP {response.status_code}"
+            progress.update(task, description=f"{spec.name}: waiting for {url} ({last})")
+            await asyncio.sleep(READY_POLL_SECONDS)
+        progress.update(task, description=f"[yellow]{spec.name}: not ready ({last})[/]")
+        return False
+
+    def _table(self, ready: dict[str, bool]) -> Table:
+        settings = self.settings
+        table = Table(title="Atlantide Engage")
+        table.add_column("Component")
+        table.add_column("Where", overflow="fold")  # a clipped URL is useless
+        table.add_column("Runs")
+        for name, is_ready in ready.items():
+            state = "started here" if is_ready else "started here [yellow](not ready)[/]"
+            table.add_row(name, self._service_url(getattr(settings.ports, name)), state)
+        table.add_row("API docs", f"{self._service_url(settings.ports.gateway)}/docs", "")
+        for worker in WORKERS:
+            table.add_row(f"worker {worker}", "Temporal task queues", "started here")
+        temporal_host = browsable_host(infra.temporal_target(settings)[0])
+        table.add_row("Temporal", settings.temporal.address, self.origins["Temporal"])
+        ui = f"http://{temporal_host}:{settings.temporal.ui_port}"
+        table.add_row("Temporal UI", ui, self.origins["Temporal"])
+        table.add_row("NATS", settings.nats_url, self.origins["NATS"])
+        database = database_display(settings.database_url)
+        table.add_row("PostgreSQL", database, self.origins["PostgreSQL"])
+        if self.embedded:
+            table.add_row("Embedded logs", str(infra.data_dir(settings) / "logs"), "")
+        return table
+
+
+async def run_platform(settings: Settings) -> int:
+    """Run the platform until Ctrl-C/SIGTERM (exit code 0) or a child keeps crashing (1)."""
+    return await _Platform(settings, Console(highlight=False)).main()

@@ -1,0 +1,246 @@
+"""Fixtures on real servers: PostgreSQL, NATS JetStream and a Temporal dev server.
+
+PostgreSQL and NATS are used where settings point when they answer, otherwise started from the
+wheels (``engage.infra``). Each test run gets its own database, stream, subject prefix and task
+queue prefix, so runs and tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from engage import infra
+from engage.bootstrap import ensure_database
+from services.gateway.app import build_app as build_gateway
+from services.strategy.activities import StrategyActivities
+from services.strategy.app import build_app as build_strategy
+from services.strategy.models import OutboxEvent
+from shared import task_queues
+from shared.auth import Role, issue_dev_token
+from shared.db.migrations import upgrade, upgrade_all
+from shared.db.session import create_engine, create_session_factory
+from shared.events.jetstream import connect_nats, ensure_stream
+from shared.events.relay import OutboxRelay
+from shared.settings import DATA_SERVICES, EventSettings, Settings, TemporalSettings
+from shared.telemetry import temporal_interceptors
+from workflows.worker import WORKFLOWS
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def isolated_event_settings(tag: str) -> EventSettings:
+    """A stream and subject prefix of the test's own (``ENGAGE`` itself is left to ``make up``)."""
+    return EventSettings(
+        stream=f"ENGAGE_{tag}".upper(), subject_prefix=f"t{tag}", relay_poll_seconds=0.05
+    )
+
+
+@pytest.fixture(scope="session")
+async def base_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    configured = Settings()
+    database = make_url(configured.database_url).set(database=f"engage_test_{RUN_ID}")
+    settings = configured.model_copy(
+        update={
+            "environment": "test",
+            "database_url": database.render_as_string(hide_password=False),
+            "data_dir": str(tmp_path_factory.mktemp("engage-data")),
+            "events": isolated_event_settings(RUN_ID),
+            "temporal": TemporalSettings(task_queue_prefix=f"t{RUN_ID}-"),
+        }
+    )
+    started = [await infra.start_postgres(settings), await infra.start_nats(settings)]
+    await ensure_database(settings)
+    await upgrade_all(DATA_SERVICES, settings.database_url)
+    yield settings
+    await drop_database(settings.database_url)
+    for process in started:
+        if process is not None:
+            await infra.stop_process(process)
+
+
+async def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    binary = Path(sys.executable).parent / "temporal"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary),
+        data_converter=pydantic_data_converter,
+        interceptors=temporal_interceptors(),
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -> Settings:
+    target = temporal_env.client.service_client.config.target_host
+    return base_settings.model_copy(
+        update={
+            "temporal": base_settings.temporal.model_copy(update={"address": target}),
+            "ports": base_settings.ports.model_copy(
+                update={"gateway": free_port(), "strategy": free_port()}
+            ),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+async def nats_client(settings: Settings) -> AsyncIterator[NatsClient]:
+    client = await connect_nats(settings, "tests")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def isolated_events(
+    settings: Settings, nats_client: NatsClient
+) -> AsyncIterator[EventSettings]:
+    """A stream of this test's own, deleted afterwards."""
+    events = isolated_event_settings(uuid.uuid4().hex[:10])
+    js = nats_client.jetstream()
+    await ensure_stream(js, events)
+    yield events
+    await js.delete_stream(events.stream)
+
+
+@pytest.fixture
+async def fresh_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A database of this test's own with the strategy schema: for tests that drain an outbox."""
+    url = make_url(settings.database_url).set(database=f"engage_test_{uuid.uuid4().hex[:12]}")
+    database_url = url.render_as_string(hide_password=False)
+    scoped = settings.model_copy(update={"database_url": database_url})
+    await ensure_database(scoped)
+    await asyncio.to_thread(upgrade, "strategy", database_url)
+    engine = create_engine(scoped)
+    yield create_session_factory(engine)
+    await engine.dispose()
+    await drop_database(database_url)
+
+
+async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+@dataclass
+class Platform:
+    """The platform running in-process: strategy and gateway over HTTP, workers, the relay."""
+
+    settings: Settings
+    gateway: httpx.AsyncClient
+    temporal: Client
+
+    def token(self, *roles: Role, orgs: list[str] | None = None, **kwargs: object) -> str:
+        return issue_dev_token(self.settings, "tester", list(roles), orgs or ["*"], **kwargs)  # type: ignore[arg-type]
+
+    def auth(self, *roles: Role, orgs: list[str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, orgs=orgs)}"}
+
+
+@pytest.fixture(scope="session")
+async def platform(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Platform]:
+    servers = [
+        await _serve(build_strategy(settings), settings.ports.strategy),
+        await _serve(build_gateway(settings), settings.ports.gateway),
+    ]
+    client = temporal_env.client
+    workers = [
+        Worker(
+            client,
+            task_queue=settings.task_queue(task_queues.STRATEGY),
+            activities=StrategyActivities(sessions).all(),
+        ),
+        Worker(client, task_queue=settings.task_queue(task_queues.WORKFLOWS), workflows=WORKFLOWS),
+    ]
+    nats_client = await connect_nats(settings, "platform-relay")
+    await ensure_stream(nats_client.jetstream(), settings.events)
+    stop = asyncio.Event()
+    relay = OutboxRelay(sessions, OutboxEvent, nats_client.jetstream(), settings.events)
+    relay_task = asyncio.create_task(relay.run(stop))
+    async with (
+        workers[0],
+        workers[1],
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.ports.gateway}", timeout=30
+        ) as gateway,
+    ):
+        await wait_until(lambda: _ready(gateway), timeout=30)
+        yield Platform(settings=settings, gateway=gateway, temporal=client)
+    stop.set()
+    await relay_task
+    await nats_client.jetstream().delete_stream(settings.events.stream)
+    await nats_client.close()
+    for server, task in servers:
+        server.should_exit = True
+        await task
+
+
+async def _ready(gateway: httpx.AsyncClient) -> bool:
+    return (await gateway.get("/readyz")).status_code == 200
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
+) -> None:
+    """Poll ``condition`` until it holds; fail the test when it never does."""
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(interval)

@@ -1,0 +1,222 @@
+"""The consumer helper: ack after commit, nak with delay, idempotent redelivery, term on poison."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.strategy.models import ProcessedEvent
+from shared.events.consumer import (
+    ConsumerSpec,
+    EventConsumer,
+    EventHandler,
+    PoisonMessageError,
+    TransientError,
+)
+from shared.events.envelope import CloudEvent, new_event
+from shared.settings import EventSettings
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+async def effects(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """A table where the test handler records what it did (no unique key: doubles would show)."""
+    async with fresh_sessions() as session, session.begin():
+        await session.execute(text("CREATE TABLE effects (event_id text NOT NULL, note text)"))
+    return fresh_sessions
+
+
+async def effect_count(sessions: async_sessionmaker[AsyncSession], event_id: str) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM effects WHERE event_id = :id"), {"id": event_id}
+        )
+        return int(count or 0)
+
+
+def recording_handler(
+    calls: list[str], fail: Callable[[CloudEvent, int], None] = lambda *_: None
+) -> EventHandler:
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        calls.append(event.id)
+        fail(event, calls.count(event.id))
+        await session.execute(
+            text("INSERT INTO effects (event_id, note) VALUES (:id, :note)"),
+            {"id": event.id, "note": event.data.get("note")},
+        )
+
+    return handle
+
+
+@asynccontextmanager
+async def consuming(
+    nats_client: NatsClient,
+    events: EventSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    handler: EventHandler,
+    **spec: float,
+) -> AsyncIterator[EventConsumer]:
+    consumer = EventConsumer(
+        nats_client.jetstream(),
+        ConsumerSpec(
+            durable="test-consumer",
+            filter_subject=f"{events.subject_prefix}.>",
+            stream=events.stream,
+            **spec,  # type: ignore[arg-type]
+        ),
+        handler,
+        sessions,
+        ProcessedEvent,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, batch=5))
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        await task
+
+
+async def publish(
+    nats_client: NatsClient, events: EventSettings, event: CloudEvent, msg_id: str | None = None
+) -> None:
+    await nats_client.jetstream().publish(
+        event.nats_subject(events.subject_prefix),
+        event.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": msg_id or event.id},
+    )
+
+
+def sample(note: str) -> CloudEvent:
+    return new_event("test.noted", {"note": note}, source="urn:test")
+
+
+async def test_transient_failure_is_nakked_and_redelivered(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    def fail_first(event: CloudEvent, attempt: int) -> None:
+        if attempt == 1:
+            raise TransientError("search index is restarting", delay=0.2)
+
+    calls: list[str] = []
+    event = sample("retry me")
+    async with consuming(
+        nats_client, isolated_events, effects, recording_handler(calls, fail_first)
+    ):
+        await publish(nats_client, isolated_events, event)
+
+        async def applied() -> bool:
+            return await effect_count(effects, event.id) == 1
+
+        await wait_until(applied, timeout=10)
+    assert calls == [event.id, event.id], "delivered, nakked, redelivered once"
+    assert await effect_count(effects, event.id) == 1
+
+
+async def test_redelivery_after_a_lost_ack_has_no_second_effect(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    acks: list[int] = []
+    real_ack = Msg.ack
+
+    async def ack_lost_the_first_time(self: Msg) -> None:
+        acks.append(self.metadata.num_delivered)
+        if self.metadata.num_delivered > 1:
+            await real_ack(self)
+
+    monkeypatch.setattr(Msg, "ack", ack_lost_the_first_time)
+    calls: list[str] = []
+    event = sample("once only")
+    async with consuming(
+        nats_client, isolated_events, effects, recording_handler(calls), ack_wait_seconds=1.0
+    ):
+        await publish(nats_client, isolated_events, event)
+        await wait_until(lambda: asyncio.sleep(0, result=len(acks) >= 2), timeout=15)
+    assert acks[:2] == [1, 2], "JetStream redelivered the message whose ack was lost"
+    assert calls == [event.id], "the handler ran once"
+    assert await effect_count(effects, event.id) == 1
+
+
+async def test_duplicate_event_published_twice_is_handled_once(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    calls: list[str] = []
+    event = sample("twice")
+    async with consuming(
+        nats_client, isolated_events, effects, recording_handler(calls)
+    ) as consumer:
+        # Two copies that JetStream cannot deduplicate (different message ids).
+        await publish(nats_client, isolated_events, event, msg_id="copy-1")
+        await publish(nats_client, isolated_events, event, msg_id="copy-2")
+
+        async def both_acked() -> bool:
+            info = await nats_client.jetstream().consumer_info(
+                isolated_events.stream, consumer.spec.durable
+            )
+            return bool(info.ack_floor.stream_seq == 2)
+
+        await wait_until(both_acked, timeout=10)
+    assert calls == [event.id]
+    assert await effect_count(effects, event.id) == 1
+
+
+async def test_poison_messages_are_terminated_not_redelivered(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    def reject(event: CloudEvent, attempt: int) -> None:
+        if event.data.get("note") == "poison":
+            raise PoisonMessageError("refers to an organisation that never existed")
+
+    calls: list[str] = []
+    poison = sample("poison")
+    healthy = sample("healthy")
+    async with consuming(
+        nats_client,
+        isolated_events,
+        effects,
+        recording_handler(calls, reject),
+        nak_delay_seconds=0.1,
+    ) as consumer:
+        await nats_client.jetstream().publish(
+            f"{isolated_events.subject_prefix}.test.noted", b"{not json"
+        )
+        await nats_client.jetstream().publish(
+            f"{isolated_events.subject_prefix}.test.noted", json.dumps({"id": "no-type"}).encode()
+        )
+        await publish(nats_client, isolated_events, poison)
+        await publish(nats_client, isolated_events, healthy)
+
+        async def settled() -> bool:
+            info = await nats_client.jetstream().consumer_info(
+                isolated_events.stream, consumer.spec.durable
+            )
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await wait_until(settled, timeout=10)
+        await asyncio.sleep(0.5)
+        info = await nats_client.jetstream().consumer_info(
+            isolated_events.stream, consumer.spec.durable
+        )
+    assert info.num_redelivered == 0, "terminated messages are not redelivered"
+    assert calls == [poison.id, healthy.id]
+    assert await effect_count(effects, poison.id) == 0, "the poison handler's work was rolled back"
+    assert await effect_count(effects, healthy.id) == 1

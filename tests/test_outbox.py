@@ -1,0 +1,165 @@
+"""The transactional outbox and its relay, against real PostgreSQL and NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engage import infra
+from services.strategy.models import OutboxEvent, outbox
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
+from shared.events.envelope import new_event
+from shared.events.jetstream import connect_nats, ensure_stream
+from shared.events.relay import OutboxRelay
+from shared.settings import EventSettings, Settings
+from tests.conftest import free_port, isolated_event_settings, wait_until
+from tests.events_helpers import events_of, stream_messages
+
+
+async def stage(sessions: async_sessionmaker[AsyncSession], *notes: str) -> list[str]:
+    ids = []
+    async with session_scope(sessions, SYSTEM) as session:
+        for note in notes:
+            event = new_event("test.something_happened", {"note": note}, source="urn:test")
+            await outbox.add(session, event)
+            ids.append(event.id)
+    return ids
+
+
+async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        )
+        return int(count or 0)
+
+
+async def test_relay_publishes_committed_events_in_order_and_marks_them(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    ids = await stage(fresh_sessions, "first", "second", "third")
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events)
+
+    assert await relay.relay_once() == 3
+    assert await relay.relay_once() == 0
+    assert await pending(fresh_sessions) == 0
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
+    )
+    assert [event.id for event in events_of(messages)] == ids
+    assert {msg.subject for msg in messages} == {
+        f"{isolated_events.subject_prefix}.test.something_happened"
+    }
+
+
+async def test_relay_dying_between_publish_and_mark_delivers_exactly_once(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = await stage(fresh_sessions, "a", "b")
+    dying = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events)
+
+    async def crash(*_: object) -> None:
+        raise RuntimeError("relay killed after publishing, before marking sent")
+
+    monkeypatch.setattr(dying, "_mark_published", crash)
+    with pytest.raises(RuntimeError, match="relay killed"):
+        await dying.relay_once()
+    assert await pending(fresh_sessions) == 2, "nothing was marked: the crash lost the marks"
+
+    restarted = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events)
+    assert await restarted.relay_once() == 2
+    assert await pending(fresh_sessions) == 0
+
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
+    )
+    assert [event.id for event in events_of(messages)] == ids, "each event is in the stream once"
+
+
+async def test_event_of_a_rolled_back_transaction_is_never_published(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    async def fail_after_staging() -> None:
+        async with session_scope(fresh_sessions, SYSTEM) as session:
+            await outbox.add(
+                session, new_event("test.something_happened", {"note": "x"}, source="urn:test")
+            )
+            raise ValueError("business rule broken after the event was staged")
+
+    with pytest.raises(ValueError, match="business rule"):
+        await fail_after_staging()
+    kept = await stage(fresh_sessions, "committed")
+
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events)
+    assert await relay.relay_once() == 1
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
+    )
+    assert [event.id for event in events_of(messages)] == kept
+
+
+async def test_same_event_id_is_staged_once(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    event = new_event("test.something_happened", {"note": "retry"}, source="urn:test")
+    async with session_scope(fresh_sessions, SYSTEM) as session:
+        assert await outbox.add(session, event) is True
+    async with session_scope(fresh_sessions, SYSTEM) as session:
+        assert await outbox.add(session, event) is False
+    assert await pending(fresh_sessions) == 1
+
+
+async def test_events_committed_while_nats_is_down_are_delivered_when_it_returns(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    tmp_path: object,
+) -> None:
+    own = settings.model_copy(
+        update={"nats_url": f"nats://127.0.0.1:{free_port()}", "data_dir": str(tmp_path)}
+    )
+    events = isolated_event_settings(uuid.uuid4().hex[:10])
+    server = await infra.start_nats(own)
+    assert server is not None
+    client = await connect_nats(own, "outage-test")
+    await ensure_stream(client.jetstream(), events)
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, client.jetstream(), events)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await infra.stop_process(server)
+        await wait_until(lambda: asyncio.sleep(0, result=not client.is_connected), timeout=10)
+
+        ids = await stage(fresh_sessions, "during", "the", "outage")
+        await asyncio.sleep(1.0)
+        assert await pending(fresh_sessions) == 3, "nothing can be marked sent while NATS is down"
+
+        server = await infra.start_nats(own)
+        assert server is not None
+
+        async def drained() -> bool:
+            return await pending(fresh_sessions) == 0
+
+        await wait_until(drained, timeout=30)
+        messages = await stream_messages(
+            client.jetstream(), events.stream, f"{events.subject_prefix}.>"
+        )
+        assert [event.id for event in events_of(messages)] == ids
+    finally:
+        stop.set()
+        await running
+        await client.close()
+        if server is not None:
+            await infra.stop_process(server)

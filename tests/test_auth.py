@@ -1,0 +1,131 @@
+"""Tokens: HS256 in development, RS256 against a JWKS in production, dev secret refused in prod."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from engage.cli import app as cli
+from shared.auth import Role, TokenVerifier, issue_dev_token
+from shared.errors import ProblemError
+from shared.settings import AuthSettings, Settings
+
+
+def test_prod_refuses_the_development_secret() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
+        Settings(environment="prod")
+    with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
+        Settings(environment="prod", auth=AuthSettings(jwks_url=""))
+    assert Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
+    assert Settings(environment="prod", auth=AuthSettings(jwks_url="https://idp.example/jwks"))
+
+
+async def test_dev_token_round_trip_carries_roles_and_organizations() -> None:
+    settings = Settings(environment="test")
+    organization = uuid.uuid4()
+    token = issue_dev_token(settings, "giulia", [Role.CLIENT_APPROVER], [str(organization)])
+    principal = await TokenVerifier(settings).verify(token)
+    assert principal.subject == "giulia"
+    assert principal.roles == {Role.CLIENT_APPROVER}
+    assert principal.organizations == {organization}
+    assert principal.all_organizations is False
+    assert principal.scope.allows(organization)
+    assert not principal.scope.allows(uuid.uuid4())
+
+
+async def test_token_for_another_audience_is_rejected() -> None:
+    settings = Settings(environment="test")
+    other = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"audience": "another-product"})}
+    )
+    token = issue_dev_token(other, "x", [Role.ADMIN], ["*"])
+    with pytest.raises(ProblemError) as caught:
+        await TokenVerifier(settings).verify(token)
+    assert caught.value.status == 401
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """An identity provider's key set, served over HTTP as PyJWKClient expects it."""
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    body = json.dumps({"keys": [{**public, "kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class KeySet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    server.shutdown()
+
+
+def rs256_token(key: rsa.RSAPrivateKey, **overrides: object) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "sso|marco",
+        "roles": ["manager"],
+        "orgs": ["*"],
+        "iss": "atlantide-engage",
+        "aud": "atlantide-engage",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "key-1"})
+
+
+async def test_production_verifies_rs256_against_jwks(
+    jwks_url: str, signing_key: rsa.RSAPrivateKey
+) -> None:
+    settings = Settings(environment="prod", auth=AuthSettings(jwks_url=jwks_url))
+    verifier = TokenVerifier(settings)
+
+    principal = await verifier.verify(rs256_token(signing_key))
+    assert principal.subject == "sso|marco"
+    assert principal.all_organizations
+
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(ProblemError) as forged:
+        await verifier.verify(rs256_token(stranger))
+    assert forged.value.status == 401
+
+    hs256 = issue_dev_token(Settings(environment="test"), "dev", [Role.ADMIN], ["*"])
+    with pytest.raises(ProblemError) as downgraded:
+        await verifier.verify(hs256)
+    assert downgraded.value.status == 401
+
+
+def test_engage_token_prints_a_verifiable_token_and_refuses_client_roles_without_org() -> None:
+    runner = CliRunner()
+    printed = runner.invoke(cli, ["token", "--role", "manager"])
+    assert printed.exit_code == 0, printed.output
+    claims = jwt.decode(printed.output.strip(), options={"verify_signature": False})
+    assert claims["roles"] == ["manager"]
+    assert claims["orgs"] == ["*"]
+
+    refused = runner.invoke(cli, ["token", "--role", "client_viewer"])
+    assert refused.exit_code != 0
+    assert "--org" in refused.output

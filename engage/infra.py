@@ -431,7 +431,8 @@ async def start_postgres(settings: Settings) -> EmbeddedProcess | None:
     _require_local("PostgreSQL", host, port)
     if await tcp_open(host, port):
         raise InfraError(
-            f"something listens on {host}:{port} but PostgreSQL there refuses us: {refusal}"
+            f"PostgreSQL on {host}:{port} refuses ENGAGE_DATABASE_URL ({refusal}); "
+            "fix the URL or free the port for the embedded server"
         )
     superuser = make_url(settings.database_url).username or "postgres"
     run_as = _postgres_run_as()

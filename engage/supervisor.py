@@ -119,7 +119,7 @@ def describe(error: BaseException) -> str:
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        SpinnerColumn(finished_text="[green]✓[/]"),
+        SpinnerColumn(finished_text=""),  # finished lines carry their own mark
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=console,
@@ -228,22 +228,29 @@ class _Platform:
         host, port = component.target(self.settings)
         title, where = component.title, f"{host}:{port}"
         task = progress.add_task(f"{title}: checking {where}", total=1)
+
+        def finish(description: str) -> None:
+            progress.update(task, description=description, completed=1)
+
         try:
             if await component.reachable(self.settings):
                 handle = None
             else:
                 progress.update(task, description=f"{title}: starting embedded server on {where}")
                 handle = await component.start(self.settings)
-        except BaseException:
-            progress.update(task, description=f"[red]{title}: failed on {where}[/]")
+        except asyncio.CancelledError:
+            finish(f"[yellow]-[/] {title}: start abandoned")
+            raise
+        except Exception:
+            finish(f"[red]✗ {title}: failed on {where}[/]")
             raise
         if handle is None:
             self.origins[title] = EXTERNAL
-            progress.update(task, description=f"{title}: using {where}", completed=1)
+            finish(f"[green]✓[/] {title}: using {where}")
             return
         self.embedded.append(handle)
         self.origins[title] = EMBEDDED
-        progress.update(task, description=f"{title}: embedded on {where}", completed=1)
+        finish(f"[green]✓[/] {title}: embedded on {where}")
 
     # --- children ---------------------------------------------------------------------------
 
@@ -349,12 +356,14 @@ class _Platform:
                 last = type(error).__name__
             else:
                 if response.status_code == 200:
-                    progress.update(task, description=f"{spec.name}: ready", completed=1)
+                    description = f"[green]✓[/] {spec.name}: ready"
+                    progress.update(task, description=description, completed=1)
                     return True
                 last = f"HTTP {response.status_code}"
             progress.update(task, description=f"{spec.name}: waiting for {url} ({last})")
             await asyncio.sleep(READY_POLL_SECONDS)
-        progress.update(task, description=f"[yellow]{spec.name}: not ready ({last})[/]")
+        description = f"[yellow]! {spec.name}: not ready ({last})[/]"
+        progress.update(task, description=description, completed=1)
         return False
 
     def _table(self, ready: dict[str, bool]) -> Table:

@@ -2,7 +2,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.gateway.api import router
-from services.gateway.clients import ServiceClient, StrategyClient
+from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -11,9 +11,7 @@ from shared.settings import Settings
 
 def build_app(settings: Settings) -> FastAPI:
     engagements = EngagementControl(settings)
-    http = httpx.AsyncClient(
-        base_url=settings.service_url("strategy"), timeout=settings.dependency_timeout_seconds * 2
-    )
+    http = httpx.AsyncClient(timeout=settings.dependency_timeout_seconds * 2)
 
     async def on_startup(app: FastAPI) -> None:
         engagements.start_connecting()
@@ -31,5 +29,5 @@ def build_app(settings: Settings) -> FastAPI:
         on_shutdown=on_shutdown,
     )
     app.state.engagements = engagements
-    app.state.strategy = StrategyClient(ServiceClient("strategy", http))
+    app.state.services = Services.connect(settings, http)
     return app

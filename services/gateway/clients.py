@@ -1,36 +1,34 @@
 """Calls from the gateway to the data services, on behalf of the caller.
 
-The caller's bearer token travels with each call, so every service checks it and scopes its
-queries itself. A service's problem document is passed back to the caller unchanged.
+The caller's bearer token travels with each call, so every service checks it, enforces roles and
+scopes its queries itself. A service's problem document is passed back to the caller unchanged.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import httpx
 from fastapi import Request
 from pydantic import BaseModel, TypeAdapter
 
-from services.strategy.schemas import (
-    EngagementCreate,
-    EngagementOut,
-    OrganizationCreate,
-    OrganizationOut,
-)
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
+from shared.settings import Settings
 from shared.telemetry import current_trace_headers
 
 Model = TypeVar("Model", bound=BaseModel)
+Item = TypeVar("Item", bound=BaseModel)
+PASSED_THROUGH_HEADERS = frozenset({"retry-after", "www-authenticate"})
 
 
 class ServiceClient:
-    def __init__(self, name: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, http: httpx.AsyncClient, base_url: str) -> None:
         self.name = name
         self._http = http
+        self._base_url = base_url.rstrip("/")
 
-    async def call(
+    async def raw(
         self,
         request: Request,
         method: str,
@@ -38,26 +36,71 @@ class ServiceClient:
         *,
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
-    ) -> Any:
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        """Forward a call; a non-2xx answer is raised as the service's own problem."""
         headers = {
             "Authorization": request.headers.get("Authorization", ""),
             **current_trace_headers(),
         }
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
             response = await self._http.request(
                 method,
-                path,
+                self._base_url + path,
                 headers=headers,
                 params=params,
                 json=body.model_dump(mode="json") if body is not None else None,
+                content=content,
             )
         except httpx.TransportError as error:
             raise DependencyUnavailableError(
                 self.name, f"the {self.name} service is not reachable"
             ) from error
-        if response.is_success:
-            return response.json()
-        raise _problem_from(self.name, response)
+        if not response.is_success:
+            raise _problem_from(self.name, response)
+        return response
+
+    @overload
+    async def call(
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        returns: type[Model],
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Model: ...
+
+    @overload
+    async def call(
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        returns: TypeAdapter[list[Item]],
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+    ) -> list[Item]: ...
+
+    async def call(
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        returns: type[Model] | TypeAdapter[list[Item]],
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Model | list[Item]:
+        response = await self.raw(request, method, path, body=body, params=params)
+        if isinstance(returns, TypeAdapter):
+            return returns.validate_json(response.content)
+        return returns.model_validate_json(response.content)
 
 
 def _problem_from(service: str, response: httpx.Response) -> ProblemError:
@@ -66,19 +109,19 @@ def _problem_from(service: str, response: httpx.Response) -> ProblemError:
             service, f"the {service} service failed ({response.status_code})"
         )
     try:
-        problem = response.json()
+        problem: dict[str, Any] = response.json()
         kind = str(problem.pop("type", "")).removeprefix(PROBLEM_TYPE_PREFIX) or "http-error"
-        problem.pop("status", None)
-        problem.pop("instance", None)
+        for echoed in ("status", "instance"):
+            problem.pop(echoed, None)
         return ProblemError(
             response.status_code,
             kind,
             problem.pop("detail", None),
             title=problem.pop("title", None),
             headers={
-                k: v
-                for k, v in response.headers.items()
-                if k.lower() in {"retry-after", "www-authenticate"}
+                key: value
+                for key, value in response.headers.items()
+                if key.lower() in PASSED_THROUGH_HEADERS
             },
             **problem,
         )
@@ -86,47 +129,21 @@ def _problem_from(service: str, response: httpx.Response) -> ProblemError:
         return ProblemError(response.status_code, "http-error", response.text[:500])
 
 
-class StrategyClient:
-    def __init__(self, client: ServiceClient) -> None:
-        self._client = client
+@dataclass(frozen=True)
+class Services:
+    strategy: ServiceClient
+    content: ServiceClient
+    publisher: ServiceClient
+    listening: ServiceClient
+    reporting: ServiceClient
 
-    async def create_organization(
-        self, request: Request, body: OrganizationCreate
-    ) -> OrganizationOut:
-        return OrganizationOut.model_validate(
-            await self._client.call(request, "POST", "/organizations", body=body)
+    @classmethod
+    def connect(cls, settings: Settings, http: httpx.AsyncClient) -> Services:
+        """Clients sharing one connection pool, each addressed at its service's URL."""
+        return cls(
+            strategy=ServiceClient("strategy", http, settings.service_url("strategy")),
+            content=ServiceClient("content", http, settings.service_url("content")),
+            publisher=ServiceClient("publisher", http, settings.service_url("publisher")),
+            listening=ServiceClient("listening", http, settings.service_url("listening")),
+            reporting=ServiceClient("reporting", http, settings.service_url("reporting")),
         )
-
-    async def list_organizations(self, request: Request) -> list[OrganizationOut]:
-        return _ORGANIZATIONS.validate_python(
-            await self._client.call(request, "GET", "/organizations")
-        )
-
-    async def get_organization(
-        self, request: Request, organization_id: uuid.UUID
-    ) -> OrganizationOut:
-        return OrganizationOut.model_validate(
-            await self._client.call(request, "GET", f"/organizations/{organization_id}")
-        )
-
-    async def create_engagement(self, request: Request, body: EngagementCreate) -> EngagementOut:
-        return EngagementOut.model_validate(
-            await self._client.call(request, "POST", "/engagements", body=body)
-        )
-
-    async def list_engagements(
-        self, request: Request, organization_id: uuid.UUID | None
-    ) -> list[EngagementOut]:
-        params = {"organization_id": str(organization_id)} if organization_id else None
-        return _ENGAGEMENTS.validate_python(
-            await self._client.call(request, "GET", "/engagements", params=params)
-        )
-
-    async def get_engagement(self, request: Request, engagement_id: uuid.UUID) -> EngagementOut:
-        return EngagementOut.model_validate(
-            await self._client.call(request, "GET", f"/engagements/{engagement_id}")
-        )
-
-
-_ORGANIZATIONS = TypeAdapter(list[OrganizationOut])
-_ENGAGEMENTS = TypeAdapter(list[EngagementOut])

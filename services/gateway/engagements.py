@@ -56,6 +56,9 @@ class EngagementControl:
 
     @property
     def client(self) -> Client:
+        return self.require_connection()
+
+    def require_connection(self) -> Client:
         if self._client is None:
             raise DependencyUnavailableError("temporal")
         return self._client

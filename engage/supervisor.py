@@ -27,11 +27,11 @@ from sqlalchemy.engine import make_url
 from engage import infra
 from engage.bootstrap import prepare
 from engage.infra import EmbeddedProcess, InfraError
-from shared.settings import SERVICE_NAMES, ServiceName, Settings
+from shared.settings import DATA_SERVICES, SERVICE_NAMES, ServiceName, Settings
 
 SERVED_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES
-# Temporal workers started by ``engage up``; the other services join as their workers land.
-WORKERS: tuple[str, ...] = ("strategy", "workflows")
+# Each data service's worker (its activities and outbox relay), then the workflow worker.
+WORKERS: tuple[str, ...] = (*DATA_SERVICES, "workflows")
 
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60.0

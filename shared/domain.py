@@ -32,3 +32,12 @@ class Phase(StrEnum):
     SEEDING = "seeding"
     LAUNCH = "launch"
     POST_LAUNCH = "post_launch"
+
+
+class ContentKind(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    LINK = "link"
+    APP = "app"

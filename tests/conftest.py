@@ -8,12 +8,14 @@ queue prefix, so runs and tests never see each other's data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,6 +23,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -30,8 +33,11 @@ from temporalio.worker import Worker
 
 from engage import infra
 from engage.bootstrap import ensure_database
+from services.content import worker as content_worker
+from services.content.app import build_app as build_content
+from services.content.models import OutboxEvent as ContentOutboxEvent
 from services.gateway.app import build_app as build_gateway
-from services.strategy.activities import StrategyActivities
+from services.strategy import worker as strategy_worker
 from services.strategy.app import build_app as build_strategy
 from services.strategy.models import OutboxEvent
 from shared import task_queues
@@ -42,6 +48,7 @@ from shared.events.jetstream import connect_nats, ensure_stream
 from shared.events.relay import OutboxRelay
 from shared.settings import DATA_SERVICES, EventSettings, Settings, TemporalSettings
 from shared.telemetry import temporal_interceptors
+from tests.activity_probe import ActivityProbeWorkflow, run_activity
 from workflows.worker import WORKFLOWS
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -115,7 +122,7 @@ async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -
         update={
             "temporal": base_settings.temporal.model_copy(update={"address": target}),
             "ports": base_settings.ports.model_copy(
-                update={"gateway": free_port(), "strategy": free_port()}
+                update={"gateway": free_port(), "strategy": free_port(), "content": free_port()}
             ),
         }
     )
@@ -184,6 +191,16 @@ class Platform:
     gateway: httpx.AsyncClient
     temporal: Client
 
+    async def run_activity(self, task_queue: str, activity: str, argument: BaseModel) -> Any:
+        """Run a service's activity through Temporal on its real task queue."""
+        return await run_activity(
+            self.temporal,
+            self.settings.task_queue(task_queues.WORKFLOWS),
+            self.settings.task_queue(task_queue),
+            activity,
+            argument,
+        )
+
     def token(self, *roles: Role, orgs: list[str] | None = None, **kwargs: object) -> str:
         return issue_dev_token(self.settings, "tester", list(roles), orgs or ["*"], **kwargs)  # type: ignore[arg-type]
 
@@ -199,33 +216,44 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     servers = [
         await _serve(build_strategy(settings), settings.ports.strategy),
+        await _serve(build_content(settings), settings.ports.content),
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]
     client = temporal_env.client
     workers = [
+        Worker(client, task_queue=settings.task_queue(queue), activities=offered)
+        for queue, offered in (
+            (task_queues.STRATEGY, strategy_worker.activities(sessions)),
+            (task_queues.CONTENT, content_worker.activities(sessions)),
+        )
+        if offered
+    ]
+    workers.append(
         Worker(
             client,
-            task_queue=settings.task_queue(task_queues.STRATEGY),
-            activities=StrategyActivities(sessions).all(),
-        ),
-        Worker(client, task_queue=settings.task_queue(task_queues.WORKFLOWS), workflows=WORKFLOWS),
-    ]
+            task_queue=settings.task_queue(task_queues.WORKFLOWS),
+            workflows=[*WORKFLOWS, ActivityProbeWorkflow],
+        )
+    )
     nats_client = await connect_nats(settings, "platform-relay")
     await ensure_stream(nats_client.jetstream(), settings.events)
     stop = asyncio.Event()
-    relay = OutboxRelay(sessions, OutboxEvent, nats_client.jetstream(), settings.events)
-    relay_task = asyncio.create_task(relay.run(stop))
-    async with (
-        workers[0],
-        workers[1],
-        httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{settings.ports.gateway}", timeout=30
-        ) as gateway,
-    ):
+    relays = [
+        asyncio.create_task(
+            OutboxRelay(sessions, model, nats_client.jetstream(), settings.events).run(stop)
+        )
+        for model in (OutboxEvent, ContentOutboxEvent)
+    ]
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
+        gateway = await running.enter_async_context(
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.ports.gateway}", timeout=30)
+        )
         await wait_until(lambda: _ready(gateway), timeout=30)
         yield Platform(settings=settings, gateway=gateway, temporal=client)
     stop.set()
-    await relay_task
+    await asyncio.gather(*relays)
     await nats_client.jetstream().delete_stream(settings.events.stream)
     await nats_client.close()
     for server, task in servers:

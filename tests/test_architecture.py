@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.content.models import Base as ContentBase
+from services.content.tables import Base as ContentBase
 from services.gateway.app import build_app as build_gateway
 from services.listening.models import Base as ListeningBase
 from services.publisher.models import Base as PublisherBase

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import asyncpg
 import nats
-import pytest
 
 from engage.infra import (
     EmbeddedProcess,
@@ -111,7 +110,6 @@ async def select_one(settings: Settings) -> int:
         await connection.close()
 
 
-@pytest.mark.skipif(os.environ.get("ENGAGE_SKIP_TEMPORAL_TEST") == "1", reason="opted out")
 async def test_embedded_temporal_answers_and_stops(tmp_path: Path) -> None:
     settings = Settings(
         temporal=TemporalSettings(address=f"127.0.0.1:{free_port()}", ui_port=free_port()),

@@ -1,4 +1,9 @@
-"""The content service's worker: its outbox relay (its activities arrive with its features)."""
+"""The content service's worker: its activities and its outbox relay."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.content.models import OutboxEvent
 from shared import task_queues
@@ -6,5 +11,16 @@ from shared.settings import Settings
 from shared.worker import run_worker
 
 
+def activities(sessions: async_sessionmaker[AsyncSession]) -> Sequence[Callable[..., Any]]:
+    """Every activity the content service offers (items, plan, contests)."""
+    return []
+
+
 async def main(settings: Settings) -> None:
-    await run_worker("content", settings, task_queues.CONTENT, outbox_model=OutboxEvent)
+    await run_worker(
+        "content",
+        settings,
+        task_queues.CONTENT,
+        activities=lambda runtime: activities(runtime.sessions),
+        outbox_model=OutboxEvent,
+    )

@@ -1,5 +1,10 @@
 """The strategy service's worker: its activities and its outbox relay."""
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from services.strategy.activities import StrategyActivities
 from services.strategy.models import OutboxEvent
 from shared import task_queues
@@ -7,11 +12,15 @@ from shared.settings import Settings
 from shared.worker import run_worker
 
 
+def activities(sessions: async_sessionmaker[AsyncSession]) -> Sequence[Callable[..., Any]]:
+    return StrategyActivities(sessions).all()
+
+
 async def main(settings: Settings) -> None:
     await run_worker(
         "strategy",
         settings,
         task_queues.STRATEGY,
-        activities=lambda runtime: StrategyActivities(runtime.sessions).all(),
+        activities=lambda runtime: activities(runtime.sessions),
         outbox_model=OutboxEvent,
     )

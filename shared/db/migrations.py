@@ -2,7 +2,8 @@
 
 A service keeps its history in ``services/<name>/migrations`` and its ``env.py`` calls
 ``run_service_migrations`` with its metadata; ``upgrade`` is what ``engage migrate`` and the
-Kubernetes migrations Job run.
+Kubernetes migrations Job run. A service's history may branch (independent tables of one
+service, e.g. content items and contests, migrate on branches of their own): ``heads`` takes all.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def alembic_config(service: str, database_url: str) -> Config:
     return config
 
 
-def upgrade(service: str, database_url: str, revision: str = "head") -> None:
+def upgrade(service: str, database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(service, database_url), revision)
 
 

@@ -1,0 +1,8 @@
+"""Every table of the content service, for Alembic and the schema test.
+
+Each feature's models module is imported here so that its tables join ``Base.metadata``.
+"""
+
+from services.content.models import Base
+
+__all__ = ["Base"]

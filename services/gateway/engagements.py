@@ -77,6 +77,7 @@ class EngagementControl:
                     channels=engagement.channels,
                     starts_on=engagement.starts_on,
                     ends_on=engagement.ends_on,
+                    task_queue_prefix=self._settings.temporal.task_queue_prefix,
                 ),
                 id=engagement.workflow_id,
                 task_queue=self._settings.task_queue(task_queues.WORKFLOWS),

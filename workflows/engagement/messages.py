@@ -34,6 +34,8 @@ class EngagementInput(BaseModel):
     channels: list[Channel]
     starts_on: date
     ends_on: date
+    # Prepended to the services' task queues (see shared/task_queues.py).
+    task_queue_prefix: str = ""
 
 
 class EngagementState(BaseModel):

@@ -49,6 +49,9 @@ class EngagementWorkflow:
     def state(self) -> EngagementState:
         return self._state
 
+    def _queue(self, name: str) -> str:
+        return self._engagement.task_queue_prefix + name
+
     async def _start_phase(self, phase: Phase) -> None:
         self._state.phase = phase
         await workflow.execute_activity(
@@ -60,13 +63,7 @@ class EngagementWorkflow:
                 started_at=workflow.now(),
             ),
             result_type=PhaseStartRecorded,
-            task_queue=_strategy_queue(),
+            task_queue=self._queue(task_queues.STRATEGY),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,
         )
-
-
-def _strategy_queue() -> str:
-    return task_queues.sibling_queue(
-        workflow.info().task_queue, task_queues.WORKFLOWS, task_queues.STRATEGY
-    )

@@ -1,0 +1,53 @@
+"""What benchmarks share: a scratch database and stream, and the one output format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from engage.bootstrap import ensure_database
+from shared.db.migrations import upgrade
+from shared.settings import EventSettings, Settings
+
+
+def report(benchmark: str, metric: str, value: float, unit: str, **details: Any) -> None:
+    """One JSON line per figure, with its baseline among ``details``."""
+    print(
+        json.dumps(
+            {"benchmark": benchmark, "metric": metric, "value": value, "unit": unit, **details}
+        )
+    )
+
+
+@asynccontextmanager
+async def scratch_settings(*services: str) -> AsyncIterator[Settings]:
+    """Settings pointing at a new database (migrated for ``services``) and a new stream."""
+    tag = uuid.uuid4().hex[:8]
+    configured = Settings()
+    url = make_url(configured.database_url).set(database=f"engage_bench_{tag}")
+    settings = configured.model_copy(
+        update={
+            "database_url": url.render_as_string(hide_password=False),
+            "events": EventSettings(stream=f"BENCH_{tag}".upper(), subject_prefix=f"b{tag}"),
+        }
+    )
+    await ensure_database(settings)
+    for service in services:
+        await asyncio.to_thread(upgrade, service, settings.database_url)
+    try:
+        yield settings
+    finally:
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, database="postgres"
+        )
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        finally:
+            await connection.close()

@@ -1,0 +1,138 @@
+"""The one interface every platform connector implements.
+
+A connector speaks one platform's documented HTTP API and nothing else: it holds no state of its
+own, takes credentials per call, and reports failures as one of four classes so that the publisher
+can decide what to do: retry later, ask for re-authorisation, give up, or check before retrying.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from shared.domain import Channel
+
+
+class MediaRef(BaseModel):
+    """A media file the connector uploads: fetched by URL or read from local storage."""
+
+    url: str
+    mime_type: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+
+
+class PublishRequest(BaseModel):
+    # One per (variant, channel, slot): the same key always means the same post.
+    idempotency_key: str
+    channel: Channel
+    account_id: str = Field(description="The platform's id of the page, profile or board")
+    text: str = ""
+    title: str | None = None
+    link: str | None = None
+    media: list[MediaRef] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    privacy: Literal["public", "unlisted", "private"] = "public"
+
+
+class PublishResult(BaseModel):
+    platform_post_id: str
+    url: str | None = None
+    # "processing": accepted, but the platform is still working on it (e.g. a video).
+    state: Literal["published", "processing"] = "published"
+
+
+class PublishStatus(BaseModel):
+    """What the platform says about a publish whose outcome was unknown."""
+
+    state: Literal["published", "processing", "not_found", "failed"]
+    platform_post_id: str | None = None
+    detail: str | None = None
+
+
+class PostMetrics(BaseModel):
+    """Whatever the platform offers; absent figures stay None."""
+
+    impressions: int | None = None
+    reach: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    saves: int | None = None
+    video_views: int | None = None
+
+
+class AccountMetrics(BaseModel):
+    followers: int | None = None
+
+
+class Credentials(BaseModel):
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    # Platform specifics, e.g. a page access token or an app id.
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class Violation(BaseModel):
+    rule: str
+    field: str
+    limit: str
+    actual: str
+
+
+class ConnectorError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(ConnectorError):
+    """Known not to have happened (429, 5xx before acceptance): safe to retry after a delay."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    """The token is expired or revoked: the connection needs re-authorisation."""
+
+
+class ContentRejectedError(ConnectorError):
+    """The platform refused the content itself: retrying cannot help."""
+
+
+class UnknownOutcomeError(ConnectorError):
+    """The request may have been applied (timeout after sending, malformed answer): check the
+    status before any retry, never retry blindly."""
+
+
+class Connector(Protocol):
+    channel: Channel
+
+    def validate(self, request: PublishRequest) -> list[Violation]: ...
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult: ...
+
+    async def check_status(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> PublishStatus: ...
+
+    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None: ...
+
+    async def post_metrics(
+        self, credentials: Credentials, platform_post_id: str
+    ) -> PostMetrics: ...
+
+    async def account_metrics(
+        self, credentials: Credentials, account_id: str
+    ) -> AccountMetrics: ...
+
+    async def refresh(self, credentials: Credentials) -> Credentials: ...

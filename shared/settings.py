@@ -75,6 +75,41 @@ class TemporalSettings(BaseModel):
     task_queue_prefix: str = ""
 
 
+class MediaSettings(BaseModel):
+    """Where the content service stores media files, and how large an upload may be."""
+
+    # ``local`` keeps files under ``media_dir`` (``<data_dir>/media`` when empty); ``s3`` uses an
+    # S3-compatible bucket addressed path-style (AWS S3, MinIO, Ceph, ...).
+    storage: Literal["local", "s3"] = "local"
+    media_dir: str = ""
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    max_image_bytes: int = 30 * 1024 * 1024
+    max_video_bytes: int = 512 * 1024 * 1024
+    max_audio_bytes: int = 200 * 1024 * 1024
+
+
+DEV_TOKEN_KEY = "ZGV2LXRva2VuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="  # noqa: S105 - refused in prod
+
+
+class PublisherSettings(BaseModel):
+    """Channel connections, scheduled publishing and metrics collection."""
+
+    # Fernet keys (urlsafe base64, 32 bytes) for channel tokens at rest, newest first: tokens are
+    # encrypted with the first and decrypted with any, so a key can be rotated in.
+    token_keys: list[SecretStr] = [SecretStr(DEV_TOKEN_KEY)]
+    # Overrides of each platform's API base URL (channel -> URL); empty means the real host.
+    api_base_urls: dict[str, str] = {}
+    # Concurrent publishes per platform task queue (``engage-publisher-<channel>``).
+    platform_concurrency: int = 4
+    request_timeout_seconds: float = 15.0
+    metrics_interval_seconds: int = 900
+    refresh_tokens_before_seconds: int = 600
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -96,6 +131,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     events: EventSettings = EventSettings()
     temporal: TemporalSettings = TemporalSettings()
+    media: MediaSettings = MediaSettings()
+    publisher: PublisherSettings = PublisherSettings()
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:
@@ -107,6 +144,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ENGAGE_AUTH__JWT_SECRET is the development default; set a real secret "
                 "or ENGAGE_AUTH__JWKS_URL when ENGAGE_ENVIRONMENT=prod"
+            )
+        if self.environment == "prod" and any(
+            key.get_secret_value() == DEV_TOKEN_KEY for key in self.publisher.token_keys
+        ):
+            raise ValueError(
+                "ENGAGE_PUBLISHER__TOKEN_KEYS holds the development key; set real keys "
+                "when ENGAGE_ENVIRONMENT=prod"
             )
         return self
 

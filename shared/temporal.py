@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from shared.errors import DependencyUnavailableError
 from shared.settings import Settings
 from shared.telemetry import temporal_interceptors
+
+log = logging.getLogger(__name__)
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -16,3 +24,44 @@ async def connect_temporal(settings: Settings) -> Client:
         data_converter=pydantic_data_converter,
         interceptors=temporal_interceptors(),
     )
+
+
+class TemporalConnection:
+    """A Temporal client for an HTTP service, connected in the background so the service starts
+    (and reports not-ready) while Temporal is away; requests meanwhile get a 503."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    def start_connecting(self) -> None:
+        self._connecting = asyncio.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while self._client is None:
+            try:
+                self._client = await connect_temporal(self._settings)
+            except Exception as error:  # Temporal not up yet: keep trying
+                log.warning("temporal not reachable (%s); retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+
+    @property
+    def client(self) -> Client:
+        return self.require_connection()
+
+    def require_connection(self) -> Client:
+        if self._client is None:
+            raise DependencyUnavailableError("temporal")
+        return self._client
+
+    async def check(self) -> None:
+        await self.client.workflow_service.get_system_info(GetSystemInfoRequest())

@@ -15,6 +15,8 @@ from shared.settings import DATA_SERVICES, SERVICE_NAMES, get_settings
 app = typer.Typer(help="Atlantide Engage: engagement programmes as durable workflows.")
 
 WORKER_NAMES = (*DATA_SERVICES, "workflows")
+# The sandbox platform is served like a service but is none: no data, no worker, no events.
+SERVABLE = (*SERVICE_NAMES, "sandbox")
 
 
 @app.command()
@@ -26,10 +28,10 @@ def up() -> None:
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVICE_NAMES))]) -> None:
-    """Serve one service's HTTP API on its configured port."""
-    if service not in SERVICE_NAMES:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
+def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVABLE))]) -> None:
+    """Serve one service's HTTP API (or the sandbox platform) on its configured port."""
+    if service not in SERVABLE:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVABLE)}")
     settings = get_settings()
     uvicorn.run(
         f"services.{service}.main:app",

@@ -30,6 +30,9 @@ from engage.infra import EmbeddedProcess, InfraError
 from shared.settings import DATA_SERVICES, SERVICE_NAMES, ServiceName, Settings
 
 SERVED_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES
+# The built-in sandbox platform: served like a service, labelled so nobody takes it for a real one.
+SANDBOX = "sandbox"
+SANDBOX_LABEL = "sandbox platform (offline, not a real network)"
 # Each data service's worker (its activities and outbox relay), then the workflow worker.
 WORKERS: tuple[str, ...] = (*DATA_SERVICES, "workflows")
 
@@ -82,6 +85,7 @@ COMPONENTS = (
 
 def child_specs(settings: Settings) -> list[ChildSpec]:
     services = [ChildSpec(s, ("serve", s), getattr(settings.ports, s)) for s in SERVED_SERVICES]
+    services.append(ChildSpec(SANDBOX, ("serve", SANDBOX), settings.ports.sandbox))
     workers = [ChildSpec(f"worker {w}", ("worker", w)) for w in WORKERS]
     return services + workers
 
@@ -374,7 +378,8 @@ class _Platform:
         table.add_column("Runs")
         for name, is_ready in ready.items():
             state = "started here" if is_ready else "started here [yellow](not ready)[/]"
-            table.add_row(name, self._service_url(getattr(settings.ports, name)), state)
+            label = SANDBOX_LABEL if name == SANDBOX else name
+            table.add_row(label, self._service_url(getattr(settings.ports, name)), state)
         table.add_row("API docs", f"{self._service_url(settings.ports.gateway)}/docs", "")
         for worker in WORKERS:
             table.add_row(f"worker {worker}", "Temporal task queues", "started here")

@@ -36,6 +36,8 @@ class Ports(BaseModel):
     publisher: int = 8003
     listening: int = 8004
     reporting: int = 8005
+    # The built-in sandbox platform (a local simulation, not a data service).
+    sandbox: int = 8010
 
 
 class ServiceUrls(BaseModel):
@@ -110,6 +112,23 @@ class PublisherSettings(BaseModel):
     refresh_tokens_before_seconds: int = 600
 
 
+class SandboxSettings(BaseModel):
+    """The built-in sandbox platform: a local simulation of a social network, never a real one."""
+
+    # Engagement, comments, mentions and injected failures all derive from this seed.
+    seed: int = 2026
+    # Share of API calls answered 503 (a deterministic sequence from the seed).
+    failure_rate: float = 0.0
+    # Per-account token bucket: sustained requests per second and burst size.
+    rate_limit_per_second: float = 5.0
+    rate_limit_burst: int = 20
+    max_text_length: int = 2000
+    max_media: int = 4
+    access_token_ttl_seconds: int = 3600
+    # Simulated seconds per real second: 60 turns a day of engagement into 24 minutes.
+    engagement_speed: float = 60.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -132,6 +151,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     temporal: TemporalSettings = TemporalSettings()
     media: MediaSettings = MediaSettings()
+    sandbox: SandboxSettings = SandboxSettings()
     publisher: PublisherSettings = PublisherSettings()
 
     @model_validator(mode="after")

@@ -9,10 +9,12 @@ import logging
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from shared.events.outbox import OutboxMixin
@@ -54,6 +56,15 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(signum, stop.set)
 
 
+@dataclass(frozen=True)
+class QueueSpec:
+    """Activities polled on one more task queue, with their own concurrency limit."""
+
+    task_queue: str
+    activities: Sequence[Callable[..., Any]]
+    max_concurrent: int | None = None
+
+
 async def run_worker(
     name: str,
     settings: Settings,
@@ -62,6 +73,8 @@ async def run_worker(
     activities: Callable[[ServiceRuntime], Sequence[Callable[..., Any]]] = lambda _: [],
     workflows: Sequence[type] = (),
     outbox_model: type[OutboxMixin] | None = None,
+    extra_queues: Callable[[ServiceRuntime], Sequence[QueueSpec]] = lambda _: [],
+    on_connected: Callable[[Client], Awaitable[None]] | None = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_telemetry(f"{name}-worker", settings)
@@ -72,17 +85,27 @@ async def run_worker(
     tasks = [asyncio.create_task(_beat(name, stop))]
     if outbox_model is not None:
         tasks.append(asyncio.create_task(_relay(runtime, outbox_model, stop)))
-    offered = activities(runtime)
-    if offered or workflows:
+    queues = [QueueSpec(task_queue, activities(runtime)), *extra_queues(runtime)]
+    queues = [queue for queue in queues if queue.activities]
+    if queues or workflows:
         client = await connect_temporal(settings)
-        worker = Worker(
-            client,
-            task_queue=settings.task_queue(task_queue),
-            activities=offered,
-            workflows=workflows,
-        )
-        log.info("worker %s polling %s", name, settings.task_queue(task_queue))
-        async with worker:
+        if on_connected is not None:
+            await on_connected(client)
+        async with contextlib.AsyncExitStack() as running:
+            if workflows:
+                await running.enter_async_context(
+                    Worker(client, task_queue=settings.task_queue(task_queue), workflows=workflows)
+                )
+            for queue in queues:
+                await running.enter_async_context(
+                    Worker(
+                        client,
+                        task_queue=settings.task_queue(queue.task_queue),
+                        activities=queue.activities,
+                        max_concurrent_activities=queue.max_concurrent,
+                    )
+                )
+                log.info("worker %s polling %s", name, settings.task_queue(queue.task_queue))
             await stop.wait()
     else:
         log.info("worker %s relays its outbox; it offers no activities yet", name)

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -18,16 +19,23 @@ from typer.testing import CliRunner
 from engage.cli import app as cli
 from shared.auth import Role, TokenVerifier, issue_dev_token
 from shared.errors import ProblemError
-from shared.settings import AuthSettings, Settings
+from shared.settings import AuthSettings, PublisherSettings, Settings
 
 
-def test_prod_refuses_the_development_secret() -> None:
+def test_prod_refuses_the_development_secrets() -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
         Settings(environment="prod")
     with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
         Settings(environment="prod", auth=AuthSettings(jwks_url=""))
-    assert Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
-    assert Settings(environment="prod", auth=AuthSettings(jwks_url="https://idp.example/jwks"))
+    keys = PublisherSettings(token_keys=[Fernet.generate_key().decode()])
+    with pytest.raises(ValidationError, match="TOKEN_KEYS holds the development key"):
+        Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
+    assert Settings(
+        environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"), publisher=keys
+    )
+    assert Settings(
+        environment="prod", auth=AuthSettings(jwks_url="https://idp.example/jwks"), publisher=keys
+    )
 
 
 async def test_dev_token_round_trip_carries_roles_and_organizations() -> None:
@@ -100,7 +108,11 @@ def rs256_token(key: rsa.RSAPrivateKey, **overrides: object) -> str:
 async def test_production_verifies_rs256_against_jwks(
     jwks_url: str, signing_key: rsa.RSAPrivateKey
 ) -> None:
-    settings = Settings(environment="prod", auth=AuthSettings(jwks_url=jwks_url))
+    settings = Settings(
+        environment="prod",
+        auth=AuthSettings(jwks_url=jwks_url),
+        publisher=PublisherSettings(token_keys=[Fernet.generate_key().decode()]),
+    )
     verifier = TokenVerifier(settings)
 
     principal = await verifier.verify(rs256_token(signing_key))

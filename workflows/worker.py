@@ -3,9 +3,17 @@
 from shared import task_queues
 from shared.settings import Settings
 from shared.worker import run_worker
+from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
+from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
+from workflows.publishing.workflow import PublishPostWorkflow
 
-WORKFLOWS: list[type] = [EngagementWorkflow]
+WORKFLOWS: list[type] = [
+    EngagementWorkflow,
+    ContestClaimWorkflow,
+    PublishPostWorkflow,
+    PublisherMaintenanceWorkflow,
+]
 
 
 async def main(settings: Settings) -> None:

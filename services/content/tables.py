@@ -3,6 +3,8 @@
 Each feature's models module is imported here so that its tables join ``Base.metadata``.
 """
 
+import services.content.contests.models
+import services.content.plan.models  # noqa: F401
 from services.content.models import Base
 
 __all__ = ["Base"]

@@ -5,7 +5,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.content.activities import ContentItemActivities
+from services.content.contests.activities import ContestActivities
 from services.content.models import OutboxEvent
+from services.content.plan.activities import PlanActivities
 from shared import task_queues
 from shared.settings import Settings
 from shared.worker import run_worker
@@ -13,7 +16,11 @@ from shared.worker import run_worker
 
 def activities(sessions: async_sessionmaker[AsyncSession]) -> Sequence[Callable[..., Any]]:
     """Every activity the content service offers (items, plan, contests)."""
-    return []
+    return [
+        *ContentItemActivities(sessions).all(),
+        *ContestActivities(sessions).all(),
+        *PlanActivities(sessions).all(),
+    ]
 
 
 async def main(settings: Settings) -> None:

@@ -2,9 +2,22 @@
 
 from fastapi import APIRouter, Depends
 
-from services.gateway.routes import engagements, organizations
+from services.gateway.routes import (
+    content,
+    contests,
+    engagements,
+    organizations,
+    plan,
+    publisher,
+    strategy,
+)
 from shared.auth import current_principal
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
 router.include_router(organizations.router)
 router.include_router(engagements.router)
+router.include_router(plan.router)
+router.include_router(contests.router)
+router.include_router(content.router)
+router.include_router(publisher.router)
+router.include_router(strategy.router)

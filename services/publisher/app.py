@@ -1,11 +1,30 @@
 from fastapi import FastAPI
 
+from services.publisher.api import router
+from services.publisher.crypto import TokenVault
+from services.publisher.scheduling import Scheduler
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 
 def build_app(settings: Settings) -> FastAPI:
-    return create_service_app(
-        ServiceRuntime("publisher", settings), [], title="Atlantide Engage: publisher"
+    scheduler = Scheduler(settings)
+
+    async def on_startup(app: FastAPI) -> None:
+        scheduler.start_connecting()
+
+    async def on_shutdown(app: FastAPI) -> None:
+        await scheduler.close()
+
+    app = create_service_app(
+        ServiceRuntime("publisher", settings),
+        [router],
+        title="Atlantide Engage: publisher",
+        extra_checks={"temporal": scheduler.check},
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
+    app.state.scheduler = scheduler
+    app.state.vault = TokenVault(settings.publisher)
+    return app

@@ -2,26 +2,153 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from services.strategy import service
-from services.strategy.contracts import RECORD_PHASE_STARTED, PhaseStartRecorded, RecordPhaseStarted
+from services.strategy.channel_mix.schemas import ChannelMix
+from services.strategy.channel_mix.scoring import score_channel_mix
+from services.strategy.contracts import (
+    GET_APPROVED_DELIVERABLE,
+    RECORD_ANALYSIS,
+    RECORD_PHASE_STARTED,
+    SAVE_DELIVERABLE,
+    SCORE_CHANNEL_MIX,
+    ApprovedDeliverable,
+    ApprovedVersion,
+    ChannelMixScored,
+    DeliverableSaved,
+    GetApprovedDeliverable,
+    PhaseStartRecorded,
+    RecordAnalysis,
+    RecordPhaseStarted,
+    SaveDeliverable,
+    ScoreChannelMix,
+)
+from services.strategy.deliverables import service as deliverables
+from services.strategy.deliverables.kinds import DeliverableKind, DeliverableStatus
+from services.strategy.models import Deliverable
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
+from shared.errors import ProblemError
+
+
+def _author() -> str:
+    return f"workflow:{activity.info().workflow_id}"
+
+
+def _saved(saved: deliverables.Saved) -> DeliverableSaved:
+    deliverable = saved.deliverable
+    return DeliverableSaved(
+        deliverable_id=deliverable.id,
+        kind=DeliverableKind(deliverable.kind),
+        version=deliverable.version,
+        status=DeliverableStatus(deliverable.status),
+        newly_created=saved.created,
+    )
+
+
+def _approved_version(deliverable: Deliverable) -> ApprovedVersion:
+    # Approval sets who and when together with the status (deliverables.service.approve).
+    assert deliverable.approved_by is not None
+    assert deliverable.approved_at is not None
+    return ApprovedVersion(
+        deliverable_id=deliverable.id,
+        version=deliverable.version,
+        body=deliverable.body,
+        approved_by=deliverable.approved_by,
+        approved_at=deliverable.approved_at,
+    )
 
 
 class StrategyActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A system session; a refusal (unknown engagement, invalid body) is not retried."""
+        try:
+            async with session_scope(self._sessions, SYSTEM) as session:
+                yield session
+        except ProblemError as error:
+            if error.status >= 500:
+                raise
+            raise ApplicationError(
+                error.detail or error.kind,
+                error.extensions,
+                type=error.kind,
+                non_retryable=True,
+            ) from error
+
     @activity.defn(name=RECORD_PHASE_STARTED)
     async def record_phase_started(self, request: RecordPhaseStarted) -> PhaseStartRecorded:
         async with session_scope(self._sessions, SYSTEM) as session:
             return await service.record_phase_started(session, request)
 
+    @activity.defn(name=SAVE_DELIVERABLE)
+    async def save_deliverable(self, request: SaveDeliverable) -> DeliverableSaved:
+        kind = DeliverableKind(request.kind)
+        async with self._unit_of_work() as session:
+            body = deliverables.parse_body(kind, request.body)
+            saved = await deliverables.save_version(
+                session, request.engagement_id, kind, body, _author(), request.idempotency_key
+            )
+            return _saved(saved)
+
+    @activity.defn(name=RECORD_ANALYSIS)
+    async def record_analysis(self, request: RecordAnalysis) -> DeliverableSaved:
+        async with self._unit_of_work() as session:
+            saved = await deliverables.save_version(
+                session,
+                request.engagement_id,
+                DeliverableKind.ANALYSIS,
+                request.analysis,
+                _author(),
+                request.idempotency_key,
+            )
+            return _saved(saved)
+
+    @activity.defn(name=SCORE_CHANNEL_MIX)
+    async def score_channel_mix(self, request: ScoreChannelMix) -> ChannelMixScored:
+        mix = score_channel_mix(request.inputs)
+        async with self._unit_of_work() as session:
+            saved = await deliverables.save_version(
+                session,
+                request.engagement_id,
+                DeliverableKind.CHANNEL_MIX,
+                mix,
+                _author(),
+                request.idempotency_key,
+            )
+            # A retry returns the mix stored the first time, not a fresh computation.
+            stored = ChannelMix.model_validate(saved.deliverable.body)
+            return ChannelMixScored(**_saved(saved).model_dump(), mix=stored)
+
+    @activity.defn(name=GET_APPROVED_DELIVERABLE)
+    async def get_approved_deliverable(
+        self, request: GetApprovedDeliverable
+    ) -> ApprovedDeliverable:
+        async with self._unit_of_work() as session:
+            approved = await deliverables.latest_approved(
+                session, request.engagement_id, request.kind
+            )
+            return ApprovedDeliverable(
+                engagement_id=request.engagement_id,
+                kind=request.kind,
+                approved=_approved_version(approved) if approved is not None else None,
+            )
+
     def all(self) -> Sequence[Callable[..., Any]]:
-        return [self.record_phase_started]
+        return [
+            self.record_phase_started,
+            self.save_deliverable,
+            self.record_analysis,
+            self.score_channel_mix,
+            self.get_approved_deliverable,
+        ]

@@ -1,6 +1,9 @@
 from fastapi import FastAPI
 
-from services.strategy.api import router
+from services.strategy import api
+from services.strategy.assets import api as assets
+from services.strategy.channel_mix import api as channel_mix
+from services.strategy.deliverables import api as deliverables
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -8,5 +11,7 @@ from shared.settings import Settings
 
 def build_app(settings: Settings) -> FastAPI:
     return create_service_app(
-        ServiceRuntime("strategy", settings), [router], title="Atlantide Engage: strategy"
+        ServiceRuntime("strategy", settings),
+        [api.router, assets.router, deliverables.router, channel_mix.router],
+        title="Atlantide Engage: strategy",
     )

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel
 
+from services.strategy.assets.schemas import AssetKind
+from services.strategy.deliverables.kinds import DeliverableKind
 from shared.domain import Channel, InterventionMode, Phase
 
 SOURCE = "urn:atlantide-engage:strategy"
 
 ORGANIZATION_CREATED = "strategy.organization_created"
 ENGAGEMENT_CREATED = "strategy.engagement_created"
+ASSET_RECORDED = "strategy.asset_recorded"
+ASSET_REMOVED = "strategy.asset_removed"
+DELIVERABLE_VERSIONED = "strategy.deliverable_versioned"
+DELIVERABLE_APPROVED = "strategy.deliverable_approved"
 # The lifecycle's facts are recorded by the strategy service, which owns engagements.
 PHASE_STARTED = "lifecycle.phase_started"
 
@@ -41,3 +48,37 @@ class LifecycleFact(BaseModel):
 
 class PhaseStarted(LifecycleFact):
     revision: int
+
+
+class AssetFact(BaseModel):
+    asset_id: uuid.UUID
+    organization_id: uuid.UUID
+    kind: AssetKind
+
+
+class AssetRecorded(AssetFact):
+    change: Literal["created", "updated"]
+
+
+class AssetRemoved(AssetFact):
+    pass
+
+
+class DeliverableFact(BaseModel):
+    """What every deliverable event carries: which version of which deliverable."""
+
+    deliverable_id: uuid.UUID
+    engagement_id: uuid.UUID
+    organization_id: uuid.UUID
+    kind: DeliverableKind
+    version: int
+
+
+class DeliverableVersioned(DeliverableFact):
+    created_by: str
+
+
+class DeliverableApproved(DeliverableFact):
+    approved_by: str
+    approved_as: Literal["agency", "client"]
+    comment: str | None

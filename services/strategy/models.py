@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Uuid, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, synonym
 
 from shared.db.base import OrgScoped, Timestamped, service_metadata
@@ -63,6 +75,57 @@ class PhaseRecord(OrgScoped, Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class Asset(OrgScoped, Timestamped, Base):
+    """Something the client already has: an account on a channel, a website, a newsletter, an
+    event or an offline touchpoint. ``details`` holds the kind's validated fields."""
+
+    __tablename__ = "assets"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Organization.id), index=True, nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class Deliverable(OrgScoped, Timestamped, Base):
+    """One version of one deliverable of an engagement (analysis, brief, channel mix, ...).
+
+    Versions are append-only: a change is a new row; approval is the only update, done once.
+    """
+
+    __tablename__ = "deliverables"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "kind", "version", name="uq_deliverables_version"),
+        # Lets an activity retried with the same key find the version it already made.
+        UniqueConstraint(
+            "engagement_id", "kind", "idempotency_key", name="uq_deliverables_idempotency_key"
+        ),
+        CheckConstraint("status IN ('draft', 'approved')", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Organization.id), index=True, nullable=False
+    )
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Engagement.id), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_as: Mapped[str | None] = mapped_column(String(16))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxEvent(OutboxMixin, Base):

@@ -51,7 +51,9 @@ def run_service_migrations(metadata: MetaData) -> None:
             connection=connection,
             target_metadata=metadata,
             version_table_schema=schema,
-            include_schemas=False,
+            # Autogenerate compares this service's schema only, never the others'.
+            include_schemas=True,
+            include_name=lambda name, type_, _parent: type_ != "schema" or name == schema,
         )
         with context.begin_transaction():
             context.run_migrations()

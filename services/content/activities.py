@@ -1,0 +1,66 @@
+"""Temporal activities for content items; every one is idempotent.
+
+A refusal (unknown item, wrong review state) is a non-retryable application error: running the
+activity again would not change the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.content import service
+from services.content.contracts import (
+    GET_APPROVED_VARIANTS,
+    MARK_PUBLISHED,
+    MARK_SCHEDULED,
+    ApprovedVariants,
+    ApprovedVariantsQuery,
+    MarkPublished,
+    MarkScheduled,
+    ReviewStateChanged,
+)
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
+from shared.errors import ProblemError
+
+Request = TypeVar("Request", bound=BaseModel)
+Result = TypeVar("Result", bound=BaseModel)
+
+
+class ContentItemActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def _run(
+        self,
+        work: Callable[[AsyncSession, Request], Awaitable[Result]],
+        request: Request,
+    ) -> Result:
+        try:
+            async with session_scope(self._sessions, SYSTEM) as session:
+                return await work(session, request)
+        except ProblemError as error:
+            raise ApplicationError(
+                error.detail or error.kind, type=error.kind, non_retryable=True
+            ) from error
+
+    @activity.defn(name=GET_APPROVED_VARIANTS)
+    async def get_approved_variants(self, query: ApprovedVariantsQuery) -> ApprovedVariants:
+        return await self._run(service.approved_variants, query)
+
+    @activity.defn(name=MARK_SCHEDULED)
+    async def mark_scheduled(self, request: MarkScheduled) -> ReviewStateChanged:
+        return await self._run(service.mark_scheduled, request)
+
+    @activity.defn(name=MARK_PUBLISHED)
+    async def mark_published(self, request: MarkPublished) -> ReviewStateChanged:
+        return await self._run(service.mark_published, request)
+
+    def all(self) -> Sequence[Callable[..., Any]]:
+        return [self.get_approved_variants, self.mark_scheduled, self.mark_published]

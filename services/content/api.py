@@ -1,0 +1,265 @@
+"""HTTP routes for content items, variants, review, media, import/export and the platform rules.
+
+The gateway calls them with the caller's own token; roles are enforced here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+
+from services.content import exporting, importing, media_service, platform_rules, repository
+from services.content import service as items
+from services.content.contracts import ReviewState
+from services.content.platform_rules import RuleInfo
+from services.content.schemas import (
+    CheckResult,
+    ContentItemCreate,
+    ContentItemOut,
+    ContentItemUpdate,
+    ImportResult,
+    MediaOut,
+    Rejection,
+    ReviewEventOut,
+    ReviewNote,
+    VariantCheck,
+    VariantOut,
+    VariantPut,
+)
+from services.content.storage import MediaStorage, media_storage
+from services.content.uploads import (
+    MAX_IMPORT_BYTES,
+    import_format,
+    media_type_of_upload,
+    read_capped_body,
+    upload_limit,
+)
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal, Role, current_principal, require_roles
+from shared.domain import Channel
+from shared.settings import Settings
+
+router = APIRouter(tags=["content items"])
+
+WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
+REVIEW = require_roles(Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER)
+
+FileName = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f/\\]+$")]
+OptionalNote = Annotated[ReviewNote | None, Body()]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _storage(settings: Annotated[Settings, Depends(_settings)]) -> MediaStorage:
+    return media_storage(settings)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+StorageDep = Annotated[MediaStorage, Depends(_storage)]
+
+
+def _item_out(item: object) -> ContentItemOut:
+    return ContentItemOut.model_validate(item)
+
+
+@router.post(
+    "/content-items",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContentItemOut,
+    dependencies=[WRITE],
+)
+async def create_item(
+    body: ContentItemCreate, session: SessionDep, principal: CurrentPrincipal
+) -> ContentItemOut:
+    return _item_out(await items.create_item(session, principal, body))
+
+
+@router.get("/content-items", response_model=list[ContentItemOut])
+async def list_items(
+    session: SessionDep,
+    organization_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: ReviewState | None = None,
+) -> list[ContentItemOut]:
+    found = await repository.list_items(session, organization_id, engagement_id, status)
+    return [_item_out(item) for item in found]
+
+
+@router.get("/content-items/export.csv", response_class=Response)
+async def export_items(
+    session: SessionDep,
+    organization_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: ReviewState | None = None,
+) -> Response:
+    found = await repository.list_items(session, organization_id, engagement_id, status)
+    return Response(
+        exporting.export_csv(found),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="content-items.csv"'},
+    )
+
+
+@router.post(
+    "/content-items/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportResult,
+    dependencies=[WRITE],
+)
+async def import_items(
+    organization_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> ImportResult:
+    file_format = import_format(request.headers.get("content-type"))
+    data = await read_capped_body(request, MAX_IMPORT_BYTES)
+    created = await importing.import_posts(session, principal, organization_id, file_format, data)
+    return ImportResult(imported=len(created), item_ids=[item.id for item in created])
+
+
+@router.get("/content-items/{item_id}", response_model=ContentItemOut)
+async def get_item(item_id: uuid.UUID, session: SessionDep) -> ContentItemOut:
+    return _item_out(await items.require_item(session, item_id))
+
+
+@router.patch("/content-items/{item_id}", response_model=ContentItemOut, dependencies=[WRITE])
+async def update_item(
+    item_id: uuid.UUID, body: ContentItemUpdate, session: SessionDep, principal: CurrentPrincipal
+) -> ContentItemOut:
+    return _item_out(await items.update_item(session, principal, item_id, body))
+
+
+@router.put(
+    "/content-items/{item_id}/variants/{channel}",
+    response_model=VariantOut,
+    dependencies=[WRITE],
+)
+async def put_variant(
+    item_id: uuid.UUID,
+    channel: Channel,
+    body: VariantPut,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> VariantOut:
+    variant = await items.put_variant(session, principal, item_id, channel, body)
+    return VariantOut.model_validate(variant)
+
+
+@router.delete(
+    "/content-items/{item_id}/variants/{channel}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WRITE],
+)
+async def delete_variant(
+    item_id: uuid.UUID, channel: Channel, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    await items.delete_variant(session, principal, item_id, channel)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, dependencies=[WRITE])
+async def submit(
+    item_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    note: OptionalNote = None,
+) -> ContentItemOut:
+    return _item_out(await items.submit(session, principal, item_id, note or ReviewNote()))
+
+
+@router.post(
+    "/content-items/{item_id}/approve", response_model=ContentItemOut, dependencies=[REVIEW]
+)
+async def approve(
+    item_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    note: OptionalNote = None,
+) -> ContentItemOut:
+    return _item_out(await items.approve(session, principal, item_id, note or ReviewNote()))
+
+
+@router.post(
+    "/content-items/{item_id}/reject", response_model=ContentItemOut, dependencies=[REVIEW]
+)
+async def reject(
+    item_id: uuid.UUID, body: Rejection, session: SessionDep, principal: CurrentPrincipal
+) -> ContentItemOut:
+    return _item_out(await items.reject(session, principal, item_id, body))
+
+
+@router.get("/content-items/{item_id}/review-events", response_model=list[ReviewEventOut])
+async def review_events(item_id: uuid.UUID, session: SessionDep) -> list[ReviewEventOut]:
+    await items.require_item(session, item_id)
+    found = await repository.review_events(session, item_id)
+    return [ReviewEventOut.model_validate(event) for event in found]
+
+
+@router.post(
+    "/media", status_code=status.HTTP_201_CREATED, response_model=MediaOut, dependencies=[WRITE]
+)
+async def upload_media(
+    organization_id: uuid.UUID,
+    filename: FileName,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> MediaOut:
+    mime_type = media_type_of_upload(request.headers.get("content-type"))
+    data = await read_capped_body(request, upload_limit(mime_type, settings.media))
+    media = await media_service.upload(
+        session, principal, storage, organization_id, filename, mime_type, data
+    )
+    return MediaOut.model_validate(media)
+
+
+@router.get("/media", response_model=list[MediaOut])
+async def list_media(
+    session: SessionDep, organization_id: uuid.UUID | None = None
+) -> list[MediaOut]:
+    found = await repository.list_media(session, organization_id)
+    return [MediaOut.model_validate(media) for media in found]
+
+
+@router.get("/media/{media_id}", response_model=MediaOut)
+async def get_media(media_id: uuid.UUID, session: SessionDep) -> MediaOut:
+    return MediaOut.model_validate(await media_service.require_media(session, media_id))
+
+
+@router.get("/media/{media_id}/content", response_class=Response)
+async def media_content(media_id: uuid.UUID, session: SessionDep, storage: StorageDep) -> Response:
+    media = await media_service.require_media(session, media_id)
+    data = await media_service.read_bytes(storage, media)
+    return Response(
+        data,
+        media_type=media.mime_type,
+        headers={
+            "ETag": f'"{media.sha256}"',
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(media.filename)}",
+        },
+    )
+
+
+@router.delete("/media/{media_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WRITE])
+async def delete_media(media_id: uuid.UUID, session: SessionDep, storage: StorageDep) -> Response:
+    await media_service.delete(session, storage, media_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/platform-rules", response_model=list[RuleInfo], dependencies=[Depends(current_principal)]
+)
+async def list_platform_rules(channel: Channel | None = None) -> list[RuleInfo]:
+    return [rule.info() for rule in platform_rules.RULES if channel in (None, rule.channel)]
+
+
+@router.post("/platform-rules/check", response_model=CheckResult)
+async def check_variant(body: VariantCheck, session: SessionDep) -> CheckResult:
+    violations = await items.check(session, body)
+    return CheckResult(passes=not violations, violations=violations)

@@ -1,0 +1,1 @@
+"""Contests: rules, entries, a verifiable winner draw, claims and the published result."""

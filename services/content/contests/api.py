@@ -1,0 +1,140 @@
+"""HTTP routes of contests; the gateway calls them with the caller's own token."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.content.contests import awards, repository, service
+from services.content.contests.domain import ContestStatus, EntryStatus
+from services.content.contests.schemas import (
+    ClaimCreate,
+    ContestCreate,
+    ContestOut,
+    ContestResult,
+    ContestRules,
+    DrawOut,
+    DrawVerification,
+    EntryOut,
+    EntrySubmission,
+)
+from shared.app import SessionDep, scoped_session
+from shared.auth import CurrentPrincipal, Role, require_roles
+
+router = APIRouter(prefix="/contests", tags=["contests"])
+
+WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
+DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
+
+# Committed before the response leaves: the gateway acts on the claim workflow as soon as it has
+# the answer, and the workflow's activities must already see the change.
+CommittedSessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=ContestOut, dependencies=[WRITE]
+)
+async def create_contest(
+    body: ContestCreate, session: SessionDep, principal: CurrentPrincipal
+) -> ContestOut:
+    return ContestOut.model_validate(await service.create_contest(session, principal, body))
+
+
+@router.get("", response_model=list[ContestOut])
+async def list_contests(
+    session: SessionDep,
+    engagement_id: uuid.UUID | None = None,
+    contest_status: Annotated[ContestStatus | None, Query(alias="status")] = None,
+) -> list[ContestOut]:
+    contests = await repository.list_contests(session, engagement_id, contest_status)
+    return [ContestOut.model_validate(contest) for contest in contests]
+
+
+@router.get("/{contest_id}", response_model=ContestOut)
+async def get_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
+    return ContestOut.model_validate(await service.require_contest(session, contest_id))
+
+
+@router.put("/{contest_id}", response_model=ContestOut, dependencies=[WRITE])
+async def update_contest(
+    contest_id: uuid.UUID, body: ContestRules, session: SessionDep
+) -> ContestOut:
+    return ContestOut.model_validate(await service.update_contest(session, contest_id, body))
+
+
+@router.post("/{contest_id}/open", response_model=ContestOut, dependencies=[DECIDE])
+async def open_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
+    contest = await service.open_contest(session, contest_id, datetime.now(UTC))
+    return ContestOut.model_validate(contest)
+
+
+@router.post("/{contest_id}/close", response_model=ContestOut, dependencies=[DECIDE])
+async def close_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
+    return ContestOut.model_validate(await service.close_contest(session, contest_id))
+
+
+@router.post(
+    "/{contest_id}/entries",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EntryOut,
+    dependencies=[WRITE],
+    responses={200: {"description": "This mention was already recorded: the entry as it is"}},
+)
+async def submit_entry(
+    contest_id: uuid.UUID, body: EntrySubmission, session: SessionDep, response: Response
+) -> EntryOut:
+    entry, created = await service.submit_entry(session, contest_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return EntryOut.model_validate(entry)
+
+
+@router.get("/{contest_id}/entries", response_model=list[EntryOut])
+async def list_entries(
+    contest_id: uuid.UUID,
+    session: SessionDep,
+    entry_status: Annotated[EntryStatus | None, Query(alias="status")] = None,
+) -> list[EntryOut]:
+    await service.require_contest(session, contest_id)
+    entries = await repository.list_entries(session, contest_id, entry_status)
+    return [EntryOut.model_validate(entry) for entry in entries]
+
+
+@router.post(
+    "/{contest_id}/draw",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ContestOut,
+    dependencies=[DECIDE],
+)
+async def request_draw(
+    contest_id: uuid.UUID, session: CommittedSessionDep, principal: CurrentPrincipal
+) -> ContestOut:
+    return ContestOut.model_validate(await awards.request_draw(session, principal, contest_id))
+
+
+@router.get("/{contest_id}/draws", response_model=list[DrawOut])
+async def list_draws(contest_id: uuid.UUID, session: SessionDep) -> list[DrawOut]:
+    await service.require_contest(session, contest_id)
+    return [awards.draw_view(record) for record in await repository.list_draws(session, contest_id)]
+
+
+@router.get("/{contest_id}/draws/{number}/verification", response_model=DrawVerification)
+async def verify_draw(contest_id: uuid.UUID, number: int, session: SessionDep) -> DrawVerification:
+    return await awards.verify_draw(session, contest_id, number)
+
+
+@router.post("/{contest_id}/claims", response_model=EntryOut, dependencies=[WRITE])
+async def record_claim(
+    contest_id: uuid.UUID, body: ClaimCreate, session: CommittedSessionDep
+) -> EntryOut:
+    entry = await awards.record_claim(session, contest_id, body.entry_id, datetime.now(UTC))
+    return EntryOut.model_validate(entry)
+
+
+@router.get("/{contest_id}/result", response_model=ContestResult)
+async def get_result(contest_id: uuid.UUID, session: SessionDep) -> ContestResult:
+    return await awards.published_result(session, contest_id)

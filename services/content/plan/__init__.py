@@ -1,0 +1,1 @@
+"""The editorial plan: calendar slots generated from the editorial rules, filled with content."""

@@ -1,0 +1,106 @@
+"""Queries for content items, variants, media and review events.
+
+Organisation scoping is applied by the session; ``organization_id`` filters here narrow further.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.content.contracts import ReviewState
+from services.content.models import ContentItem, Media, ReviewEvent, Variant
+from shared.domain import Channel
+
+
+async def get_item(session: AsyncSession, item_id: uuid.UUID) -> ContentItem | None:
+    return await session.scalar(select(ContentItem).where(ContentItem.id == item_id))
+
+
+async def list_items(
+    session: AsyncSession,
+    organization_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: ReviewState | None = None,
+) -> Sequence[ContentItem]:
+    statement = select(ContentItem).order_by(ContentItem.created_at, ContentItem.id)
+    if organization_id is not None:
+        statement = statement.where(ContentItem.organization_id == organization_id)
+    if engagement_id is not None:
+        statement = statement.where(ContentItem.engagement_id == engagement_id)
+    if status is not None:
+        statement = statement.where(ContentItem.status == status.value)
+    return (await session.scalars(statement)).all()
+
+
+async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
+    return await session.scalar(select(Media).where(Media.id == media_id))
+
+
+async def list_media(
+    session: AsyncSession, organization_id: uuid.UUID | None = None
+) -> Sequence[Media]:
+    statement = select(Media).order_by(Media.created_at, Media.id)
+    if organization_id is not None:
+        statement = statement.where(Media.organization_id == organization_id)
+    return (await session.scalars(statement)).all()
+
+
+async def media_of_organization(
+    session: AsyncSession, organization_id: uuid.UUID, media_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Media]:
+    wanted = set(media_ids)
+    if not wanted:
+        return {}
+    found = await session.scalars(
+        select(Media).where(Media.organization_id == organization_id, Media.id.in_(wanted))
+    )
+    return {media.id: media for media in found}
+
+
+async def visible_media(
+    session: AsyncSession, media_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Media]:
+    wanted = set(media_ids)
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Media).where(Media.id.in_(wanted)))
+    return {media.id: media for media in found}
+
+
+async def media_in_use(session: AsyncSession, media_id: uuid.UUID) -> bool:
+    used = or_(
+        exists().where(ContentItem.media_ids.contains([media_id])),
+        exists().where(Variant.media_ids.contains([media_id])),
+    )
+    return bool(await session.scalar(select(used)))
+
+
+async def review_events(session: AsyncSession, item_id: uuid.UUID) -> Sequence[ReviewEvent]:
+    statement = select(ReviewEvent).where(ReviewEvent.item_id == item_id).order_by(ReviewEvent.id)
+    return (await session.scalars(statement)).all()
+
+
+async def approved_variants(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    engagement_id: uuid.UUID | None,
+    channel: Channel | None,
+) -> Sequence[tuple[Variant, ContentItem]]:
+    statement = (
+        select(Variant, ContentItem)
+        .join(ContentItem, Variant.item_id == ContentItem.id)
+        .where(
+            ContentItem.organization_id == organization_id,
+            ContentItem.status == ReviewState.APPROVED.value,
+        )
+        .order_by(ContentItem.created_at, Variant.channel)
+    )
+    if engagement_id is not None:
+        statement = statement.where(ContentItem.engagement_id == engagement_id)
+    if channel is not None:
+        statement = statement.where(Variant.channel == channel.value)
+    return [(variant, item) for variant, item in (await session.execute(statement)).all()]

@@ -1,0 +1,158 @@
+"""HTTP routes of the publisher; the gateway calls them with the caller's own token."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from services.publisher import repository, service
+from services.publisher.contracts import PublicationStatus
+from services.publisher.crypto import TokenVault
+from services.publisher.scheduling import Scheduler
+from services.publisher.schemas import (
+    Cancel,
+    ConnectionCreate,
+    ConnectionOut,
+    PostMetricsOut,
+    PublicationCreate,
+    PublicationOut,
+    Reschedule,
+)
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal, Role, require_roles
+from workflows.publishing.messages import CancelRequest, RescheduleRequest
+
+router = APIRouter(tags=["publisher"])
+
+CONNECT = require_roles(Role.ADMIN, Role.MANAGER)
+SCHEDULE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
+
+
+def _vault(request: Request) -> TokenVault:
+    vault: TokenVault = request.app.state.vault
+    return vault
+
+
+def _scheduler(request: Request) -> Scheduler:
+    scheduler: Scheduler = request.app.state.scheduler
+    return scheduler
+
+
+VaultDep = Annotated[TokenVault, Depends(_vault)]
+SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
+
+
+@router.post(
+    "/connections",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConnectionOut,
+    dependencies=[CONNECT],
+)
+async def create_connection(
+    body: ConnectionCreate, session: SessionDep, principal: CurrentPrincipal, vault: VaultDep
+) -> ConnectionOut:
+    connection = await service.create_connection(session, principal, body, vault)
+    return ConnectionOut.model_validate(connection)
+
+
+@router.get("/connections", response_model=list[ConnectionOut])
+async def list_connections(
+    session: SessionDep, organization_id: uuid.UUID | None = None
+) -> list[ConnectionOut]:
+    found = await repository.list_connections(session, organization_id)
+    return [ConnectionOut.model_validate(connection) for connection in found]
+
+
+@router.get("/connections/{connection_id}", response_model=ConnectionOut)
+async def get_connection(connection_id: uuid.UUID, session: SessionDep) -> ConnectionOut:
+    return ConnectionOut.model_validate(await service.require_connection(session, connection_id))
+
+
+@router.post(
+    "/publications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PublicationOut,
+    dependencies=[SCHEDULE],
+)
+async def schedule_publication(
+    body: PublicationCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    scheduler: SchedulerDep,
+) -> PublicationOut:
+    scheduler.require_connection()
+    publication = await service.schedule_publication(session, principal, body)
+    # The workflow's activity reads the row: it must be committed before the workflow starts.
+    await session.commit()
+    await scheduler.start(publication)
+    return PublicationOut.model_validate(publication)
+
+
+@router.get("/publications", response_model=list[PublicationOut])
+async def list_publications(
+    session: SessionDep,
+    organization_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: PublicationStatus | None = None,
+) -> list[PublicationOut]:
+    found = await repository.list_publications(
+        session, organization_id=organization_id, engagement_id=engagement_id, status=status
+    )
+    return [PublicationOut.model_validate(publication) for publication in found]
+
+
+@router.get("/publications/{publication_id}", response_model=PublicationOut)
+async def get_publication(publication_id: uuid.UUID, session: SessionDep) -> PublicationOut:
+    return PublicationOut.model_validate(await service.require_publication(session, publication_id))
+
+
+@router.post(
+    "/publications/{publication_id}/reschedule",
+    response_model=PublicationOut,
+    dependencies=[SCHEDULE],
+)
+async def reschedule_publication(
+    publication_id: uuid.UUID,
+    body: Reschedule,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    scheduler: SchedulerDep,
+) -> PublicationOut:
+    publication = await service.require_publication(session, publication_id)
+    await scheduler.reschedule(
+        publication, RescheduleRequest(due_at=body.due_at, requested_by=principal.subject)
+    )
+    publication.due_at = body.due_at
+    return PublicationOut.model_validate(publication)
+
+
+@router.post(
+    "/publications/{publication_id}/cancel",
+    response_model=PublicationOut,
+    dependencies=[SCHEDULE],
+)
+async def cancel_publication(
+    publication_id: uuid.UUID,
+    body: Cancel,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    scheduler: SchedulerDep,
+) -> PublicationOut:
+    publication = await service.require_publication(session, publication_id)
+    await scheduler.cancel(
+        publication, CancelRequest(reason=body.reason, requested_by=principal.subject)
+    )
+    return PublicationOut.model_validate(publication)
+
+
+@router.get("/publications/{publication_id}/metrics", response_model=list[PostMetricsOut])
+async def publication_metrics(
+    publication_id: uuid.UUID, session: SessionDep
+) -> list[PostMetricsOut]:
+    await service.require_publication(session, publication_id)
+    return [
+        PostMetricsOut.model_validate(sample)
+        for sample in await repository.metrics_of(session, publication_id)
+    ]

@@ -1,0 +1,392 @@
+"""Facebook Pages through the Graph API, and the Graph API conventions Instagram shares.
+
+Implements:
+
+- Page feed posts: https://developers.facebook.com/docs/pages-api/posts (``POST /{page-id}/feed``
+  with ``message`` and ``link``; ``GET /{page-id}/published_posts``; ``DELETE /{post-id}``)
+- Photos: https://developers.facebook.com/docs/graph-api/reference/page/photos/ (``url``,
+  ``caption``; the answer carries the feed ``post_id``)
+- Videos: https://developers.facebook.com/docs/graph-api/reference/page/videos/ (``file_url``,
+  ``description``, ``title``)
+- Insights: https://developers.facebook.com/docs/graph-api/reference/insights/ (post metrics
+  ``post_impressions``, ``post_impressions_unique``, ``post_reactions_by_type_total``) and
+  https://developers.facebook.com/docs/graph-api/reference/post/ (``shares``,
+  ``comments.summary(true)``); Page ``followers_count``:
+  https://developers.facebook.com/docs/graph-api/reference/page/
+- Errors: https://developers.facebook.com/docs/graph-api/guides/error-handling (code 190 invalid
+  or expired token, 4/17/32/613 and 80001-80014 throttling, 1/2 transient, 100 subcode 33
+  missing object, 368 and 506 content refused)
+- Rate-limit headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+  (``x-app-usage``, ``x-page-usage``, ``x-business-use-case-usage``)
+
+One medium per post (a photo or a video); a post without media is a feed post.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from pydantic import BaseModel
+
+from services.publisher.connectors.base import (
+    AccountMetrics,
+    AuthError,
+    ConnectorError,
+    ContentRejectedError,
+    Credentials,
+    PostMetrics,
+    PublishRequest,
+    PublishResult,
+    PublishStatus,
+    RetryableError,
+    UnknownOutcomeError,
+    Violation,
+)
+from services.publisher.connectors.http import (
+    Model,
+    PlatformApi,
+    bearer,
+    classify_by_status,
+    error_body,
+    error_detail,
+    regain_access_seconds,
+    retry_after_seconds,
+    same_text,
+    usage_percent,
+)
+from services.publisher.connectors.oauth import (
+    ENDPOINTS,
+    GRAPH_VERSION,
+    OAuthApp,
+    refresh_access_token,
+)
+from shared.domain import Channel
+
+GRAPH_HOST = "https://graph.facebook.com"
+# The most characters a Page post may hold.
+MAX_POST_CHARACTERS = 63_206
+
+_AUTH_CODES = frozenset({102, 190, 10, *range(200, 300)})
+_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
+_TRANSIENT_CODES = frozenset({1, 2})
+# Meta names no reset time for platform limits (a rolling hour); re-check after a tenth of it.
+_THROTTLED_PROBE_SECONDS = 360.0
+_USAGE_HEADERS = ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
+
+
+class GraphError(BaseModel):
+    message: str = ""
+    type: str = ""
+    code: int = 0
+    error_subcode: int | None = None
+
+
+class GraphErrorBody(BaseModel):
+    error: GraphError
+
+
+def graph_error(response: httpx.Response) -> GraphError | None:
+    body = error_body(response, GraphErrorBody)
+    return None if body is None else body.error
+
+
+def throttle_delay(headers: httpx.Headers) -> float | None:
+    for delay in (regain_access_seconds(headers), retry_after_seconds(headers)):
+        if delay is not None:
+            return delay
+    throttled = (usage_percent(headers, *_USAGE_HEADERS) or 0) >= 100
+    return _THROTTLED_PROBE_SECONDS if throttled else None
+
+
+def classify_graph(response: httpx.Response, write: bool) -> ConnectorError:
+    error = graph_error(response)
+    if error is None:
+        return classify_by_status(response, write, error_detail(response))
+    detail = f"{response.status_code} code {error.code}/{error.error_subcode}: {error.message}"
+    status = response.status_code
+    if error.code in _AUTH_CODES:
+        return AuthError(detail, status=status)
+    if error.code in _THROTTLE_CODES or status == 429:
+        return RetryableError(detail, status=status, retry_after=throttle_delay(response.headers))
+    if error.code in _TRANSIENT_CODES or status >= 500:
+        if write:
+            return UnknownOutcomeError(detail, status=status)
+        return RetryableError(
+            detail, status=status, retry_after=retry_after_seconds(response.headers)
+        )
+    return ContentRejectedError(detail, status=status)
+
+
+def graph_object_missing(response: httpx.Response) -> bool:
+    """A deleted or unknown object: what withdrawing twice looks like."""
+    error = graph_error(response)
+    return response.status_code == 404 or (
+        error is not None and error.code == 100 and error.error_subcode == 33
+    )
+
+
+class GraphClient:
+    """The Graph API of one product (Facebook Pages or Instagram), versioned and token-bearing."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str | None, app: OAuthApp | None, *, name: str
+    ) -> None:
+        self.api = PlatformApi(http, base_url or GRAPH_HOST, classify_graph, name=name)
+        self._app = app
+        endpoints = ENDPOINTS[Channel.FACEBOOK]
+        self._oauth = endpoints.rebased(base_url) if base_url else endpoints
+
+    async def get(
+        self, credentials: Credentials, path: str, model: type[Model], **params: str | int
+    ) -> Model:
+        return await self.api.fetch(
+            "GET",
+            f"/{GRAPH_VERSION}/{path}",
+            model,
+            write=False,
+            params=params,
+            headers=bearer(credentials.access_token),
+        )
+
+    async def post(
+        self, credentials: Credentials, path: str, model: type[Model], form: dict[str, str]
+    ) -> Model:
+        return await self.api.fetch(
+            "POST",
+            f"/{GRAPH_VERSION}/{path}",
+            model,
+            write=True,
+            data=form,
+            headers=bearer(credentials.access_token),
+        )
+
+    async def delete(self, credentials: Credentials, object_id: str) -> None:
+        await self.api.send(
+            "DELETE",
+            f"/{GRAPH_VERSION}/{object_id}",
+            write=True,
+            accept=graph_object_missing,
+            headers=bearer(credentials.access_token),
+        )
+
+    async def refresh(self, credentials: Credentials) -> Credentials:
+        """Exchange the token for a fresh long-lived one (Meta has no refresh grant)."""
+        if self._app is None:
+            raise AuthError(f"no {self.api.name} app is configured to renew the token")
+        return await refresh_access_token(self.api.http, self._oauth, self._app, credentials)
+
+
+def since(lookback: timedelta) -> int:
+    return int((datetime.now(UTC) - lookback).timestamp())
+
+
+class GraphId(BaseModel):
+    id: str
+
+
+class PhotoCreated(BaseModel):
+    id: str
+    post_id: str
+
+
+class FeedPost(BaseModel):
+    id: str
+    message: str | None = None
+
+
+class FeedPage(BaseModel):
+    data: list[FeedPost]
+
+
+class VideoStatus(BaseModel):
+    video_status: str = "processing"
+
+
+class PageVideo(BaseModel):
+    id: str
+    description: str | None = None
+    status: VideoStatus = VideoStatus()
+
+
+class VideoPage(BaseModel):
+    data: list[PageVideo]
+
+
+class InsightValue(BaseModel):
+    value: int | dict[str, int]
+
+
+class Insight(BaseModel):
+    name: str
+    values: list[InsightValue]
+
+    def total(self) -> int | None:
+        if not self.values:
+            return None
+        value = self.values[-1].value
+        return sum(value.values()) if isinstance(value, dict) else value
+
+
+class Insights(BaseModel):
+    data: list[Insight]
+
+    def figure(self, name: str) -> int | None:
+        return next((insight.total() for insight in self.data if insight.name == name), None)
+
+
+class Count(BaseModel):
+    count: int = 0
+
+
+class CommentSummary(BaseModel):
+    total_count: int = 0
+
+
+class Comments(BaseModel):
+    summary: CommentSummary = CommentSummary()
+
+
+class PostEngagement(BaseModel):
+    shares: Count = Count()
+    comments: Comments = Comments()
+
+
+class Followers(BaseModel):
+    followers_count: int | None = None
+
+
+class FacebookConnector:
+    channel = Channel.FACEBOOK
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str | None = None,
+        app: OAuthApp | None = None,
+        lookback: timedelta = timedelta(days=2),
+    ) -> None:
+        self._graph = GraphClient(http, base_url, app, name="facebook")
+        # How far back check_status looks for a post whose outcome was unknown.
+        self._lookback = lookback
+
+    def validate(self, request: PublishRequest) -> list[Violation]:
+        violations = []
+        if len(request.text) > MAX_POST_CHARACTERS:
+            violations.append(
+                Violation(
+                    rule="max_characters",
+                    field="text",
+                    limit=str(MAX_POST_CHARACTERS),
+                    actual=str(len(request.text)),
+                )
+            )
+        if len(request.media) > 1:
+            violations.append(
+                Violation(
+                    rule="max_media", field="media", limit="1", actual=str(len(request.media))
+                )
+            )
+        violations += [
+            Violation(
+                rule="media_type",
+                field=f"media.{index}",
+                limit="image/*, video/*",
+                actual=m.mime_type,
+            )
+            for index, m in enumerate(request.media)
+            if not m.mime_type.startswith(("image/", "video/"))
+        ]
+        if not (request.text or request.link or request.media):
+            violations.append(Violation(rule="not_empty", field="text", limit="1", actual="0"))
+        return violations
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
+        page = request.account_id
+        if not request.media:
+            form = {"message": request.text} | ({"link": request.link} if request.link else {})
+            post: GraphId = await self._graph.post(credentials, f"{page}/feed", GraphId, form)
+            return PublishResult(platform_post_id=post.id, url=_post_url(post.id))
+        media = request.media[0]
+        if media.mime_type.startswith("video/"):
+            form = {"file_url": media.url, "description": request.text}
+            if request.title:
+                form["title"] = request.title
+            video: GraphId = await self._graph.post(credentials, f"{page}/videos", GraphId, form)
+            return PublishResult(platform_post_id=video.id, state="processing")
+        form = {"url": media.url, "caption": request.text}
+        photo: PhotoCreated = await self._graph.post(
+            credentials, f"{page}/photos", PhotoCreated, form
+        )
+        return PublishResult(platform_post_id=photo.post_id, url=_post_url(photo.post_id))
+
+    async def check_status(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> PublishStatus:
+        page = request.account_id
+        if request.media and request.media[0].mime_type.startswith("video/"):
+            videos: VideoPage = await self._graph.get(
+                credentials,
+                f"{page}/videos",
+                VideoPage,
+                fields="id,description,status",
+                since=since(self._lookback),
+            )
+            for video in videos.data:
+                if same_text(video.description, request.text):
+                    return _video_status(video)
+            return PublishStatus(state="not_found")
+        posts: FeedPage = await self._graph.get(
+            credentials,
+            f"{page}/published_posts",
+            FeedPage,
+            fields="id,message,created_time",
+            since=since(self._lookback),
+        )
+        for post in posts.data:
+            if same_text(post.message, request.text):
+                return PublishStatus(state="published", platform_post_id=post.id)
+        return PublishStatus(state="not_found")
+
+    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
+        await self._graph.delete(credentials, platform_post_id)
+
+    async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
+        insights: Insights = await self._graph.get(
+            credentials,
+            f"{platform_post_id}/insights",
+            Insights,
+            metric="post_impressions,post_impressions_unique,post_reactions_by_type_total",
+        )
+        engagement: PostEngagement = await self._graph.get(
+            credentials, platform_post_id, PostEngagement, fields="shares,comments.summary(true)"
+        )
+        return PostMetrics(
+            impressions=insights.figure("post_impressions"),
+            reach=insights.figure("post_impressions_unique"),
+            likes=insights.figure("post_reactions_by_type_total"),
+            comments=engagement.comments.summary.total_count,
+            shares=engagement.shares.count,
+        )
+
+    async def account_metrics(self, credentials: Credentials, account_id: str) -> AccountMetrics:
+        page: Followers = await self._graph.get(
+            credentials, account_id, Followers, fields="followers_count"
+        )
+        return AccountMetrics(followers=page.followers_count)
+
+    async def refresh(self, credentials: Credentials) -> Credentials:
+        return await self._graph.refresh(credentials)
+
+
+def _post_url(post_id: str) -> str:
+    return f"https://www.facebook.com/{post_id}"
+
+
+def _video_status(video: PageVideo) -> PublishStatus:
+    if video.status.video_status == "ready":
+        return PublishStatus(state="published", platform_post_id=video.id)
+    if video.status.video_status == "error":
+        return PublishStatus(state="failed", platform_post_id=video.id, detail="processing failed")
+    return PublishStatus(state="processing", platform_post_id=video.id)

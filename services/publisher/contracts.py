@@ -1,0 +1,78 @@
+"""Activities the publisher offers: names, payloads and task queues (importable by workflows).
+
+Publishing runs on one task queue per platform (``engage-publisher-<channel>``) so that each
+platform gets its own concurrency limit; the other activities run on ``engage-publisher``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared import task_queues
+from shared.domain import Channel
+
+PUBLISH = "publisher.publish"
+MARK_CANCELLED = "publisher.mark_cancelled"
+COLLECT_METRICS = "publisher.collect_metrics"
+REFRESH_TOKENS = "publisher.refresh_tokens"
+
+PublicationStatus = Literal[
+    "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled", "withdrawn"
+]
+FailureClass = Literal["retryable", "auth", "content_rejected", "unknown"]
+
+# Error types raised by the publish activity, so workflows can tell them apart.
+RETRYABLE_ERROR = "PublishRetryable"
+UNKNOWN_OUTCOME_ERROR = "PublishOutcomeUnknown"
+AUTH_ERROR = "PublishAuthFailed"
+CONTENT_REJECTED_ERROR = "PublishContentRejected"
+PERMANENT_ERRORS = [AUTH_ERROR, CONTENT_REJECTED_ERROR]
+
+
+def platform_queue(channel: Channel | str) -> str:
+    return f"{task_queues.PUBLISHER}-{Channel(channel).value}"
+
+
+class PublishCommand(BaseModel):
+    publication_id: uuid.UUID
+
+
+class PublishOutcome(BaseModel):
+    publication_id: uuid.UUID
+    status: PublicationStatus
+    platform_post_id: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    failure_class: FailureClass | None = None
+    detail: str | None = None
+
+
+class CancelCommand(BaseModel):
+    publication_id: uuid.UUID
+    reason: str
+    cancelled_by: str
+
+
+class CollectMetricsCommand(BaseModel):
+    """Collect metrics of posts published in the last ``lookback_days`` and of their accounts."""
+
+    lookback_days: int = 30
+
+
+class MetricsCollected(BaseModel):
+    posts: int
+    accounts: int
+    failures: int
+
+
+class RefreshTokensCommand(BaseModel):
+    within_seconds: int
+
+
+class TokensRefreshed(BaseModel):
+    refreshed: int
+    needs_reauth: int

@@ -1,0 +1,139 @@
+"""Request and response bodies of the publisher (reused by the gateway). Tokens never appear in
+a response."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from services.publisher.connectors.base import MediaRef
+from services.publisher.contracts import FailureClass, PublicationStatus
+from shared.domain import Channel
+
+AccountId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ConnectionCreate(BaseModel):
+    """A connection with a long-lived token, for platforms whose way that is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID
+    channel: Channel
+    account_id: AccountId
+    display_name: str = Field("", max_length=200)
+    access_token: str = Field(min_length=1, repr=False)
+    refresh_token: str | None = Field(None, repr=False)
+    expires_at: AwareDatetime | None = None
+
+
+class OAuthStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID
+    channel: Channel
+    account_id: AccountId
+    redirect_uri: HttpUrl
+
+
+class OAuthStarted(BaseModel):
+    authorize_url: str
+    state: str
+    expires_at: datetime
+
+
+class OAuthComplete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: str = Field(min_length=8, max_length=128)
+    code: str = Field(min_length=1, max_length=2000)
+
+
+class ConnectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    channel: Channel
+    account_id: str
+    display_name: str
+    status: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class PublicationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID | None = None
+    connection_id: uuid.UUID
+    variant_id: uuid.UUID
+    slot_id: uuid.UUID | None = None
+    due_at: AwareDatetime
+    timezone: str = "Europe/Rome"
+    text: str = Field("", max_length=70_000)
+    title: str | None = Field(None, max_length=500)
+    link: str | None = Field(None, max_length=2000)
+    media: list[MediaRef] = Field(default_factory=list, max_length=20)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown IANA time zone {value!r}")
+        return value
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_at: AwareDatetime
+
+
+class Cancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PublicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID | None
+    connection_id: uuid.UUID
+    channel: Channel
+    variant_id: uuid.UUID
+    slot_id: uuid.UUID | None
+    idempotency_key: str
+    due_at: datetime
+    timezone: str
+    status: PublicationStatus
+    attempts: int
+    platform_post_id: str | None
+    url: str | None
+    failure_class: FailureClass | None
+    failure_detail: str | None
+    published_at: datetime | None
+    workflow_id: str
+
+
+class PostMetricsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    publication_id: uuid.UUID
+    collected_at: datetime
+    impressions: int | None
+    reach: int | None
+    likes: int | None
+    comments: int | None
+    shares: int | None
+    saves: int | None
+    video_views: int | None

@@ -1,0 +1,172 @@
+"""Rules of the publisher: connections and scheduled publications."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.publisher import events
+from services.publisher.connectors.base import Credentials, PublishRequest
+from services.publisher.crypto import TokenVault
+from services.publisher.models import Connection, Publication, outbox
+from services.publisher.schemas import ConnectionCreate, PublicationCreate
+from shared.auth import Principal
+from shared.errors import ConflictError, NotFoundError, ProblemError
+from shared.events.envelope import new_event
+from workflows.publishing.messages import workflow_id
+
+
+def idempotency_key(data: PublicationCreate, channel: str) -> str:
+    """One key per (variant, channel, slot); without a slot, the due time stands for it."""
+    slot = str(data.slot_id) if data.slot_id else data.due_at.isoformat()
+    return f"{data.variant_id}:{channel}:{slot}"
+
+
+async def create_connection(
+    session: AsyncSession, principal: Principal, data: ConnectionCreate, vault: TokenVault
+) -> Connection:
+    principal.require_organization(data.organization_id)
+    credentials = Credentials(
+        access_token=data.access_token,
+        refresh_token=data.refresh_token,
+        expires_at=data.expires_at,
+    )
+    return await store_connection(
+        session,
+        organization_id=data.organization_id,
+        channel=data.channel.value,
+        account_id=data.account_id,
+        display_name=data.display_name,
+        credentials=credentials,
+        vault=vault,
+    )
+
+
+async def store_connection(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    channel: str,
+    account_id: str,
+    display_name: str,
+    credentials: Credentials,
+    vault: TokenVault,
+) -> Connection:
+    """Create the connection, or re-authorise the existing one for the same account."""
+    connection = await session.scalar(
+        select(Connection).where(
+            Connection.organization_id == organization_id,
+            Connection.channel == channel,
+            Connection.account_id == account_id,
+        )
+    )
+    if connection is None:
+        connection = Connection(
+            id=uuid.uuid4(), organization_id=organization_id, channel=channel, account_id=account_id
+        )
+        session.add(connection)
+    connection.display_name = display_name
+    connection.status = "active"
+    connection.token_ciphertext = vault.seal(credentials)
+    connection.expires_at = credentials.expires_at
+    await session.flush()
+    await outbox.add(
+        session,
+        new_event(
+            events.CHANNEL_CONNECTED,
+            events.ChannelConnected(
+                connection_id=connection.id,
+                organization_id=organization_id,
+                channel=channel,
+                account_id=account_id,
+            ),
+            source=events.SOURCE,
+            subject=str(connection.id),
+        ),
+    )
+    return connection
+
+
+async def require_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
+    connection = await session.get(Connection, connection_id)
+    if connection is None:
+        raise NotFoundError("connection", connection_id)
+    return connection
+
+
+async def require_publication(session: AsyncSession, publication_id: uuid.UUID) -> Publication:
+    publication = await session.get(Publication, publication_id)
+    if publication is None:
+        raise NotFoundError("publication", publication_id)
+    return publication
+
+
+async def schedule_publication(
+    session: AsyncSession, principal: Principal, data: PublicationCreate
+) -> Publication:
+    principal.require_organization(data.organization_id)
+    connection = await require_connection(session, data.connection_id)
+    if connection.organization_id != data.organization_id:
+        raise NotFoundError("connection", data.connection_id)
+    if connection.status != "active":
+        raise ProblemError(
+            409,
+            "connection-needs-reauth",
+            f"the {connection.channel} connection must be re-authorised before scheduling",
+            connection_id=str(connection.id),
+        )
+    key = idempotency_key(data, connection.channel)
+    existing = await session.scalar(select(Publication).where(Publication.idempotency_key == key))
+    if existing is not None:
+        raise ConflictError(
+            "this variant is already scheduled on this channel for this slot",
+            publication_id=str(existing.id),
+        )
+    publication_id = uuid.uuid4()
+    request = PublishRequest(
+        idempotency_key=key,
+        channel=connection.channel,
+        account_id=connection.account_id,
+        text=data.text,
+        title=data.title,
+        link=data.link,
+        media=data.media,
+        tags=data.tags,
+    )
+    publication = Publication(
+        id=publication_id,
+        organization_id=data.organization_id,
+        engagement_id=data.engagement_id,
+        connection_id=connection.id,
+        channel=connection.channel,
+        variant_id=data.variant_id,
+        slot_id=data.slot_id,
+        idempotency_key=key,
+        due_at=data.due_at,
+        timezone=data.timezone,
+        status="scheduled",
+        request=request.model_dump(mode="json"),
+        workflow_id=workflow_id(publication_id),
+    )
+    session.add(publication)
+    await session.flush()
+    await outbox.add(
+        session,
+        new_event(
+            events.POST_SCHEDULED,
+            events.PostScheduled(
+                publication_id=publication.id,
+                organization_id=publication.organization_id,
+                engagement_id=publication.engagement_id,
+                channel=publication.channel,
+                variant_id=publication.variant_id,
+                slot_id=publication.slot_id,
+                due_at=publication.due_at,
+            ),
+            source=events.SOURCE,
+            subject=str(publication.id),
+        ),
+    )
+    return publication

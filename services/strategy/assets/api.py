@@ -1,0 +1,74 @@
+"""HTTP routes for an organisation's assets; the agency records them, everyone scoped reads."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from services.strategy.assets import repository, service
+from services.strategy.assets.schemas import AssetDetails, AssetKind, AssetOut
+from services.strategy.service import require_organization
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal, Role, require_roles
+
+router = APIRouter(prefix="/organizations/{organization_id}/assets", tags=["assets"])
+
+WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssetOut, dependencies=[WRITE])
+async def record_asset(
+    organization_id: uuid.UUID,
+    body: AssetDetails,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> AssetOut:
+    asset = await service.record_asset(session, principal, organization_id, body)
+    return AssetOut.model_validate(asset)
+
+
+@router.get("", response_model=list[AssetOut])
+async def list_assets(
+    organization_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    kind: AssetKind | None = None,
+) -> list[AssetOut]:
+    await require_organization(session, principal, organization_id)
+    assets = await repository.list_assets(session, organization_id, kind)
+    return [AssetOut.model_validate(asset) for asset in assets]
+
+
+@router.get("/{asset_id}", response_model=AssetOut)
+async def get_asset(
+    organization_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> AssetOut:
+    asset = await service.require_asset(session, principal, organization_id, asset_id)
+    return AssetOut.model_validate(asset)
+
+
+@router.put("/{asset_id}", response_model=AssetOut, dependencies=[WRITE])
+async def replace_asset(
+    organization_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    body: AssetDetails,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> AssetOut:
+    asset = await service.replace_asset(session, principal, organization_id, asset_id, body)
+    return AssetOut.model_validate(asset)
+
+
+@router.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WRITE])
+async def remove_asset(
+    organization_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Response:
+    await service.remove_asset(session, principal, organization_id, asset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

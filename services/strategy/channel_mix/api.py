@@ -1,0 +1,39 @@
+"""HTTP route that scores the channel mix and stores it as a ``channel_mix`` version."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from services.strategy.channel_mix.schemas import ChannelMixInputs
+from services.strategy.channel_mix.scoring import score_channel_mix
+from services.strategy.deliverables import service
+from services.strategy.deliverables.api import WRITE, saved_response
+from services.strategy.deliverables.kinds import DeliverableKind
+from services.strategy.deliverables.schemas import DeliverableOut
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal
+
+router = APIRouter(tags=["deliverables"])
+
+
+@router.post(
+    "/engagements/{engagement_id}/channel-mix",
+    response_model=DeliverableOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}},
+    dependencies=[WRITE],
+)
+async def score_and_save(
+    engagement_id: uuid.UUID,
+    body: ChannelMixInputs,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+) -> DeliverableOut:
+    mix = score_channel_mix(body)
+    saved = await service.save_version(
+        session, engagement_id, DeliverableKind.CHANNEL_MIX, mix, principal.subject
+    )
+    return saved_response(saved, response)

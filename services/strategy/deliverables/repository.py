@@ -1,0 +1,81 @@
+"""Queries on deliverables. Organisation scoping is applied by the session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.strategy.models import Deliverable, Engagement
+
+
+async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
+    """The engagement, locked until the transaction ends: its versions are numbered one at a
+    time."""
+    return await session.scalar(
+        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
+    )
+
+
+async def latest(
+    session: AsyncSession, engagement_id: uuid.UUID, kind: str, status: str | None = None
+) -> Deliverable | None:
+    statement = (
+        select(Deliverable)
+        .where(Deliverable.engagement_id == engagement_id, Deliverable.kind == kind)
+        .order_by(Deliverable.version.desc())
+        .limit(1)
+    )
+    if status is not None:
+        statement = statement.where(Deliverable.status == status)
+    return await session.scalar(statement)
+
+
+async def get_version(
+    session: AsyncSession, engagement_id: uuid.UUID, kind: str, version: int
+) -> Deliverable | None:
+    return await session.scalar(
+        select(Deliverable).where(
+            Deliverable.engagement_id == engagement_id,
+            Deliverable.kind == kind,
+            Deliverable.version == version,
+        )
+    )
+
+
+async def find_by_key(
+    session: AsyncSession, engagement_id: uuid.UUID, kind: str, idempotency_key: str
+) -> Deliverable | None:
+    return await session.scalar(
+        select(Deliverable).where(
+            Deliverable.engagement_id == engagement_id,
+            Deliverable.kind == kind,
+            Deliverable.idempotency_key == idempotency_key,
+        )
+    )
+
+
+async def list_versions(
+    session: AsyncSession, engagement_id: uuid.UUID, kind: str
+) -> Sequence[Deliverable]:
+    return (
+        await session.scalars(
+            select(Deliverable)
+            .where(Deliverable.engagement_id == engagement_id, Deliverable.kind == kind)
+            .order_by(Deliverable.version)
+        )
+    ).all()
+
+
+async def version_states(
+    session: AsyncSession, engagement_id: uuid.UUID
+) -> Sequence[tuple[str, int, str]]:
+    """(kind, version, status) of every version of the engagement's deliverables, oldest first."""
+    rows = await session.execute(
+        select(Deliverable.kind, Deliverable.version, Deliverable.status)
+        .where(Deliverable.engagement_id == engagement_id)
+        .order_by(Deliverable.kind, Deliverable.version)
+    )
+    return [(kind, version, status) for kind, version, status in rows]

@@ -1,0 +1,147 @@
+"""Fake Instagram Graph API: media containers, publishing, quota, media list, insights.
+
+A video container is ``IN_PROGRESS`` at its first status check and ``FINISHED`` after, as the
+content publishing guide describes; publishing an unfinished container fails with code 9007.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from tests.fakes import graph
+from tests.fakes.common import Answer, FakePlatform, form_fields
+
+IG_USER_ID = "17841400000000001"
+FOLLOWERS = 2750
+QUOTA_TOTAL = 100
+
+
+class FakeInstagram(FakePlatform):
+    def __init__(self) -> None:
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.media_items: dict[str, dict[str, Any]] = {}
+        self.quota_usage = 0
+        # What a video container becomes after its first status check.
+        self.video_outcome = "FINISHED"
+        super().__init__()
+
+    def live_posts(self) -> list[str]:
+        return list(self.media_items)
+
+    def expired_token(self) -> Response:
+        return graph.expired_token()
+
+    def rate_limited(self) -> Response:
+        return graph.throttled(IG_USER_ID)
+
+    def server_error(self) -> Response:
+        return graph.server_error()
+
+    def routes(self, app: FastAPI) -> None:
+        prefix = f"/{graph.VERSION}"
+        app.add_api_route(f"{prefix}/oauth/access_token", self.exchange, methods=["POST"])
+        app.add_api_route(
+            f"{prefix}/{{user}}/content_publishing_limit", self.publishing_limit, methods=["GET"]
+        )
+        app.add_api_route(f"{prefix}/{{user}}/media", self.create_container, methods=["POST"])
+        app.add_api_route(f"{prefix}/{{user}}/media", self.list_media, methods=["GET"])
+        app.add_api_route(f"{prefix}/{{user}}/media_publish", self.publish, methods=["POST"])
+        app.add_api_route(f"{prefix}/{{object_id}}/insights", self.insights, methods=["GET"])
+        app.add_api_route(f"{prefix}/{{object_id}}", self.read_object, methods=["GET"])
+
+    async def exchange(self, request: Request) -> Response:
+        return await graph.exchange_token(self, request)
+
+    async def publishing_limit(self, user: str, request: Request) -> Response:
+        async def work() -> Answer:
+            config = {"quota_total": QUOTA_TOTAL, "quota_duration": 86400}
+            return Answer({"data": [{"quota_usage": self.quota_usage, "config": config}]})
+
+        return await self.handle(request, "read", work)
+
+    async def create_container(self, user: str, request: Request) -> Response:
+        form = await form_fields(request)
+
+        async def work() -> Answer | Response:
+            if form.get("media_type") == "CAROUSEL":
+                children = form.get("children", "").split(",")
+                if not all(child in self.containers for child in children):
+                    return graph.graph_error(400, "(#100) Invalid children", 100)
+            elif not (form.get("image_url") or form.get("video_url")):
+                return graph.graph_error(400, "(#100) image_url or video_url is required", 100)
+            container_id = self.next_id()
+            video = "video_url" in form
+            self.containers[container_id] = {
+                "form": form,
+                "status_code": "IN_PROGRESS" if video else "FINISHED",
+            }
+            return Answer({"id": container_id})
+
+        return await self.handle(request, "container", work, payload=form)
+
+    async def publish(self, user: str, request: Request) -> Response:
+        form = await form_fields(request)
+
+        async def work() -> Answer | Response:
+            container = self.containers.get(form.get("creation_id", ""))
+            if container is None or container["status_code"] != "FINISHED":
+                return graph.graph_error(400, "Media ID is not available", 9007, 2207027)
+            container["status_code"] = "PUBLISHED"
+            media_id = self.next_id()
+            self.media_items[media_id] = {
+                "id": media_id,
+                "caption": container["form"].get("caption", ""),
+                "permalink": f"https://www.instagram.com/p/{media_id}/",
+                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            }
+            self.quota_usage += 1
+            return Answer({"id": media_id})
+
+        return await self.handle(request, "publish", work, payload=form)
+
+    async def list_media(self, user: str, request: Request) -> Response:
+        async def work() -> Answer:
+            return Answer({"data": list(self.media_items.values())[::-1], "paging": {}})
+
+        return await self.handle(request, "read", work)
+
+    async def insights(self, object_id: str, request: Request) -> Response:
+        async def work() -> Answer | Response:
+            if object_id not in self.media_items:
+                return graph.graph_error(400, "(#100) Unknown media", 100, 33)
+            figures = {
+                "reach": 640,
+                "likes": 51,
+                "comments": 6,
+                "shares": 4,
+                "saved": 9,
+                "views": 900,
+            }
+            requested = request.query_params.get("metric", "").split(",")
+            data = [
+                {"name": name, "period": "lifetime", "values": [{"value": figures[name]}]}
+                for name in requested
+                if name in figures
+            ]
+            return Answer({"data": data})
+
+        return await self.handle(request, "read", work)
+
+    async def read_object(self, object_id: str, request: Request) -> Response:
+        async def work() -> Answer | Response:
+            if object_id == IG_USER_ID:
+                return Answer({"id": IG_USER_ID, "followers_count": FOLLOWERS})
+            container = self.containers.get(object_id)
+            if container is None:
+                return graph.graph_error(400, "(#100) Unknown object", 100, 33)
+            answer = {"id": object_id, "status_code": container["status_code"]}
+            if container["status_code"] == "ERROR":
+                answer["status"] = "Error: Media upload has failed with error code 2207026"
+            if container["status_code"] == "IN_PROGRESS":
+                container["status_code"] = self.video_outcome
+            return Answer(answer)
+
+        return await self.handle(request, "read", work)

@@ -1,0 +1,136 @@
+"""``PublishPostWorkflow``: waits on a durable timer until the post is due, then publishes it once.
+
+Until the publish starts, the post can be rescheduled or cancelled (updates whose validators
+refuse once publishing has begun, so a late cancel never races a publish). Publishing runs on the
+platform's own task queue; the activity is retried with backoff only while its failures are known
+not to have happened or still unknown (the activity checks the platform first); permanent failures
+(expired authorisation, rejected content) end the workflow as ``failed``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.publisher.contracts import (
+        MARK_CANCELLED,
+        PERMANENT_ERRORS,
+        PUBLISH,
+        CancelCommand,
+        PublishCommand,
+        PublishOutcome,
+        platform_queue,
+    )
+    from shared import task_queues
+    from workflows.publishing.messages import (
+        CANCEL_UPDATE,
+        RESCHEDULE_UPDATE,
+        STATE_QUERY,
+        WORKFLOW_NAME,
+        CancelRequest,
+        PublishPostInput,
+        PublishPostState,
+        RescheduleRequest,
+    )
+
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=PERMANENT_ERRORS,
+)
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class PublishPostWorkflow:
+    @workflow.init
+    def __init__(self, post: PublishPostInput) -> None:
+        self._post = post
+        self._state = PublishPostState(stage="waiting", due_at=post.due_at)
+        self._cancel: CancelRequest | None = None
+        self._rescheduled = False
+
+    @workflow.run
+    async def run(self, post: PublishPostInput) -> PublishPostState:
+        await self._wait_until_due()
+        if self._cancel is not None:
+            await workflow.execute_activity(
+                MARK_CANCELLED,
+                CancelCommand(
+                    publication_id=post.publication_id,
+                    reason=self._cancel.reason,
+                    cancelled_by=self._cancel.requested_by,
+                ),
+                result_type=PublishOutcome,
+                task_queue=post.task_queue_prefix + task_queues.PUBLISHER,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            self._state.stage = "cancelled"
+            return self._state
+        self._state.stage = "publishing"
+        try:
+            outcome = await workflow.execute_activity(
+                PUBLISH,
+                PublishCommand(publication_id=post.publication_id),
+                result_type=PublishOutcome,
+                task_queue=post.task_queue_prefix + platform_queue(post.channel),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=PUBLISH_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            self._state.stage = "failed"
+            self._state.last_error = str(
+                cause.message if isinstance(cause, ApplicationError) else error
+            )
+            return self._state
+        self._state.stage = "published" if outcome.status == "published" else "failed"
+        self._state.platform_post_id = outcome.platform_post_id
+        return self._state
+
+    async def _wait_until_due(self) -> None:
+        while self._cancel is None:
+            remaining = self._state.due_at - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            self._rescheduled = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._rescheduled or self._cancel is not None, timeout=remaining
+                )
+            except TimeoutError:
+                return
+
+    @workflow.query(name=STATE_QUERY)
+    def state(self) -> PublishPostState:
+        return self._state
+
+    @workflow.update(name=RESCHEDULE_UPDATE)
+    def reschedule(self, request: RescheduleRequest) -> PublishPostState:
+        self._state.due_at = request.due_at
+        self._rescheduled = True
+        return self._state
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._refuse_unless_waiting("rescheduled")
+
+    @workflow.update(name=CANCEL_UPDATE)
+    def cancel(self, request: CancelRequest) -> PublishPostState:
+        self._cancel = request
+        return self._state
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        self._refuse_unless_waiting("cancelled")
+
+    def _refuse_unless_waiting(self, change: str) -> None:
+        if self._state.stage != "waiting" or self._cancel is not None:
+            raise ApplicationError(
+                f"the post can no longer be {change}: it is {self._state.stage}",
+                type="PublicationNotWaiting",
+            )

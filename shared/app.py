@@ -93,4 +93,5 @@ async def scoped_session(
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(scoped_session)]
+# "function" scope: the commit happens before the response is sent, so a 2xx means committed.
+SessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]

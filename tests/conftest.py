@@ -37,6 +37,10 @@ from services.content import worker as content_worker
 from services.content.app import build_app as build_content
 from services.content.models import OutboxEvent as ContentOutboxEvent
 from services.gateway.app import build_app as build_gateway
+from services.publisher import worker as publisher_worker
+from services.publisher.app import build_app as build_publisher
+from services.publisher.models import OutboxEvent as PublisherOutboxEvent
+from services.sandbox.app import build_app as build_sandbox
 from services.strategy import worker as strategy_worker
 from services.strategy.app import build_app as build_strategy
 from services.strategy.models import OutboxEvent
@@ -118,11 +122,25 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -> Settings:
     target = temporal_env.client.service_client.config.target_host
+    ports = base_settings.ports.model_copy(
+        update={
+            name: free_port() for name in ("gateway", "strategy", "content", "publisher", "sandbox")
+        }
+    )
     return base_settings.model_copy(
         update={
             "temporal": base_settings.temporal.model_copy(update={"address": target}),
-            "ports": base_settings.ports.model_copy(
-                update={"gateway": free_port(), "strategy": free_port(), "content": free_port()}
+            "ports": ports,
+            "publisher": base_settings.publisher.model_copy(
+                update={
+                    "api_base_urls": {"sandbox": f"http://127.0.0.1:{ports.sandbox}"},
+                    # Short, so that an answer the sandbox holds back times out quickly.
+                    "request_timeout_seconds": 2.0,
+                }
+            ),
+            # Generous limits: tests about rate limiting set their own faults.
+            "sandbox": base_settings.sandbox.model_copy(
+                update={"rate_limit_per_second": 1000.0, "rate_limit_burst": 1000}
             ),
         }
     )
@@ -217,8 +235,14 @@ async def platform(
     servers = [
         await _serve(build_strategy(settings), settings.ports.strategy),
         await _serve(build_content(settings), settings.ports.content),
+        await _serve(build_publisher(settings), settings.ports.publisher),
+        await _serve(build_sandbox(settings), settings.ports.sandbox),
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]
+    http = httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds)
+    publisher_queues = publisher_worker.queues(
+        publisher_worker.build_activities(sessions, settings, http), settings
+    )
     client = temporal_env.client
     workers = [
         Worker(client, task_queue=settings.task_queue(queue), activities=offered)
@@ -227,6 +251,15 @@ async def platform(
             (task_queues.CONTENT, content_worker.activities(sessions)),
         )
         if offered
+    ]
+    workers += [
+        Worker(
+            client,
+            task_queue=settings.task_queue(queue.task_queue),
+            activities=queue.activities,
+            max_concurrent_activities=queue.max_concurrent,
+        )
+        for queue in publisher_queues
     ]
     workers.append(
         Worker(
@@ -242,7 +275,7 @@ async def platform(
         asyncio.create_task(
             OutboxRelay(sessions, model, nats_client.jetstream(), settings.events).run(stop)
         )
-        for model in (OutboxEvent, ContentOutboxEvent)
+        for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent)
     ]
     async with contextlib.AsyncExitStack() as running:
         for worker in workers:
@@ -256,6 +289,7 @@ async def platform(
     await asyncio.gather(*relays)
     await nats_client.jetstream().delete_stream(settings.events.stream)
     await nats_client.close()
+    await http.aclose()
     for server, task in servers:
         server.should_exit = True
         await task

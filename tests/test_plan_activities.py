@@ -19,7 +19,8 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.editorial import EditorialRules
 from tests.conftest import Platform
-from tests.test_plan_api import events_rule, new_engagement, stories_rule
+from tests.content_helpers import new_variant
+from tests.test_plan_api import events_rule, fill, new_engagement, stories_rule
 
 
 def generate_request(organization_id: str, engagement_id: str) -> GeneratePlan:
@@ -60,10 +61,19 @@ async def test_generate_plan_is_idempotent(
     assert through_api.json()["plan"]["generated_by"] == "engagement-workflow"
 
 
-async def test_get_plan_returns_every_slot_for_the_publisher(platform: Platform) -> None:
+async def test_get_plan_returns_every_slot_with_its_variant_for_the_publisher(
+    platform: Platform,
+) -> None:
     organization_id, engagement_id = await new_engagement(platform)
     request = generate_request(organization_id, engagement_id)
     generated = await platform.run_activity(task_queues.CONTENT, GENERATE_PLAN, request)
+    first = await platform.run_activity(
+        task_queues.CONTENT, GET_PLAN, GetPlan(engagement_id=uuid.UUID(engagement_id))
+    )
+    chosen = first["slots"][0]
+    variant_id = await new_variant(platform, organization_id, chosen["channel"])
+    assert (await fill(platform, engagement_id, chosen["id"], variant_id)).status_code == 200
+
     snapshot = await platform.run_activity(
         task_queues.CONTENT, GET_PLAN, GetPlan(engagement_id=uuid.UUID(engagement_id))
     )
@@ -73,6 +83,8 @@ async def test_get_plan_returns_every_slot_for_the_publisher(platform: Platform)
     assert len({slot["id"] for slot in snapshot["slots"]}) == 24
     starts = [slot["starts_at"] for slot in snapshot["slots"]]
     assert starts == sorted(starts)
+    filled = {slot["id"]: slot["variant_id"] for slot in snapshot["slots"] if slot["variant_id"]}
+    assert filled == {chosen["id"]: variant_id}
 
 
 async def test_get_plan_of_an_engagement_without_plan_fails_without_retrying(

@@ -14,6 +14,7 @@ from nats.aio.client import Client as NatsClient
 
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
+from tests.content_helpers import new_variant
 from tests.events_helpers import stream_messages
 from tests.test_errors import assert_problem
 from tests.test_plan_export import ics_events
@@ -149,7 +150,7 @@ async def test_regeneration_keeps_filled_slots_and_replaces_open_ones(platform: 
     organization_id, engagement_id, _ = await generated_plan(platform)
     before = await slots_of(platform, engagement_id)
     kept = next(slot for slot in before if slot["rule_id"] == "stories")
-    variant_id = str(uuid.uuid4())
+    variant_id = await new_variant(platform, organization_id, kept["channel"])
     filled = await fill(platform, engagement_id, kept["id"], variant_id)
     assert filled.status_code == 200, filled.text
     assert filled.json()["variant_id"] == variant_id
@@ -249,10 +250,12 @@ async def test_clients_read_their_own_plan_and_only_agency_staff_write(platform:
     assert (await platform.gateway.get(path, headers=viewer)).status_code == 200
     assert (await platform.gateway.get(f"{path}/coverage", headers=viewer)).status_code == 200
     slot = (await slots_of(platform, engagement_id))[0]
+    variant_id = await new_variant(platform, organization_id, slot["channel"])
     refused_fill = await platform.gateway.put(
-        f"{path}/slots/{slot['id']}", json={"variant_id": str(uuid.uuid4())}, headers=viewer
+        f"{path}/slots/{slot['id']}", json={"variant_id": variant_id}, headers=viewer
     )
     assert_problem(refused_fill, 403, "forbidden")
+    assert (await slots_of(platform, engagement_id))[0]["variant_id"] is None
 
     stranger = platform.auth(Role.CLIENT_VIEWER, orgs=[await create_org(platform, "Altro")])
     for suffix in ("", "/coverage", "/export.ics", "/export.csv"):
@@ -304,25 +307,56 @@ async def test_generation_errors_are_problems(platform: Platform) -> None:
 
 
 async def test_filling_slots_errors_are_problems(platform: Platform) -> None:
-    _, engagement_id, _ = await generated_plan(platform)
-    first, second = (await slots_of(platform, engagement_id))[:2]
-    variant_id = str(uuid.uuid4())
+    organization_id, engagement_id, _ = await generated_plan(platform)
+    first, second = [s for s in await slots_of(platform, engagement_id) if s["channel"] == "x"][:2]
+    variant_id = await new_variant(platform, organization_id, "x")
     assert (await fill(platform, engagement_id, first["id"], variant_id)).status_code == 200
     refilled = await fill(platform, engagement_id, first["id"], variant_id)
     assert refilled.status_code == 200, "filling again with the same variant is a no-op"
 
     twice = await fill(platform, engagement_id, second["id"], variant_id)
     assert assert_problem(twice, 409, "conflict")["slot_id"] == first["id"]
-    unknown_slot = await fill(platform, engagement_id, str(uuid.uuid4()), str(uuid.uuid4()))
-    assert_problem(unknown_slot, 404, "not-found")
-    no_plan = await fill(platform, str(uuid.uuid4()), first["id"], str(uuid.uuid4()))
-    assert_problem(no_plan, 404, "not-found")
+    unknown_slot = await fill(platform, engagement_id, str(uuid.uuid4()), variant_id)
+    assert assert_problem(unknown_slot, 404, "not-found")["resource"] == "slot"
+    no_plan = await fill(platform, str(uuid.uuid4()), first["id"], variant_id)
+    assert assert_problem(no_plan, 404, "not-found")["resource"] == "plan of engagement"
     not_a_uuid = await fill(platform, engagement_id, first["id"], "variant-7")
     assert invalid_fields(not_a_uuid) == ["body.variant_id"]
 
 
+async def test_only_a_variant_of_the_plans_organisation_and_slot_channel_fills_it(
+    platform: Platform,
+) -> None:
+    organization_id, engagement_id, _ = await generated_plan(platform)
+    slot = next(s for s in await slots_of(platform, engagement_id) if s["channel"] == "instagram")
+
+    unknown = await fill(platform, engagement_id, slot["id"], str(uuid.uuid4()))
+    assert assert_problem(unknown, 404, "not-found")["resource"] == "variant"
+
+    # The editor sees every organisation: the plan's own organisation is what refuses it.
+    stranger = await create_org(platform, "Caseificio Valle")
+    foreign = await fill(
+        platform, engagement_id, slot["id"], await new_variant(platform, stranger, "instagram")
+    )
+    assert assert_problem(foreign, 404, "not-found")["resource"] == "variant"
+
+    x_variant = await new_variant(platform, organization_id, "x")
+    mismatch = await fill(platform, engagement_id, slot["id"], x_variant)
+    problem = assert_problem(mismatch, 422, "variant-channel-mismatch")
+    assert (problem["slot_channel"], problem["variant_channel"]) == ("instagram", "x")
+    expected = f"variant {x_variant} is for x, but slot {slot['id']} is for instagram"
+    assert problem["detail"] == expected
+
+    after = {s["id"]: s for s in await slots_of(platform, engagement_id)}
+    assert after[slot["id"]]["variant_id"] is None, "a refused variant must leave the slot open"
+    fitting = await new_variant(platform, organization_id, "instagram")
+    filled = await fill(platform, engagement_id, slot["id"], fitting)
+    assert filled.status_code == 200, filled.text
+    assert filled.json()["variant_id"] == fitting
+
+
 async def test_coverage_reports_gaps_and_cadence_shortfalls(platform: Platform) -> None:
-    _, engagement_id, _ = await generated_plan(platform)
+    organization_id, engagement_id, _ = await generated_plan(platform)
     path = f"/v1/engagements/{engagement_id}/plan/coverage"
     initial = await platform.gateway.get(path, headers=platform.auth(Role.MANAGER))
     assert initial.status_code == 200, initial.text
@@ -343,9 +377,8 @@ async def test_coverage_reports_gaps_and_cadence_shortfalls(platform: Platform) 
     instagram = next(
         s for s in await slots_of(platform, engagement_id) if s["channel"] == "instagram"
     )
-    assert (
-        await fill(platform, engagement_id, instagram["id"], str(uuid.uuid4()))
-    ).status_code == 200
+    variant_id = await new_variant(platform, organization_id, "instagram")
+    assert (await fill(platform, engagement_id, instagram["id"], variant_id)).status_code == 200
     after = (await platform.gateway.get(path, headers=platform.auth(Role.MANAGER))).json()
     assert after["filled"] == 1
     assert [(g["rule_id"], g["channel"], g["open_slots"]) for g in after["gaps"]] == [
@@ -390,7 +423,7 @@ async def test_plan_changes_are_published_as_events(
 ) -> None:
     organization_id, engagement_id, plan = await generated_plan(platform)
     slot = (await slots_of(platform, engagement_id))[0]
-    variant_id = str(uuid.uuid4())
+    variant_id = await new_variant(platform, organization_id, slot["channel"])
     assert (await fill(platform, engagement_id, slot["id"], variant_id)).status_code == 200
     approval = await platform.gateway.post(
         f"/v1/engagements/{engagement_id}/plan/approval",

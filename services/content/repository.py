@@ -36,6 +36,10 @@ async def list_items(
     return (await session.scalars(statement)).all()
 
 
+async def get_variant(session: AsyncSession, variant_id: uuid.UUID) -> Variant | None:
+    return await session.scalar(select(Variant).where(Variant.id == variant_id))
+
+
 async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
     return await session.scalar(select(Media).where(Media.id == media_id))
 

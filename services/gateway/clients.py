@@ -52,7 +52,8 @@ class ServiceClient:
                 self._base_url + path,
                 headers=headers,
                 params=params,
-                json=body.model_dump(mode="json") if body is not None else None,
+                # Only what the caller sent: a partial edit must not turn absent fields into nulls.
+                json=body.model_dump(mode="json", exclude_unset=True) if body is not None else None,
                 content=content,
             )
         except httpx.TransportError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.publisher.models import Publication
 from shared import task_queues
@@ -60,3 +61,12 @@ class Scheduler(TemporalConnection):
             cause = error.cause
             detail = cause.message if isinstance(cause, ApplicationError) else str(error)
             raise ProblemError(409, "publication-not-waiting", detail) from error
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # The workflow has finished: the post was published, failed or cancelled.
+            raise ProblemError(
+                409,
+                "publication-not-waiting",
+                f"the post can no longer be changed: it is {publication.status}",
+            ) from error

@@ -1,10 +1,100 @@
-"""The publisher service's worker: its outbox relay (its activities arrive with its features)."""
+"""The publisher's worker: publishing on one task queue per platform (each with its own
+concurrency), housekeeping on the publisher's queue, its outbox relay, and the schedule that
+refreshes tokens and collects metrics."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+)
+
+from services.publisher.activities import PublisherActivities
+from services.publisher.connectors.registry import NO_PUBLISHING_API, connector_for
+from services.publisher.contracts import platform_queue
+from services.publisher.crypto import TokenVault
 from services.publisher.models import OutboxEvent
 from shared import task_queues
+from shared.domain import Channel
 from shared.settings import Settings
-from shared.worker import run_worker
+from shared.worker import QueueSpec, run_worker
+from workflows.publishing.maintenance import MAINTENANCE_WORKFLOW, SCHEDULE_ID, MaintenanceInput
+
+PUBLISHING_CHANNELS = tuple(channel for channel in Channel if channel not in NO_PUBLISHING_API)
+
+
+def build_activities(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, http: httpx.AsyncClient
+) -> PublisherActivities:
+    return PublisherActivities(
+        sessions,
+        TokenVault(settings.publisher),
+        lambda channel: connector_for(Channel(channel), http, settings),
+    )
+
+
+def queues(activities: PublisherActivities, settings: Settings) -> list[QueueSpec]:
+    housekeeping = QueueSpec(task_queues.PUBLISHER, activities.housekeeping())
+    return [housekeeping] + [
+        QueueSpec(
+            platform_queue(channel),
+            activities.publishing(),
+            max_concurrent=settings.publisher.platform_concurrency,
+        )
+        for channel in PUBLISHING_CHANNELS
+    ]
+
+
+async def ensure_maintenance_schedule(client: Client, settings: Settings) -> None:
+    """Keep one schedule running the maintenance workflow every metrics interval."""
+    prefix = settings.temporal.task_queue_prefix
+    try:
+        await client.create_schedule(
+            f"{prefix}{SCHEDULE_ID}",
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    MAINTENANCE_WORKFLOW,
+                    MaintenanceInput(
+                        refresh_within_seconds=settings.publisher.refresh_tokens_before_seconds,
+                        task_queue_prefix=prefix,
+                    ),
+                    id=f"{prefix}{SCHEDULE_ID}",
+                    task_queue=prefix + task_queues.WORKFLOWS,
+                ),
+                spec=ScheduleSpec(
+                    intervals=[
+                        ScheduleIntervalSpec(
+                            every=timedelta(seconds=settings.publisher.metrics_interval_seconds)
+                        )
+                    ]
+                ),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return
 
 
 async def main(settings: Settings) -> None:
-    await run_worker("publisher", settings, task_queues.PUBLISHER, outbox_model=OutboxEvent)
+    async with httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds) as http:
+
+        async def on_connected(client: Client) -> None:
+            await ensure_maintenance_schedule(client, settings)
+
+        await run_worker(
+            "publisher",
+            settings,
+            task_queues.PUBLISHER,
+            extra_queues=lambda runtime: queues(
+                build_activities(runtime.sessions, settings, http), settings
+            ),
+            outbox_model=OutboxEvent,
+            on_connected=on_connected,
+        )

@@ -6,8 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Response, status
 
 from services.content.contests import awards, repository, service
 from services.content.contests.domain import ContestStatus, EntryStatus
@@ -22,17 +21,13 @@ from services.content.contests.schemas import (
     EntryOut,
     EntrySubmission,
 )
-from shared.app import SessionDep, scoped_session
+from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
 
 router = APIRouter(prefix="/contests", tags=["contests"])
 
 WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
-
-# Committed before the response leaves: the gateway acts on the claim workflow as soon as it has
-# the answer, and the workflow's activities must already see the change.
-CommittedSessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]
 
 
 @router.post(
@@ -111,7 +106,7 @@ async def list_entries(
     dependencies=[DECIDE],
 )
 async def request_draw(
-    contest_id: uuid.UUID, session: CommittedSessionDep, principal: CurrentPrincipal
+    contest_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> ContestOut:
     return ContestOut.model_validate(await awards.request_draw(session, principal, contest_id))
 
@@ -128,9 +123,7 @@ async def verify_draw(contest_id: uuid.UUID, number: int, session: SessionDep) -
 
 
 @router.post("/{contest_id}/claims", response_model=EntryOut, dependencies=[WRITE])
-async def record_claim(
-    contest_id: uuid.UUID, body: ClaimCreate, session: CommittedSessionDep
-) -> EntryOut:
+async def record_claim(contest_id: uuid.UUID, body: ClaimCreate, session: SessionDep) -> EntryOut:
     entry = await awards.record_claim(session, contest_id, body.entry_id, datetime.now(UTC))
     return EntryOut.model_validate(entry)
 

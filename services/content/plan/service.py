@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.content import repository as content_repository
 from services.content.models import outbox
 from services.content.plan import calendar, events, repository
 from services.content.plan.contracts import PlanGenerationResult
@@ -295,9 +296,22 @@ async def ensure_variant_can_fill(
 ) -> None:
     """Every check a variant passes before it fills a slot.
 
-    A variant is one post, published once, so it fills at most one slot of the plan. This is
-    also where its existence, organisation and channel are checked against ``content.variants``.
+    The variant must be one the caller sees, of the plan's organisation (another's is reported
+    as missing, not revealed), and made for the slot's channel. A variant is one post, published
+    once, so it fills at most one slot of the plan.
     """
+    variant = await content_repository.get_variant(session, variant_id)
+    if variant is None or variant.organization_id != plan.organization_id:
+        raise NotFoundError("variant", variant_id)
+    if variant.channel != slot.channel:
+        raise ProblemError(
+            422,
+            "variant-channel-mismatch",
+            f"variant {variant_id} is for {variant.channel}, but slot {slot.id} is for "
+            f"{slot.channel}",
+            slot_channel=slot.channel,
+            variant_channel=variant.channel,
+        )
     holder = await repository.slot_holding_variant(session, plan.id, variant_id)
     if holder is not None and holder.id != slot.id:
         raise ConflictError(

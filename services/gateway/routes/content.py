@@ -191,15 +191,9 @@ async def update_item(
             request, "GET", f"/content-items/{item_id}", ContentItemOut
         )
         await _require_engagement_of(request, services, body.engagement_id, item.organization_id)
-    # Only the fields the caller gave: a field left out is unchanged, an explicit null clears it.
-    answer = await services.content.raw(
-        request,
-        "PATCH",
-        f"/content-items/{item_id}",
-        content=body.model_dump_json(exclude_unset=True).encode(),
-        content_type="application/json",
-    )
-    return ContentItemOut.model_validate_json(answer.content)
+    # The client forwards only the fields given: one left out is unchanged, a null clears it.
+    path = f"/content-items/{item_id}"
+    return await services.content.call(request, "PATCH", path, ContentItemOut, body=body)
 
 
 @router.put(

@@ -21,7 +21,7 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -50,6 +50,8 @@ Classifier = Callable[[httpx.Response, bool], ConnectorError]
 # Rate-limit reset headers, in the order they are trusted. Their value is epoch seconds (X,
 # Vimeo), a delay in seconds, or a timestamp (Mastodon sends ISO 8601).
 RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
+# A plain non-negative number (ASCII digits only: ``"²".isdigit()`` is true).
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 # Any number above this is an epoch timestamp rather than a delay (2001-09-09).
 _EPOCH_THRESHOLD = 1_000_000_000
 # The figures of a Meta usage header, each a percentage of the allowance.
@@ -76,7 +78,7 @@ def _delay_until(moment: datetime, now: datetime) -> float:
 def parse_retry_after(value: str, now: datetime) -> float | None:
     """``Retry-After``: a number of seconds or an HTTP date; None when it is neither."""
     value = value.strip()
-    if value.isdigit():
+    if _SECONDS.fullmatch(value):
         return float(value)
     try:
         return _delay_until(parsedate_to_datetime(value), now)
@@ -87,14 +89,14 @@ def parse_retry_after(value: str, now: datetime) -> float | None:
 def parse_reset(value: str, now: datetime) -> float | None:
     """A reset header: epoch seconds, a delay in seconds, an ISO 8601 or an HTTP date."""
     value = value.strip()
-    try:
+    if _SECONDS.fullmatch(value):
         number = float(value)
-    except ValueError:
-        pass
-    else:
-        if number > _EPOCH_THRESHOLD:
+        if number <= _EPOCH_THRESHOLD:
+            return number
+        try:
             return _delay_until(datetime.fromtimestamp(number, UTC), now)
-        return max(0.0, number)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         return _delay_until(datetime.fromisoformat(value), now)
     except ValueError:
@@ -382,8 +384,3 @@ def text_with_link(request: PublishRequest) -> str:
     if request.link and request.link not in request.text:
         return f"{request.text}\n{request.link}".strip()
     return request.text
-
-
-def query(params: Mapping[str, str | int | None]) -> dict[str, str | int]:
-    """Query parameters without the absent ones."""
-    return {key: value for key, value in params.items() if value is not None}

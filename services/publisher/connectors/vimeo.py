@@ -163,7 +163,7 @@ class TusUpload:
 
 def _offset(response: httpx.Response) -> int:
     value = response.headers.get("upload-offset", "")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise UnknownOutcomeError(f"tus answered {response.status_code} without Upload-Offset")
     return int(value)
 
@@ -179,6 +179,7 @@ class VimeoConnector:
         app: OAuthApp | None = None,
         chunk_size: int = 8 * 1024 * 1024,
     ) -> None:
+        # ``app`` is not needed: Vimeo tokens never expire, so there is nothing to renew.
         self._api = PlatformApi(http, base_url or API_HOST, classify_vimeo, name="vimeo")
         self._chunk_size = chunk_size
 

@@ -14,6 +14,7 @@ from shared.settings import DATA_SERVICES, SERVICE_NAMES, get_settings
 
 app = typer.Typer(help="Atlantide Engage: engagement programmes as durable workflows.")
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
 WORKER_NAMES = (*DATA_SERVICES, "workflows")
 # The sandbox platform is served like a service but is none: no data, no worker, no events.
 SERVABLE = (*SERVICE_NAMES, "sandbox")
@@ -39,6 +40,8 @@ def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVABLE))]) -> 
         port=getattr(settings.ports, service),
         log_level="info",
         proxy_headers=True,
+        # Open event streams would otherwise hold a shutdown until their clients leave.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

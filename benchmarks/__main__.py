@@ -1,10 +1,10 @@
 import asyncio
 
-from benchmarks import outbox_relay
+from benchmarks import outbox_relay, publish
 
 
 async def main() -> None:
-    for benchmark in (outbox_relay,):
+    for benchmark in (outbox_relay, publish):
         await benchmark.run()
 
 

@@ -77,6 +77,42 @@ def migrate() -> None:
 
 
 @app.command()
+def demo(
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(help="The running platform's gateway [default: http://127.0.0.1:<port>]"),
+    ] = None,
+    minutes: Annotated[
+        float, typer.Option(min=0.1, help="About how long the whole lifecycle should take")
+    ] = 2.0,
+    support_weeks: Annotated[
+        int, typer.Option(min=1, max=52, help="Weeks of post-launch support (one cycle each)")
+    ] = 2,
+) -> None:
+    """Run a sample client's engagement through all six phases, live (needs `make up`)."""
+    from rich.console import Console
+
+    from engage.demo import DemoError, run_demo
+
+    settings = get_settings()
+    url = gateway_url or f"http://127.0.0.1:{settings.ports.gateway}"
+    try:
+        asyncio.run(
+            run_demo(
+                settings,
+                url,
+                Console(),
+                target_seconds=minutes * 60,
+                support_weeks=support_weeks,
+                timeout_seconds=minutes * 180 + 60,
+            )
+        )
+    except DemoError as error:
+        Console(stderr=True).print(f"[bold red]engage demo:[/] {error}", highlight=False)
+        raise typer.Exit(1) from error
+
+
+@app.command()
 def token(
     role: Annotated[list[Role], typer.Option("--role", help="Role to grant; repeatable.")],
     org: Annotated[

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "engage-dev-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev
@@ -97,6 +97,15 @@ class MediaSettings(BaseModel):
 DEV_TOKEN_KEY = "ZGV2LXRva2VuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="  # noqa: S105 - refused in prod
 
 
+class OAuthAppSettings(BaseModel):
+    """The agency's app registered on one platform, for the OAuth authorization-code flow."""
+
+    client_id: str
+    client_secret: SecretStr
+    # Mastodon only: the instance the app is registered on (each instance has its own apps).
+    instance_url: str = ""
+
+
 class PublisherSettings(BaseModel):
     """Channel connections, scheduled publishing and metrics collection."""
 
@@ -110,6 +119,12 @@ class PublisherSettings(BaseModel):
     request_timeout_seconds: float = 15.0
     metrics_interval_seconds: int = 900
     refresh_tokens_before_seconds: int = 600
+    # The agency's OAuth apps, by channel (``{"x": {"client_id": ..., "client_secret": ...}}``).
+    oauth_apps: dict[str, OAuthAppSettings] = {}
+    # How long an OAuth authorisation may take between start and callback.
+    oauth_state_ttl_seconds: int = 600
+    # Longest a single publish attempt may run before Temporal gives it to another worker.
+    publish_timeout_seconds: float = 300.0
 
 
 class SandboxSettings(BaseModel):
@@ -127,6 +142,22 @@ class SandboxSettings(BaseModel):
     access_token_ttl_seconds: int = 3600
     # Simulated seconds per real second: 60 turns a day of engagement into 24 minutes.
     engagement_speed: float = 60.0
+
+
+class LifecycleSettings(BaseModel):
+    """Durations of ``EngagementWorkflow``, passed in each new engagement's input.
+
+    ``time_scale`` compresses them (real time = engagement time x scale) for demos; the rest are
+    days of the engagement's calendar.
+    """
+
+    time_scale: float = Field(1.0, gt=0, le=1)
+    task_due_days: float = Field(5.0, gt=0)
+    intervention_due_days: float = Field(3.0, gt=0)
+    seeding_days: float = Field(14.0, ge=0)
+    launch_days: float = Field(7.0, ge=0)
+    cycle_days: int = Field(7, ge=1)
+    cycles_per_run: int = Field(8, ge=1)
 
 
 class Settings(BaseSettings):
@@ -153,6 +184,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     sandbox: SandboxSettings = SandboxSettings()
     publisher: PublisherSettings = PublisherSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:

@@ -6,6 +6,7 @@ from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
+from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
 
 WORKFLOWS: list[type] = [
@@ -13,6 +14,7 @@ WORKFLOWS: list[type] = [
     ContestClaimWorkflow,
     PublishPostWorkflow,
     PublisherMaintenanceWorkflow,
+    PublishPlanWorkflow,
 ]
 
 

@@ -1,30 +1,74 @@
-"""Workflow control from the gateway: start engagements and read their live state."""
+"""Workflow control from the gateway: start engagements, read their live state, send updates."""
 
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.strategy.schemas import EngagementOut
 from shared import task_queues
+from shared.auth import Principal
+from shared.errors import ConflictError, ProblemError
 from shared.temporal import TemporalConnection
 from workflows.engagement.messages import (
     STATE_QUERY,
     WORKFLOW_NAME,
+    Actor,
     EngagementInput,
     EngagementState,
+    LifecycleTiming,
 )
 
 log = logging.getLogger(__name__)
 
+Result = TypeVar("Result", bound=BaseModel)
+
+# The problem kinds update validators refuse with (workflows/engagement/validators.py).
+REFUSAL_STATUS = {"not-found": 404, "forbidden": 403, "validation-error": 422, "conflict": 409}
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        subject=principal.subject,
+        roles=sorted(principal.roles),
+        organizations=sorted(principal.organizations),
+        all_organizations=principal.all_organizations,
+    )
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> ProblemError:
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or cause.type not in REFUSAL_STATUS:
+        return ConflictError(f"the engagement refused the request: {cause}")
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    if cause.type == "validation-error":
+        field = f"body.{details.get('field', 'body')}"
+        errors = [{"field": field, "message": cause.message, "type": "missing"}]
+        return ProblemError(422, cause.type, cause.message, errors=errors)
+    return ProblemError(REFUSAL_STATUS[cause.type], cause.type, cause.message, **details)
+
 
 class EngagementControl(TemporalConnection):
-    """Starts engagements' workflows and reads their live state."""
+    """Starts engagements' workflows, reads their live state and sends them updates."""
 
-    async def start(self, engagement: EngagementOut) -> None:
+    def timing(self, time_scale: float | None) -> LifecycleTiming:
+        """A new engagement's durations: the settings', compressed by the request outside prod."""
+        timing = LifecycleTiming(**self._settings.lifecycle.model_dump())
+        if time_scale is None:
+            return timing
+        if self._settings.environment == "prod":
+            message = "time_scale compresses an engagement for demos and tests; not in prod"
+            errors = [{"field": "body.time_scale", "message": message, "type": "not_allowed"}]
+            raise ProblemError(422, "validation-error", message, errors=errors)
+        return timing.model_copy(update={"time_scale": time_scale})
+
+    async def start(self, engagement: EngagementOut, timing: LifecycleTiming) -> None:
         try:
             await self.client.start_workflow(
                 WORKFLOW_NAME,
@@ -36,6 +80,7 @@ class EngagementControl(TemporalConnection):
                     starts_on=engagement.starts_on,
                     ends_on=engagement.ends_on,
                     task_queue_prefix=self._settings.temporal.task_queue_prefix,
+                    timing=timing,
                 ),
                 id=engagement.workflow_id,
                 task_queue=self._settings.task_queue(task_queues.WORKFLOWS),
@@ -54,3 +99,18 @@ class EngagementControl(TemporalConnection):
                 return None
             raise
         return state
+
+    async def update(
+        self, engagement: EngagementOut, name: str, request: BaseModel, result: type[Result]
+    ) -> Result:
+        """Send an update; a validator's refusal becomes the problem it names."""
+        handle = self.client.get_workflow_handle(engagement.workflow_id)
+        try:
+            outcome: Result = await handle.execute_update(name, request, result_type=result)
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise ConflictError("the engagement's workflow is not running") from error
+            raise
+        return outcome

@@ -6,11 +6,12 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.publisher import events, metrics
+from services.publisher import events, metrics, service
 from services.publisher.contracts import (
     AUTH_ERROR,
     COLLECT_METRICS,
@@ -19,6 +20,7 @@ from services.publisher.contracts import (
     PUBLISH,
     REFRESH_TOKENS,
     RETRYABLE_ERROR,
+    SCHEDULE_PUBLICATION,
     UNKNOWN_OUTCOME_ERROR,
     CancelCommand,
     CollectMetricsCommand,
@@ -27,13 +29,17 @@ from services.publisher.contracts import (
     PublishCommand,
     PublishOutcome,
     RefreshTokensCommand,
+    ScheduledPublication,
+    SchedulePublicationCommand,
     TokensRefreshed,
 )
 from services.publisher.crypto import TokenVault
 from services.publisher.models import Publication, outbox
 from services.publisher.publishing import ConnectorFor, Publisher, PublishFailedError, outcome_of
+from services.publisher.schemas import PublicationCreate
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
+from shared.errors import ProblemError
 from shared.events.envelope import new_event
 
 ERROR_TYPES: dict[FailureClass, str] = {
@@ -120,10 +126,53 @@ class PublisherActivities:
         )
         return TokensRefreshed(refreshed=refreshed, needs_reauth=needs_reauth)
 
+    @activity.defn(name=SCHEDULE_PUBLICATION)
+    async def schedule_publication(
+        self, command: SchedulePublicationCommand
+    ) -> ScheduledPublication:
+        """The API's code path, but a post already placed is the answer rather than a conflict.
+
+        A refusal (unknown or re-authorisation-needing connection, invalid post) fails without
+        retries: it would fail the same way again."""
+        try:
+            data = PublicationCreate(
+                **command.variant.model_dump(),
+                organization_id=command.organization_id,
+                engagement_id=command.engagement_id,
+                connection_id=command.connection_id,
+                slot_id=command.slot_id,
+                due_at=command.due_at,
+                timezone=command.timezone,
+            )
+            async with session_scope(self._sessions, SYSTEM) as session:
+                publication, created = await service.place_publication(
+                    session, data, channel=command.channel.value
+                )
+                return ScheduledPublication(
+                    publication_id=publication.id,
+                    workflow_id=publication.workflow_id,
+                    status=publication.status,
+                    due_at=publication.due_at,
+                    newly_created=created,
+                )
+        except ValidationError as error:
+            raise ApplicationError(
+                str(error), type="validation-error", non_retryable=True
+            ) from error
+        except ProblemError as error:
+            raise ApplicationError(
+                error.detail or error.kind, type=error.kind, non_retryable=True
+            ) from error
+
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
         return [self.publish]
 
     def housekeeping(self) -> Sequence[Callable[..., Any]]:
         """Runs on the publisher's own queue."""
-        return [self.mark_cancelled, self.collect_metrics, self.refresh_tokens]
+        return [
+            self.mark_cancelled,
+            self.collect_metrics,
+            self.refresh_tokens,
+            self.schedule_publication,
+        ]

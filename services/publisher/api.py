@@ -10,11 +10,16 @@ from fastapi import APIRouter, Depends, Request, status
 from services.publisher import repository, service
 from services.publisher.contracts import PublicationStatus
 from services.publisher.crypto import TokenVault
+from services.publisher.oauth_flow import OAuthFlow
 from services.publisher.scheduling import Scheduler
 from services.publisher.schemas import (
     Cancel,
     ConnectionCreate,
     ConnectionOut,
+    KeysRotated,
+    OAuthComplete,
+    OAuthStart,
+    OAuthStarted,
     PostMetricsOut,
     PublicationCreate,
     PublicationOut,
@@ -27,6 +32,7 @@ from workflows.publishing.messages import CancelRequest, RescheduleRequest
 router = APIRouter(tags=["publisher"])
 
 CONNECT = require_roles(Role.ADMIN, Role.MANAGER)
+ROTATE_KEYS = require_roles(Role.ADMIN)
 SCHEDULE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 
 
@@ -44,6 +50,13 @@ VaultDep = Annotated[TokenVault, Depends(_vault)]
 SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
 
 
+def _oauth_flow(request: Request, vault: VaultDep) -> OAuthFlow:
+    return OAuthFlow(request.app.state.settings, vault)
+
+
+OAuthFlowDep = Annotated[OAuthFlow, Depends(_oauth_flow)]
+
+
 @router.post(
     "/connections",
     status_code=status.HTTP_201_CREATED,
@@ -55,6 +68,30 @@ async def create_connection(
 ) -> ConnectionOut:
     connection = await service.create_connection(session, principal, body, vault)
     return ConnectionOut.model_validate(connection)
+
+
+@router.post(
+    "/connections/oauth/start",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OAuthStarted,
+    dependencies=[CONNECT],
+)
+async def start_oauth(
+    body: OAuthStart, session: SessionDep, principal: CurrentPrincipal, flow: OAuthFlowDep
+) -> OAuthStarted:
+    return await flow.start(session, principal, body)
+
+
+@router.post("/connections/oauth/complete", response_model=ConnectionOut, dependencies=[CONNECT])
+async def complete_oauth(
+    body: OAuthComplete, session: SessionDep, flow: OAuthFlowDep
+) -> ConnectionOut:
+    return ConnectionOut.model_validate(await flow.complete(session, body))
+
+
+@router.post("/connections/rotate-keys", response_model=KeysRotated, dependencies=[ROTATE_KEYS])
+async def rotate_keys(session: SessionDep, vault: VaultDep) -> KeysRotated:
+    return await service.rotate_keys(session, vault)
 
 
 @router.get("/connections", response_model=list[ConnectionOut])

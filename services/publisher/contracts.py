@@ -10,8 +10,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.publisher.connectors.base import MediaRef
 from shared import task_queues
 from shared.domain import Channel
 
@@ -19,6 +20,7 @@ PUBLISH = "publisher.publish"
 MARK_CANCELLED = "publisher.mark_cancelled"
 COLLECT_METRICS = "publisher.collect_metrics"
 REFRESH_TOKENS = "publisher.refresh_tokens"
+SCHEDULE_PUBLICATION = "publisher.schedule_publication"
 
 PublicationStatus = Literal[
     "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled", "withdrawn"
@@ -76,3 +78,38 @@ class RefreshTokensCommand(BaseModel):
 class TokensRefreshed(BaseModel):
     refreshed: int
     needs_reauth: int
+
+
+class VariantToPublish(BaseModel):
+    """One content variant as it goes out on its channel."""
+
+    variant_id: uuid.UUID
+    text: str = ""
+    title: str | None = None
+    link: str | None = None
+    media: list[MediaRef] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class SchedulePublicationCommand(BaseModel):
+    """Schedule one post; the same (variant, channel, slot) again returns the same publication."""
+
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID | None = None
+    connection_id: uuid.UUID
+    # The slot's channel: the connection must be on it.
+    channel: Channel
+    variant: VariantToPublish
+    slot_id: uuid.UUID | None = None
+    due_at: datetime
+    timezone: str = "Europe/Rome"
+
+
+class ScheduledPublication(BaseModel):
+    publication_id: uuid.UUID
+    workflow_id: str
+    status: PublicationStatus
+    # The publication's own due time: a post rescheduled since keeps its new time.
+    due_at: datetime
+    # False when the publication existed already (an earlier run, or a retry).
+    newly_created: bool

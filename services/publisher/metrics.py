@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.publisher import events
 from services.publisher.connectors.base import AuthError, ConnectorError
 from services.publisher.contracts import MetricsCollected
-from services.publisher.crypto import TokenVault
+from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import (
     AccountMetricsSample,
     Connection,
@@ -69,7 +69,8 @@ async def collect(
                 await mark_needs_reauth(session, connection.id, str(error))
                 failures += 1
                 continue
-            except ConnectorError as error:
+            except (ConnectorError, TokenKeyError) as error:
+                # One unreadable connection must not stop the collection for every other one.
                 log.warning("metrics of %s unavailable: %s", publication.id, error)
                 failures += 1
                 continue
@@ -87,7 +88,7 @@ async def collect(
                 account = await connector_for(connection.channel).account_metrics(
                     vault.open(connection.token_ciphertext), connection.account_id
                 )
-            except ConnectorError as error:
+            except (ConnectorError, TokenKeyError) as error:
                 log.warning("followers of %s unavailable: %s", connection.id, error)
                 failures += 1
                 continue
@@ -145,7 +146,7 @@ async def refresh_expiring(
                 await mark_needs_reauth(session, connection.id, f"token refresh refused: {error}")
                 needs_reauth += 1
                 continue
-            except ConnectorError as error:
+            except (ConnectorError, TokenKeyError) as error:
                 log.warning("refresh of %s failed, will retry: %s", connection.id, error)
                 continue
             connection.token_ciphertext = vault.seal(credentials)

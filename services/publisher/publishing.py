@@ -29,7 +29,7 @@ from services.publisher.connectors.base import (
     UnknownOutcomeError,
 )
 from services.publisher.contracts import FailureClass, PublishOutcome
-from services.publisher.crypto import TokenVault
+from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import Connection, Publication, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -150,6 +150,14 @@ class Publisher:
                 reason = f"the {connection.channel} connection needs re-authorisation"
                 await self._fail(session, publication, "auth", reason, will_retry=False)
                 return outcome_of(publication)
+            try:
+                credentials = self._vault.open(connection.token_ciphertext)
+            except TokenKeyError as error:
+                # No configured key reads this token: only a new authorisation can help.
+                reason = f"the {connection.channel} token cannot be read: {error}"
+                await self._fail(session, publication, "auth", reason, will_retry=False)
+                await mark_needs_reauth(session, connection.id, reason)
+                return outcome_of(publication)
             outcome_unknown = publication.status in ("publishing", "unconfirmed")
             if not outcome_unknown:
                 publication.status = "publishing"
@@ -157,7 +165,7 @@ class Publisher:
             return _Claim(
                 publication_id=publication.id,
                 request=PublishRequest.model_validate(publication.request),
-                credentials=self._vault.open(connection.token_ciphertext),
+                credentials=credentials,
                 channel=publication.channel,
                 outcome_unknown=outcome_unknown,
             )

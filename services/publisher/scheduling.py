@@ -27,6 +27,7 @@ class Scheduler(TemporalConnection):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._prefix = settings.temporal.task_queue_prefix
+        self._publish_timeout_seconds = settings.publisher.publish_timeout_seconds
 
     async def start(self, publication: Publication) -> None:
         try:
@@ -37,6 +38,7 @@ class Scheduler(TemporalConnection):
                     channel=publication.channel,
                     due_at=publication.due_at,
                     task_queue_prefix=self._prefix,
+                    publish_timeout_seconds=self._publish_timeout_seconds,
                 ),
                 id=publication.workflow_id,
                 task_queue=self._prefix + task_queues.WORKFLOWS,

@@ -4,17 +4,27 @@ a response."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+)
 
 from services.publisher.connectors.base import MediaRef
 from services.publisher.contracts import FailureClass, PublicationStatus
 from shared.domain import Channel
 
 AccountId = Annotated[str, Field(min_length=1, max_length=200)]
+# A moment given with its offset (a client's local time), kept as the same instant in UTC.
+UtcMoment = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
 
 class ConnectionCreate(BaseModel):
@@ -36,7 +46,12 @@ class OAuthStart(BaseModel):
 
     organization_id: uuid.UUID
     channel: Channel
-    account_id: AccountId
+    account_id: AccountId | None = Field(
+        None,
+        description="The page, profile, board or channel to connect (required but for the "
+        "sandbox, which signs up a new account when it is absent)",
+    )
+    # Where the platform sends the user back with the code; registered with the agency's app.
     redirect_uri: HttpUrl
 
 
@@ -66,6 +81,13 @@ class ConnectionOut(BaseModel):
     created_at: datetime
 
 
+class KeysRotated(BaseModel):
+    """Connections re-encrypted with the newest key, and those no configured key can open."""
+
+    rotated: int
+    unreadable: list[uuid.UUID]
+
+
 class PublicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,7 +96,7 @@ class PublicationCreate(BaseModel):
     connection_id: uuid.UUID
     variant_id: uuid.UUID
     slot_id: uuid.UUID | None = None
-    due_at: AwareDatetime
+    due_at: UtcMoment
     timezone: str = "Europe/Rome"
     text: str = Field("", max_length=70_000)
     title: str | None = Field(None, max_length=500)
@@ -93,7 +115,7 @@ class PublicationCreate(BaseModel):
 class Reschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_at: AwareDatetime
+    due_at: UtcMoment
 
 
 class Cancel(BaseModel):

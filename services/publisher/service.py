@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher import events
 from services.publisher.connectors.base import Credentials, PublishRequest
-from services.publisher.crypto import TokenVault
+from services.publisher.connectors.registry import NO_PUBLISHING_API
+from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import Connection, Publication, outbox
-from services.publisher.schemas import ConnectionCreate, PublicationCreate
+from services.publisher.schemas import ConnectionCreate, KeysRotated, PublicationCreate
 from shared.auth import Principal
+from shared.domain import Channel
 from shared.errors import ConflictError, NotFoundError, ProblemError
 from shared.events.envelope import new_event
 from workflows.publishing.messages import workflow_id
@@ -50,11 +53,12 @@ async def store_connection(
     organization_id: uuid.UUID,
     channel: str,
     account_id: str,
-    display_name: str,
+    display_name: str | None,
     credentials: Credentials,
     vault: TokenVault,
 ) -> Connection:
-    """Create the connection, or re-authorise the existing one for the same account."""
+    """Create the connection, or re-authorise the existing one for the same account (keeping
+    its display name when ``display_name`` is None)."""
     connection = await session.scalar(
         select(Connection).where(
             Connection.organization_id == organization_id,
@@ -67,7 +71,8 @@ async def store_connection(
             id=uuid.uuid4(), organization_id=organization_id, channel=channel, account_id=account_id
         )
         session.add(connection)
-    connection.display_name = display_name
+    if display_name is not None:
+        connection.display_name = display_name
     connection.status = "active"
     connection.token_ciphertext = vault.seal(credentials)
     connection.expires_at = credentials.expires_at
@@ -89,6 +94,21 @@ async def store_connection(
     return connection
 
 
+async def rotate_keys(session: AsyncSession, vault: TokenVault) -> KeysRotated:
+    """Re-encrypt every visible connection's tokens with the newest key, so older keys can be
+    retired; connections no configured key can open are listed, not changed."""
+    rotated, unreadable = 0, []
+    for connection in await session.scalars(select(Connection).with_for_update()):
+        try:
+            credentials = vault.open(connection.token_ciphertext)
+        except TokenKeyError:
+            unreadable.append(connection.id)
+            continue
+        connection.token_ciphertext = vault.seal(credentials)
+        rotated += 1
+    return KeysRotated(rotated=rotated, unreadable=unreadable)
+
+
 async def require_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
     connection = await session.get(Connection, connection_id)
     if connection is None:
@@ -106,10 +126,45 @@ async def require_publication(session: AsyncSession, publication_id: uuid.UUID) 
 async def schedule_publication(
     session: AsyncSession, principal: Principal, data: PublicationCreate
 ) -> Publication:
+    """The API's way: asking again for the same (variant, channel, slot) is a conflict."""
     principal.require_organization(data.organization_id)
+    publication, created = await place_publication(session, data)
+    if not created:
+        raise ConflictError(
+            "this variant is already scheduled on this channel for this slot",
+            publication_id=str(publication.id),
+        )
+    return publication
+
+
+async def place_publication(
+    session: AsyncSession, data: PublicationCreate, *, channel: str | None = None
+) -> tuple[Publication, bool]:
+    """The publication of (variant, channel, slot): the existing one (False) or a new one (True).
+
+    ``channel``, when given, is the channel the post is meant for: the connection must be on it.
+    """
     connection = await require_connection(session, data.connection_id)
     if connection.organization_id != data.organization_id:
         raise NotFoundError("connection", data.connection_id)
+    if channel is not None and connection.channel != channel:
+        raise ProblemError(
+            422,
+            "connection-channel-mismatch",
+            f"the connection is on {connection.channel}, the post is for {channel}",
+            connection_id=str(connection.id),
+        )
+    if Channel(connection.channel) in NO_PUBLISHING_API:
+        raise ProblemError(
+            422,
+            "channel-not-publishable",
+            NO_PUBLISHING_API[Channel(connection.channel)],
+            channel=connection.channel,
+        )
+    key = idempotency_key(data, connection.channel)
+    existing = await _publication_with_key(session, key)
+    if existing is not None:
+        return existing, False
     if connection.status != "active":
         raise ProblemError(
             409,
@@ -117,41 +172,15 @@ async def schedule_publication(
             f"the {connection.channel} connection must be re-authorised before scheduling",
             connection_id=str(connection.id),
         )
-    key = idempotency_key(data, connection.channel)
-    existing = await session.scalar(select(Publication).where(Publication.idempotency_key == key))
-    if existing is not None:
-        raise ConflictError(
-            "this variant is already scheduled on this channel for this slot",
-            publication_id=str(existing.id),
-        )
-    publication_id = uuid.uuid4()
-    request = PublishRequest(
-        idempotency_key=key,
-        channel=connection.channel,
-        account_id=connection.account_id,
-        text=data.text,
-        title=data.title,
-        link=data.link,
-        media=data.media,
-        tags=data.tags,
-    )
-    publication = Publication(
-        id=publication_id,
-        organization_id=data.organization_id,
-        engagement_id=data.engagement_id,
-        connection_id=connection.id,
-        channel=connection.channel,
-        variant_id=data.variant_id,
-        slot_id=data.slot_id,
-        idempotency_key=key,
-        due_at=data.due_at,
-        timezone=data.timezone,
-        status="scheduled",
-        request=request.model_dump(mode="json"),
-        workflow_id=workflow_id(publication_id),
-    )
-    session.add(publication)
-    await session.flush()
+    publication = _new_publication(data, connection, key)
+    try:
+        async with session.begin_nested():
+            session.add(publication)
+    except IntegrityError:
+        # The same post was placed concurrently (the key is unique): that one stands.
+        existing = await _publication_with_key(session, key)
+        assert existing is not None
+        return existing, False
     await outbox.add(
         session,
         new_event(
@@ -167,6 +196,40 @@ async def schedule_publication(
             ),
             source=events.SOURCE,
             subject=str(publication.id),
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"publication-key/{key}/scheduled"),
         ),
     )
-    return publication
+    return publication, True
+
+
+async def _publication_with_key(session: AsyncSession, key: str) -> Publication | None:
+    return await session.scalar(select(Publication).where(Publication.idempotency_key == key))
+
+
+def _new_publication(data: PublicationCreate, connection: Connection, key: str) -> Publication:
+    publication_id = uuid.uuid4()
+    request = PublishRequest(
+        idempotency_key=key,
+        channel=connection.channel,
+        account_id=connection.account_id,
+        text=data.text,
+        title=data.title,
+        link=data.link,
+        media=data.media,
+        tags=data.tags,
+    )
+    return Publication(
+        id=publication_id,
+        organization_id=data.organization_id,
+        engagement_id=data.engagement_id,
+        connection_id=connection.id,
+        channel=connection.channel,
+        variant_id=data.variant_id,
+        slot_id=data.slot_id,
+        idempotency_key=key,
+        due_at=data.due_at,
+        timezone=data.timezone,
+        status="scheduled",
+        request=request.model_dump(mode="json"),
+        workflow_id=workflow_id(publication_id),
+    )

@@ -18,6 +18,7 @@ from temporalio.client import (
 )
 
 from services.publisher.activities import PublisherActivities
+from services.publisher.connectors.oauth import OAuthApp
 from services.publisher.connectors.registry import NO_PUBLISHING_API, connector_for
 from services.publisher.contracts import platform_queue
 from services.publisher.crypto import TokenVault
@@ -34,10 +35,15 @@ PUBLISHING_CHANNELS = tuple(channel for channel in Channel if channel not in NO_
 def build_activities(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, http: httpx.AsyncClient
 ) -> PublisherActivities:
+    # Refreshing tokens on X, YouTube and Pinterest needs the agency's app credentials.
+    apps = {
+        Channel(channel): OAuthApp(app.client_id, app.client_secret, redirect_uri="")
+        for channel, app in settings.publisher.oauth_apps.items()
+    }
     return PublisherActivities(
         sessions,
         TokenVault(settings.publisher),
-        lambda channel: connector_for(Channel(channel), http, settings),
+        lambda channel: connector_for(Channel(channel), http, settings, apps=apps),
     )
 
 

@@ -15,7 +15,9 @@ from services.strategy.channel_mix.schemas import ChannelMix
 from services.strategy.channel_mix.scoring import score_channel_mix
 from services.strategy.contracts import (
     GET_APPROVED_DELIVERABLE,
+    GET_DELIVERABLE_VERSIONS,
     RECORD_ANALYSIS,
+    RECORD_LIFECYCLE_EVENTS,
     RECORD_PHASE_STARTED,
     SAVE_DELIVERABLE,
     SCORE_CHANNEL_MIX,
@@ -23,15 +25,21 @@ from services.strategy.contracts import (
     ApprovedVersion,
     ChannelMixScored,
     DeliverableSaved,
+    DeliverableVersionRef,
+    DeliverableVersions,
     GetApprovedDeliverable,
+    GetDeliverableVersions,
+    LifecycleEventsRecorded,
     PhaseStartRecorded,
     RecordAnalysis,
+    RecordLifecycleEvents,
     RecordPhaseStarted,
     SaveDeliverable,
     ScoreChannelMix,
 )
 from services.strategy.deliverables import service as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind, DeliverableStatus
+from services.strategy.lifecycle import service as lifecycle
 from services.strategy.models import Deliverable
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -91,6 +99,32 @@ class StrategyActivities:
         async with session_scope(self._sessions, SYSTEM) as session:
             return await service.record_phase_started(session, request)
 
+    @activity.defn(name=RECORD_LIFECYCLE_EVENTS)
+    async def record_lifecycle_events(
+        self, request: RecordLifecycleEvents
+    ) -> LifecycleEventsRecorded:
+        async with self._unit_of_work() as session:
+            return await lifecycle.record(session, request)
+
+    @activity.defn(name=GET_DELIVERABLE_VERSIONS)
+    async def get_deliverable_versions(
+        self, request: GetDeliverableVersions
+    ) -> DeliverableVersions:
+        async with self._unit_of_work() as session:
+            found = await lifecycle.latest_versions(session, request.engagement_id, request.kinds)
+            return DeliverableVersions(
+                engagement_id=request.engagement_id,
+                latest=[
+                    DeliverableVersionRef(
+                        deliverable_id=deliverable.id,
+                        kind=DeliverableKind(deliverable.kind),
+                        version=deliverable.version,
+                        status=DeliverableStatus(deliverable.status),
+                    )
+                    for deliverable in found
+                ],
+            )
+
     @activity.defn(name=SAVE_DELIVERABLE)
     async def save_deliverable(self, request: SaveDeliverable) -> DeliverableSaved:
         kind = DeliverableKind(request.kind)
@@ -147,6 +181,8 @@ class StrategyActivities:
     def all(self) -> Sequence[Callable[..., Any]]:
         return [
             self.record_phase_started,
+            self.record_lifecycle_events,
+            self.get_deliverable_versions,
             self.save_deliverable,
             self.record_analysis,
             self.score_channel_mix,

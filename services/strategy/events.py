@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from services.strategy.assets.schemas import AssetKind
+from services.strategy.contracts import LifecycleEventName
 from services.strategy.deliverables.kinds import DeliverableKind
 from shared.domain import Channel, InterventionMode, Phase
 
@@ -21,7 +22,12 @@ ASSET_REMOVED = "strategy.asset_removed"
 DELIVERABLE_VERSIONED = "strategy.deliverable_versioned"
 DELIVERABLE_APPROVED = "strategy.deliverable_approved"
 # The lifecycle's facts are recorded by the strategy service, which owns engagements.
-PHASE_STARTED = "lifecycle.phase_started"
+LIFECYCLE_DOMAIN = "lifecycle"
+
+
+def lifecycle_event(name: LifecycleEventName) -> str:
+    """``lifecycle.<name>``: every lifecycle fact's data is a ``LifecycleFact`` plus details."""
+    return f"{LIFECYCLE_DOMAIN}.{name.value}"
 
 
 class OrganizationCreated(BaseModel):
@@ -44,10 +50,6 @@ class LifecycleFact(BaseModel):
     engagement_id: uuid.UUID
     organization_id: uuid.UUID
     phase: Phase
-
-
-class PhaseStarted(LifecycleFact):
-    revision: int
 
 
 class AssetFact(BaseModel):

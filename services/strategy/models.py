@@ -7,10 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Integer,
     String,
     Text,
@@ -75,6 +77,31 @@ class PhaseRecord(OrgScoped, Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class LifecycleEvent(OrgScoped, Base):
+    """One fact of an engagement's lifecycle, in the order it happened: the timeline.
+
+    The id is the published event's id, so a fact recorded twice is kept once.
+    """
+
+    __tablename__ = "lifecycle_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Engagement.id), index=True, nullable=False
+    )
+    phase: Mapped[str] = mapped_column(String(32), nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    # Orders facts of the same instant as they were recorded (a batch keeps its order).
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False, unique=True)
 
 
 class Asset(OrgScoped, Timestamped, Base):

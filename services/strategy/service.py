@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy import events, repository
-from services.strategy.contracts import PhaseStartRecorded, RecordPhaseStarted
-from services.strategy.models import Engagement, Organization, PhaseRecord, outbox
+from services.strategy.contracts import (
+    LifecycleEventName,
+    LifecycleStep,
+    PhaseStartRecorded,
+    RecordLifecycleEvents,
+    RecordPhaseStarted,
+)
+from services.strategy.lifecycle import service as lifecycle
+from services.strategy.models import Engagement, Organization, outbox
 from services.strategy.schemas import EngagementCreate, OrganizationCreate
 from shared.auth import Principal
 from shared.errors import NotFoundError
@@ -87,44 +93,26 @@ async def create_engagement(
     return engagement
 
 
-def phase_started_event_id(request: RecordPhaseStarted) -> uuid.UUID:
-    """The same phase start always yields the same event id, however often it is recorded."""
-    key = f"{request.engagement_id}/{request.phase.value}/{request.revision}/started"
-    return uuid.uuid5(uuid.NAMESPACE_URL, key)
-
-
 async def record_phase_started(
     session: AsyncSession, request: RecordPhaseStarted
 ) -> PhaseStartRecorded:
-    inserted = (
-        await session.execute(
-            insert(PhaseRecord)
-            .values(
-                engagement_id=request.engagement_id,
-                organization_id=request.organization_id,
-                phase=request.phase.value,
-                revision=request.revision,
-                started_at=request.started_at,
-            )
-            .on_conflict_do_nothing()
-            .returning(PhaseRecord.phase)
-        )
-    ).first()
-    event_id = phase_started_event_id(request)
-    if inserted is not None:
-        await outbox.add(
-            session,
-            new_event(
-                events.PHASE_STARTED,
-                events.PhaseStarted(
-                    engagement_id=request.engagement_id,
-                    organization_id=request.organization_id,
+    """A phase start as one lifecycle step (the same event id as the workflow's own record)."""
+    recorded = await lifecycle.record(
+        session,
+        RecordLifecycleEvents(
+            engagement_id=request.engagement_id,
+            organization_id=request.organization_id,
+            steps=[
+                LifecycleStep(
+                    event=LifecycleEventName.PHASE_STARTED,
                     phase=request.phase,
-                    revision=request.revision,
-                ),
-                source=events.SOURCE,
-                subject=str(request.engagement_id),
-                event_id=event_id,
-            ),
-        )
-    return PhaseStartRecorded(newly_recorded=inserted is not None, event_id=str(event_id))
+                    idempotency_key=f"{request.phase.value}/{request.revision}/started",
+                    occurred_at=request.started_at,
+                    details={"revision": request.revision},
+                )
+            ],
+        ),
+    )
+    return PhaseStartRecorded(
+        newly_recorded=recorded.newly_recorded == 1, event_id=recorded.event_ids[0]
+    )

@@ -23,6 +23,11 @@ class PublishPostInput(BaseModel):
     channel: str
     due_at: datetime
     task_queue_prefix: str = ""
+    # Longest one publish attempt may run before Temporal retries it (on another worker, after a
+    # crash); a default, so histories started before the field existed replay unchanged.
+    publish_timeout_seconds: float = 300.0
+    # The content item the post comes from: marked published once the post is (plan publishing).
+    item_id: uuid.UUID | None = None
 
 
 class RescheduleRequest(BaseModel):

@@ -9,13 +9,16 @@ not to have happened or still unknown (the activity checks the platform first); 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+import uuid
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.content.contracts import MARK_PUBLISHED, MarkPublished, ReviewStateChanged
     from services.publisher.contracts import (
         MARK_CANCELLED,
         PERMANENT_ERRORS,
@@ -78,7 +81,7 @@ class PublishPostWorkflow:
                 PublishCommand(publication_id=post.publication_id),
                 result_type=PublishOutcome,
                 task_queue=post.task_queue_prefix + platform_queue(post.channel),
-                start_to_close_timeout=timedelta(minutes=5),
+                start_to_close_timeout=timedelta(seconds=post.publish_timeout_seconds),
                 retry_policy=PUBLISH_RETRY,
             )
         except ActivityError as error:
@@ -90,7 +93,24 @@ class PublishPostWorkflow:
             return self._state
         self._state.stage = "published" if outcome.status == "published" else "failed"
         self._state.platform_post_id = outcome.platform_post_id
+        if post.item_id and outcome.status == "published" and outcome.published_at:
+            await self._mark_item_published(post, post.item_id, outcome.published_at)
         return self._state
+
+    async def _mark_item_published(
+        self, post: PublishPostInput, item_id: uuid.UUID, published_at: datetime
+    ) -> None:
+        """The content item follows its post; the post stays published whatever the item says."""
+        try:
+            await workflow.execute_activity(
+                MARK_PUBLISHED,
+                MarkPublished(item_id=item_id, published_at=published_at),
+                result_type=ReviewStateChanged,
+                task_queue=post.task_queue_prefix + task_queues.CONTENT,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+        except ActivityError as error:
+            self._state.last_error = f"content item {item_id} not marked published: {error.cause}"
 
     async def _wait_until_due(self) -> None:
         while self._cancel is None:
@@ -98,12 +118,11 @@ class PublishPostWorkflow:
             if remaining <= timedelta(0):
                 return
             self._rescheduled = False
-            try:
+            # On timeout the loop looks again: a reschedule may have landed with the timer.
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._rescheduled or self._cancel is not None, timeout=remaining
                 )
-            except TimeoutError:
-                return
 
     @workflow.query(name=STATE_QUERY)
     def state(self) -> PublishPostState:

@@ -13,6 +13,10 @@ from services.publisher.schemas import (
     Cancel,
     ConnectionCreate,
     ConnectionOut,
+    KeysRotated,
+    OAuthComplete,
+    OAuthStart,
+    OAuthStarted,
     PostMetricsOut,
     PublicationCreate,
     PublicationOut,
@@ -41,6 +45,43 @@ async def create_connection(
     body: ConnectionCreate, request: Request, services: ServicesDep
 ) -> ConnectionOut:
     return await services.publisher.call(request, "POST", "/connections", ConnectionOut, body=body)
+
+
+@router.post(
+    "/connections/oauth/start",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OAuthStarted,
+    summary="Start connecting a channel account with OAuth 2.0 (admin, manager): send the user "
+    "to authorize_url; the platform returns to redirect_uri with code and state",
+)
+async def start_oauth(body: OAuthStart, request: Request, services: ServicesDep) -> OAuthStarted:
+    return await services.publisher.call(
+        request, "POST", "/connections/oauth/start", OAuthStarted, body=body
+    )
+
+
+@router.post(
+    "/connections/oauth/complete",
+    response_model=ConnectionOut,
+    summary="Finish an OAuth connection with the code and state from the redirect (admin, "
+    "manager); the tokens are encrypted at rest and never returned",
+)
+async def complete_oauth(
+    body: OAuthComplete, request: Request, services: ServicesDep
+) -> ConnectionOut:
+    return await services.publisher.call(
+        request, "POST", "/connections/oauth/complete", ConnectionOut, body=body
+    )
+
+
+@router.post(
+    "/connections/rotate-keys",
+    response_model=KeysRotated,
+    summary="Re-encrypt every connection's tokens with the newest key of "
+    "ENGAGE_PUBLISHER__TOKEN_KEYS (admin)",
+)
+async def rotate_keys(request: Request, services: ServicesDep) -> KeysRotated:
+    return await services.publisher.call(request, "POST", "/connections/rotate-keys", KeysRotated)
 
 
 @router.get("/connections", response_model=list[ConnectionOut], summary="Channel connections")

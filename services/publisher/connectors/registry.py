@@ -70,7 +70,7 @@ def connector_for(
     if channel in NO_PUBLISHING_API:
         raise NoPublishingApiError(NO_PUBLISHING_API[channel])
     if channel is Channel.SANDBOX:
-        return SandboxConnector.from_settings(settings)
+        return SandboxConnector.from_settings(settings, http)
     factory = PLATFORM_CONNECTORS[channel]
     return factory(http, base_url=_base_url(settings, channel), app=(apps or {}).get(channel))
 

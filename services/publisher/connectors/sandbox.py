@@ -63,7 +63,9 @@ class SandboxConnector:
         max_media: int,
         timeout_seconds: float = 15.0,
         client_id: str = "atlantide-engage",
+        http: httpx.AsyncClient | None = None,
     ) -> None:
+        self._http = http
         self.base_url = base_url.rstrip("/")
         self.max_text_length = max_text_length
         self.max_media = max_media
@@ -71,13 +73,16 @@ class SandboxConnector:
         self.client_id = client_id
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SandboxConnector:
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient | None = None
+    ) -> SandboxConnector:
         configured = settings.publisher.api_base_urls.get(Channel.SANDBOX.value)
         return cls(
             configured or f"http://127.0.0.1:{settings.ports.sandbox}",
             max_text_length=settings.sandbox.max_text_length,
             max_media=settings.sandbox.max_media,
             timeout_seconds=settings.publisher.request_timeout_seconds,
+            http=http,
         )
 
     # --- the Connector protocol -------------------------------------------------------------
@@ -222,7 +227,11 @@ class SandboxConnector:
         return response
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        # One client per call: connectors hold no state, and activities may run on any loop.
+        if self._http is not None:
+            # The worker's pooled client: a new connection per call costs more than the call.
+            return await self._http.request(
+                method, self.base_url + path, timeout=self.timeout_seconds, **kwargs
+            )
         async with httpx.AsyncClient(
             base_url=self.base_url, timeout=self.timeout_seconds, trust_env=False
         ) as client:

@@ -1,0 +1,418 @@
+"""``engage demo``: a sample Italian client's engagement through all six phases, live.
+
+Against a running platform (``make up``), the demo plays every person involved: it registers an
+agriturismo near Gubbio as an agency manager, starts its engagement on the built-in ``sandbox``
+channel with its durations compressed (the request's ``time_scale``), follows the
+organisation's Server-Sent Events and answers what the lifecycle asks of people: each gate is
+approved by the role it names, each task completed by its owner. The stream is opened before the
+engagement is created, so no event is missed; a dropped connection resumes with
+``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from shared.auth import ALL_ORGANIZATIONS, Role, issue_dev_token
+from shared.domain import Phase
+from shared.settings import LifecycleSettings, Settings
+
+PHASES = tuple(Phase)
+CLIENT = {"name": "Agriturismo Il Sentiero (Gubbio)", "timezone": "Europe/Rome"}
+ASSETS: tuple[dict[str, Any], ...] = (
+    {
+        "kind": "account",
+        "channel": "instagram",
+        "handle": "@ilsentiero.gubbio",
+        "audience_size": 1840,
+        "posts_per_week": 2,
+        "notes": "Photos of the olive grove and the Monte Ingino trail",
+    },
+    {"kind": "website", "url": "https://ilsentiero-gubbio.example", "monthly_visits": 2300},
+)
+SECONDS_PER_DAY = 86_400
+# An approval can arrive through the stream a moment before the workflow shows the gate waiting.
+GATE_RETRIES = 20
+GATE_RETRY_SECONDS = 0.25
+EVENTS_SHOWN = 14
+RECONNECT_SECONDS = 0.5
+FINISHED = "lifecycle.engagement_completed"
+CANCELLED = "lifecycle.engagement_cancelled"
+
+
+class DemoError(Exception):
+    """What stops the demo, said so a newcomer knows what to do."""
+
+
+@dataclass
+class Frame:
+    """One Server-Sent Event: the JetStream sequence, the event's name and its CloudEvent."""
+
+    id: str
+    event: str
+    cloud_event: dict[str, Any]
+    seen_at: float = 0.0
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.cloud_event.get("data") or {}
+        return data
+
+
+@dataclass
+class DemoRun:
+    """What the demo did and saw: the test's evidence and the closing summary."""
+
+    organization_id: str = ""
+    engagement_id: str = ""
+    workflow_id: str = ""
+    phases_started: list[str] = field(default_factory=list)
+    approvals: list[tuple[str, Role]] = field(default_factory=list)
+    tasks_completed: int = 0
+    events: list[Frame] = field(default_factory=list)
+    completed: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at
+
+    @property
+    def phase(self) -> str | None:
+        return self.phases_started[-1] if self.phases_started else None
+
+
+def time_scale_for(
+    target_seconds: float, lifecycle: LifecycleSettings, support_weeks: int
+) -> float:
+    """The compression that makes the lifecycle's timed steps last about ``target_seconds``.
+
+    Seeding, launch and the post-launch cycles are the only waits; gates are answered at once.
+    """
+    cycles = math.ceil(support_weeks * 7 / lifecycle.cycle_days)
+    days = lifecycle.seeding_days + lifecycle.launch_days + cycles * lifecycle.cycle_days
+    return min(1.0, target_seconds / (days * SECONDS_PER_DAY))
+
+
+class Tokens:
+    """Development tokens of the people the demo plays."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.manager = self._mint("demo-manager@atlantide.local", Role.MANAGER, ALL_ORGANIZATIONS)
+        self.approver = self.viewer = ""
+
+    def for_client(self, organization_id: str) -> None:
+        self.approver = self._mint(
+            "titolare@ilsentiero.example", Role.CLIENT_APPROVER, organization_id
+        )
+        self.viewer = self._mint("staff@ilsentiero.example", Role.CLIENT_VIEWER, organization_id)
+
+    def acting_as(self, roles: list[str]) -> tuple[Role, dict[str, str]]:
+        """Who answers for ``roles``: the manager for agency work, else the client's approver."""
+        if Role.MANAGER in roles:
+            return Role.MANAGER, self.headers(self.manager)
+        return Role.CLIENT_APPROVER, self.headers(self.approver)
+
+    @staticmethod
+    def headers(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def _mint(self, subject: str, role: Role, organization: str) -> str:
+        return issue_dev_token(self._settings, subject, [role], [organization])
+
+
+async def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise DemoError(f"{what} failed: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def check_platform(client: httpx.AsyncClient, gateway_url: str) -> None:
+    try:
+        ready = await client.get("/readyz")
+    except httpx.TransportError as error:
+        raise DemoError(
+            f"the gateway at {gateway_url} is not reachable ({error.__class__.__name__}): "
+            "start the platform with `make up` first"
+        ) from error
+    if ready.status_code != 200:
+        raise DemoError(f"the platform at {gateway_url} is not ready yet: {ready.text}")
+
+
+async def create_client(client: httpx.AsyncClient, tokens: Tokens) -> str:
+    manager = tokens.headers(tokens.manager)
+    created = await _expect(
+        await client.post("/v1/organizations", json=CLIENT, headers=manager),
+        201,
+        "creating the client",
+    )
+    organization_id: str = created["id"]
+    for asset in ASSETS:
+        path = f"/v1/organizations/{organization_id}/assets"
+        await _expect(
+            await client.post(path, json=asset, headers=manager), 201, "recording an asset"
+        )
+    return organization_id
+
+
+async def start_engagement(
+    client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, time_scale: float, support_weeks: int
+) -> None:
+    starts_on = datetime.now(UTC).date()
+    body = {
+        "organization_id": run.organization_id,
+        "mode": "realizzazione",
+        "channels": ["sandbox"],
+        "starts_on": starts_on.isoformat(),
+        "ends_on": (starts_on + timedelta(days=support_weeks * 7 - 1)).isoformat(),
+        "time_scale": time_scale,
+    }
+    created = await _expect(
+        await client.post("/v1/engagements", json=body, headers=tokens.headers(tokens.manager)),
+        201,
+        "starting the engagement",
+    )
+    run.engagement_id, run.workflow_id = created["id"], created["workflow_id"]
+
+
+async def sse_frames(response: httpx.Response) -> AsyncIterator[Frame]:
+    """Parse a ``text/event-stream``: fields until a blank line; comments (keep-alives) skipped."""
+    fields: dict[str, str] = {}
+    async for line in response.aiter_lines():
+        if line:
+            if not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = fields.get(name, "") + value.removeprefix(" ")
+            continue
+        if "data" in fields:
+            yield Frame(fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"]))
+        fields = {}
+
+
+@asynccontextmanager
+async def event_stream(
+    client: httpx.AsyncClient, organization_id: str, headers: dict[str, str], last_id: str | None
+) -> AsyncIterator[httpx.Response]:
+    """The organisation's live events, after ``last_id`` when resuming."""
+    resume = {"Last-Event-ID": last_id} if last_id else {}
+    async with client.stream(
+        "GET",
+        "/v1/stream",
+        params={"organization_id": organization_id},
+        headers={**headers, **resume, "Accept": "text/event-stream"},
+        timeout=httpx.Timeout(10, read=None),
+    ) as response:
+        if response.status_code != 200:
+            await response.aread()
+            raise DemoError(f"the event stream refused: {response.status_code} {response.text}")
+        yield response
+
+
+class Display:
+    """The live terminal view: current phase, a bar over the six phases, the latest events."""
+
+    def __init__(self, run: DemoRun) -> None:
+        self._run = run
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} phases"),
+            TextColumn("[dim]{task.fields[elapsed]}"),
+        )
+        self._bar = self._progress.add_task("starting", total=len(PHASES), elapsed="")
+
+    def __rich__(self) -> RenderableType:
+        run = self._run
+        done = len(PHASES) if run.completed else max(0, _phase_index(run.phase))
+        description = "completed" if run.completed else f"phase: {run.phase or 'starting'}"
+        self._progress.update(
+            self._bar, completed=done, description=description, elapsed=f"{run.elapsed:5.1f}s"
+        )
+        return Group(self._progress, self._events())
+
+    def _events(self) -> Table:
+        table = Table(expand=True, box=None, header_style="dim")
+        for column in ("seq", "+s", "event", "phase", "summary"):
+            table.add_column(column, no_wrap=column != "summary")
+        for frame in self._run.events[-EVENTS_SHOWN:]:
+            at = f"{frame.seen_at:.1f}"
+            table.add_row(frame.id, at, frame.event, frame.data.get("phase", ""), summary(frame))
+        return table
+
+
+def _phase_index(phase: str | None) -> int:
+    return [p.value for p in PHASES].index(phase) if phase else -1
+
+
+def _joined(data: dict[str, Any], key: str) -> str:
+    return ", ".join(str(value) for value in data.get(key) or [])
+
+
+def summary(frame: Frame) -> str:
+    """A short line saying what the event is about."""
+    data = frame.data
+    name = frame.event.removeprefix("lifecycle.")
+    lines = {
+        "engagement_started": f"{data.get('mode')} on {_joined(data, 'channels')}",
+        "phase_started": f"revision {data.get('revision')}",
+        "phase_completed": f"revision {data.get('revision')}",
+        "deliverable_recorded": str(data.get("name")),
+        "approval_requested": f"gate {data.get('gate')} for {_joined(data, 'approver_roles')}",
+        "approval_granted": f"{data.get('gate')} approved by {data.get('actor')}",
+        "task_created": f"{data.get('title')} ({data.get('owner')})",
+        "task_completed": f"{data.get('task_id')} by {data.get('actor')}",
+        "task_overdue": f"{data.get('task_id')} escalated to {data.get('escalated_to')}",
+        "engagement_completed": f"{data.get('post_launch_cycles')} support cycles",
+    }
+    return lines.get(name, str(frame.cloud_event.get("subject", "")))
+
+
+class Demo:
+    """Plays every person of the engagement: starts it, then answers each gate and task."""
+
+    def __init__(self, client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
+        self._client = client
+        self._tokens = tokens
+        self._run = run
+
+    async def handle(self, frame: Frame) -> None:
+        if frame.data.get("engagement_id") != self._run.engagement_id:
+            return
+        if frame.event == "lifecycle.phase_started":
+            self._run.phases_started.append(str(frame.data["phase"]))
+        elif frame.event == "lifecycle.approval_requested":
+            await self._approve(frame.data)
+        elif frame.event == "lifecycle.task_created":
+            await self._complete_task(frame.data)
+        elif frame.event == FINISHED:
+            self._run.completed = True
+        elif frame.event == CANCELLED:
+            raise DemoError(f"the engagement was cancelled: {frame.data.get('reason')}")
+
+    async def _approve(self, data: dict[str, Any]) -> None:
+        role, headers = self._tokens.acting_as(data["approver_roles"])
+        body = {
+            "gate": data["gate"],
+            "decision": "approve",
+            "reason": f"Approved by the demo's {role}",
+        }
+        path = f"/v1/engagements/{self._run.engagement_id}/approvals"
+        for _ in range(GATE_RETRIES):
+            response = await self._client.post(path, json=body, headers=headers)
+            if response.status_code != 409:
+                break
+            await asyncio.sleep(GATE_RETRY_SECONDS)
+        await _expect(response, 200, f"approving the {data['gate']} gate")
+        self._run.approvals.append((str(data["gate"]), role))
+
+    async def _complete_task(self, data: dict[str, Any]) -> None:
+        _, headers = self._tokens.acting_as(data["assignee_roles"])
+        path = f"/v1/engagements/{self._run.engagement_id}/tasks/{data['task_id']}/complete"
+        note = {"note": "Done (engage demo)"}
+        response = await self._client.post(path, json=note, headers=headers)
+        # 409: no longer open (e.g. the phase moved on and closed it): nothing left to do.
+        if response.status_code != 409:
+            await _expect(response, 200, f"completing task {data['task_id']}")
+            self._run.tasks_completed += 1
+
+
+async def run_demo(
+    settings: Settings,
+    gateway_url: str,
+    console: Console,
+    *,
+    target_seconds: float = 120.0,
+    support_weeks: int = 2,
+    timeout_seconds: float = 360.0,
+) -> DemoRun:
+    """Run the demo against the platform at ``gateway_url``; raise ``DemoError`` when it cannot."""
+    if settings.environment == "prod":
+        raise DemoError("the demo plays people with development tokens: not in prod")
+    run = DemoRun()
+    tokens = Tokens(settings)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+        await check_platform(client, gateway_url)
+        run.organization_id = await create_client(client, tokens)
+        tokens.for_client(run.organization_id)
+        scale = time_scale_for(target_seconds, settings.lifecycle, support_weeks)
+        console.print(
+            f"[bold]{CLIENT['name']}[/] ({run.organization_id}): engagement on the sandbox "
+            f"channel, {support_weeks} weeks of support, time scale {scale:.2e}"
+        )
+        with Live(Display(run), console=console, refresh_per_second=4):
+            try:
+                await asyncio.wait_for(
+                    _drive(client, tokens, run, scale, support_weeks), timeout_seconds
+                )
+            except httpx.TransportError as error:
+                raise DemoError(
+                    f"lost the gateway at {gateway_url} ({error.__class__.__name__}); "
+                    "is `make up` still running?"
+                ) from error
+            except TimeoutError as error:
+                raise DemoError(
+                    f"the engagement did not complete within {timeout_seconds:.0f}s "
+                    f"(phase {run.phase}); see the workflow {run.workflow_id or '(not started)'} "
+                    "in the Temporal UI"
+                ) from error
+    # A terminal leaves the live view's last line open.
+    console.print()
+    print_outcome(console, run, settings, gateway_url)
+    return run
+
+
+def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_url: str) -> None:
+    ui = f"http://127.0.0.1:{settings.temporal.ui_port}"
+    gates = ", ".join(f"{gate} ({role})" for gate, role in run.approvals)
+    console.print(
+        f"[bold green]Engagement completed[/] in {run.elapsed:.0f}s: {len(run.events)} events, "
+        f"gates approved: {gates}; {run.tasks_completed} tasks completed.\n"
+        f"  engagement  {run.engagement_id}\n"
+        f"  workflow    {run.workflow_id}\n"
+        f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
+        f"  gateway     {gateway_url}/v1/engagements/{run.engagement_id}\n"
+        "              (TOKEN=$(.venv/bin/engage token --role manager); "
+        'curl -H "Authorization: Bearer $TOKEN" ...)',
+        highlight=False,
+    )
+
+
+async def _drive(
+    client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, scale: float, support_weeks: int
+) -> None:
+    """Open the stream, start the engagement, then answer what its events ask until it ends."""
+    demo = Demo(client, tokens, run)
+    # The client's viewer watches: the stream shows only what that role may see.
+    viewer = tokens.headers(tokens.viewer)
+    last_id: str | None = None
+    while True:
+        try:
+            async with event_stream(client, run.organization_id, viewer, last_id) as response:
+                # Started once the stream is open, so not even its first event is missed.
+                if not run.engagement_id:
+                    await start_engagement(client, tokens, run, scale, support_weeks)
+                async for frame in sse_frames(response):
+                    last_id = frame.id
+                    frame.seen_at = run.elapsed
+                    run.events.append(frame)
+                    await demo.handle(frame)
+                    if run.completed:
+                        return
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            await asyncio.sleep(RECONNECT_SECONDS)

@@ -1,0 +1,197 @@
+"""``/v1/engagements/{id}/...``: the people's side of the lifecycle: approvals, tasks,
+interventions, pause, resume and cancel. Each is an update of ``EngagementWorkflow`` whose
+validator checks the caller's roles and organisation and the engagement's state."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from services.gateway.deps import EngagementsDep, ServicesDep
+from services.gateway.engagements import actor_of
+from services.gateway.schemas import (
+    ApprovalBody,
+    ControlBody,
+    InterventionBody,
+    TaskCompletionBody,
+)
+from services.strategy.schemas import EngagementOut
+from shared.auth import CurrentPrincipal
+from workflows.engagement.messages import (
+    APPROVE_UPDATE,
+    CANCEL_UPDATE,
+    COMPLETE_TASK_UPDATE,
+    PAUSE_UPDATE,
+    REQUEST_INTERVENTION_UPDATE,
+    RESUME_UPDATE,
+    ApprovalOutcome,
+    ApprovalRequest,
+    ControlOutcome,
+    ControlRequest,
+    Intervention,
+    InterventionRequest,
+    Task,
+    TaskCompletion,
+    TaskStatus,
+)
+
+router = APIRouter(prefix="/engagements/{engagement_id}", tags=["lifecycle"])
+
+
+async def _engagement(
+    services: ServicesDep, request: Request, engagement_id: uuid.UUID
+) -> EngagementOut:
+    """404 unless the caller may see the engagement (the strategy service decides)."""
+    return await services.strategy.call(
+        request, "GET", f"/engagements/{engagement_id}", EngagementOut
+    )
+
+
+@router.post(
+    "/approvals",
+    response_model=ApprovalOutcome,
+    summary="Approve or reject the waiting gate: brief and strategy (client_approver of the "
+    "organisation), editorial_plan and go_live (admin, manager); a rejection needs a reason",
+)
+async def decide_approval(
+    engagement_id: uuid.UUID,
+    body: ApprovalBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> ApprovalOutcome:
+    engagement = await _engagement(services, request, engagement_id)
+    update = ApprovalRequest(actor=actor_of(principal), **body.model_dump())
+    return await engagements.update(engagement, APPROVE_UPDATE, update, ApprovalOutcome)
+
+
+@router.get(
+    "/tasks",
+    response_model=list[Task],
+    summary="The engagement's human tasks, optionally by status or overdue (any role)",
+)
+async def list_tasks(
+    engagement_id: uuid.UUID,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    status: TaskStatus | None = None,
+    overdue: bool | None = None,
+) -> list[Task]:
+    engagement = await _engagement(services, request, engagement_id)
+    state = await engagements.state(engagement)
+    tasks = state.tasks if state is not None else []
+    return [
+        task
+        for task in tasks
+        if (status is None or task.status is status)
+        and (overdue is None or task.overdue is overdue)
+    ]
+
+
+@router.post(
+    "/tasks/{task_id}/complete",
+    response_model=Task,
+    summary="Complete an open task (its assignee roles: agency staff, client_approver or both)",
+)
+async def complete_task(
+    engagement_id: uuid.UUID,
+    task_id: str,
+    body: TaskCompletionBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> Task:
+    engagement = await _engagement(services, request, engagement_id)
+    update = TaskCompletion(actor=actor_of(principal), task_id=task_id, note=body.note)
+    return await engagements.update(engagement, COMPLETE_TASK_UPDATE, update, Task)
+
+
+@router.post(
+    "/interventions",
+    response_model=Intervention,
+    summary="Ask for an ad-hoc intervention during post_launch (admin, manager, client_approver)",
+)
+async def request_intervention(
+    engagement_id: uuid.UUID,
+    body: InterventionBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> Intervention:
+    engagement = await _engagement(services, request, engagement_id)
+    update = InterventionRequest(actor=actor_of(principal), **body.model_dump())
+    return await engagements.update(engagement, REQUEST_INTERVENTION_UPDATE, update, Intervention)
+
+
+async def _control(
+    name: str,
+    engagement_id: uuid.UUID,
+    body: ControlBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> ControlOutcome:
+    engagement = await _engagement(services, request, engagement_id)
+    update = ControlRequest(actor=actor_of(principal), reason=body.reason)
+    return await engagements.update(engagement, name, update, ControlOutcome)
+
+
+@router.post(
+    "/pause",
+    response_model=ControlOutcome,
+    summary="Pause a running engagement: no phase or cycle starts until resumed (admin, manager)",
+)
+async def pause(
+    engagement_id: uuid.UUID,
+    body: ControlBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> ControlOutcome:
+    return await _control(
+        PAUSE_UPDATE, engagement_id, body, request, services, engagements, principal
+    )
+
+
+@router.post(
+    "/resume",
+    response_model=ControlOutcome,
+    summary="Resume a paused engagement (admin, manager)",
+)
+async def resume(
+    engagement_id: uuid.UUID,
+    body: ControlBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> ControlOutcome:
+    return await _control(
+        RESUME_UPDATE, engagement_id, body, request, services, engagements, principal
+    )
+
+
+@router.post(
+    "/cancel",
+    response_model=ControlOutcome,
+    summary="Cancel with a reason: compensation runs and the engagement ends cancelled "
+    "(admin, manager)",
+)
+async def cancel(
+    engagement_id: uuid.UUID,
+    body: ControlBody,
+    request: Request,
+    services: ServicesDep,
+    engagements: EngagementsDep,
+    principal: CurrentPrincipal,
+) -> ControlOutcome:
+    return await _control(
+        CANCEL_UPDATE, engagement_id, body, request, services, engagements, principal
+    )

@@ -1,0 +1,275 @@
+"""Exactly once under a real crash: the publisher's worker process is killed (SIGKILL) after the
+sandbox accepted a post and before the worker could record it; a new worker process finds the
+post on the platform instead of sending it again.
+
+The worker runs as ``python -m engage worker publisher`` with a task-queue prefix of its own, so
+the in-process workers of the ``platform`` fixture never take its tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.worker import Worker
+
+from services.publisher import service
+from services.publisher.models import Publication
+from services.publisher.scheduling import Scheduler
+from services.publisher.schemas import PublicationCreate
+from shared import task_queues
+from shared.auth import Principal, Role
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
+from shared.errors import DependencyUnavailableError
+from shared.settings import Settings
+from tests.conftest import Platform, wait_until
+from tests.events_helpers import stream_messages
+from tests.publisher_helpers import connect_sandbox, settled
+from tests.test_thin_thread import create_org
+from workflows.publishing.maintenance import SCHEDULE_ID as MAINTENANCE_SCHEDULE_ID
+from workflows.publishing.workflow import PublishPostWorkflow
+
+ROOT = Path(__file__).resolve().parents[1]
+# Short, so that Temporal gives the dead worker's attempt to the next worker within seconds.
+PUBLISH_TIMEOUT_SECONDS = 8.0
+# Longer than the whole test: the killed worker must still be waiting for the held answer.
+HELD_ANSWER_SECONDS = 120.0
+
+
+def worker_settings(platform: Platform) -> Settings:
+    settings = platform.settings
+    return settings.model_copy(
+        update={
+            "temporal": settings.temporal.model_copy(
+                update={"task_queue_prefix": f"crash{uuid.uuid4().hex[:8]}-"}
+            ),
+            "publisher": settings.publisher.model_copy(
+                update={
+                    "publish_timeout_seconds": PUBLISH_TIMEOUT_SECONDS,
+                    "request_timeout_seconds": HELD_ANSWER_SECONDS,
+                }
+            ),
+        }
+    )
+
+
+def worker_environment(settings: Settings, scratch: Path) -> dict[str, str]:
+    """The settings as ``ENGAGE_*`` variables, and nothing of the caller's own ``ENGAGE_*``."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("ENGAGE_")}
+    publisher = settings.publisher
+    return inherited | {
+        "ENGAGE_ENVIRONMENT": settings.environment,
+        "ENGAGE_DATABASE_URL": settings.database_url,
+        "ENGAGE_NATS_URL": settings.nats_url,
+        "ENGAGE_DATA_DIR": str(scratch),
+        "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
+        "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
+        "ENGAGE_TEMPORAL__TASK_QUEUE_PREFIX": settings.temporal.task_queue_prefix,
+        "ENGAGE_EVENTS__STREAM": settings.events.stream,
+        "ENGAGE_EVENTS__SUBJECT_PREFIX": settings.events.subject_prefix,
+        "ENGAGE_PORTS__SANDBOX": str(settings.ports.sandbox),
+        "ENGAGE_PUBLISHER__API_BASE_URLS": json.dumps(publisher.api_base_urls),
+        "ENGAGE_PUBLISHER__TOKEN_KEYS": json.dumps(
+            [key.get_secret_value() for key in publisher.token_keys]
+        ),
+        "ENGAGE_PUBLISHER__REQUEST_TIMEOUT_SECONDS": str(publisher.request_timeout_seconds),
+        # The worker keeps a maintenance schedule; it must not fire during the test.
+        "ENGAGE_PUBLISHER__METRICS_INTERVAL_SECONDS": "86400",
+        # The worker's heartbeat file goes to the temporary directory: one of its own.
+        "TMPDIR": str(scratch),
+    }
+
+
+class WorkerProcess:
+    """``engage worker publisher`` in a process group of its own, logging to a file."""
+
+    def __init__(self, environment: dict[str, str], log: Path) -> None:
+        self._environment = environment
+        self._log = log
+        self._process: asyncio.subprocess.Process | None = None
+        self._starts = 0
+
+    async def start(self, platform_queue: str) -> None:
+        with self._log.open("ab") as output:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "engage",
+                "worker",
+                "publisher",
+                cwd=ROOT,
+                env=self._environment,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+        ready = f"polling {platform_queue}\n".encode()
+
+        async def polling() -> bool:
+            assert self._process is not None
+            assert self._process.returncode is None, self._log.read_text()
+            return self._log.read_bytes().count(ready) >= self._starts
+
+        self._starts += 1
+        await wait_until(polling, timeout=60, interval=0.2)
+
+    async def kill(self) -> int | None:
+        """SIGKILL to the whole group: nothing in the worker gets to clean up."""
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGKILL)
+        return await self._process.wait()
+
+    async def stop(self) -> None:
+        if self._process is None or self._process.returncode is not None:
+            return
+        os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._process.wait(), 20)
+        except TimeoutError:
+            await self.kill()
+
+
+@pytest.fixture
+async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
+    ) as client:
+        yield client
+        # Leave no fault armed for the next test.
+        await client.post("/sandbox/faults", json={"accept_then_timeout": {"count": 0}})
+
+
+async def sandbox_stats(sandbox: httpx.AsyncClient) -> dict[str, int]:
+    stats: dict[str, int] = (await sandbox.get("/sandbox/stats")).json()
+    return stats
+
+
+async def place_publication(
+    sessions: async_sessionmaker[AsyncSession], organization_id: str, connection_id: str
+) -> Publication:
+    """The publisher's own scheduling rules write the row; the test starts its workflow."""
+    editor = Principal(subject="crash-test", roles=frozenset({Role.EDITOR}), all_organizations=True)
+    async with session_scope(sessions, SYSTEM) as session:
+        return await service.schedule_publication(
+            session,
+            editor,
+            PublicationCreate(
+                organization_id=uuid.UUID(organization_id),
+                connection_id=uuid.UUID(connection_id),
+                variant_id=uuid.uuid4(),
+                due_at=datetime.now(UTC),
+                text="Ultimi posti per la degustazione di sabato",
+            ),
+        )
+
+
+async def publication_status(
+    sessions: async_sessionmaker[AsyncSession], publication_id: uuid.UUID
+) -> str:
+    async with session_scope(sessions, SYSTEM) as session:
+        publication = await session.get(Publication, publication_id)
+    assert publication is not None
+    return publication.status
+
+
+async def start_workflow(settings: Settings, publication: Publication) -> None:
+    """Through the publisher's own scheduler, so the publish timeout comes from its settings."""
+    scheduler = Scheduler(settings)
+    scheduler.start_connecting()
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    scheduler.require_connection()
+                    break
+                except DependencyUnavailableError:
+                    await asyncio.sleep(0.05)
+        await scheduler.start(publication)
+    finally:
+        await scheduler.close()
+
+
+async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_it_twice(
+    platform: Platform,
+    sandbox: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    tmp_path: Path,
+) -> None:
+    account = await connect_sandbox(platform, sandbox, await create_org(platform))
+    settings = worker_settings(platform)
+    prefix = settings.temporal.task_queue_prefix
+    worker = WorkerProcess(worker_environment(settings, tmp_path), tmp_path / "worker.log")
+    workflows = Worker(
+        platform.temporal,
+        task_queue=prefix + task_queues.WORKFLOWS,
+        workflows=[PublishPostWorkflow],
+    )
+    try:
+        await worker.start(f"{prefix}{task_queues.PUBLISHER}-sandbox")
+        async with workflows:
+            await account.faults(
+                accept_then_timeout={
+                    "count": 1,
+                    "mode": "delay",
+                    "delay_seconds": HELD_ANSWER_SECONDS,
+                }
+            )
+            before = await sandbox_stats(sandbox)
+            publication = await place_publication(
+                sessions, account.organization_id, account.connection_id
+            )
+            await start_workflow(settings, publication)
+
+            async def accepted_and_held() -> bool:
+                stats = await sandbox_stats(sandbox)
+                applied = before["accept_then_timeout_applied"] + 1
+                return stats["accept_then_timeout_applied"] == applied
+
+            await wait_until(accepted_and_held, timeout=30, interval=0.1)
+            assert len(await account.posts(publication.idempotency_key)) == 1
+            assert await publication_status(sessions, publication.id) == "publishing"
+            assert await worker.kill() == -signal.SIGKILL
+            held = await sandbox_stats(sandbox)
+
+            await worker.start(f"{prefix}{task_queues.PUBLISHER}-sandbox")
+            done = await settled(platform, str(publication.id), timeout=60)
+    finally:
+        await worker.stop()
+        with contextlib.suppress(Exception):
+            await platform.temporal.get_schedule_handle(prefix + MAINTENANCE_SCHEDULE_ID).delete()
+
+    assert done["status"] == "published", done
+    assert done["attempts"] == 1, "sent once; the second worker only asked the platform"
+    posts = await account.posts(publication.idempotency_key)
+    assert [post["id"] for post in posts] == [done["platform_post_id"]]
+    after = await sandbox_stats(sandbox)
+    assert after["duplicates_prevented"] == held["duplicates_prevented"], "no second POST at all"
+    assert after["accepted_posts"] == held["accepted_posts"]
+
+    events = platform.settings.events
+
+    async def announced_once() -> bool:
+        messages = await stream_messages(
+            nats_client.jetstream(),
+            events.stream,
+            f"{events.subject_prefix}.publisher.post_published",
+        )
+        mine = [m for m in messages if json.loads(m.data)["data"]["publication_id"] == done["id"]]
+        assert len(mine) <= 1
+        return len(mine) == 1
+
+    await wait_until(announced_once, timeout=15, interval=0.3)

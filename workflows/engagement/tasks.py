@@ -1,0 +1,162 @@
+"""Human tasks: what each phase asks of people, and who owns it in each intervention mode.
+
+``realizzazione``: the agency does the work. ``affiancamento``: the work is shared, with a
+knowledge-transfer checkpoint per phase. ``formazione``: the client's staff do the work, the
+agency trains them and reviews the result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from shared.auth import AGENCY_ROLES, Role
+from shared.domain import InterventionMode, Phase
+from workflows.engagement.messages import Task, TaskKind, TaskOwner
+
+OWNER_ROLES: dict[TaskOwner, frozenset[Role]] = {
+    TaskOwner.AGENCY: AGENCY_ROLES,
+    TaskOwner.CLIENT: frozenset({Role.CLIENT_APPROVER}),
+    TaskOwner.SHARED: AGENCY_ROLES | {Role.CLIENT_APPROVER},
+}
+
+OPERATIONAL_OWNER: dict[InterventionMode, TaskOwner] = {
+    InterventionMode.REALIZZAZIONE: TaskOwner.AGENCY,
+    InterventionMode.AFFIANCAMENTO: TaskOwner.SHARED,
+    InterventionMode.FORMAZIONE: TaskOwner.CLIENT,
+}
+
+OPERATIONAL_WORK: dict[Phase, tuple[tuple[str, str], ...]] = {
+    Phase.ANALYSIS: (
+        ("state-of-the-art", "Assess the state of the art: strengths, weaknesses, improvements"),
+        ("assets", "Inventory the client's assets"),
+        ("brief", "Build the brief"),
+    ),
+    Phase.DESIGN: (
+        ("objectives", "Set objectives, actions and timing"),
+        ("channel-matrix", "Choose which channel serves which objective"),
+        ("editorial-rules", "Write the editorial rules"),
+        ("graphic-line", "Define the graphic line per channel"),
+    ),
+    Phase.SETUP: (
+        ("channels", "Connect the channel accounts"),
+        ("profiles", "Dress the profiles in the graphic line"),
+        ("plan", "Review the editorial plan"),
+    ),
+    Phase.SEEDING: (
+        ("first-content", "Publish the first content"),
+        ("outreach", "Reach out and build relationships"),
+        ("listening", "Switch on the listening queries"),
+    ),
+    Phase.LAUNCH: (("go-live", "Run the go-live campaign"),),
+    Phase.POST_LAUNCH: (("inbox", "Answer the inbox within the agreed time"),),
+}
+
+
+class TaskSpec(NamedTuple):
+    slug: str
+    title: str
+    kind: TaskKind
+    owner: TaskOwner
+
+
+def _mode_extras(phase: Phase, mode: InterventionMode) -> list[TaskSpec]:
+    label = phase.value.replace("_", "-")
+    if mode is InterventionMode.AFFIANCAMENTO:
+        return [
+            TaskSpec(
+                "knowledge-transfer",
+                f"Knowledge-transfer checkpoint: {label}",
+                TaskKind.KNOWLEDGE_TRANSFER,
+                TaskOwner.SHARED,
+            )
+        ]
+    if mode is InterventionMode.FORMAZIONE:
+        return [
+            TaskSpec("training", f"Training session: {label}", TaskKind.TRAINING, TaskOwner.AGENCY),
+            TaskSpec("review", f"Agency review: {label}", TaskKind.REVIEW, TaskOwner.AGENCY),
+        ]
+    return []
+
+
+def phase_task_specs(phase: Phase, mode: InterventionMode) -> list[TaskSpec]:
+    owner = OPERATIONAL_OWNER[mode]
+    work = [
+        TaskSpec(slug, title, TaskKind.OPERATIONAL, owner)
+        for slug, title in OPERATIONAL_WORK[phase]
+    ]
+    return work + _mode_extras(phase, mode)
+
+
+def build_task(
+    task_id: str,
+    spec: TaskSpec,
+    phase: Phase,
+    due_at: datetime,
+    *,
+    description: str = "",
+    intervention_id: str | None = None,
+) -> Task:
+    return Task(
+        id=task_id,
+        title=spec.title,
+        description=description,
+        phase=phase,
+        kind=spec.kind,
+        owner=spec.owner,
+        assignee_roles=sorted(OWNER_ROLES[spec.owner]),
+        due_at=due_at,
+        intervention_id=intervention_id,
+    )
+
+
+def phase_tasks(
+    phase: Phase, revision: int, mode: InterventionMode, now: datetime, due_in: timedelta
+) -> list[Task]:
+    return [
+        build_task(f"{phase.value}-{revision}-{spec.slug}", spec, phase, now + due_in)
+        for spec in phase_task_specs(phase, mode)
+    ]
+
+
+def rework_task(
+    phase: Phase,
+    revision: int,
+    mode: InterventionMode,
+    comments: str,
+    now: datetime,
+    due_in: timedelta,
+) -> Task:
+    spec = TaskSpec(
+        "rework", f"Rework the {phase.value} after review", TaskKind.REWORK, OPERATIONAL_OWNER[mode]
+    )
+    return build_task(
+        f"{phase.value}-{revision}-rework", spec, phase, now + due_in, description=comments
+    )
+
+
+def intervention_tasks(
+    intervention_id: str,
+    title: str,
+    description: str,
+    mode: InterventionMode,
+    now: datetime,
+    due_in: timedelta,
+) -> list[Task]:
+    """The work itself, owned as the mode says; in ``formazione`` the agency reviews it."""
+    specs = [TaskSpec("work", title, TaskKind.INTERVENTION, OPERATIONAL_OWNER[mode])]
+    if mode is InterventionMode.FORMAZIONE:
+        specs.append(
+            TaskSpec("review", f"Agency review: {title}", TaskKind.REVIEW, TaskOwner.AGENCY)
+        )
+    return [
+        build_task(
+            f"{intervention_id}-{spec.slug}",
+            spec,
+            Phase.POST_LAUNCH,
+            now + due_in,
+            description=description,
+            intervention_id=intervention_id,
+        )
+        for spec in specs
+    ]

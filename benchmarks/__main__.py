@@ -1,10 +1,10 @@
 import asyncio
 
-from benchmarks import outbox_relay, publish
+from benchmarks import lifecycle, outbox_relay, publish
 
 
 async def main() -> None:
-    for benchmark in (outbox_relay, publish):
+    for benchmark in (outbox_relay, publish, lifecycle):
         await benchmark.run()
 
 

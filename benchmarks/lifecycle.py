@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import asyncio
@@ -34,10 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from nats.js import JetStreamContext
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from temporalio.api.enums.v1 import EventType
-    from temporalio.client import Client, WorkflowHandle
+    from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     from benchmarks.common import report, scratch_settings
     from services.content import worker as content_worker
@@ -78,6 +80,7 @@ TIMING = LifecycleTiming(time_scale=1e-6)
 ENGAGEMENT_DAYS = 13
 STARTS_IN_FLIGHT = 64
 RELAY_POLL_SECONDS = 0.05
+CONFLICT_RETRY_SECONDS = 0.02
 TRIVIAL_WORKFLOW = "BenchTrivialWorkflow"
 TRIVIAL_ACTIVITY = "bench.noop"
 # Every gate opens the next phase: brief -> design, strategy -> setup, editorial plan ->
@@ -99,11 +102,12 @@ async def noop(n: int) -> int:
 @workflow.defn(name=TRIVIAL_WORKFLOW)
 class TrivialWorkflow:
     @workflow.run
-    async def run(self, n: int) -> int:
+    async def run(self, activity_queue: str) -> int:
         result: int = await workflow.execute_activity(
             TRIVIAL_ACTIVITY,
-            n,
+            1,
             result_type=int,
+            task_queue=activity_queue,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1)),
         )
@@ -209,10 +213,26 @@ async def drive(
         request = ApprovalRequest(
             actor=approver(gate, engagement.organization_id), gate=gate, decision=Decision.APPROVE
         )
-        await handle.execute_update(APPROVE_UPDATE, request, result_type=ApprovalOutcome)
+        await approve(handle, request)
         seen.approved_at[(key, GATE_OPENS[gate])] = time.perf_counter()
     await handle.result()
     return handle
+
+
+async def approve(
+    handle: WorkflowHandle[EngagementWorkflow, EngagementState], request: ApprovalRequest
+) -> None:
+    """The gate records ``approval_requested`` just before it accepts decisions: a decision
+    arriving in between is refused as a conflict, and sent again."""
+    while True:
+        try:
+            await handle.execute_update(APPROVE_UPDATE, request, result_type=ApprovalOutcome)
+            return
+        except WorkflowUpdateFailedError as refused:
+            cause = refused.cause
+            if not isinstance(cause, ApplicationError) or cause.type != "conflict":
+                raise
+            await asyncio.sleep(CONFLICT_RETRY_SECONDS)
 
 
 async def activities_run(handle: WorkflowHandle[EngagementWorkflow, EngagementState]) -> int:
@@ -225,11 +245,11 @@ async def measure_trivial(client: Client, settings: Settings, count: int) -> flo
     """Trivial workflows per minute, ``count`` of them started at once."""
     gate = asyncio.Semaphore(STARTS_IN_FLIGHT)
 
-    async def one(n: int) -> None:
+    async def one() -> None:
         async with gate:
             handle = await client.start_workflow(
                 TRIVIAL_WORKFLOW,
-                n,
+                settings.task_queue(task_queues.STRATEGY),
                 id=f"bench-trivial-{uuid.uuid4()}",
                 task_queue=settings.task_queue(task_queues.WORKFLOWS),
                 result_type=int,
@@ -237,7 +257,7 @@ async def measure_trivial(client: Client, settings: Settings, count: int) -> flo
         await handle.result()
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(count)))
+    await asyncio.gather(*(one() for _ in range(count)))
     return count / (time.perf_counter() - started) * 60
 
 
@@ -283,6 +303,10 @@ async def local_stack(
             client,
             task_queue=settings.task_queue(task_queues.WORKFLOWS),
             workflows=[EngagementWorkflow, TrivialWorkflow],
+            # This module holds the trivial workflow; it is not re-imported for each run.
+            workflow_runner=SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules("benchmarks")
+            ),
         ),
     ]
     try:

@@ -222,8 +222,9 @@ class EngagementWorkflow:
             missing_deliverables=missing,
         )
         await self._unpaused()
-        await self._record([*steps, facts.approval_requested(pending)])
+        # Waiting before the event goes out: a client answering the event must find the gate open.
         self._state.pending_approvals.append(pending)
+        await self._record([*steps, facts.approval_requested(pending)])
         await workflow.wait_condition(
             lambda: all(waiting is not pending for waiting in self._state.pending_approvals)
         )

@@ -240,10 +240,10 @@ async def platform(
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]
     http = httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds)
-    publisher_queues = publisher_worker.queues(
-        publisher_worker.build_activities(sessions, settings, http), settings
-    )
     client = temporal_env.client
+    publisher_queues = publisher_worker.queues(
+        publisher_worker.build_activities(sessions, settings, http, lambda: client), settings
+    )
     workers = [
         Worker(client, task_queue=settings.task_queue(queue), activities=offered)
         for queue, offered in (

@@ -30,6 +30,11 @@ from services.content.plan.contracts import (
     PlanGenerationResult,
     PlanSnapshot,
 )
+from services.publisher.contracts import (
+    WITHDRAW_ENGAGEMENT_POSTS,
+    EngagementPostsWithdrawn,
+    WithdrawEngagementPosts,
+)
 from services.strategy.contracts import (
     GET_APPROVED_DELIVERABLE,
     GET_DELIVERABLE_VERSIONS,
@@ -66,11 +71,12 @@ SIX_MONTHS = timedelta(days=182)
 
 @dataclass
 class ServiceRecords:
-    """What the strategy and content services were asked, and what they answer."""
+    """What the strategy, content and publisher services were asked, and what they answer."""
 
     steps: list[LifecycleStep] = field(default_factory=list)
     versions: list[DeliverableVersionRef] = field(default_factory=list)
     plans_generated: list[GeneratePlan] = field(default_factory=list)
+    withdrawals: list[WithdrawEngagementPosts] = field(default_factory=list)
 
     @activity.defn(name=RECORD_LIFECYCLE_EVENTS)
     async def record(self, request: RecordLifecycleEvents) -> LifecycleEventsRecorded:
@@ -100,6 +106,11 @@ class ServiceRecords:
     @activity.defn(name=GET_PLAN)
     async def get_plan(self, request: GetPlan) -> PlanSnapshot:
         raise ApplicationError("no plan", type="not-found", non_retryable=True)
+
+    @activity.defn(name=WITHDRAW_ENGAGEMENT_POSTS)
+    async def withdraw_posts(self, request: WithdrawEngagementPosts) -> EngagementPostsWithdrawn:
+        self.withdrawals.append(request)
+        return EngagementPostsWithdrawn(cancelled=2, already_published=1, failed=0)
 
     def events(self, name: str) -> list[LifecycleStep]:
         return [step for step in self.steps if step.event.value == name]
@@ -143,8 +154,13 @@ async def running_engagement(
             task_queue=prefix + task_queues.CONTENT,
             activities=[records.generate_plan, records.get_plan],
         ),
+        Worker(
+            env.client,
+            task_queue=prefix + task_queues.PUBLISHER,
+            activities=[records.withdraw_posts],
+        ),
     ]
-    async with workers[0], workers[1], workers[2]:
+    async with workers[0], workers[1], workers[2], workers[3]:
         yield await env.client.start_workflow(
             EngagementWorkflow.run,
             engagement,

@@ -390,6 +390,18 @@ async def test_cancel_runs_compensation_and_ends_cancelled(
     assert first.pending_approvals[0].missing_deliverables == ["state_of_the_art", "channel_mix"]
     names = [d.name for d in result.deliverables]
     assert names[-3:] == ["scheduled_posts_withdrawal", "listening_stop", "final_report"]
+    [withdrawal] = records.withdrawals
+    assert (withdrawal.engagement_id, withdrawal.reason, withdrawal.cancelled_by) == (
+        engagement.engagement_id,
+        "Contract ended early",
+        "pm",
+    )
+    assert result.deliverables[-3].reference == {
+        "status": "done",
+        "cancelled": 2,
+        "already_published": 1,
+        "failed": 0,
+    }
     final_report = result.deliverables[-1].reference
     assert (final_report["reason"], final_report["phase_reached"]) == (
         "Contract ended early",
@@ -416,3 +428,4 @@ async def test_a_cancellation_through_temporal_also_compensates(
     [event] = records.events("engagement_cancelled")
     assert (event.actor, event.details["reason"]) == ("temporal", "cancelled through Temporal")
     assert result.deliverables[-1].name == "final_report"
+    assert [w.cancelled_by for w in records.withdrawals] == ["temporal"]

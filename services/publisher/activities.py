@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher import events, metrics, service
+from services.publisher import events, metrics, repository, service
 from services.publisher.contracts import (
     AUTH_ERROR,
     COLLECT_METRICS,
@@ -22,8 +24,10 @@ from services.publisher.contracts import (
     RETRYABLE_ERROR,
     SCHEDULE_PUBLICATION,
     UNKNOWN_OUTCOME_ERROR,
+    WITHDRAW_ENGAGEMENT_POSTS,
     CancelCommand,
     CollectMetricsCommand,
+    EngagementPostsWithdrawn,
     FailureClass,
     MetricsCollected,
     PublishCommand,
@@ -32,6 +36,7 @@ from services.publisher.contracts import (
     ScheduledPublication,
     SchedulePublicationCommand,
     TokensRefreshed,
+    WithdrawEngagementPosts,
 )
 from services.publisher.crypto import TokenVault
 from services.publisher.models import Publication, outbox
@@ -41,6 +46,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import ProblemError
 from shared.events.envelope import new_event
+from workflows.publishing.messages import CANCEL_UPDATE, CancelRequest, PublishPostState
 
 ERROR_TYPES: dict[FailureClass, str] = {
     "retryable": RETRYABLE_ERROR,
@@ -48,6 +54,7 @@ ERROR_TYPES: dict[FailureClass, str] = {
     "auth": AUTH_ERROR,
     "content_rejected": CONTENT_REJECTED_ERROR,
 }
+WithdrawalOutcome = Literal["cancelled", "already_published", "failed"]
 
 
 class PublisherActivities:
@@ -56,10 +63,13 @@ class PublisherActivities:
         sessions: async_sessionmaker[AsyncSession],
         vault: TokenVault,
         connector_for: ConnectorFor,
+        temporal: Callable[[], Client] | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._connector_for = connector_for
+        # Called when needed: a worker connects to Temporal after building its activities.
+        self._temporal = temporal
         self._publisher = Publisher(sessions, vault, connector_for)
 
     @activity.defn(name=PUBLISH)
@@ -164,6 +174,32 @@ class PublisherActivities:
                 error.detail or error.kind, type=error.kind, non_retryable=True
             ) from error
 
+    @activity.defn(name=WITHDRAW_ENGAGEMENT_POSTS)
+    async def withdraw_engagement_posts(
+        self, command: WithdrawEngagementPosts
+    ) -> EngagementPostsWithdrawn:
+        """Cancel the engagement's waiting posts through their workflows, which record the
+        cancellation; a post whose publishing began is left to finish. Run again, it finds only
+        the posts still waiting, so nothing is cancelled twice."""
+        if self._temporal is None:
+            raise ApplicationError("the publisher has no Temporal client", non_retryable=True)
+        client = self._temporal()
+        async with session_scope(self._sessions, SYSTEM) as session:
+            waiting = await repository.list_publications(
+                session,
+                organization_id=None,
+                engagement_id=command.engagement_id,
+                status="scheduled",
+            )
+            workflow_ids = [publication.workflow_id for publication in waiting]
+        request = CancelRequest(reason=command.reason, requested_by=command.cancelled_by)
+        outcomes = [await _cancel_post(client, wid, request) for wid in workflow_ids]
+        return EngagementPostsWithdrawn(
+            cancelled=outcomes.count("cancelled"),
+            already_published=outcomes.count("already_published"),
+            failed=outcomes.count("failed"),
+        )
+
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
         return [self.publish]
@@ -175,4 +211,22 @@ class PublisherActivities:
             self.collect_metrics,
             self.refresh_tokens,
             self.schedule_publication,
+            self.withdraw_engagement_posts,
         ]
+
+
+async def _cancel_post(
+    client: Client, workflow_id: str, request: CancelRequest
+) -> WithdrawalOutcome:
+    """The post's workflow refuses a cancel once publishing began; a finished one is not found."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.execute_update(CANCEL_UPDATE, request, result_type=PublishPostState)
+    except WorkflowUpdateFailedError:
+        return "already_published"
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return "already_published"
+        activity.logger.warning("post %s not cancelled: %s", workflow_id, error)
+        return "failed"
+    return "cancelled"

@@ -21,6 +21,7 @@ MARK_CANCELLED = "publisher.mark_cancelled"
 COLLECT_METRICS = "publisher.collect_metrics"
 REFRESH_TOKENS = "publisher.refresh_tokens"
 SCHEDULE_PUBLICATION = "publisher.schedule_publication"
+WITHDRAW_ENGAGEMENT_POSTS = "publisher.withdraw_engagement_posts"
 
 PublicationStatus = Literal[
     "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled", "withdrawn"
@@ -113,3 +114,22 @@ class ScheduledPublication(BaseModel):
     due_at: datetime
     # False when the publication existed already (an earlier run, or a retry).
     newly_created: bool
+
+
+class WithdrawEngagementPosts(BaseModel):
+    """Cancel every post of an engagement still waiting for its time (a cancelled engagement)."""
+
+    engagement_id: uuid.UUID
+    reason: str = Field(min_length=1)
+    cancelled_by: str
+
+
+class EngagementPostsWithdrawn(BaseModel):
+    """What became of the engagement's waiting posts.
+
+    ``already_published`` counts posts whose publishing began (or ended) before the cancel
+    reached them; ``failed`` counts posts whose workflow could not be asked."""
+
+    cancelled: int
+    already_published: int
+    failed: int

@@ -4,6 +4,7 @@ refreshes tokens and collects metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -32,8 +33,24 @@ from workflows.publishing.maintenance import MAINTENANCE_WORKFLOW, SCHEDULE_ID, 
 PUBLISHING_CHANNELS = tuple(channel for channel in Channel if channel not in NO_PUBLISHING_API)
 
 
+class ConnectedClient:
+    """The worker's Temporal client, known once the worker has connected (after its activities
+    are built)."""
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+
+    def __call__(self) -> Client:
+        if self.client is None:
+            raise RuntimeError("the publisher worker is not connected to Temporal yet")
+        return self.client
+
+
 def build_activities(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, http: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    http: httpx.AsyncClient,
+    temporal: Callable[[], Client] | None = None,
 ) -> PublisherActivities:
     # Refreshing tokens on X, YouTube and Pinterest needs the agency's app credentials.
     apps = {
@@ -44,6 +61,7 @@ def build_activities(
         sessions,
         TokenVault(settings.publisher),
         lambda channel: connector_for(Channel(channel), http, settings, apps=apps),
+        temporal,
     )
 
 
@@ -89,9 +107,11 @@ async def ensure_maintenance_schedule(client: Client, settings: Settings) -> Non
 
 
 async def main(settings: Settings) -> None:
+    connected = ConnectedClient()
     async with httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds) as http:
 
         async def on_connected(client: Client) -> None:
+            connected.client = client
             await ensure_maintenance_schedule(client, settings)
 
         await run_worker(
@@ -99,7 +119,7 @@ async def main(settings: Settings) -> None:
             settings,
             task_queues.PUBLISHER,
             extra_queues=lambda runtime: queues(
-                build_activities(runtime.sessions, settings, http), settings
+                build_activities(runtime.sessions, settings, http, connected), settings
             ),
             outbox_model=OutboxEvent,
             on_connected=on_connected,

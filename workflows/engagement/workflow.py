@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
@@ -31,6 +31,11 @@ with workflow.unsafe.imports_passed_through():
         GetPlan,
         PlanGenerationResult,
         PlanSnapshot,
+    )
+    from services.publisher.contracts import (
+        WITHDRAW_ENGAGEMENT_POSTS,
+        EngagementPostsWithdrawn,
+        WithdrawEngagementPosts,
     )
     from services.strategy.contracts import (
         GET_APPROVED_DELIVERABLE,
@@ -105,6 +110,8 @@ ACTIVITY_RETRY = RetryPolicy(
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # A plan covers at most 366 days (services/content/plan/schemas.py).
 PLAN_DAYS = 365
+# Cancelled runs recorded before the publisher withdrew posts only recorded the request.
+WITHDRAW_POSTS_PATCH = "withdraw-posts-on-cancel"
 TEMPORAL_CANCELLATION = ControlRequest(
     actor=Actor(subject="temporal", roles=[]), reason="cancelled through Temporal"
 )
@@ -139,8 +146,7 @@ class EngagementWorkflow:
             await lifecycle
         else:
             lifecycle.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lifecycle
+            await _stopped(lifecycle)
             await self._compensate(self._cancellation)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
@@ -297,15 +303,20 @@ class EngagementWorkflow:
         self._state.status = EngagementStatus.COMPLETED
 
     async def _compensate(self, request: ControlRequest) -> None:
-        """Cancelled: stop what runs, record the withdrawal steps and a final report."""
+        """Cancelled: stop what runs, withdraw the waiting posts, record the compensation and a
+        final report."""
         for watcher in self._watchers:
             watcher.cancel()
         self._state.pending_approvals = []
         cancelled = self._open_tasks()
         for task in cancelled:
             task.status = TaskStatus.CANCELLED
+        if workflow.patched(WITHDRAW_POSTS_PATCH):
+            withdrawal = await self._withdraw_posts(request)
+        else:
+            withdrawal = self._deliverable("scheduled_posts_withdrawal", {"status": "requested"})
         records = [
-            self._deliverable("scheduled_posts_withdrawal", {"status": "requested"}),
+            withdrawal,
             self._deliverable("listening_stop", {"status": "requested"}),
             self._deliverable("final_report", self._final_report(request.reason)),
         ]
@@ -325,6 +336,21 @@ class EngagementWorkflow:
         await self._record(steps)
         self._state.status = EngagementStatus.CANCELLED
         self._state.next_cycle_at = None
+
+    async def _withdraw_posts(self, request: ControlRequest) -> DeliverableRecord:
+        withdrawn = await self._activity(
+            task_queues.PUBLISHER,
+            WITHDRAW_ENGAGEMENT_POSTS,
+            WithdrawEngagementPosts(
+                engagement_id=self._engagement.engagement_id,
+                reason=request.reason,
+                cancelled_by=request.actor.subject,
+            ),
+            EngagementPostsWithdrawn,
+        )
+        return self._deliverable(
+            "scheduled_posts_withdrawal", {"status": "done", **withdrawn.model_dump()}
+        )
 
     def _final_report(self, reason: str) -> dict[str, Any]:
         calendar = self._state.post_launch
@@ -650,3 +676,15 @@ class EngagementWorkflow:
 
     def _control_outcome(self, action: ControlDone) -> ControlOutcome:
         return ControlOutcome(status=self._state.status, phase=self._state.phase, action=action)
+
+
+async def _stopped(lifecycle: asyncio.Task[None]) -> None:
+    """Wait for the cancelled lifecycle; an activity it was running ends as a cancelled
+    ``ActivityError``, which is the expected outcome here, not a failure of the engagement."""
+    try:
+        await lifecycle
+    except asyncio.CancelledError:
+        return
+    except ActivityError as error:
+        if not isinstance(error.cause, CancelledError):
+            raise

@@ -1,0 +1,107 @@
+"""Cancelling an engagement withdraws its waiting posts for real
+(``publisher.withdraw_engagement_posts`` on the publisher's worker), and the withdrawal is
+recorded with its counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.publisher.contracts import (
+    WITHDRAW_ENGAGEMENT_POSTS,
+    EngagementPostsWithdrawn,
+    WithdrawEngagementPosts,
+)
+from shared import task_queues
+from shared.auth import Role
+from tests.conftest import Platform
+from tests.publisher_helpers import connect_sandbox, schedule, settled
+from tests.test_thin_thread import create_org, engagement_body
+
+ONE_HOUR = 3600.0
+
+
+@pytest.fixture
+async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
+    ) as client:
+        yield client
+
+
+async def test_cancelling_an_engagement_cancels_its_waiting_posts(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    organization_id = await create_org(platform)
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    manager = platform.auth(Role.MANAGER)
+    created = await platform.gateway.post(
+        "/v1/engagements", json=engagement_body(organization_id), headers=manager
+    )
+    assert created.status_code == 201, created.text
+    engagement_id = created.json()["id"]
+    posts = [
+        await schedule(platform, account, in_seconds=ONE_HOUR, engagement_id=engagement_id)
+        for _ in range(2)
+    ]
+    # Cancelled at once, possibly while a lifecycle activity is still running.
+
+    cancelled = await platform.gateway.post(
+        f"/v1/engagements/{engagement_id}/cancel",
+        json={"reason": "Contract ended early"},
+        headers=manager,
+    )
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    for post in posts:
+        found = await settled(platform, post["id"])
+        assert found["status"] == "cancelled"
+    assert await account.posts() == []
+    read = await platform.gateway.get(f"/v1/engagements/{engagement_id}", headers=manager)
+    withdrawal = next(
+        d for d in read.json()["state"]["deliverables"] if d["name"] == "scheduled_posts_withdrawal"
+    )
+    assert withdrawal["reference"] == {
+        "status": "done",
+        "cancelled": 2,
+        "already_published": 0,
+        "failed": 0,
+    }
+    # Run again, the withdrawal finds nothing left waiting.
+    again = await platform.run_activity(
+        task_queues.PUBLISHER,
+        WITHDRAW_ENGAGEMENT_POSTS,
+        WithdrawEngagementPosts(
+            engagement_id=uuid.UUID(engagement_id), reason="again", cancelled_by="tester"
+        ),
+    )
+    assert EngagementPostsWithdrawn.model_validate(again) == EngagementPostsWithdrawn(
+        cancelled=0, already_published=0, failed=0
+    )
+
+
+async def test_a_post_already_published_is_left_alone(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    organization_id = await create_org(platform)
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    engagement_id = uuid.uuid4()
+    published = await schedule(platform, account, in_seconds=0.5, engagement_id=str(engagement_id))
+    waiting = await schedule(
+        platform, account, in_seconds=ONE_HOUR, engagement_id=str(engagement_id)
+    )
+    assert (await settled(platform, published["id"]))["status"] == "published"
+
+    withdrawn = await platform.run_activity(
+        task_queues.PUBLISHER,
+        WITHDRAW_ENGAGEMENT_POSTS,
+        WithdrawEngagementPosts(engagement_id=engagement_id, reason="ended", cancelled_by="pm"),
+    )
+
+    assert EngagementPostsWithdrawn.model_validate(withdrawn).cancelled == 1
+    assert (await settled(platform, waiting["id"]))["status"] == "cancelled"
+    assert len(await account.posts()) == 1

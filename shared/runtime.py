@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -18,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.db.session import create_engine, create_session_factory
 from shared.errors import DependencyUnavailableError
 from shared.events.jetstream import connect_nats
+from shared.retrying import until_connected
 from shared.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class ServiceRuntime:
@@ -60,15 +58,7 @@ class ServiceRuntime:
         return self.nats
 
     async def _connect_nats(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                self._nats = await connect_nats(self.settings, self.name)
-                return
-            except Exception as error:  # NATS not up yet: keep trying quietly
-                log.warning("nats not reachable (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self._nats = await until_connected(lambda: connect_nats(self.settings, self.name), "nats")
 
     async def stop(self) -> None:
         if self._connecting is not None and not self._connecting.done():

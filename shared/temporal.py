@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from shared.errors import DependencyUnavailableError
+from shared.retrying import until_connected
 from shared.settings import Settings
 from shared.telemetry import temporal_interceptors
-
-log = logging.getLogger(__name__)
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -39,14 +37,7 @@ class TemporalConnection:
         self._connecting = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
-        delay = 0.5
-        while self._client is None:
-            try:
-                self._client = await connect_temporal(self._settings)
-            except Exception as error:  # Temporal not up yet: keep trying
-                log.warning("temporal not reachable (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self._client = await until_connected(lambda: connect_temporal(self._settings), "temporal")
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
@@ -54,6 +54,9 @@ from shared.settings import DATA_SERVICES, EventSettings, Settings, TemporalSett
 from shared.telemetry import temporal_interceptors
 from tests.activity_probe import ActivityProbeWorkflow, run_activity
 from workflows.worker import WORKFLOWS
+
+if TYPE_CHECKING:
+    from tests.publisher_helpers import SandboxAccount
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -306,3 +309,25 @@ async def wait_until(
     async with asyncio.timeout(timeout):
         while not await condition():
             await asyncio.sleep(interval)
+
+
+@pytest.fixture
+async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to the platform's sandbox; no fault stays armed for the next test."""
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
+    ) as client:
+        yield client
+        await client.post(
+            "/sandbox/faults", json={"failure_rate": 0, "accept_then_timeout": {"count": 0}}
+        )
+
+
+@pytest.fixture
+async def account(platform: Platform, sandbox: httpx.AsyncClient) -> SandboxAccount:
+    """A sandbox account of a new organisation, connected through the gateway."""
+    # Imported here: the helpers build on this module's fixtures and types.
+    from tests.publisher_helpers import connect_sandbox
+    from tests.test_thin_thread import create_org
+
+    return await connect_sandbox(platform, sandbox, await create_org(platform))

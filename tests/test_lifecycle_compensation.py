@@ -5,10 +5,8 @@ recorded with its counts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from services.publisher.contracts import (
     WITHDRAW_ENGAGEMENT_POSTS,
@@ -22,14 +20,6 @@ from tests.publisher_helpers import connect_sandbox, schedule, settled
 from tests.test_thin_thread import create_org, engagement_body
 
 ONE_HOUR = 3600.0
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
 
 
 async def test_cancelling_an_engagement_cancels_its_waiting_posts(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,14 +36,6 @@ SECOND_SLOT_IN = timedelta(seconds=55)
 PAST_SLOT_AGO = timedelta(minutes=2)
 WINDOW = timedelta(seconds=30)
 MAX_LATENESS = timedelta(seconds=10)
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
 
 
 async def clear_of_midnight() -> datetime:

@@ -15,12 +15,10 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
@@ -140,16 +138,6 @@ class WorkerProcess:
             await asyncio.wait_for(self._process.wait(), 20)
         except TimeoutError:
             await self.kill()
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
-        # Leave no fault armed for the next test.
-        await client.post("/sandbox/faults", json={"accept_then_timeout": {"count": 0}})
 
 
 async def sandbox_stats(sandbox: httpx.AsyncClient) -> dict[str, int]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import pytest
 from cryptography.fernet import Fernet
 from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
@@ -28,26 +25,13 @@ from shared.db.session import session_scope
 from shared.settings import PublisherSettings
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
-from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
+from tests.publisher_helpers import SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
 from workflows.publishing.maintenance import (
     MAINTENANCE_WORKFLOW,
     MaintenanceInput,
     MaintenanceResult,
 )
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def account(platform: Platform, sandbox: httpx.AsyncClient) -> SandboxAccount:
-    return await connect_sandbox(platform, sandbox, await create_org(platform))
 
 
 async def run_maintenance(platform: Platform, refresh_within_seconds: int) -> MaintenanceResult:

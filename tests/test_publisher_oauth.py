@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from nats.aio.client import Client as NatsClient
 from pydantic import HttpUrl, SecretStr
 from sqlalchemy import select, update
@@ -45,14 +43,6 @@ CONNECTION_FIELDS = {
     "expires_at",
     "created_at",
 }
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -4,11 +4,9 @@ reschedulable and cancellable until it starts, with failures classified."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,26 +17,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
-from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
-from tests.test_thin_thread import create_org
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
-        # Leave no fault armed for the next test.
-        await client.post(
-            "/sandbox/faults",
-            json={"failure_rate": 0, "accept_then_timeout": {"count": 0}},
-        )
-
-
-@pytest.fixture
-async def account(platform: Platform, sandbox: httpx.AsyncClient) -> SandboxAccount:
-    return await connect_sandbox(platform, sandbox, await create_org(platform))
+from tests.publisher_helpers import SandboxAccount, schedule, settled
 
 
 async def test_a_scheduled_post_is_published_once_on_time(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,24 +14,11 @@ import pytest
 
 from shared.auth import Role
 from tests.conftest import Platform
-from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
+from tests.publisher_helpers import SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
 from workflows.publishing.messages import STATE_QUERY, PublishPostState
 
 ROME = ZoneInfo("Europe/Rome")
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def account(platform: Platform, sandbox: httpx.AsyncClient) -> SandboxAccount:
-    return await connect_sandbox(platform, sandbox, await create_org(platform))
 
 
 def body(account: SandboxAccount, **fields: Any) -> dict[str, Any]:

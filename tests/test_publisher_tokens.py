@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -30,14 +29,6 @@ from tests.test_publisher_oauth import CONNECTION_FIELDS, approve
 from tests.test_thin_thread import create_org
 
 TOKEN_WORDS = ("token", "secret", "ciphertext")
-
-
-@pytest.fixture
-async def sandbox(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.settings.ports.sandbox}", trust_env=False
-    ) as client:
-        yield client
 
 
 def vault_of(*keys: str) -> TokenVault:

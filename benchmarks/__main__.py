@@ -1,11 +1,19 @@
+"""``python -m benchmarks [name ...]``: every benchmark (``make bench``), or only those named."""
+
 import asyncio
+import sys
 
 from benchmarks import lifecycle, outbox_relay, publish
 
-
-async def main() -> None:
-    for benchmark in (outbox_relay, publish, lifecycle):
-        await benchmark.run()
+BENCHMARKS = {"outbox_relay": outbox_relay, "publish": publish, "lifecycle": lifecycle}
 
 
-asyncio.run(main())
+async def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
+    for name in names or list(BENCHMARKS):
+        await BENCHMARKS[name].run()
+
+
+asyncio.run(main(sys.argv[1:]))

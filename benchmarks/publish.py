@@ -1,10 +1,29 @@
 """Scheduled publishing at scale: N posts due at one instant across five sandbox accounts,
-published by the real publisher activities and ``PublishPostWorkflow`` on a Temporal dev server.
+published by ``PublishPostWorkflow`` and the publisher's ``publisher.publish`` activity.
 
-The baseline is the sandbox's own ceiling, measured in the same run with the same rate limits:
-as many posts sent straight to it over kept-alive connections as fast as it accepts them, with no
-scheduling, database, workflow or connector in between. The sandbox runs in its own process, as
-``make up`` runs it; the publisher and workflow workers run in this one.
+The platform runs as ``make up`` runs it, each part a process of its own: a Temporal dev server
+(in memory), ``engage worker workflows``, ``engage worker publisher`` (the sandbox's task queue,
+``ENGAGE_PUBLISHER__PLATFORM_CONCURRENCY`` publishes at a time, and its outbox relay) and the
+sandbox, on a scratch database and stream. This process places the posts through the API's code
+path (``service.place_publication``), starts each post's workflow with the API's ``Scheduler``,
+and waits for the posts to settle.
+
+The baseline is the sandbox's own ceiling, measured first in the same run with the same rate
+limits: as many posts sent straight to it over kept-alive connections as fast as it accepts
+them, with no scheduling, database, workflow or connector in between. That ceiling is the
+sandbox's rate limit (5 accounts x 50 posts/s after a burst of 100 each: about 260 posts/s at
+N = 10,000).
+
+What bounds the ratio is CPU. ``cpu_ms_per_post`` gives each process's CPU per post, from the
+first start until every post settled; on the 2-core development machine (issue 4's runs) a post
+took about 70-80 ms: the Temporal dev server 35-45 (a start, three workflow tasks, a timer and an
+activity task, each through its SQLite), the workflow worker about 15 (a sandboxed workflow
+instance per post), the publisher worker about 15 (two transactions, the sandbox call, the
+relayed ``post_published``), the sandbox about 4, and PostgreSQL. Two cores therefore publish at
+most some 25-40 posts/s, a ratio near 0.1-0.15, and less when other processes share the machine
+(``rest`` in ``cpu_ms_per_post``, ``machine_busy_cores``). Runs with 32 publishes at a time,
+20 workflow task pollers or a 20,000-workflow cache kept the same CPU per post, and their rate
+moved with the other load on the machine, not with the setting.
 
 ``BENCH_PUBLISH_POSTS`` lowers N (default 10,000) for a quick run; every figure names the N used.
 """
@@ -14,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -29,26 +47,33 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from benchmarks.common import report, scratch_settings
+from benchmarks.cpu import CpuMeter
+from benchmarks.workers import (
+    ACTIVITY_QUEUE,
+    WORKFLOW_QUEUE,
+    WorkerProcess,
+    engage_worker,
+    free_port,
+    running_workers,
+    temporal_dev_server,
+)
 from services.publisher import service
-from services.publisher import worker as publisher_worker
 from services.publisher.connectors.base import Credentials
 from services.publisher.connectors.sandbox import SandboxConnector
+from services.publisher.contracts import platform_queue
 from services.publisher.crypto import TokenVault
 from services.publisher.models import Publication
+from services.publisher.scheduling import Scheduler
 from services.publisher.schemas import PublicationCreate
 from shared import task_queues
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.domain import Channel
+from shared.errors import DependencyUnavailableError
+from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import Settings
-from workflows.publishing.messages import WORKFLOW_NAME, PublishPostInput
-from workflows.publishing.workflow import PublishPostWorkflow
 
 BENCHMARK = "publish"
 POSTS = int(os.environ.get("BENCH_PUBLISH_POSTS", "10000"))
@@ -60,6 +85,7 @@ RATE_LIMIT_BURST = 100
 SENDERS_PER_ACCOUNT = 8
 BACKOFF_SECONDS = 0.01
 INSERT_BATCH = 500
+INSERTS_IN_FLIGHT = 4
 STARTS_IN_FLIGHT = 64
 # Time allowed to start each workflow before the common due time (the dev server's start rate).
 START_SECONDS_PER_POST = 0.01
@@ -67,6 +93,10 @@ START_SECONDS_PER_POST = 0.01
 STALL = timedelta(minutes=2)
 REDIRECT_URI = "https://bench.atlantide.example/callback"
 SETTLED = ("published", "failed", "cancelled", "withdrawn")
+# The workers' settings beyond the scratch ones. The maintenance schedule (token refresh and
+# metrics collection over every published post) runs weekly, so it never runs during the
+# measurement and competes with the posts for the sandbox's rate limit.
+WORKER_SETTINGS = {"ENGAGE_PUBLISHER__METRICS_INTERVAL_SECONDS": str(7 * 24 * 3600)}
 
 
 @dataclass(frozen=True)
@@ -75,13 +105,13 @@ class Account:
     credentials: Credentials
 
 
-def bench_settings(settings: Settings, data_dir: str, port: int) -> Settings:
+def bench_settings(settings: Settings, data_dir: Path, port: int, temporal: str) -> Settings:
     return settings.model_copy(
         update={
-            "data_dir": data_dir,
+            "data_dir": str(data_dir),
             "ports": settings.ports.model_copy(update={"sandbox": port}),
             "temporal": settings.temporal.model_copy(
-                update={"task_queue_prefix": f"bench-{uuid.uuid4().hex[:8]}-"}
+                update={"address": temporal, "task_queue_prefix": f"bench-{uuid.uuid4().hex[:8]}-"}
             ),
             "sandbox": settings.sandbox.model_copy(
                 update={
@@ -91,23 +121,20 @@ def bench_settings(settings: Settings, data_dir: str, port: int) -> Settings:
                 }
             ),
             "publisher": settings.publisher.model_copy(
-                update={
-                    "api_base_urls": {"sandbox": f"http://127.0.0.1:{port}"},
-                }
+                update={"api_base_urls": {"sandbox": f"http://127.0.0.1:{port}"}}
             ),
         }
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass(frozen=True)
+class Sandbox:
+    client: httpx.AsyncClient
+    pid: int
 
 
 @contextlib.asynccontextmanager
-async def sandbox_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def sandbox_process(settings: Settings) -> AsyncIterator[Sandbox]:
     """The sandbox platform in a process of its own, configured through the environment."""
     env = {
         **os.environ,
@@ -127,7 +154,7 @@ async def sandbox_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient
     try:
         async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as client:
             await _wait_for(client)
-            yield client
+            yield Sandbox(client, process.pid)
     finally:
         process.terminate()
         await process.wait()
@@ -214,9 +241,11 @@ async def schedule(
 ) -> list[Publication]:
     """POSTS publications through the API's code path, spread evenly over the accounts."""
     placeholder = datetime.now(UTC) + timedelta(days=1)
-    placed: list[Publication] = []
-    for first in range(0, POSTS, INSERT_BATCH):
-        async with session_scope(sessions, SYSTEM) as session:
+    in_flight = asyncio.Semaphore(INSERTS_IN_FLIGHT)
+
+    async def place(first: int) -> list[Publication]:
+        placed: list[Publication] = []
+        async with in_flight, session_scope(sessions, SYSTEM) as session:
             for n in range(first, min(first + INSERT_BATCH, POSTS)):
                 data = PublicationCreate(
                     organization_id=organization_id,
@@ -228,34 +257,45 @@ async def schedule(
                 )
                 publication, _ = await service.place_publication(session, data)
                 placed.append(publication)
-    return placed
+        return placed
+
+    batches = await asyncio.gather(*(place(first) for first in range(0, POSTS, INSERT_BATCH)))
+    return [publication for batch in batches for publication in batch]
 
 
-async def set_due(sessions: async_sessionmaker[AsyncSession], due_at: datetime) -> None:
+async def set_due(
+    sessions: async_sessionmaker[AsyncSession], publications: list[Publication], due_at: datetime
+) -> None:
     async with session_scope(sessions, SYSTEM) as session:
         await session.execute(update(Publication).values(due_at=due_at))
+    for publication in publications:
+        publication.due_at = due_at
 
 
-async def start_workflows(
-    client: Client, settings: Settings, publications: list[Publication], due_at: datetime
-) -> None:
+@contextlib.asynccontextmanager
+async def connected_scheduler(settings: Settings) -> AsyncIterator[Scheduler]:
+    """The publisher API's scheduler, connected as the API connects it."""
+    scheduler = Scheduler(settings)
+    scheduler.start_connecting()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                with contextlib.suppress(DependencyUnavailableError):
+                    scheduler.require_connection()
+                    break
+                await asyncio.sleep(0.05)
+        yield scheduler
+    finally:
+        await scheduler.close()
+
+
+async def start_workflows(scheduler: Scheduler, publications: list[Publication]) -> None:
+    """Each post's workflow, started as the API starts it once the post is placed."""
     in_flight = asyncio.Semaphore(STARTS_IN_FLIGHT)
-    prefix = settings.temporal.task_queue_prefix
 
     async def start(publication: Publication) -> None:
         async with in_flight:
-            await client.start_workflow(
-                WORKFLOW_NAME,
-                PublishPostInput(
-                    publication_id=publication.id,
-                    channel=Channel.SANDBOX.value,
-                    due_at=due_at,
-                    task_queue_prefix=prefix,
-                    publish_timeout_seconds=settings.publisher.publish_timeout_seconds,
-                ),
-                id=publication.workflow_id,
-                task_queue=prefix + task_queues.WORKFLOWS,
-            )
+            await scheduler.start(publication)
 
     await asyncio.gather(*(start(publication) for publication in publications))
 
@@ -310,57 +350,62 @@ async def posts_per_key(sandbox: httpx.AsyncClient, accounts: list[Account]) -> 
     return counts
 
 
+def platform_workers(settings: Settings) -> list[WorkerProcess]:
+    """The workflow worker, and the publisher's worker (whose sandbox queue publishes)."""
+    return [
+        engage_worker("workflows", settings.task_queue(task_queues.WORKFLOWS), WORKFLOW_QUEUE),
+        engage_worker(
+            "publisher",
+            settings.task_queue(platform_queue(Channel.SANDBOX.value)),
+            ACTIVITY_QUEUE,
+        ),
+    ]
+
+
 @contextlib.asynccontextmanager
-async def publisher_workers(
-    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[None]:
-    """The publisher's activity workers and the workflow worker, in this process."""
-    async with httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds) as http:
-        activities = publisher_worker.build_activities(sessions, settings, http)
-        queues = publisher_worker.queues(activities, settings)
-        async with contextlib.AsyncExitStack() as running:
-            for queue in queues:
-                await running.enter_async_context(
-                    Worker(
-                        client,
-                        task_queue=settings.task_queue(queue.task_queue),
-                        activities=queue.activities,
-                        max_concurrent_activities=queue.max_concurrent,
-                    )
-                )
-            await running.enter_async_context(
-                Worker(
-                    client,
-                    task_queue=settings.task_queue(task_queues.WORKFLOWS),
-                    workflows=[PublishPostWorkflow],
-                )
-            )
-            yield
+async def event_stream(settings: Settings) -> AsyncIterator[None]:
+    """The scratch stream the publisher's outbox relay publishes to, deleted after."""
+    nats = await connect_nats(settings, "bench-publish")
+    js = nats.jetstream()
+    await ensure_stream(js, settings.events)
+    try:
+        yield
+    finally:
+        await js.delete_stream(settings.events.stream)
+        await nats.close()
 
 
 async def run() -> None:
     async with contextlib.AsyncExitStack() as stack:
         scratch = await stack.enter_async_context(scratch_settings("publisher"))
-        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-publish-"))
-        settings = bench_settings(scratch, data_dir, free_port())
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-publish-")))
+        temporal = await stack.enter_async_context(temporal_dev_server(scratch, data_dir))
+        settings = bench_settings(scratch, data_dir, free_port(), temporal.address)
+        await stack.enter_async_context(event_stream(settings))
         sandbox = await stack.enter_async_context(sandbox_process(settings))
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-            data_converter=pydantic_data_converter,
-            dev_server_log_level="error",
-        )
-        stack.push_async_callback(env.shutdown)
         engine = create_engine(settings)
         stack.push_async_callback(engine.dispose)
         sessions = create_session_factory(engine)
-        await measure(settings, sandbox, env.client, sessions)
+        workers = await stack.enter_async_context(
+            running_workers(
+                temporal.client,
+                settings,
+                platform_workers(settings),
+                data_dir,
+                extra_env=WORKER_SETTINGS,
+            )
+        )
+        scheduler = await stack.enter_async_context(connected_scheduler(settings))
+        pids = {**workers.pids, "sandbox": sandbox.pid, "temporal": temporal.pid}
+        await measure(settings, sandbox.client, scheduler, sessions, CpuMeter(pids))
 
 
 async def measure(
     settings: Settings,
     sandbox: httpx.AsyncClient,
-    client: Client,
+    scheduler: Scheduler,
     sessions: async_sessionmaker[AsyncSession],
+    cpu: CpuMeter,
 ) -> None:
     connector = SandboxConnector.from_settings(settings)
     probes = [await sign_up(sandbox, connector, f"Ceiling {n}") for n in range(ACCOUNTS)]
@@ -369,14 +414,23 @@ async def measure(
     accounts = [await sign_up(sandbox, connector, f"Publisher {n}") for n in range(ACCOUNTS)]
     organization_id, connections = await connect(sessions, TokenVault(settings.publisher), accounts)
     publications = await schedule(sessions, organization_id, connections)
-    async with publisher_workers(client, settings, sessions):
-        lead = timedelta(seconds=10 + POSTS * START_SECONDS_PER_POST)
-        due_at = datetime.now(UTC) + lead
-        await set_due(sessions, due_at)
-        await start_workflows(client, settings, publications, due_at)
-        started_after_due = max(0.0, (datetime.now(UTC) - due_at).total_seconds())
-        await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
-        await wait_settled(sessions)
+    lead = timedelta(seconds=10 + POSTS * START_SECONDS_PER_POST)
+    due_at = datetime.now(UTC) + lead
+    await set_due(sessions, publications, due_at)
+    # Metered from the first start: each post's first workflow task runs while the rest start.
+    metered_from = time.perf_counter()
+    cpu.start()
+    await start_workflows(scheduler, publications)
+    started_after_due = max(0.0, (datetime.now(UTC) - due_at).total_seconds())
+    await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
+    await wait_settled(sessions)
+    cpu_use = cpu.stop()
+    metered = time.perf_counter() - metered_from
+    cpu_ms_per_post = {
+        name: round(cores * metered / POSTS * 1000, 1)
+        for name, cores in cpu_use.items()
+        if name not in ("cores", "machine_busy_cores")
+    }
     published = await latenesses(sessions)
     keys = {publication.idempotency_key for publication in publications}
     per_key = await posts_per_key(sandbox, accounts)
@@ -395,6 +449,8 @@ async def measure(
         rate_limit_burst=RATE_LIMIT_BURST,
         platform_concurrency=settings.publisher.platform_concurrency,
         workflows_started_after_due_seconds=round(started_after_due, 1),
+        cpu_ms_per_post=cpu_ms_per_post,
+        machine_busy_cores=cpu_use.get("machine_busy_cores"),
         sandbox_rejected_rate_limited=stats["rejected_rate_limited"],
         baseline="sandbox_accept_ceiling",
         baseline_value=round(ceiling, 1),

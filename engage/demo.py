@@ -2,11 +2,13 @@
 
 Against a running platform (``make up``), the demo plays every person involved: it registers an
 agriturismo near Gubbio as an agency manager, starts its engagement on the built-in ``sandbox``
-channel with its durations compressed (the request's ``time_scale``), follows the
-organisation's Server-Sent Events and answers what the lifecycle asks of people: each gate is
-approved by the role it names, each task completed by its owner. The stream is opened before the
-engagement is created, so no event is missed; a dropped connection resumes with
-``Last-Event-ID``.
+channel with its durations compressed (the request's ``time_scale``), connects a sandbox account
+(the gateway's OAuth flow) and prepares an approved editorial plan of a few posts due during
+seeding and launch, follows the organisation's Server-Sent Events and answers what the lifecycle
+asks of people: each gate is approved by the role it names, each task completed by its owner.
+From seeding on the engagement publishes the plan, and the posts appear on the sandbox as they
+fall due. The stream is opened before the engagement is created, so no event is missed; a
+dropped connection resumes with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Console, Group, RenderableType
@@ -52,6 +56,22 @@ EVENTS_SHOWN = 14
 RECONNECT_SECONDS = 0.5
 FINISHED = "lifecycle.engagement_completed"
 CANCELLED = "lifecycle.engagement_cancelled"
+POST_SCHEDULED = "publisher.post_scheduled"
+POST_PUBLISHED = "publisher.post_published"
+# The sandbox approves an authorisation at once and redirects here with the code; nothing
+# needs to answer at this address, the demo reads the redirect itself.
+REDIRECT_URI = "https://demo.atlantide.local/oauth/callback"
+PLAN_TIMEZONE = ZoneInfo("Europe/Rome")
+POSTS: tuple[str, ...] = (
+    "Buongiorno dal Sentiero: colazione in terrazza con vista su Gubbio",
+    "Il sentiero dei Cappuccini al tramonto, a due passi da noi",
+    "Olio nuovo: la raccolta nel nostro uliveto è cominciata",
+)
+# The first post falls due once the first three gates have been passed; the others spread
+# over seeding and launch, at least this far apart.
+FIRST_POST_AFTER_SECONDS = 12.0
+MIN_POST_GAP_SECONDS = 2.0
+POST_WINDOW_SECONDS = 20
 
 
 class DemoError(Exception):
@@ -83,6 +103,10 @@ class DemoRun:
     phases_started: list[str] = field(default_factory=list)
     approvals: list[tuple[str, Role]] = field(default_factory=list)
     tasks_completed: int = 0
+    # The plan's posts: placed in the plan, scheduled by the engagement, out on the sandbox.
+    posts_planned: int = 0
+    posts_scheduled: int = 0
+    posts_published: int = 0
     events: list[Frame] = field(default_factory=list)
     completed: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -191,6 +215,154 @@ async def start_engagement(
     run.engagement_id, run.workflow_id = created["id"], created["workflow_id"]
 
 
+async def connect_sandbox(client: httpx.AsyncClient, tokens: Tokens, organization_id: str) -> str:
+    """A new sandbox account connected through the gateway's OAuth flow; its connection id."""
+    manager = tokens.headers(tokens.manager)
+    started = await _expect(
+        await client.post(
+            "/v1/connections/oauth/start",
+            json={
+                "organization_id": organization_id,
+                "channel": "sandbox",
+                "redirect_uri": REDIRECT_URI,
+            },
+            headers=manager,
+        ),
+        201,
+        "starting the sandbox authorisation",
+    )
+    async with httpx.AsyncClient(timeout=10) as platform:
+        redirect = await platform.get(started["authorize_url"])
+    if redirect.status_code != 302:
+        raise DemoError(f"the sandbox did not authorise: {redirect.status_code} {redirect.text}")
+    query = parse_qs(urlsplit(redirect.headers["location"]).query)
+    connected = await _expect(
+        await client.post(
+            "/v1/connections/oauth/complete",
+            json={"state": query["state"][0], "code": query["code"][0]},
+            headers=manager,
+        ),
+        200,
+        "connecting the sandbox account",
+    )
+    connection_id: str = connected["id"]
+    return connection_id
+
+
+def post_times(now: datetime, publishing_seconds: float) -> list[datetime]:
+    """When the plan's posts fall due: spread over seeding and launch."""
+    gap = max((publishing_seconds - FIRST_POST_AFTER_SECONDS) / len(POSTS), MIN_POST_GAP_SECONDS)
+    first = now + timedelta(seconds=FIRST_POST_AFTER_SECONDS)
+    return [first + timedelta(seconds=gap * index) for index in range(len(POSTS))]
+
+
+def plan_rules(times: list[datetime]) -> dict[str, Any]:
+    """Editorial rules giving one sandbox slot at each of ``times`` (one local day)."""
+    rule = {
+        "id": "demo",
+        "pillar": "Vita in agriturismo",
+        "formats": ["text"],
+        "channels": ["sandbox"],
+        "days": [times[0].weekday()],
+        "windows": [
+            {
+                "start": at.time().isoformat(),
+                "end": (at + timedelta(seconds=POST_WINDOW_SECONDS)).time().isoformat(),
+            }
+            for at in times
+        ],
+        "cadence": {"per": "day", "count": len(times)},
+        "target": "famiglie",
+    }
+    return {"timezone": str(PLAN_TIMEZONE), "rules": [rule]}
+
+
+async def prepare_plan(
+    client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, publishing_seconds: float
+) -> None:
+    """An approved plan of ``POSTS`` due during seeding and launch, on a connected sandbox
+    account; near midnight in Rome (the posts would fall on two days) there is no plan."""
+    now = datetime.now(PLAN_TIMEZONE).replace(microsecond=0)
+    times = post_times(now, publishing_seconds)
+    last = times[-1] + timedelta(seconds=POST_WINDOW_SECONDS)
+    if last.date() != now.date():
+        return
+    manager = tokens.headers(tokens.manager)
+    await connect_sandbox(client, tokens, run.organization_id)
+    engagement = f"/v1/engagements/{run.engagement_id}"
+    day = now.date().isoformat()
+    await _expect(
+        await client.post(
+            f"{engagement}/plan",
+            json={
+                "organization_id": run.organization_id,
+                "period_start": day,
+                "period_end": day,
+                "rules": plan_rules(times),
+            },
+            headers=manager,
+        ),
+        201,
+        "generating the editorial plan",
+    )
+    plan = await _expect(
+        await client.get(f"{engagement}/plan", params={"view": "daily"}, headers=manager),
+        200,
+        "reading the editorial plan",
+    )
+    slots = sorted(
+        (slot for period in plan["periods"] for slot in period["slots"]),
+        key=lambda slot: slot["starts_at"],
+    )
+    for slot, text in zip(slots, POSTS, strict=False):
+        variant_id = await approved_post(client, manager, run, text)
+        await _expect(
+            await client.put(
+                f"{engagement}/plan/slots/{slot['id']}",
+                json={"variant_id": variant_id},
+                headers=manager,
+            ),
+            200,
+            "filling a slot of the plan",
+        )
+        run.posts_planned += 1
+    await _expect(
+        await client.post(f"{engagement}/plan/approval", json={}, headers=manager),
+        200,
+        "approving the editorial plan",
+    )
+
+
+async def approved_post(
+    client: httpx.AsyncClient, manager: dict[str, str], run: DemoRun, text: str
+) -> str:
+    """A text post for the sandbox, submitted and approved by the agency; its variant id."""
+    item = await _expect(
+        await client.post(
+            "/v1/content-items",
+            json={
+                "organization_id": run.organization_id,
+                "engagement_id": run.engagement_id,
+                "kind": "text",
+                "title": text[:60],
+                "body": text,
+                "variants": [{"channel": "sandbox"}],
+            },
+            headers=manager,
+        ),
+        201,
+        "writing a post",
+    )
+    for action in ("submit", "approve"):
+        await _expect(
+            await client.post(f"/v1/content-items/{item['id']}/{action}", json={}, headers=manager),
+            200,
+            f"{action} of a post",
+        )
+    variant_id: str = item["variants"][0]["id"]
+    return variant_id
+
+
 async def sse_frames(response: httpx.Response) -> AsyncIterator[Frame]:
     """Parse a ``text/event-stream``: fields until a blank line; comments (keep-alives) skipped."""
     fields: dict[str, str] = {}
@@ -241,6 +413,8 @@ class Display:
         run = self._run
         done = len(PHASES) if run.completed else max(0, _phase_index(run.phase))
         description = "completed" if run.completed else f"phase: {run.phase or 'starting'}"
+        if run.posts_planned:
+            description += f" · posts {run.posts_published}/{run.posts_planned} published"
         self._progress.update(
             self._bar, completed=done, description=description, elapsed=f"{run.elapsed:5.1f}s"
         )
@@ -267,7 +441,7 @@ def _joined(data: dict[str, Any], key: str) -> str:
 def summary(frame: Frame) -> str:
     """A short line saying what the event is about."""
     data = frame.data
-    name = frame.event.removeprefix("lifecycle.")
+    name = frame.event.partition(".")[2]
     lines = {
         "engagement_started": f"{data.get('mode')} on {_joined(data, 'channels')}",
         "phase_started": f"revision {data.get('revision')}",
@@ -279,6 +453,10 @@ def summary(frame: Frame) -> str:
         "task_completed": f"{data.get('task_id')} by {data.get('actor')}",
         "task_overdue": f"{data.get('task_id')} escalated to {data.get('escalated_to')}",
         "engagement_completed": f"{data.get('post_launch_cycles')} support cycles",
+        "post_scheduled": f"{data.get('channel')} post due {data.get('due_at')}",
+        "post_published": f"{data.get('channel')} post {data.get('platform_post_id')} is out",
+        "post_failed": f"{data.get('channel')} post failed: {data.get('failure_class')}",
+        "metrics_collected": f"{data.get('posts')} posts, {data.get('accounts')} accounts measured",
     }
     return lines.get(name, str(frame.cloud_event.get("subject", "")))
 
@@ -300,6 +478,10 @@ class Demo:
             await self._approve(frame.data)
         elif frame.event == "lifecycle.task_created":
             await self._complete_task(frame.data)
+        elif frame.event == POST_SCHEDULED:
+            self._run.posts_scheduled += 1
+        elif frame.event == POST_PUBLISHED:
+            self._run.posts_published += 1
         elif frame.event == FINISHED:
             self._run.completed = True
         elif frame.event == CANCELLED:
@@ -355,10 +537,16 @@ async def run_demo(
             f"[bold]{CLIENT['name']}[/] ({run.organization_id}): engagement on the sandbox "
             f"channel, {support_weeks} weeks of support, time scale {scale:.2e}"
         )
+        publishing_seconds = (
+            (settings.lifecycle.seeding_days + settings.lifecycle.launch_days)
+            * SECONDS_PER_DAY
+            * scale
+        )
         with Live(Display(run), console=console, refresh_per_second=4):
             try:
                 await asyncio.wait_for(
-                    _drive(client, tokens, run, scale, support_weeks), timeout_seconds
+                    _drive(client, tokens, run, scale, support_weeks, publishing_seconds),
+                    timeout_seconds,
                 )
             except httpx.TransportError as error:
                 raise DemoError(
@@ -380,9 +568,14 @@ async def run_demo(
 def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_url: str) -> None:
     ui = f"http://127.0.0.1:{settings.temporal.ui_port}"
     gates = ", ".join(f"{gate} ({role})" for gate, role in run.approvals)
+    posts = (
+        f"{run.posts_published} of the plan's {run.posts_planned} posts published on the sandbox"
+    )
+    if run.posts_published < run.posts_planned:
+        posts += " (the others follow at their time)"
     console.print(
         f"[bold green]Engagement completed[/] in {run.elapsed:.0f}s: {len(run.events)} events, "
-        f"gates approved: {gates}; {run.tasks_completed} tasks completed.\n"
+        f"gates approved: {gates}; {run.tasks_completed} tasks completed; {posts}.\n"
         f"  engagement  {run.engagement_id}\n"
         f"  workflow    {run.workflow_id}\n"
         f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
@@ -394,9 +587,15 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
 
 
 async def _drive(
-    client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, scale: float, support_weeks: int
+    client: httpx.AsyncClient,
+    tokens: Tokens,
+    run: DemoRun,
+    scale: float,
+    support_weeks: int,
+    publishing_seconds: float,
 ) -> None:
-    """Open the stream, start the engagement, then answer what its events ask until it ends."""
+    """Open the stream, start the engagement and prepare its plan, then answer what its events
+    ask until it ends."""
     demo = Demo(client, tokens, run)
     # The client's viewer watches: the stream shows only what that role may see.
     viewer = tokens.headers(tokens.viewer)
@@ -407,6 +606,8 @@ async def _drive(
                 # Started once the stream is open, so not even its first event is missed.
                 if not run.engagement_id:
                     await start_engagement(client, tokens, run, scale, support_weeks)
+                    # Ready before setup looks for it: the brief gate waits for the demo.
+                    await prepare_plan(client, tokens, run, publishing_seconds)
                 async for frame in sse_frames(response):
                     last_id = frame.id
                     frame.seen_at = run.elapsed

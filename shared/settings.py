@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "engage-dev-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev
+DEV_MEDIA_URL_KEY = "engage-dev-media-key-not-for-production"
 
 ServiceName = Literal["gateway", "strategy", "content", "publisher", "listening", "reporting"]
 SERVICE_NAMES: tuple[ServiceName, ...] = (
@@ -77,6 +78,24 @@ class TemporalSettings(BaseModel):
     task_queue_prefix: str = ""
 
 
+class WorkerSettings(BaseModel):
+    """How much a Temporal worker process takes on at once (``engage worker``).
+
+    An activity worker holds at most ``max_concurrent_activities`` tasks per task queue; the
+    rest wait on the Temporal server, where a task with a higher priority (a step a person is
+    waiting for) is handed out first. A worker is one Python thread: a few tasks in flight
+    overlap the database round trips of the services' short activities, and more only share
+    the same CPU, each taking longer, out of the reach of priorities. Slow calls to platforms
+    run on the publisher's platform queues, with their own limit. Unset pollers and workflow
+    task slots keep the Temporal SDK's defaults.
+    """
+
+    max_concurrent_activities: int = Field(8, ge=1)
+    max_concurrent_workflow_tasks: int | None = Field(None, ge=1)
+    activity_task_pollers: int | None = Field(None, ge=1)
+    workflow_task_pollers: int | None = Field(None, ge=1)
+
+
 class MediaSettings(BaseModel):
     """Where the content service stores media files, and how large an upload may be."""
 
@@ -92,6 +111,15 @@ class MediaSettings(BaseModel):
     max_image_bytes: int = 30 * 1024 * 1024
     max_video_bytes: int = 512 * 1024 * 1024
     max_audio_bytes: int = 200 * 1024 * 1024
+    # Where platforms fetch media from (the content service's ``/public/media/...`` as the
+    # internet sees it); empty means the content service's own URL, enough for the local sandbox.
+    public_base_url: str = ""
+    # HMAC-SHA256 keys of those links, newest first: links are signed with the first and accepted
+    # with any, so a key can be rotated in while links signed with the old one are still out.
+    url_signing_keys: list[SecretStr] = Field(default=[SecretStr(DEV_MEDIA_URL_KEY)], min_length=1)
+    # How long a signed link stays valid: long enough for a platform to fetch (and for Instagram
+    # or Facebook to process) the file, short enough that a leaked link soon stops working.
+    public_url_ttl_seconds: int = Field(3600, gt=0)
 
 
 DEV_TOKEN_KEY = "ZGV2LXRva2VuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="  # noqa: S105 - refused in prod
@@ -114,8 +142,11 @@ class PublisherSettings(BaseModel):
     token_keys: list[SecretStr] = [SecretStr(DEV_TOKEN_KEY)]
     # Overrides of each platform's API base URL (channel -> URL); empty means the real host.
     api_base_urls: dict[str, str] = {}
-    # Concurrent publishes per platform task queue (``engage-publisher-<channel>``).
-    platform_concurrency: int = 4
+    # Concurrent publishes per platform task queue (``engage-publisher-<channel>``) and worker.
+    # A publish mostly waits on the platform (hundreds of milliseconds, minutes for a video) and
+    # holds a database connection only in its two short transactions; per-account rate limits
+    # are the platforms' own (429 and ``Retry-After``), not this.
+    platform_concurrency: int = 16
     request_timeout_seconds: float = 15.0
     metrics_interval_seconds: int = 900
     refresh_tokens_before_seconds: int = 600
@@ -181,6 +212,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     events: EventSettings = EventSettings()
     temporal: TemporalSettings = TemporalSettings()
+    worker: WorkerSettings = WorkerSettings()
     media: MediaSettings = MediaSettings()
     sandbox: SandboxSettings = SandboxSettings()
     publisher: PublisherSettings = PublisherSettings()
@@ -202,6 +234,13 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "ENGAGE_PUBLISHER__TOKEN_KEYS holds the development key; set real keys "
+                "when ENGAGE_ENVIRONMENT=prod"
+            )
+        if self.environment == "prod" and any(
+            key.get_secret_value() == DEV_MEDIA_URL_KEY for key in self.media.url_signing_keys
+        ):
+            raise ValueError(
+                "ENGAGE_MEDIA__URL_SIGNING_KEYS holds the development key; set real keys "
                 "when ENGAGE_ENVIRONMENT=prod"
             )
         return self

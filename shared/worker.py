@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
-from shared.events.outbox import OutboxMixin
+from shared.events.outbox import OutboxMixin, outbox_channel
 from shared.events.relay import OutboxRelay
+from shared.events.wakeup import OutboxWakeup
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
+from shared.settings import Settings, WorkerSettings
 from shared.telemetry import setup_telemetry
 from shared.temporal import connect_temporal
 
@@ -94,7 +95,12 @@ async def run_worker(
         async with contextlib.AsyncExitStack() as running:
             if workflows:
                 await running.enter_async_context(
-                    Worker(client, task_queue=settings.task_queue(task_queue), workflows=workflows)
+                    Worker(
+                        client,
+                        task_queue=settings.task_queue(task_queue),
+                        workflows=workflows,
+                        **_workflow_tuning(settings.worker),
+                    )
                 )
             for queue in queues:
                 await running.enter_async_context(
@@ -102,7 +108,10 @@ async def run_worker(
                         client,
                         task_queue=settings.task_queue(queue.task_queue),
                         activities=queue.activities,
-                        max_concurrent_activities=queue.max_concurrent,
+                        max_concurrent_activities=(
+                            queue.max_concurrent or settings.worker.max_concurrent_activities
+                        ),
+                        **_activity_tuning(settings.worker),
                     )
                 )
                 log.info("worker %s polling %s", name, settings.task_queue(queue.task_queue))
@@ -117,7 +126,29 @@ async def run_worker(
     await runtime.stop()
 
 
+def _workflow_tuning(tuning: WorkerSettings) -> dict[str, Any]:
+    """The configured workflow-task limits; unset ones keep the SDK's defaults."""
+    options: dict[str, Any] = {}
+    if tuning.max_concurrent_workflow_tasks is not None:
+        options["max_concurrent_workflow_tasks"] = tuning.max_concurrent_workflow_tasks
+    if tuning.workflow_task_pollers is not None:
+        options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+            tuning.workflow_task_pollers
+        )
+    return options
+
+
+def _activity_tuning(tuning: WorkerSettings) -> dict[str, Any]:
+    if tuning.activity_task_pollers is None:
+        return {}
+    return {
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(tuning.activity_task_pollers)
+    }
+
+
 async def _relay(runtime: ServiceRuntime, model: type[OutboxMixin], stop: asyncio.Event) -> None:
     nats = await runtime.wait_for_nats()
-    relay = OutboxRelay(runtime.sessions, model, nats.jetstream(), runtime.settings.events)
+    settings = runtime.settings
+    wakeup = OutboxWakeup(settings.database_url, outbox_channel(model))
+    relay = OutboxRelay(runtime.sessions, model, nats.jetstream(), settings.events, wakeup)
     await relay.run(stop)

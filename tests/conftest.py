@@ -251,7 +251,7 @@ async def platform(
         Worker(client, task_queue=settings.task_queue(queue), activities=offered)
         for queue, offered in (
             (task_queues.STRATEGY, strategy_worker.activities(sessions)),
-            (task_queues.CONTENT, content_worker.activities(sessions)),
+            (task_queues.CONTENT, content_worker.activities(sessions, settings)),
         )
         if offered
     ]

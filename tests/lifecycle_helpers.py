@@ -2,17 +2,21 @@
 
 The services' activities are replaced by an in-memory record registered under their real names:
 every lifecycle step the workflow records is kept (with its idempotency key), deliverable
-versions and the plan are what the test says.
+versions, the plan, the channels' connections and the period's figures are what the test says,
+and the publisher's scheduling and publishing are recorded (a post whose variant is in
+``refused_variants`` is refused by the platform for good). The engagement's child workflows
+(the plan publisher, the posts, the periodic report) run for real.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +26,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.content.contracts import (
+    GET_APPROVED_VARIANTS,
+    MARK_PUBLISHED,
+    MARK_SCHEDULED,
+    ApprovedVariant,
+    ApprovedVariants,
+    ApprovedVariantsQuery,
+    MarkPublished,
+    MarkScheduled,
+    ReviewState,
+    ReviewStateChanged,
+)
 from services.content.plan.contracts import (
     GENERATE_PLAN,
     GET_PLAN,
@@ -31,9 +47,28 @@ from services.content.plan.contracts import (
     PlanSnapshot,
 )
 from services.publisher.contracts import (
+    COLLECT_METRICS,
+    CONTENT_REJECTED_ERROR,
+    ENGAGEMENT_CONNECTIONS,
+    ENGAGEMENT_PERIOD_SUMMARY,
+    PUBLISH,
+    SCHEDULE_PUBLICATION,
     WITHDRAW_ENGAGEMENT_POSTS,
+    ChannelConnection,
+    CollectMetricsCommand,
+    EngagementConnections,
+    EngagementConnectionsQuery,
+    EngagementPeriodQuery,
+    EngagementPeriodSummary,
     EngagementPostsWithdrawn,
+    MetricsCollected,
+    PostMetricsTotals,
+    PublishCommand,
+    PublishOutcome,
+    ScheduledPublication,
+    SchedulePublicationCommand,
     WithdrawEngagementPosts,
+    platform_queue,
 )
 from services.strategy.contracts import (
     GET_APPROVED_DELIVERABLE,
@@ -64,6 +99,9 @@ from workflows.engagement.messages import (
     LifecycleTiming,
 )
 from workflows.engagement.workflow import EngagementWorkflow
+from workflows.publishing.plan import PublishPlanWorkflow
+from workflows.publishing.workflow import PublishPostWorkflow
+from workflows.reporting.workflow import PeriodicReportWorkflow
 
 Handle = WorkflowHandle[EngagementWorkflow, EngagementState]
 SIX_MONTHS = timedelta(days=182)
@@ -77,6 +115,23 @@ class ServiceRecords:
     versions: list[DeliverableVersionRef] = field(default_factory=list)
     plans_generated: list[GeneratePlan] = field(default_factory=list)
     withdrawals: list[WithdrawEngagementPosts] = field(default_factory=list)
+    # The plan content.get_plan answers (None: the engagement has no plan) and its variants.
+    plan: PlanSnapshot | None = None
+    variants: list[ApprovedVariant] = field(default_factory=list)
+    refused_variants: set[uuid.UUID] = field(default_factory=set)
+    # The organisation's connections; a channel not listed has none.
+    connections: dict[Channel, ChannelConnection] = field(default_factory=dict)
+    connection_queries: list[EngagementConnectionsQuery] = field(default_factory=list)
+    scheduled: dict[str, SchedulePublicationCommand] = field(default_factory=dict)
+    items_scheduled: set[uuid.UUID] = field(default_factory=set)
+    items_published: set[uuid.UUID] = field(default_factory=set)
+    publish_attempts: list[PublishCommand] = field(default_factory=list)
+    collections: list[CollectMetricsCommand] = field(default_factory=list)
+    collected_at: dict[str, datetime] = field(default_factory=dict)
+    period_queries: list[EngagementPeriodQuery] = field(default_factory=list)
+    period_metrics: PostMetricsTotals = field(
+        default_factory=lambda: PostMetricsTotals(impressions=120, likes=9, comments=2)
+    )
 
     @activity.defn(name=RECORD_LIFECYCLE_EVENTS)
     async def record(self, request: RecordLifecycleEvents) -> LifecycleEventsRecorded:
@@ -105,7 +160,102 @@ class ServiceRecords:
 
     @activity.defn(name=GET_PLAN)
     async def get_plan(self, request: GetPlan) -> PlanSnapshot:
-        raise ApplicationError("no plan", type="not-found", non_retryable=True)
+        if self.plan is None:
+            raise ApplicationError("no plan", type="not-found", non_retryable=True)
+        return self.plan
+
+    @activity.defn(name=GET_APPROVED_VARIANTS)
+    async def approved_variants(self, query: ApprovedVariantsQuery) -> ApprovedVariants:
+        # An item once scheduled is no longer ``approved``, as in the content service.
+        waiting = [v for v in self.variants if v.item_id not in self.items_scheduled]
+        return ApprovedVariants(variants=waiting)
+
+    @activity.defn(name=MARK_SCHEDULED)
+    async def mark_scheduled(self, request: MarkScheduled) -> ReviewStateChanged:
+        changed = request.item_id not in self.items_scheduled
+        self.items_scheduled.add(request.item_id)
+        return ReviewStateChanged(
+            item_id=request.item_id, status=ReviewState.SCHEDULED, changed=changed
+        )
+
+    @activity.defn(name=MARK_PUBLISHED)
+    async def mark_published(self, request: MarkPublished) -> ReviewStateChanged:
+        self.items_published.add(request.item_id)
+        return ReviewStateChanged(
+            item_id=request.item_id, status=ReviewState.PUBLISHED, changed=True
+        )
+
+    @activity.defn(name=ENGAGEMENT_CONNECTIONS)
+    async def engagement_connections(
+        self, query: EngagementConnectionsQuery
+    ) -> EngagementConnections:
+        self.connection_queries.append(query)
+        missing = {
+            channel: ChannelConnection(channel=channel, status="missing")
+            for channel in query.channels
+        }
+        return EngagementConnections(
+            channels=[self.connections.get(channel, missing[channel]) for channel in query.channels]
+        )
+
+    @activity.defn(name=SCHEDULE_PUBLICATION)
+    async def schedule_publication(
+        self, command: SchedulePublicationCommand
+    ) -> ScheduledPublication:
+        key = f"{command.variant.variant_id}:{command.channel.value}:{command.slot_id}"
+        created = key not in self.scheduled
+        self.scheduled.setdefault(key, command)
+        publication_id = uuid.uuid5(uuid.NAMESPACE_URL, key)
+        return ScheduledPublication(
+            publication_id=publication_id,
+            workflow_id=f"publication-{publication_id}",
+            status="scheduled",
+            due_at=command.due_at,
+            newly_created=created,
+        )
+
+    @activity.defn(name=PUBLISH)
+    async def publish(self, command: PublishCommand) -> PublishOutcome:
+        self.publish_attempts.append(command)
+        placed = next(
+            c
+            for key, c in self.scheduled.items()
+            if uuid.uuid5(uuid.NAMESPACE_URL, key) == command.publication_id
+        )
+        if placed.variant.variant_id in self.refused_variants:
+            raise ApplicationError(
+                "the platform refused the post: text too long",
+                type=CONTENT_REJECTED_ERROR,
+                non_retryable=True,
+            )
+        return PublishOutcome(
+            publication_id=command.publication_id,
+            status="published",
+            platform_post_id=f"post-{command.publication_id.hex[:8]}",
+            published_at=datetime.now(UTC),
+        )
+
+    @activity.defn(name=COLLECT_METRICS)
+    async def collect_metrics(self, command: CollectMetricsCommand) -> MetricsCollected:
+        self.collections.append(command)
+        assert command.collection_key is not None
+        collected_at = self.collected_at.setdefault(command.collection_key, datetime.now(UTC))
+        return MetricsCollected(posts=2, accounts=1, failures=0, collected_at=collected_at)
+
+    @activity.defn(name=ENGAGEMENT_PERIOD_SUMMARY)
+    async def period_summary(self, query: EngagementPeriodQuery) -> EngagementPeriodSummary:
+        self.period_queries.append(query)
+        return EngagementPeriodSummary(
+            engagement_id=query.engagement_id,
+            starts_at=query.starts_at,
+            ends_at=query.ends_at,
+            posts_published=2,
+            posts_failed=1,
+            by_channel=[],
+            posts_with_metrics=2,
+            metrics=self.period_metrics,
+            metrics_collected_at=query.metrics_as_of,
+        )
 
     @activity.defn(name=WITHDRAW_ENGAGEMENT_POSTS)
     async def withdraw_posts(self, request: WithdrawEngagementPosts) -> EngagementPostsWithdrawn:
@@ -142,7 +292,14 @@ async def running_engagement(
     engagement = engagement.model_copy(update={"task_queue_prefix": prefix})
     workers = [
         Worker(
-            env.client, task_queue=prefix + task_queues.WORKFLOWS, workflows=[EngagementWorkflow]
+            env.client,
+            task_queue=prefix + task_queues.WORKFLOWS,
+            workflows=[
+                EngagementWorkflow,
+                PublishPlanWorkflow,
+                PublishPostWorkflow,
+                PeriodicReportWorkflow,
+            ],
         ),
         Worker(
             env.client,
@@ -152,15 +309,34 @@ async def running_engagement(
         Worker(
             env.client,
             task_queue=prefix + task_queues.CONTENT,
-            activities=[records.generate_plan, records.get_plan],
+            activities=[
+                records.generate_plan,
+                records.get_plan,
+                records.approved_variants,
+                records.mark_scheduled,
+                records.mark_published,
+            ],
         ),
         Worker(
             env.client,
             task_queue=prefix + task_queues.PUBLISHER,
-            activities=[records.withdraw_posts],
+            activities=[
+                records.withdraw_posts,
+                records.engagement_connections,
+                records.schedule_publication,
+                records.collect_metrics,
+                records.period_summary,
+            ],
+        ),
+        Worker(
+            env.client,
+            task_queue=prefix + platform_queue(Channel.SANDBOX),
+            activities=[records.publish],
         ),
     ]
-    async with workers[0], workers[1], workers[2], workers[3]:
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
         yield await env.client.start_workflow(
             EngagementWorkflow.run,
             engagement,

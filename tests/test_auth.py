@@ -19,7 +19,10 @@ from typer.testing import CliRunner
 from engage.cli import app as cli
 from shared.auth import Role, TokenVerifier, issue_dev_token
 from shared.errors import ProblemError
-from shared.settings import AuthSettings, PublisherSettings, Settings
+from shared.settings import AuthSettings, MediaSettings, PublisherSettings, Settings
+
+# Real (not development) media link keys, for settings that must pass in prod.
+MEDIA_KEYS = MediaSettings(url_signing_keys=["a-real-media-link-key-from-vault"])
 
 
 def test_prod_refuses_the_development_secrets() -> None:
@@ -30,11 +33,23 @@ def test_prod_refuses_the_development_secrets() -> None:
     keys = PublisherSettings(token_keys=[Fernet.generate_key().decode()])
     with pytest.raises(ValidationError, match="TOKEN_KEYS holds the development key"):
         Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
+    with pytest.raises(ValidationError, match="URL_SIGNING_KEYS holds the development key"):
+        Settings(
+            environment="prod",
+            auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
+            publisher=keys,
+        )
     assert Settings(
-        environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"), publisher=keys
+        environment="prod",
+        auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
+        publisher=keys,
+        media=MEDIA_KEYS,
     )
     assert Settings(
-        environment="prod", auth=AuthSettings(jwks_url="https://idp.example/jwks"), publisher=keys
+        environment="prod",
+        auth=AuthSettings(jwks_url="https://idp.example/jwks"),
+        publisher=keys,
+        media=MEDIA_KEYS,
     )
 
 
@@ -112,6 +127,7 @@ async def test_production_verifies_rs256_against_jwks(
         environment="prod",
         auth=AuthSettings(jwks_url=jwks_url),
         publisher=PublisherSettings(token_keys=[Fernet.generate_key().decode()]),
+        media=MEDIA_KEYS,
     )
     verifier = TokenVerifier(settings)
 

@@ -7,11 +7,24 @@ import json
 import httpx
 import pytest
 
-from services.publisher.connectors.base import MediaRef, RetryableError
-from services.publisher.connectors.facebook import classify_graph
+from services.publisher.connectors.base import AuthError, Credentials, MediaRef, RetryableError
+from services.publisher.connectors.facebook import (
+    GraphClient,
+    MetaConnectError,
+    classify_graph,
+    connect_page,
+)
 from tests.fakes import facebook, graph
-from tests.fakes.cases import TEXT, open_case
-from tests.fakes.common import VALID_TOKEN
+from tests.fakes.cases import TEXT, Case, app, open_case
+from tests.fakes.common import VALID_TOKEN, Fault
+
+LOGIN = Credentials(access_token=graph.SHORT_LIVED_TOKEN)
+
+
+def graph_of(case: Case) -> GraphClient:
+    return GraphClient(
+        case.http, case.base_url, app(graph.APP_ID, graph.APP_SECRET), name="facebook"
+    )
 
 
 async def test_a_text_post_goes_to_the_page_feed_with_the_token_in_the_header() -> None:
@@ -125,3 +138,61 @@ def test_graph_error_codes_decide_the_class_of_a_failed_write(code: int, expecte
         400, json={"error": {"message": "m", "type": "OAuthException", "code": code}}
     )
     assert type(classify_graph(response, True)).__name__ == expected
+
+
+async def test_a_login_connects_the_page_with_its_page_token_which_does_not_expire() -> None:
+    async with open_case("facebook") as case:
+        connected = await connect_page(graph_of(case), LOGIN, facebook.PAGE_ID)
+
+        assert (connected.account_id, connected.display_name) == (
+            facebook.PAGE_ID,
+            facebook.PAGE_NAME,
+        )
+        # The Page token asked with the long-lived user token, not the one-hour one.
+        assert connected.credentials.access_token == VALID_TOKEN
+        assert connected.credentials.expires_at is None
+        assert connected.credentials.refresh_token is None
+        assert connected.credentials.extra == {"token_kind": "page", "page_id": facebook.PAGE_ID}
+        [exchange] = case.fake.requests("token")
+        assert exchange.payload["grant_type"] == "fb_exchange_token"
+        assert exchange.payload["fb_exchange_token"] == graph.SHORT_LIVED_TOKEN
+        [page] = case.fake.requests("page")
+        assert (page.method, page.path) == ("GET", f"/v21.0/{facebook.PAGE_ID}")
+        assert page.query == {"fields": "id,name,access_token"}
+        assert page.headers["authorization"] == f"Bearer {graph.LONG_LIVED_TOKEN}"
+
+        published = await case.connector.publish(connected.credentials, case.request)
+        assert published.platform_post_id in case.fake.live_posts()
+
+
+async def test_an_expired_login_token_is_refused_before_any_page_is_asked() -> None:
+    async with open_case("facebook") as case:
+        expired = Credentials(access_token="expired-short-lived-token")
+        with pytest.raises(MetaConnectError) as refused:
+            await connect_page(graph_of(case), expired, facebook.PAGE_ID)
+
+        assert refused.value.kind == "oauth-token-exchange-refused"
+        assert "Session has expired" in str(refused.value)
+        assert case.fake.requests("page") == []
+
+
+@pytest.mark.parametrize("page_id", [facebook.UNGRANTED_PAGE_ID, "999999"])
+async def test_a_page_not_granted_in_the_login_is_refused(page_id: str) -> None:
+    async with open_case("facebook") as case:
+        with pytest.raises(MetaConnectError) as refused:
+            await connect_page(graph_of(case), LOGIN, page_id)
+
+        assert refused.value.kind == "oauth-page-not-granted"
+        assert page_id in str(refused.value)
+
+
+async def test_a_page_token_is_never_exchanged_only_checked() -> None:
+    async with open_case("facebook") as case:
+        connected = await connect_page(graph_of(case), LOGIN, facebook.PAGE_ID)
+        kept = await case.connector.refresh(connected.credentials)
+
+        assert kept == connected.credentials
+        assert len(case.fake.requests("token")) == 1, "only the login's exchange"
+        case.fake.fail_next("read", Fault.EXPIRED_TOKEN)
+        with pytest.raises(AuthError):
+            await case.connector.refresh(connected.credentials)

@@ -6,13 +6,15 @@ import pytest
 
 from services.publisher.connectors.base import (
     ContentRejectedError,
+    Credentials,
     MediaRef,
     RetryableError,
 )
-from services.publisher.connectors.instagram import InstagramConnector
-from tests.fakes import instagram
-from tests.fakes.cases import TEXT, open_case
-from tests.fakes.common import Fault
+from services.publisher.connectors.facebook import GraphClient, MetaConnectError
+from services.publisher.connectors.instagram import InstagramConnector, connect_account
+from tests.fakes import graph, instagram
+from tests.fakes.cases import TEXT, app, open_case
+from tests.fakes.common import VALID_TOKEN, Fault
 
 PREFIX = f"/v21.0/{instagram.IG_USER_ID}"
 
@@ -133,3 +135,39 @@ async def test_validate_requires_media_of_a_supported_type() -> None:
 
         assert [v.rule for v in case.connector.validate(bare)] == ["media_count"]
         assert [v.field for v in case.connector.validate(wrong)] == ["media.0"]
+
+
+async def test_a_login_connects_the_instagram_account_linked_to_the_page() -> None:
+    async with open_case("instagram") as case:
+        client = GraphClient(
+            case.http, case.base_url, app(graph.APP_ID, graph.APP_SECRET), name="instagram"
+        )
+        login = Credentials(access_token=graph.SHORT_LIVED_TOKEN)
+        connected = await connect_account(client, login, instagram.LINKED_PAGE_ID)
+
+        assert (connected.account_id, connected.display_name) == (
+            instagram.IG_USER_ID,
+            instagram.IG_USERNAME,
+        )
+        assert connected.credentials.access_token == VALID_TOKEN
+        assert connected.credentials.expires_at is None
+        assert connected.credentials.extra["page_id"] == instagram.LINKED_PAGE_ID
+        [page] = case.fake.requests("page")
+        assert page.path == f"/v21.0/{instagram.LINKED_PAGE_ID}"
+        assert "instagram_business_account" in page.query["fields"]
+        assert page.headers["authorization"] == f"Bearer {graph.LONG_LIVED_TOKEN}"
+
+        result = await case.connector.publish(connected.credentials, case.request)
+        assert case.fake.live_posts() == [result.platform_post_id]
+
+
+async def test_a_page_without_an_instagram_account_cannot_be_connected() -> None:
+    async with open_case("instagram") as case:
+        client = GraphClient(
+            case.http, case.base_url, app(graph.APP_ID, graph.APP_SECRET), name="instagram"
+        )
+        login = Credentials(access_token=graph.SHORT_LIVED_TOKEN)
+        with pytest.raises(MetaConnectError) as refused:
+            await connect_account(client, login, instagram.UNLINKED_PAGE_ID)
+
+        assert refused.value.kind == "oauth-instagram-not-linked"

@@ -1,13 +1,22 @@
-"""Media upload through the gateway: type from the bytes, dimensions, checksum, limits, deletion."""
+"""Media upload through the gateway: type from the bytes, dimensions, checksum, limits, deletion;
+and the signed, expiring public links platforms fetch media from (``GET /public/media/{id}`` on
+the content service, without a bearer token)."""
 
 from __future__ import annotations
 
 import hashlib
 import struct
+import uuid
 import zlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
 
 from shared.auth import Role
+from shared.media_links import LinkCheck, MediaLinks
 from tests.conftest import Platform
+from tests.test_errors import assert_problem
 from tests.test_thin_thread import create_org
 
 
@@ -227,3 +236,95 @@ async def test_media_in_use_cannot_be_deleted_and_unused_media_can(platform: Pla
     assert deleted.status_code == 204
     gone = await platform.gateway.get(f"/v1/media/{unused['id']}/content", headers=writer)
     assert gone.status_code == 404
+
+
+def with_query(url: str, **changes: str) -> str:
+    """The link with some of its query parameters replaced (or removed when empty)."""
+    parts = urlsplit(url)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()} | changes
+    kept = {key: value for key, value in query.items() if value}
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(kept)}"
+
+
+async def test_a_signed_link_opens_its_medium_without_a_token_until_it_expires(
+    platform: Platform,
+) -> None:
+    organization_id = await create_org(platform)
+    data = jpeg(1080, 1350)
+    media = await upload(platform, organization_id, data, "image/jpeg", "vendemmia.jpg")
+    links = MediaLinks.from_settings(platform.settings)
+    link = links.url(uuid.UUID(organization_id), uuid.UUID(str(media["id"])))
+    assert link.startswith(f"http://127.0.0.1:{platform.settings.ports.content}/public/media/")
+
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        fetched = await anonymous.get(link)
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.content == data
+        assert fetched.headers["content-type"] == "image/jpeg"
+        assert fetched.headers["etag"] == f'"{media["sha256"]}"'
+        assert fetched.headers["x-content-type-options"] == "nosniff"
+        probed = await anonymous.head(link)
+        assert probed.status_code == 200
+        assert probed.headers["content-length"] == str(len(data))
+        assert probed.content == b""
+
+        two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+        stale = links.url(
+            uuid.UUID(organization_id), uuid.UUID(str(media["id"])), now=two_hours_ago
+        )
+        expired = await anonymous.get(stale)
+        assert_problem(expired, 410, "media-link-expired")
+        # A forged expiry is a bad signature, not a link that expires later.
+        later = str(int(datetime.now(UTC).timestamp()) + 86_400)
+        forged = await anonymous.get(with_query(stale, expires=later))
+        assert_problem(forged, 403, "media-link-invalid")
+
+
+async def test_a_link_that_was_not_signed_for_the_medium_and_its_organisation_is_refused(
+    platform: Platform,
+) -> None:
+    organization_id, other_id = await create_org(platform), await create_org(platform)
+    media = await upload(platform, organization_id, png(10, 10), "image/png")
+    others = await upload(platform, other_id, png(20, 20), "image/png")
+    media_id, others_id = uuid.UUID(str(media["id"])), uuid.UUID(str(others["id"]))
+    links = MediaLinks.from_settings(platform.settings)
+    link = links.url(uuid.UUID(organization_id), media_id)
+    signature = parse_qs(urlsplit(link).query)["signature"][0]
+    tampered = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    forged_key = MediaLinks(links.base_url, (b"not-the-service-key",), links.ttl)
+    refused = {
+        # Signed for the other organisation, naming this organisation's medium.
+        "other organisation": links.url(uuid.UUID(other_id), media_id),
+        # This medium's signature on the other organisation's medium.
+        "other medium": link.replace(str(media_id), str(others_id)),
+        "tampered signature": with_query(link, signature=tampered),
+        "no signature": with_query(link, signature=""),
+        "no expiry": with_query(link, expires=""),
+        "not a number": with_query(link, expires="soon"),
+        "another key": forged_key.url(uuid.UUID(organization_id), media_id),
+        "unknown medium": links.url(uuid.UUID(organization_id), uuid.uuid4()),
+        "not an id": link.replace(str(media_id), "not-a-uuid"),
+    }
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        for case, url in refused.items():
+            answer = await anonymous.get(url)
+            assert answer.status_code == 403, case
+            assert_problem(answer, 403, "media-link-invalid")
+            assert b"PNG" not in answer.content, case
+        assert (await anonymous.get(link)).status_code == 200
+
+
+def test_links_signed_with_a_retired_key_still_open_while_it_is_listed() -> None:
+    organization_id, media_id = uuid.uuid4(), uuid.uuid4()
+    old = MediaLinks("http://content", (b"old-key",), timedelta(hours=1))
+    rotated = MediaLinks("http://content", (b"new-key", b"old-key"), timedelta(hours=1))
+    retired = MediaLinks("http://content", (b"new-key",), timedelta(hours=1))
+    query = parse_qs(urlsplit(old.url(organization_id, media_id)).query)
+    expires, signature = query["expires"][0], query["signature"][0]
+
+    assert rotated.check(organization_id, media_id, expires, signature) is LinkCheck.VALID
+    assert retired.check(organization_id, media_id, expires, signature) is LinkCheck.INVALID
+    assert rotated.check(uuid.uuid4(), media_id, expires, signature) is LinkCheck.INVALID
+    fresh = parse_qs(urlsplit(rotated.url(organization_id, media_id)).query)
+    fresh_check = old.check(organization_id, media_id, fresh["expires"][0], fresh["signature"][0])
+    assert fresh_check is LinkCheck.INVALID, "new links are signed with the newest key"

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import httpx
 import pytest
 from rich.console import Console
 
-from engage.demo import DemoError, run_demo, time_scale_for
+from engage.demo import POSTS, DemoError, run_demo, time_scale_for
 from services.gateway.app import build_app as build_gateway
 from shared.auth import Role, issue_dev_token
 from shared.domain import Phase
 from shared.settings import LifecycleSettings
-from tests.conftest import Platform
+from tests.conftest import Platform, wait_until
 from tests.test_thin_thread import engagement_body
 
 PHASE_NAMES = [phase.value for phase in Phase]
@@ -58,6 +59,31 @@ async def test_demo_runs_an_engagement_through_every_phase(platform: Platform) -
     state = read.json()["state"]
     assert (state["status"], state["phase"]) == ("completed", "post_launch")
     assert state["post_launch"]["cycles_done"] == 2
+
+    # The plan's posts: scheduled from seeding on, then out on the sandbox at their time (some
+    # after this short demo has ended). Near midnight in Rome the demo makes no plan.
+    assert run.posts_planned in (0, len(POSTS))
+    assert run.posts_scheduled == run.posts_planned
+    seeding = next(
+        d["reference"]
+        for d in state["deliverables"]
+        if (d["name"], d["phase"]) == ("plan_publishing", "seeding")
+    )
+    if run.posts_planned:
+        assert (seeding["status"], seeding["scheduled"]) == ("done", len(POSTS))
+    publications: list[dict[str, Any]] = []
+
+    async def all_published() -> bool:
+        listed = await platform.gateway.get(
+            "/v1/publications",
+            params={"engagement_id": run.engagement_id},
+            headers=platform.auth(Role.MANAGER),
+        )
+        publications[:] = listed.json()
+        return all(p["status"] == "published" for p in publications)
+
+    await wait_until(all_published, timeout=60, interval=0.5)
+    assert len(publications) == run.posts_planned
 
 
 async def test_demo_says_to_start_the_platform_when_the_gateway_is_away(

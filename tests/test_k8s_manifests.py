@@ -6,6 +6,7 @@ checks the objects that come out, so a regression in any base file fails here.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 KUSTOMIZE_DIR = ROOT / "deploy" / "k8s"
 
@@ -21,7 +24,12 @@ PART_OF = "atlantide-engage"
 IMAGE = "atlantide-engage:latest"
 CONFIG_MAP = "engage-config"
 SECRET = "engage-secrets"
-SECRET_ENV = ("ENGAGE_DATABASE_URL", "ENGAGE_AUTH__JWT_SECRET")
+SECRET_ENV = (
+    "ENGAGE_DATABASE_URL",
+    "ENGAGE_AUTH__JWT_SECRET",
+    "ENGAGE_PUBLISHER__TOKEN_KEYS",
+    "ENGAGE_MEDIA__URL_SIGNING_KEYS",
+)
 USER_ID = 10001
 
 SERVICE_PORTS: dict[str, int] = {
@@ -327,6 +335,34 @@ def test_settings_come_from_the_config_map_and_the_secret(
             assert "value" not in env[variable], f"{where} has a literal {variable}"
             secret_ref = env[variable].get("valueFrom", {}).get("secretKeyRef")
             assert secret_ref == {"name": SECRET, "key": variable}, where
+
+
+# Values an operator would put in the Secret: not the development defaults.
+OPERATOR_SECRETS = {
+    "ENGAGE_DATABASE_URL": "postgresql+asyncpg://engage:pw@postgres:5432/engage",
+    "ENGAGE_AUTH__JWT_SECRET": "operator-jwt-secret-0123456789abcdef",
+    "ENGAGE_PUBLISHER__TOKEN_KEYS": '["b3BlcmF0b3ItdG9rZW4ta2V5LTAxMjM0NTY3ODlhYg=="]',
+    "ENGAGE_MEDIA__URL_SIGNING_KEYS": '["operator-media-key-0123456789abcdef"]',
+}
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_every_pod_starts_with_prod_settings(
+    manifests: list[Manifest], kind: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly the environment a pod gets (the ConfigMap plus its Secret references) loads as
+    ``prod`` settings: a secret the settings refuse to default in prod is never left out."""
+    data: dict[str, str] = get(manifests, "ConfigMap", CONFIG_MAP)["data"]
+    for container in containers(get(manifests, kind, name)):
+        for variable in [v for v in os.environ if v.startswith("ENGAGE_")]:
+            monkeypatch.delenv(variable)
+        for key, value in data.items():
+            monkeypatch.setenv(key, value)
+        for variable in container.get("env", []):
+            if variable.get("valueFrom", {}).get("secretKeyRef"):
+                monkeypatch.setenv(variable["name"], OPERATOR_SECRETS[variable["name"]])
+        settings = Settings()
+        assert settings.environment == "prod", f"{name}/{container['name']}"
 
 
 def test_config_map_suits_a_cluster(manifests: list[Manifest]) -> None:

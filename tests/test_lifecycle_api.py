@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -279,3 +280,207 @@ async def test_pause_resume_and_cancel_with_compensation(platform: Platform) -> 
     assert events.count("engagement_paused") == events.count("engagement_resumed") == 1
     assert events[-1] == "engagement_cancelled"
     assert timeline[-1]["details"]["reason"] == "Budget withdrawn"
+
+
+async def listed(
+    platform: Platform, headers: dict[str, str], **params: str
+) -> list[dict[str, Any]]:
+    response = await platform.gateway.get("/v1/engagements", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()
+    return items
+
+
+async def summary_of(platform: Platform, engagement: dict[str, Any]) -> dict[str, Any] | None:
+    items = await listed(
+        platform, platform.auth(Role.MANAGER), organization_id=engagement["organization_id"]
+    )
+    state: dict[str, Any] | None = next(i["state"] for i in items if i["id"] == engagement["id"])
+    return state
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _approvals(pending: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            p["gate"],
+            p["phase"],
+            p["revision"],
+            sorted(p["approver_roles"]),
+            p["missing_deliverables"],
+            _instant(p["requested_at"]),
+        )
+        for p in pending
+    ]
+
+
+def as_summary(live: dict[str, Any]) -> dict[str, Any]:
+    """What the list's summary must say, computed from the workflow's live state."""
+    return {
+        "status": live["status"],
+        "phase": live["phase"],
+        "revision": live["revision"],
+        "pending_approvals": _approvals(live["pending_approvals"]),
+        "open_task_count": len(live["open_tasks"]),
+        "overdue_task_count": len(live["overdue_tasks"]),
+        "next_deadline": _instant(live["next_deadline"]),
+    }
+
+
+async def summary_matches_live_state(platform: Platform, engagement: dict[str, Any]) -> None:
+    """The summary catches up with the workflow's state once the step's facts are recorded."""
+    last: dict[str, Any] = {}
+
+    async def matches() -> bool:
+        live = as_summary(await live_state(platform, engagement["id"]))
+        state = await summary_of(platform, engagement)
+        if state is None:
+            return False
+        last.update(live=live, state=state)
+        return live == {
+            **{key: state[key] for key in live},
+            "pending_approvals": _approvals(state["pending_approvals"]),
+            "next_deadline": _instant(state["next_deadline"]),
+        }
+
+    try:
+        await wait_until(matches, timeout=20)
+    except TimeoutError:
+        raise AssertionError(f"the summary never matched the live state: {last}") from None
+
+
+async def test_list_summaries_follow_the_workflow_state_step_by_step(platform: Platform) -> None:
+    engagement = await start_engagement(platform, mode="affiancamento")
+    base = f"/v1/engagements/{engagement['id']}"
+    client = platform.auth(Role.CLIENT_APPROVER, orgs=[engagement["organization_id"]])
+    manager = platform.auth(Role.MANAGER)
+
+    await wait_for_gate(platform, engagement["id"], "brief")
+    await summary_matches_live_state(platform, engagement)
+    before = await summary_of(platform, engagement)
+    assert before is not None
+
+    rejected = await platform.gateway.post(
+        f"{base}/approvals",
+        json={"gate": "brief", "decision": "reject", "reason": "Add the olive harvest"},
+        headers=client,
+    )
+    assert rejected.status_code == 200, rejected.text
+    await wait_for_gate(platform, engagement["id"], "brief")
+    await summary_matches_live_state(platform, engagement)
+    state = await summary_of(platform, engagement)
+    assert state is not None
+    assert state["revision"] == 1
+    assert state["open_task_count"] == before["open_task_count"] + 1  # the rework task
+
+    tasks = (await platform.gateway.get(f"{base}/tasks?status=open", headers=manager)).json()
+    rework = next(task for task in tasks if task["kind"] == "rework")
+    done = await platform.gateway.post(
+        f"{base}/tasks/{rework['id']}/complete", json={}, headers=manager
+    )
+    assert done.status_code == 200, done.text
+    await summary_matches_live_state(platform, engagement)
+
+    await approve(platform, engagement, "brief", client)
+    await wait_for_gate(platform, engagement["id"], "strategy")
+    await summary_matches_live_state(platform, engagement)
+    state = await summary_of(platform, engagement)
+    assert state is not None
+    assert (state["phase"], state["revision"]) == ("design", 0)
+    assert [p["gate"] for p in state["pending_approvals"]] == ["strategy"]
+
+    paused = await platform.gateway.post(f"{base}/pause", json={}, headers=manager)
+    assert paused.status_code == 200, paused.text
+    await summary_matches_live_state(platform, engagement)
+    cancelled = await platform.gateway.post(
+        f"{base}/cancel", json={"reason": "Season over"}, headers=manager
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    await summary_matches_live_state(platform, engagement)
+    state = await summary_of(platform, engagement)
+    assert state is not None
+    assert (state["status"], state["pending_approvals"], state["open_task_count"]) == (
+        "cancelled",
+        [],
+        0,
+    )
+
+
+async def test_list_filters_waiting_for_me_and_pages(platform: Platform) -> None:
+    organization_id = await create_org(platform, "Cantina dei Colli")
+    manager = platform.auth(Role.MANAGER)
+    client = platform.auth(Role.CLIENT_APPROVER, orgs=[organization_id])
+    created = []
+    for _ in range(3):
+        response = await platform.gateway.post(
+            "/v1/engagements", json=engagement_body(organization_id), headers=manager
+        )
+        assert response.status_code == 201, response.text
+        created.append(response.json())
+    newest_first = [engagement["id"] for engagement in reversed(created)]
+    for engagement in created:
+        await wait_for_gate(platform, engagement["id"], "brief")
+    first = created[0]
+    await approve(platform, first, "brief", client)
+    await wait_for_gate(platform, first["id"], "strategy")
+    second = created[1]
+    paused = await platform.gateway.post(
+        f"/v1/engagements/{second['id']}/pause", json={}, headers=manager
+    )
+    assert paused.status_code == 200, paused.text
+
+    async def ids(headers: dict[str, str], **params: str) -> list[str]:
+        return [item["id"] for item in await listed(platform, headers, **params)]
+
+    async def first_in_design() -> bool:
+        return await ids(manager, organization_id=organization_id, phase="design") == [first["id"]]
+
+    await wait_until(first_in_design, timeout=20)
+    assert await ids(manager, organization_id=organization_id) == newest_first
+    assert await ids(manager, organization_id=organization_id, phase="analysis") == [
+        created[2]["id"],
+        second["id"],
+    ]
+    assert await ids(manager, organization_id=organization_id, status="paused") == [second["id"]]
+    assert await ids(manager, organization_id=organization_id, status="completed") == []
+    # The running ones wait for their client's approval (strategy, brief); a paused engagement
+    # takes no decision, and its operational tasks are the agency's (realizzazione).
+    assert await ids(client, waiting_for_me="true") == [created[2]["id"], first["id"]]
+    assert await ids(manager, organization_id=organization_id, waiting_for_me="true") == (
+        newest_first
+    )
+    viewer = platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id])
+    assert await ids(viewer, waiting_for_me="true") == []
+    assert await ids(viewer) == newest_first
+
+    # Another organisation's client sees none of them, even when naming the organisation.
+    stranger = platform.auth(Role.CLIENT_APPROVER, orgs=[await create_org(platform, "Altro")])
+    assert await ids(stranger) == []
+    assert await ids(stranger, organization_id=organization_id) == []
+    assert await ids(stranger, waiting_for_me="true") == []
+
+    page = await platform.gateway.get(
+        "/v1/engagements",
+        params={"organization_id": organization_id, "limit": 2},
+        headers=manager,
+    )
+    assert [item["id"] for item in page.json()] == newest_first[:2]
+    following = page.headers["link"].removeprefix("<").split(">;")[0]
+    assert page.headers["link"].endswith('rel="next"')
+    rest = await platform.gateway.get(following, headers=manager)
+    assert [item["id"] for item in rest.json()] == newest_first[2:]
+    assert "link" not in rest.headers
+    listed_item = page.json()[0]
+    assert set(listed_item["state"]) == {
+        "status",
+        "phase",
+        "revision",
+        "pending_approvals",
+        "open_task_count",
+        "overdue_task_count",
+        "next_deadline",
+        "updated_at",
+    }

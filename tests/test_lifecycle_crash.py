@@ -60,6 +60,8 @@ WORKERS = {
     "workflows": (task_queues.WORKFLOWS, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
     "strategy": (task_queues.STRATEGY, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
     "content": (task_queues.CONTENT, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+    # Setup asks it for the channels' connections; cycles collect metrics and report through it.
+    "publisher": (task_queues.PUBLISHER, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
 }
 
 
@@ -233,7 +235,7 @@ async def test_killed_workers_neither_lose_nor_repeat_a_lifecycle_fact(
         WorkerProcess(name, platform.temporal, prefix, environment, tmp_path / f"{name}.log")
         for name in WORKERS
     ]
-    workflow_worker, strategy_worker, _ = workers
+    workflow_worker, strategy_worker, *_ = workers
     engagement = (await create_engagement(platform)).model_copy(
         update={"task_queue_prefix": prefix}
     )

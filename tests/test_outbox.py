@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -16,7 +17,9 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
 from shared.events.jetstream import connect_nats, ensure_stream
+from shared.events.outbox import outbox_channel
 from shared.events.relay import OutboxRelay
+from shared.events.wakeup import OutboxWakeup
 from shared.settings import EventSettings, Settings
 from tests.conftest import free_port, isolated_event_settings, wait_until
 from tests.events_helpers import events_of, stream_messages
@@ -109,6 +112,65 @@ async def test_event_of_a_rolled_back_transaction_is_never_published(
         nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
     )
     assert [event.id for event in events_of(messages)] == kept
+
+
+def database_url(sessions: async_sessionmaker[AsyncSession]) -> str:
+    return str(sessions.kw["bind"].url.render_as_string(hide_password=False))
+
+
+async def drained(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    return await pending(sessions) == 0
+
+
+async def test_relay_wakes_on_commit_instead_of_waiting_for_its_poll(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    # Polling every 30 s: only the commit's notification can bring the events out in time.
+    slow_poll = isolated_events.model_copy(update={"relay_poll_seconds": 30.0})
+    wakeup = OutboxWakeup(database_url(fresh_sessions), outbox_channel(OutboxEvent))
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), slow_poll, wakeup)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(wakeup.listening.wait(), timeout=10)
+        await asyncio.sleep(0.5)  # the relay has looked, found nothing and gone idle
+        ids = await stage(fresh_sessions, "wake", "up")
+        committed = time.perf_counter()
+        await wait_until(lambda: drained(fresh_sessions), timeout=5, interval=0.01)
+        assert time.perf_counter() - committed < 5
+        # A second commit wakes it again.
+        ids += await stage(fresh_sessions, "again")
+        await wait_until(lambda: drained(fresh_sessions), timeout=5, interval=0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
+    )
+    assert [event.id for event in events_of(messages)] == ids
+
+
+async def test_relay_keeps_polling_when_it_cannot_listen(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    wakeup = OutboxWakeup(nowhere, outbox_channel(OutboxEvent))
+    relay = OutboxRelay(
+        fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events, wakeup
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await stage(fresh_sessions, "polled")
+        await wait_until(lambda: drained(fresh_sessions), timeout=5)
+        assert not wakeup.listening.is_set()
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
 
 
 async def test_same_event_id_is_staged_once(

@@ -1,12 +1,15 @@
 """An approved editorial plan publishes itself: through the gateway, on the sandbox platform, with
-the slots it cannot publish reported; and the scheduling activity it uses is idempotent."""
+the slots it cannot publish reported, posts with media included (with a link to the content store
+signed at publish time); and the scheduling activity it uses is idempotent."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -14,6 +17,11 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from services.content.contracts import (
+    GET_APPROVED_VARIANTS,
+    ApprovedVariants,
+    ApprovedVariantsQuery,
+)
 from services.publisher.contracts import (
     SCHEDULE_PUBLICATION,
     SchedulePublicationCommand,
@@ -23,11 +31,13 @@ from shared import task_queues
 from shared.auth import Role
 from shared.domain import Channel
 from tests.conftest import Platform, wait_until
-from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
+from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
 from tests.test_content_items import create_item, post_body
+from tests.test_content_media import jpeg, upload
 from tests.test_errors import assert_problem
 from tests.test_plan_api import fill, new_engagement, slots_of
 from tests.test_replay import replayer
+from tests.test_thin_thread import create_org
 
 ROME = ZoneInfo("Europe/Rome")
 # The live slots start this long after the test does: time enough to prepare the plan.
@@ -225,6 +235,114 @@ async def test_an_approved_plan_publishes_each_future_slot_once_on_time(
     ).fetch_history()
     replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert replayed.replay_failure is None, replayed.replay_failure
+
+
+async def test_a_slot_with_an_image_is_published_with_a_link_signed_when_it_goes_out(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    now = await clear_of_midnight()
+    organization_id, engagement_id = await planned_engagement(platform, now)
+    photo_bytes = jpeg(1080, 1350)
+    photo = await upload(platform, organization_id, photo_bytes, "image/jpeg", "mosto.jpg")
+    item = await create_item(
+        platform,
+        post_body(
+            organization_id,
+            engagement_id=engagement_id,
+            kind="image",
+            body="Il primo mosto, in foto",
+            media_ids=[photo["id"]],
+            variants=[{"channel": "sandbox"}],
+        ),
+    )
+    for action, role in (("submit", Role.EDITOR), ("approve", Role.MANAGER)):
+        moved = await platform.gateway.post(
+            f"/v1/content-items/{item['id']}/{action}", json={}, headers=platform.auth(role)
+        )
+        assert moved.status_code == 200, moved.text
+    approved_variants = ApprovedVariants.model_validate(
+        await platform.run_activity(
+            task_queues.CONTENT,
+            GET_APPROVED_VARIANTS,
+            ApprovedVariantsQuery(
+                organization_id=uuid.UUID(organization_id),
+                engagement_id=uuid.UUID(engagement_id),
+            ),
+        )
+    )
+    [stored] = approved_variants.variants[0].media
+    assert (stored.width, stored.height, stored.mime_type) == (1080, 1350, "image/jpeg")
+    assert stored.url is not None
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        assert (await anonymous.get(stored.url)).content == photo_bytes
+
+    slots = sorted(await slots_of(platform, engagement_id), key=lambda s: s["starts_at"])
+    _, sandbox_first, _ = [slot for slot in slots if slot["channel"] == "sandbox"]
+    filled = await fill(platform, engagement_id, sandbox_first["id"], item["variants"][0]["id"])
+    assert filled.status_code == 200, filled.text
+    approved = await platform.gateway.post(
+        f"/v1/engagements/{engagement_id}/plan/approval",
+        json={},
+        headers=platform.auth(Role.MANAGER),
+    )
+    assert approved.status_code == 200, approved.text
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    started = await start_publishing(platform, engagement_id, {"sandbox": account.connection_id})
+    assert started.status_code == 202, started.text
+
+    state = await publishing_state(platform, engagement_id)
+    assert "media_without_url" not in {slot["reason"] for slot in state["skipped"]}
+    [scheduled] = state["scheduled"]
+    assert scheduled["slot_id"] == sandbox_first["id"]
+    slot_start = datetime.fromisoformat(sandbox_first["starts_at"])
+    await assert_published_once_on_time(platform, account, scheduled["publication_id"], slot_start)
+    [post] = await account.posts()
+    assert post["text"] == "Il primo mosto, in foto"
+    [medium] = post["media"]
+    assert medium["mime_type"] == "image/jpeg"
+    assert medium["url"] != stored.url, "signed again when published"
+    # Valid for the whole TTL from the moment it was published, not from when it was scheduled.
+    expires = int(parse_qs(urlsplit(medium["url"]).query)["expires"][0])
+    ttl = platform.settings.media.public_url_ttl_seconds
+    assert expires >= datetime.fromisoformat(post["created_at"]).timestamp() + ttl - 5
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        fetched = await anonymous.get(medium["url"])
+    assert fetched.status_code == 200, fetched.text
+    assert hashlib.sha256(fetched.content).hexdigest() == photo["sha256"]
+
+    history = await platform.temporal.get_workflow_handle(
+        started.json()["workflow_id"]
+    ).fetch_history()
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
+
+
+async def test_a_post_naming_another_organisations_medium_gets_a_link_that_does_not_open_it(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    organization_id, other_id = await create_org(platform), await create_org(platform)
+    own = await upload(platform, organization_id, jpeg(800, 800), "image/jpeg")
+    foreign = await upload(platform, other_id, jpeg(640, 640), "image/jpeg")
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    media = [
+        {
+            "url": f"https://cdn.example/{medium['id']}.jpg",
+            "media_id": medium["id"],
+            "mime_type": "image/jpeg",
+            "size_bytes": medium["size_bytes"],
+        }
+        for medium in (own, foreign)
+    ]
+    publication = await schedule(platform, account, in_seconds=0.5, media=media)
+    assert (await settled(platform, publication["id"]))["status"] == "published"
+
+    [post] = await account.posts(publication["idempotency_key"])
+    own_link, foreign_link = (medium["url"] for medium in post["media"])
+    assert f"/public/media/{own['id']}?" in own_link
+    assert f"/public/media/{foreign['id']}?" in foreign_link
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        assert (await anonymous.get(own_link)).status_code == 200
+        assert_problem(await anonymous.get(foreign_link), 403, "media-link-invalid")
 
 
 async def assert_published_once_on_time(

@@ -1,35 +1,41 @@
 """Connecting a channel account with the OAuth 2.0 authorization-code flow: through the gateway
-against the sandbox (whose authorize endpoint approves at once), and with PKCE against the fake X
-token endpoint (tests/fakes/x.py)."""
+against the sandbox (whose authorize endpoint approves at once), with PKCE against the fake X
+token endpoint (tests/fakes/x.py), and Facebook Pages and Instagram accounts through the publisher's
+HTTP API against the fake Graph API (tests/fakes/graph.py: a login's short-lived token becomes a
+Page token that does not expire)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from nats.aio.client import Client as NatsClient
 from pydantic import HttpUrl, SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.publisher.app import build_app as build_publisher
 from services.publisher.connectors.oauth import code_challenge
 from services.publisher.crypto import TokenVault
 from services.publisher.models import Connection, OAuthState
 from services.publisher.oauth_flow import OAuthFlow
 from services.publisher.schemas import OAuthComplete, OAuthStart
-from shared.auth import Principal, Role
+from shared.auth import Principal, Role, issue_dev_token
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel
 from shared.settings import OAuthAppSettings, Settings
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
-from tests.fakes import x
-from tests.fakes.common import serve
+from tests.fakes import facebook, graph, instagram, x
+from tests.fakes.common import VALID_TOKEN, FakePlatform, serve
 from tests.publisher_helpers import REDIRECT_URI, SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
 
@@ -311,3 +317,160 @@ async def test_x_is_connected_with_pkce_and_the_agencys_app(
     token_call = fake.requests("token")[0].payload
     assert token_call["grant_type"] == "authorization_code"
     assert token_call["redirect_uri"] == REDIRECT_URI
+
+
+# A login token Meta no longer exchanges (its hour has passed, or the user logged out).
+EXPIRED_LOGIN = "expired-user-token"
+
+
+def meta_fake(channel: str) -> facebook.FakeFacebook | instagram.FakeInstagram:
+    return facebook.FakeFacebook() if channel == "facebook" else instagram.FakeInstagram()
+
+
+@contextlib.asynccontextmanager
+async def meta_publisher(
+    settings: Settings, fake: FakePlatform, channel: str, organization_id: uuid.UUID
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The publisher service over HTTP, with the agency's Meta app and the Graph API host pointed
+    at ``fake``, called by a manager of the organisation."""
+    async with serve(fake.app) as graph_url:
+        publisher = settings.publisher.model_copy(
+            update={
+                "api_base_urls": {channel: graph_url},
+                "oauth_apps": {
+                    channel: OAuthAppSettings(
+                        client_id=graph.APP_ID, client_secret=SecretStr(graph.APP_SECRET)
+                    )
+                },
+            }
+        )
+        app = build_publisher(settings.model_copy(update={"publisher": publisher}))
+        token = issue_dev_token(settings, "manager", [Role.MANAGER], [str(organization_id)])
+        async with (
+            serve(app) as url,
+            httpx.AsyncClient(
+                base_url=url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+            ) as client,
+        ):
+            yield client
+
+
+async def meta_login(
+    client: httpx.AsyncClient, organization_id: uuid.UUID, channel: str, page_id: str
+) -> str:
+    """Start the authorisation for ``page_id``; the state to come back with."""
+    started = await client.post(
+        "/connections/oauth/start",
+        json={
+            "organization_id": str(organization_id),
+            "channel": channel,
+            "account_id": page_id,
+            "redirect_uri": REDIRECT_URI,
+        },
+    )
+    assert started.status_code == 201, started.text
+    url = started.json()["authorize_url"]
+    assert urlsplit(url).path == "/v21.0/dialog/oauth"
+    assert query_of(url)["client_id"] == graph.APP_ID
+    assert graph.APP_SECRET not in url
+    state: str = started.json()["state"]
+    return state
+
+
+@pytest.mark.parametrize(
+    ("channel", "page_id", "account_id", "display_name"),
+    [
+        ("facebook", facebook.PAGE_ID, facebook.PAGE_ID, facebook.PAGE_NAME),
+        ("instagram", instagram.LINKED_PAGE_ID, instagram.IG_USER_ID, instagram.IG_USERNAME),
+    ],
+)
+async def test_a_meta_login_stores_the_page_token_without_expiry(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    channel: str,
+    page_id: str,
+    account_id: str,
+    display_name: str,
+) -> None:
+    fake = meta_fake(channel)
+    organization_id = uuid.uuid4()
+    async with meta_publisher(settings, fake, channel, organization_id) as client:
+        state = await meta_login(client, organization_id, channel, page_id)
+        fake.codes[graph.APPROVED_CODE] = graph.SHORT_LIVED_TOKEN
+        completed = await client.post(
+            "/connections/oauth/complete", json={"state": state, "code": graph.APPROVED_CODE}
+        )
+
+    assert completed.status_code == 200, completed.text
+    connection = completed.json()
+    assert connection.keys() == CONNECTION_FIELDS
+    assert (connection["channel"], connection["account_id"]) == (channel, account_id)
+    assert (connection["display_name"], connection["status"]) == (display_name, "active")
+    # No expiry: the maintenance schedule never tries to refresh it.
+    assert connection["expires_at"] is None
+    async with session_scope(sessions, SYSTEM) as session:
+        row = await session.get(Connection, uuid.UUID(connection["id"]))
+        assert row is not None
+        assert row.expires_at is None
+        assert VALID_TOKEN.encode() not in row.token_ciphertext
+        credentials = TokenVault(settings.publisher).open(row.token_ciphertext)
+        assert await session.get(OAuthState, state) is None
+    assert credentials.access_token == VALID_TOKEN
+    assert credentials.refresh_token is None
+    assert credentials.extra == {"token_kind": "page", "page_id": page_id}
+    code_grant, exchange = (seen.payload for seen in fake.requests("token"))
+    assert code_grant["grant_type"] == "authorization_code"
+    assert code_grant["redirect_uri"] == REDIRECT_URI
+    assert exchange["grant_type"] == "fb_exchange_token"
+    assert exchange["fb_exchange_token"] == graph.SHORT_LIVED_TOKEN
+    [page] = fake.requests("page")
+    assert page.headers["authorization"] == f"Bearer {graph.LONG_LIVED_TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("channel", "page_id", "login_token", "problem"),
+    [
+        ("facebook", facebook.PAGE_ID, EXPIRED_LOGIN, "oauth-token-exchange-refused"),
+        (
+            "instagram",
+            instagram.LINKED_PAGE_ID,
+            EXPIRED_LOGIN,
+            "oauth-token-exchange-refused",
+        ),
+        ("facebook", facebook.UNGRANTED_PAGE_ID, graph.SHORT_LIVED_TOKEN, "oauth-page-not-granted"),
+        ("instagram", "3003", graph.SHORT_LIVED_TOKEN, "oauth-page-not-granted"),
+        (
+            "instagram",
+            instagram.UNLINKED_PAGE_ID,
+            graph.SHORT_LIVED_TOKEN,
+            "oauth-instagram-not-linked",
+        ),
+    ],
+)
+async def test_a_meta_login_that_cannot_connect_is_a_clear_400_and_ends_the_authorisation(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    channel: str,
+    page_id: str,
+    login_token: str,
+    problem: str,
+) -> None:
+    fake = meta_fake(channel)
+    organization_id = uuid.uuid4()
+    async with meta_publisher(settings, fake, channel, organization_id) as client:
+        state = await meta_login(client, organization_id, channel, page_id)
+        fake.codes[graph.APPROVED_CODE] = login_token
+        refused = await client.post(
+            "/connections/oauth/complete", json={"state": state, "code": graph.APPROVED_CODE}
+        )
+
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == f"urn:engage:problem:{problem}"
+    assert refused.json()["detail"]
+    assert not await state_exists(sessions, state)
+    async with session_scope(sessions, SYSTEM) as session:
+        stored = await session.scalar(
+            select(Connection).where(Connection.organization_id == organization_id)
+        )
+    assert stored is None

@@ -8,6 +8,7 @@ from workflows.engagement.workflow import EngagementWorkflow
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
 from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
+from workflows.reporting.workflow import PeriodicReportWorkflow
 
 WORKFLOWS: list[type] = [
     EngagementWorkflow,
@@ -15,6 +16,7 @@ WORKFLOWS: list[type] = [
     PublishPostWorkflow,
     PublisherMaintenanceWorkflow,
     PublishPlanWorkflow,
+    PeriodicReportWorkflow,
 ]
 
 

@@ -7,6 +7,7 @@ activity again would not change the answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -28,14 +29,19 @@ from services.content.contracts import (
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import ProblemError
+from shared.media_links import MediaLinks
 
 Request = TypeVar("Request", bound=BaseModel)
 Result = TypeVar("Result", bound=BaseModel)
 
 
 class ContentItemActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], links: MediaLinks | None = None
+    ) -> None:
         self._sessions = sessions
+        # Signs the public link of each medium of the approved variants.
+        self._links = links
 
     async def _run(
         self,
@@ -52,7 +58,7 @@ class ContentItemActivities:
 
     @activity.defn(name=GET_APPROVED_VARIANTS)
     async def get_approved_variants(self, query: ApprovedVariantsQuery) -> ApprovedVariants:
-        return await self._run(service.approved_variants, query)
+        return await self._run(partial(service.approved_variants, links=self._links), query)
 
     @activity.defn(name=MARK_SCHEDULED)
     async def mark_scheduled(self, request: MarkScheduled) -> ReviewStateChanged:

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, FastAPI
 
 from services.content import api as items_api
+from services.content import media_public
 from services.content.contests import api as contests_api
 from services.content.plan import api as plan_api
 from shared.app import create_service_app
@@ -8,7 +9,12 @@ from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 # One router per aggregate of the content service.
-ROUTERS: list[APIRouter] = [items_api.router, contests_api.router, plan_api.router]
+ROUTERS: list[APIRouter] = [
+    items_api.router,
+    contests_api.router,
+    plan_api.router,
+    media_public.router,
+]
 
 
 def build_app(settings: Settings) -> FastAPI:

@@ -54,6 +54,13 @@ class MediaRef(BaseModel):
     mime_type: str
     size_bytes: int
     sha256: str
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    # A signed public link (``GET /public/media/{id}``), valid for
+    # ``ENGAGE_MEDIA__PUBLIC_URL_TTL_SECONDS`` from when the activity ran: publishing signs a
+    # fresh one at every attempt. None from a worker without the signing settings.
+    url: str | None = None
 
 
 class ApprovedVariant(BaseModel):

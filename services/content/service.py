@@ -37,6 +37,7 @@ from shared.auth import Principal
 from shared.domain import Channel, ContentKind
 from shared.errors import ConflictError, NotFoundError, ProblemError
 from shared.events.envelope import new_event
+from shared.media_links import MediaLinks
 
 
 class PlatformRuleViolationError(ProblemError):
@@ -482,7 +483,7 @@ async def mark_published(session: AsyncSession, request: MarkPublished) -> Revie
 
 
 async def approved_variants(
-    session: AsyncSession, query: ApprovedVariantsQuery
+    session: AsyncSession, query: ApprovedVariantsQuery, links: MediaLinks | None = None
 ) -> ApprovedVariants:
     rows = await repository.approved_variants(
         session, query.organization_id, query.engagement_id, query.channel
@@ -501,18 +502,22 @@ async def approved_variants(
                 title=variant.title,
                 text=variant.text,
                 link=variant.link,
-                media=[_media_ref(media[media_id]) for media_id in variant.media_ids],
+                media=[_media_ref(media[media_id], links) for media_id in variant.media_ids],
             )
             for variant, item in rows
         ]
     )
 
 
-def _media_ref(media: Media) -> MediaRef:
+def _media_ref(media: Media, links: MediaLinks | None) -> MediaRef:
     return MediaRef(
         media_id=media.id,
         storage_key=media.storage_key,
         mime_type=media.mime_type,
         size_bytes=media.size_bytes,
         sha256=media.sha256,
+        width=media.width,
+        height=media.height,
+        duration_seconds=media.duration_seconds,
+        url=links.url(media.organization_id, media.id) if links else None,
     )

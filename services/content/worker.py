@@ -10,14 +10,19 @@ from services.content.contests.activities import ContestActivities
 from services.content.models import OutboxEvent
 from services.content.plan.activities import PlanActivities
 from shared import task_queues
-from shared.settings import Settings
+from shared.media_links import MediaLinks
+from shared.settings import Settings, get_settings
 from shared.worker import run_worker
 
 
-def activities(sessions: async_sessionmaker[AsyncSession]) -> Sequence[Callable[..., Any]]:
-    """Every activity the content service offers (items, plan, contests)."""
+def activities(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings | None = None
+) -> Sequence[Callable[..., Any]]:
+    """Every activity the content service offers (items, plan, contests); media links are signed
+    with ``settings`` (the process's own when None)."""
+    links = MediaLinks.from_settings(settings or get_settings())
     return [
-        *ContentItemActivities(sessions).all(),
+        *ContentItemActivities(sessions, links).all(),
         *ContestActivities(sessions).all(),
         *PlanActivities(sessions).all(),
     ]
@@ -28,6 +33,6 @@ async def main(settings: Settings) -> None:
         "content",
         settings,
         task_queues.CONTENT,
-        activities=lambda runtime: activities(runtime.sessions),
+        activities=lambda runtime: activities(runtime.sessions, settings),
         outbox_model=OutboxEvent,
     )

@@ -81,6 +81,7 @@ class EngagementControl(TemporalConnection):
                     ends_on=engagement.ends_on,
                     task_queue_prefix=self._settings.temporal.task_queue_prefix,
                     timing=timing,
+                    publish_timeout_seconds=self._settings.publisher.publish_timeout_seconds,
                 ),
                 id=engagement.workflow_id,
                 task_queue=self._settings.task_queue(task_queues.WORKFLOWS),

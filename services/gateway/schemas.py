@@ -7,7 +7,6 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.strategy.schemas import EngagementCreate, EngagementOut
-from shared.auth import Principal
 from shared.domain import Phase
 from workflows.engagement.messages import (
     ApprovalDecision,
@@ -19,6 +18,7 @@ from workflows.engagement.messages import (
     Intervention,
     PendingApproval,
     PostLaunchCalendar,
+    PublicationFailure,
     Reason,
     Task,
     TaskStatus,
@@ -42,6 +42,10 @@ class LiveState(BaseModel):
     next_deadline: datetime | None = Field(
         description="The earliest due date of an open task or the end of the support cycle"
     )
+    publication_failures: list[PublicationFailure] = Field(
+        description="The engagement's most recent posts that failed for good (at most 20)"
+    )
+    publication_failures_total: int = Field(description="Posts that failed for good, in all")
 
     @classmethod
     def of(cls, state: EngagementState) -> LiveState:
@@ -61,13 +65,33 @@ class LiveState(BaseModel):
             interventions=state.interventions,
             post_launch=state.post_launch,
             next_deadline=min(deadlines, default=None),
+            publication_failures=state.publication_failures,
+            publication_failures_total=state.publication_failures_total,
         )
 
-    def waits_for(self, principal: Principal) -> bool:
-        """An approval or an open task the caller's roles can act on."""
-        return any(principal.roles & set(p.approver_roles) for p in self.pending_approvals) or any(
-            principal.roles & set(task.assignee_roles) for task in self.open_tasks
-        )
+
+class EngagementSummaryState(BaseModel):
+    """What the list of engagements shows of each: a summary the strategy service keeps from
+    the lifecycle's facts, in the transaction that records them (``GET /v1/engagements/{id}``
+    has the full live state)."""
+
+    status: EngagementStatus
+    phase: Phase
+    revision: int = Field(description="Reworks of the current phase after a rejection")
+    pending_approvals: list[PendingApproval]
+    open_task_count: int = Field(description="Open tasks, overdue ones included")
+    overdue_task_count: int
+    next_deadline: datetime | None = Field(
+        description="The earliest due date of an open task not yet overdue"
+    )
+    updated_at: datetime = Field(description="When the latest fact it reflects happened")
+
+
+class EngagementListItem(EngagementOut):
+    """An engagement in the list, with its summary (``null`` until its workflow has recorded a
+    fact)."""
+
+    state: EngagementSummaryState | None
 
 
 class EngagementStart(EngagementCreate):

@@ -18,6 +18,8 @@ from services.publisher.contracts import (
     AUTH_ERROR,
     COLLECT_METRICS,
     CONTENT_REJECTED_ERROR,
+    ENGAGEMENT_CONNECTIONS,
+    ENGAGEMENT_PERIOD_SUMMARY,
     MARK_CANCELLED,
     PUBLISH,
     REFRESH_TOKENS,
@@ -27,6 +29,10 @@ from services.publisher.contracts import (
     WITHDRAW_ENGAGEMENT_POSTS,
     CancelCommand,
     CollectMetricsCommand,
+    EngagementConnections,
+    EngagementConnectionsQuery,
+    EngagementPeriodQuery,
+    EngagementPeriodSummary,
     EngagementPostsWithdrawn,
     FailureClass,
     MetricsCollected,
@@ -46,6 +52,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import ProblemError
 from shared.events.envelope import new_event
+from shared.media_links import MediaLinks
 from workflows.publishing.messages import CANCEL_UPDATE, CancelRequest, PublishPostState
 
 ERROR_TYPES: dict[FailureClass, str] = {
@@ -64,13 +71,14 @@ class PublisherActivities:
         vault: TokenVault,
         connector_for: ConnectorFor,
         temporal: Callable[[], Client] | None = None,
+        media_links: MediaLinks | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._connector_for = connector_for
         # Called when needed: a worker connects to Temporal after building its activities.
         self._temporal = temporal
-        self._publisher = Publisher(sessions, vault, connector_for)
+        self._publisher = Publisher(sessions, vault, connector_for, media_links)
 
     @activity.defn(name=PUBLISH)
     async def publish(self, command: PublishCommand) -> PublishOutcome:
@@ -122,8 +130,16 @@ class PublisherActivities:
 
     @activity.defn(name=COLLECT_METRICS)
     async def collect_metrics(self, command: CollectMetricsCommand) -> MetricsCollected:
+        scope = None
+        if command.organization_id is not None and command.engagement_id is not None:
+            scope = metrics.EngagementScope(command.organization_id, command.engagement_id)
         return await metrics.collect(
-            self._sessions, self._vault, self._connector_for, command.lookback_days
+            self._sessions,
+            self._vault,
+            self._connector_for,
+            command.lookback_days,
+            scope=scope,
+            collection_key=command.collection_key,
         )
 
     @activity.defn(name=REFRESH_TOKENS)
@@ -200,6 +216,22 @@ class PublisherActivities:
             failed=outcomes.count("failed"),
         )
 
+    @activity.defn(name=ENGAGEMENT_CONNECTIONS)
+    async def engagement_connections(
+        self, query: EngagementConnectionsQuery
+    ) -> EngagementConnections:
+        """Read-only: which of the engagement's channels the organisation can publish on."""
+        async with session_scope(self._sessions, SYSTEM) as session:
+            return await service.engagement_connections(session, query)
+
+    @activity.defn(name=ENGAGEMENT_PERIOD_SUMMARY)
+    async def engagement_period_summary(
+        self, query: EngagementPeriodQuery
+    ) -> EngagementPeriodSummary:
+        """Read-only: the engagement's publishing figures over a period, from these tables."""
+        async with session_scope(self._sessions, SYSTEM) as session:
+            return await metrics.period_summary(session, query)
+
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
         return [self.publish]
@@ -212,6 +244,8 @@ class PublisherActivities:
             self.refresh_tokens,
             self.schedule_publication,
             self.withdraw_engagement_posts,
+            self.engagement_connections,
+            self.engagement_period_summary,
         ]
 
 

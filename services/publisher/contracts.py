@@ -10,9 +10,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from services.publisher.connectors.base import MediaRef
+from services.publisher.connectors.base import MediaRef as MediaRef
 from shared import task_queues
 from shared.domain import Channel
 
@@ -22,6 +22,8 @@ COLLECT_METRICS = "publisher.collect_metrics"
 REFRESH_TOKENS = "publisher.refresh_tokens"
 SCHEDULE_PUBLICATION = "publisher.schedule_publication"
 WITHDRAW_ENGAGEMENT_POSTS = "publisher.withdraw_engagement_posts"
+ENGAGEMENT_CONNECTIONS = "publisher.engagement_connections"
+ENGAGEMENT_PERIOD_SUMMARY = "publisher.engagement_period_summary"
 
 PublicationStatus = Literal[
     "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled", "withdrawn"
@@ -34,6 +36,12 @@ UNKNOWN_OUTCOME_ERROR = "PublishOutcomeUnknown"
 AUTH_ERROR = "PublishAuthFailed"
 CONTENT_REJECTED_ERROR = "PublishContentRejected"
 PERMANENT_ERRORS = [AUTH_ERROR, CONTENT_REJECTED_ERROR]
+FAILURE_CLASS_OF_ERROR: dict[str, FailureClass] = {
+    RETRYABLE_ERROR: "retryable",
+    UNKNOWN_OUTCOME_ERROR: "unknown",
+    AUTH_ERROR: "auth",
+    CONTENT_REJECTED_ERROR: "content_rejected",
+}
 
 
 def platform_queue(channel: Channel | str) -> str:
@@ -61,15 +69,35 @@ class CancelCommand(BaseModel):
 
 
 class CollectMetricsCommand(BaseModel):
-    """Collect metrics of posts published in the last ``lookback_days`` and of their accounts."""
+    """Collect metrics of posts published in the last ``lookback_days`` and of their accounts.
+
+    With ``engagement_id`` (and its ``organization_id``) only that engagement's posts and the
+    connections they went out through; ``collection_key`` then names the collection: its
+    ``metrics_collected`` event id derives from it, and a repeat of the key collects nothing
+    again and answers what the first collection found."""
 
     lookback_days: int = 30
+    organization_id: uuid.UUID | None = None
+    engagement_id: uuid.UUID | None = None
+    collection_key: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _engagement_within_its_organisation(self) -> CollectMetricsCommand:
+        if (self.engagement_id is None) != (self.organization_id is None):
+            raise ValueError("engagement_id and organization_id go together")
+        if self.collection_key is not None and self.engagement_id is None:
+            raise ValueError("collection_key names an engagement's collection")
+        return self
 
 
 class MetricsCollected(BaseModel):
     posts: int
     accounts: int
     failures: int
+    # When the samples were taken (None only in answers given before this field existed).
+    collected_at: datetime | None = None
+    # True when ``collection_key`` had been collected before: the first collection's figures.
+    repeated: bool = False
 
 
 class RefreshTokensCommand(BaseModel):
@@ -133,3 +161,83 @@ class EngagementPostsWithdrawn(BaseModel):
     cancelled: int
     already_published: int
     failed: int
+
+
+ConnectionState = Literal["connected", "needs_reauth", "missing"]
+
+
+class EngagementConnectionsQuery(BaseModel):
+    """Which of an engagement's channels its organisation has an active connection on."""
+
+    organization_id: uuid.UUID
+    channels: list[Channel]
+
+
+class ChannelConnection(BaseModel):
+    """One channel's connection: the most recently connected active one (``connected``), else
+    the most recent one needing re-authorisation (``needs_reauth``), else none (``missing``)."""
+
+    channel: Channel
+    status: ConnectionState
+    connection_id: uuid.UUID | None = None
+    account_id: str | None = None
+    display_name: str | None = None
+
+
+class EngagementConnections(BaseModel):
+    channels: list[ChannelConnection]
+
+    def connected(self) -> dict[Channel, uuid.UUID]:
+        """The connection each connected channel's posts go out through."""
+        return {
+            found.channel: found.connection_id
+            for found in self.channels
+            if found.status == "connected" and found.connection_id is not None
+        }
+
+
+class EngagementPeriodQuery(BaseModel):
+    """An engagement's publishing figures over ``[starts_at, ends_at)``."""
+
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    # Sum the metrics samples collected up to this instant (a report's own collection), so the
+    # same query gives the same figures later; None: the latest samples.
+    metrics_as_of: datetime | None = None
+
+
+class PostMetricsTotals(BaseModel):
+    """Post metrics summed over posts: each post counts with its latest sample; a figure the
+    platform does not offer counts as nothing."""
+
+    impressions: int = 0
+    reach: int = 0
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+    saves: int = 0
+    video_views: int = 0
+
+
+class ChannelPeriodFigures(BaseModel):
+    channel: Channel
+    published: int
+    failed: int
+
+
+class EngagementPeriodSummary(BaseModel):
+    """Posts published in the period (by ``published_at``), posts that failed for good among
+    those due in it (by ``due_at``), and the published posts' summed metrics."""
+
+    engagement_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    posts_published: int
+    posts_failed: int
+    by_channel: list[ChannelPeriodFigures]
+    posts_with_metrics: int
+    metrics: PostMetricsTotals
+    # The newest sample summed (None: no published post of the period has a sample yet).
+    metrics_collected_at: datetime | None = None

@@ -71,3 +71,7 @@ class MetricsCollectedFact(BaseModel):
     posts: int
     accounts: int
     collected_at: datetime
+    # Set when one engagement's metrics were collected (a support cycle of its lifecycle).
+    engagement_id: uuid.UUID | None = None
+    # Posts and accounts of the organisation whose figures the platform did not give.
+    failures: int = 0

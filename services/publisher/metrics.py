@@ -6,18 +6,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.publisher import events
+from services.publisher import events, repository
 from services.publisher.connectors.base import AuthError, ConnectorError
-from services.publisher.contracts import MetricsCollected
+from services.publisher.contracts import (
+    ChannelPeriodFigures,
+    EngagementPeriodQuery,
+    EngagementPeriodSummary,
+    MetricsCollected,
+    PostMetricsTotals,
+)
 from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import (
     AccountMetricsSample,
     Connection,
+    OutboxEvent,
     PostMetricsSample,
     Publication,
     outbox,
@@ -25,9 +33,22 @@ from services.publisher.models import (
 from services.publisher.publishing import ConnectorFor, mark_needs_reauth
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
+from shared.domain import Channel
 from shared.events.envelope import new_event
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngagementScope:
+    """One engagement's posts, and the connections they went out through."""
+
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+
+
+def collection_event_id(collection_key: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"publisher/metrics-collection/{collection_key}")
 
 
 async def collect(
@@ -35,28 +56,43 @@ async def collect(
     vault: TokenVault,
     connector_for: ConnectorFor,
     lookback_days: int,
+    *,
+    scope: EngagementScope | None = None,
+    collection_key: str | None = None,
 ) -> MetricsCollected:
+    """Collect every organisation's metrics, or one engagement's (``scope``).
+
+    A ``collection_key`` (an engagement's collection only) makes the collection idempotent: its
+    ``metrics_collected`` event has the key's id, and when that event exists already the
+    collection is not made again and its figures are answered from the event."""
     collected_at = datetime.now(UTC)
     since = collected_at - timedelta(days=lookback_days)
+    event_id = collection_event_id(collection_key) if collection_key else None
     async with session_scope(sessions, SYSTEM) as session:
-        connections = {
-            connection.id: connection
-            for connection in await session.scalars(
-                select(Connection).where(Connection.status == "active")
+        if event_id is not None:
+            earlier = await _earlier_collection(session, event_id)
+            if earlier is not None:
+                return earlier
+        active = select(Connection).where(Connection.status == "active")
+        recent = select(Publication).where(
+            Publication.status == "published", Publication.published_at >= since
+        )
+        if scope is not None:
+            active = active.where(Connection.organization_id == scope.organization_id)
+            recent = recent.where(
+                Publication.organization_id == scope.organization_id,
+                Publication.engagement_id == scope.engagement_id,
             )
-        }
+        connections = {connection.id: connection for connection in await session.scalars(active)}
         publications = (
-            await session.scalars(
-                select(Publication).where(
-                    Publication.status == "published",
-                    Publication.published_at >= since,
-                    Publication.connection_id.in_(connections),
-                )
-            )
+            await session.scalars(recent.where(Publication.connection_id.in_(connections)))
         ).all()
+        if scope is not None:
+            used = {publication.connection_id for publication in publications}
+            connections = {key: value for key, value in connections.items() if key in used}
         posts: Counter[uuid.UUID] = Counter()
         accounts: Counter[uuid.UUID] = Counter()
-        failures = 0
+        failures: Counter[uuid.UUID] = Counter()
         for publication in publications:
             connection = connections[publication.connection_id]
             connector = connector_for(publication.channel)
@@ -67,12 +103,12 @@ async def collect(
                 )
             except AuthError as error:
                 await mark_needs_reauth(session, connection.id, str(error))
-                failures += 1
+                failures[publication.organization_id] += 1
                 continue
             except (ConnectorError, TokenKeyError) as error:
                 # One unreadable connection must not stop the collection for every other one.
                 log.warning("metrics of %s unavailable: %s", publication.id, error)
-                failures += 1
+                failures[publication.organization_id] += 1
                 continue
             session.add(
                 PostMetricsSample(
@@ -90,7 +126,7 @@ async def collect(
                 )
             except (ConnectorError, TokenKeyError) as error:
                 log.warning("followers of %s unavailable: %s", connection.id, error)
-                failures += 1
+                failures[connection.organization_id] += 1
                 continue
             session.add(
                 AccountMetricsSample(
@@ -101,23 +137,98 @@ async def collect(
                 )
             )
             accounts[connection.organization_id] += 1
-        for organization_id in posts.keys() | accounts.keys():
-            await outbox.add(
-                session,
-                new_event(
-                    events.METRICS_COLLECTED,
-                    events.MetricsCollectedFact(
-                        organization_id=organization_id,
-                        posts=posts[organization_id],
-                        accounts=accounts[organization_id],
-                        collected_at=collected_at,
-                    ),
-                    source=events.SOURCE,
-                    subject=str(organization_id),
-                ),
+        organizations = posts.keys() | accounts.keys()
+        if scope is not None:
+            # An engagement's collection is announced even when it found nothing: its event
+            # is what a repeat of the key finds.
+            organizations = {scope.organization_id}
+        for organization_id in organizations:
+            fact = events.MetricsCollectedFact(
+                organization_id=organization_id,
+                posts=posts[organization_id],
+                accounts=accounts[organization_id],
+                collected_at=collected_at,
+                engagement_id=scope.engagement_id if scope else None,
+                failures=failures[organization_id],
             )
+            event = new_event(
+                events.METRICS_COLLECTED,
+                fact,
+                source=events.SOURCE,
+                subject=str(organization_id),
+                event_id=event_id,
+            )
+            if not await outbox.add(session, event):
+                # Another attempt of the same collection committed meanwhile: roll this one
+                # back; the retry answers that one's figures.
+                raise RuntimeError(f"metrics collection {collection_key} was made concurrently")
     return MetricsCollected(
-        posts=sum(posts.values()), accounts=sum(accounts.values()), failures=failures
+        posts=sum(posts.values()),
+        accounts=sum(accounts.values()),
+        failures=sum(failures.values()),
+        collected_at=collected_at,
+    )
+
+
+async def _earlier_collection(
+    session: AsyncSession, event_id: uuid.UUID
+) -> MetricsCollected | None:
+    envelope = await session.scalar(
+        select(OutboxEvent.envelope).where(OutboxEvent.event_id == str(event_id))
+    )
+    if envelope is None:
+        return None
+    fact = events.MetricsCollectedFact.model_validate(envelope["data"])
+    return MetricsCollected(
+        posts=fact.posts,
+        accounts=fact.accounts,
+        failures=fact.failures,
+        collected_at=fact.collected_at,
+        repeated=True,
+    )
+
+
+async def period_summary(
+    session: AsyncSession, query: EngagementPeriodQuery
+) -> EngagementPeriodSummary:
+    """What the engagement published in the period, what failed for good, and the summed
+    latest metrics of the published posts (read-only)."""
+    publications = await repository.publications_of_period(
+        session,
+        organization_id=query.organization_id,
+        engagement_id=query.engagement_id,
+        starts_at=query.starts_at,
+        ends_at=query.ends_at,
+    )
+    published = [p for p in publications if p.status == "published"]
+    failed = [p for p in publications if p.status == "failed"]
+    samples = await repository.latest_metrics(
+        session, [publication.id for publication in published], query.metrics_as_of
+    )
+    totals = PostMetricsTotals()
+    for sample in samples:
+        for figure in PostMetricsTotals.model_fields:
+            value = getattr(sample, figure)
+            if value is not None:
+                setattr(totals, figure, getattr(totals, figure) + value)
+    channels = sorted({publication.channel for publication in publications})
+    return EngagementPeriodSummary(
+        engagement_id=query.engagement_id,
+        starts_at=query.starts_at,
+        ends_at=query.ends_at,
+        posts_published=len(published),
+        posts_failed=len(failed),
+        by_channel=[
+            ChannelPeriodFigures(
+                channel=Channel(channel),
+                published=sum(p.channel == channel for p in published),
+                failed=sum(p.channel == channel for p in failed),
+            )
+            for channel in channels
+        ],
+        posts_with_metrics=len(samples),
+        metrics=totals,
+        metrics_collected_at=max((sample.collected_at for sample in samples), default=None),
     )
 
 

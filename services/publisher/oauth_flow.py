@@ -6,11 +6,18 @@ frontend's redirect URI with a code, which ``complete`` exchanges for tokens, st
 announces with ``channel_connected``. A state is single use and expires; another organisation's
 state is not found. The built-in sandbox approves at once; real platforms need the agency's app
 from ``ENGAGE_PUBLISHER__OAUTH_APPS``.
+
+Facebook and Instagram give a short-lived user token for the code. It is exchanged for a
+long-lived one, which asks for the Page's own token: that one does not expire and is what the
+connection keeps (``connectors/facebook.py``). For Instagram the ``account_id`` given at the start
+is the Facebook Page linked to the account, and the connection is made for the Instagram account
+the Page names.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,10 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.publisher import service
 from services.publisher.connectors.base import (
     AuthError,
+    ConnectedAccount,
     ConnectorError,
     ContentRejectedError,
     Credentials,
 )
+from services.publisher.connectors.facebook import GraphClient, MetaConnectError, connect_page
+from services.publisher.connectors.instagram import connect_account
 from services.publisher.connectors.oauth import (
     ENDPOINTS,
     OAuthApp,
@@ -39,6 +49,14 @@ from shared.auth import Principal
 from shared.domain import Channel
 from shared.errors import DependencyUnavailableError, ProblemError
 from shared.settings import Settings
+
+# How a Meta login becomes a connection: the Page itself, or the Instagram account it links.
+META_CONNECTIONS: dict[
+    Channel, Callable[[GraphClient, Credentials, str], Awaitable[ConnectedAccount]]
+] = {
+    Channel.FACEBOOK: connect_page,
+    Channel.INSTAGRAM: connect_account,
+}
 
 
 def not_connectable(detail: str) -> ProblemError:
@@ -99,7 +117,11 @@ class OAuthFlow:
             await self._forget(session, pending)
             raise ProblemError(400, "oauth-state-expired", "the authorisation took too long")
         try:
-            account_id, credentials = await self._exchange(pending, data.code)
+            connected = await self._exchange(pending, data.code)
+        except MetaConnectError as error:
+            # The login cannot give this account: only a new authorisation can.
+            await self._forget(session, pending)
+            raise ProblemError(400, error.kind, str(error)) from error
         except (AuthError, ContentRejectedError) as error:
             await self._forget(session, pending)
             raise ProblemError(400, "oauth-code-refused", str(error)) from error
@@ -111,9 +133,9 @@ class OAuthFlow:
             session,
             organization_id=pending.organization_id,
             channel=pending.channel,
-            account_id=account_id,
-            display_name=None,
-            credentials=credentials,
+            account_id=connected.account_id,
+            display_name=connected.display_name,
+            credentials=connected.credentials,
             vault=self._vault,
         )
 
@@ -122,11 +144,12 @@ class OAuthFlow:
         await session.delete(pending)
         await session.commit()
 
-    async def _exchange(self, pending: OAuthState, code: str) -> tuple[str, Credentials]:
+    async def _exchange(self, pending: OAuthState, code: str) -> ConnectedAccount:
         channel = Channel(pending.channel)
         if channel is Channel.SANDBOX:
             sandbox = SandboxConnector.from_settings(self._settings)
-            return await sandbox.exchange_code(code, pending.redirect_uri)
+            account_id, credentials = await sandbox.exchange_code(code, pending.redirect_uri)
+            return ConnectedAccount(account_id=account_id, credentials=credentials)
         app = self._app(channel, pending.redirect_uri)
         async with httpx.AsyncClient(
             timeout=self._settings.publisher.request_timeout_seconds
@@ -138,10 +161,18 @@ class OAuthFlow:
                 code,
                 code_verifier=pending.code_verifier or None,
             )
+            if channel in META_CONNECTIONS:
+                graph = GraphClient(
+                    http,
+                    self._settings.publisher.api_base_urls.get(channel.value),
+                    app,
+                    name=channel.value,
+                )
+                return await META_CONNECTIONS[channel](graph, credentials, pending.account_id)
         if channel is Channel.MASTODON:
             instance = self._settings.publisher.oauth_apps[channel.value].instance_url
             credentials.extra["instance_url"] = instance
-        return pending.account_id, credentials
+        return ConnectedAccount(account_id=pending.account_id, credentials=credentials)
 
     def _app(self, channel: Channel, redirect_uri: str) -> OAuthApp:
         if channel in NO_PUBLISHING_API:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher import events
@@ -30,10 +31,12 @@ from services.publisher.connectors.base import (
 )
 from services.publisher.contracts import FailureClass, PublishOutcome
 from services.publisher.crypto import TokenKeyError, TokenVault
+from services.publisher.fresh_media import with_fresh_links
 from services.publisher.models import Connection, Publication, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
+from shared.media_links import MediaLinks
 
 ConnectorFor = Callable[[str], Connector]
 SETTLED = frozenset({"published", "cancelled", "withdrawn", "failed"})
@@ -92,10 +95,13 @@ class Publisher:
         sessions: async_sessionmaker[AsyncSession],
         vault: TokenVault,
         connector_for: ConnectorFor,
+        media_links: MediaLinks | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._connector_for = connector_for
+        # Signs each attempt's links to media of the content store (fresh_media.py).
+        self._media_links = media_links
 
     async def publish(self, publication_id: uuid.UUID) -> PublishOutcome:
         claim = await self._claim(publication_id)
@@ -139,13 +145,20 @@ class Publisher:
 
     async def _claim(self, publication_id: uuid.UUID) -> _Claim | PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(Publication, publication_id, with_for_update=True)
-            if publication is None:
+            # The post and its connection in one round trip; only the post is locked.
+            row = (
+                await session.execute(
+                    select(Publication, Connection)
+                    .join(Connection, Connection.id == Publication.connection_id)
+                    .where(Publication.id == publication_id)
+                    .with_for_update(of=Publication)
+                )
+            ).first()
+            if row is None:
                 raise PublishFailedError("content_rejected", f"no publication {publication_id}")
+            publication, connection = row
             if publication.status in SETTLED:
                 return outcome_of(publication)
-            connection = await session.get(Connection, publication.connection_id)
-            assert connection is not None
             if connection.status != "active":
                 reason = f"the {connection.channel} connection needs re-authorisation"
                 await self._fail(session, publication, "auth", reason, will_retry=False)
@@ -162,9 +175,12 @@ class Publisher:
             if not outcome_unknown:
                 publication.status = "publishing"
                 publication.attempts += 1
+            request = PublishRequest.model_validate(publication.request)
+            if self._media_links is not None:
+                request = with_fresh_links(request, publication.organization_id, self._media_links)
             return _Claim(
                 publication_id=publication.id,
-                request=PublishRequest.model_validate(publication.request),
+                request=request,
                 credentials=credentials,
                 channel=publication.channel,
                 outcome_unknown=outcome_unknown,
@@ -182,31 +198,41 @@ class Publisher:
         self, publication_id: uuid.UUID, platform_post_id: str, url: str | None
     ) -> PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(Publication, publication_id, with_for_update=True)
-            assert publication is not None
-            if publication.status != "published":
-                publication.status = "published"
-                publication.platform_post_id = platform_post_id
-                publication.url = url
-                publication.published_at = datetime.now(UTC)
-                publication.failure_class = None
-                publication.failure_detail = None
-                await outbox.add(
-                    session,
-                    new_event(
-                        events.POST_PUBLISHED,
-                        events.PostPublished(
-                            **_fact(publication),
-                            platform_post_id=platform_post_id,
-                            url=url,
-                            due_at=publication.due_at,
-                            published_at=publication.published_at,
-                        ),
-                        source=events.SOURCE,
-                        subject=str(publication.id),
-                        event_id=_event_id(publication, "published"),
-                    ),
+            # One conditional UPDATE, atomic on the row like the SELECT FOR UPDATE it replaces:
+            # only the first record of a publish changes the row and stages the event.
+            publication = await session.scalar(
+                update(Publication)
+                .where(Publication.id == publication_id, Publication.status != "published")
+                .values(
+                    status="published",
+                    platform_post_id=platform_post_id,
+                    url=url,
+                    published_at=datetime.now(UTC),
+                    failure_class=None,
+                    failure_detail=None,
                 )
+                .returning(Publication)
+            )
+            if publication is None:
+                already = await session.get(Publication, publication_id)
+                assert already is not None
+                return outcome_of(already)
+            await outbox.add(
+                session,
+                new_event(
+                    events.POST_PUBLISHED,
+                    events.PostPublished(
+                        **_fact(publication),
+                        platform_post_id=platform_post_id,
+                        url=url,
+                        due_at=publication.due_at,
+                        published_at=publication.published_at,
+                    ),
+                    source=events.SOURCE,
+                    subject=str(publication.id),
+                    event_id=_event_id(publication, "published"),
+                ),
+            )
             return outcome_of(publication)
 
     async def _record_failure(

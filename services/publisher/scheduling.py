@@ -39,6 +39,7 @@ class Scheduler(TemporalConnection):
                     due_at=publication.due_at,
                     task_queue_prefix=self._prefix,
                     publish_timeout_seconds=self._publish_timeout_seconds,
+                    engagement_id=publication.engagement_id,
                 ),
                 id=publication.workflow_id,
                 task_queue=self._prefix + task_queues.WORKFLOWS,

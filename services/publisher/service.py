@@ -8,9 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher import events
+from services.publisher import events, repository
 from services.publisher.connectors.base import Credentials, PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
+from services.publisher.contracts import (
+    ChannelConnection,
+    EngagementConnections,
+    EngagementConnectionsQuery,
+)
 from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import Connection, Publication, outbox
 from services.publisher.schemas import ConnectionCreate, KeysRotated, PublicationCreate
@@ -92,6 +97,35 @@ async def store_connection(
         ),
     )
     return connection
+
+
+async def engagement_connections(
+    session: AsyncSession, query: EngagementConnectionsQuery
+) -> EngagementConnections:
+    """Per channel of the engagement: the organisation's most recently connected active
+    connection, else its most recent one needing re-authorisation, else none."""
+    found = await repository.connections_on(
+        session, query.organization_id, [channel.value for channel in query.channels]
+    )
+    answers = []
+    for channel in dict.fromkeys(query.channels):
+        on_channel = [connection for connection in found if connection.channel == channel.value]
+        chosen = next((c for c in on_channel if c.status == "active"), None)
+        if chosen is None:
+            chosen = next((c for c in on_channel if c.status == "needs_reauth"), None)
+        if chosen is None:
+            answers.append(ChannelConnection(channel=channel, status="missing"))
+            continue
+        answers.append(
+            ChannelConnection(
+                channel=channel,
+                status="connected" if chosen.status == "active" else "needs_reauth",
+                connection_id=chosen.id,
+                account_id=chosen.account_id,
+                display_name=chosen.display_name,
+            )
+        )
+    return EngagementConnections(channels=answers)
 
 
 async def rotate_keys(session: AsyncSession, vault: TokenVault) -> KeysRotated:

@@ -26,6 +26,7 @@ from services.publisher.crypto import TokenVault
 from services.publisher.models import OutboxEvent
 from shared import task_queues
 from shared.domain import Channel
+from shared.media_links import MediaLinks
 from shared.settings import Settings
 from shared.worker import QueueSpec, run_worker
 from workflows.publishing.maintenance import MAINTENANCE_WORKFLOW, SCHEDULE_ID, MaintenanceInput
@@ -62,6 +63,7 @@ def build_activities(
         TokenVault(settings.publisher),
         lambda channel: connector_for(Channel(channel), http, settings, apps=apps),
         temporal,
+        MediaLinks.from_settings(settings),
     )
 
 

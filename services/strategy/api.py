@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from services.strategy import repository, service
+from services.strategy.lifecycle.schemas import (
+    EngagementFilters,
+    EngagementListed,
+    EngagementSummaryOut,
+)
 from services.strategy.schemas import (
     EngagementCreate,
     EngagementOut,
@@ -60,12 +66,18 @@ async def create_engagement(
     return EngagementOut.model_validate(engagement)
 
 
-@router.get("/engagements", response_model=list[EngagementOut])
+@router.get("/engagements", response_model=list[EngagementListed])
 async def list_engagements(
-    session: SessionDep, organization_id: uuid.UUID | None = None
-) -> list[EngagementOut]:
-    engagements = await repository.list_engagements(session, organization_id)
-    return [EngagementOut.model_validate(e) for e in engagements]
+    filters: Annotated[EngagementFilters, Query()], session: SessionDep, principal: CurrentPrincipal
+) -> list[EngagementListed]:
+    found = await repository.list_engagements(session, filters, principal.roles)
+    return [
+        EngagementListed(
+            **EngagementOut.model_validate(engagement).model_dump(),
+            state=EngagementSummaryOut.model_validate(summary) if summary is not None else None,
+        )
+        for engagement, summary in found
+    ]
 
 
 @router.get("/engagements/{engagement_id}", response_model=EngagementOut)

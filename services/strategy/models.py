@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
@@ -102,6 +103,33 @@ class LifecycleEvent(OrgScoped, Base):
     )
     # Orders facts of the same instant as they were recorded (a batch keeps its order).
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False, unique=True)
+
+
+class EngagementSummary(OrgScoped, Base):
+    """An engagement's state as its lifecycle facts tell it, kept in the transaction that
+    records them (``lifecycle.summary``): the list of engagements reads and filters this table
+    instead of asking every workflow."""
+
+    __tablename__ = "engagement_summaries"
+    __table_args__ = (
+        Index("ix_engagement_summaries_waiting_roles", "waiting_roles", postgresql_using="gin"),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Engagement.id), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    phase: Mapped[str] = mapped_column(String(32), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    pending_approvals: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    decided: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    tasks: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    open_task_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    overdue_task_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Roles that can act now (give a waiting approval, complete an open task): "waiting for me".
+    waiting_roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class Asset(OrgScoped, Timestamped, Base):

@@ -1,11 +1,17 @@
-"""Transactional outbox: an event row commits in the same transaction as the data it describes."""
+"""Transactional outbox: an event row commits in the same transaction as the data it describes.
+
+Staging an event also notifies the outbox's PostgreSQL channel; notifications are delivered only
+when (and if) the transaction commits, so a relay listening there wakes as soon as there is
+something to publish instead of at its next poll.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, String, func, inspect, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,23 +48,45 @@ class ProcessedEventMixin:
     )
 
 
+def outbox_channel(model: type[OutboxMixin]) -> str:
+    """The PostgreSQL NOTIFY channel of one service's outbox (one per service schema)."""
+    return f"engage_outbox_{inspect(model).local_table.schema}"
+
+
 class Outbox:
     """Writes events into one service's outbox table."""
 
     def __init__(self, model: type[OutboxMixin]) -> None:
         self.model = model
+        self.channel = outbox_channel(model)
 
     async def add(self, session: AsyncSession, event: CloudEvent) -> bool:
         """Stage ``event`` in the session's transaction; False if an event with its id exists."""
-        statement = (
+        return await self.add_all(session, [event]) == 1
+
+    async def add_all(self, session: AsyncSession, events: Sequence[CloudEvent]) -> int:
+        """Stage ``events`` in order in one statement; returns how many were new."""
+        if not events:
+            return 0
+        headers = current_trace_headers()
+        staged = (
             insert(self.model)
             .values(
-                event_id=event.id,
-                name=event.name,
-                envelope=event.model_dump(mode="json", exclude_none=True),
-                headers=current_trace_headers(),
+                [
+                    {
+                        "event_id": event.id,
+                        "name": event.name,
+                        "envelope": event.model_dump(mode="json", exclude_none=True),
+                        "headers": headers,
+                    }
+                    for event in events
+                ]
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.model.seq)
+            .cte("staged")
         )
-        return (await session.execute(statement)).first() is not None
+        # One round trip: the notification rides on the insert, and only new rows send one
+        # (PostgreSQL folds a transaction's identical notifications into one at commit).
+        statement = select(staged.c.seq, func.pg_notify(self.channel, "")).select_from(staged)
+        return len((await session.execute(statement)).all())

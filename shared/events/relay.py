@@ -3,7 +3,8 @@
 At-least-once towards NATS, exactly-once in the stream: every publish carries
 ``Nats-Msg-Id`` = event id, so a relay that dies between publishing and marking sent republishes
 an event that JetStream then drops as a duplicate. Several relays may run against one table: rows
-are claimed with ``FOR UPDATE SKIP LOCKED``.
+are claimed with ``FOR UPDATE SKIP LOCKED``. An idle relay waits for its outbox's commit
+notification (``OutboxWakeup``) or, at the latest, its poll interval.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.outbox import OutboxMixin
+from shared.events.wakeup import OutboxWakeup, wait_for_any
 from shared.settings import EventSettings
 
 log = logging.getLogger(__name__)
@@ -34,11 +37,13 @@ class OutboxRelay:
         model: type[OutboxMixin],
         js: JetStreamContext,
         events: EventSettings,
+        wakeup: OutboxWakeup | None = None,
     ) -> None:
         self._sessions = session_factory
         self._model = model
         self._js = js
         self._events = events
+        self._wakeup = wakeup
 
     async def relay_once(self) -> int:
         """Publish one batch of pending events; returns how many were published."""
@@ -54,28 +59,36 @@ class OutboxRelay:
                 )
             ).all()
             published: list[int] = []
+            acks: list[asyncio.Future[PubAck]] = []
             try:
+                # Sent in order on one connection, acknowledged together: a batch costs one
+                # round trip to JetStream instead of one per event.
                 for row in rows:
-                    await self._publish(row)
-                    published.append(row.seq)
+                    acks.append(await self._send(row))
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                    for row, ack in zip(rows, acks, strict=True):
+                        if (await ack).duplicate:
+                            log.info("event %s was already in the stream", row.event_id)
+                        published.append(row.seq)
             finally:
-                # Whatever reached the stream is marked, even when a later publish failed.
+                for ack in acks:
+                    ack.cancel()
+                # The events acknowledged before a failure are marked; the rest are sent again
+                # (JetStream drops those it already has).
                 if published:
                     await self._mark_published(session, published)
             return len(published)
 
-    async def _publish(self, row: OutboxMixin) -> None:
+    async def _send(self, row: OutboxMixin) -> asyncio.Future[PubAck]:
         subject = f"{self._events.subject_prefix}.{row.name}"
         headers = {"Nats-Msg-Id": row.event_id, **row.headers}
-        ack = await self._js.publish(
+        return await self._js.publish_async(
             subject,
             json.dumps(row.envelope, separators=(",", ":")).encode(),
-            timeout=PUBLISH_TIMEOUT_SECONDS,
+            wait_stall=PUBLISH_TIMEOUT_SECONDS,
             stream=self._events.stream,
             headers=headers,
         )
-        if ack.duplicate:
-            log.info("event %s was already in the stream", row.event_id)
 
     async def _mark_published(self, session: AsyncSession, seqs: Sequence[int]) -> None:
         await session.execute(
@@ -86,15 +99,32 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, backing off while NATS or the database is away."""
-        backoff = self._events.relay_poll_seconds
+        listening = asyncio.create_task(self._wakeup.run(stop)) if self._wakeup else None
+        try:
+            await self._relay_until(stop)
+        finally:
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
+
+    async def _relay_until(self, stop: asyncio.Event) -> None:
+        poll = self._events.relay_poll_seconds
+        backoff = poll
         while not stop.is_set():
+            if self._wakeup is not None:
+                # Cleared before looking: a commit from now on wakes the next wait.
+                self._wakeup.signal.clear()
             try:
                 published = await self.relay_once()
-                backoff = self._events.relay_poll_seconds
+                backoff = poll
             except Exception as error:  # keep relaying across outages; nothing is lost
-                log.warning("outbox relay: %s; retrying in %.1fs", error, backoff)
-                published = 0
                 backoff = min(backoff * 2, 5.0)
-            if published == 0:
+                log.warning("outbox relay: %s; retrying in %.1fs", error, backoff)
+                # Commits must not hurry a retry while NATS or the database is away.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
+                continue
+            if published == 0:
+                wakers = (stop,) if self._wakeup is None else (stop, self._wakeup.signal)
+                await wait_for_any(*wakers, at_most=poll)

@@ -1,4 +1,5 @@
-"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, deletion."""
+"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, deletion, and the
+login's tokens (``graph.py``): a code, the long-lived exchange, the Page's own token."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from tests.fakes import graph
 from tests.fakes.common import Answer, FakePlatform, form_fields
 
 PAGE_ID = "1001"
+PAGE_NAME = "Agriturismo La Quercia"
+# A Page the user manages but did not grant to the app in the login dialog.
+UNGRANTED_PAGE_ID = "1002"
 FOLLOWERS = 4321
 
 
@@ -18,6 +22,12 @@ class FakeFacebook(FakePlatform):
     def __init__(self) -> None:
         self.posts: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, dict[str, Any]] = {}
+        # Login codes the user approved, with the user token each gives.
+        self.codes: dict[str, str] = {}
+        self.pages = {
+            PAGE_ID: {"id": PAGE_ID, "name": PAGE_NAME},
+            UNGRANTED_PAGE_ID: {"id": UNGRANTED_PAGE_ID, "name": "Cantina Vicina"},
+        }
         super().__init__()
 
     def live_posts(self) -> list[str]:
@@ -45,7 +55,7 @@ class FakeFacebook(FakePlatform):
         app.add_api_route(f"{prefix}/{{object_id}}", self.delete_object, methods=["DELETE"])
 
     async def exchange(self, request: Request) -> Response:
-        return await graph.exchange_token(self, request)
+        return await graph.exchange_token(self, request, self.codes)
 
     def _new_post(self, page: str, message: str, **fields: Any) -> str:
         post_id = f"{page}_{self.next_id()}"
@@ -127,6 +137,14 @@ class FakeFacebook(FakePlatform):
         return await self.handle(request, "read", work)
 
     async def read_object(self, object_id: str, request: Request) -> Response:
+        if graph.asks_page_token(request):
+
+            async def page_token() -> Answer | Response:
+                page = self.pages.get(object_id)
+                return graph.page_with_token(request, object_id, page, granted=object_id == PAGE_ID)
+
+            return await self.handle(request, "page", page_token, authenticated=False)
+
         async def work() -> Answer | Response:
             if object_id == PAGE_ID:
                 return Answer({"id": PAGE_ID, "followers_count": FOLLOWERS})

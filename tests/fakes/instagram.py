@@ -1,4 +1,5 @@
-"""Fake Instagram Graph API: media containers, publishing, quota, media list, insights.
+"""Fake Instagram Graph API: media containers, publishing, quota, media list, insights, and the
+login's tokens with the Facebook Page the account is linked to (``graph.py``).
 
 A video container is ``IN_PROGRESS`` at its first status check and ``FINISHED`` after, as the
 content publishing guide describes; publishing an unfinished container fails with code 9007.
@@ -15,6 +16,10 @@ from tests.fakes import graph
 from tests.fakes.common import Answer, FakePlatform, form_fields
 
 IG_USER_ID = "17841400000000001"
+IG_USERNAME = "laquercia.agriturismo"
+# The Facebook Page the Instagram account is linked to, and a Page without one.
+LINKED_PAGE_ID = "2001"
+UNLINKED_PAGE_ID = "2002"
 FOLLOWERS = 2750
 QUOTA_TOTAL = 100
 
@@ -26,6 +31,16 @@ class FakeInstagram(FakePlatform):
         self.quota_usage = 0
         # What a video container becomes after its first status check.
         self.video_outcome = "FINISHED"
+        # Login codes the user approved, with the user token each gives.
+        self.codes: dict[str, str] = {}
+        self.pages: dict[str, dict[str, Any]] = {
+            LINKED_PAGE_ID: {
+                "id": LINKED_PAGE_ID,
+                "name": "Agriturismo La Quercia",
+                "instagram_business_account": {"id": IG_USER_ID, "username": IG_USERNAME},
+            },
+            UNLINKED_PAGE_ID: {"id": UNLINKED_PAGE_ID, "name": "Cantina Vicina"},
+        }
         super().__init__()
 
     def live_posts(self) -> list[str]:
@@ -53,7 +68,7 @@ class FakeInstagram(FakePlatform):
         app.add_api_route(f"{prefix}/{{object_id}}", self.read_object, methods=["GET"])
 
     async def exchange(self, request: Request) -> Response:
-        return await graph.exchange_token(self, request)
+        return await graph.exchange_token(self, request, self.codes)
 
     async def publishing_limit(self, user: str, request: Request) -> Response:
         async def work() -> Answer:
@@ -131,9 +146,19 @@ class FakeInstagram(FakePlatform):
         return await self.handle(request, "read", work)
 
     async def read_object(self, object_id: str, request: Request) -> Response:
+        if graph.asks_page_token(request):
+
+            async def page_token() -> Answer | Response:
+                page = self.pages.get(object_id)
+                return graph.page_with_token(request, object_id, page, granted=True)
+
+            return await self.handle(request, "page", page_token, authenticated=False)
+
         async def work() -> Answer | Response:
             if object_id == IG_USER_ID:
                 return Answer({"id": IG_USER_ID, "followers_count": FOLLOWERS})
+            if object_id in self.pages:
+                return Answer({"id": object_id})
             container = self.containers.get(object_id)
             if container is None:
                 return graph.graph_error(400, "(#100) Unknown object", 100, 33)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.publisher.contracts import FailureClass
 from shared.auth import Role
 from shared.domain import Channel, InterventionMode, Phase
 
@@ -23,6 +24,8 @@ REQUEST_INTERVENTION_UPDATE = "request_intervention"
 PAUSE_UPDATE = "pause"
 RESUME_UPDATE = "resume"
 CANCEL_UPDATE = "cancel"
+# Sent by a post's ``PublishPostWorkflow`` when it ends failed.
+PUBLICATION_FAILED_SIGNAL = "publication_failed"
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -177,6 +180,17 @@ class PostLaunchCalendar(BaseModel):
     cycles_done: int = 0
 
 
+class PublicationFailure(BaseModel):
+    """A post of the engagement that failed for good (``publication_failed`` signal)."""
+
+    publication_id: uuid.UUID
+    channel: Channel
+    # ``auth`` (the connection needs re-authorisation) or ``content_rejected``, mostly.
+    failure_class: FailureClass
+    detail: str = ""
+    at: datetime
+
+
 class EngagementState(BaseModel):
     """What project managers see live (the ``state`` query); also the continue-as-new carry."""
 
@@ -192,6 +206,9 @@ class EngagementState(BaseModel):
     next_cycle_at: datetime | None = None
     # Numbers human requests (pause, resume, interventions) so each has its own event id.
     requests: int = 0
+    # The most recent failed posts (at most ``FAILURES_KEPT``), and how many failed in all.
+    publication_failures: list[PublicationFailure] = []
+    publication_failures_total: int = 0
 
     def task(self, task_id: str) -> Task | None:
         return next((task for task in self.tasks if task.id == task_id), None)
@@ -207,6 +224,8 @@ class EngagementInput(BaseModel):
     # Prepended to the services' task queues (see shared/task_queues.py).
     task_queue_prefix: str = ""
     timing: LifecycleTiming = LifecycleTiming()
+    # Handed to the posts the editorial plan schedules (ENGAGE_PUBLISHER__PUBLISH_TIMEOUT_SECONDS).
+    publish_timeout_seconds: float = 300.0
     # Set only by continue-as-new: the state the previous run ended with.
     carried_state: EngagementState | None = None
 

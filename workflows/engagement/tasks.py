@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from shared.auth import AGENCY_ROLES, Role
 from shared.domain import InterventionMode, Phase
-from workflows.engagement.messages import Task, TaskKind, TaskOwner
+from workflows.engagement.messages import PublicationFailure, Task, TaskKind, TaskOwner
 
 OWNER_ROLES: dict[TaskOwner, frozenset[Role]] = {
     TaskOwner.AGENCY: AGENCY_ROLES,
@@ -160,3 +160,30 @@ def intervention_tasks(
         )
         for spec in specs
     ]
+
+
+FAILURE_TITLES = {
+    "auth": "Re-authorise the {channel} connection: a post could not be published",
+    "content_rejected": "The {channel} platform refused a post: look at it",
+}
+
+
+def publication_failure_task(
+    failure: PublicationFailure, phase: Phase, now: datetime, due_in: timedelta
+) -> Task:
+    """A post that failed for good is the agency's to look at, whatever the mode: the
+    connections and the publishing are the agency's."""
+    channel = failure.channel.value
+    title = FAILURE_TITLES.get(failure.failure_class, "A {channel} post failed: look at it")
+    spec = TaskSpec(
+        "publication", title.format(channel=channel), TaskKind.OPERATIONAL, TaskOwner.AGENCY
+    )
+    return build_task(
+        f"publication-{failure.publication_id}-failed",
+        spec,
+        phase,
+        now + due_in,
+        description=(
+            f"{failure.failure_class}: {failure.detail} (publication {failure.publication_id})"
+        ),
+    )

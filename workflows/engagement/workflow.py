@@ -5,6 +5,10 @@ says), records its deliverables by reference and waits at its gate, an update wh
 refuses a wrong role, organisation, phase or a rejection without reason before anything enters
 history; a rejection sends the phase back for rework. Post-launch runs one support cycle per
 week until ``ends_on`` and continues as new every few cycles, carrying one state object.
+The publisher is asked which channels are connected (setup), publishes the approved plan
+(``PublishPlanWorkflow``, started from seeding, launch and every support cycle), collects the
+engagement's metrics and gives each cycle's report its figures (``PeriodicReportWorkflow``); a
+post that fails for good is signalled back (``publication_failed``) and becomes a task.
 Every fact goes through the strategy service (``strategy.record_lifecycle_events``) with a key
 that makes it a timeline entry and an ``engage.lifecycle.*`` event exactly once.
 """
@@ -14,12 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.common import Priority, RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
@@ -33,8 +45,14 @@ with workflow.unsafe.imports_passed_through():
         PlanSnapshot,
     )
     from services.publisher.contracts import (
+        COLLECT_METRICS,
+        ENGAGEMENT_CONNECTIONS,
         WITHDRAW_ENGAGEMENT_POSTS,
+        CollectMetricsCommand,
+        EngagementConnections,
+        EngagementConnectionsQuery,
         EngagementPostsWithdrawn,
+        MetricsCollected,
         WithdrawEngagementPosts,
     )
     from services.strategy.contracts import (
@@ -60,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_UPDATE,
         COMPLETE_TASK_UPDATE,
         PAUSE_UPDATE,
+        PUBLICATION_FAILED_SIGNAL,
         REQUEST_INTERVENTION_UPDATE,
         RESUME_UPDATE,
         STATE_QUERY,
@@ -81,9 +100,11 @@ with workflow.unsafe.imports_passed_through():
         InterventionRequest,
         PendingApproval,
         PostLaunchCalendar,
+        PublicationFailure,
         Task,
         TaskCompletion,
         TaskStatus,
+        workflow_id,
     )
     from workflows.engagement.phases import (
         ESCALATION_ROLE,
@@ -93,7 +114,12 @@ with workflow.unsafe.imports_passed_through():
         STRATEGY_DELIVERABLES,
         hold,
     )
-    from workflows.engagement.tasks import intervention_tasks, phase_tasks, rework_task
+    from workflows.engagement.tasks import (
+        intervention_tasks,
+        phase_tasks,
+        publication_failure_task,
+        rework_task,
+    )
     from workflows.engagement.validators import (
         CONFLICT,
         ControlAction,
@@ -102,6 +128,18 @@ with workflow.unsafe.imports_passed_through():
         check_intervention,
         check_task_completion,
         refuse,
+    )
+    from workflows.publishing.plan_messages import (
+        PLAN_WORKFLOW_NAME,
+        PlanPublishingState,
+        PublishPlanInput,
+        plan_workflow_id,
+    )
+    from workflows.reporting.messages import (
+        REPORT_WORKFLOW_NAME,
+        PeriodicReportInput,
+        PeriodicReportSummary,
+        report_workflow_id,
     )
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -112,6 +150,19 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 PLAN_DAYS = 365
 # Cancelled runs recorded before the publisher withdrew posts only recorded the request.
 WITHDRAW_POSTS_PATCH = "withdraw-posts-on-cancel"
+# Runs recorded before the lifecycle worked through the publisher (connections checked at setup,
+# the plan published from seeding on, cycles collecting metrics and reporting through a child
+# workflow) replay without those steps.
+PUBLISHER_STEPS_PATCH = "lifecycle-publishes-through-publisher"
+# A step a person took (an approval, a completed task, a pause) is recorded ahead of the work
+# queued on the strategy service: that person waits to see what follows. Runs recorded before
+# replay with every step at the default priority.
+HUMAN_STEPS_FIRST_PATCH = "human-steps-recorded-first"
+HUMAN_STEP_PRIORITY = Priority(priority_key=1)
+# Phases whose start (re)publishes the approved plan; post-launch does so every cycle.
+PUBLISHING_PHASES = (Phase.SEEDING, Phase.LAUNCH)
+# Failed posts the state shows (the most recent); the total counts them all.
+FAILURES_KEPT = 20
 TEMPORAL_CANCELLATION = ControlRequest(
     actor=Actor(subject="temporal", roles=[]), reason="cancelled through Temporal"
 )
@@ -268,22 +319,72 @@ class EngagementWorkflow:
         self._state.next_cycle_at = None
 
     async def _run_cycle(self, calendar: PostLaunchCalendar) -> None:
-        """Close one support period with its periodic report, recorded by reference."""
+        """Close one support period: publish what the plan has new, collect the engagement's
+        metrics, and record the period's report (``PeriodicReportWorkflow``)."""
         cycle = calendar.cycles_done
         period_start = calendar.starts_on + timedelta(days=cycle * self._timing.cycle_days)
         period_end = min(
             period_start + timedelta(days=self._timing.cycle_days - 1), self._engagement.ends_on
         )
-        report = self._deliverable(
-            "periodic_report",
-            {
-                "cycle": cycle + 1,
-                "period_start": period_start.isoformat(),
-                "period_end": max(period_end, period_start).isoformat(),
-            },
+        period_end = max(period_end, period_start)
+        key = f"post_launch/cycle/{cycle + 1}/deliverable"
+        if not workflow.patched(PUBLISHER_STEPS_PATCH):
+            report = self._deliverable(
+                "periodic_report",
+                {
+                    "cycle": cycle + 1,
+                    "period_start": period_start.isoformat(),
+                    "period_end": period_end.isoformat(),
+                },
+            )
+            await self._record([self._deliverable_step(report, f"{key}/periodic_report")])
+            return
+        published = await self._publish_plan()
+        plan = self._deliverable("plan_publishing", {"cycle": cycle + 1, **published})
+        engagement = self._engagement
+        collected = await self._activity(
+            task_queues.PUBLISHER,
+            COLLECT_METRICS,
+            CollectMetricsCommand(
+                organization_id=engagement.organization_id,
+                engagement_id=engagement.engagement_id,
+                collection_key=f"{workflow_id(engagement.engagement_id)}/cycle/{cycle + 1}",
+            ),
+            MetricsCollected,
         )
-        key = f"post_launch/cycle/{cycle + 1}/deliverable/periodic_report"
-        await self._record([self._deliverable_step(report, key)])
+        cycle_length = self._timing.real(self._timing.cycle_days)
+        window_start = calendar.started_at + cycle_length * cycle
+        summary = await self._periodic_report(
+            PeriodicReportInput(
+                engagement_id=engagement.engagement_id,
+                organization_id=engagement.organization_id,
+                cycle=cycle + 1,
+                period_start=period_start,
+                period_end=period_end,
+                window_start=window_start,
+                window_end=window_start + cycle_length,
+                metrics_as_of=collected.collected_at,
+                task_queue_prefix=engagement.task_queue_prefix,
+            )
+        )
+        report = self._deliverable("periodic_report", summary.model_dump(mode="json"))
+        await self._record(
+            [
+                self._deliverable_step(plan, f"{key}/plan_publishing"),
+                self._deliverable_step(report, f"{key}/periodic_report"),
+            ]
+        )
+
+    async def _periodic_report(self, request: PeriodicReportInput) -> PeriodicReportSummary:
+        """The report is a child workflow: the reporting service's document goes there."""
+        summary: PeriodicReportSummary = await workflow.execute_child_workflow(
+            REPORT_WORKFLOW_NAME,
+            request,
+            id=report_workflow_id(request.engagement_id, request.cycle),
+            task_queue=self._engagement.task_queue_prefix + task_queues.WORKFLOWS,
+            result_type=PeriodicReportSummary,
+        )
+        return summary
 
     async def _continue_as_new(self) -> None:
         await self._flush()
@@ -370,15 +471,92 @@ class EngagementWorkflow:
         if phase in STRATEGY_DELIVERABLES:
             return await self._strategy_deliverables(phase)
         if phase is Phase.SETUP:
-            connections = self._deliverable(
-                "channel_connections",
-                {"channels": [c.value for c in self._engagement.channels], "verified": False},
-            )
+            connections, unconnected = await self._channel_connections()
             plan = await self._editorial_plan()
             if plan is None:
-                return [connections], ["editorial_plan"]
-            return [connections, self._deliverable("editorial_plan", plan)], []
+                return [connections], [*unconnected, "editorial_plan"]
+            return [connections, self._deliverable("editorial_plan", plan)], unconnected
+        if phase in PUBLISHING_PHASES and workflow.patched(PUBLISHER_STEPS_PATCH):
+            # Recorded at once, not at the phase's end: the posts are being scheduled now.
+            plan_publishing = self._deliverable("plan_publishing", await self._publish_plan())
+            await self._record([self._deliverable_step(plan_publishing)])
         return [], []
+
+    async def _channel_connections(self) -> tuple[DeliverableRecord, list[str]]:
+        """The channels' connections as the publisher has them; those without an active one
+        are listed for the editorial-plan gate (approving it anyway is the manager's call)."""
+        if not workflow.patched(PUBLISHER_STEPS_PATCH):
+            channels = [channel.value for channel in self._engagement.channels]
+            reference = {"channels": channels, "verified": False}
+            return self._deliverable("channel_connections", reference), []
+        found = await self._connections()
+        reference = {
+            "verified": True,
+            "channels": [channel.model_dump(mode="json") for channel in found.channels],
+        }
+        unconnected = [
+            f"channel_connection:{channel.channel.value}"
+            for channel in found.channels
+            if channel.status != "connected"
+        ]
+        return self._deliverable("channel_connections", reference), unconnected
+
+    async def _connections(self) -> EngagementConnections:
+        return await self._activity(
+            task_queues.PUBLISHER,
+            ENGAGEMENT_CONNECTIONS,
+            EngagementConnectionsQuery(
+                organization_id=self._engagement.organization_id,
+                channels=self._engagement.channels,
+            ),
+            EngagementConnections,
+        )
+
+    async def _publish_plan(self) -> dict[str, Any]:
+        """Schedule the approved plan's posts not scheduled yet, through the channels connected
+        now: ``PublishPlanWorkflow`` as a child that outlives the engagement (each post's own
+        workflow publishes it on time). One already running (started by hand) is left to it."""
+        engagement = self._engagement
+        connections = (await self._connections()).connected()
+        if not connections:
+            return {"status": "skipped", "reason": "no_connection"}
+        plan_id = plan_workflow_id(engagement.engagement_id)
+        try:
+            handle = await workflow.start_child_workflow(
+                PLAN_WORKFLOW_NAME,
+                PublishPlanInput(
+                    engagement_id=engagement.engagement_id,
+                    organization_id=engagement.organization_id,
+                    connections=connections,
+                    requested_by=workflow_id(engagement.engagement_id),
+                    task_queue_prefix=engagement.task_queue_prefix,
+                    publish_timeout_seconds=engagement.publish_timeout_seconds,
+                ),
+                id=plan_id,
+                task_queue=engagement.task_queue_prefix + task_queues.WORKFLOWS,
+                result_type=PlanPublishingState,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                # A finished run of the planner makes way for the next one.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            return {"status": "already_running", "workflow_id": plan_id}
+        try:
+            published: PlanPublishingState = await handle
+        except ChildWorkflowError as error:
+            if _cancelled(error):
+                raise
+            return {"status": "skipped", "workflow_id": plan_id, **_plan_refusal(error)}
+        if published.status == "plan_not_approved":
+            return {"status": "skipped", "reason": "plan_not_approved", "workflow_id": plan_id}
+        return {
+            "status": "done",
+            "workflow_id": plan_id,
+            "plan_generation": published.plan_generation,
+            "connections": {channel.value: str(id_) for channel, id_ in connections.items()},
+            "scheduled": len(published.scheduled),
+            "skipped": dict(sorted(Counter(slot.reason for slot in published.skipped).items())),
+        }
 
     def _opening_deliverables(self, phase: Phase) -> list[DeliverableRecord]:
         if phase is not Phase.LAUNCH:
@@ -511,7 +689,10 @@ class EngagementWorkflow:
     async def _record_now(self, steps: list[LifecycleStep]) -> None:
         if not steps:
             return
-        await self._strategy(
+        human = any(step.actor is not None for step in steps)
+        first = human and workflow.patched(HUMAN_STEPS_FIRST_PATCH)
+        await self._activity(
+            task_queues.STRATEGY,
             RECORD_LIFECYCLE_EVENTS,
             RecordLifecycleEvents(
                 engagement_id=self._engagement.engagement_id,
@@ -519,6 +700,7 @@ class EngagementWorkflow:
                 steps=steps,
             ),
             LifecycleEventsRecorded,
+            priority=HUMAN_STEP_PRIORITY if first else Priority.default,
         )
 
     async def _sleep(self, duration: timedelta) -> None:
@@ -538,7 +720,12 @@ class EngagementWorkflow:
         return await self._activity(task_queues.CONTENT, name, argument, result)
 
     async def _activity(
-        self, queue: str, name: str, argument: BaseModel, result: type[Result]
+        self,
+        queue: str,
+        name: str,
+        argument: BaseModel,
+        result: type[Result],
+        priority: Priority = Priority.default,
     ) -> Result:
         outcome: Result = await workflow.execute_activity(
             name,
@@ -547,8 +734,34 @@ class EngagementWorkflow:
             task_queue=self._engagement.task_queue_prefix + queue,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            priority=priority,
         )
         return outcome
+
+    # --- signals --------------------------------------------------------------------------------
+
+    @workflow.signal(name=PUBLICATION_FAILED_SIGNAL)
+    async def publication_failed(self, failure: PublicationFailure) -> None:
+        """A post of the engagement failed for good: the state shows it, and the agency gets a
+        task to look at it (none once the engagement has ended or is being cancelled)."""
+        task = publication_failure_task(
+            failure,
+            self._state.phase,
+            workflow.now(),
+            self._timing.real(self._timing.task_due_days),
+        )
+        if self._state.task(task.id) is not None:
+            return
+        self._state.publication_failures = [*self._state.publication_failures, failure][
+            -FAILURES_KEPT:
+        ]
+        self._state.publication_failures_total += 1
+        if self._cancellation is not None or self._state.status in (
+            EngagementStatus.COMPLETED,
+            EngagementStatus.CANCELLED,
+        ):
+            return
+        await self._open_tasks_with([task], [])
 
     # --- updates --------------------------------------------------------------------------------
 
@@ -679,12 +892,27 @@ class EngagementWorkflow:
 
 
 async def _stopped(lifecycle: asyncio.Task[None]) -> None:
-    """Wait for the cancelled lifecycle; an activity it was running ends as a cancelled
-    ``ActivityError``, which is the expected outcome here, not a failure of the engagement."""
+    """Wait for the cancelled lifecycle; an activity or child workflow it was running ends as a
+    cancelled ``ActivityError`` or ``ChildWorkflowError``, which is the expected outcome here,
+    not a failure of the engagement."""
     try:
         await lifecycle
     except asyncio.CancelledError:
         return
-    except ActivityError as error:
-        if not isinstance(error.cause, CancelledError):
+    except (ActivityError, ChildWorkflowError) as error:
+        if not _cancelled(error):
             raise
+
+
+def _cancelled(error: ActivityError | ChildWorkflowError) -> bool:
+    return isinstance(error.cause, CancelledError)
+
+
+def _plan_refusal(error: ChildWorkflowError) -> dict[str, str]:
+    """Why the planner stopped: no plan at all, or what it was refused."""
+    cause: BaseException | None = error.cause
+    while isinstance(cause, ActivityError | ChildWorkflowError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type == "not-found":
+        return {"reason": "no_plan"}
+    return {"reason": "failed", "detail": str(cause or error)[:500]}

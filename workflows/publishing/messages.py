@@ -28,6 +28,8 @@ class PublishPostInput(BaseModel):
     publish_timeout_seconds: float = 300.0
     # The content item the post comes from: marked published once the post is (plan publishing).
     item_id: uuid.UUID | None = None
+    # The engagement the post belongs to: told (``publication_failed``) when the post fails.
+    engagement_id: uuid.UUID | None = None
 
 
 class RescheduleRequest(BaseModel):

@@ -37,9 +37,11 @@ with workflow.unsafe.imports_passed_through():
         MarkScheduled,
         ReviewStateChanged,
     )
+    from services.content.contracts import MediaRef as StoredMedia
     from services.content.plan.contracts import GET_PLAN, GetPlan, PlanSnapshot
     from services.publisher.contracts import (
         SCHEDULE_PUBLICATION,
+        MediaRef,
         ScheduledPublication,
         SchedulePublicationCommand,
         VariantToPublish,
@@ -61,6 +63,8 @@ with workflow.unsafe.imports_passed_through():
 # Slots placed at once (in start order): a large plan is scheduled in a fraction of the time.
 BATCH = 20
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Variants with media are published (with signed links to the content store) from this change on.
+PUBLISH_MEDIA_PATCH = "publish-variant-media"
 
 Result = TypeVar("Result", bound=BaseModel)
 
@@ -166,8 +170,12 @@ class PublishPlanWorkflow:
             return "past"
         if slot.channel not in self._request.connections:
             return "no_connection"
-        if variant.media:
-            # Media live in the content store, which gives platforms no URL to fetch them from.
+        if variant.media and (
+            not workflow.patched(PUBLISH_MEDIA_PATCH)
+            or any(media.url is None for media in variant.media)
+        ):
+            # Runs before media had public links skipped them; so does a content worker without
+            # the link settings.
             return "media_without_url"
         return variant
 
@@ -196,6 +204,7 @@ class PublishPlanWorkflow:
                     text=variant.text,
                     title=variant.title,
                     link=variant.link,
+                    media=[_media_ref(media) for media in variant.media],
                 ),
                 slot_id=slot.id,
                 due_at=slot.starts_at,
@@ -221,6 +230,7 @@ class PublishPlanWorkflow:
                     task_queue_prefix=request.task_queue_prefix,
                     publish_timeout_seconds=request.publish_timeout_seconds,
                     item_id=variant.item_id,
+                    engagement_id=request.engagement_id,
                 ),
                 id=placed.workflow_id,
                 task_queue=request.task_queue_prefix + task_queues.WORKFLOWS,
@@ -240,3 +250,18 @@ class PublishPlanWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         return result
+
+
+def _media_ref(media: StoredMedia) -> MediaRef:
+    """A medium of the content store as the publisher sends it: the link is signed again at
+    each publish attempt, so the one given here need not last until the post is due."""
+    assert media.url is not None
+    return MediaRef(
+        url=media.url,
+        media_id=media.media_id,
+        mime_type=media.mime_type,
+        size_bytes=media.size_bytes,
+        width=media.width,
+        height=media.height,
+        duration_seconds=media.duration_seconds,
+    )

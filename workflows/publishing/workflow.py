@@ -4,7 +4,8 @@ Until the publish starts, the post can be rescheduled or cancelled (updates whos
 refuse once publishing has begun, so a late cancel never races a publish). Publishing runs on the
 platform's own task queue; the activity is retried with backoff only while its failures are known
 not to have happened or still unknown (the activity checks the platform first); permanent failures
-(expired authorisation, rejected content) end the workflow as ``failed``.
+(expired authorisation, rejected content) end the workflow as ``failed``, and a post of an
+engagement tells it so (the ``publication_failed`` signal to ``engagement-<id>``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,25 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from services.content.contracts import MARK_PUBLISHED, MarkPublished, ReviewStateChanged
     from services.publisher.contracts import (
+        FAILURE_CLASS_OF_ERROR,
         MARK_CANCELLED,
         PERMANENT_ERRORS,
         PUBLISH,
         CancelCommand,
+        FailureClass,
         PublishCommand,
         PublishOutcome,
         platform_queue,
     )
     from shared import task_queues
+    from shared.domain import Channel
+    from workflows.engagement.messages import PUBLICATION_FAILED_SIGNAL, PublicationFailure
+    from workflows.engagement.messages import workflow_id as engagement_workflow_id
     from workflows.publishing.messages import (
         CANCEL_UPDATE,
         RESCHEDULE_UPDATE,
@@ -46,6 +52,8 @@ PUBLISH_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=PERMANENT_ERRORS,
 )
+# Posts that failed before engagements were told kept quiet.
+TELL_ENGAGEMENT_PATCH = "tell-engagement-of-failure"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -90,9 +98,16 @@ class PublishPostWorkflow:
             self._state.last_error = str(
                 cause.message if isinstance(cause, ApplicationError) else error
             )
+            error_type = cause.type if isinstance(cause, ApplicationError) else None
+            failure_class = FAILURE_CLASS_OF_ERROR.get(error_type or "", "unknown")
+            await self._tell_engagement(post, failure_class, self._state.last_error)
             return self._state
         self._state.stage = "published" if outcome.status == "published" else "failed"
         self._state.platform_post_id = outcome.platform_post_id
+        if self._state.stage == "failed":
+            await self._tell_engagement(
+                post, outcome.failure_class or "unknown", outcome.detail or outcome.status
+            )
         if post.item_id and outcome.status == "published" and outcome.published_at:
             await self._mark_item_published(post, post.item_id, outcome.published_at)
         return self._state
@@ -111,6 +126,28 @@ class PublishPostWorkflow:
             )
         except ActivityError as error:
             self._state.last_error = f"content item {item_id} not marked published: {error.cause}"
+
+    async def _tell_engagement(
+        self, post: PublishPostInput, failure_class: FailureClass, detail: str
+    ) -> None:
+        """Show the failure on the post's engagement. An engagement that has ended (or never
+        ran) cannot be told, and that is no failure of the post."""
+        if post.engagement_id is None or not workflow.patched(TELL_ENGAGEMENT_PATCH):
+            return
+        failure = PublicationFailure(
+            publication_id=post.publication_id,
+            channel=Channel(post.channel),
+            failure_class=failure_class,
+            detail=detail[:2000],
+            at=workflow.now(),
+        )
+        engagement = workflow.get_external_workflow_handle(
+            engagement_workflow_id(post.engagement_id)
+        )
+        try:
+            await engagement.signal(PUBLICATION_FAILED_SIGNAL, failure)
+        except FailureError as error:
+            workflow.logger.info("engagement %s not told: %s", post.engagement_id, error)
 
     async def _wait_until_due(self) -> None:
         while self._cancel is None:

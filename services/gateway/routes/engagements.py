@@ -1,25 +1,34 @@
-"""``/v1/engagements``: engagements, their live workflow state and their timeline."""
+"""``/v1/engagements``: engagements, their live workflow state and their timeline.
+
+The list reads the summaries the strategy service keeps from the lifecycle's facts (one query,
+paged); one engagement's view asks its workflow for the live state."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from services.gateway.deps import EngagementsDep, ServicesDep
 from services.gateway.engagements import EngagementControl
-from services.gateway.schemas import EngagementStart, EngagementView, LiveState
+from services.gateway.schemas import (
+    EngagementListItem,
+    EngagementStart,
+    EngagementView,
+    LiveState,
+)
 from services.strategy.lifecycle.schemas import TimelineEntry
 from services.strategy.schemas import EngagementCreate, EngagementOut
-from shared.auth import CurrentPrincipal
 from shared.domain import Phase
 from workflows.engagement.messages import EngagementStatus
 
 router = APIRouter(prefix="/engagements", tags=["engagements"])
 
-_ENGAGEMENTS = TypeAdapter(list[EngagementOut])
+_LISTED = TypeAdapter(list[EngagementListItem])
+DEFAULT_PAGE = 100
+MAX_PAGE = 200
 _TIMELINE = TypeAdapter(list[TimelineEntry])
 
 
@@ -53,33 +62,39 @@ async def create_engagement(
 
 @router.get(
     "",
-    response_model=list[EngagementView],
-    summary="Engagements the caller may see, with their live state (any role)",
+    response_model=list[EngagementListItem],
+    summary="Engagements the caller may see, newest first, with their summaries (any role)",
 )
 async def list_engagements(
     request: Request,
+    response: Response,
     services: ServicesDep,
-    engagements: EngagementsDep,
-    principal: CurrentPrincipal,
     organization_id: uuid.UUID | None = None,
     status: EngagementStatus | None = None,
     phase: Phase | None = None,
     waiting_for_me: bool = Query(
-        False, description="Only those with an approval or open task the caller's roles can act on"
+        False,
+        description="Only those with an approval one of the caller's roles can give, or an "
+        "open task assigned to one of them",
     ),
-) -> list[EngagementView]:
-    params = {"organization_id": str(organization_id)} if organization_id else None
-    found = await services.strategy.call(
-        request, "GET", "/engagements", _ENGAGEMENTS, params=params
-    )
-    views = await asyncio.gather(*(view(engagements, engagement) for engagement in found))
-    return [
-        item
-        for item in views
-        if (status is None or (item.state is not None and item.state.status is status))
-        and (phase is None or (item.state is not None and item.state.phase is phase))
-        and (not waiting_for_me or (item.state is not None and item.state.waits_for(principal)))
-    ]
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Engagements per page"),
+    offset: int = Query(0, ge=0, description="Engagements skipped (the `Link` header's next)"),
+) -> list[EngagementListItem]:
+    # One more than the page: whether a next page exists, in the same query.
+    params = {"limit": str(limit + 1), "offset": str(offset)}
+    if organization_id is not None:
+        params["organization_id"] = str(organization_id)
+    if status is not None:
+        params["status"] = status.value
+    if phase is not None:
+        params["phase"] = phase.value
+    if waiting_for_me:
+        params["waiting_for_me"] = "true"
+    found = await services.strategy.call(request, "GET", "/engagements", _LISTED, params=params)
+    if len(found) > limit:
+        following = urlencode({**request.query_params, "limit": limit, "offset": offset + limit})
+        response.headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+    return found[:limit]
 
 
 @router.get(

@@ -7,6 +7,7 @@ can decide what to do: retry later, ask for re-authorisation, give up, or check 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -24,6 +25,9 @@ class MediaRef(BaseModel):
     width: int | None = None
     height: int | None = None
     duration_seconds: float | None = None
+    # A medium of the content store: its ``url`` is a signed, expiring link, which the publisher
+    # replaces with a fresh one before each attempt (``services/publisher/fresh_media.py``).
+    media_id: uuid.UUID | None = None
 
 
 class PublishRequest(BaseModel):
@@ -76,6 +80,15 @@ class Credentials(BaseModel):
     expires_at: datetime | None = None
     # Platform specifics, e.g. a page access token or an app id.
     extra: dict[str, str] = Field(default_factory=dict)
+
+
+class ConnectedAccount(BaseModel):
+    """What an authorisation connects: the account posts go to, its name on the platform when
+    known, and the credentials to keep."""
+
+    account_id: str
+    display_name: str | None = None
+    credentials: Credentials
 
 
 class Violation(BaseModel):

@@ -18,6 +18,14 @@ Implements:
   missing object, 368 and 506 content refused)
 - Rate-limit headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
   (``x-app-usage``, ``x-page-usage``, ``x-business-use-case-usage``)
+- Connecting a Page: the login's short-lived user token is exchanged for a long-lived one
+  (``oauth/access_token`` with ``grant_type=fb_exchange_token``:
+  https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived), which
+  then asks for the Page's own token (``GET /{page-id}?fields=access_token``:
+  https://developers.facebook.com/docs/pages/access-tokens/). A Page token got with a long-lived
+  user token has no expiration date, so it is what the connection keeps, without an expiry: it is
+  never refreshed, only replaced by a new login when Meta invalidates it (code 190 then marks the
+  connection ``needs_reauth``). The user token itself is not kept.
 
 One medium per post (a photo or a video); a post without media is a feed post.
 """
@@ -32,6 +40,7 @@ from pydantic import BaseModel
 from services.publisher.connectors.base import (
     AccountMetrics,
     AuthError,
+    ConnectedAccount,
     ConnectorError,
     ContentRejectedError,
     Credentials,
@@ -73,6 +82,8 @@ _TRANSIENT_CODES = frozenset({1, 2})
 # Meta names no reset time for platform limits (a rolling hour); re-check after a tenth of it.
 _THROTTLED_PROBE_SECONDS = 360.0
 _USAGE_HEADERS = ("x-app-usage", "x-page-usage", "x-business-use-case-usage")
+# ``Credentials.extra["token_kind"]`` of a Page access token (which does not expire).
+PAGE_KIND = "page"
 
 
 class GraphError(BaseModel):
@@ -171,10 +182,35 @@ class GraphClient:
         )
 
     async def refresh(self, credentials: Credentials) -> Credentials:
-        """Exchange the token for a fresh long-lived one (Meta has no refresh grant)."""
+        """Exchange a user token for a fresh long-lived one (Meta has no refresh grant); a Page
+        token does not expire, so it is only checked to still work."""
+        if credentials.extra.get("token_kind") == PAGE_KIND:
+            await self.get(credentials, credentials.extra["page_id"], GraphId, fields="id")
+            return credentials
         if self._app is None:
             raise AuthError(f"no {self.api.name} app is configured to renew the token")
         return await refresh_access_token(self.api.http, self._oauth, self._app, credentials)
+
+    async def long_lived(self, short_lived: Credentials) -> Credentials:
+        """The login's short-lived user token exchanged for a long-lived one (about 60 days)."""
+        try:
+            return await self.refresh(short_lived)
+        except (AuthError, ContentRejectedError) as error:
+            raise MetaConnectError(
+                "oauth-token-exchange-refused",
+                f"Meta refused to exchange the login's token for a long-lived one "
+                f"(expired or invalid: sign in again): {error}",
+            ) from error
+
+    async def page(self, user: Credentials, page_id: str, fields: str) -> PageAccess:
+        """The Page as the user may act on it, with its own access token."""
+        try:
+            page: PageAccess = await self.get(user, page_id, PageAccess, fields=fields)
+        except ContentRejectedError as error:
+            raise _not_granted(page_id, str(error)) from error
+        if page.access_token is None:
+            raise _not_granted(page_id, "Meta gave no Page access token")
+        return page
 
 
 def since(lookback: timedelta) -> int:
@@ -183,6 +219,53 @@ def since(lookback: timedelta) -> int:
 
 class GraphId(BaseModel):
     id: str
+
+
+class LinkedInstagramAccount(BaseModel):
+    id: str
+    username: str | None = None
+
+
+class PageAccess(BaseModel):
+    id: str
+    name: str | None = None
+    # Absent when the user did not grant the Page to the app or cannot act on it.
+    access_token: str | None = None
+    instagram_business_account: LinkedInstagramAccount | None = None
+
+
+class MetaConnectError(ConnectorError):
+    """A Meta login that cannot become a connection; ``kind`` names the problem."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _not_granted(page_id: str, detail: str) -> MetaConnectError:
+    return MetaConnectError(
+        "oauth-page-not-granted",
+        f"Page {page_id} was not granted to the app in the login, or the user cannot act on it: "
+        f"{detail}",
+    )
+
+
+def page_credentials(page: PageAccess) -> Credentials:
+    """The Page token, without an expiry: got with a long-lived user token, it has none."""
+    assert page.access_token is not None
+    return Credentials(
+        access_token=page.access_token,
+        extra={"token_kind": PAGE_KIND, "page_id": page.id},
+    )
+
+
+async def connect_page(graph: GraphClient, login: Credentials, page_id: str) -> ConnectedAccount:
+    """A Facebook Page connection from the login's short-lived user token."""
+    user = await graph.long_lived(login)
+    page = await graph.page(user, page_id, "id,name,access_token")
+    return ConnectedAccount(
+        account_id=page.id, display_name=page.name, credentials=page_credentials(page)
+    )
 
 
 class PhotoCreated(BaseModel):

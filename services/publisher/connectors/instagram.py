@@ -15,6 +15,12 @@ Implements https://developers.facebook.com/docs/instagram-platform/content-publi
 - media insights (``reach``, ``likes``, ``comments``, ``shares``, ``saved``, ``views``):
   https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/insights
 - ``followers_count`` of the IG user.
+- connecting: the Facebook Page linked to the Instagram professional account is found with the
+  login's (long-lived) user token, and the Page's ``instagram_business_account`` is the IG user
+  posts go to (``GET /{page-id}?fields=instagram_business_account``:
+  https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/page).
+  The connection keeps that Page's access token, which does not expire (see ``facebook.py``);
+  the IG user's endpoints take the linked Page's token.
 
 Errors and rate-limit headers are the Graph API's (see ``facebook.py``). The API offers no way to
 delete a published post, so ``withdraw`` says so instead of pretending.
@@ -29,6 +35,7 @@ from pydantic import BaseModel
 
 from services.publisher.connectors.base import (
     AccountMetrics,
+    ConnectedAccount,
     ContentRejectedError,
     Credentials,
     MediaRef,
@@ -44,6 +51,8 @@ from services.publisher.connectors.facebook import (
     GraphClient,
     GraphId,
     Insights,
+    MetaConnectError,
+    page_credentials,
     since,
 )
 from services.publisher.connectors.http import nothing_published_yet, poll, same_text
@@ -245,3 +254,22 @@ def _media_fields(media: MediaRef, *, carousel_item: bool) -> dict[str, str]:
     else:
         fields = {"image_url": media.url}
     return fields | ({"is_carousel_item": "true"} if carousel_item else {})
+
+
+async def connect_account(graph: GraphClient, login: Credentials, page_id: str) -> ConnectedAccount:
+    """The Instagram account linked to Page ``page_id``, from the login's short-lived user token."""
+    user = await graph.long_lived(login)
+    page = await graph.page(
+        user, page_id, "id,name,access_token,instagram_business_account{id,username}"
+    )
+    linked = page.instagram_business_account
+    if linked is None:
+        raise MetaConnectError(
+            "oauth-instagram-not-linked",
+            f"Page {page_id} has no Instagram professional account linked to it",
+        )
+    return ConnectedAccount(
+        account_id=linked.id,
+        display_name=linked.username or page.name,
+        credentials=page_credentials(page),
+    )

@@ -1,59 +1,70 @@
-"""Queries on the lifecycle's timeline. Organisation scoping is applied by the session."""
+"""Queries on the lifecycle's timeline and the engagements' summaries. Organisation scoping is
+applied by the session."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.contracts import LifecycleStep
-from services.strategy.models import LifecycleEvent, PhaseRecord
+from services.strategy.lifecycle.summary import Summary
+from services.strategy.models import EngagementSummary, LifecycleEvent, PhaseRecord
 
 
-async def insert_event(
+async def insert_events(
     session: AsyncSession,
-    event_id: uuid.UUID,
     engagement_id: uuid.UUID,
     organization_id: uuid.UUID,
-    step: LifecycleStep,
-) -> bool:
-    """Store the step; False when a step with this id is already stored."""
+    steps: Sequence[tuple[uuid.UUID, LifecycleStep]],
+) -> set[uuid.UUID]:
+    """Store the steps in order, each under its event id; returns the ids not stored before."""
     inserted = await session.execute(
         insert(LifecycleEvent)
         .values(
-            id=event_id,
-            organization_id=organization_id,
-            engagement_id=engagement_id,
-            phase=step.phase.value,
-            event=step.event.value,
-            actor=step.actor,
-            details=step.details,
-            occurred_at=step.occurred_at,
+            [
+                {
+                    "id": event_id,
+                    "organization_id": organization_id,
+                    "engagement_id": engagement_id,
+                    "phase": step.phase.value,
+                    "event": step.event.value,
+                    "actor": step.actor,
+                    "details": step.details,
+                    "occurred_at": step.occurred_at,
+                }
+                for event_id, step in steps
+            ]
         )
         .on_conflict_do_nothing(index_elements=[LifecycleEvent.id])
         .returning(LifecycleEvent.id)
     )
-    return inserted.first() is not None
+    return set(inserted.scalars())
 
 
-async def insert_phase_start(
+async def insert_phase_starts(
     session: AsyncSession,
     engagement_id: uuid.UUID,
     organization_id: uuid.UUID,
-    step: LifecycleStep,
-    revision: int,
+    starts: Sequence[tuple[LifecycleStep, int]],
 ) -> None:
     await session.execute(
         insert(PhaseRecord)
         .values(
-            engagement_id=engagement_id,
-            organization_id=organization_id,
-            phase=step.phase.value,
-            revision=revision,
-            started_at=step.occurred_at,
+            [
+                {
+                    "engagement_id": engagement_id,
+                    "organization_id": organization_id,
+                    "phase": step.phase.value,
+                    "revision": revision,
+                    "started_at": step.occurred_at,
+                }
+                for step, revision in starts
+            ]
         )
         .on_conflict_do_nothing()
     )
@@ -67,3 +78,65 @@ async def timeline(session: AsyncSession, engagement_id: uuid.UUID) -> Sequence[
             .order_by(LifecycleEvent.occurred_at, LifecycleEvent.seq)
         )
     ).all()
+
+
+async def lock_summary(session: AsyncSession, engagement_id: uuid.UUID) -> EngagementSummary | None:
+    """The engagement's summary, locked until the transaction ends: facts of one engagement
+    recorded at the same time are folded one transaction after the other."""
+    return await session.scalar(
+        select(EngagementSummary)
+        .where(EngagementSummary.engagement_id == engagement_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _columns(summary: Summary) -> dict[str, Any]:
+    return {
+        "status": summary.status.value,
+        "phase": summary.phase.value,
+        "revision": summary.revision,
+        "pending_approvals": [p.model_dump(mode="json") for p in summary.pending_approvals],
+        "decided": summary.decided,
+        "tasks": {key: task.model_dump(mode="json") for key, task in summary.tasks.items()},
+        "open_task_count": len(summary.open_tasks),
+        "overdue_task_count": summary.overdue_tasks,
+        "next_deadline": summary.next_deadline,
+        "waiting_roles": [role.value for role in summary.waiting_roles],
+        "status_changed_at": summary.status_changed_at,
+        "updated_at": summary.updated_at or func.now(),
+    }
+
+
+async def create_summary(
+    session: AsyncSession, engagement_id: uuid.UUID, organization_id: uuid.UUID, summary: Summary
+) -> None:
+    """Store a first summary, unless another transaction just stored one."""
+    await session.execute(
+        insert(EngagementSummary)
+        .values(engagement_id=engagement_id, organization_id=organization_id, **_columns(summary))
+        .on_conflict_do_nothing(index_elements=[EngagementSummary.engagement_id])
+    )
+
+
+async def save_summary(session: AsyncSession, engagement_id: uuid.UUID, summary: Summary) -> None:
+    await session.execute(
+        update(EngagementSummary)
+        .where(EngagementSummary.engagement_id == engagement_id)
+        .values(**_columns(summary))
+    )
+
+
+def summary_of(row: EngagementSummary) -> Summary:
+    return Summary.model_validate(
+        {
+            "status": row.status,
+            "phase": row.phase,
+            "revision": row.revision,
+            "pending_approvals": row.pending_approvals,
+            "decided": row.decided,
+            "tasks": row.tasks,
+            "status_changed_at": row.status_changed_at,
+            "updated_at": row.updated_at,
+        }
+    )

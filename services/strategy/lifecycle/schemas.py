@@ -6,10 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.strategy.contracts import LifecycleEventName
+from services.strategy.lifecycle.summary import SummaryStatus, WaitingApproval
+from services.strategy.schemas import EngagementOut
 from shared.domain import Phase
+
+# The most engagements one page lists.
+MAX_PAGE = 500
 
 
 class TimelineEntry(BaseModel):
@@ -24,3 +29,43 @@ class TimelineEntry(BaseModel):
     details: dict[str, Any]
     occurred_at: datetime
     recorded_at: datetime
+
+
+class EngagementSummaryOut(BaseModel):
+    """What the list of engagements shows of each: its summary, kept from its lifecycle facts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    status: SummaryStatus
+    phase: Phase
+    revision: int = Field(description="Reworks of the current phase after a rejection")
+    pending_approvals: list[WaitingApproval]
+    open_task_count: int = Field(description="Open tasks, overdue ones included")
+    overdue_task_count: int
+    next_deadline: datetime | None = Field(
+        description="The earliest due date of an open task not yet overdue"
+    )
+    updated_at: datetime = Field(description="When the latest fact it reflects happened")
+
+
+class EngagementListed(EngagementOut):
+    """An engagement with its summary (``null`` until its workflow has recorded a fact)."""
+
+    state: EngagementSummaryOut | None
+
+
+class EngagementFilters(BaseModel):
+    """``GET /engagements``: which engagements, and which page of them (newest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID | None = None
+    status: SummaryStatus | None = None
+    phase: Phase | None = None
+    waiting_for_me: bool = Field(
+        False,
+        description="Only those with an approval one of the caller's roles can give, or an "
+        "open task assigned to one of them",
+    )
+    limit: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)

@@ -18,8 +18,10 @@ from services.strategy.contracts import (
 )
 from services.strategy.deliverables import repository as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind
-from services.strategy.lifecycle import repository
-from services.strategy.models import Deliverable, LifecycleEvent, outbox
+from services.strategy.lifecycle import repository, summary
+from services.strategy.lifecycle.summary import Summary
+from services.strategy.models import Deliverable, Engagement, LifecycleEvent, outbox
+from shared.domain import Phase
 from shared.errors import NotFoundError
 from shared.events.envelope import new_event
 
@@ -39,44 +41,74 @@ def _data(request: RecordLifecycleEvents, step: LifecycleStep) -> dict[str, obje
     return {**fact.model_dump(mode="json"), **step.details, **actor}
 
 
-async def _record(
-    session: AsyncSession, request: RecordLifecycleEvents, step: LifecycleStep
-) -> tuple[uuid.UUID, bool]:
-    identifier = event_id(request.engagement_id, step.idempotency_key)
-    inserted = await repository.insert_event(
-        session, identifier, request.engagement_id, request.organization_id, step
-    )
-    if not inserted:
-        return identifier, False
-    if step.event is LifecycleEventName.PHASE_STARTED:
-        revision = int(step.details.get("revision", 0))
-        await repository.insert_phase_start(
-            session, request.engagement_id, request.organization_id, step, revision
-        )
-    await outbox.add(
-        session,
-        new_event(
-            events.lifecycle_event(step.event),
-            _data(request, step),
-            source=events.SOURCE,
-            subject=str(request.engagement_id),
-            event_id=identifier,
-        ),
-    )
-    return identifier, True
-
-
-async def _require_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> None:
-    if await engagements.get_engagement(session, engagement_id) is None:
+async def _require_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
+    engagement = await engagements.get_engagement(session, engagement_id)
+    if engagement is None:
         raise NotFoundError("engagement", engagement_id)
+    return engagement
+
+
+def _as_step(entry: LifecycleEvent) -> LifecycleStep:
+    return LifecycleStep(
+        event=LifecycleEventName(entry.event),
+        phase=Phase(entry.phase),
+        idempotency_key=str(entry.id),
+        occurred_at=entry.occurred_at,
+        actor=entry.actor,
+        details=entry.details,
+    )
+
+
+async def _locked_summary(session: AsyncSession, engagement_id: uuid.UUID) -> Summary:
+    """The engagement's summary, locked for this transaction; made from its timeline the first
+    time (an engagement recorded before summaries existed has one)."""
+    row = await repository.lock_summary(session, engagement_id)
+    if row is None:
+        engagement = await _require_engagement(session, engagement_id)
+        recorded = [_as_step(entry) for entry in await repository.timeline(session, engagement_id)]
+        first = summary.fold(Summary(), recorded)
+        await repository.create_summary(session, engagement_id, engagement.organization_id, first)
+        row = await repository.lock_summary(session, engagement_id)
+        assert row is not None, "the summary was just stored"
+    return repository.summary_of(row)
 
 
 async def record(session: AsyncSession, request: RecordLifecycleEvents) -> LifecycleEventsRecorded:
-    await _require_engagement(session, request.engagement_id)
-    recorded = [await _record(session, request, step) for step in request.steps]
+    """Store the steps not stored before, stage their events and fold them into the summary,
+    in a few statements whatever the number of steps."""
+    engagement_id, organization_id = request.engagement_id, request.organization_id
+    current = await _locked_summary(session, engagement_id)
+    identified = [(event_id(engagement_id, step.idempotency_key), step) for step in request.steps]
+    # A step repeated in one request is one fact.
+    distinct = list(dict(identified).items())
+    stored = await repository.insert_events(session, engagement_id, organization_id, distinct)
+    new = [(identifier, step) for identifier, step in distinct if identifier in stored]
+    starts = [
+        (step, int(step.details.get("revision", 0)))
+        for _, step in new
+        if step.event is LifecycleEventName.PHASE_STARTED
+    ]
+    if starts:
+        await repository.insert_phase_starts(session, engagement_id, organization_id, starts)
+    await outbox.add_all(
+        session,
+        [
+            new_event(
+                events.lifecycle_event(step.event),
+                _data(request, step),
+                source=events.SOURCE,
+                subject=str(engagement_id),
+                event_id=identifier,
+            )
+            for identifier, step in new
+        ],
+    )
+    if new:
+        summary.fold(current, (step for _, step in new))
+        await repository.save_summary(session, engagement_id, current)
     return LifecycleEventsRecorded(
-        event_ids=[str(identifier) for identifier, _ in recorded],
-        newly_recorded=sum(newly for _, newly in recorded),
+        event_ids=[str(identifier) for identifier, _ in identified],
+        newly_recorded=len(new),
     )
 
 

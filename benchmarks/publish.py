@@ -10,17 +10,17 @@ and waits for the posts to settle.
 
 The baseline is the sandbox's own ceiling, measured first in the same run with the same rate
 limits: as many posts sent straight to it over kept-alive connections as fast as it accepts
-them, with no scheduling, database, workflow or connector in between. That ceiling is the
-sandbox's rate limit (5 accounts x 50 posts/s after a burst of 100 each: about 260 posts/s at
-N = 10,000).
+them, with no scheduling, database, workflow or connector in between. On a free machine that
+ceiling is the sandbox's rate limit (5 accounts x 50 posts/s after a burst of 100 each: about
+260 posts/s at N = 10,000); on a busy one, CPU.
 
 What bounds the ratio is CPU. ``cpu_ms_per_post`` gives each process's CPU per post, from the
 first start until every post settled; on the 2-core development machine (issue 4's runs) a post
-took about 70-80 ms: the Temporal dev server 35-45 (a start, three workflow tasks, a timer and an
-activity task, each through its SQLite), the workflow worker about 15 (a sandboxed workflow
-instance per post), the publisher worker about 15 (two transactions, the sandbox call, the
-relayed ``post_published``), the sandbox about 4, and PostgreSQL. Two cores therefore publish at
-most some 25-40 posts/s, a ratio near 0.1-0.15, and less when other processes share the machine
+took about 70-90 ms: the Temporal dev server 35-50 (a start, three workflow tasks, a timer and an
+activity task, each through its SQLite), the workflow worker 15-18 (a sandboxed workflow
+instance per post), the publisher worker 15-19 (two transactions, the sandbox call, the relayed
+``post_published``), the sandbox about 4, and PostgreSQL. Two cores therefore publish at most
+some 25-40 posts/s, a ratio near 0.1, and less when other processes share the machine
 (``rest`` in ``cpu_ms_per_post``, ``machine_busy_cores``). Runs with 32 publishes at a time,
 20 workflow task pollers or a 20,000-workflow cache kept the same CPU per post, and their rate
 moved with the other load on the machine, not with the setting.

@@ -1,6 +1,6 @@
 """The platform's own processes for a benchmark: a Temporal dev server, and ``engage worker``
 processes reading the benchmark's scratch settings from their environment, as ``make up`` runs
-them. Each is stopped (and its scratch files removed) when the benchmark leaves the context.
+them. Each logs to ``<scratch>/<name>.log`` and is stopped when the benchmark leaves its context.
 """
 
 from __future__ import annotations
@@ -174,21 +174,15 @@ class TemporalServer:
 
 
 @contextlib.asynccontextmanager
-async def temporal_dev_server(
-    settings: Settings,
-    logs: Path,
-    *,
-    db_filename: str | None = None,
-) -> AsyncIterator[TemporalServer]:
-    """``temporal server start-dev`` as ``make up`` starts it (``engage/infra.py``), headless;
-    in memory unless ``db_filename`` names its SQLite file."""
+async def temporal_dev_server(settings: Settings, logs: Path) -> AsyncIterator[TemporalServer]:
+    """``temporal server start-dev`` as ``make up`` starts it (``engage/infra.py``), but headless
+    and in memory."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     args = [
         str(Path(sys.executable).parent / "temporal"),
         *("server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)),
         *("--log-level", "warn"),
-        *(("--db-filename", db_filename) if db_filename else ()),
     ]
     target = settings.model_copy(
         update={"temporal": settings.temporal.model_copy(update={"address": address})}

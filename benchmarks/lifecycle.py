@@ -10,13 +10,23 @@ ratio compares activities executed per minute, since an engagement runs a few do
 where the trivial workflow runs one.
 
 The approval latency runs from an approval update's return to the next phase's
-``phase_started`` on the stream: the update's workflow task, the ``record_lifecycle_events``
-activity on the strategy queue, its commit, the relay (woken by the commit's notification) and
-JetStream. Its baseline is the same path with a few engagements run one at a time, measured
-first in the same run. Under load every engagement always has a workflow task or an activity
-waiting, and Temporal's task queues are first come, first served: an approval's next steps
-queue behind the work of all the others, so the latency grows with N once the machine is busy;
-the figure carries the CPU use, so it can be read against that bound.
+``phase_started`` on the stream: the ``record_lifecycle_events`` activity the update's workflow
+task schedules, its commit, the relay (woken by the commit's notification) and JetStream. Its
+baseline is the same path with a few engagements run one at a time, measured first in the same
+run. The figure carries the CPU use of each process during the run (``rest``: NATS and
+anything else on the machine).
+
+What bounds it is the CPU. An engagement costs about 1.7 CPU-seconds across the stack (the
+Temporal dev server about 45 %, the strategy worker 25 %, the workflow worker 15 %), so from
+about N = 25 the stack alone keeps two cores busy and every step waits its turn: Temporal's task
+queues serve in order, and a worker shares its CPU among the tasks it holds. The approval's step
+overtakes that queue (a step a person took is recorded at a higher priority, and a worker holds
+few tasks, ``ENGAGE_WORKER__MAX_CONCURRENT_ACTIVITIES``); what is left is its share of a busy CPU
+in the Temporal server, the strategy worker and its relay. On the 2-core development machine
+(Nov 2026; p95 / p50, unloaded p95, and the cores other processes took): N = 25: 0.80 / 0.48 s,
+0.16 s, 0.45; N = 50: 0.75 / 0.44 s, 0.09 s, 0.32; N = 100: 1.73 / 0.85 s, 0.26 s, 0.89;
+N = 200: 1.88 / 0.72 s, 0.14 s, 1.04. Before the workers ran apart, with a woken relay, the
+priority and the worker limit, N = 200 gave 19.8 s.
 
 ``BENCH_LIFECYCLE_ENGAGEMENTS`` lowers N (default 200); every figure names the N used.
 """

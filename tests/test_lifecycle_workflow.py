@@ -67,7 +67,9 @@ WORKFLOW_TASK_BOOKKEEPING = {
 }
 
 
-@pytest.fixture(scope="module")
+# A server per test: one test's workflows still running (children a cancelled engagement
+# abandoned, say) would otherwise hold the next test's skipped clock.
+@pytest.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,

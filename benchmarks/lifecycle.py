@@ -1,13 +1,13 @@
 """The engagement lifecycle at scale: N engagements started at once, every gate approved as soon
 as it is asked, with compressed durations, through all six phases on a Temporal dev server.
 
-The platform runs as it is deployed: the workflow worker and the strategy, content and publisher
-workers (each with its outbox relay) are processes of their own, started with ``engage worker``
-on a scratch database and stream; this process only creates the engagements, drives the gates
-and watches the stream. The baseline is a trivial one-activity workflow on the same server, run
-by a workflow worker and an activity worker process of its own (``benchmarks/trivial.py``); the
-ratio compares activities executed per minute, since an engagement runs a few dozen activities
-where the trivial workflow runs one.
+The platform runs as it is deployed: the workflow worker and the strategy, content, publisher
+and listening workers (each with its outbox relay) are processes of their own, started with
+``engage worker`` on a scratch database and stream; this process only creates the engagements,
+drives the gates and watches the stream. The baseline is a trivial one-activity workflow on the
+same server, run by a workflow worker and an activity worker process of its own
+(``benchmarks/trivial.py``); the ratio compares activities executed per minute, since an
+engagement runs a few dozen activities where the trivial workflow runs one.
 
 The approval latency runs from an approval update's return to the next phase's
 ``phase_started`` on the stream: the ``record_lifecycle_events`` activity the update's workflow
@@ -124,6 +124,8 @@ def lifecycle_workers(settings: Settings) -> list[WorkerProcess]:
         engage_worker("content", settings.task_queue(task_queues.CONTENT), ACTIVITY_QUEUE),
         # Its housekeeping queue: the lifecycle's steps that reach the publisher run there.
         engage_worker("publisher", settings.task_queue(task_queues.PUBLISHER), ACTIVITY_QUEUE),
+        # A completed engagement stops its listening queries there.
+        engage_worker("listening", settings.task_queue(task_queues.LISTENING), ACTIVITY_QUEUE),
         WorkerProcess(
             "trivial-workflows",
             (*baseline, "workflows"),
@@ -326,7 +328,7 @@ async def event_stream(settings: Settings) -> AsyncIterator[JetStreamContext]:
 async def run() -> None:
     async with contextlib.AsyncExitStack() as stack:
         scratch = await stack.enter_async_context(
-            scratch_settings("strategy", "content", "publisher")
+            scratch_settings("strategy", "content", "publisher", "listening")
         )
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-lifecycle-")))
         temporal = await stack.enter_async_context(temporal_dev_server(scratch, logs))

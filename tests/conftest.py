@@ -37,6 +37,9 @@ from services.content import worker as content_worker
 from services.content.app import build_app as build_content
 from services.content.models import OutboxEvent as ContentOutboxEvent
 from services.gateway.app import build_app as build_gateway
+from services.listening import worker as listening_worker
+from services.listening.app import build_app as build_listening
+from services.listening.models import OutboxEvent as ListeningOutboxEvent
 from services.publisher import worker as publisher_worker
 from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
@@ -127,7 +130,8 @@ async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -
     target = temporal_env.client.service_client.config.target_host
     ports = base_settings.ports.model_copy(
         update={
-            name: free_port() for name in ("gateway", "strategy", "content", "publisher", "sandbox")
+            name: free_port()
+            for name in ("gateway", "strategy", "content", "publisher", "listening", "sandbox")
         }
     )
     return base_settings.model_copy(
@@ -239,6 +243,7 @@ async def platform(
         await _serve(build_strategy(settings), settings.ports.strategy),
         await _serve(build_content(settings), settings.ports.content),
         await _serve(build_publisher(settings), settings.ports.publisher),
+        await _serve(build_listening(settings), settings.ports.listening),
         await _serve(build_sandbox(settings), settings.ports.sandbox),
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]
@@ -252,6 +257,7 @@ async def platform(
         for queue, offered in (
             (task_queues.STRATEGY, strategy_worker.activities(sessions)),
             (task_queues.CONTENT, content_worker.activities(sessions, settings)),
+            (task_queues.LISTENING, listening_worker.activities(sessions)),
         )
         if offered
     ]
@@ -278,7 +284,7 @@ async def platform(
         asyncio.create_task(
             OutboxRelay(sessions, model, nats_client.jetstream(), settings.events).run(stop)
         )
-        for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent)
+        for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent, ListeningOutboxEvent)
     ]
     async with contextlib.AsyncExitStack() as running:
         for worker in workers:

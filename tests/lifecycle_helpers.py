@@ -46,6 +46,11 @@ from services.content.plan.contracts import (
     PlanGenerationResult,
     PlanSnapshot,
 )
+from services.listening.contracts import (
+    STOP_ENGAGEMENT_QUERIES,
+    EngagementQueriesStopped,
+    StopEngagementQueries,
+)
 from services.publisher.contracts import (
     COLLECT_METRICS,
     CONTENT_REJECTED_ERROR,
@@ -109,12 +114,14 @@ SIX_MONTHS = timedelta(days=182)
 
 @dataclass
 class ServiceRecords:
-    """What the strategy, content and publisher services were asked, and what they answer."""
+    """What the strategy, content, publisher and listening services were asked, and what they
+    answer."""
 
     steps: list[LifecycleStep] = field(default_factory=list)
     versions: list[DeliverableVersionRef] = field(default_factory=list)
     plans_generated: list[GeneratePlan] = field(default_factory=list)
     withdrawals: list[WithdrawEngagementPosts] = field(default_factory=list)
+    listening_stops: list[StopEngagementQueries] = field(default_factory=list)
     # The plan content.get_plan answers (None: the engagement has no plan) and its variants.
     plan: PlanSnapshot | None = None
     variants: list[ApprovedVariant] = field(default_factory=list)
@@ -262,6 +269,11 @@ class ServiceRecords:
         self.withdrawals.append(request)
         return EngagementPostsWithdrawn(cancelled=2, already_published=1, failed=0)
 
+    @activity.defn(name=STOP_ENGAGEMENT_QUERIES)
+    async def stop_listening(self, request: StopEngagementQueries) -> EngagementQueriesStopped:
+        self.listening_stops.append(request)
+        return EngagementQueriesStopped(stopped=2, already_stopped=1)
+
     def events(self, name: str) -> list[LifecycleStep]:
         return [step for step in self.steps if step.event.value == name]
 
@@ -332,6 +344,11 @@ async def running_engagement(
             env.client,
             task_queue=prefix + platform_queue(Channel.SANDBOX),
             activities=[records.publish],
+        ),
+        Worker(
+            env.client,
+            task_queue=prefix + task_queues.LISTENING,
+            activities=[records.stop_listening],
         ),
     ]
     async with contextlib.AsyncExitStack() as running:

@@ -136,8 +136,22 @@ async def test_six_month_engagement_runs_every_phase_and_weekly_cycle_to_complet
     assert len(overdue) == len(result.tasks) > 0
     assert {step.details["escalated_to"] for step in overdue} == {"manager"}
     assert all(task.overdue and task.escalated_to is Role.MANAGER for task in result.tasks)
+    # The contract is over: its listening queries are stopped, and that is recorded.
+    [stop] = records.listening_stops
+    assert (stop.engagement_id, stop.organization_id, stop.stopped_by) == (
+        engagement.engagement_id,
+        engagement.organization_id,
+        f"engagement-{engagement.engagement_id}",
+    )
+    listening = next(d for d in result.deliverables if d.name == "listening_stop")
+    assert listening.reference == {"status": "done", "stopped": 2, "already_stopped": 1}
+    [recorded] = [
+        s for s in records.events("deliverable_recorded") if s.details["name"] == "listening_stop"
+    ]
+    assert recorded.idempotency_key == "complete/deliverable/listening_stop"
     _save_history("engagement-completed-first-run", first_history.to_json())
-    _save_history("engagement-completed-last-run", last_history.to_json())
+    # Committed histories of earlier code stay as they were recorded (tests/test_replay.py).
+    _save_history("engagement-completed-listening-stopped", last_history.to_json())
 
 
 @pytest.mark.parametrize(
@@ -410,6 +424,18 @@ async def test_cancel_runs_compensation_and_ends_cancelled(
         "already_published": 1,
         "failed": 0,
     }
+    [stop] = records.listening_stops
+    assert (stop.engagement_id, stop.organization_id, stop.reason, stop.stopped_by) == (
+        engagement.engagement_id,
+        engagement.organization_id,
+        "Contract ended early",
+        "pm",
+    )
+    assert result.deliverables[-2].reference == {
+        "status": "done",
+        "stopped": 2,
+        "already_stopped": 1,
+    }
     final_report = result.deliverables[-1].reference
     assert (final_report["reason"], final_report["phase_reached"]) == (
         "Contract ended early",
@@ -420,7 +446,8 @@ async def test_cancel_runs_compensation_and_ends_cancelled(
     [event] = records.events("engagement_cancelled")
     assert event.actor == "pm"
     assert sorted(event.details["cancelled_tasks"]) == sorted(t.id for t in result.tasks)
-    _save_history("engagement-cancelled", history.to_json())
+    # Committed histories of earlier code stay as they were recorded (tests/test_replay.py).
+    _save_history("engagement-cancelled-listening-stopped", history.to_json())
 
 
 async def test_a_cancellation_through_temporal_also_compensates(
@@ -437,3 +464,4 @@ async def test_a_cancellation_through_temporal_also_compensates(
     assert (event.actor, event.details["reason"]) == ("temporal", "cancelled through Temporal")
     assert result.deliverables[-1].name == "final_report"
     assert [w.cancelled_by for w in records.withdrawals] == ["temporal"]
+    assert [stop.stopped_by for stop in records.listening_stops] == ["temporal"]

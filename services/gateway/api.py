@@ -7,6 +7,7 @@ from services.gateway.routes import (
     contests,
     engagements,
     lifecycle,
+    listening,
     organizations,
     plan,
     plan_publishing,
@@ -25,5 +26,6 @@ router.include_router(plan_publishing.router)
 router.include_router(contests.router)
 router.include_router(content.router)
 router.include_router(publisher.router)
+router.include_router(listening.router)
 router.include_router(strategy.router)
 router.include_router(streams.router)

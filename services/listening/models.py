@@ -1,8 +1,15 @@
 """Tables of the listening service (schema ``listening``)."""
 
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from shared.db.base import service_metadata
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, String, Text, Uuid
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db.base import OrgScoped, Timestamped, service_metadata
 from shared.events.outbox import Outbox, OutboxMixin, ProcessedEventMixin
 
 SCHEMA = "listening"
@@ -10,6 +17,31 @@ SCHEMA = "listening"
 
 class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
+
+
+class ListeningQuery(OrgScoped, Timestamped, Base):
+    """What to listen for on which channels, for an organisation (and one of its engagements).
+
+    A query is switched on once and stopped once, for good: a stopped query stays as the record
+    of what was listened to."""
+
+    __tablename__ = "queries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    terms: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False)
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    # ISO 639-1 codes; empty: every language.
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(8)), nullable=False, default=list)
+    # active | stopped
+    status: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_by: Mapped[str | None] = mapped_column(String(200))
+    # A cancelled engagement's reason, as long as the cancel allowed.
+    stop_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxEvent(OutboxMixin, Base):

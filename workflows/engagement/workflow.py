@@ -44,6 +44,11 @@ with workflow.unsafe.imports_passed_through():
         PlanGenerationResult,
         PlanSnapshot,
     )
+    from services.listening.contracts import (
+        STOP_ENGAGEMENT_QUERIES,
+        EngagementQueriesStopped,
+        StopEngagementQueries,
+    )
     from services.publisher.contracts import (
         COLLECT_METRICS,
         ENGAGEMENT_CONNECTIONS,
@@ -150,6 +155,10 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 PLAN_DAYS = 365
 # Cancelled runs recorded before the publisher withdrew posts only recorded the request.
 WITHDRAW_POSTS_PATCH = "withdraw-posts-on-cancel"
+# Runs cancelled before the listening service stopped queries only recorded the request, and
+# runs completed before then left their queries alone.
+STOP_LISTENING_ON_CANCEL_PATCH = "stop-listening-on-cancel"
+STOP_LISTENING_ON_COMPLETION_PATCH = "stop-listening-on-completion"
 # Runs recorded before the lifecycle worked through the publisher (connections checked at setup,
 # the plan published from seeding on, cycles collecting metrics and reporting through a child
 # workflow) replay without those steps.
@@ -392,11 +401,19 @@ class EngagementWorkflow:
         workflow.continue_as_new(self._engagement.model_copy(update={"carried_state": self._state}))
 
     async def _complete(self) -> None:
+        """The contract is over: its listening stops, and the engagement ends completed."""
         calendar = self._state.post_launch
         cycles = calendar.cycles_done if calendar else 0
+        steps: list[LifecycleStep] = []
+        if workflow.patched(STOP_LISTENING_ON_COMPLETION_PATCH):
+            stopped = await self._stop_listening(
+                "the engagement's contract ended", workflow_id(self._engagement.engagement_id)
+            )
+            steps.append(self._deliverable_step(stopped, "complete/deliverable/listening_stop"))
         now = workflow.now()
         await self._record(
             [
+                *steps,
                 facts.phase_completed(Phase.POST_LAUNCH, self._state.revision, now),
                 facts.engagement_completed(cycles, now),
             ]
@@ -404,8 +421,8 @@ class EngagementWorkflow:
         self._state.status = EngagementStatus.COMPLETED
 
     async def _compensate(self, request: ControlRequest) -> None:
-        """Cancelled: stop what runs, withdraw the waiting posts, record the compensation and a
-        final report."""
+        """Cancelled: stop what runs, withdraw the waiting posts, stop the listening queries,
+        record the compensation and a final report."""
         for watcher in self._watchers:
             watcher.cancel()
         self._state.pending_approvals = []
@@ -416,9 +433,13 @@ class EngagementWorkflow:
             withdrawal = await self._withdraw_posts(request)
         else:
             withdrawal = self._deliverable("scheduled_posts_withdrawal", {"status": "requested"})
+        if workflow.patched(STOP_LISTENING_ON_CANCEL_PATCH):
+            listening = await self._stop_listening(request.reason, request.actor.subject)
+        else:
+            listening = self._deliverable("listening_stop", {"status": "requested"})
         records = [
             withdrawal,
-            self._deliverable("listening_stop", {"status": "requested"}),
+            listening,
             self._deliverable("final_report", self._final_report(request.reason)),
         ]
         steps = [
@@ -452,6 +473,20 @@ class EngagementWorkflow:
         return self._deliverable(
             "scheduled_posts_withdrawal", {"status": "done", **withdrawn.model_dump()}
         )
+
+    async def _stop_listening(self, reason: str, stopped_by: str) -> DeliverableRecord:
+        stopped = await self._activity(
+            task_queues.LISTENING,
+            STOP_ENGAGEMENT_QUERIES,
+            StopEngagementQueries(
+                engagement_id=self._engagement.engagement_id,
+                organization_id=self._engagement.organization_id,
+                reason=reason,
+                stopped_by=stopped_by,
+            ),
+            EngagementQueriesStopped,
+        )
+        return self._deliverable("listening_stop", {"status": "done", **stopped.model_dump()})
 
     def _final_report(self, reason: str) -> dict[str, Any]:
         calendar = self._state.post_launch

@@ -1,0 +1,109 @@
+"""Rules of the listening service: queries are switched on, and stopped once for good."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.listening import events, repository
+from services.listening.contracts import EngagementQueriesStopped, StopEngagementQueries
+from services.listening.models import ListeningQuery, outbox
+from services.listening.schemas import QueryCreate
+from shared.auth import Principal
+from shared.errors import NotFoundError
+from shared.events.envelope import new_event
+
+
+async def create_query(
+    session: AsyncSession, principal: Principal, data: QueryCreate
+) -> ListeningQuery:
+    principal.require_organization(data.organization_id)
+    query = ListeningQuery(
+        id=uuid.uuid4(),
+        organization_id=data.organization_id,
+        engagement_id=data.engagement_id,
+        name=data.name,
+        terms=data.terms,
+        channels=[channel.value for channel in data.channels],
+        languages=data.languages,
+        status="active",
+        created_by=principal.subject,
+    )
+    session.add(query)
+    await session.flush()
+    await outbox.add(
+        session,
+        new_event(
+            events.QUERY_STARTED,
+            events.QueryStarted(
+                query_id=query.id,
+                organization_id=query.organization_id,
+                engagement_id=query.engagement_id,
+                name=query.name,
+                terms=query.terms,
+                channels=query.channels,
+                languages=query.languages,
+                created_by=query.created_by,
+            ),
+            source=events.SOURCE,
+            subject=str(query.id),
+            event_id=events.query_event_id(query.id, "started"),
+        ),
+    )
+    return query
+
+
+async def require_query(
+    session: AsyncSession, query_id: uuid.UUID, *, for_update: bool = False
+) -> ListeningQuery:
+    query = await session.get(ListeningQuery, query_id, with_for_update=for_update)
+    if query is None:
+        raise NotFoundError("listening query", query_id)
+    return query
+
+
+async def stop_query(
+    session: AsyncSession, query: ListeningQuery, *, reason: str, stopped_by: str
+) -> bool:
+    """Stop an active query (True); a stopped one stays as it was stopped (False)."""
+    if query.status == "stopped":
+        return False
+    query.status = "stopped"
+    query.stopped_at = datetime.now(UTC)
+    query.stopped_by = stopped_by
+    query.stop_reason = reason
+    await outbox.add(
+        session,
+        new_event(
+            events.QUERY_STOPPED,
+            events.QueryStopped(
+                query_id=query.id,
+                organization_id=query.organization_id,
+                engagement_id=query.engagement_id,
+                reason=reason,
+                stopped_by=stopped_by,
+                stopped_at=query.stopped_at,
+            ),
+            source=events.SOURCE,
+            subject=str(query.id),
+            event_id=events.query_event_id(query.id, "stopped"),
+        ),
+    )
+    return True
+
+
+async def stop_engagement_queries(
+    session: AsyncSession, command: StopEngagementQueries
+) -> EngagementQueriesStopped:
+    queries = await repository.engagement_queries_for_update(
+        session, command.organization_id, command.engagement_id
+    )
+    stopped = [
+        await stop_query(session, query, reason=command.reason, stopped_by=command.stopped_by)
+        for query in queries
+    ]
+    return EngagementQueriesStopped(
+        stopped=stopped.count(True), already_stopped=stopped.count(False)
+    )

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from opentelemetry import context as otel_context
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +22,7 @@ from shared.events.outbox import outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
 from shared.settings import EventSettings, Settings
+from shared.telemetry import context_from_headers
 from tests.conftest import free_port, isolated_event_settings, wait_until
 from tests.events_helpers import events_of, stream_messages
 
@@ -182,6 +184,36 @@ async def test_same_event_id_is_staged_once(
     async with session_scope(fresh_sessions, SYSTEM) as session:
         assert await outbox.add(session, event) is False
     assert await pending(fresh_sessions) == 1
+
+
+async def test_add_all_stages_events_in_their_order_with_the_trace_headers(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    events = [
+        new_event("test.something_happened", {"note": n}, source="urn:test") for n in range(40)
+    ]
+    already = events[7]
+    async with session_scope(fresh_sessions, SYSTEM) as session:
+        assert await outbox.add(session, already) is True
+    headers = {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"}
+
+    # Staged inside a trace (as a request's or activity's events are): each row carries it.
+    token = otel_context.attach(context_from_headers(headers))
+    try:
+        async with session_scope(fresh_sessions, SYSTEM) as session:
+            staged = await outbox.add_all(session, [*events, events[3]])
+    finally:
+        otel_context.detach(token)
+
+    # One of the 40 was staged before; the repeated copy in the call is one event.
+    assert staged == 39
+    async with fresh_sessions() as session:
+        rows = (await session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq))).all()
+    assert [row.event_id for row in rows] == [already.id] + [
+        event.id for event in events if event is not already
+    ]
+    assert [row.envelope["data"]["note"] for row in rows[1:]] == [n for n in range(40) if n != 7]
+    assert {row.headers["traceparent"] for row in rows[1:]} == {headers["traceparent"]}
 
 
 async def test_events_committed_while_nats_is_down_are_delivered_when_it_returns(

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    inspect,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -68,25 +81,45 @@ class Outbox:
         """Stage ``events`` in order in one statement; returns how many were new."""
         if not events:
             return 0
-        headers = current_trace_headers()
+        rows = [
+            {
+                "event_id": event.id,
+                "name": event.name,
+                "envelope": event.model_dump(mode="json", exclude_none=True),
+            }
+            for event in events
+        ]
+        staged = await session.execute(
+            self._stage, {"rows": rows, "headers": current_trace_headers()}
+        )
+        return len(staged.all())
+
+    @cached_property
+    def _stage(self) -> Select[tuple[int, str]]:
+        # The events travel as one JSON array, so the statement is the same for any number of
+        # them: compiled once, prepared once per connection. Rows go in in the array's order
+        # (their seq is the relay's order). One round trip: the notification rides on the
+        # insert, and only new rows send one (PostgreSQL folds a transaction's identical
+        # notifications into one at commit).
+        rows = (
+            func.jsonb_array_elements(bindparam("rows", type_=JSONB))
+            .table_valued(column("row", JSONB), with_ordinality="position")
+            .render_derived(name="rows")
+        )
         staged = (
             insert(self.model)
-            .values(
-                [
-                    {
-                        "event_id": event.id,
-                        "name": event.name,
-                        "envelope": event.model_dump(mode="json", exclude_none=True),
-                        "headers": headers,
-                    }
-                    for event in events
-                ]
+            .from_select(
+                ["event_id", "name", "envelope", "headers"],
+                select(
+                    rows.c.row["event_id"].astext,
+                    rows.c.row["name"].astext,
+                    rows.c.row["envelope"],
+                    bindparam("headers", type_=JSONB),
+                ).order_by(rows.c.position),
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.model.seq)
             .cte("staged")
         )
-        # One round trip: the notification rides on the insert, and only new rows send one
-        # (PostgreSQL folds a transaction's identical notifications into one at commit).
-        statement = select(staged.c.seq, func.pg_notify(self.channel, "")).select_from(staged)
-        return len((await session.execute(statement)).all())
+        notify = func.pg_notify(literal(self.channel, String), "")
+        return select(staged.c.seq, notify).select_from(staged)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import uuid
 from collections import Counter
 from datetime import date, timedelta
@@ -23,9 +21,6 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
 from services.strategy.models import LifecycleEvent, OutboxEvent, PhaseRecord
 from shared import task_queues
@@ -33,11 +28,11 @@ from shared.auth import Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel, InterventionMode, Phase
-from shared.settings import Settings
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
 from tests.lifecycle_helpers import Handle, client_approver, decide, manager
 from tests.test_thin_thread import create_org
+from tests.worker_processes import WorkerProcess, worker_environment
 from workflows.engagement.messages import (
     STATE_QUERY,
     WORKFLOW_NAME,
@@ -49,7 +44,6 @@ from workflows.engagement.messages import (
     workflow_id,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 # Six months of engagement time in a few real seconds: seeding ~1.2 s, tasks due after ~0.4 s.
 TIME_SCALE = 1e-6
 # Two weekly support cycles, one per workflow run: post-launch continues as new once.
@@ -62,79 +56,9 @@ WORKERS = {
     "content": (task_queues.CONTENT, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
     # Setup asks it for the channels' connections; cycles collect metrics and report through it.
     "publisher": (task_queues.PUBLISHER, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+    # The completed engagement's listening queries are stopped there.
+    "listening": (task_queues.LISTENING, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
 }
-
-
-def worker_environment(settings: Settings, prefix: str, scratch: Path) -> dict[str, str]:
-    """The test's settings as ``ENGAGE_*`` variables, and nothing of the caller's own."""
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("ENGAGE_")}
-    return inherited | {
-        "ENGAGE_ENVIRONMENT": settings.environment,
-        "ENGAGE_DATABASE_URL": settings.database_url,
-        "ENGAGE_NATS_URL": settings.nats_url,
-        "ENGAGE_DATA_DIR": str(scratch),
-        "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
-        "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
-        "ENGAGE_TEMPORAL__TASK_QUEUE_PREFIX": prefix,
-        "ENGAGE_EVENTS__STREAM": settings.events.stream,
-        "ENGAGE_EVENTS__SUBJECT_PREFIX": settings.events.subject_prefix,
-        # Heartbeat files go to a directory of the test's own.
-        "TMPDIR": str(scratch),
-    }
-
-
-class WorkerProcess:
-    """``engage worker NAME`` in a process group of its own, logging to a file."""
-
-    def __init__(
-        self, name: str, temporal: Client, prefix: str, environment: dict[str, str], log: Path
-    ) -> None:
-        self.name = name
-        self._temporal = temporal
-        self._queue = prefix + WORKERS[name][0]
-        self._environment = environment
-        self._log = log
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self._log.open("ab") as output:
-            self._process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "engage", "worker", self.name),
-                cwd=ROOT,
-                env=self._environment,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
-        await wait_until(self._polling, timeout=60, interval=0.2)
-
-    async def _polling(self) -> bool:
-        assert self._process is not None
-        assert self._process.returncode is None, self._log.read_text()
-        described = await self._temporal.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=self._temporal.namespace,
-                task_queue=TaskQueue(name=self._queue),
-                task_queue_type=WORKERS[self.name][1],
-            )
-        )
-        identity = f"{self._process.pid}@"
-        return any(poller.identity.startswith(identity) for poller in described.pollers)
-
-    async def kill(self) -> int:
-        """SIGKILL to the whole group: nothing in the worker gets to clean up."""
-        assert self._process is not None
-        os.killpg(self._process.pid, signal.SIGKILL)
-        return await self._process.wait()
-
-    async def stop(self) -> None:
-        if self._process is None or self._process.returncode is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self._process.wait(), 20)
-        except TimeoutError:
-            await self.kill()
 
 
 async def create_engagement(platform: Platform) -> EngagementInput:
@@ -230,10 +154,22 @@ async def test_killed_workers_neither_lose_nor_repeat_a_lifecycle_fact(
     tmp_path: Path,
 ) -> None:
     prefix = f"crash{uuid.uuid4().hex[:8]}-"
-    environment = worker_environment(platform.settings, prefix, tmp_path)
+    settings = platform.settings.model_copy(
+        update={
+            "temporal": platform.settings.temporal.model_copy(update={"task_queue_prefix": prefix})
+        }
+    )
+    environment = worker_environment(settings, tmp_path)
     workers = [
-        WorkerProcess(name, platform.temporal, prefix, environment, tmp_path / f"{name}.log")
-        for name in WORKERS
+        WorkerProcess(
+            name,
+            platform.temporal,
+            prefix + queue,
+            queue_type,
+            environment,
+            tmp_path / f"{name}.log",
+        )
+        for name, (queue, queue_type) in WORKERS.items()
     ]
     workflow_worker, strategy_worker, *_ = workers
     engagement = (await create_engagement(platform)).model_copy(

@@ -363,24 +363,30 @@ async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
     assert expected.impressions > 0
     window_end = datetime.now(UTC) + timedelta(seconds=1)
     prefix = platform.settings.temporal.task_queue_prefix
-    summary: PeriodicReportSummary = await platform.temporal.execute_workflow(
-        REPORT_WORKFLOW_NAME,
-        PeriodicReportInput(
-            engagement_id=uuid.UUID(engagement_id),
-            organization_id=uuid.UUID(organization_id),
-            cycle=1,
-            period_start=window_start.date(),
-            period_end=window_end.date(),
-            window_start=window_start,
-            window_end=window_end,
-            metrics_as_of=collected.collected_at,
-            task_queue_prefix=prefix,
-        ),
-        id=f"periodic-report-{engagement_id}-1",
-        task_queue=prefix + task_queues.WORKFLOWS,
-        result_type=PeriodicReportSummary,
-        execution_timeout=timedelta(seconds=60),
+    request = PeriodicReportInput(
+        engagement_id=uuid.UUID(engagement_id),
+        organization_id=uuid.UUID(organization_id),
+        cycle=1,
+        period_start=window_start.date(),
+        period_end=window_end.date(),
+        window_start=window_start,
+        window_end=window_end,
+        metrics_as_of=collected.collected_at,
+        task_queue_prefix=prefix,
     )
+
+    async def report(run_id: str) -> PeriodicReportSummary:
+        result: PeriodicReportSummary = await platform.temporal.execute_workflow(
+            REPORT_WORKFLOW_NAME,
+            request,
+            id=run_id,
+            task_queue=prefix + task_queues.WORKFLOWS,
+            result_type=PeriodicReportSummary,
+            execution_timeout=timedelta(seconds=60),
+        )
+        return result
+
+    summary = await report(f"periodic-report-{engagement_id}-1")
     assert (summary.posts_published, summary.posts_failed) == (3, 1)
     assert [(c.channel, c.published, c.failed) for c in summary.by_channel] == [
         (Channel.SANDBOX, 3, 1)
@@ -399,22 +405,4 @@ async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
         f"/v1/publications/{published[0]['id']}/metrics", headers=platform.auth(Role.MANAGER)
     )
     assert len(read.json()) == 2
-    rerun: PeriodicReportSummary = await platform.temporal.execute_workflow(
-        REPORT_WORKFLOW_NAME,
-        PeriodicReportInput(
-            engagement_id=uuid.UUID(engagement_id),
-            organization_id=uuid.UUID(organization_id),
-            cycle=1,
-            period_start=window_start.date(),
-            period_end=window_end.date(),
-            window_start=window_start,
-            window_end=window_end,
-            metrics_as_of=collected.collected_at,
-            task_queue_prefix=prefix,
-        ),
-        id=f"periodic-report-{engagement_id}-1-again",
-        task_queue=prefix + task_queues.WORKFLOWS,
-        result_type=PeriodicReportSummary,
-        execution_timeout=timedelta(seconds=60),
-    )
-    assert rerun == summary
+    assert await report(f"periodic-report-{engagement_id}-1-again") == summary

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import httpx
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.worker import Worker
 
 from services.publisher import service
@@ -37,10 +36,10 @@ from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
 from tests.publisher_helpers import connect_sandbox, settled
 from tests.test_thin_thread import create_org
+from tests.worker_processes import WorkerProcess, worker_environment
 from workflows.publishing.maintenance import SCHEDULE_ID as MAINTENANCE_SCHEDULE_ID
 from workflows.publishing.workflow import PublishPostWorkflow
 
-ROOT = Path(__file__).resolve().parents[1]
 # Short, so that Temporal gives the dead worker's attempt to the next worker within seconds.
 PUBLISH_TIMEOUT_SECONDS = 8.0
 # Longer than the whole test: the killed worker must still be waiting for the held answer.
@@ -64,80 +63,22 @@ def worker_settings(platform: Platform) -> Settings:
     )
 
 
-def worker_environment(settings: Settings, scratch: Path) -> dict[str, str]:
-    """The settings as ``ENGAGE_*`` variables, and nothing of the caller's own ``ENGAGE_*``."""
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("ENGAGE_")}
+def publisher_environment(settings: Settings, scratch: Path) -> dict[str, str]:
     publisher = settings.publisher
-    return inherited | {
-        "ENGAGE_ENVIRONMENT": settings.environment,
-        "ENGAGE_DATABASE_URL": settings.database_url,
-        "ENGAGE_NATS_URL": settings.nats_url,
-        "ENGAGE_DATA_DIR": str(scratch),
-        "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
-        "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
-        "ENGAGE_TEMPORAL__TASK_QUEUE_PREFIX": settings.temporal.task_queue_prefix,
-        "ENGAGE_EVENTS__STREAM": settings.events.stream,
-        "ENGAGE_EVENTS__SUBJECT_PREFIX": settings.events.subject_prefix,
-        "ENGAGE_PORTS__SANDBOX": str(settings.ports.sandbox),
-        "ENGAGE_PUBLISHER__API_BASE_URLS": json.dumps(publisher.api_base_urls),
-        "ENGAGE_PUBLISHER__TOKEN_KEYS": json.dumps(
-            [key.get_secret_value() for key in publisher.token_keys]
-        ),
-        "ENGAGE_PUBLISHER__REQUEST_TIMEOUT_SECONDS": str(publisher.request_timeout_seconds),
-        # The worker keeps a maintenance schedule; it must not fire during the test.
-        "ENGAGE_PUBLISHER__METRICS_INTERVAL_SECONDS": "86400",
-        # The worker's heartbeat file goes to the temporary directory: one of its own.
-        "TMPDIR": str(scratch),
-    }
-
-
-class WorkerProcess:
-    """``engage worker publisher`` in a process group of its own, logging to a file."""
-
-    def __init__(self, environment: dict[str, str], log: Path) -> None:
-        self._environment = environment
-        self._log = log
-        self._process: asyncio.subprocess.Process | None = None
-        self._starts = 0
-
-    async def start(self, platform_queue: str) -> None:
-        with self._log.open("ab") as output:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "engage",
-                "worker",
-                "publisher",
-                cwd=ROOT,
-                env=self._environment,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
-        ready = f"polling {platform_queue}\n".encode()
-
-        async def polling() -> bool:
-            assert self._process is not None
-            assert self._process.returncode is None, self._log.read_text()
-            return self._log.read_bytes().count(ready) >= self._starts
-
-        self._starts += 1
-        await wait_until(polling, timeout=60, interval=0.2)
-
-    async def kill(self) -> int | None:
-        """SIGKILL to the whole group: nothing in the worker gets to clean up."""
-        assert self._process is not None
-        os.killpg(self._process.pid, signal.SIGKILL)
-        return await self._process.wait()
-
-    async def stop(self) -> None:
-        if self._process is None or self._process.returncode is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self._process.wait(), 20)
-        except TimeoutError:
-            await self.kill()
+    return worker_environment(
+        settings,
+        scratch,
+        {
+            "ENGAGE_PORTS__SANDBOX": str(settings.ports.sandbox),
+            "ENGAGE_PUBLISHER__API_BASE_URLS": json.dumps(publisher.api_base_urls),
+            "ENGAGE_PUBLISHER__TOKEN_KEYS": json.dumps(
+                [key.get_secret_value() for key in publisher.token_keys]
+            ),
+            "ENGAGE_PUBLISHER__REQUEST_TIMEOUT_SECONDS": str(publisher.request_timeout_seconds),
+            # The worker keeps a maintenance schedule; it must not fire during the test.
+            "ENGAGE_PUBLISHER__METRICS_INTERVAL_SECONDS": "86400",
+        },
+    )
 
 
 async def sandbox_stats(sandbox: httpx.AsyncClient) -> dict[str, int]:
@@ -200,14 +141,21 @@ async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_
     account = await connect_sandbox(platform, sandbox, await create_org(platform))
     settings = worker_settings(platform)
     prefix = settings.temporal.task_queue_prefix
-    worker = WorkerProcess(worker_environment(settings, tmp_path), tmp_path / "worker.log")
+    worker = WorkerProcess(
+        "publisher",
+        platform.temporal,
+        f"{prefix}{task_queues.PUBLISHER}-sandbox",
+        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        publisher_environment(settings, tmp_path),
+        tmp_path / "worker.log",
+    )
     workflows = Worker(
         platform.temporal,
         task_queue=prefix + task_queues.WORKFLOWS,
         workflows=[PublishPostWorkflow],
     )
     try:
-        await worker.start(f"{prefix}{task_queues.PUBLISHER}-sandbox")
+        await worker.start()
         async with workflows:
             await account.faults(
                 accept_then_timeout={
@@ -233,7 +181,7 @@ async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_
             assert await worker.kill() == -signal.SIGKILL
             held = await sandbox_stats(sandbox)
 
-            await worker.start(f"{prefix}{task_queues.PUBLISHER}-sandbox")
+            await worker.start()
             done = await settled(platform, str(publication.id), timeout=60)
     finally:
         await worker.stop()

@@ -16,17 +16,20 @@ baseline is the same path with a few engagements run one at a time, measured fir
 run. The figure carries the CPU use of each process during the run (``rest``: NATS and
 anything else on the machine).
 
-What bounds it is the CPU. An engagement costs about 1.7 CPU-seconds across the stack (the
-Temporal dev server about 45 %, the strategy worker 25 %, the workflow worker 15 %), so from
+What bounds it is the CPU. An engagement costs about 1.0 CPU-second across the stack (the
+Temporal dev server about 47 %, the strategy worker 21 %, the workflow worker 16 %), so from
 about N = 25 the stack alone keeps two cores busy and every step waits its turn: Temporal's task
 queues serve in order, and a worker shares its CPU among the tasks it holds. The approval's step
 overtakes that queue (a step a person took is recorded at a higher priority, and a worker holds
 few tasks, ``ENGAGE_WORKER__MAX_CONCURRENT_ACTIVITIES``); what is left is its share of a busy CPU
 in the Temporal server, the strategy worker and its relay. On the 2-core development machine
-(Nov 2026; p95 / p50, unloaded p95, and the cores other processes took): N = 25: 0.80 / 0.48 s,
-0.16 s, 0.45; N = 50: 0.75 / 0.44 s, 0.09 s, 0.32; N = 100: 1.73 / 0.85 s, 0.26 s, 0.89;
-N = 200: 1.88 / 0.72 s, 0.14 s, 1.04. Before the workers ran apart, with a woken relay, the
-priority and the worker limit, N = 200 gave 19.8 s.
+with nothing else running (27 Nov 2026), N = 200: p95 0.30 s, p50 0.18 s (one engagement at a
+time: p95 0.08 s), 114.9 engagements/min, activity ratio 1.65 to the trivial workflow; the same
+run before the outbox staged its events with one cached statement and sessions stopped pinging
+PostgreSQL at checkout gave p95 0.49 s, 94.2 engagements/min. With other processes taking about
+one core (26 Nov), N = 200 gave p95 1.88 s: the figure moves with the CPU left to the stack.
+Before the workers ran apart, with a woken relay, the priority and the worker limit, N = 200
+gave 19.8 s.
 
 ``BENCH_LIFECYCLE_ENGAGEMENTS`` lowers N (default 200); every figure names the N used.
 """

@@ -158,6 +158,9 @@ WITHDRAW_POSTS_PATCH = "withdraw-posts-on-cancel"
 # Runs cancelled before the listening service stopped queries only recorded the request, and
 # runs completed before then left their queries alone.
 STOP_LISTENING_ON_CANCEL_PATCH = "stop-listening-on-cancel"
+# Runs recorded before the lifecycle stopped after an activity result that overtook its
+# cancellation replay without that stop.
+STOP_CANCELLED_LIFECYCLE_PATCH = "stop-cancelled-lifecycle-after-activity"
 STOP_LISTENING_ON_COMPLETION_PATCH = "stop-listening-on-completion"
 # Runs recorded before the lifecycle worked through the publisher (connections checked at setup,
 # the plan published from seeding on, cycles collecting metrics and reporting through a child
@@ -191,6 +194,8 @@ class EngagementWorkflow:
         # Steps of a finished phase, recorded together with the next phase's start.
         self._buffered: list[LifecycleStep] = []
         self._cancellation: ControlRequest | None = None
+        # The lifecycle task while it is being cancelled.
+        self._stopping: asyncio.Task[None] | None = None
         self._watchers: list[asyncio.Task[None]] = []
 
     @workflow.run
@@ -205,6 +210,7 @@ class EngagementWorkflow:
         if self._cancellation is None:
             await lifecycle
         else:
+            self._stopping = lifecycle
             lifecycle.cancel()
             await _stopped(lifecycle)
             await self._compensate(self._cancellation)
@@ -393,6 +399,7 @@ class EngagementWorkflow:
             task_queue=self._engagement.task_queue_prefix + task_queues.WORKFLOWS,
             result_type=PeriodicReportSummary,
         )
+        self._stop_if_cancelled()
         return summary
 
     async def _continue_as_new(self) -> None:
@@ -582,6 +589,7 @@ class EngagementWorkflow:
             if _cancelled(error):
                 raise
             return {"status": "skipped", "workflow_id": plan_id, **_plan_refusal(error)}
+        self._stop_if_cancelled()
         if published.status == "plan_not_approved":
             return {"status": "skipped", "reason": "plan_not_approved", "workflow_id": plan_id}
         return {
@@ -771,7 +779,20 @@ class EngagementWorkflow:
             retry_policy=ACTIVITY_RETRY,
             priority=priority,
         )
+        self._stop_if_cancelled()
         return outcome
+
+    def _stop_if_cancelled(self) -> None:
+        """Stop the lifecycle at its next step once it is being cancelled. Temporal lets an
+        activity's result win over a cancellation that reaches the workflow in the same task, so
+        the cancelled lifecycle would go on and wait (for an approval, say) for ever while the
+        compensation waits for it to stop."""
+        if (
+            self._stopping is not None
+            and asyncio.current_task() is self._stopping
+            and workflow.patched(STOP_CANCELLED_LIFECYCLE_PATCH)
+        ):
+            raise asyncio.CancelledError
 
     # --- signals --------------------------------------------------------------------------------
 

@@ -5,16 +5,22 @@ recorded with its counts."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from services.publisher.contracts import (
+    SCHEDULE_PUBLICATION,
     WITHDRAW_ENGAGEMENT_POSTS,
     EngagementPostsWithdrawn,
+    ScheduledPublication,
+    SchedulePublicationCommand,
+    VariantToPublish,
     WithdrawEngagementPosts,
 )
 from shared import task_queues
 from shared.auth import Role
+from shared.domain import Channel
 from tests.conftest import Platform
 from tests.publisher_helpers import connect_sandbox, schedule, settled
 from tests.test_thin_thread import create_org, engagement_body
@@ -95,3 +101,48 @@ async def test_a_post_already_published_is_left_alone(
     assert EngagementPostsWithdrawn.model_validate(withdrawn).cancelled == 1
     assert (await settled(platform, waiting["id"]))["status"] == "cancelled"
     assert len(await account.posts()) == 1
+
+
+async def test_a_post_whose_workflow_never_started_is_withdrawn_all_the_same(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    # The planner placed the post and was cancelled before it could start the post's workflow.
+    organization_id = await create_org(platform)
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    engagement_id = uuid.uuid4()
+    placed = ScheduledPublication.model_validate(
+        await platform.run_activity(
+            task_queues.PUBLISHER,
+            SCHEDULE_PUBLICATION,
+            SchedulePublicationCommand(
+                organization_id=uuid.UUID(organization_id),
+                engagement_id=engagement_id,
+                connection_id=uuid.UUID(account.connection_id),
+                channel=Channel.SANDBOX,
+                variant=VariantToPublish(variant_id=uuid.uuid4(), text="Mai partito"),
+                slot_id=uuid.uuid4(),
+                due_at=datetime.now(UTC) + timedelta(hours=1),
+            ),
+        )
+    )
+    assert placed.status == "scheduled"
+    command = WithdrawEngagementPosts(
+        engagement_id=engagement_id, reason="Contract ended early", cancelled_by="pm"
+    )
+
+    withdrawn = await platform.run_activity(
+        task_queues.PUBLISHER, WITHDRAW_ENGAGEMENT_POSTS, command
+    )
+    again = await platform.run_activity(task_queues.PUBLISHER, WITHDRAW_ENGAGEMENT_POSTS, command)
+
+    assert EngagementPostsWithdrawn.model_validate(withdrawn) == EngagementPostsWithdrawn(
+        cancelled=1, already_published=0, failed=0
+    )
+    assert EngagementPostsWithdrawn.model_validate(again) == EngagementPostsWithdrawn(
+        cancelled=0, already_published=0, failed=0
+    )
+    read = await platform.gateway.get(
+        f"/v1/publications/{placed.publication_id}", headers=platform.auth(Role.MANAGER)
+    )
+    assert read.json()["status"] == "cancelled"
+    assert await account.posts() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -13,7 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher import events, metrics, repository, service
+from services.publisher import metrics, repository, service
 from services.publisher.contracts import (
     AUTH_ERROR,
     COLLECT_METRICS,
@@ -45,13 +46,11 @@ from services.publisher.contracts import (
     WithdrawEngagementPosts,
 )
 from services.publisher.crypto import TokenVault
-from services.publisher.models import Publication, outbox
 from services.publisher.publishing import ConnectorFor, Publisher, PublishFailedError, outcome_of
 from services.publisher.schemas import PublicationCreate
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import ProblemError
-from shared.events.envelope import new_event
 from shared.media_links import MediaLinks
 from workflows.publishing.messages import CANCEL_UPDATE, CancelRequest, PublishPostState
 
@@ -97,34 +96,10 @@ class PublisherActivities:
     @activity.defn(name=MARK_CANCELLED)
     async def mark_cancelled(self, command: CancelCommand) -> PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(
-                Publication, command.publication_id, with_for_update=True
-            )
+            publication = await service.withdraw_waiting_publication(session, command)
             if publication is None:
                 raise ApplicationError(
                     f"no publication {command.publication_id}", non_retryable=True
-                )
-            if publication.status == "scheduled":
-                publication.status = "cancelled"
-                publication.failure_detail = (
-                    f"cancelled by {command.cancelled_by}: {command.reason}"
-                )
-                await outbox.add(
-                    session,
-                    new_event(
-                        events.POST_WITHDRAWN,
-                        events.PostWithdrawn(
-                            publication_id=publication.id,
-                            organization_id=publication.organization_id,
-                            engagement_id=publication.engagement_id,
-                            channel=publication.channel,
-                            variant_id=publication.variant_id,
-                            slot_id=publication.slot_id,
-                            reason=command.reason,
-                        ),
-                        source=events.SOURCE,
-                        subject=str(publication.id),
-                    ),
                 )
             return outcome_of(publication)
 
@@ -207,14 +182,37 @@ class PublisherActivities:
                 engagement_id=command.engagement_id,
                 status="scheduled",
             )
-            workflow_ids = [publication.workflow_id for publication in waiting]
+            posts = [(publication.id, publication.workflow_id) for publication in waiting]
         request = CancelRequest(reason=command.reason, requested_by=command.cancelled_by)
-        outcomes = [await _cancel_post(client, wid, request) for wid in workflow_ids]
+        outcomes = []
+        for publication_id, post_workflow_id in posts:
+            outcome = await _cancel_post(client, post_workflow_id, request)
+            if outcome == "no_workflow":
+                outcome = await self._withdraw_without_workflow(publication_id, command)
+            outcomes.append(outcome)
         return EngagementPostsWithdrawn(
             cancelled=outcomes.count("cancelled"),
             already_published=outcomes.count("already_published"),
             failed=outcomes.count("failed"),
         )
+
+    async def _withdraw_without_workflow(
+        self, publication_id: uuid.UUID, command: WithdrawEngagementPosts
+    ) -> WithdrawalOutcome:
+        """A post placed by a planner cancelled before it started the post's workflow (or one
+        whose workflow has ended): withdrawn here if it is still waiting."""
+        async with session_scope(self._sessions, SYSTEM) as session:
+            publication = await service.withdraw_waiting_publication(
+                session,
+                CancelCommand(
+                    publication_id=publication_id,
+                    reason=command.reason,
+                    cancelled_by=command.cancelled_by,
+                ),
+            )
+        if publication is not None and publication.status == "cancelled":
+            return "cancelled"
+        return "already_published"
 
     @activity.defn(name=ENGAGEMENT_CONNECTIONS)
     async def engagement_connections(
@@ -251,8 +249,9 @@ class PublisherActivities:
 
 async def _cancel_post(
     client: Client, workflow_id: str, request: CancelRequest
-) -> WithdrawalOutcome:
-    """The post's workflow refuses a cancel once publishing began; a finished one is not found."""
+) -> WithdrawalOutcome | Literal["no_workflow"]:
+    """The post's workflow refuses a cancel once publishing began; one that has ended, or was
+    never started, is not found."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         await handle.execute_update(CANCEL_UPDATE, request, result_type=PublishPostState)
@@ -260,7 +259,7 @@ async def _cancel_post(
         return "already_published"
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            return "already_published"
+            return "no_workflow"
         activity.logger.warning("post %s not cancelled: %s", workflow_id, error)
         return "failed"
     return "cancelled"

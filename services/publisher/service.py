@@ -12,6 +12,7 @@ from services.publisher import events, repository
 from services.publisher.connectors.base import Credentials, PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
 from services.publisher.contracts import (
+    CancelCommand,
     ChannelConnection,
     EngagementConnections,
     EngagementConnectionsQuery,
@@ -267,3 +268,33 @@ def _new_publication(data: PublicationCreate, connection: Connection, key: str) 
         request=request.model_dump(mode="json"),
         workflow_id=workflow_id(publication_id),
     )
+
+
+async def withdraw_waiting_publication(
+    session: AsyncSession, command: CancelCommand
+) -> Publication | None:
+    """Cancel the publication if it is still waiting (with its ``post_withdrawn``); one that
+    publishing has reached is left as it is. None if there is no such publication."""
+    publication = await session.get(Publication, command.publication_id, with_for_update=True)
+    if publication is None or publication.status != "scheduled":
+        return publication
+    publication.status = "cancelled"
+    publication.failure_detail = f"cancelled by {command.cancelled_by}: {command.reason}"
+    await outbox.add(
+        session,
+        new_event(
+            events.POST_WITHDRAWN,
+            events.PostWithdrawn(
+                publication_id=publication.id,
+                organization_id=publication.organization_id,
+                engagement_id=publication.engagement_id,
+                channel=publication.channel,
+                variant_id=publication.variant_id,
+                slot_id=publication.slot_id,
+                reason=command.reason,
+            ),
+            source=events.SOURCE,
+            subject=str(publication.id),
+        ),
+    )
+    return publication

@@ -199,13 +199,26 @@ async def fresh_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker
 
 
 async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=SERVER_GRACE_SECONDS,
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
     return server, task
+
+
+# A request a test left waiting (its client gave up) must not hold the servers' shutdown.
+SERVER_GRACE_SECONDS = 5
+TEARDOWN_SECONDS = 60
 
 
 @dataclass
@@ -294,6 +307,7 @@ async def platform(
         )
         await wait_until(lambda: _ready(gateway), timeout=30)
         yield Platform(settings=settings, gateway=gateway, temporal=client)
+        watchdog = asyncio.create_task(_report_stuck_teardown())
     stop.set()
     await asyncio.gather(*relays)
     await nats_client.jetstream().delete_stream(settings.events.stream)
@@ -302,6 +316,15 @@ async def platform(
     for server, task in servers:
         server.should_exit = True
         await task
+    watchdog.cancel()
+
+
+async def _report_stuck_teardown() -> None:
+    """Print where every task waits if the platform takes more than a minute to stop."""
+    await asyncio.sleep(TEARDOWN_SECONDS)
+    print(f"platform teardown still running after {TEARDOWN_SECONDS} s:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
 
 
 async def _ready(gateway: httpx.AsyncClient) -> bool:

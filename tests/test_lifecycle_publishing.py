@@ -348,16 +348,16 @@ async def _publish_the_plan_and_report(time_skipping: WorkflowEnvironment) -> No
     _save_history("periodic-report-cycle", report_history.to_json())
 
 
-async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
-    time_skipping: WorkflowEnvironment,
-) -> None:
-    records = ServiceRecords()
-    engagement = engagement_input()
-    variant = VariantToPublish(variant_id=uuid.uuid4(), text="Troppo lungo")
+def refused_post(
+    records: ServiceRecords, engagement: EngagementInput, connection_id: uuid.UUID, text: str
+) -> tuple[SchedulePublicationCommand, uuid.UUID]:
+    """A post of the engagement, placed on the sandbox and refused there for good; with the id
+    its publication gets."""
+    variant = VariantToPublish(variant_id=uuid.uuid4(), text=text)
     command = SchedulePublicationCommand(
         organization_id=engagement.organization_id,
         engagement_id=engagement.engagement_id,
-        connection_id=SANDBOX_CONNECTION.connection_id or uuid.uuid4(),
+        connection_id=connection_id,
         channel=Channel.SANDBOX,
         variant=variant,
         slot_id=uuid.uuid4(),
@@ -366,7 +366,17 @@ async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
     key = f"{variant.variant_id}:sandbox:{command.slot_id}"
     records.scheduled[key] = command
     records.refused_variants.add(variant.variant_id)
-    publication_id = uuid.uuid5(uuid.NAMESPACE_URL, key)
+    return command, uuid.uuid5(uuid.NAMESPACE_URL, key)
+
+
+async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    records = ServiceRecords()
+    engagement = engagement_input()
+    command, publication_id = refused_post(
+        records, engagement, SANDBOX_CONNECTION.connection_id or uuid.uuid4(), "Troppo lungo"
+    )
     async with running_engagement(time_skipping, records, engagement) as handle:
         await state_when(handle, waiting_at(Gate.BRIEF))
         prefix = (await handle.describe()).task_queue.removesuffix(task_queues.WORKFLOWS)
@@ -435,21 +445,8 @@ async def test_a_failed_post_of_an_engagement_that_is_gone_ends_quietly(
 ) -> None:
     records = ServiceRecords()
     engagement = engagement_input()
-    variant = VariantToPublish(variant_id=uuid.uuid4(), text="Refused")
-    command = SchedulePublicationCommand(
-        organization_id=engagement.organization_id,
-        engagement_id=engagement.engagement_id,
-        connection_id=uuid.uuid4(),
-        channel=Channel.SANDBOX,
-        variant=variant,
-        slot_id=uuid.uuid4(),
-        due_at=datetime.now(UTC),
-    )
-    key = f"{variant.variant_id}:sandbox:{command.slot_id}"
-    records.scheduled[key] = command
-    records.refused_variants.add(variant.variant_id)
+    command, publication_id = refused_post(records, engagement, uuid.uuid4(), "Refused")
     prefix = f"t{uuid.uuid4().hex[:8]}-"
-    publication_id = uuid.uuid5(uuid.NAMESPACE_URL, key)
     async with (
         Worker(
             time_skipping.client,

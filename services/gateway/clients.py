@@ -22,6 +22,11 @@ Item = TypeVar("Item", bound=BaseModel)
 PASSED_THROUGH_HEADERS = frozenset({"retry-after", "www-authenticate"})
 
 
+def query_params(**values: object) -> dict[str, str]:
+    """A call's query string: the filters the caller gave, as text."""
+    return {name: str(value) for name, value in values.items() if value is not None}
+
+
 class ServiceClient:
     def __init__(self, name: str, http: httpx.AsyncClient, base_url: str) -> None:
         self.name = name

@@ -37,6 +37,7 @@ from services.content.uploads import (
     read_capped_body,
     upload_limit,
 )
+from services.gateway.clients import query_params
 from services.gateway.deps import ServicesDep
 from services.strategy.schemas import EngagementOut
 from shared.domain import Channel
@@ -62,11 +63,6 @@ def _binary_body(media_types: frozenset[str] | list[str]) -> dict[str, Any]:
 
 def _file_response(media_type: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
-
-
-def _params(**values: object) -> dict[str, str] | None:
-    given = {name: str(value) for name, value in values.items() if value is not None}
-    return given or None
 
 
 async def _require_engagement_of(
@@ -117,7 +113,9 @@ async def list_items(
     engagement_id: uuid.UUID | None = None,
     status: ReviewState | None = None,
 ) -> list[ContentItemOut]:
-    params = _params(organization_id=organization_id, engagement_id=engagement_id, status=status)
+    params = query_params(
+        organization_id=organization_id, engagement_id=engagement_id, status=status
+    )
     return await services.content.call(request, "GET", "/content-items", _ITEMS, params=params)
 
 
@@ -134,7 +132,9 @@ async def export_items(
     engagement_id: uuid.UUID | None = None,
     status: ReviewState | None = None,
 ) -> Response:
-    params = _params(organization_id=organization_id, engagement_id=engagement_id, status=status)
+    params = query_params(
+        organization_id=organization_id, engagement_id=engagement_id, status=status
+    )
     answer = await services.content.raw(request, "GET", "/content-items/export.csv", params=params)
     return Response(
         answer.content,
@@ -306,7 +306,7 @@ async def upload_media(
 async def list_media(
     request: Request, services: ServicesDep, organization_id: uuid.UUID | None = None
 ) -> list[MediaOut]:
-    params = _params(organization_id=organization_id)
+    params = query_params(organization_id=organization_id)
     return await services.content.call(request, "GET", "/media", _MEDIA, params=params)
 
 
@@ -351,7 +351,7 @@ async def delete_media(media_id: uuid.UUID, request: Request, services: Services
 async def list_platform_rules(
     request: Request, services: ServicesDep, channel: Channel | None = None
 ) -> list[RuleInfo]:
-    params = _params(channel=channel)
+    params = query_params(channel=channel)
     return await services.content.call(request, "GET", "/platform-rules", _RULES, params=params)
 
 

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, status
 from pydantic import TypeAdapter
 
+from services.gateway.clients import query_params
 from services.gateway.deps import ServicesDep
 from services.listening.contracts import QueryStatus
 from services.listening.schemas import QueryCreate, QueryOut, QueryStop
@@ -14,10 +15,6 @@ from services.listening.schemas import QueryCreate, QueryOut, QueryStop
 router = APIRouter(prefix="/listening", tags=["listening"])
 
 _QUERIES = TypeAdapter(list[QueryOut])
-
-
-def _query(**values: object) -> dict[str, str]:
-    return {key: str(value) for key, value in values.items() if value is not None}
 
 
 @router.post(
@@ -44,7 +41,9 @@ async def list_queries(
         "GET",
         "/queries",
         _QUERIES,
-        params=_query(organization_id=organization_id, engagement_id=engagement_id, status=status),
+        params=query_params(
+            organization_id=organization_id, engagement_id=engagement_id, status=status
+        ),
     )
 
 

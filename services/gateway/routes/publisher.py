@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, status
 from pydantic import TypeAdapter
 
+from services.gateway.clients import query_params
 from services.gateway.deps import ServicesDep
 from services.publisher.contracts import PublicationStatus
 from services.publisher.schemas import (
@@ -28,10 +29,6 @@ router = APIRouter(tags=["publishing"])
 _CONNECTIONS = TypeAdapter(list[ConnectionOut])
 _PUBLICATIONS = TypeAdapter(list[PublicationOut])
 _METRICS = TypeAdapter(list[PostMetricsOut])
-
-
-def _query(**values: object) -> dict[str, str]:
-    return {key: str(value) for key, value in values.items() if value is not None}
 
 
 @router.post(
@@ -89,7 +86,11 @@ async def list_connections(
     request: Request, services: ServicesDep, organization_id: uuid.UUID | None = None
 ) -> list[ConnectionOut]:
     return await services.publisher.call(
-        request, "GET", "/connections", _CONNECTIONS, params=_query(organization_id=organization_id)
+        request,
+        "GET",
+        "/connections",
+        _CONNECTIONS,
+        params=query_params(organization_id=organization_id),
     )
 
 
@@ -130,7 +131,9 @@ async def list_publications(
         "GET",
         "/publications",
         _PUBLICATIONS,
-        params=_query(organization_id=organization_id, engagement_id=engagement_id, status=status),
+        params=query_params(
+            organization_id=organization_id, engagement_id=engagement_id, status=status
+        ),
     )
 
 

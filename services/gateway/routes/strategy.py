@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import TypeAdapter
 
+from services.gateway.clients import query_params
 from services.gateway.deps import ServicesDep
 from services.strategy.assets.schemas import AssetDetails, AssetKind, AssetOut
 from services.strategy.channel_mix.schemas import ChannelMixInputs
@@ -38,11 +39,6 @@ StatusFilter = Annotated[
 UNCHANGED: dict[int | str, dict[str, Any]] = {
     200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}
 }
-
-
-def _params(**values: object) -> dict[str, str] | None:
-    given = {name: str(value) for name, value in values.items() if value is not None}
-    return given or None
 
 
 async def _new_version(
@@ -101,7 +97,7 @@ async def list_assets(
         "GET",
         f"/organizations/{organization_id}/assets",
         _ASSETS,
-        params=_params(kind=kind),
+        params=query_params(kind=kind),
     )
 
 
@@ -241,7 +237,7 @@ async def render_brief(
         request,
         "GET",
         f"/engagements/{engagement_id}/deliverables/brief/render",
-        params=_params(format=output.value, version=version, status=wanted),
+        params=query_params(format=output.value, version=version, status=wanted),
     )
     return Response(upstream.content, media_type=upstream.headers["content-type"])
 
@@ -265,7 +261,7 @@ async def get_latest(
         "GET",
         f"/engagements/{engagement_id}/deliverables/{kind}",
         DeliverableOut,
-        params=_params(status=wanted),
+        params=query_params(status=wanted),
     )
 
 

@@ -80,6 +80,8 @@ from services.strategy.contracts import (
     GET_DELIVERABLE_VERSIONS,
     RECORD_LIFECYCLE_EVENTS,
     ApprovedDeliverable,
+    ApprovedVersion,
+    DeliverableKind,
     DeliverableVersionRef,
     DeliverableVersions,
     GetApprovedDeliverable,
@@ -119,6 +121,9 @@ class ServiceRecords:
 
     steps: list[LifecycleStep] = field(default_factory=list)
     versions: list[DeliverableVersionRef] = field(default_factory=list)
+    # The body of the approved editorial rules (None: none approved); the plan is generated
+    # from them.
+    editorial_rules: dict[str, Any] | None = None
     plans_generated: list[GeneratePlan] = field(default_factory=list)
     withdrawals: list[WithdrawEngagementPosts] = field(default_factory=list)
     listening_stops: list[StopEngagementQueries] = field(default_factory=list)
@@ -156,14 +161,31 @@ class ServiceRecords:
 
     @activity.defn(name=GET_APPROVED_DELIVERABLE)
     async def approved(self, request: GetApprovedDeliverable) -> ApprovedDeliverable:
+        approved = None
+        if request.kind is DeliverableKind.EDITORIAL_RULES and self.editorial_rules is not None:
+            approved = ApprovedVersion(
+                deliverable_id=uuid.uuid5(request.engagement_id, "editorial_rules"),
+                version=1,
+                body=self.editorial_rules,
+                approved_by="client",
+                approved_at=datetime(2026, 1, 5, tzinfo=UTC),
+            )
         return ApprovedDeliverable(
-            engagement_id=request.engagement_id, kind=request.kind, approved=None
+            engagement_id=request.engagement_id, kind=request.kind, approved=approved
         )
 
     @activity.defn(name=GENERATE_PLAN)
     async def generate_plan(self, request: GeneratePlan) -> PlanGenerationResult:
         self.plans_generated.append(request)
-        raise ApplicationError("not reached without approved rules", non_retryable=True)
+        return PlanGenerationResult(
+            plan_id=uuid.uuid5(request.engagement_id, "plan"),
+            generation=len(self.plans_generated),
+            changed=True,
+            slots=8,
+            kept_filled=0,
+            shortfalls=0,
+            event_id=None,
+        )
 
     @activity.defn(name=GET_PLAN)
     async def get_plan(self, request: GetPlan) -> PlanSnapshot:

@@ -60,6 +60,20 @@ from workflows.engagement.phases import GATE_AFTER
 
 HISTORIES = Path(__file__).parent / "histories"
 GATES = list(GATE_AFTER.values())
+EDITORIAL_RULES = {
+    "rules": [
+        {
+            "id": "kitchen",
+            "pillar": "Dalla nostra cucina",
+            "formats": ["image"],
+            "channels": ["sandbox", "instagram"],
+            "days": [1, 4],
+            "windows": [{"start": "12:00", "end": "13:30"}],
+            "cadence": {"per": "week", "count": 2},
+            "target": "Foodie couples",
+        }
+    ]
+}
 WORKFLOW_TASK_BOOKKEEPING = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
@@ -459,9 +473,68 @@ async def test_a_cancellation_through_temporal_also_compensates(
         await state_when(handle, waiting_at(Gate.BRIEF))
         await handle.cancel()
         result: EngagementState = await handle.result()
+        history = await handle.fetch_history()
     assert result.status is EngagementStatus.CANCELLED
     [event] = records.events("engagement_cancelled")
     assert (event.actor, event.details["reason"]) == ("temporal", "cancelled through Temporal")
     assert result.deliverables[-1].name == "final_report"
     assert [w.cancelled_by for w in records.withdrawals] == ["temporal"]
     assert [stop.stopped_by for stop in records.listening_stops] == ["temporal"]
+    _save_history("engagement-cancelled-through-temporal", history.to_json())
+
+
+async def test_rework_a_completed_task_a_generated_plan_a_pause_and_an_intervention_in_one_run(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    records = ServiceRecords(editorial_rules=EDITORIAL_RULES)
+    engagement = engagement_input(length=timedelta(days=13))
+    client = client_approver(engagement.organization_id)
+    holiday = ControlRequest(actor=manager(), reason="Client on holiday")
+    async with running_engagement(time_skipping, records, engagement) as handle:
+        await state_when(handle, waiting_at(Gate.BRIEF))
+        await decide(handle, client, Gate.BRIEF, Decision.REJECT, "Tone too formal")
+        await state_when(handle, lambda s: any(p.revision == 1 for p in s.pending_approvals))
+        await handle.execute_update(
+            COMPLETE_TASK_UPDATE,
+            TaskCompletion(actor=manager(), task_id="analysis-1-rework", note="Tone relaxed"),
+            result_type=Task,
+        )
+        await decide(handle, client, Gate.BRIEF)
+        for gate in GATES[1:]:
+            await approve_when_waiting(time_skipping, handle, engagement, gate)
+        await state_when(handle, lambda s: s.phase is Phase.LAUNCH)
+        # Paused through the end of launch: its completion is recorded, post-launch waits.
+        await handle.execute_update(PAUSE_UPDATE, holiday, result_type=ControlOutcome)
+        launch = engagement.timing.real(engagement.timing.launch_days)
+        await time_skipping.sleep(launch + timedelta(hours=1))
+        held = await state_when(handle, lambda s: True)
+        await handle.execute_update(
+            RESUME_UPDATE, ControlRequest(actor=manager()), result_type=ControlOutcome
+        )
+        await state_when(handle, lambda s: s.phase is Phase.POST_LAUNCH)
+        intervention: Intervention = await handle.execute_update(
+            REQUEST_INTERVENTION_UPDATE,
+            InterventionRequest(actor=client, title="Reply to a complaint"),
+            result_type=Intervention,
+        )
+        result: EngagementState = await handle.result()
+        history = await handle.fetch_history()
+    assert (held.status, held.phase) == (EngagementStatus.PAUSED, Phase.LAUNCH)
+    assert [step.phase for step in records.events("phase_completed")] == list(Phase)
+    assert result.status is EngagementStatus.COMPLETED
+    [generated] = records.plans_generated
+    assert generated.rules.rules[0].id == "kitchen"
+    plan = next(d for d in result.deliverables if d.name == "editorial_plan")
+    assert plan.reference == {
+        "plan_id": str(uuid.uuid5(engagement.engagement_id, "plan")),
+        "generation": 1,
+        "slots": 8,
+        "rules_version": 1,
+    }
+    rework = result.task("analysis-1-rework")
+    assert rework is not None
+    assert (rework.status, rework.note) == (TaskStatus.COMPLETED, "Tone relaxed")
+    overdue = {step.details["task_id"] for step in records.events("task_overdue")}
+    assert set(intervention.task_ids) <= overdue
+    assert "analysis-1-rework" not in overdue
+    _save_history("engagement-rework-pause-intervention", history.to_json())

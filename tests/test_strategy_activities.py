@@ -161,8 +161,21 @@ async def test_refusals_are_not_retried(platform: Platform) -> None:
     error = application_error(refused.value)
     assert error.type == "validation-error"
     assert error.non_retryable
+    invalid_fields = {item["field"] for item in error.details[0]["errors"]}
+    assert {"body.objectives", "body.targets", "body.timing"} <= invalid_fields
 
-    unknown = GetApprovedDeliverable(engagement_id=uuid.uuid4(), kind=DeliverableKind.BRIEF)
+    engagement_id = uuid.uuid4()
+    unknown = GetApprovedDeliverable(engagement_id=engagement_id, kind=DeliverableKind.BRIEF)
     with pytest.raises(WorkflowFailureError) as missing:
         await run(platform, GET_APPROVED_DELIVERABLE, unknown)
-    assert application_error(missing.value).type == "not-found"
+    not_found = application_error(missing.value)
+    assert (not_found.type, not_found.non_retryable) == ("not-found", True)
+    assert list(not_found.details) == [
+        {
+            "type": "not-found",
+            "title": "Not Found",
+            "status": 404,
+            "detail": f"engagement {engagement_id} was not found",
+            "resource": "engagement",
+        }
+    ]

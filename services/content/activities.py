@@ -1,7 +1,7 @@
 """Temporal activities for content items; every one is idempotent.
 
-A refusal (unknown item, wrong review state) is a non-retryable application error: running the
-activity again would not change the answer.
+A refusal (unknown item, wrong review state) is not retried: running the activity again would not
+change the answer (shared/activity_errors.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from services.content import service
 from services.content.contracts import (
@@ -26,9 +25,9 @@ from services.content.contracts import (
     MarkScheduled,
     ReviewStateChanged,
 )
+from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
-from shared.errors import ProblemError
 from shared.media_links import MediaLinks
 
 Request = TypeVar("Request", bound=BaseModel)
@@ -48,23 +47,21 @@ class ContentItemActivities:
         work: Callable[[AsyncSession, Request], Awaitable[Result]],
         request: Request,
     ) -> Result:
-        try:
-            async with session_scope(self._sessions, SYSTEM) as session:
-                return await work(session, request)
-        except ProblemError as error:
-            raise ApplicationError(
-                error.detail or error.kind, type=error.kind, non_retryable=True
-            ) from error
+        async with session_scope(self._sessions, SYSTEM) as session:
+            return await work(session, request)
 
     @activity.defn(name=GET_APPROVED_VARIANTS)
+    @problems_as_application_errors
     async def get_approved_variants(self, query: ApprovedVariantsQuery) -> ApprovedVariants:
         return await self._run(partial(service.approved_variants, links=self._links), query)
 
     @activity.defn(name=MARK_SCHEDULED)
+    @problems_as_application_errors
     async def mark_scheduled(self, request: MarkScheduled) -> ReviewStateChanged:
         return await self._run(service.mark_scheduled, request)
 
     @activity.defn(name=MARK_PUBLISHED)
+    @problems_as_application_errors
     async def mark_published(self, request: MarkPublished) -> ReviewStateChanged:
         return await self._run(service.mark_published, request)
 

@@ -14,6 +14,7 @@ from services.listening.contracts import (
     EngagementQueriesStopped,
     StopEngagementQueries,
 )
+from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 
@@ -23,6 +24,7 @@ class ListeningActivities:
         self._sessions = sessions
 
     @activity.defn(name=STOP_ENGAGEMENT_QUERIES)
+    @problems_as_application_errors
     async def stop_engagement_queries(
         self, command: StopEngagementQueries
     ) -> EngagementQueriesStopped:

@@ -1,14 +1,15 @@
-"""Temporal activities of the strategy service; every one is idempotent."""
+"""Temporal activities of the strategy service; every one is idempotent.
+
+A refusal (unknown engagement, invalid body) is not retried (shared/activity_errors.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from services.strategy import service
 from services.strategy.channel_mix.schemas import ChannelMix
@@ -41,9 +42,9 @@ from services.strategy.deliverables import service as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind, DeliverableStatus
 from services.strategy.lifecycle import service as lifecycle
 from services.strategy.models import Deliverable
+from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
-from shared.errors import ProblemError
 
 
 def _author() -> str:
@@ -78,39 +79,26 @@ class StrategyActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    @asynccontextmanager
-    async def _unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """A system session; a refusal (unknown engagement, invalid body) is not retried."""
-        try:
-            async with session_scope(self._sessions, SYSTEM) as session:
-                yield session
-        except ProblemError as error:
-            if error.status >= 500:
-                raise
-            raise ApplicationError(
-                error.detail or error.kind,
-                error.extensions,
-                type=error.kind,
-                non_retryable=True,
-            ) from error
-
     @activity.defn(name=RECORD_PHASE_STARTED)
+    @problems_as_application_errors
     async def record_phase_started(self, request: RecordPhaseStarted) -> PhaseStartRecorded:
         async with session_scope(self._sessions, SYSTEM) as session:
             return await service.record_phase_started(session, request)
 
     @activity.defn(name=RECORD_LIFECYCLE_EVENTS)
+    @problems_as_application_errors
     async def record_lifecycle_events(
         self, request: RecordLifecycleEvents
     ) -> LifecycleEventsRecorded:
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             return await lifecycle.record(session, request)
 
     @activity.defn(name=GET_DELIVERABLE_VERSIONS)
+    @problems_as_application_errors
     async def get_deliverable_versions(
         self, request: GetDeliverableVersions
     ) -> DeliverableVersions:
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             found = await lifecycle.latest_versions(session, request.engagement_id, request.kinds)
             return DeliverableVersions(
                 engagement_id=request.engagement_id,
@@ -126,9 +114,10 @@ class StrategyActivities:
             )
 
     @activity.defn(name=SAVE_DELIVERABLE)
+    @problems_as_application_errors
     async def save_deliverable(self, request: SaveDeliverable) -> DeliverableSaved:
         kind = DeliverableKind(request.kind)
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             body = deliverables.parse_body(kind, request.body)
             saved = await deliverables.save_version(
                 session, request.engagement_id, kind, body, _author(), request.idempotency_key
@@ -136,8 +125,9 @@ class StrategyActivities:
             return _saved(saved)
 
     @activity.defn(name=RECORD_ANALYSIS)
+    @problems_as_application_errors
     async def record_analysis(self, request: RecordAnalysis) -> DeliverableSaved:
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             saved = await deliverables.save_version(
                 session,
                 request.engagement_id,
@@ -149,9 +139,10 @@ class StrategyActivities:
             return _saved(saved)
 
     @activity.defn(name=SCORE_CHANNEL_MIX)
+    @problems_as_application_errors
     async def score_channel_mix(self, request: ScoreChannelMix) -> ChannelMixScored:
         mix = score_channel_mix(request.inputs)
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             saved = await deliverables.save_version(
                 session,
                 request.engagement_id,
@@ -165,10 +156,11 @@ class StrategyActivities:
             return ChannelMixScored(**_saved(saved).model_dump(), mix=stored)
 
     @activity.defn(name=GET_APPROVED_DELIVERABLE)
+    @problems_as_application_errors
     async def get_approved_deliverable(
         self, request: GetApprovedDeliverable
     ) -> ApprovedDeliverable:
-        async with self._unit_of_work() as session:
+        async with session_scope(self._sessions, SYSTEM) as session:
             approved = await deliverables.latest_approved(
                 session, request.engagement_id, request.kind
             )

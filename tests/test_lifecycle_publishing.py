@@ -28,6 +28,8 @@ from services.content.plan.schemas import PlanStatus, SlotOut
 from services.publisher.contracts import (
     ChannelConnection,
     PostMetricsTotals,
+    PublishPostInput,
+    PublishPostState,
     SchedulePublicationCommand,
     VariantToPublish,
     platform_queue,
@@ -59,7 +61,6 @@ from workflows.engagement.messages import (
     TaskOwner,
     TaskStatus,
 )
-from workflows.publishing.messages import PublishPostInput, PublishPostState
 from workflows.publishing.workflow import PublishPostWorkflow
 
 SANDBOX_CONNECTION = ChannelConnection(

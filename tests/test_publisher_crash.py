@@ -23,6 +23,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.worker import Worker
 
 from services.publisher import service
+from services.publisher.contracts import MAINTENANCE_SCHEDULE_ID
 from services.publisher.models import Publication
 from services.publisher.scheduling import Scheduler
 from services.publisher.schemas import PublicationCreate
@@ -37,7 +38,6 @@ from tests.events_helpers import stream_messages
 from tests.publisher_helpers import connect_sandbox, settled
 from tests.test_thin_thread import create_org
 from tests.worker_processes import WorkerProcess, worker_environment
-from workflows.publishing.maintenance import SCHEDULE_ID as MAINTENANCE_SCHEDULE_ID
 from workflows.publishing.workflow import PublishPostWorkflow
 
 # Short, so that Temporal gives the dead worker's attempt to the next worker within seconds.

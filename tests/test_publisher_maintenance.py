@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher.connectors.base import Credentials
+from services.publisher.contracts import MAINTENANCE_WORKFLOW, MaintenanceInput, MaintenanceResult
 from services.publisher.crypto import TokenVault
 from services.publisher.models import AccountMetricsSample, Connection, PostMetricsSample
 from shared import task_queues
@@ -27,11 +28,6 @@ from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
 from tests.publisher_helpers import SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
-from workflows.publishing.maintenance import (
-    MAINTENANCE_WORKFLOW,
-    MaintenanceInput,
-    MaintenanceResult,
-)
 
 
 async def run_maintenance(platform: Platform, refresh_within_seconds: int) -> MaintenanceResult:

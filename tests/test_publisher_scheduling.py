@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from services.publisher.contracts import POST_STATE_QUERY, PublishPostState
 from shared.auth import Role
 from tests.conftest import Platform
 from tests.publisher_helpers import SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
-from workflows.publishing.messages import STATE_QUERY, PublishPostState
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -34,7 +34,7 @@ def body(account: SandboxAccount, **fields: Any) -> dict[str, Any]:
 
 async def workflow_state(platform: Platform, publication: dict[str, Any]) -> PublishPostState:
     handle = platform.temporal.get_workflow_handle(publication["workflow_id"])
-    state: PublishPostState = await handle.query(STATE_QUERY, result_type=PublishPostState)
+    state: PublishPostState = await handle.query(POST_STATE_QUERY, result_type=PublishPostState)
     return state
 
 

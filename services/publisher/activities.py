@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.publisher import metrics, repository, service
 from services.publisher.contracts import (
     AUTH_ERROR,
+    CANCEL_UPDATE,
     COLLECT_METRICS,
     CONTENT_REJECTED_ERROR,
     ENGAGEMENT_CONNECTIONS,
@@ -29,6 +30,7 @@ from services.publisher.contracts import (
     UNKNOWN_OUTCOME_ERROR,
     WITHDRAW_ENGAGEMENT_POSTS,
     CancelCommand,
+    CancelRequest,
     CollectMetricsCommand,
     EngagementConnections,
     EngagementConnectionsQuery,
@@ -39,6 +41,7 @@ from services.publisher.contracts import (
     MetricsCollected,
     PublishCommand,
     PublishOutcome,
+    PublishPostState,
     RefreshTokensCommand,
     ScheduledPublication,
     SchedulePublicationCommand,
@@ -52,7 +55,6 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import ProblemError
 from shared.media_links import MediaLinks
-from workflows.publishing.messages import CANCEL_UPDATE, CancelRequest, PublishPostState
 
 ERROR_TYPES: dict[FailureClass, str] = {
     "retryable": RETRYABLE_ERROR,

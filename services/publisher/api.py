@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from services.publisher import repository, service
-from services.publisher.contracts import PublicationStatus
+from services.publisher.contracts import CancelRequest, PublicationStatus, RescheduleRequest
 from services.publisher.crypto import TokenVault
 from services.publisher.oauth_flow import OAuthFlow
 from services.publisher.scheduling import Scheduler
@@ -27,7 +27,6 @@ from services.publisher.schemas import (
 )
 from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
-from workflows.publishing.messages import CancelRequest, RescheduleRequest
 
 router = APIRouter(tags=["publisher"])
 

@@ -1,4 +1,8 @@
-"""Activities the publisher offers: names, payloads and task queues (importable by workflows).
+"""What the publisher and the workflows exchange, importable by both (a service never imports
+``workflows``): the activities the publisher offers (names, payloads, task queues), and the two
+workflows the publisher itself starts and controls, ``PublishPostWorkflow`` (one per post: the
+API starts it, reschedules and cancels it through updates) and ``PublisherMaintenanceWorkflow``
+(its worker keeps the schedule that starts it): their names, ids, updates, queries and messages.
 
 Publishing runs on one task queue per platform (``engage-publisher-<channel>``) so that each
 platform gets its own concurrency limit; the other activities run on ``engage-publisher``.
@@ -241,3 +245,64 @@ class EngagementPeriodSummary(BaseModel):
     metrics: PostMetricsTotals
     # The newest sample summed (None: no published post of the period has a sample yet).
     metrics_collected_at: datetime | None = None
+
+
+# --- PublishPostWorkflow: one scheduled post, durable until it is published -------------------
+
+POST_WORKFLOW = "PublishPostWorkflow"
+POST_STATE_QUERY = "state"
+RESCHEDULE_UPDATE = "reschedule"
+CANCEL_UPDATE = "cancel"
+
+
+def post_workflow_id(publication_id: uuid.UUID) -> str:
+    return f"publication-{publication_id}"
+
+
+class PublishPostInput(BaseModel):
+    publication_id: uuid.UUID
+    channel: str
+    due_at: datetime
+    task_queue_prefix: str = ""
+    # Longest one publish attempt may run before Temporal retries it (on another worker, after a
+    # crash); a default, so histories started before the field existed replay unchanged.
+    publish_timeout_seconds: float = 300.0
+    # The content item the post comes from: marked published once the post is (plan publishing).
+    item_id: uuid.UUID | None = None
+    # The engagement the post belongs to: told (``publication_failed``) when the post fails.
+    engagement_id: uuid.UUID | None = None
+
+
+class RescheduleRequest(BaseModel):
+    due_at: datetime
+    requested_by: str
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(min_length=1)
+    requested_by: str
+
+
+class PublishPostState(BaseModel):
+    stage: Literal["waiting", "publishing", "published", "failed", "cancelled"]
+    due_at: datetime
+    attempts_failed: int = 0
+    last_error: str | None = None
+    platform_post_id: str | None = None
+
+
+# --- PublisherMaintenanceWorkflow: token refresh and metrics collection, on a schedule --------
+
+MAINTENANCE_WORKFLOW = "PublisherMaintenanceWorkflow"
+MAINTENANCE_SCHEDULE_ID = "publisher-maintenance"
+
+
+class MaintenanceInput(BaseModel):
+    refresh_within_seconds: int
+    lookback_days: int = 30
+    task_queue_prefix: str = ""
+
+
+class MaintenanceResult(BaseModel):
+    tokens: TokensRefreshed
+    metrics: MetricsCollected

@@ -7,20 +7,20 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher.models import Publication
-from shared import task_queues
-from shared.errors import ProblemError
-from shared.settings import Settings
-from shared.temporal import TemporalConnection
-from workflows.publishing.messages import (
+from services.publisher.contracts import (
     CANCEL_UPDATE,
+    POST_WORKFLOW,
     RESCHEDULE_UPDATE,
-    WORKFLOW_NAME,
     CancelRequest,
     PublishPostInput,
     PublishPostState,
     RescheduleRequest,
 )
+from services.publisher.models import Publication
+from shared import task_queues
+from shared.errors import ProblemError
+from shared.settings import Settings
+from shared.temporal import TemporalConnection
 
 
 class Scheduler(TemporalConnection):
@@ -32,7 +32,7 @@ class Scheduler(TemporalConnection):
     async def start(self, publication: Publication) -> None:
         try:
             await self.client.start_workflow(
-                WORKFLOW_NAME,
+                POST_WORKFLOW,
                 PublishPostInput(
                     publication_id=publication.id,
                     channel=publication.channel,

@@ -16,6 +16,7 @@ from services.publisher.contracts import (
     ChannelConnection,
     EngagementConnections,
     EngagementConnectionsQuery,
+    post_workflow_id,
 )
 from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.models import Connection, Publication, outbox
@@ -24,7 +25,6 @@ from shared.auth import Principal
 from shared.domain import Channel
 from shared.errors import ConflictError, NotFoundError, ProblemError
 from shared.events.envelope import new_event
-from workflows.publishing.messages import workflow_id
 
 
 def idempotency_key(data: PublicationCreate, channel: str) -> str:
@@ -266,7 +266,7 @@ def _new_publication(data: PublicationCreate, connection: Connection, key: str) 
         timezone=data.timezone,
         status="scheduled",
         request=request.model_dump(mode="json"),
-        workflow_id=workflow_id(publication_id),
+        workflow_id=post_workflow_id(publication_id),
     )
 
 

@@ -21,7 +21,12 @@ from temporalio.client import (
 from services.publisher.activities import PublisherActivities
 from services.publisher.connectors.oauth import OAuthApp
 from services.publisher.connectors.registry import NO_PUBLISHING_API, connector_for
-from services.publisher.contracts import platform_queue
+from services.publisher.contracts import (
+    MAINTENANCE_SCHEDULE_ID,
+    MAINTENANCE_WORKFLOW,
+    MaintenanceInput,
+    platform_queue,
+)
 from services.publisher.crypto import TokenVault
 from services.publisher.models import OutboxEvent
 from shared import task_queues
@@ -29,7 +34,6 @@ from shared.domain import Channel
 from shared.media_links import MediaLinks
 from shared.settings import Settings
 from shared.worker import QueueSpec, run_worker
-from workflows.publishing.maintenance import MAINTENANCE_WORKFLOW, SCHEDULE_ID, MaintenanceInput
 
 PUBLISHING_CHANNELS = tuple(channel for channel in Channel if channel not in NO_PUBLISHING_API)
 
@@ -84,7 +88,7 @@ async def ensure_maintenance_schedule(client: Client, settings: Settings) -> Non
     prefix = settings.temporal.task_queue_prefix
     try:
         await client.create_schedule(
-            f"{prefix}{SCHEDULE_ID}",
+            f"{prefix}{MAINTENANCE_SCHEDULE_ID}",
             Schedule(
                 action=ScheduleActionStartWorkflow(
                     MAINTENANCE_WORKFLOW,
@@ -92,7 +96,7 @@ async def ensure_maintenance_schedule(client: Client, settings: Settings) -> Non
                         refresh_within_seconds=settings.publisher.refresh_tokens_before_seconds,
                         task_queue_prefix=prefix,
                     ),
-                    id=f"{prefix}{SCHEDULE_ID}",
+                    id=f"{prefix}{MAINTENANCE_SCHEDULE_ID}",
                     task_queue=prefix + task_queues.WORKFLOWS,
                 ),
                 spec=ScheduleSpec(

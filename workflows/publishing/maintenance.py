@@ -6,33 +6,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from services.publisher.contracts import (
         COLLECT_METRICS,
+        MAINTENANCE_WORKFLOW,
         REFRESH_TOKENS,
         CollectMetricsCommand,
+        MaintenanceInput,
+        MaintenanceResult,
         MetricsCollected,
         RefreshTokensCommand,
         TokensRefreshed,
     )
     from shared import task_queues
-
-MAINTENANCE_WORKFLOW = "PublisherMaintenanceWorkflow"
-SCHEDULE_ID = "publisher-maintenance"
-
-
-class MaintenanceInput(BaseModel):
-    refresh_within_seconds: int
-    lookback_days: int = 30
-    task_queue_prefix: str = ""
-
-
-class MaintenanceResult(BaseModel):
-    tokens: TokensRefreshed
-    metrics: MetricsCollected
 
 
 @workflow.defn(name=MAINTENANCE_WORKFLOW)

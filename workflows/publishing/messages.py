@@ -1,4 +1,11 @@
-"""Messages of ``PublishPostWorkflow``: one scheduled post, durable until it is published."""
+"""Messages of the publishing workflows that only workflows and the gateway exchange:
+``PublishPlanWorkflow``'s (an approved editorial plan scheduling its own posts), started by the
+gateway and by ``EngagementWorkflow``.
+
+The two workflows the publisher service starts itself, ``PublishPostWorkflow`` and
+``PublisherMaintenanceWorkflow``, keep their messages in ``services/publisher/contracts.py``:
+a service may not import ``workflows``, and a workflow's messages live in one module.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +15,60 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-WORKFLOW_NAME = "PublishPostWorkflow"
-STATE_QUERY = "state"
-RESCHEDULE_UPDATE = "reschedule"
-CANCEL_UPDATE = "cancel"
+from services.publisher.contracts import PublicationStatus
+from shared.domain import Channel
+
+PLAN_WORKFLOW_NAME = "PublishPlanWorkflow"
+PLAN_STATE_QUERY = "state"
+
+SkipReason = Literal[
+    "unfilled",
+    "not_approved",
+    "past",
+    "no_connection",
+    "media_without_url",
+    "refused",
+]
 
 
-def workflow_id(publication_id: uuid.UUID) -> str:
-    return f"publication-{publication_id}"
+def plan_workflow_id(engagement_id: uuid.UUID) -> str:
+    return f"plan-publishing-{engagement_id}"
 
 
-class PublishPostInput(BaseModel):
-    publication_id: uuid.UUID
-    channel: str
-    due_at: datetime
+class PublishPlanInput(BaseModel):
+    engagement_id: uuid.UUID
+    organization_id: uuid.UUID
+    # The connection each channel's posts go out through; a channel without one is skipped.
+    connections: dict[Channel, uuid.UUID]
+    requested_by: str
     task_queue_prefix: str = ""
-    # Longest one publish attempt may run before Temporal retries it (on another worker, after a
-    # crash); a default, so histories started before the field existed replay unchanged.
     publish_timeout_seconds: float = 300.0
-    # The content item the post comes from: marked published once the post is (plan publishing).
-    item_id: uuid.UUID | None = None
-    # The engagement the post belongs to: told (``publication_failed``) when the post fails.
-    engagement_id: uuid.UUID | None = None
 
 
-class RescheduleRequest(BaseModel):
-    due_at: datetime
-    requested_by: str
+class ScheduledSlot(BaseModel):
+    slot_id: uuid.UUID
+    channel: Channel
+    starts_at: datetime
+    item_id: uuid.UUID
+    variant_id: uuid.UUID
+    publication_id: uuid.UUID
+    workflow_id: str
+    # The publication's status when the plan scheduled it (GET /v1/publications/{id}: now).
+    status: PublicationStatus
 
 
-class CancelRequest(BaseModel):
-    reason: str = Field(min_length=1)
-    requested_by: str
+class SkippedSlot(BaseModel):
+    slot_id: uuid.UUID
+    channel: Channel
+    starts_at: datetime
+    reason: SkipReason
+    detail: str | None = None
 
 
-class PublishPostState(BaseModel):
-    stage: Literal["waiting", "publishing", "published", "failed", "cancelled"]
-    due_at: datetime
-    attempts_failed: int = 0
-    last_error: str | None = None
-    platform_post_id: str | None = None
+class PlanPublishingState(BaseModel):
+    engagement_id: uuid.UUID
+    # ``plan_not_approved``: the plan was a draft when the workflow read it; nothing scheduled.
+    status: Literal["scheduling", "done", "plan_not_approved"] = "scheduling"
+    plan_generation: int | None = None
+    scheduled: list[ScheduledSlot] = Field(default_factory=list)
+    skipped: list[SkippedSlot] = Field(default_factory=list)

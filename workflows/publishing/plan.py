@@ -40,17 +40,17 @@ with workflow.unsafe.imports_passed_through():
     from services.content.contracts import MediaRef as StoredMedia
     from services.content.plan.contracts import GET_PLAN, GetPlan, PlanSnapshot
     from services.publisher.contracts import (
+        POST_WORKFLOW,
         SCHEDULE_PUBLICATION,
         MediaRef,
+        PublishPostInput,
         ScheduledPublication,
         SchedulePublicationCommand,
         VariantToPublish,
     )
     from shared import task_queues
     from shared.domain import Channel
-    from workflows.publishing.messages import WORKFLOW_NAME as POST_WORKFLOW_NAME
-    from workflows.publishing.messages import PublishPostInput
-    from workflows.publishing.plan_messages import (
+    from workflows.publishing.messages import (
         PLAN_STATE_QUERY,
         PLAN_WORKFLOW_NAME,
         PlanPublishingState,
@@ -222,7 +222,7 @@ class PublishPlanWorkflow:
         request = self._request
         try:
             await workflow.start_child_workflow(
-                POST_WORKFLOW_NAME,
+                POST_WORKFLOW,
                 PublishPostInput(
                     publication_id=placed.publication_id,
                     channel=slot.channel.value,

@@ -21,30 +21,28 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from services.content.contracts import MARK_PUBLISHED, MarkPublished, ReviewStateChanged
     from services.publisher.contracts import (
+        CANCEL_UPDATE,
         FAILURE_CLASS_OF_ERROR,
         MARK_CANCELLED,
         PERMANENT_ERRORS,
+        POST_STATE_QUERY,
+        POST_WORKFLOW,
         PUBLISH,
+        RESCHEDULE_UPDATE,
         CancelCommand,
+        CancelRequest,
         FailureClass,
         PublishCommand,
         PublishOutcome,
+        PublishPostInput,
+        PublishPostState,
+        RescheduleRequest,
         platform_queue,
     )
     from shared import task_queues
     from shared.domain import Channel
     from workflows.engagement.messages import PUBLICATION_FAILED_SIGNAL, PublicationFailure
     from workflows.engagement.messages import workflow_id as engagement_workflow_id
-    from workflows.publishing.messages import (
-        CANCEL_UPDATE,
-        RESCHEDULE_UPDATE,
-        STATE_QUERY,
-        WORKFLOW_NAME,
-        CancelRequest,
-        PublishPostInput,
-        PublishPostState,
-        RescheduleRequest,
-    )
 
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -56,7 +54,7 @@ PUBLISH_RETRY = RetryPolicy(
 TELL_ENGAGEMENT_PATCH = "tell-engagement-of-failure"
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=POST_WORKFLOW)
 class PublishPostWorkflow:
     @workflow.init
     def __init__(self, post: PublishPostInput) -> None:
@@ -161,7 +159,7 @@ class PublishPostWorkflow:
                     lambda: self._rescheduled or self._cancel is not None, timeout=remaining
                 )
 
-    @workflow.query(name=STATE_QUERY)
+    @workflow.query(name=POST_STATE_QUERY)
     def state(self) -> PublishPostState:
         return self._state
 

@@ -100,16 +100,6 @@ async def test_refresh_exchanges_the_token_for_a_long_lived_one_without_secrets_
         assert seen.query == {}
 
 
-async def test_validate_refuses_two_media_and_an_empty_post() -> None:
-    async with open_case("facebook") as case:
-        photo = MediaRef(url="https://cdn.example/p.jpg", mime_type="image/jpeg", size_bytes=10)
-        crowded = case.request.model_copy(update={"media": [photo, photo]})
-        empty = case.request.model_copy(update={"text": ""})
-
-        assert [v.rule for v in case.connector.validate(crowded)] == ["max_media"]
-        assert [v.rule for v in case.connector.validate(empty)] == ["not_empty"]
-
-
 def test_full_app_usage_without_a_regain_time_waits_a_tenth_of_the_rolling_hour() -> None:
     response = httpx.Response(
         400,

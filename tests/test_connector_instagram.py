@@ -104,14 +104,6 @@ async def test_a_reached_publishing_limit_is_retryable_before_any_container() ->
         assert case.fake.requests("container") == []
 
 
-async def test_withdraw_says_the_api_cannot_delete() -> None:
-    async with open_case("instagram") as case:
-        result = await case.connector.publish(case.credentials, case.request)
-        with pytest.raises(ContentRejectedError, match="cannot delete"):
-            await case.connector.withdraw(case.credentials, result.platform_post_id)
-        assert case.fake.live_posts() == [result.platform_post_id]
-
-
 async def test_post_metrics_map_the_media_insights() -> None:
     async with open_case("instagram") as case:
         result = await case.connector.publish(case.credentials, case.request)
@@ -125,16 +117,6 @@ async def test_refresh_exchanges_the_token() -> None:
     async with open_case("instagram") as case:
         renewed = await case.connector.refresh(case.credentials)
         assert renewed.access_token == "long-lived-token"
-
-
-async def test_validate_requires_media_of_a_supported_type() -> None:
-    async with open_case("instagram") as case:
-        png = MediaRef(url="https://cdn.example/p.png", mime_type="image/png", size_bytes=10)
-        bare = case.request.model_copy(update={"media": []})
-        wrong = case.request.model_copy(update={"media": [png]})
-
-        assert [v.rule for v in case.connector.validate(bare)] == ["media_count"]
-        assert [v.field for v in case.connector.validate(wrong)] == ["media.0"]
 
 
 async def test_a_login_connects_the_instagram_account_linked_to_the_page() -> None:

@@ -82,16 +82,3 @@ async def test_refresh_verifies_the_non_expiring_token() -> None:
         case.fake.fail_next("token", Fault.EXPIRED_TOKEN)
         with pytest.raises(AuthError):
             await case.connector.refresh(case.credentials)
-
-
-async def test_validate_counts_links_as_23_characters() -> None:
-    async with open_case("mastodon") as case:
-        fits = case.request.model_copy(
-            update={"text": "a" * 476 + " https://laquercia.example/" + "x" * 60}
-        )
-        too_long = case.request.model_copy(
-            update={"text": "a" * 478 + " https://laquercia.example"}
-        )
-
-        assert case.connector.validate(fits) == []
-        assert [v.rule for v in case.connector.validate(too_long)] == ["max_characters"]

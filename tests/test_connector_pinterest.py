@@ -64,13 +64,3 @@ async def test_refresh_authenticates_the_app_with_basic_auth() -> None:
         [seen] = case.fake.requests("token")
         assert seen.headers["authorization"].startswith("Basic ")
         assert "client_secret" not in seen.payload
-
-
-async def test_validate_refuses_video_and_long_titles() -> None:
-    async with open_case("pinterest") as case:
-        clip = MediaRef(url="https://cdn.example/c.mp4", mime_type="video/mp4", size_bytes=1)
-        video = case.request.model_copy(update={"media": [clip]})
-        titled = case.request.model_copy(update={"title": "t" * 101})
-
-        assert [v.rule for v in case.connector.validate(video)] == ["images"]
-        assert [v.field for v in case.connector.validate(titled)] == ["title"]

@@ -89,9 +89,3 @@ async def test_refresh_verifies_the_non_expiring_token() -> None:
         case.fake.fail_next("token", Fault.EXPIRED_TOKEN)
         with pytest.raises(AuthError):
             await case.connector.refresh(case.credentials)
-
-
-async def test_validate_requires_one_video() -> None:
-    async with open_case("vimeo") as case:
-        bare = case.request.model_copy(update={"media": []})
-        assert [v.rule for v in case.connector.validate(bare)] == ["one_video"]

@@ -13,7 +13,7 @@ from services.publisher.connectors.base import (
     MediaRef,
     RetryableError,
 )
-from services.publisher.connectors.x import XConnector, classify_x, weighted_length
+from services.publisher.connectors.x import XConnector, classify_x
 from tests.fakes import x
 from tests.fakes.cases import Case, open_case
 from tests.fakes.common import VALID_TOKEN, Fault
@@ -150,28 +150,3 @@ def test_a_forbidden_client_needs_reauthorisation() -> None:
         },
     )
     assert isinstance(classify_x(response, True), AuthError)
-
-
-@pytest.mark.parametrize(
-    ("text", "length"),
-    [
-        ("ciao", 4),
-        ("è", 1),
-        ("葡萄酒", 6),
-        ("🍇", 2),
-        ("vedi https://laquercia.example/a/very/long/path", 28),
-    ],
-)
-def test_weighted_length_follows_the_counting_rules(text: str, length: int) -> None:
-    assert weighted_length(text) == length
-
-
-async def test_validate_refuses_long_text_and_mixed_media() -> None:
-    async with open_case("x") as case:
-        photo = MediaRef(url="https://cdn.example/p.png", mime_type="image/png", size_bytes=1)
-        clip = MediaRef(url="https://cdn.example/c.mp4", mime_type="video/mp4", size_bytes=1)
-        long_text = case.request.model_copy(update={"text": "a" * 281})
-        mixed = case.request.model_copy(update={"media": [photo, clip]})
-
-        assert [v.rule for v in case.connector.validate(long_text)] == ["max_weighted_length"]
-        assert [v.rule for v in case.connector.validate(mixed)] == ["media_mix"]

@@ -112,17 +112,6 @@ async def test_refresh_keeps_the_refresh_token_google_does_not_resend() -> None:
         assert seen.payload["client_id"] == youtube.CLIENT_ID
 
 
-async def test_validate_requires_a_title_one_video_and_short_tags() -> None:
-    async with open_case("youtube") as case:
-        untitled = case.request.model_copy(update={"title": None})
-        no_video = case.request.model_copy(update={"media": []})
-        tagged = case.request.model_copy(update={"tags": ["x" * 300, "y" * 300]})
-
-        assert [v.rule for v in case.connector.validate(untitled)] == ["title"]
-        assert [v.rule for v in case.connector.validate(no_video)] == ["one_video"]
-        assert [v.field for v in case.connector.validate(tagged)] == ["tags"]
-
-
 async def test_chunks_must_be_multiples_of_256_kib() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(ValueError, match="multiple"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from services.content.platform_rules import (
     MaxLength,
     MaxMediaSize,
     MaxMentions,
+    MediaAlone,
     MediaCount,
     MediaFacts,
     MediaKind,
@@ -29,7 +31,7 @@ from services.content.platform_rules import (
     VideoDuration,
 )
 from services.content.storage import SigV4Signer
-from services.content.text_counting import Measure
+from services.content.text_counting import Measure, measure
 from shared.domain import Channel
 from tests.test_content_media import gif, jpeg, mp4, png, webp_lossless
 
@@ -153,6 +155,8 @@ def _media_within(rule: platform_rules.Rule, media: tuple[MediaFacts, ...]) -> b
         return rule.minimum <= count <= rule.maximum
     if isinstance(rule, MediaTypes):
         return all(m.mime_type in rule.allowed for m in media)
+    if isinstance(rule, MediaAlone):
+        return len(media) <= 1 or not any(m.mime_type in rule.types for m in media)
     if isinstance(rule, MaxMediaSize):
         return all(m.size_bytes <= rule.maximum_bytes for m in media if m.kind == rule.kind)
     if isinstance(rule, AspectRatio):
@@ -224,6 +228,101 @@ def test_instagram_limits_hashtags_mentions_and_image_shape() -> None:
     too_tall = MediaFacts("image/jpeg", 500_000, 1000, 2000)
     (shape,) = platform_rules.check(VariantCandidate(Channel.INSTAGRAM, "", media=(too_tall,)))
     assert (shape.rule, shape.field, shape.actual) == ("aspect_ratio", "media.0", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        ("ciao", 4),
+        ("è", 1),
+        ("葡萄酒", 6),
+        ("🍇", 2),
+        ("vedi https://laquercia.example/a/very/long/path", 28),
+    ],
+)
+def test_x_weighs_characters_and_links_as_its_counting_rules_say(text: str, length: int) -> None:
+    assert measure(text, Measure.X_WEIGHTED) == length
+
+
+LINK = "https://laquercia.example/vendemmia"
+
+
+@pytest.mark.parametrize(
+    ("channel", "text", "limit"),
+    [
+        (Channel.X, "a" * 256, 280),
+        (Channel.MASTODON, "a" * 476, 500),
+        (Channel.YOUTUBE, "é" * 2482, 5000),
+    ],
+)
+def test_where_a_link_ends_the_posted_text_it_counts(
+    channel: Channel, text: str, limit: int
+) -> None:
+    """No link field: the link is posted after a line break, and counts 23 (or its bytes)."""
+    video = (MediaFacts("video/mp4", 1000, 1920, 1080, 60.0),)
+
+    def lengths(candidate: VariantCandidate) -> list[object]:
+        found = platform_rules.check(candidate)
+        return [v.actual for v in found if (v.rule, v.field) == ("max_length", "text")]
+
+    fits = VariantCandidate(channel, text, title="Tour", link=LINK, media=video)
+    over = VariantCandidate(channel, text + "a", title="Tour", link=LINK, media=video)
+    assert lengths(fits) == []
+    assert lengths(over) == [limit + 1]
+    # A text that already has its link does not count it twice.
+    assert lengths(VariantCandidate(channel, f"{text} {LINK}", link=LINK, media=video)) == []
+
+
+PHOTO = MediaFacts("image/jpeg", 500_000, 1080, 1080)
+PNG = MediaFacts("image/png", 500_000, 1080, 1080)
+GIF = MediaFacts("image/gif", 500_000, 400, 400)
+CLIP = MediaFacts("video/mp4", 5_000_000, 1920, 1080, 30.0)
+SONG = MediaFacts("audio/mpeg", 1000, duration_seconds=60.0)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "broken"),
+    [
+        # X: up to four photos, or one GIF, or one video.
+        (VariantCandidate(Channel.X, "ok", media=(PHOTO,) * 4), set()),
+        (VariantCandidate(Channel.X, "ok", media=(PHOTO, CLIP)), {("media_mix", "media")}),
+        (VariantCandidate(Channel.X, "ok", media=(GIF, GIF)), {("media_mix", "media")}),
+        # Facebook: one medium a post, and never an empty post.
+        (VariantCandidate(Channel.FACEBOOK, "", link=LINK), set()),
+        (VariantCandidate(Channel.FACEBOOK, " "), {("not_empty", "text")}),
+        (
+            VariantCandidate(Channel.FACEBOOK, "ok", media=(PHOTO, PHOTO)),
+            {("media_count", "media")},
+        ),
+        # Instagram: one to ten media, JPEG the only image type.
+        (VariantCandidate(Channel.INSTAGRAM, "ok"), {("media_count", "media")}),
+        (VariantCandidate(Channel.INSTAGRAM, "ok", media=(PNG,)), {("media_type", "media.0")}),
+        # Pinterest: images only.
+        (VariantCandidate(Channel.PINTEREST, "ok", media=(CLIP,)), {("media_type", "media.0")}),
+        # YouTube: all tags together at most 500, commas and quotes included.
+        (
+            VariantCandidate(Channel.YOUTUBE, "ok", title="T", media=(CLIP,), tags=("a b",) * 83),
+            set(),
+        ),
+        (
+            VariantCandidate(Channel.YOUTUBE, "ok", title="T", media=(CLIP,), tags=("a b",) * 84),
+            {("tags_length", "tags")},
+        ),
+        # Vimeo: one video, titled.
+        (VariantCandidate(Channel.VIMEO, "ok", title="T"), {("media_count", "media")}),
+        # The sandbox: something to show, its media types, links up to 2,000.
+        (VariantCandidate(Channel.SANDBOX, ""), {("not_empty", "text")}),
+        (VariantCandidate(Channel.SANDBOX, "ok", media=(SONG,)), {("media_type", "media.0")}),
+        (
+            VariantCandidate(Channel.SANDBOX, "ok", link=LINK + "/" + "a" * 2000),
+            {("max_length", "link")},
+        ),
+    ],
+)
+def test_what_each_platform_refuses(
+    candidate: VariantCandidate, broken: set[tuple[str, str]]
+) -> None:
+    assert {(v.rule, v.field) for v in platform_rules.check(candidate)} == broken
 
 
 def test_links_inside_urls_are_not_hashtags() -> None:

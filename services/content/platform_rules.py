@@ -52,9 +52,18 @@ class VariantCandidate:
     title: str | None = None
     link: str | None = None
     media: tuple[MediaFacts, ...] = ()
+    # Content variants have none; a post may be given some when it is scheduled.
+    tags: tuple[str, ...] = ()
 
     def value_of(self, name: TextField) -> str:
         return getattr(self, name) or ""
+
+    def text_with_link(self) -> str:
+        """The text as it is posted where the platform has no link field: the link ends it,
+        unless the text has it already."""
+        if self.link and self.link not in self.text:
+            return f"{self.text}\n{self.link}".strip()
+        return self.text
 
 
 class Violation(BaseModel):
@@ -130,6 +139,8 @@ class TextRule(Rule, ABC):
 class MaxLength(TextRule):
     maximum: int
     unit: Measure = Measure.CHARACTERS
+    # The platform has no link field, so the link is posted at the end of the text and counts.
+    link_in_text: bool = False
     rule = "max_length"
 
     @property
@@ -137,10 +148,12 @@ class MaxLength(TextRule):
         return self.maximum
 
     def violations(self, candidate: VariantCandidate) -> Iterator[Violation]:
-        length = measure(candidate.value_of(self.on), self.unit)
+        posted = candidate.text_with_link() if self.link_in_text else candidate.value_of(self.on)
+        length = measure(posted, self.unit)
         if length > self.maximum:
+            what = f"{self.on} with its link" if self.link_in_text and candidate.link else self.on
             yield self._violation(
-                self.on, length, f"{self.on} counts {length} ({self.unit}), over {self.maximum}"
+                self.on, length, f"{what} counts {length} ({self.unit}), over {self.maximum}"
             )
 
 
@@ -172,6 +185,25 @@ class ForbiddenCharacters(TextRule):
             yield self._violation(
                 self.on, "".join(found), f"{self.on} may not contain {''.join(found)}"
             )
+
+
+@dataclass(frozen=True)
+class NotEmpty(Rule):
+    """A post needs something to show: text, a link or media."""
+
+    rule = "not_empty"
+
+    @property
+    def field(self) -> str:
+        return "text"
+
+    @property
+    def limit(self) -> Limit:
+        return "text, a link or media"
+
+    def violations(self, candidate: VariantCandidate) -> Iterator[Violation]:
+        if not (candidate.text.strip() or candidate.link or candidate.media):
+            yield self._violation("text", "empty", f"a {self.channel} post cannot be empty")
 
 
 @dataclass(frozen=True)
@@ -230,6 +262,26 @@ class MediaCount(Rule):
         count = sum(1 for m in candidate.media if self.kind is None or m.kind == self.kind)
         if not self.minimum <= count <= self.maximum:
             yield self._violation("media", count, f"{count} attached, expected {self.limit}")
+
+
+@dataclass(frozen=True)
+class MediaAlone(Rule):
+    """Media of these types go alone: a post with one of them carries nothing else."""
+
+    types: frozenset[str]
+    rule = "media_mix"
+
+    @property
+    def limit(self) -> Limit:
+        return f"{', '.join(sorted(self.types))}: only alone"
+
+    def violations(self, candidate: VariantCandidate) -> Iterator[Violation]:
+        count = len(candidate.media)
+        lone = next((m.mime_type for m in candidate.media if m.mime_type in self.types), None)
+        if lone is not None and count > 1:
+            yield self._violation(
+                "media", count, f"{lone} must be the only medium, {count} attached"
+            )
 
 
 @dataclass(frozen=True)
@@ -326,6 +378,30 @@ class VideoDuration(Rule):
                 )
 
 
+@dataclass(frozen=True)
+class TagListLength(Rule):
+    """All tags together, counted as YouTube counts them: a comma between two tags, and quotes
+    around a tag with a space."""
+
+    maximum: int
+    rule = "tags_length"
+
+    @property
+    def field(self) -> str:
+        return "tags"
+
+    @property
+    def limit(self) -> Limit:
+        return self.maximum
+
+    def violations(self, candidate: VariantCandidate) -> Iterator[Violation]:
+        tags = candidate.tags
+        length = sum(measure(tag, Measure.CHARACTERS) + 2 * (" " in tag) for tag in tags)
+        length += max(len(tags) - 1, 0)
+        if length > self.maximum:
+            yield self._violation("tags", length, f"the tags count {length}, over {self.maximum}")
+
+
 MB = 1_000_000
 IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 VIDEOS = frozenset({"video/mp4", "video/quicktime"})
@@ -362,9 +438,10 @@ MASTODON, SANDBOX = Channel.MASTODON, Channel.SANDBOX
 IMAGE, VIDEO, AUDIO = MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO
 
 RULES: tuple[Rule, ...] = (
-    MaxLength(X, _X_COUNTING, "text", 280, Measure.X_WEIGHTED),
+    MaxLength(X, _X_COUNTING, "text", 280, Measure.X_WEIGHTED, link_in_text=True),
     MediaCount(X, _X_MEDIA, 0, 4),
-    MediaCount(X, _X_MEDIA, 0, 1, VIDEO),
+    # Up to four photos, or one GIF, or one video.
+    MediaAlone(X, _X_MEDIA, VIDEOS | {"image/gif"}),
     MediaTypes(X, _X_MEDIA, IMAGES | VIDEOS),
     MaxMediaSize(X, _X_MEDIA, IMAGE, 5 * MB),
     MaxMediaSize(X, _X_MEDIA, VIDEO, 512 * MB),
@@ -379,15 +456,19 @@ RULES: tuple[Rule, ...] = (
     MaxMediaSize(IG, _INSTAGRAM_MEDIA, VIDEO, 300 * MB),
     VideoDuration(IG, _INSTAGRAM_MEDIA, 3, 15 * 60),
     MaxLength(FB, _FACEBOOK_FEED, "text", 63_206),
+    NotEmpty(FB, _FACEBOOK_FEED),
+    # A photo or a video post carries one medium.
+    MediaCount(FB, _FACEBOOK_PHOTOS, 0, 1),
     MediaTypes(FB, _FACEBOOK_PHOTOS, IMAGES | VIDEOS),
     MaxMediaSize(FB, _FACEBOOK_PHOTOS, IMAGE, 4 * MB),
     VideoDuration(FB, _FACEBOOK_VIDEO, 1, 240 * 60),
     Required(YT, _YOUTUBE_VIDEOS, "title"),
     MaxLength(YT, _YOUTUBE_VIDEOS, "title", 100),
     ForbiddenCharacters(YT, _YOUTUBE_VIDEOS, "title", "<>"),
-    MaxLength(YT, _YOUTUBE_VIDEOS, "text", 5000, Measure.UTF8_BYTES),
+    MaxLength(YT, _YOUTUBE_VIDEOS, "text", 5000, Measure.UTF8_BYTES, link_in_text=True),
     ForbiddenCharacters(YT, _YOUTUBE_VIDEOS, "text", "<>"),
     MaxHashtags(YT, _YOUTUBE_HASHTAGS, 60),
+    TagListLength(YT, _YOUTUBE_VIDEOS, 500),
     MediaCount(YT, _YOUTUBE_UPLOADS, 1, 1),
     MediaTypes(YT, _YOUTUBE_UPLOADS, VIDEOS),
     VideoDuration(YT, _YOUTUBE_UPLOADS, 1, 12 * 3600),
@@ -395,11 +476,10 @@ RULES: tuple[Rule, ...] = (
     MaxLength(PIN, _PINTEREST_PINS, "text", 500),
     MaxLength(PIN, _PINTEREST_PINS, "link", 2048),
     MediaCount(PIN, _PINTEREST_SPECS, 1, 5),
-    MediaTypes(
-        PIN, _PINTEREST_SPECS, frozenset({"image/jpeg", "image/png", "image/webp"}) | VIDEOS
-    ),
+    # Images only: pins are created from image URLs (``image_url``, ``multiple_image_urls``);
+    # a video pin needs Pinterest's media upload, which the publisher does not implement.
+    MediaTypes(PIN, _PINTEREST_PINS, frozenset({"image/jpeg", "image/png", "image/webp"})),
     MaxMediaSize(PIN, _PINTEREST_SPECS, IMAGE, 20 * MB),
-    VideoDuration(PIN, _PINTEREST_SPECS, 4, 15 * 60),
     Required(VIMEO, _VIMEO_VIDEOS, "title"),
     MaxLength(VIMEO, _VIMEO_VIDEOS, "title", 128),
     MediaCount(VIMEO, _VIMEO_VIDEOS, 1, 1),
@@ -410,13 +490,18 @@ RULES: tuple[Rule, ...] = (
     MediaTypes(SPOTIFY, _SPOTIFY_EPISODES, frozenset({"audio/mpeg", "audio/mp4", "audio/wav"})),
     MaxLength(FSQ, _FOURSQUARE_TIPS, "text", 200),
     MediaCount(FSQ, _FOURSQUARE_TIPS, 0, 0),
-    MaxLength(MASTODON, _MASTODON_POSTING, "text", 500, Measure.CHARACTERS_LINKS_23),
+    MaxLength(
+        MASTODON, _MASTODON_POSTING, "text", 500, Measure.CHARACTERS_LINKS_23, link_in_text=True
+    ),
     MediaCount(MASTODON, _MASTODON_STATUSES, 0, 4),
     MediaTypes(MASTODON, _MASTODON_MEDIA, IMAGES | VIDEOS),
     MaxMediaSize(MASTODON, _MASTODON_MEDIA, IMAGE, 16 * MB),
     MaxMediaSize(MASTODON, _MASTODON_MEDIA, VIDEO, 99 * MB),
     MaxLength(SANDBOX, _SANDBOX, "text", 1000),
+    MaxLength(SANDBOX, _SANDBOX, "link", 2000),
+    NotEmpty(SANDBOX, _SANDBOX),
     MediaCount(SANDBOX, _SANDBOX, 0, 4),
+    MediaTypes(SANDBOX, _SANDBOX, IMAGES | VIDEOS),
 )
 
 

@@ -1,4 +1,4 @@
-"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, deletion, and the
+"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, and the
 login's tokens (``graph.py``): a code, the long-lived exchange, the Page's own token."""
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ class FakeFacebook(FakePlatform):
         app.add_api_route(f"{prefix}/{{page}}/videos", self.list_videos, methods=["GET"])
         app.add_api_route(f"{prefix}/{{object_id}}/insights", self.insights, methods=["GET"])
         app.add_api_route(f"{prefix}/{{object_id}}", self.read_object, methods=["GET"])
-        app.add_api_route(f"{prefix}/{{object_id}}", self.delete_object, methods=["DELETE"])
 
     async def exchange(self, request: Request) -> Response:
         return await graph.exchange_token(self, request, self.codes)
@@ -154,11 +153,3 @@ class FakeFacebook(FakePlatform):
             return graph.graph_error(400, "(#100) Unknown object", 100, 33)
 
         return await self.handle(request, "read", work)
-
-    async def delete_object(self, object_id: str, request: Request) -> Response:
-        async def work() -> Answer | Response:
-            if self.posts.pop(object_id, None) is None and self.videos.pop(object_id, None) is None:
-                return graph.missing_object(object_id)
-            return Answer({"success": True})
-
-        return await self.handle(request, "delete", work)

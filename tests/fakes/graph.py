@@ -89,15 +89,6 @@ def server_error() -> Response:
     return graph_error(500, "An unexpected error has occurred. Please retry your request later.", 2)
 
 
-def missing_object(object_id: str) -> Response:
-    return graph_error(
-        400,
-        f"Unsupported delete request. Object with ID '{object_id}' does not exist",
-        100,
-        33,
-    )
-
-
 async def exchange_token(fake: FakePlatform, request: Request, codes: dict[str, str]) -> Response:
     """``POST /oauth/access_token``: ``grant_type=authorization_code`` gives the user token the
     code was approved for (``codes``: code -> token; a code is single use), and

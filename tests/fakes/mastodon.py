@@ -69,7 +69,6 @@ class FakeMastodon(FakePlatform):
     def routes(self, app: FastAPI) -> None:
         app.add_api_route("/api/v1/statuses", self.create_status, methods=["POST"])
         app.add_api_route("/api/v1/statuses/{status_id}", self.read_status, methods=["GET"])
-        app.add_api_route("/api/v1/statuses/{status_id}", self.delete_status, methods=["DELETE"])
         app.add_api_route("/api/v2/media", self.upload_media, methods=["POST"])
         app.add_api_route("/api/v1/media/{media_id}", self.read_media, methods=["GET"])
         app.add_api_route("/api/v1/accounts/verify_credentials", self.verify, methods=["GET"])
@@ -125,15 +124,6 @@ class FakeMastodon(FakePlatform):
             return Answer(self._status(status_id))
 
         return await self.handle(request, "read", work)
-
-    async def delete_status(self, status_id: str, request: Request) -> Response:
-        async def work() -> Answer | Response:
-            status = self.statuses.pop(status_id, None)
-            if status is None:
-                return JSONResponse({"error": "Record not found"}, 404)
-            return Answer({**status, "text": status["source"]})
-
-        return await self.handle(request, "delete", work)
 
     async def upload_media(self, request: Request) -> Response:
         form = await read_form(request)

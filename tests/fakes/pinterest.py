@@ -52,7 +52,6 @@ class FakePinterest(FakePlatform):
         app.add_api_route("/v5/oauth/token", self.token, methods=["POST"])
         app.add_api_route("/v5/pins", self.create_pin, methods=["POST"])
         app.add_api_route("/v5/pins/{pin_id}", self.read_pin, methods=["GET"])
-        app.add_api_route("/v5/pins/{pin_id}", self.delete_pin, methods=["DELETE"])
         app.add_api_route("/v5/boards/{board_id}/pins", self.board_pins, methods=["GET"])
         app.add_api_route("/v5/user_account", self.user_account, methods=["GET"])
 
@@ -127,14 +126,6 @@ class FakePinterest(FakePlatform):
             return Answer(shown)
 
         return await self.handle(request, "read", work)
-
-    async def delete_pin(self, pin_id: str, request: Request) -> Response:
-        async def work() -> Answer | Response:
-            if self.pins.pop(pin_id, None) is None:
-                return pinterest_error(404, 50, "Pin not found.")
-            return Answer(None, 204)
-
-        return await self.handle(request, "delete", work)
 
     async def board_pins(self, board_id: str, request: Request) -> Response:
         async def work() -> Answer:

@@ -68,7 +68,6 @@ class FakeX(FakePlatform):
     def routes(self, app: FastAPI) -> None:
         app.add_api_route("/2/oauth2/token", self.token, methods=["POST"])
         app.add_api_route("/2/tweets", self.create_tweet, methods=["POST"])
-        app.add_api_route("/2/tweets/{tweet_id}", self.delete_tweet, methods=["DELETE"])
         app.add_api_route("/2/tweets/{tweet_id}", self.read_tweet, methods=["GET"])
         app.add_api_route("/2/users/{user_id}/tweets", self.user_tweets, methods=["GET"])
         app.add_api_route("/2/users/{user_id}", self.read_user, methods=["GET"])
@@ -159,19 +158,6 @@ class FakeX(FakePlatform):
             )
 
         return await self.handle(request, "publish", work, payload=body)
-
-    async def delete_tweet(self, tweet_id: str, request: Request) -> Response:
-        async def work() -> Answer | Response:
-            if self.tweets.pop(tweet_id, None) is None:
-                return problem(
-                    404,
-                    "Not Found Error",
-                    f"Could not find tweet with id: [{tweet_id}].",
-                    "https://api.twitter.com/2/problems/resource-not-found",
-                )
-            return Answer({"data": {"deleted": True}})
-
-        return await self.handle(request, "delete", work)
 
     async def read_tweet(self, tweet_id: str, request: Request) -> Response:
         async def work() -> Answer:

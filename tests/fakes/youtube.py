@@ -65,7 +65,6 @@ class FakeYouTube(FakePlatform):
         app.add_api_route("/upload/youtube/v3/videos", self.start_upload, methods=["POST"])
         app.add_api_route("/upload/youtube/v3/videos", self.put_bytes, methods=["PUT"])
         app.add_api_route("/youtube/v3/videos", self.list_videos, methods=["GET"])
-        app.add_api_route("/youtube/v3/videos", self.delete_video, methods=["DELETE"])
         app.add_api_route("/youtube/v3/channels", self.list_channels, methods=["GET"])
         app.add_api_route("/youtube/v3/playlistItems", self.list_playlist, methods=["GET"])
 
@@ -199,14 +198,6 @@ class FakeYouTube(FakePlatform):
             return Answer({"kind": "youtube#videoListResponse", "items": items})
 
         return await self.handle(request, "read", work)
-
-    async def delete_video(self, request: Request) -> Response:
-        async def work() -> Answer | Response:
-            if self.videos.pop(request.query_params.get("id", ""), None) is None:
-                return google_error(404, "videoNotFound", "Video not found", "youtube.video")
-            return Answer(None, 204)
-
-        return await self.handle(request, "delete", work)
 
     async def list_channels(self, request: Request) -> Response:
         async def work() -> Answer:

@@ -3,6 +3,10 @@
 A connector speaks one platform's documented HTTP API and nothing else: it holds no state of its
 own, takes credentials per call, and reports failures as one of four classes so that the publisher
 can decide what to do: retry later, ask for re-authorisation, give up, or check before retrying.
+
+What each platform accepts (lengths, media, required fields) is the content service's one table
+of rules (``services/content/platform_rules.py``), checked when a variant is saved; a connector
+does not check it again, it reports the platform's refusal as ``ContentRejectedError``.
 """
 
 from __future__ import annotations
@@ -91,13 +95,6 @@ class ConnectedAccount(BaseModel):
     credentials: Credentials
 
 
-class Violation(BaseModel):
-    rule: str
-    field: str
-    limit: str
-    actual: str
-
-
 class ConnectorError(Exception):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -130,15 +127,11 @@ class UnknownOutcomeError(ConnectorError):
 class Connector(Protocol):
     channel: Channel
 
-    def validate(self, request: PublishRequest) -> list[Violation]: ...
-
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult: ...
 
     async def check_status(
         self, credentials: Credentials, request: PublishRequest
     ) -> PublishStatus: ...
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None: ...
 
     async def post_metrics(
         self, credentials: Credentials, platform_post_id: str

@@ -3,7 +3,7 @@
 Implements:
 
 - Page feed posts: https://developers.facebook.com/docs/pages-api/posts (``POST /{page-id}/feed``
-  with ``message`` and ``link``; ``GET /{page-id}/published_posts``; ``DELETE /{post-id}``)
+  with ``message`` and ``link``; ``GET /{page-id}/published_posts``)
 - Photos: https://developers.facebook.com/docs/graph-api/reference/page/photos/ (``url``,
   ``caption``; the answer carries the feed ``post_id``)
 - Videos: https://developers.facebook.com/docs/graph-api/reference/page/videos/ (``file_url``,
@@ -14,8 +14,8 @@ Implements:
   ``comments.summary(true)``); Page ``followers_count``:
   https://developers.facebook.com/docs/graph-api/reference/page/
 - Errors: https://developers.facebook.com/docs/graph-api/guides/error-handling (code 190 invalid
-  or expired token, 4/17/32/613 and 80001-80014 throttling, 1/2 transient, 100 subcode 33
-  missing object, 368 and 506 content refused)
+  or expired token, 4/17/32/613 and 80001-80014 throttling, 1/2 transient, 368 and 506 content
+  refused)
 - Rate-limit headers: https://developers.facebook.com/docs/graph-api/overview/rate-limiting
   (``x-app-usage``, ``x-page-usage``, ``x-business-use-case-usage``)
 - Connecting a Page: the login's short-lived user token is exchanged for a long-lived one
@@ -50,7 +50,6 @@ from services.publisher.connectors.base import (
     PublishStatus,
     RetryableError,
     UnknownOutcomeError,
-    Violation,
 )
 from services.publisher.connectors.http import (
     Model,
@@ -73,8 +72,6 @@ from services.publisher.connectors.oauth import (
 from shared.domain import Channel
 
 GRAPH_HOST = "https://graph.facebook.com"
-# The most characters a Page post may hold.
-MAX_POST_CHARACTERS = 63_206
 
 _AUTH_CODES = frozenset({102, 190, 10, *range(200, 300)})
 _THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
@@ -129,14 +126,6 @@ def classify_graph(response: httpx.Response, write: bool) -> ConnectorError:
     return ContentRejectedError(detail, status=status)
 
 
-def graph_object_missing(response: httpx.Response) -> bool:
-    """A deleted or unknown object: what withdrawing twice looks like."""
-    error = graph_error(response)
-    return response.status_code == 404 or (
-        error is not None and error.code == 100 and error.error_subcode == 33
-    )
-
-
 class GraphClient:
     """The Graph API of one product (Facebook Pages or Instagram), versioned and token-bearing."""
 
@@ -169,15 +158,6 @@ class GraphClient:
             model,
             write=True,
             data=form,
-            headers=bearer(credentials.access_token),
-        )
-
-    async def delete(self, credentials: Credentials, object_id: str) -> None:
-        await self.api.send(
-            "DELETE",
-            f"/{GRAPH_VERSION}/{object_id}",
-            write=True,
-            accept=graph_object_missing,
             headers=bearer(credentials.access_token),
         )
 
@@ -354,37 +334,6 @@ class FacebookConnector:
         # How far back check_status looks for a post whose outcome was unknown.
         self._lookback = lookback
 
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        violations = []
-        if len(request.text) > MAX_POST_CHARACTERS:
-            violations.append(
-                Violation(
-                    rule="max_characters",
-                    field="text",
-                    limit=str(MAX_POST_CHARACTERS),
-                    actual=str(len(request.text)),
-                )
-            )
-        if len(request.media) > 1:
-            violations.append(
-                Violation(
-                    rule="max_media", field="media", limit="1", actual=str(len(request.media))
-                )
-            )
-        violations += [
-            Violation(
-                rule="media_type",
-                field=f"media.{index}",
-                limit="image/*, video/*",
-                actual=m.mime_type,
-            )
-            for index, m in enumerate(request.media)
-            if not m.mime_type.startswith(("image/", "video/"))
-        ]
-        if not (request.text or request.link or request.media):
-            violations.append(Violation(rule="not_empty", field="text", limit="1", actual="0"))
-        return violations
-
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         page = request.account_id
         if not request.media:
@@ -431,9 +380,6 @@ class FacebookConnector:
             if same_text(post.message, request.text):
                 return PublishStatus(state="published", platform_post_id=post.id)
         return PublishStatus(state="not_found")
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        await self._graph.delete(credentials, platform_post_id)
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         insights: Insights = await self._graph.get(

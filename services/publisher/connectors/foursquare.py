@@ -5,7 +5,7 @@ https://docs.foursquare.com/developer/reference/place-details (``GET /v3/places/
 the ``fields`` to return, authorised by the project's API key in the ``Authorization`` header),
 with the response fields of https://docs.foursquare.com/data-products/docs/places-data-schema.
 
-It is not a ``Connector``: there is nothing to publish, withdraw or refresh, so the registry
+It is not a ``Connector``: there is nothing to publish or refresh, so the registry
 offers this client instead of a publishing connector (README "Connectors").
 """
 

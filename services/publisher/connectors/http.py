@@ -354,7 +354,7 @@ async def upload_resumably(
 
 _TAG = re.compile(r"<[^>]+>")
 _LINE_BREAK = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
-URL_PATTERN = re.compile(r"https?://\S+")
+_URL = re.compile(r"https?://\S+")
 _SPACE = re.compile(r"\s+")
 
 
@@ -363,16 +363,7 @@ def normalized_text(text: str) -> str:
     splits a link over several spans, so tags vanish without a trace), links (X shortens them to
     t.co) and spacing differences."""
     text = html.unescape(_TAG.sub("", _LINE_BREAK.sub("\n", text)))
-    return _SPACE.sub(" ", URL_PATTERN.sub(" ", text)).strip()
-
-
-# X and Mastodon count every link as this many characters, whatever its length.
-LINK_LENGTH = 23
-
-
-def split_links(text: str) -> tuple[str, int]:
-    """The text without its links, and how many there were."""
-    return URL_PATTERN.sub("", text), len(URL_PATTERN.findall(text))
+    return _SPACE.sub(" ", _URL.sub(" ", text)).strip()
 
 
 def same_text(published: str | None, wanted: str) -> bool:

@@ -22,8 +22,7 @@ Implements https://developers.facebook.com/docs/instagram-platform/content-publi
   The connection keeps that Page's access token, which does not expire (see ``facebook.py``);
   the IG user's endpoints take the linked Page's token.
 
-Errors and rate-limit headers are the Graph API's (see ``facebook.py``). The API offers no way to
-delete a published post, so ``withdraw`` says so instead of pretending.
+Errors and rate-limit headers are the Graph API's (see ``facebook.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from services.publisher.connectors.base import (
     PublishResult,
     PublishStatus,
     RetryableError,
-    Violation,
 )
 from services.publisher.connectors.facebook import (
     Followers,
@@ -59,10 +57,6 @@ from services.publisher.connectors.http import nothing_published_yet, poll, same
 from services.publisher.connectors.oauth import OAuthApp
 from shared.domain import Channel
 
-MAX_CAPTION_CHARACTERS = 2_200
-MAX_CAROUSEL_ITEMS = 10
-# JPEG is the only image format the publishing API accepts.
-IMAGE_TYPES = frozenset({"image/jpeg"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 # The quota is a moving 24 hours that names no reset time: an hour is a cheap re-check.
 _QUOTA_RETRY_SECONDS = 3600.0
@@ -114,38 +108,6 @@ class InstagramConnector:
         # Meta suggests checking a container about once a minute for at most five minutes.
         self._poll_attempts = poll_attempts
         self._poll_interval = poll_interval
-
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        violations = []
-        if len(request.text) > MAX_CAPTION_CHARACTERS:
-            violations.append(
-                Violation(
-                    rule="max_characters",
-                    field="text",
-                    limit=str(MAX_CAPTION_CHARACTERS),
-                    actual=str(len(request.text)),
-                )
-            )
-        if not 1 <= len(request.media) <= MAX_CAROUSEL_ITEMS:
-            violations.append(
-                Violation(
-                    rule="media_count",
-                    field="media",
-                    limit=f"1..{MAX_CAROUSEL_ITEMS}",
-                    actual=str(len(request.media)),
-                )
-            )
-        violations += [
-            Violation(
-                rule="media_type",
-                field=f"media.{index}",
-                limit=", ".join(sorted(IMAGE_TYPES | VIDEO_TYPES)),
-                actual=media.mime_type,
-            )
-            for index, media in enumerate(request.media)
-            if media.mime_type not in IMAGE_TYPES | VIDEO_TYPES
-        ]
-        return violations
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         await self._ensure_quota(credentials, request.account_id)
@@ -215,11 +177,6 @@ class InstagramConnector:
             if same_text(item.caption, request.text):
                 return PublishStatus(state="published", platform_post_id=item.id)
         return PublishStatus(state="not_found")
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        raise ContentRejectedError(
-            "the Instagram Graph API cannot delete a published post: remove it in the app"
-        )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         insights: Insights = await self._graph.get(

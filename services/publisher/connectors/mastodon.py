@@ -4,7 +4,7 @@ Implements:
 
 - statuses: https://docs.joinmastodon.org/methods/statuses/ (``POST /api/v1/statuses`` with
   ``status``, ``media_ids``, ``visibility`` and the ``Idempotency-Key`` header;
-  ``GET``/``DELETE /api/v1/statuses/:id`` with ``favourites_count``, ``reblogs_count``,
+  ``GET /api/v1/statuses/:id`` with ``favourites_count``, ``reblogs_count``,
   ``replies_count``)
 - media: https://docs.joinmastodon.org/methods/media/ (``POST /api/v2/media``: 200 when
   processed, 202 when still processing; ``GET /api/v1/media/:id`` answers 206 until it is done)
@@ -41,10 +41,8 @@ from services.publisher.connectors.base import (
     PublishResult,
     PublishStatus,
     RetryableError,
-    Violation,
 )
 from services.publisher.connectors.http import (
-    LINK_LENGTH,
     PlatformApi,
     bearer,
     classify_by_status,
@@ -55,15 +53,11 @@ from services.publisher.connectors.http import (
     parse,
     poll,
     same_text,
-    split_links,
     text_with_link,
 )
 from services.publisher.connectors.oauth import OAuthApp
 from shared.domain import Channel
 
-# A stock instance's limits; an instance may configure others.
-DEFAULT_MAX_CHARACTERS = 500
-MAX_MEDIA = 4
 _VISIBILITY = {"public": "public", "unlisted": "unlisted", "private": "private"}
 
 
@@ -109,14 +103,12 @@ class MastodonConnector:
         *,
         base_url: str | None = None,
         app: OAuthApp | None = None,
-        max_characters: int = DEFAULT_MAX_CHARACTERS,
         media_poll_attempts: int = 30,
         media_poll_interval: float = 2.0,
     ) -> None:
         # ``app`` is not needed: Mastodon tokens never expire, so there is nothing to renew.
         self._http = http
         self._base_url = base_url
-        self._max_characters = max_characters
         self._media_poll_attempts = media_poll_attempts
         self._media_poll_interval = media_poll_interval
 
@@ -125,30 +117,6 @@ class MastodonConnector:
         if not instance:
             raise AuthError("the Mastodon connection does not name its instance_url")
         return PlatformApi(self._http, instance, classify_mastodon, name="mastodon")
-
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        rest, links = split_links(text_with_link(request))
-        length = len(rest) + links * LINK_LENGTH
-        violations = []
-        if length > self._max_characters:
-            violations.append(
-                Violation(
-                    rule="max_characters",
-                    field="text",
-                    limit=str(self._max_characters),
-                    actual=str(length),
-                )
-            )
-        if len(request.media) > MAX_MEDIA:
-            violations.append(
-                Violation(
-                    rule="max_media",
-                    field="media",
-                    limit=str(MAX_MEDIA),
-                    actual=str(len(request.media)),
-                )
-            )
-        return violations
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         api = self._api(credentials)
@@ -219,15 +187,6 @@ class MastodonConnector:
             if same_text(status.content, wanted):
                 return PublishStatus(state="published", platform_post_id=status.id)
         return PublishStatus(state="not_found")
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        await self._api(credentials).send(
-            "DELETE",
-            f"/api/v1/statuses/{platform_post_id}",
-            write=True,
-            accept=lambda response: response.status_code == 404,
-            headers=bearer(credentials.access_token),
-        )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         status = await self._api(credentials).fetch(

@@ -4,8 +4,7 @@ Implements:
 
 - pins: https://developers.pinterest.com/docs/api/v5/pins-create (``POST /v5/pins`` with
   ``board_id``, ``title``, ``description``, ``link`` and ``media_source`` of ``source_type``
-  ``image_url`` or, for a carousel, ``multiple_image_urls``),
-  https://developers.pinterest.com/docs/api/v5/pins-delete and
+  ``image_url`` or, for a carousel, ``multiple_image_urls``) and
   https://developers.pinterest.com/docs/api/v5/pins-get (``pin_metrics=true``)
 - a board's pins, to find a pin whose outcome was lost:
   https://developers.pinterest.com/docs/api/v5/boards-list_pins
@@ -33,7 +32,6 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
-    Violation,
 )
 from services.publisher.connectors.http import (
     PlatformApi,
@@ -47,10 +45,6 @@ from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_acc
 from shared.domain import Channel
 
 API_HOST = "https://api.pinterest.com"
-MAX_TITLE = 100
-MAX_DESCRIPTION = 500
-MAX_LINK = 2048
-MAX_IMAGES = 5
 
 
 class PinterestError(BaseModel):
@@ -107,29 +101,6 @@ class PinterestConnector:
         endpoints = ENDPOINTS[Channel.PINTEREST]
         self._oauth = endpoints.rebased(base_url) if base_url else endpoints
 
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        limits = (
-            ("title", request.title or "", MAX_TITLE),
-            ("text", request.text, MAX_DESCRIPTION),
-            ("link", request.link or "", MAX_LINK),
-        )
-        violations = [
-            Violation(rule="max_characters", field=field, limit=str(limit), actual=str(len(value)))
-            for field, value, limit in limits
-            if len(value) > limit
-        ]
-        images = [m for m in request.media if m.mime_type.startswith("image/")]
-        if not 1 <= len(request.media) <= MAX_IMAGES or len(images) != len(request.media):
-            violations.append(
-                Violation(
-                    rule="images",
-                    field="media",
-                    limit=f"1..{MAX_IMAGES} images",
-                    actual=", ".join(m.mime_type for m in request.media) or "none",
-                )
-            )
-        return violations
-
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         pin = await self._api.fetch(
             "POST",
@@ -158,15 +129,6 @@ class PinterestConnector:
             if (pin.title or None) == request.title and same_text(pin.description, request.text):
                 return PublishStatus(state="published", platform_post_id=pin.id)
         return PublishStatus(state="not_found")
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        await self._api.send(
-            "DELETE",
-            f"/v5/pins/{platform_post_id}",
-            write=True,
-            accept=lambda response: response.status_code == 404,
-            headers=bearer(credentials.access_token),
-        )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         pin = await self._api.fetch(

@@ -36,7 +36,6 @@ from services.publisher.connectors.base import (
     PublishStatus,
     RetryableError,
     UnknownOutcomeError,
-    Violation,
 )
 from services.publisher.connectors.http import (
     PlatformApi,
@@ -183,28 +182,6 @@ class VimeoConnector:
         self._api = PlatformApi(http, base_url or API_HOST, classify_vimeo, name="vimeo")
         self._chunk_size = chunk_size
 
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        violations = []
-        if len(request.title or "") > MAX_NAME:
-            violations.append(
-                Violation(
-                    rule="max_characters",
-                    field="title",
-                    limit=str(MAX_NAME),
-                    actual=str(len(request.title or "")),
-                )
-            )
-        if len(request.media) != 1 or not request.media[0].mime_type.startswith("video/"):
-            violations.append(
-                Violation(
-                    rule="one_video",
-                    field="media",
-                    limit="1 video",
-                    actual=", ".join(m.mime_type for m in request.media) or "none",
-                )
-            )
-        return violations
-
     def _headers(self, credentials: Credentials) -> dict[str, str]:
         return bearer(credentials.access_token) | {"Accept": ACCEPT}
 
@@ -236,7 +213,7 @@ class VimeoConnector:
     ) -> ConnectorError:
         """Delete the half-uploaded video, so that the post either exists whole or not at all."""
         try:
-            await self.withdraw(credentials, video_id)
+            await self._delete(credentials, video_id)
         except ConnectorError:
             return UnknownOutcomeError(
                 f"upload of video {video_id} failed ({cause}) and it remains"
@@ -273,13 +250,14 @@ class VimeoConnector:
         video_id = video.uri.rpartition("/")[2]
         if video.upload.status == "complete":
             return _status(video_id, video.transcode.status)
-        await self.withdraw(credentials, video_id)
+        await self._delete(credentials, video_id)
         return PublishStatus(state="not_found", detail=f"deleted incomplete upload {video_id}")
 
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
+    async def _delete(self, credentials: Credentials, video_id: str) -> None:
+        """Delete a video of ours; one already gone (404) is as good as deleted."""
         await self._api.send(
             "DELETE",
-            f"/videos/{platform_post_id}",
+            f"/videos/{video_id}",
             write=True,
             accept=lambda response: response.status_code == 404,
             headers=self._headers(credentials),

@@ -3,8 +3,7 @@
 Implements:
 
 - posts: https://docs.x.com/x-api/posts/create-post (``POST /2/tweets`` with ``text`` and
-  ``media.media_ids``; 201 ``{"data": {"id", "text"}}``) and
-  https://docs.x.com/x-api/posts/delete-post (``DELETE /2/tweets/:id``)
+  ``media.media_ids``; 201 ``{"data": {"id", "text"}}``)
 - chunked media upload on the v2 endpoints:
   https://docs.x.com/x-api/media/quickstart/media-upload-chunked
   (``POST /2/media/upload/initialize``, ``POST /2/media/upload/:id/append`` with
@@ -18,7 +17,6 @@ Implements:
   seconds; the per-user daily posting limit in ``x-user-limit-24hour-*``)
 - errors: https://docs.x.com/x-api/fundamentals/response-codes-and-errors (problem objects with
   ``title``, ``detail``, ``type``)
-- text length: https://docs.x.com/resources/fundamentals/counting-characters
 
 X has no link field: a link goes at the end of the text, as people write it.
 """
@@ -44,10 +42,8 @@ from services.publisher.connectors.base import (
     PublishResult,
     PublishStatus,
     RetryableError,
-    Violation,
 )
 from services.publisher.connectors.http import (
-    LINK_LENGTH,
     PlatformApi,
     bearer,
     classify_by_status,
@@ -56,17 +52,12 @@ from services.publisher.connectors.http import (
     nothing_published_yet,
     parse_reset,
     same_text,
-    split_links,
     text_with_link,
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
 from shared.domain import Channel
 
 API_HOST = "https://api.x.com"
-MAX_WEIGHTED_LENGTH = 280
-MAX_IMAGES = 4
-# Code points that weigh 1; every other weighs 2 (twitter-text configuration v3).
-_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 _AUTH_PROBLEMS = ("client-forbidden", "unsupported-authentication")
 
 
@@ -90,12 +81,6 @@ def classify_x(response: httpx.Response, write: bool) -> ConnectorError:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def weighted_length(text: str) -> int:
-    rest, links = split_links(text)
-    heavy = sum(1 for c in rest if not any(low <= ord(c) <= high for low, high in _LIGHT_RANGES))
-    return len(rest) + heavy + links * LINK_LENGTH
 
 
 class TweetId(BaseModel):
@@ -179,31 +164,6 @@ class XConnector:
         self._lookback = lookback
         self._chunk_size = chunk_size
         self._max_processing_checks = max_processing_checks
-
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        violations = []
-        length = weighted_length(text_with_link(request))
-        if length > MAX_WEIGHTED_LENGTH:
-            violations.append(
-                Violation(
-                    rule="max_weighted_length",
-                    field="text",
-                    limit=str(MAX_WEIGHTED_LENGTH),
-                    actual=str(length),
-                )
-            )
-        videos = [m for m in request.media if not m.mime_type.startswith("image/")]
-        images = len(request.media) - len(videos)
-        if (videos and len(request.media) > 1) or images > MAX_IMAGES:
-            violations.append(
-                Violation(
-                    rule="media_mix",
-                    field="media",
-                    limit=f"up to {MAX_IMAGES} images or one video",
-                    actual=f"{images} images, {len(videos)} videos",
-                )
-            )
-        return violations
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         with nothing_published_yet("media upload"):
@@ -291,15 +251,6 @@ class XConnector:
             if same_text(tweet.text, wanted):
                 return PublishStatus(state="published", platform_post_id=tweet.id)
         return PublishStatus(state="not_found")
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        await self._api.send(
-            "DELETE",
-            f"/2/tweets/{platform_post_id}",
-            write=True,
-            accept=lambda response: response.status_code == 404,
-            headers=bearer(credentials.access_token),
-        )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         lookup = await self._api.fetch(

@@ -9,8 +9,8 @@ Implements:
   interrupted upload is resumed after asking ``Content-Range: bytes */total``)
 - the video resource (``snippet.title``, ``description``, ``tags``; ``status.privacyStatus``):
   https://developers.google.com/youtube/v3/docs/videos
-- ``videos.delete``, ``videos.list?part=statistics|status``:
-  https://developers.google.com/youtube/v3/docs/videos/delete, .../videos/list
+- ``videos.list?part=statistics|status``:
+  https://developers.google.com/youtube/v3/docs/videos/list
 - ``channels.list?part=statistics|contentDetails`` and the uploads playlist
   (``playlistItems.list``) to find an upload whose outcome was lost:
   https://developers.google.com/youtube/v3/docs/channels/list,
@@ -42,7 +42,6 @@ from services.publisher.connectors.base import (
     PublishResult,
     PublishStatus,
     RetryableError,
-    Violation,
 )
 from services.publisher.connectors.http import (
     Model,
@@ -63,9 +62,6 @@ from shared.domain import Channel
 
 GOOGLE_HOST = "https://www.googleapis.com"
 API = "/youtube/v3"
-MAX_TITLE_CHARACTERS = 100
-MAX_DESCRIPTION_BYTES = 5_000
-MAX_TAG_CHARACTERS = 500
 # Resumable chunks must be multiples of 256 KiB (except the last).
 CHUNK_QUANTUM = 256 * 1024
 QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
@@ -234,49 +230,6 @@ class YouTubeConnector:
         self._oauth = endpoints.rebased(base_url) if base_url else endpoints
         self._chunk_size = chunk_size
 
-    def validate(self, request: PublishRequest) -> list[Violation]:
-        violations = []
-        title = request.title or ""
-        if not 1 <= len(title) <= MAX_TITLE_CHARACTERS or any(c in title for c in "<>"):
-            violations.append(
-                Violation(
-                    rule="title",
-                    field="title",
-                    limit=f"1..{MAX_TITLE_CHARACTERS}, no < >",
-                    actual=str(len(title)),
-                )
-            )
-        size = len(text_with_link(request).encode())
-        if size > MAX_DESCRIPTION_BYTES:
-            violations.append(
-                Violation(
-                    rule="max_bytes",
-                    field="text",
-                    limit=str(MAX_DESCRIPTION_BYTES),
-                    actual=str(size),
-                )
-            )
-        tags = sum(len(tag) + 2 * (" " in tag) for tag in request.tags) + len(request.tags) - 1
-        if tags > MAX_TAG_CHARACTERS:
-            violations.append(
-                Violation(
-                    rule="max_characters",
-                    field="tags",
-                    limit=str(MAX_TAG_CHARACTERS),
-                    actual=str(tags),
-                )
-            )
-        if len(request.media) != 1 or not request.media[0].mime_type.startswith("video/"):
-            violations.append(
-                Violation(
-                    rule="one_video",
-                    field="media",
-                    limit="1 video",
-                    actual=", ".join(m.mime_type for m in request.media) or "none",
-                )
-            )
-        return violations
-
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         media = request.media[0]
         with nothing_published_yet("starting the upload"):
@@ -339,16 +292,6 @@ class YouTubeConnector:
             return PublishStatus(state="failed", platform_post_id=video_id, detail=upload)
         state = "published" if upload == "processed" else "processing"
         return PublishStatus(state=state, platform_post_id=video_id)
-
-    async def withdraw(self, credentials: Credentials, platform_post_id: str) -> None:
-        await self._api.send(
-            "DELETE",
-            f"{API}/videos",
-            write=True,
-            params={"id": platform_post_id},
-            accept=lambda response: response.status_code == 404,
-            headers=bearer(credentials.access_token),
-        )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         videos = await self._get(

@@ -24,7 +24,7 @@ from services.publisher.contracts import (
 from shared import task_queues
 from workflows.engagement.messages import EngagementInput, workflow_id
 from workflows.engagement.service_calls import ServiceCalls, cancelled
-from workflows.publishing.plan_messages import (
+from workflows.publishing.messages import (
     PLAN_WORKFLOW_NAME,
     PlanPublishingState,
     PublishPlanInput,

@@ -58,6 +58,7 @@ from services.publisher.connectors.http import (
     classify_by_status,
     error_body,
     error_detail,
+    found_by_text,
     regain_access_seconds,
     retry_after_seconds,
     same_text,
@@ -140,13 +141,8 @@ class GraphClient:
     async def get(
         self, credentials: Credentials, path: str, model: type[Model], **params: str | int
     ) -> Model:
-        return await self.api.fetch(
-            "GET",
-            f"/{GRAPH_VERSION}/{path}",
-            model,
-            write=False,
-            params=params,
-            headers=bearer(credentials.access_token),
+        return await self.api.get(
+            f"/{GRAPH_VERSION}/{path}", model, credentials.access_token, params=params
         )
 
     async def post(
@@ -376,10 +372,7 @@ class FacebookConnector:
             fields="id,message,created_time",
             since=since(self._lookback),
         )
-        for post in posts.data:
-            if same_text(post.message, request.text):
-                return PublishStatus(state="published", platform_post_id=post.id)
-        return PublishStatus(state="not_found")
+        return found_by_text(((post.id, post.message) for post in posts.data), request.text)
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         insights: Insights = await self._graph.get(

@@ -21,7 +21,7 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,6 +37,7 @@ from services.publisher.connectors.base import (
     ContentRejectedError,
     MediaRef,
     PublishRequest,
+    PublishStatus,
     RetryableError,
     UnknownOutcomeError,
 )
@@ -237,6 +238,25 @@ class PlatformApi:
         response = await self.send(method, path_or_url, write=write, **kwargs)
         return parse(response, model, write=write, platform=self.name)
 
+    async def get(
+        self,
+        path_or_url: str,
+        model: type[Model],
+        token: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Model:
+        """Read with the account's token: the documented answer, parsed."""
+        return await self.fetch(
+            "GET",
+            path_or_url,
+            model,
+            write=False,
+            params=params,
+            headers=bearer(token) | dict(headers or {}),
+        )
+
 
 def parse(response: httpx.Response, model: type[Model], *, write: bool, platform: str) -> Model:
     try:
@@ -368,6 +388,15 @@ def normalized_text(text: str) -> str:
 
 def same_text(published: str | None, wanted: str) -> bool:
     return published is not None and normalized_text(published) == normalized_text(wanted)
+
+
+def found_by_text(posts: Iterable[tuple[str, str | None]], wanted: str) -> PublishStatus:
+    """Among recent posts (id, text as the platform shows it), the one that says ``wanted``: how
+    a post whose answer was lost is found, on platforms that keep no idempotency key."""
+    for post_id, text in posts:
+        if same_text(text, wanted):
+            return PublishStatus(state="published", platform_post_id=post_id)
+    return PublishStatus(state="not_found")
 
 
 def text_with_link(request: PublishRequest) -> str:

@@ -53,7 +53,7 @@ from services.publisher.connectors.facebook import (
     page_credentials,
     since,
 )
-from services.publisher.connectors.http import nothing_published_yet, poll, same_text
+from services.publisher.connectors.http import found_by_text, nothing_published_yet, poll
 from services.publisher.connectors.oauth import OAuthApp
 from shared.domain import Channel
 
@@ -173,10 +173,7 @@ class InstagramConnector:
             fields="id,caption,permalink,timestamp",
             since=since(self._lookback),
         )
-        for item in media.data:
-            if same_text(item.caption, request.text):
-                return PublishStatus(state="published", platform_post_id=item.id)
-        return PublishStatus(state="not_found")
+        return found_by_text(((item.id, item.caption) for item in media.data), request.text)
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         insights: Insights = await self._graph.get(

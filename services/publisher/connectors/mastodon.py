@@ -48,11 +48,11 @@ from services.publisher.connectors.http import (
     classify_by_status,
     error_body,
     error_detail,
+    found_by_text,
     media_bytes,
     nothing_published_yet,
     parse,
     poll,
-    same_text,
     text_with_link,
 )
 from services.publisher.connectors.oauth import OAuthApp
@@ -174,27 +174,17 @@ class MastodonConnector:
     async def check_status(
         self, credentials: Credentials, request: PublishRequest
     ) -> PublishStatus:
-        recent = await self._api(credentials).fetch(
-            "GET",
+        recent = await self._api(credentials).get(
             f"/api/v1/accounts/{request.account_id}/statuses",
             Statuses,
-            write=False,
+            credentials.access_token,
             params={"limit": 40, "exclude_replies": "true", "exclude_reblogs": "true"},
-            headers=bearer(credentials.access_token),
         )
-        wanted = text_with_link(request)
-        for status in recent.root:
-            if same_text(status.content, wanted):
-                return PublishStatus(state="published", platform_post_id=status.id)
-        return PublishStatus(state="not_found")
+        return found_by_text(((s.id, s.content) for s in recent.root), text_with_link(request))
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
-        status = await self._api(credentials).fetch(
-            "GET",
-            f"/api/v1/statuses/{platform_post_id}",
-            Status,
-            write=False,
-            headers=bearer(credentials.access_token),
+        status = await self._api(credentials).get(
+            f"/api/v1/statuses/{platform_post_id}", Status, credentials.access_token
         )
         return PostMetrics(
             likes=status.favourites_count,
@@ -203,22 +193,14 @@ class MastodonConnector:
         )
 
     async def account_metrics(self, credentials: Credentials, account_id: str) -> AccountMetrics:
-        account = await self._api(credentials).fetch(
-            "GET",
-            f"/api/v1/accounts/{account_id}",
-            Account,
-            write=False,
-            headers=bearer(credentials.access_token),
+        account = await self._api(credentials).get(
+            f"/api/v1/accounts/{account_id}", Account, credentials.access_token
         )
         return AccountMetrics(followers=account.followers_count)
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         """Mastodon tokens do not expire: check the token still works (AuthError when revoked)."""
-        await self._api(credentials).fetch(
-            "GET",
-            "/api/v1/accounts/verify_credentials",
-            Account,
-            write=False,
-            headers=bearer(credentials.access_token),
+        await self._api(credentials).get(
+            "/api/v1/accounts/verify_credentials", Account, credentials.access_token
         )
         return credentials

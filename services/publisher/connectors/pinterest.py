@@ -39,7 +39,7 @@ from services.publisher.connectors.http import (
     classify_by_status,
     error_body,
     error_detail,
-    same_text,
+    found_by_text,
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
 from shared.domain import Channel
@@ -117,27 +117,22 @@ class PinterestConnector:
     async def check_status(
         self, credentials: Credentials, request: PublishRequest
     ) -> PublishStatus:
-        pins = await self._api.fetch(
-            "GET",
+        pins = await self._api.get(
             f"/v5/boards/{request.account_id}/pins",
             BoardPins,
-            write=False,
+            credentials.access_token,
             params={"page_size": 50},
-            headers=bearer(credentials.access_token),
         )
-        for pin in pins.items:
-            if (pin.title or None) == request.title and same_text(pin.description, request.text):
-                return PublishStatus(state="published", platform_post_id=pin.id)
-        return PublishStatus(state="not_found")
+        # Pinterest answers an empty title for a pin without one.
+        titled = [(p.id, p.description) for p in pins.items if (p.title or None) == request.title]
+        return found_by_text(titled, request.text)
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
-        pin = await self._api.fetch(
-            "GET",
+        pin = await self._api.get(
             f"/v5/pins/{platform_post_id}",
             PinWithMetrics,
-            write=False,
+            credentials.access_token,
             params={"pin_metrics": "true"},
-            headers=bearer(credentials.access_token),
         )
         lifetime = (pin.pin_metrics or PinMetrics()).lifetime_metrics
         return PostMetrics(
@@ -149,13 +144,7 @@ class PinterestConnector:
 
     async def account_metrics(self, credentials: Credentials, account_id: str) -> AccountMetrics:
         # Followers belong to the user account, whichever board ``account_id`` names.
-        account = await self._api.fetch(
-            "GET",
-            "/v5/user_account",
-            UserAccount,
-            write=False,
-            headers=bearer(credentials.access_token),
-        )
+        account = await self._api.get("/v5/user_account", UserAccount, credentials.access_token)
         return AccountMetrics(followers=account.follower_count)
 
     async def refresh(self, credentials: Credentials) -> Credentials:

@@ -52,7 +52,7 @@ from services.publisher.connectors.oauth import OAuthApp
 from shared.domain import Channel
 
 API_HOST = "https://api.vimeo.com"
-ACCEPT = "application/vnd.vimeo.*+json;version=3.4"
+_VERSION_HEADER = {"Accept": "application/vnd.vimeo.*+json;version=3.4"}
 TUS_VERSION = "1.0.0"
 MAX_NAME = 128
 _PRIVACY = {"public": "anybody", "unlisted": "unlisted", "private": "nobody"}
@@ -183,7 +183,7 @@ class VimeoConnector:
         self._chunk_size = chunk_size
 
     def _headers(self, credentials: Credentials) -> dict[str, str]:
-        return bearer(credentials.access_token) | {"Accept": ACCEPT}
+        return bearer(credentials.access_token) | _VERSION_HEADER
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> PublishResult:
         media = request.media[0]
@@ -225,18 +225,17 @@ class VimeoConnector:
     async def check_status(
         self, credentials: Credentials, request: PublishRequest
     ) -> PublishStatus:
-        page = await self._api.fetch(
-            "GET",
+        page = await self._api.get(
             "/me/videos",
             VideoPage,
-            write=False,
+            credentials.access_token,
             params={
                 "fields": "uri,name,description,upload.status,transcode.status",
                 "per_page": 25,
                 "sort": "date",
                 "direction": "desc",
             },
-            headers=self._headers(credentials),
+            headers=_VERSION_HEADER,
         )
         name = request.title or request.text[:MAX_NAME]
         for video in page.data:
@@ -264,13 +263,12 @@ class VimeoConnector:
         )
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
-        video = await self._api.fetch(
-            "GET",
+        video = await self._api.get(
             f"/videos/{platform_post_id}",
             VideoFigures,
-            write=False,
+            credentials.access_token,
             params={"fields": "stats,metadata.connections.likes,metadata.connections.comments"},
-            headers=self._headers(credentials),
+            headers=_VERSION_HEADER,
         )
         connections = video.metadata.connections
         return PostMetrics(
@@ -280,20 +278,19 @@ class VimeoConnector:
         )
 
     async def account_metrics(self, credentials: Credentials, account_id: str) -> AccountMetrics:
-        me = await self._api.fetch(
-            "GET",
+        me = await self._api.get(
             "/me",
             Me,
-            write=False,
+            credentials.access_token,
             params={"fields": "metadata.connections.followers.total"},
-            headers=self._headers(credentials),
+            headers=_VERSION_HEADER,
         )
         return AccountMetrics(followers=me.metadata.connections.followers.total)
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         """Vimeo tokens do not expire: check the token still works (AuthError when revoked)."""
-        await self._api.fetch(
-            "GET", "/oauth/verify", Verified, write=False, headers=self._headers(credentials)
+        await self._api.get(
+            "/oauth/verify", Verified, credentials.access_token, headers=_VERSION_HEADER
         )
         return credentials
 

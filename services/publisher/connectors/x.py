@@ -48,10 +48,10 @@ from services.publisher.connectors.http import (
     bearer,
     classify_by_status,
     error_body,
+    found_by_text,
     media_chunks,
     nothing_published_yet,
     parse_reset,
-    same_text,
     text_with_link,
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
@@ -223,13 +223,11 @@ class XConnector:
                 reason = info.error.message if info.error else "no reason given"
                 raise ContentRejectedError(f"X could not process media {media.id}: {reason}")
             await asyncio.sleep(info.check_after_secs)
-            status = await self._api.fetch(
-                "GET",
+            status = await self._api.get(
                 "/2/media/upload",
                 UploadAnswer,
-                write=False,
+                credentials.access_token,
                 params={"command": "STATUS", "media_id": media.id},
-                headers=bearer(credentials.access_token),
             )
             media = status.data
         raise RetryableError(f"X is still processing media {media.id}")
@@ -238,28 +236,20 @@ class XConnector:
         self, credentials: Credentials, request: PublishRequest
     ) -> PublishStatus:
         start = (_now() - self._lookback).strftime("%Y-%m-%dT%H:%M:%SZ")
-        timeline = await self._api.fetch(
-            "GET",
+        timeline = await self._api.get(
             f"/2/users/{request.account_id}/tweets",
             Timeline,
-            write=False,
+            credentials.access_token,
             params={"max_results": 100, "start_time": start, "tweet.fields": "created_at"},
-            headers=bearer(credentials.access_token),
         )
-        wanted = text_with_link(request)
-        for tweet in timeline.data:
-            if same_text(tweet.text, wanted):
-                return PublishStatus(state="published", platform_post_id=tweet.id)
-        return PublishStatus(state="not_found")
+        return found_by_text(((t.id, t.text) for t in timeline.data), text_with_link(request))
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
-        lookup = await self._api.fetch(
-            "GET",
+        lookup = await self._api.get(
             f"/2/tweets/{platform_post_id}",
             TweetLookup,
-            write=False,
+            credentials.access_token,
             params={"tweet.fields": "public_metrics"},
-            headers=bearer(credentials.access_token),
         )
         if lookup.data is None:
             # X answers 200 with only ``errors`` for a deleted post.
@@ -274,13 +264,11 @@ class XConnector:
         )
 
     async def account_metrics(self, credentials: Credentials, account_id: str) -> AccountMetrics:
-        user = await self._api.fetch(
-            "GET",
+        user = await self._api.get(
             f"/2/users/{account_id}",
             UserLookup,
-            write=False,
+            credentials.access_token,
             params={"user.fields": "public_metrics"},
-            headers=bearer(credentials.access_token),
         )
         return AccountMetrics(followers=user.data.public_metrics.followers_count)
 

@@ -319,13 +319,8 @@ class YouTubeConnector:
     async def _get(
         self, credentials: Credentials, resource: str, model: type[Model], **params: str | int
     ) -> Model:
-        return await self._api.fetch(
-            "GET",
-            f"{API}{resource}",
-            model,
-            write=False,
-            params=params,
-            headers=bearer(credentials.access_token),
+        return await self._api.get(
+            f"{API}{resource}", model, credentials.access_token, params=params
         )
 
 

@@ -189,6 +189,10 @@ class PublicationFailure(BaseModel):
     failure_class: FailureClass
     detail: str = ""
     at: datetime
+    # The organisation of the post, when the sender knows it: a failure of another organisation
+    # is not the engagement's and is ignored. ``PublishPostWorkflow`` sends none (its input does
+    # not carry the organisation), nor did failures recorded before the field existed.
+    organization_id: uuid.UUID | None = None
 
 
 class EngagementState(BaseModel):

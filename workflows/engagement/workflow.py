@@ -227,7 +227,15 @@ class EngagementWorkflow:
     @workflow.signal(name=PUBLICATION_FAILED_SIGNAL)
     async def publication_failed(self, failure: PublicationFailure) -> None:
         """A post of the engagement failed for good: the state shows it, and the agency gets a
-        task to look at it (none once the engagement has ended or is being cancelled)."""
+        task to look at it (none once the engagement has ended or is being cancelled). A failure
+        naming another organisation is not this engagement's: it changes nothing."""
+        if failure.organization_id not in (None, self._engagement.organization_id):
+            workflow.logger.warning(
+                "publication failure %s of organisation %s ignored: not the engagement's",
+                failure.publication_id,
+                failure.organization_id,
+            )
+            return
         task = publication_failure_task(
             failure,
             self._state.phase,

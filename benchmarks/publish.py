@@ -5,7 +5,7 @@ The platform runs as ``make up`` runs it, each part a process of its own: a Temp
 (in memory), ``engage worker workflows``, ``engage worker publisher`` (the sandbox's task queue,
 ``ENGAGE_PUBLISHER__PLATFORM_CONCURRENCY`` publishes at a time, and its outbox relay) and the
 sandbox, on a scratch database and stream. This process places the posts through the API's code
-path (``service.place_publication``), starts each post's workflow with the API's ``Scheduler``,
+path (``publications.place_publication``), starts each post's workflow with the API's ``Scheduler``,
 and waits for the posts to settle.
 
 The baseline is the sandbox's own ceiling, measured first in the same run with the same rate
@@ -59,7 +59,7 @@ from benchmarks.workers import (
     running_workers,
     temporal_dev_server,
 )
-from services.publisher import service
+from services.publisher import connections, publications
 from services.publisher.connectors.base import Credentials
 from services.publisher.connectors.sandbox import SandboxConnector
 from services.publisher.contracts import platform_queue
@@ -219,8 +219,8 @@ async def connect(
     """A client organisation with one connection per account."""
     organization_id = uuid.uuid4()
     async with session_scope(sessions, SYSTEM) as session:
-        connections = [
-            await service.store_connection(
+        stored = [
+            await connections.store_connection(
                 session,
                 organization_id=organization_id,
                 channel=Channel.SANDBOX.value,
@@ -231,13 +231,13 @@ async def connect(
             )
             for n, account in enumerate(accounts)
         ]
-        return organization_id, [connection.id for connection in connections]
+        return organization_id, [connection.id for connection in stored]
 
 
 async def schedule(
     sessions: async_sessionmaker[AsyncSession],
     organization_id: uuid.UUID,
-    connections: list[uuid.UUID],
+    connection_ids: list[uuid.UUID],
 ) -> list[Publication]:
     """POSTS publications through the API's code path, spread evenly over the accounts."""
     placeholder = datetime.now(UTC) + timedelta(days=1)
@@ -249,13 +249,13 @@ async def schedule(
             for n in range(first, min(first + INSERT_BATCH, POSTS)):
                 data = PublicationCreate(
                     organization_id=organization_id,
-                    connection_id=connections[n % len(connections)],
+                    connection_id=connection_ids[n % len(connection_ids)],
                     variant_id=uuid.uuid4(),
                     slot_id=uuid.uuid4(),
                     due_at=placeholder,
                     text=f"Benchmark post {n}",
                 )
-                publication, _ = await service.place_publication(session, data)
+                publication, _ = await publications.place_publication(session, data)
                 placed.append(publication)
         return placed
 
@@ -412,15 +412,17 @@ async def measure(
     ceiling, accepted_after = await measure_ceiling(sandbox, probes)
 
     accounts = [await sign_up(sandbox, connector, f"Publisher {n}") for n in range(ACCOUNTS)]
-    organization_id, connections = await connect(sessions, TokenVault(settings.publisher), accounts)
-    publications = await schedule(sessions, organization_id, connections)
+    organization_id, connection_ids = await connect(
+        sessions, TokenVault(settings.publisher), accounts
+    )
+    placed = await schedule(sessions, organization_id, connection_ids)
     lead = timedelta(seconds=10 + POSTS * START_SECONDS_PER_POST)
     due_at = datetime.now(UTC) + lead
-    await set_due(sessions, publications, due_at)
+    await set_due(sessions, placed, due_at)
     # Metered from the first start: each post's first workflow task runs while the rest start.
     metered_from = time.perf_counter()
     cpu.start()
-    await start_workflows(scheduler, publications)
+    await start_workflows(scheduler, placed)
     started_after_due = max(0.0, (datetime.now(UTC) - due_at).total_seconds())
     await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
     await wait_settled(sessions)
@@ -432,7 +434,7 @@ async def measure(
         if name not in ("cores", "machine_busy_cores")
     }
     published = await latenesses(sessions)
-    keys = {publication.idempotency_key for publication in publications}
+    keys = {publication.idempotency_key for publication in placed}
     per_key = await posts_per_key(sandbox, accounts)
     stats = (await sandbox.get("/sandbox/stats")).json()
 

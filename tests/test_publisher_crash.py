@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.worker import Worker
 
-from services.publisher import service
+from services.publisher import publications
 from services.publisher.contracts import MAINTENANCE_SCHEDULE_ID
 from services.publisher.models import Publication
 from services.publisher.scheduling import Scheduler
@@ -92,7 +92,7 @@ async def place_publication(
     """The publisher's own scheduling rules write the row; the test starts its workflow."""
     editor = Principal(subject="crash-test", roles=frozenset({Role.EDITOR}), all_organizations=True)
     async with session_scope(sessions, SYSTEM) as session:
-        return await service.schedule_publication(
+        return await publications.schedule_publication(
             session,
             editor,
             PublicationCreate(

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.publisher import service
+from services.publisher import connections
 from services.publisher.connectors.base import Credentials
 from services.publisher.connectors.sandbox import SandboxConnector
 from services.publisher.crypto import TokenKeyError, TokenVault
@@ -214,7 +214,7 @@ async def test_rotating_every_connection_onto_a_new_key(
     scope = Scope(organizations=frozenset({uuid.UUID(account.organization_id)}))
 
     async with session_scope(sessions, scope) as session:
-        outcome = await service.rotate_keys(session, vault_of(new, current))
+        outcome = await connections.rotate_keys(session, vault_of(new, current))
 
     assert (outcome.rotated, outcome.unreadable) == (1, [])
     raw = await raw_ciphertext(sessions, account.connection_id)
@@ -223,7 +223,7 @@ async def test_rotating_every_connection_onto_a_new_key(
         vault_of(current).open(raw)
     assert await raw_ciphertext(sessions, elsewhere.connection_id) == untouched
     async with session_scope(sessions, scope) as session:
-        again = await service.rotate_keys(session, vault_of(new_key()))
+        again = await connections.rotate_keys(session, vault_of(new_key()))
     assert (again.rotated, again.unreadable) == (0, [uuid.UUID(account.connection_id)])
 
 

@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher import metrics, repository, service
+from services.publisher import connections, metrics, publications, repository
 from services.publisher.contracts import (
     AUTH_ERROR,
     CANCEL_UPDATE,
@@ -98,7 +98,7 @@ class PublisherActivities:
     @activity.defn(name=MARK_CANCELLED)
     async def mark_cancelled(self, command: CancelCommand) -> PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await service.withdraw_waiting_publication(session, command)
+            publication = await publications.withdraw_waiting_publication(session, command)
             if publication is None:
                 raise ApplicationError(
                     f"no publication {command.publication_id}", non_retryable=True
@@ -148,7 +148,7 @@ class PublisherActivities:
                 timezone=command.timezone,
             )
             async with session_scope(self._sessions, SYSTEM) as session:
-                publication, created = await service.place_publication(
+                publication, created = await publications.place_publication(
                     session, data, channel=command.channel.value
                 )
                 return ScheduledPublication(
@@ -204,7 +204,7 @@ class PublisherActivities:
         """A post placed by a planner cancelled before it started the post's workflow (or one
         whose workflow has ended): withdrawn here if it is still waiting."""
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await service.withdraw_waiting_publication(
+            publication = await publications.withdraw_waiting_publication(
                 session,
                 CancelCommand(
                     publication_id=publication_id,
@@ -222,7 +222,7 @@ class PublisherActivities:
     ) -> EngagementConnections:
         """Read-only: which of the engagement's channels the organisation can publish on."""
         async with session_scope(self._sessions, SYSTEM) as session:
-            return await service.engagement_connections(session, query)
+            return await connections.engagement_connections(session, query)
 
     @activity.defn(name=ENGAGEMENT_PERIOD_SUMMARY)
     async def engagement_period_summary(

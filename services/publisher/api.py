@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from services.publisher import repository, service
+from services.publisher import connections, publications, repository
 from services.publisher.contracts import CancelRequest, PublicationStatus, RescheduleRequest
 from services.publisher.crypto import TokenVault
 from services.publisher.oauth_flow import OAuthFlow
@@ -65,7 +65,7 @@ OAuthFlowDep = Annotated[OAuthFlow, Depends(_oauth_flow)]
 async def create_connection(
     body: ConnectionCreate, session: SessionDep, principal: CurrentPrincipal, vault: VaultDep
 ) -> ConnectionOut:
-    connection = await service.create_connection(session, principal, body, vault)
+    connection = await connections.create_connection(session, principal, body, vault)
     return ConnectionOut.model_validate(connection)
 
 
@@ -90,7 +90,7 @@ async def complete_oauth(
 
 @router.post("/connections/rotate-keys", response_model=KeysRotated, dependencies=[ROTATE_KEYS])
 async def rotate_keys(session: SessionDep, vault: VaultDep) -> KeysRotated:
-    return await service.rotate_keys(session, vault)
+    return await connections.rotate_keys(session, vault)
 
 
 @router.get("/connections", response_model=list[ConnectionOut])
@@ -103,7 +103,9 @@ async def list_connections(
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut)
 async def get_connection(connection_id: uuid.UUID, session: SessionDep) -> ConnectionOut:
-    return ConnectionOut.model_validate(await service.require_connection(session, connection_id))
+    return ConnectionOut.model_validate(
+        await connections.require_connection(session, connection_id)
+    )
 
 
 @router.post(
@@ -119,7 +121,7 @@ async def schedule_publication(
     scheduler: SchedulerDep,
 ) -> PublicationOut:
     scheduler.require_connection()
-    publication = await service.schedule_publication(session, principal, body)
+    publication = await publications.schedule_publication(session, principal, body)
     # The workflow's activity reads the row: it must be committed before the workflow starts.
     await session.commit()
     await scheduler.start(publication)
@@ -141,7 +143,9 @@ async def list_publications(
 
 @router.get("/publications/{publication_id}", response_model=PublicationOut)
 async def get_publication(publication_id: uuid.UUID, session: SessionDep) -> PublicationOut:
-    return PublicationOut.model_validate(await service.require_publication(session, publication_id))
+    return PublicationOut.model_validate(
+        await publications.require_publication(session, publication_id)
+    )
 
 
 @router.post(
@@ -156,7 +160,7 @@ async def reschedule_publication(
     principal: CurrentPrincipal,
     scheduler: SchedulerDep,
 ) -> PublicationOut:
-    publication = await service.require_publication(session, publication_id)
+    publication = await publications.require_publication(session, publication_id)
     await scheduler.reschedule(
         publication, RescheduleRequest(due_at=body.due_at, requested_by=principal.subject)
     )
@@ -176,7 +180,7 @@ async def cancel_publication(
     principal: CurrentPrincipal,
     scheduler: SchedulerDep,
 ) -> PublicationOut:
-    publication = await service.require_publication(session, publication_id)
+    publication = await publications.require_publication(session, publication_id)
     await scheduler.cancel(
         publication, CancelRequest(reason=body.reason, requested_by=principal.subject)
     )
@@ -187,7 +191,7 @@ async def cancel_publication(
 async def publication_metrics(
     publication_id: uuid.UUID, session: SessionDep
 ) -> list[PostMetricsOut]:
-    await service.require_publication(session, publication_id)
+    await publications.require_publication(session, publication_id)
     return [
         PostMetricsOut.model_validate(sample)
         for sample in await repository.metrics_of(session, publication_id)

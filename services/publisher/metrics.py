@@ -9,10 +9,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher import events, repository
+from services.publisher.connections import mark_needs_reauth
 from services.publisher.connectors.base import AuthError, ConnectorError
 from services.publisher.contracts import (
     ChannelPeriodFigures,
@@ -22,15 +22,8 @@ from services.publisher.contracts import (
     PostMetricsTotals,
 )
 from services.publisher.crypto import TokenKeyError, TokenVault
-from services.publisher.models import (
-    AccountMetricsSample,
-    Connection,
-    OutboxEvent,
-    PostMetricsSample,
-    Publication,
-    outbox,
-)
-from services.publisher.publishing import ConnectorFor, mark_needs_reauth
+from services.publisher.models import AccountMetricsSample, PostMetricsSample, outbox
+from services.publisher.publishing import ConnectorFor
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel
@@ -73,20 +66,18 @@ async def collect(
             earlier = await _earlier_collection(session, event_id)
             if earlier is not None:
                 return earlier
-        active = select(Connection).where(Connection.status == "active")
-        recent = select(Publication).where(
-            Publication.status == "published", Publication.published_at >= since
-        )
-        if scope is not None:
-            active = active.where(Connection.organization_id == scope.organization_id)
-            recent = recent.where(
-                Publication.organization_id == scope.organization_id,
-                Publication.engagement_id == scope.engagement_id,
+        connections = {
+            connection.id: connection
+            for connection in await repository.active_connections(
+                session, scope.organization_id if scope else None
             )
-        connections = {connection.id: connection for connection in await session.scalars(active)}
-        publications = (
-            await session.scalars(recent.where(Publication.connection_id.in_(connections)))
-        ).all()
+        }
+        publications = await repository.published_since(
+            session,
+            since,
+            list(connections),
+            engagement_id=scope.engagement_id if scope else None,
+        )
         if scope is not None:
             used = {publication.connection_id for publication in publications}
             connections = {key: value for key, value in connections.items() if key in used}
@@ -173,12 +164,10 @@ async def collect(
 async def _earlier_collection(
     session: AsyncSession, event_id: uuid.UUID
 ) -> MetricsCollected | None:
-    envelope = await session.scalar(
-        select(OutboxEvent.envelope).where(OutboxEvent.event_id == str(event_id))
-    )
-    if envelope is None:
+    data = await repository.staged_event_data(session, event_id)
+    if data is None:
         return None
-    fact = events.MetricsCollectedFact.model_validate(envelope["data"])
+    fact = events.MetricsCollectedFact.model_validate(data)
     return MetricsCollected(
         posts=fact.posts,
         accounts=fact.accounts,
@@ -241,14 +230,8 @@ async def refresh_expiring(
     """Refresh tokens expiring within ``within``; returns (refreshed, now needing re-auth)."""
     refreshed = needs_reauth = 0
     async with session_scope(sessions, SYSTEM) as session:
-        expiring = await session.scalars(
-            select(Connection).where(
-                Connection.status == "active",
-                Connection.expires_at.is_not(None),
-                Connection.expires_at < datetime.now(UTC) + within,
-            )
-        )
-        for connection in expiring.all():
+        expiring = await repository.connections_expiring_before(session, datetime.now(UTC) + within)
+        for connection in expiring:
             try:
                 credentials = await connector_for(connection.channel).refresh(
                     vault.open(connection.token_ciphertext)

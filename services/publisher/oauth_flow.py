@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher import service
+from services.publisher import connections, repository
 from services.publisher.connectors.base import (
     AuthError,
     ConnectedAccount,
@@ -109,8 +109,7 @@ class OAuthFlow:
         return OAuthStarted(authorize_url=url, state=state, expires_at=expires_at)
 
     async def complete(self, session: AsyncSession, data: OAuthComplete) -> Connection:
-        # Locked, so that two callbacks with the same state cannot both use it.
-        pending = await session.get(OAuthState, data.state, with_for_update=True)
+        pending = await repository.oauth_state_for_update(session, data.state)
         if pending is None:
             raise ProblemError(404, "not-found", "unknown, used or expired OAuth state")
         if pending.expires_at <= datetime.now(UTC):
@@ -129,7 +128,7 @@ class OAuthFlow:
             # The state stays: the user may come back with the same code once the platform answers.
             raise DependencyUnavailableError(pending.channel, str(error)) from error
         await session.delete(pending)
-        return await service.store_connection(
+        return await connections.store_connection(
             session,
             organization_id=pending.organization_id,
             channel=pending.channel,

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.publisher import events
+from services.publisher import events, repository
+from services.publisher.connections import mark_needs_reauth
 from services.publisher.connectors.base import (
     AuthError,
     Connector,
@@ -32,7 +32,7 @@ from services.publisher.connectors.base import (
 from services.publisher.contracts import FailureClass, PublishOutcome
 from services.publisher.crypto import TokenKeyError, TokenVault
 from services.publisher.fresh_media import with_fresh_links
-from services.publisher.models import Connection, Publication, outbox
+from services.publisher.models import Publication, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
@@ -145,15 +145,7 @@ class Publisher:
 
     async def _claim(self, publication_id: uuid.UUID) -> _Claim | PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            # The post and its connection in one round trip; only the post is locked.
-            row = (
-                await session.execute(
-                    select(Publication, Connection)
-                    .join(Connection, Connection.id == Publication.connection_id)
-                    .where(Publication.id == publication_id)
-                    .with_for_update(of=Publication)
-                )
-            ).first()
+            row = await repository.publication_and_connection_for_update(session, publication_id)
             if row is None:
                 raise PublishFailedError("content_rejected", f"no publication {publication_id}")
             publication, connection = row
@@ -189,7 +181,7 @@ class Publisher:
     async def _reclaim(self, publication_id: uuid.UUID) -> None:
         """The platform has no such post: this attempt may send it."""
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(Publication, publication_id, with_for_update=True)
+            publication = await repository.get_publication(session, publication_id, for_update=True)
             assert publication is not None
             publication.status = "publishing"
             publication.attempts += 1
@@ -198,23 +190,16 @@ class Publisher:
         self, publication_id: uuid.UUID, platform_post_id: str, url: str | None
     ) -> PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
-            # One conditional UPDATE, atomic on the row like the SELECT FOR UPDATE it replaces:
-            # only the first record of a publish changes the row and stages the event.
-            publication = await session.scalar(
-                update(Publication)
-                .where(Publication.id == publication_id, Publication.status != "published")
-                .values(
-                    status="published",
-                    platform_post_id=platform_post_id,
-                    url=url,
-                    published_at=datetime.now(UTC),
-                    failure_class=None,
-                    failure_detail=None,
-                )
-                .returning(Publication)
+            # Only the first record of a publish changes the row and stages the event.
+            publication = await repository.mark_published(
+                session,
+                publication_id,
+                platform_post_id=platform_post_id,
+                url=url,
+                published_at=datetime.now(UTC),
             )
             if publication is None:
-                already = await session.get(Publication, publication_id)
+                already = await repository.get_publication(session, publication_id)
                 assert already is not None
                 return outcome_of(already)
             await outbox.add(
@@ -244,7 +229,7 @@ class Publisher:
         will_retry: bool,
     ) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(Publication, publication_id, with_for_update=True)
+            publication = await repository.get_publication(session, publication_id, for_update=True)
             assert publication is not None
             await self._fail(session, publication, failure_class, detail, will_retry=will_retry)
             if failure_class == "auth":
@@ -282,7 +267,7 @@ class Publisher:
 
     async def _record_unconfirmed(self, publication_id: uuid.UUID, detail: str) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:
-            publication = await session.get(Publication, publication_id, with_for_update=True)
+            publication = await repository.get_publication(session, publication_id, for_update=True)
             assert publication is not None
             publication.status = "unconfirmed"
             publication.failure_class = "unknown"
@@ -301,25 +286,3 @@ class Publisher:
                     event_id=_event_id(publication, f"unconfirmed/{publication.attempts}"),
                 ),
             )
-
-
-async def mark_needs_reauth(session: AsyncSession, connection_id: uuid.UUID, reason: str) -> None:
-    connection = await session.get(Connection, connection_id, with_for_update=True)
-    if connection is None or connection.status == "needs_reauth":
-        return
-    connection.status = "needs_reauth"
-    await outbox.add(
-        session,
-        new_event(
-            events.CHANNEL_NEEDS_REAUTH,
-            events.ChannelNeedsReauth(
-                connection_id=connection.id,
-                organization_id=connection.organization_id,
-                channel=connection.channel,
-                account_id=connection.account_id,
-                reason=reason[:500],
-            ),
-            source=events.SOURCE,
-            subject=str(connection.id),
-        ),
-    )

@@ -1,16 +1,46 @@
-"""Queries of the publisher. Organisation scoping is applied by the session."""
+"""Every query of the publisher: connections and their OAuth states, publications, metrics
+samples, and its outbox. Organisation scoping is applied by the session; the rules that use
+these queries live in ``connections.py``, ``publications.py``, ``publishing.py`` and
+``metrics.py``."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.models import Connection, PostMetricsSample, Publication
+from services.publisher.models import (
+    Connection,
+    OAuthState,
+    OutboxEvent,
+    PostMetricsSample,
+    Publication,
+)
+
+# --- connections ----------------------------------------------------------------------------
+
+
+async def get_connection(
+    session: AsyncSession, connection_id: uuid.UUID, *, for_update: bool = False
+) -> Connection | None:
+    return await session.get(Connection, connection_id, with_for_update=for_update)
+
+
+async def connection_of_account(
+    session: AsyncSession, organization_id: uuid.UUID, channel: str, account_id: str
+) -> Connection | None:
+    return await session.scalar(
+        select(Connection).where(
+            Connection.organization_id == organization_id,
+            Connection.channel == channel,
+            Connection.account_id == account_id,
+        )
+    )
 
 
 async def list_connections(
@@ -20,6 +50,109 @@ async def list_connections(
     if organization_id is not None:
         statement = statement.where(Connection.organization_id == organization_id)
     return (await session.scalars(statement)).all()
+
+
+async def connections_for_update(session: AsyncSession) -> Sequence[Connection]:
+    """Every connection the session sees, locked (re-encrypting their tokens)."""
+    return (await session.scalars(select(Connection).with_for_update())).all()
+
+
+async def connections_on(
+    session: AsyncSession, organization_id: uuid.UUID, channels: Sequence[str]
+) -> Sequence[Connection]:
+    """The organisation's connections on these channels, most recently connected first."""
+    return (
+        await session.scalars(
+            select(Connection)
+            .where(Connection.organization_id == organization_id, Connection.channel.in_(channels))
+            .order_by(Connection.created_at.desc(), Connection.id)
+        )
+    ).all()
+
+
+async def active_connections(
+    session: AsyncSession, organization_id: uuid.UUID | None = None
+) -> Sequence[Connection]:
+    """Active connections, of one organisation or of all."""
+    statement = select(Connection).where(Connection.status == "active")
+    if organization_id is not None:
+        statement = statement.where(Connection.organization_id == organization_id)
+    return (await session.scalars(statement)).all()
+
+
+async def connections_expiring_before(
+    session: AsyncSession, moment: datetime
+) -> Sequence[Connection]:
+    """Active connections whose access token expires before ``moment``."""
+    return (
+        await session.scalars(
+            select(Connection).where(
+                Connection.status == "active",
+                Connection.expires_at.is_not(None),
+                Connection.expires_at < moment,
+            )
+        )
+    ).all()
+
+
+async def oauth_state_for_update(session: AsyncSession, state: str) -> OAuthState | None:
+    """Locked, so that two callbacks with the same state cannot both use it."""
+    return await session.get(OAuthState, state, with_for_update=True)
+
+
+# --- publications ---------------------------------------------------------------------------
+
+
+async def get_publication(
+    session: AsyncSession, publication_id: uuid.UUID, *, for_update: bool = False
+) -> Publication | None:
+    return await session.get(Publication, publication_id, with_for_update=for_update)
+
+
+async def publication_with_key(session: AsyncSession, key: str) -> Publication | None:
+    return await session.scalar(select(Publication).where(Publication.idempotency_key == key))
+
+
+async def publication_and_connection_for_update(
+    session: AsyncSession, publication_id: uuid.UUID
+) -> tuple[Publication, Connection] | None:
+    """The post and its connection in one round trip; only the post is locked."""
+    row = (
+        await session.execute(
+            select(Publication, Connection)
+            .join(Connection, Connection.id == Publication.connection_id)
+            .where(Publication.id == publication_id)
+            .with_for_update(of=Publication)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def mark_published(
+    session: AsyncSession,
+    publication_id: uuid.UUID,
+    *,
+    platform_post_id: str,
+    url: str | None,
+    published_at: datetime,
+) -> Publication | None:
+    """The publication, now ``published`` (its failure cleared); None if it already was.
+
+    One conditional UPDATE, atomic on the row like a SELECT FOR UPDATE: only the first record of
+    a publish changes the row."""
+    return await session.scalar(
+        update(Publication)
+        .where(Publication.id == publication_id, Publication.status != "published")
+        .values(
+            status="published",
+            platform_post_id=platform_post_id,
+            url=url,
+            published_at=published_at,
+            failure_class=None,
+            failure_detail=None,
+        )
+        .returning(Publication)
+    )
 
 
 async def list_publications(
@@ -39,29 +172,22 @@ async def list_publications(
     return (await session.scalars(statement)).all()
 
 
-async def metrics_of(
-    session: AsyncSession, publication_id: uuid.UUID
-) -> Sequence[PostMetricsSample]:
-    return (
-        await session.scalars(
-            select(PostMetricsSample)
-            .where(PostMetricsSample.publication_id == publication_id)
-            .order_by(PostMetricsSample.collected_at)
-        )
-    ).all()
-
-
-async def connections_on(
-    session: AsyncSession, organization_id: uuid.UUID, channels: Sequence[str]
-) -> Sequence[Connection]:
-    """The organisation's connections on these channels, most recently connected first."""
-    return (
-        await session.scalars(
-            select(Connection)
-            .where(Connection.organization_id == organization_id, Connection.channel.in_(channels))
-            .order_by(Connection.created_at.desc(), Connection.id)
-        )
-    ).all()
+async def published_since(
+    session: AsyncSession,
+    since: datetime,
+    connection_ids: Sequence[uuid.UUID],
+    *,
+    engagement_id: uuid.UUID | None = None,
+) -> Sequence[Publication]:
+    """Posts published through these connections since ``since`` (of one engagement, or all)."""
+    statement = select(Publication).where(
+        Publication.status == "published",
+        Publication.published_at >= since,
+        Publication.connection_id.in_(connection_ids),
+    )
+    if engagement_id is not None:
+        statement = statement.where(Publication.engagement_id == engagement_id)
+    return (await session.scalars(statement)).all()
 
 
 async def publications_of_period(
@@ -98,6 +224,21 @@ async def publications_of_period(
     ).all()
 
 
+# --- metrics --------------------------------------------------------------------------------
+
+
+async def metrics_of(
+    session: AsyncSession, publication_id: uuid.UUID
+) -> Sequence[PostMetricsSample]:
+    return (
+        await session.scalars(
+            select(PostMetricsSample)
+            .where(PostMetricsSample.publication_id == publication_id)
+            .order_by(PostMetricsSample.collected_at)
+        )
+    ).all()
+
+
 async def latest_metrics(
     session: AsyncSession, publication_ids: Sequence[uuid.UUID], as_of: datetime | None
 ) -> Sequence[PostMetricsSample]:
@@ -117,3 +258,14 @@ async def latest_metrics(
     if as_of is not None:
         statement = statement.where(PostMetricsSample.collected_at <= as_of)
     return (await session.scalars(statement)).all()
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+async def staged_event_data(session: AsyncSession, event_id: uuid.UUID) -> dict[str, Any] | None:
+    """The ``data`` of an event this service staged (sent or not), or None."""
+    envelope = await session.scalar(
+        select(OutboxEvent.envelope).where(OutboxEvent.event_id == str(event_id))
+    )
+    return None if envelope is None else dict(envelope["data"])

@@ -1,26 +1,21 @@
-"""Rules of the publisher: connections and scheduled publications."""
+"""Rules for scheduled publications: placing a post once per (variant, channel, slot), and
+withdrawing one that is still waiting. Queries are in ``repository.py``; the post's workflow is
+started and controlled by ``scheduling.py``, its publishing is ``publishing.py``."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher import events, repository
-from services.publisher.connectors.base import Credentials, PublishRequest
+from services.publisher.connections import require_connection
+from services.publisher.connectors.base import PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
-from services.publisher.contracts import (
-    CancelCommand,
-    ChannelConnection,
-    EngagementConnections,
-    EngagementConnectionsQuery,
-    post_workflow_id,
-)
-from services.publisher.crypto import TokenKeyError, TokenVault
+from services.publisher.contracts import CancelCommand, post_workflow_id
 from services.publisher.models import Connection, Publication, outbox
-from services.publisher.schemas import ConnectionCreate, KeysRotated, PublicationCreate
+from services.publisher.schemas import PublicationCreate
 from shared.auth import Principal
 from shared.domain import Channel
 from shared.errors import ConflictError, NotFoundError, ProblemError
@@ -33,126 +28,8 @@ def idempotency_key(data: PublicationCreate, channel: str) -> str:
     return f"{data.variant_id}:{channel}:{slot}"
 
 
-async def create_connection(
-    session: AsyncSession, principal: Principal, data: ConnectionCreate, vault: TokenVault
-) -> Connection:
-    principal.require_organization(data.organization_id)
-    credentials = Credentials(
-        access_token=data.access_token,
-        refresh_token=data.refresh_token,
-        expires_at=data.expires_at,
-    )
-    return await store_connection(
-        session,
-        organization_id=data.organization_id,
-        channel=data.channel.value,
-        account_id=data.account_id,
-        display_name=data.display_name,
-        credentials=credentials,
-        vault=vault,
-    )
-
-
-async def store_connection(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID,
-    channel: str,
-    account_id: str,
-    display_name: str | None,
-    credentials: Credentials,
-    vault: TokenVault,
-) -> Connection:
-    """Create the connection, or re-authorise the existing one for the same account (keeping
-    its display name when ``display_name`` is None)."""
-    connection = await session.scalar(
-        select(Connection).where(
-            Connection.organization_id == organization_id,
-            Connection.channel == channel,
-            Connection.account_id == account_id,
-        )
-    )
-    if connection is None:
-        connection = Connection(
-            id=uuid.uuid4(), organization_id=organization_id, channel=channel, account_id=account_id
-        )
-        session.add(connection)
-    if display_name is not None:
-        connection.display_name = display_name
-    connection.status = "active"
-    connection.token_ciphertext = vault.seal(credentials)
-    connection.expires_at = credentials.expires_at
-    await session.flush()
-    await outbox.add(
-        session,
-        new_event(
-            events.CHANNEL_CONNECTED,
-            events.ChannelConnected(
-                connection_id=connection.id,
-                organization_id=organization_id,
-                channel=channel,
-                account_id=account_id,
-            ),
-            source=events.SOURCE,
-            subject=str(connection.id),
-        ),
-    )
-    return connection
-
-
-async def engagement_connections(
-    session: AsyncSession, query: EngagementConnectionsQuery
-) -> EngagementConnections:
-    """Per channel of the engagement: the organisation's most recently connected active
-    connection, else its most recent one needing re-authorisation, else none."""
-    found = await repository.connections_on(
-        session, query.organization_id, [channel.value for channel in query.channels]
-    )
-    answers = []
-    for channel in dict.fromkeys(query.channels):
-        on_channel = [connection for connection in found if connection.channel == channel.value]
-        chosen = next((c for c in on_channel if c.status == "active"), None)
-        if chosen is None:
-            chosen = next((c for c in on_channel if c.status == "needs_reauth"), None)
-        if chosen is None:
-            answers.append(ChannelConnection(channel=channel, status="missing"))
-            continue
-        answers.append(
-            ChannelConnection(
-                channel=channel,
-                status="connected" if chosen.status == "active" else "needs_reauth",
-                connection_id=chosen.id,
-                account_id=chosen.account_id,
-                display_name=chosen.display_name,
-            )
-        )
-    return EngagementConnections(channels=answers)
-
-
-async def rotate_keys(session: AsyncSession, vault: TokenVault) -> KeysRotated:
-    """Re-encrypt every visible connection's tokens with the newest key, so older keys can be
-    retired; connections no configured key can open are listed, not changed."""
-    rotated, unreadable = 0, []
-    for connection in await session.scalars(select(Connection).with_for_update()):
-        try:
-            credentials = vault.open(connection.token_ciphertext)
-        except TokenKeyError:
-            unreadable.append(connection.id)
-            continue
-        connection.token_ciphertext = vault.seal(credentials)
-        rotated += 1
-    return KeysRotated(rotated=rotated, unreadable=unreadable)
-
-
-async def require_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
-    connection = await session.get(Connection, connection_id)
-    if connection is None:
-        raise NotFoundError("connection", connection_id)
-    return connection
-
-
 async def require_publication(session: AsyncSession, publication_id: uuid.UUID) -> Publication:
-    publication = await session.get(Publication, publication_id)
+    publication = await repository.get_publication(session, publication_id)
     if publication is None:
         raise NotFoundError("publication", publication_id)
     return publication
@@ -197,7 +74,7 @@ async def place_publication(
             channel=connection.channel,
         )
     key = idempotency_key(data, connection.channel)
-    existing = await _publication_with_key(session, key)
+    existing = await repository.publication_with_key(session, key)
     if existing is not None:
         return existing, False
     if connection.status != "active":
@@ -213,7 +90,7 @@ async def place_publication(
             session.add(publication)
     except IntegrityError:
         # The same post was placed concurrently (the key is unique): that one stands.
-        existing = await _publication_with_key(session, key)
+        existing = await repository.publication_with_key(session, key)
         assert existing is not None
         return existing, False
     await outbox.add(
@@ -235,10 +112,6 @@ async def place_publication(
         ),
     )
     return publication, True
-
-
-async def _publication_with_key(session: AsyncSession, key: str) -> Publication | None:
-    return await session.scalar(select(Publication).where(Publication.idempotency_key == key))
 
 
 def _new_publication(data: PublicationCreate, connection: Connection, key: str) -> Publication:
@@ -275,7 +148,7 @@ async def withdraw_waiting_publication(
 ) -> Publication | None:
     """Cancel the publication if it is still waiting (with its ``post_withdrawn``); one that
     publishing has reached is left as it is. None if there is no such publication."""
-    publication = await session.get(Publication, command.publication_id, with_for_update=True)
+    publication = await repository.get_publication(session, command.publication_id, for_update=True)
     if publication is None or publication.status != "scheduled":
         return publication
     publication.status = "cancelled"

@@ -204,7 +204,10 @@ async def create_engagements(
                     channels=[Channel.SANDBOX],
                     starts_on=starts_on,
                     ends_on=ends_on,
+                    time_scale=TIMING.time_scale,
                 ),
+                # Benchmarks run outside prod: its time_scale is allowed.
+                "test",
             )
             created.append(
                 EngagementInput(

@@ -56,6 +56,17 @@ def worker(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAMES))]) -
     asyncio.run(module.main(get_settings()))
 
 
+@app.command()
+def openapi() -> None:
+    """Print the gateway's OpenAPI document (``docs/openapi.json`` is this, committed)."""
+    import json
+
+    from services.gateway.app import build_app
+
+    document = build_app(get_settings()).openapi()
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
 @app.command("worker-health")
 def worker_health(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAMES))]) -> None:
     """Exit 0 when the named worker's heartbeat is fresh (its Kubernetes probe)."""

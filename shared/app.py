@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import CurrentPrincipal, TokenVerifier
@@ -44,7 +45,13 @@ def create_service_app(
                 await on_shutdown(app)
             await runtime.stop()
 
-    app = FastAPI(title=title, version=version, lifespan=lifespan, responses=PROBLEM_RESPONSES)
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
+    )
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
@@ -61,6 +68,13 @@ def create_service_app(
     _register_problem_schema(app)
     instrument_app(app)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The endpoint's name in camel case (``list_engagements``: ``listEngagements``): the name a
+    frontend's generated client gives the method, the same whatever the path or service."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def _register_problem_schema(app: FastAPI) -> None:

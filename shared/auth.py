@@ -147,6 +147,11 @@ async def current_principal(
     return await verifier.verify(credentials.credentials)
 
 
+async def verify_request(request: Request) -> Principal:
+    """``current_principal`` outside dependency injection (the gateway's forwarded routes)."""
+    return await current_principal(request, await _bearer(request))
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "engage-dev-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev
 DEV_MEDIA_URL_KEY = "engage-dev-media-key-not-for-production"
 
+Environment = Literal["dev", "test", "prod"]
 ServiceName = Literal["gateway", "strategy", "content", "publisher", "listening", "reporting"]
 SERVICE_NAMES: tuple[ServiceName, ...] = (
     "gateway",
@@ -198,7 +199,7 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    environment: Literal["dev", "test", "prod"] = "dev"
+    environment: Environment = "dev"
     host: str = "127.0.0.1"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/engage"
     database_pool_size: int = 10

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nats.js import JetStreamContext
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+from shared.events.consumer import EffectConsumer, Subscription
 from shared.events.outbox import OutboxMixin, outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
@@ -76,6 +78,8 @@ async def run_worker(
     outbox_model: type[OutboxMixin] | None = None,
     extra_queues: Callable[[ServiceRuntime], Sequence[QueueSpec]] = lambda _: [],
     on_connected: Callable[[Client], Awaitable[None]] | None = None,
+    subscriptions: Sequence[Subscription] = (),
+    effects: Callable[[Client, JetStreamContext], Sequence[EffectConsumer]] | None = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_telemetry(f"{name}-worker", settings)
@@ -86,12 +90,17 @@ async def run_worker(
     tasks = [asyncio.create_task(_beat(name, stop))]
     if outbox_model is not None:
         tasks.append(asyncio.create_task(_relay(runtime, outbox_model, stop)))
+    tasks += [
+        asyncio.create_task(_consume(runtime, subscription, stop)) for subscription in subscriptions
+    ]
     queues = [QueueSpec(task_queue, activities(runtime)), *extra_queues(runtime)]
     queues = [queue for queue in queues if queue.activities]
     if queues or workflows:
         client = await connect_temporal(settings)
         if on_connected is not None:
             await on_connected(client)
+        if effects is not None:
+            tasks.append(asyncio.create_task(_run_effects(runtime, client, effects, stop)))
         async with contextlib.AsyncExitStack() as running:
             if workflows:
                 await running.enter_async_context(
@@ -152,3 +161,21 @@ async def _relay(runtime: ServiceRuntime, model: type[OutboxMixin], stop: asynci
     wakeup = OutboxWakeup(settings.database_url, outbox_channel(model))
     relay = OutboxRelay(runtime.sessions, model, nats.jetstream(), settings.events, wakeup)
     await relay.run(stop)
+
+
+async def _consume(
+    runtime: ServiceRuntime, subscription: Subscription, stop: asyncio.Event
+) -> None:
+    nats = await runtime.wait_for_nats()
+    consumer = subscription.consumer(nats.jetstream(), runtime.sessions, runtime.settings.events)
+    await consumer.run(stop)
+
+
+async def _run_effects(
+    runtime: ServiceRuntime,
+    client: Client,
+    effects: Callable[[Client, JetStreamContext], Sequence[EffectConsumer]],
+    stop: asyncio.Event,
+) -> None:
+    nats = await runtime.wait_for_nats()
+    await asyncio.gather(*(consumer.run(stop) for consumer in effects(client, nats.jetstream())))

@@ -36,10 +36,12 @@ from engage.bootstrap import ensure_database
 from services.content import worker as content_worker
 from services.content.app import build_app as build_content
 from services.content.models import OutboxEvent as ContentOutboxEvent
+from services.content.models import engagements as content_engagements
 from services.gateway.app import build_app as build_gateway
 from services.listening import worker as listening_worker
 from services.listening.app import build_app as build_listening
 from services.listening.models import OutboxEvent as ListeningOutboxEvent
+from services.listening.models import engagements as listening_engagements
 from services.publisher import worker as publisher_worker
 from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
     from tests.publisher_helpers import SandboxAccount
 
 RUN_ID = uuid.uuid4().hex[:8]
+# What the services' workers consume, besides relaying their outboxes.
+SUBSCRIPTIONS = [content_engagements.subscription, listening_engagements.subscription]
 
 
 def free_port() -> int:
@@ -299,6 +303,13 @@ async def platform(
         )
         for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent, ListeningOutboxEvent)
     ]
+    # The services' read models, fed as their workers feed them.
+    consumers = [
+        asyncio.create_task(
+            subscription.consumer(nats_client.jetstream(), sessions, settings.events).run(stop)
+        )
+        for subscription in SUBSCRIPTIONS
+    ]
     async with contextlib.AsyncExitStack() as running:
         for worker in workers:
             await running.enter_async_context(worker)
@@ -309,7 +320,7 @@ async def platform(
         yield Platform(settings=settings, gateway=gateway, temporal=client)
         watchdog = asyncio.create_task(_report_stuck_teardown())
     stop.set()
-    await asyncio.gather(*relays)
+    await asyncio.gather(*relays, *consumers)
     await nats_client.jetstream().delete_stream(settings.events.stream)
     await nats_client.close()
     await http.aclose()

@@ -19,6 +19,7 @@ from services.listening.models import OutboxEvent
 from shared import task_queues
 from shared.auth import Role
 from tests.conftest import Platform
+from tests.engagement_helpers import stored_engagement
 from tests.test_thin_thread import create_org
 
 QUERIES = "/v1/listening/queries"
@@ -60,7 +61,7 @@ async def test_a_query_is_created_read_listed_and_stopped_once(
     platform: Platform, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     organization_id = await create_org(platform)
-    engagement_id = str(uuid.uuid4())
+    engagement_id = await stored_engagement(platform, organization_id)
     manager = platform.auth(Role.MANAGER)
 
     created = await create_query(platform, organization_id, engagement_id=engagement_id)
@@ -211,12 +212,13 @@ async def test_stopping_an_engagements_queries_twice_stops_and_announces_each_on
     platform: Platform, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     organization_id = await create_org(platform)
-    engagement_id = uuid.uuid4()
+    engagement_id = uuid.UUID(await stored_engagement(platform, organization_id))
     queries = [
         await create_query(platform, organization_id, engagement_id=str(engagement_id), name=name)
         for name in ("Brand", "Harvest", "Stopped by hand")
     ]
-    elsewhere = await create_query(platform, organization_id, engagement_id=str(uuid.uuid4()))
+    other_engagement = await stored_engagement(platform, organization_id)
+    elsewhere = await create_query(platform, organization_id, engagement_id=other_engagement)
     by_hand = await platform.gateway.post(
         f"{QUERIES}/{queries[2]['id']}/stop",
         json={"reason": "Not useful"},

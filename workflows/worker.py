@@ -5,6 +5,7 @@ from shared.settings import Settings
 from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
+from workflows.lifecycle_start import lifecycle_start_consumer
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
 from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
@@ -21,4 +22,10 @@ WORKFLOWS: list[type] = [
 
 
 async def main(settings: Settings) -> None:
-    await run_worker("workflows", settings, task_queues.WORKFLOWS, workflows=WORKFLOWS)
+    await run_worker(
+        "workflows",
+        settings,
+        task_queues.WORKFLOWS,
+        workflows=WORKFLOWS,
+        effects=lambda client, js: [lifecycle_start_consumer(client, js, settings)],
+    )

@@ -6,7 +6,8 @@ The gateway calls them with the caller's own token; roles are enforced here.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from services.content import exporting, importing, media_service, platform_rules, repository
 from services.content import service as items
 from services.content.contracts import ReviewState
+from services.content.media_probe import SUPPORTED_TYPES
 from services.content.platform_rules import RuleInfo
 from services.content.schemas import (
     CheckResult,
@@ -31,6 +33,7 @@ from services.content.schemas import (
 )
 from services.content.storage import MediaStorage, media_storage
 from services.content.uploads import (
+    IMPORT_MEDIA_TYPES,
     MAX_IMPORT_BYTES,
     import_format,
     media_type_of_upload,
@@ -43,6 +46,18 @@ from shared.domain import Channel
 from shared.settings import Settings
 
 router = APIRouter(tags=["content items"])
+
+
+def _binary_body(media_types: Iterable[str]) -> dict[str, Any]:
+    """An upload's documented body: the file's bytes as they are, in one of ``media_types``."""
+    schema = {"type": "string", "format": "binary"}
+    content = {media_type: {"schema": schema} for media_type in sorted(media_types)}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _file_response(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
+
 
 WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 REVIEW = require_roles(Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER)
@@ -73,6 +88,9 @@ def _item_out(item: object) -> ContentItemOut:
     status_code=status.HTTP_201_CREATED,
     response_model=ContentItemOut,
     dependencies=[WRITE],
+    summary=(
+        "Create a content item, optionally with its channel variants (admin, manager, editor)"
+    ),
 )
 async def create_item(
     body: ContentItemCreate, session: SessionDep, principal: CurrentPrincipal
@@ -80,7 +98,11 @@ async def create_item(
     return _item_out(await items.create_item(session, principal, body))
 
 
-@router.get("/content-items", response_model=list[ContentItemOut])
+@router.get(
+    "/content-items",
+    response_model=list[ContentItemOut],
+    summary="Content items the caller may see (any role)",
+)
 async def list_items(
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
@@ -91,7 +113,12 @@ async def list_items(
     return [_item_out(item) for item in found]
 
 
-@router.get("/content-items/export.csv", response_class=Response)
+@router.get(
+    "/content-items/export.csv",
+    response_class=Response,
+    responses=_file_response("text/csv"),
+    summary="Export content items as CSV, in the columns the import reads (any role)",
+)
 async def export_items(
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
@@ -111,6 +138,11 @@ async def export_items(
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResult,
     dependencies=[WRITE],
+    openapi_extra=_binary_body(IMPORT_MEDIA_TYPES),
+    summary=(
+        "Import posts from a CSV or JSON file: all rows or none; bad rows are reported "
+        "with their line (admin, manager, editor)"
+    ),
 )
 async def import_items(
     organization_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
@@ -121,12 +153,24 @@ async def import_items(
     return ImportResult(imported=len(created), item_ids=[item.id for item in created])
 
 
-@router.get("/content-items/{item_id}", response_model=ContentItemOut)
+@router.get(
+    "/content-items/{item_id}",
+    response_model=ContentItemOut,
+    summary="One content item with its variants (any role, own organisations)",
+)
 async def get_item(item_id: uuid.UUID, session: SessionDep) -> ContentItemOut:
     return _item_out(await items.require_item(session, item_id))
 
 
-@router.patch("/content-items/{item_id}", response_model=ContentItemOut, dependencies=[WRITE])
+@router.patch(
+    "/content-items/{item_id}",
+    response_model=ContentItemOut,
+    dependencies=[WRITE],
+    summary=(
+        "Edit a draft or rejected item; a rejected item becomes a draft again (admin, "
+        "manager, editor)"
+    ),
+)
 async def update_item(
     item_id: uuid.UUID, body: ContentItemUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> ContentItemOut:
@@ -137,6 +181,10 @@ async def update_item(
     "/content-items/{item_id}/variants/{channel}",
     response_model=VariantOut,
     dependencies=[WRITE],
+    summary=(
+        "Create or replace the item's variant for a channel, checked against the platform "
+        "rules (admin, manager, editor)"
+    ),
 )
 async def put_variant(
     item_id: uuid.UUID,
@@ -153,6 +201,7 @@ async def put_variant(
     "/content-items/{item_id}/variants/{channel}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[WRITE],
+    summary="Remove the item's variant for a channel (admin, manager, editor)",
 )
 async def delete_variant(
     item_id: uuid.UUID, channel: Channel, session: SessionDep, principal: CurrentPrincipal
@@ -161,8 +210,13 @@ async def delete_variant(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, dependencies=[WRITE])
-async def submit(
+@router.post(
+    "/content-items/{item_id}/submit",
+    response_model=ContentItemOut,
+    dependencies=[WRITE],
+    summary="Submit a draft for review (admin, manager, editor)",
+)
+async def submit_item(
     item_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -172,9 +226,15 @@ async def submit(
 
 
 @router.post(
-    "/content-items/{item_id}/approve", response_model=ContentItemOut, dependencies=[REVIEW]
+    "/content-items/{item_id}/approve",
+    response_model=ContentItemOut,
+    dependencies=[REVIEW],
+    summary=(
+        "Approve an item in review: the agency's approval (admin, manager) and, when the "
+        "item needs it, the client's (client_approver)"
+    ),
 )
-async def approve(
+async def approve_item(
     item_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -184,23 +244,44 @@ async def approve(
 
 
 @router.post(
-    "/content-items/{item_id}/reject", response_model=ContentItemOut, dependencies=[REVIEW]
+    "/content-items/{item_id}/reject",
+    response_model=ContentItemOut,
+    dependencies=[REVIEW],
+    summary=(
+        "Reject an item in review with a comment (admin, manager; client_approver on "
+        "items that need client approval)"
+    ),
 )
-async def reject(
+async def reject_item(
     item_id: uuid.UUID, body: Rejection, session: SessionDep, principal: CurrentPrincipal
 ) -> ContentItemOut:
     return _item_out(await items.reject(session, principal, item_id, body))
 
 
-@router.get("/content-items/{item_id}/review-events", response_model=list[ReviewEventOut])
-async def review_events(item_id: uuid.UUID, session: SessionDep) -> list[ReviewEventOut]:
+@router.get(
+    "/content-items/{item_id}/review-events",
+    response_model=list[ReviewEventOut],
+    summary=(
+        "The item's review audit trail: who moved it, when, from and to which state, why "
+        "(any role, own organisations)"
+    ),
+)
+async def list_review_events(item_id: uuid.UUID, session: SessionDep) -> list[ReviewEventOut]:
     await items.require_item(session, item_id)
     found = await repository.review_events(session, item_id)
     return [ReviewEventOut.model_validate(event) for event in found]
 
 
 @router.post(
-    "/media", status_code=status.HTTP_201_CREATED, response_model=MediaOut, dependencies=[WRITE]
+    "/media",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MediaOut,
+    dependencies=[WRITE],
+    openapi_extra=_binary_body(SUPPORTED_TYPES),
+    summary=(
+        "Upload a media file as the raw body with its Content-Type; its bytes must match "
+        "the type (admin, manager, editor)"
+    ),
 )
 async def upload_media(
     organization_id: uuid.UUID,
@@ -219,7 +300,7 @@ async def upload_media(
     return MediaOut.model_validate(media)
 
 
-@router.get("/media", response_model=list[MediaOut])
+@router.get("/media", response_model=list[MediaOut], summary="Media the caller may see (any role)")
 async def list_media(
     session: SessionDep, organization_id: uuid.UUID | None = None
 ) -> list[MediaOut]:
@@ -227,13 +308,22 @@ async def list_media(
     return [MediaOut.model_validate(media) for media in found]
 
 
-@router.get("/media/{media_id}", response_model=MediaOut)
+@router.get(
+    "/media/{media_id}", response_model=MediaOut, summary="One medium's metadata (any role)"
+)
 async def get_media(media_id: uuid.UUID, session: SessionDep) -> MediaOut:
     return MediaOut.model_validate(await media_service.require_media(session, media_id))
 
 
-@router.get("/media/{media_id}/content", response_class=Response)
-async def media_content(media_id: uuid.UUID, session: SessionDep, storage: StorageDep) -> Response:
+@router.get(
+    "/media/{media_id}/content",
+    response_class=Response,
+    responses=_file_response("application/octet-stream"),
+    summary="The medium's bytes, with its MIME type and SHA-256 as ETag (any role)",
+)
+async def get_media_content(
+    media_id: uuid.UUID, session: SessionDep, storage: StorageDep
+) -> Response:
     media = await media_service.require_media(session, media_id)
     data = await media_service.read_bytes(storage, media)
     return Response(
@@ -246,20 +336,32 @@ async def media_content(media_id: uuid.UUID, session: SessionDep, storage: Stora
     )
 
 
-@router.delete("/media/{media_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WRITE])
+@router.delete(
+    "/media/{media_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WRITE],
+    summary="Delete a medium no item or variant uses (admin, manager, editor)",
+)
 async def delete_media(media_id: uuid.UUID, session: SessionDep, storage: StorageDep) -> Response:
     await media_service.delete(session, storage, media_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
-    "/platform-rules", response_model=list[RuleInfo], dependencies=[Depends(current_principal)]
+    "/platform-rules",
+    response_model=list[RuleInfo],
+    dependencies=[Depends(current_principal)],
+    summary="The platform rules table, each rule with the document it comes from (any role)",
 )
 async def list_platform_rules(channel: Channel | None = None) -> list[RuleInfo]:
     return [rule.info() for rule in platform_rules.RULES if channel in (None, rule.channel)]
 
 
-@router.post("/platform-rules/check", response_model=CheckResult)
+@router.post(
+    "/platform-rules/check",
+    response_model=CheckResult,
+    summary="Check a variant against the platform rules without saving it (any role)",
+)
 async def check_variant(body: VariantCheck, session: SessionDep) -> CheckResult:
     violations = await items.check(session, body)
     return CheckResult(passes=not violations, violations=violations)

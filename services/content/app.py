@@ -8,16 +8,20 @@ from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
-# One router per aggregate of the content service.
+# One router per aggregate of the content service: what it offers the frontends (the gateway
+# forwards them under /v1).
 ROUTERS: list[APIRouter] = [
     items_api.router,
     contests_api.router,
+    contests_api.engagement_router,
     plan_api.router,
-    media_public.router,
 ]
 
 
 def build_app(settings: Settings) -> FastAPI:
+    # Public media links are for the platforms, not the frontends: served here, never forwarded.
     return create_service_app(
-        ServiceRuntime("content", settings), ROUTERS, title="Atlantide Engage: content"
+        ServiceRuntime("content", settings),
+        [*ROUTERS, media_public.router],
+        title="Atlantide Engage: content",
     )

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.content import events, repository
-from services.content.models import ContentItem
+from services.content.models import ContentItem, engagements
 from services.content.schemas import ImportRowError, ItemFields
 from services.content.service import build_item, emit, referenced_media
 from services.content.uploads import ImportFormat
@@ -243,6 +243,14 @@ async def import_posts(
         errors.extend(problems)
         if fields is not None:
             checked.append((row.line, fields))
+    for line, fields in checked:
+        if fields.engagement_id is not None:
+            await engagements.require(
+                session,
+                fields.engagement_id,
+                organization_id,
+                field=f"line {line}: engagement_id",
+            )
     wanted = {media_id for _, fields in checked for media_id in referenced_media(fields)}
     media = await repository.media_of_organization(session, organization_id, wanted)
     items = []

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db.base import OrgScoped, Timestamped, service_metadata
+from shared.engagement_directory import EngagementDirectory, KnownEngagementMixin
 from shared.events.outbox import Outbox, OutboxMixin, ProcessedEventMixin
 
 SCHEMA = "content"
@@ -44,7 +45,12 @@ class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 
 
+class KnownEngagement(KnownEngagementMixin, Base):
+    """Engagements and their organisations (``shared.engagement_directory``)."""
+
+
 outbox = Outbox(OutboxEvent)
+engagements = EngagementDirectory("content", KnownEngagement, ProcessedEvent)
 
 
 class Media(OrgScoped, Timestamped, Base):

@@ -22,7 +22,7 @@ from services.content.contracts import (
     ReviewState,
     ReviewStateChanged,
 )
-from services.content.models import ContentItem, Media, ReviewEvent, Variant, outbox
+from services.content.models import ContentItem, Media, ReviewEvent, Variant, engagements, outbox
 from services.content.platform_rules import MediaFacts, VariantCandidate, Violation
 from services.content.schemas import (
     ContentItemCreate,
@@ -206,6 +206,8 @@ async def create_item(
     session: AsyncSession, principal: Principal, data: ContentItemCreate
 ) -> ContentItem:
     principal.require_organization(data.organization_id)
+    if data.engagement_id is not None:
+        await engagements.require(session, data.engagement_id, data.organization_id)
     media = await require_media(session, data.organization_id, referenced_media(data))
     item, violations = build_item(data.organization_id, data, media, principal.subject)
     if violations:
@@ -284,6 +286,8 @@ async def update_item(
     item = await require_item(session, item_id)
     _edited(session, principal, item)
     changes = data.changes()
+    if data.engagement_id is not None:
+        await engagements.require(session, data.engagement_id, item.organization_id)
     if "media_ids" in changes:
         await require_media(session, item.organization_id, data.media_ids or [])
     for name, value in changes.items():
@@ -399,10 +403,41 @@ async def approve(
                 **item_fact(item),
                 agency_approved_by=item.agency_approved_by,
                 client_approved_by=item.client_approved_by,
+                variants=await _approved_variant_facts(session, item),
             ),
             item.id,
         )
     return item
+
+
+async def _approved_variant_facts(
+    session: AsyncSession, item: ContentItem
+) -> list[events.ApprovedVariantFact]:
+    media = await require_media(
+        session, item.organization_id, {m for v in item.variants for m in v.media_ids}
+    )
+    return [
+        events.ApprovedVariantFact(
+            variant_id=variant.id,
+            channel=Channel(variant.channel),
+            text=variant.text,
+            title=variant.title,
+            link=variant.link,
+            media=[_approved_medium(media[media_id]) for media_id in variant.media_ids],
+        )
+        for variant in item.variants
+    ]
+
+
+def _approved_medium(media: Media) -> events.ApprovedMedium:
+    return events.ApprovedMedium(
+        media_id=media.id,
+        mime_type=media.mime_type,
+        size_bytes=media.size_bytes,
+        width=media.width,
+        height=media.height,
+        duration_seconds=media.duration_seconds,
+    )
 
 
 async def reject(

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.content.activities import ContentItemActivities
 from services.content.contests.activities import ContestActivities
-from services.content.models import OutboxEvent
+from services.content.models import OutboxEvent, engagements
 from services.content.plan.activities import PlanActivities
 from shared import task_queues
 from shared.media_links import MediaLinks
@@ -35,4 +35,5 @@ async def main(settings: Settings) -> None:
         task_queues.CONTENT,
         activities=lambda runtime: activities(runtime.sessions, settings),
         outbox_model=OutboxEvent,
+        subscriptions=[engagements.subscription],
     )

@@ -1,31 +1,41 @@
-"""The ``/v1`` API that the internal web frontends call: every route needs a bearer token."""
+"""The ``/v1`` API that the internal web frontends call: every route needs a bearer token.
+
+Most routes are the data services' own, forwarded (``services.gateway.forwarding``); the gateway
+writes by hand only what does more than forward: starting engagements and reading their live
+state, the lifecycle's updates and queries, plan publishing and contest draws (workflows it
+starts or signals), and the live event streams.
+"""
+
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends
 
-from services.gateway.routes import (
-    content,
-    contests,
-    engagements,
-    lifecycle,
-    listening,
-    organizations,
-    plan,
-    plan_publishing,
-    publisher,
-    strategy,
-    streams,
-)
+from services.content.app import ROUTERS as CONTENT_ROUTERS
+from services.gateway.forwarding import API_PREFIX, ServiceApi, forwarded_routes
+from services.gateway.routes import contests, engagements, lifecycle, plan_publishing, streams
+from services.listening.app import ROUTERS as LISTENING_ROUTERS
+from services.publisher.app import ROUTERS as PUBLISHER_ROUTERS
+from services.strategy.app import ROUTERS as STRATEGY_ROUTERS
 from shared.auth import current_principal
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(current_principal)])
-router.include_router(organizations.router)
-router.include_router(engagements.router)
-router.include_router(lifecycle.router)
-router.include_router(plan.router)
-router.include_router(plan_publishing.router)
-router.include_router(contests.router)
-router.include_router(content.router)
-router.include_router(publisher.router)
-router.include_router(listening.router)
-router.include_router(strategy.router)
-router.include_router(streams.router)
+SERVICE_APIS = (
+    ServiceApi("strategy", STRATEGY_ROUTERS),
+    ServiceApi("content", CONTENT_ROUTERS),
+    ServiceApi("publisher", PUBLISHER_ROUTERS),
+    ServiceApi("listening", LISTENING_ROUTERS),
+)
+COMPOSED = (
+    engagements.router,
+    lifecycle.router,
+    plan_publishing.router,
+    contests.router,
+    streams.router,
+)
+
+
+def v1_routers(apis: Sequence[ServiceApi]) -> list[APIRouter]:
+    """The gateway's own routes, then the services' (a path both serve is the gateway's)."""
+    composed = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+    for gateway_router in COMPOSED:
+        composed.include_router(gateway_router)
+    return [composed, forwarded_routes(apis, COMPOSED)]

@@ -1,15 +1,19 @@
+from collections.abc import Sequence
+
 import httpx
 from fastapi import FastAPI
 
-from services.gateway.api import router
+from services.gateway.api import SERVICE_APIS, v1_routers
 from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
+from services.gateway.forwarding import ServiceApi
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 
-def build_app(settings: Settings) -> FastAPI:
+def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> FastAPI:
+    """The gateway in front of ``apis``: the data services' routes it forwards."""
     engagements = EngagementControl(settings)
     http = httpx.AsyncClient(timeout=settings.dependency_timeout_seconds * 2)
 
@@ -22,12 +26,12 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = create_service_app(
         ServiceRuntime("gateway", settings, database=False),
-        [router],
+        v1_routers(apis),
         title="Atlantide Engage API",
         extra_checks={"temporal": engagements.check},
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
     app.state.engagements = engagements
-    app.state.services = Services.connect(settings, http)
+    app.state.services = Services.connect(settings, http, [api.service for api in apis])
     return app

@@ -6,25 +6,43 @@ scopes its queries itself. A service's problem document is passed back to the ca
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import httpx
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, TypeAdapter
+from starlette.background import BackgroundTask
 
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
-from shared.settings import Settings
+from shared.paging import FORWARDED_PREFIX_HEADER
+from shared.settings import ServiceName, Settings
 from shared.telemetry import current_trace_headers
 
 Model = TypeVar("Model", bound=BaseModel)
 Item = TypeVar("Item", bound=BaseModel)
 PASSED_THROUGH_HEADERS = frozenset({"retry-after", "www-authenticate"})
-
-
-def query_params(**values: object) -> dict[str, str]:
-    """A call's query string: the filters the caller gave, as text."""
-    return {name: str(value) for name, value in values.items() if value is not None}
+# What a forwarded request carries to the service besides the trace context.
+FORWARDED_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "content-length",
+    "accept",
+    "accept-language",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "range",
+)
+# Connection-level headers are the gateway's own: never copied from a service's answer.
+HOP_BY_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server", "date"}
+)
+# An answer up to this size is read whole and sent in one piece; a larger one (a media file, an
+# export) is streamed through without being held in the gateway's memory.
+BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
 class ServiceClient:
@@ -68,6 +86,55 @@ class ServiceClient:
         if not response.is_success:
             raise _problem_from(self.name, response)
         return response
+
+    async def forward(self, request: Request, prefix: str) -> Response:
+        """Send the caller's request, less the gateway's path ``prefix``, to the service as it
+        came and give back the service's answer.
+
+        Bodies stream both ways; a problem answer is raised as the service's own problem."""
+        path = request.url.path.removeprefix(prefix)
+        headers = {
+            name: value
+            for name in FORWARDED_REQUEST_HEADERS
+            if (value := request.headers.get(name)) is not None
+        }
+        headers.update(current_trace_headers())
+        headers[FORWARDED_PREFIX_HEADER] = prefix
+        has_body = "content-length" in headers or "transfer-encoding" in request.headers
+        upstream_request = self._http.build_request(
+            request.method,
+            httpx.URL(self._base_url + path, query=request.url.query.encode()),
+            headers=headers,
+            content=request.stream() if has_body else None,
+        )
+        try:
+            upstream = await self._http.send(upstream_request, stream=True)
+        except httpx.TransportError as error:
+            raise DependencyUnavailableError(
+                self.name, f"the {self.name} service is not reachable"
+            ) from error
+        answer_headers = {
+            name: value
+            for name, value in upstream.headers.items()
+            if name.lower() not in HOP_BY_HOP_HEADERS
+        }
+        length = upstream.headers.get("content-length")
+        if upstream.status_code >= 400 or (
+            length is not None and int(length) <= BUFFERED_ANSWER_BYTES
+        ):
+            try:
+                await upstream.aread()
+            finally:
+                await upstream.aclose()
+            if upstream.status_code >= 400:
+                raise _problem_from(self.name, upstream)
+            return Response(upstream.content, upstream.status_code, answer_headers)
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            upstream.status_code,
+            answer_headers,
+            background=BackgroundTask(upstream.aclose),
+        )
 
     @overload
     async def call(
@@ -137,19 +204,27 @@ def _problem_from(service: str, response: httpx.Response) -> ProblemError:
 
 @dataclass(frozen=True)
 class Services:
-    strategy: ServiceClient
-    content: ServiceClient
-    publisher: ServiceClient
-    listening: ServiceClient
-    reporting: ServiceClient
+    """One client per data service, sharing one connection pool."""
+
+    clients: dict[ServiceName, ServiceClient]
 
     @classmethod
-    def connect(cls, settings: Settings, http: httpx.AsyncClient) -> Services:
-        """Clients sharing one connection pool, each addressed at its service's URL."""
-        return cls(
-            strategy=ServiceClient("strategy", http, settings.service_url("strategy")),
-            content=ServiceClient("content", http, settings.service_url("content")),
-            publisher=ServiceClient("publisher", http, settings.service_url("publisher")),
-            listening=ServiceClient("listening", http, settings.service_url("listening")),
-            reporting=ServiceClient("reporting", http, settings.service_url("reporting")),
-        )
+    def connect(
+        cls, settings: Settings, http: httpx.AsyncClient, names: Iterable[ServiceName]
+    ) -> Services:
+        return cls({name: ServiceClient(name, http, settings.service_url(name)) for name in names})
+
+    def client(self, name: ServiceName) -> ServiceClient:
+        return self.clients[name]
+
+    @property
+    def strategy(self) -> ServiceClient:
+        return self.clients["strategy"]
+
+    @property
+    def content(self) -> ServiceClient:
+        return self.clients["content"]
+
+    @property
+    def publisher(self) -> ServiceClient:
+        return self.clients["publisher"]

@@ -1,13 +1,15 @@
-"""Dependencies of the gateway's routes."""
+"""Dependencies of the gateway's own routes."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
+from services.strategy.schemas import EngagementOut
 
 
 def _services(request: Request) -> Services:
@@ -22,3 +24,15 @@ def _engagements(request: Request) -> EngagementControl:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 EngagementsDep = Annotated[EngagementControl, Depends(_engagements)]
+
+
+async def _engagement(
+    engagement_id: uuid.UUID, request: Request, services: ServicesDep
+) -> EngagementOut:
+    """The path's engagement; 404 unless the caller may see it (the strategy service decides)."""
+    return await services.strategy.call(
+        request, "GET", f"/engagements/{engagement_id}", EngagementOut
+    )
+
+
+EngagementDep = Annotated[EngagementOut, Depends(_engagement)]

@@ -7,23 +7,15 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.strategy.schemas import EngagementOut
-from shared import task_queues
 from shared.auth import Principal
 from shared.errors import ConflictError, ProblemError
 from shared.temporal import TemporalConnection
-from workflows.engagement.messages import (
-    STATE_QUERY,
-    WORKFLOW_NAME,
-    Actor,
-    EngagementInput,
-    EngagementState,
-    LifecycleTiming,
-)
+from workflows.engagement.messages import STATE_QUERY, Actor, EngagementState
+from workflows.lifecycle_start import EngagementCreated, start_lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -57,38 +49,17 @@ def _refusal(error: WorkflowUpdateFailedError) -> ProblemError:
 class EngagementControl(TemporalConnection):
     """Starts engagements' workflows, reads their live state and sends them updates."""
 
-    def timing(self, time_scale: float | None) -> LifecycleTiming:
-        """A new engagement's durations: the settings', compressed by the request outside prod."""
-        timing = LifecycleTiming(**self._settings.lifecycle.model_dump())
-        if time_scale is None:
-            return timing
-        if self._settings.environment == "prod":
-            message = "time_scale compresses an engagement for demos and tests; not in prod"
-            errors = [{"field": "body.time_scale", "message": message, "type": "not_allowed"}]
-            raise ProblemError(422, "validation-error", message, errors=errors)
-        return timing.model_copy(update={"time_scale": time_scale})
-
-    async def start(self, engagement: EngagementOut, timing: LifecycleTiming) -> None:
-        try:
-            await self.client.start_workflow(
-                WORKFLOW_NAME,
-                EngagementInput(
-                    engagement_id=engagement.id,
-                    organization_id=engagement.organization_id,
-                    mode=engagement.mode,
-                    channels=engagement.channels,
-                    starts_on=engagement.starts_on,
-                    ends_on=engagement.ends_on,
-                    task_queue_prefix=self._settings.temporal.task_queue_prefix,
-                    timing=timing,
-                    publish_timeout_seconds=self._settings.publisher.publish_timeout_seconds,
-                ),
-                id=engagement.workflow_id,
-                task_queue=self._settings.task_queue(task_queues.WORKFLOWS),
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            log.info("workflow %s was already started", engagement.workflow_id)
+    async def start(self, engagement: EngagementOut, time_scale: float | None) -> None:
+        created = EngagementCreated(
+            engagement_id=engagement.id,
+            organization_id=engagement.organization_id,
+            mode=engagement.mode,
+            channels=engagement.channels,
+            starts_on=engagement.starts_on,
+            ends_on=engagement.ends_on,
+            time_scale=time_scale,
+        )
+        await start_lifecycle(self.client, self._settings, created)
 
     async def state(self, engagement: EngagementOut) -> EngagementState | None:
         """The workflow's live state, or None when its workflow was never started."""

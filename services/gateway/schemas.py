@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.strategy.schemas import EngagementCreate, EngagementOut
+from services.strategy.schemas import EngagementOut
 from shared.domain import Phase
 from workflows.engagement.messages import (
     ApprovalDecision,
@@ -68,43 +68,6 @@ class LiveState(BaseModel):
             publication_failures=state.publication_failures,
             publication_failures_total=state.publication_failures_total,
         )
-
-
-class EngagementSummaryState(BaseModel):
-    """What the list of engagements shows of each: a summary the strategy service keeps from
-    the lifecycle's facts, in the transaction that records them (``GET /v1/engagements/{id}``
-    has the full live state)."""
-
-    status: EngagementStatus
-    phase: Phase
-    revision: int = Field(description="Reworks of the current phase after a rejection")
-    pending_approvals: list[PendingApproval]
-    open_task_count: int = Field(description="Open tasks, overdue ones included")
-    overdue_task_count: int
-    next_deadline: datetime | None = Field(
-        description="The earliest due date of an open task not yet overdue"
-    )
-    updated_at: datetime = Field(description="When the latest fact it reflects happened")
-
-
-class EngagementListItem(EngagementOut):
-    """An engagement in the list, with its summary (``null`` until its workflow has recorded a
-    fact)."""
-
-    state: EngagementSummaryState | None
-
-
-class EngagementStart(EngagementCreate):
-    """``POST /v1/engagements``: the engagement, and optionally how fast its lifecycle runs."""
-
-    time_scale: float | None = Field(
-        None,
-        gt=0,
-        le=1,
-        description="Compress this engagement's durations (real time = engagement time x "
-        "time_scale), e.g. for `engage demo`; refused (422) when ENGAGE_ENVIRONMENT=prod. "
-        "Default: ENGAGE_LIFECYCLE__TIME_SCALE",
-    )
 
 
 class EngagementView(EngagementOut):

@@ -12,26 +12,28 @@ from services.listening.schemas import QueryCreate, QueryOut, QueryStop
 from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
 
-router = APIRouter(tags=["listening"])
+router = APIRouter(prefix="/listening/queries", tags=["listening"])
 
 # The roles that manage an engagement and connect its channels.
 MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 @router.post(
-    "/queries",
+    "",
     status_code=status.HTTP_201_CREATED,
     response_model=QueryOut,
     dependencies=[MANAGE],
+    summary="Switch on a listening query: terms on channels, for an organisation and optionally "
+    "one of its engagements (admin, manager)",
 )
-async def create_query(
+async def create_listening_query(
     body: QueryCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> QueryOut:
     return QueryOut.model_validate(await service.create_query(session, principal, body))
 
 
-@router.get("/queries", response_model=list[QueryOut])
-async def list_queries(
+@router.get("", response_model=list[QueryOut], summary="Listening queries")
+async def list_listening_queries(
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
     engagement_id: uuid.UUID | None = None,
@@ -43,13 +45,19 @@ async def list_queries(
     return [QueryOut.model_validate(query) for query in found]
 
 
-@router.get("/queries/{query_id}", response_model=QueryOut)
-async def get_query(query_id: uuid.UUID, session: SessionDep) -> QueryOut:
+@router.get("/{query_id}", response_model=QueryOut, summary="One listening query")
+async def get_listening_query(query_id: uuid.UUID, session: SessionDep) -> QueryOut:
     return QueryOut.model_validate(await service.require_query(session, query_id))
 
 
-@router.post("/queries/{query_id}/stop", response_model=QueryOut, dependencies=[MANAGE])
-async def stop_query(
+@router.post(
+    "/{query_id}/stop",
+    response_model=QueryOut,
+    dependencies=[MANAGE],
+    summary="Stop a listening query for good (admin, manager); a stopped query answers as it "
+    "was stopped",
+)
+async def stop_listening_query(
     query_id: uuid.UUID, body: QueryStop, session: SessionDep, principal: CurrentPrincipal
 ) -> QueryOut:
     """Stopping a stopped query changes nothing and answers it as it was stopped."""

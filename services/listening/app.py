@@ -1,12 +1,15 @@
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.listening.api import router
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
+# The routes it offers the frontends (the gateway forwards them under /v1).
+ROUTERS: list[APIRouter] = [router]
+
 
 def build_app(settings: Settings) -> FastAPI:
     return create_service_app(
-        ServiceRuntime("listening", settings), [router], title="Atlantide Engage: listening"
+        ServiceRuntime("listening", settings), ROUTERS, title="Atlantide Engage: listening"
     )

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events, repository
 from services.listening.contracts import EngagementQueriesStopped, StopEngagementQueries
-from services.listening.models import ListeningQuery, outbox
+from services.listening.models import ListeningQuery, engagements, outbox
 from services.listening.schemas import QueryCreate
 from shared.auth import Principal
 from shared.errors import NotFoundError
@@ -20,6 +20,8 @@ async def create_query(
     session: AsyncSession, principal: Principal, data: QueryCreate
 ) -> ListeningQuery:
     principal.require_organization(data.organization_id)
+    if data.engagement_id is not None:
+        await engagements.require(session, data.engagement_id, data.organization_id)
     query = ListeningQuery(
         id=uuid.uuid4(),
         organization_id=data.organization_id,

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.listening.activities import ListeningActivities
-from services.listening.models import OutboxEvent
+from services.listening.models import OutboxEvent, engagements
 from shared import task_queues
 from shared.settings import Settings
 from shared.worker import run_worker
@@ -23,4 +23,5 @@ async def main(settings: Settings) -> None:
         task_queues.LISTENING,
         activities=lambda runtime: activities(runtime.sessions),
         outbox_model=OutboxEvent,
+        subscriptions=[engagements.subscription],
     )

@@ -1,4 +1,4 @@
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.publisher.api import router
 from services.publisher.crypto import TokenVault
@@ -6,6 +6,9 @@ from services.publisher.scheduling import Scheduler
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+
+# The routes it offers the frontends (the gateway forwards them under /v1).
+ROUTERS: list[APIRouter] = [router]
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -19,7 +22,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = create_service_app(
         ServiceRuntime("publisher", settings),
-        [router],
+        ROUTERS,
         title="Atlantide Engage: publisher",
         extra_checks={"temporal": scheduler.check},
         on_startup=on_startup,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from services.strategy import repository, service
 from services.strategy.lifecycle.schemas import (
@@ -19,8 +19,9 @@ from services.strategy.schemas import (
     OrganizationCreate,
     OrganizationOut,
 )
-from shared.app import SessionDep
+from shared.app import Runtime, SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.paging import next_page_link
 
 router = APIRouter(tags=["strategy"])
 
@@ -32,6 +33,7 @@ MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
     status_code=status.HTTP_201_CREATED,
     response_model=OrganizationOut,
     dependencies=[MANAGE],
+    summary="Register a client organisation (admin, manager)",
 )
 async def create_organization(
     body: OrganizationCreate, session: SessionDep, principal: CurrentPrincipal
@@ -40,12 +42,18 @@ async def create_organization(
     return OrganizationOut.model_validate(organization)
 
 
-@router.get("/organizations", response_model=list[OrganizationOut])
+@router.get(
+    "/organizations",
+    response_model=list[OrganizationOut],
+    summary="Organisations the caller may see",
+)
 async def list_organizations(session: SessionDep) -> list[OrganizationOut]:
     return [OrganizationOut.model_validate(o) for o in await repository.list_organizations(session)]
 
 
-@router.get("/organizations/{organization_id}", response_model=OrganizationOut)
+@router.get(
+    "/organizations/{organization_id}", response_model=OrganizationOut, summary="One organisation"
+)
 async def get_organization(
     organization_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> OrganizationOut:
@@ -58,28 +66,47 @@ async def get_organization(
     status_code=status.HTTP_201_CREATED,
     response_model=EngagementOut,
     dependencies=[MANAGE],
+    summary="Store an engagement; its engagement_created event starts its lifecycle "
+    "(admin, manager)",
 )
 async def create_engagement(
-    body: EngagementCreate, session: SessionDep, principal: CurrentPrincipal
+    body: EngagementCreate, session: SessionDep, principal: CurrentPrincipal, runtime: Runtime
 ) -> EngagementOut:
-    engagement = await service.create_engagement(session, principal, body)
+    environment = runtime.settings.environment
+    engagement = await service.create_engagement(session, principal, body, environment)
     return EngagementOut.model_validate(engagement)
 
 
-@router.get("/engagements", response_model=list[EngagementListed])
+@router.get(
+    "/engagements",
+    response_model=list[EngagementListed],
+    summary="Engagements the caller may see, newest first, with their summaries (any role)",
+)
 async def list_engagements(
-    filters: Annotated[EngagementFilters, Query()], session: SessionDep, principal: CurrentPrincipal
+    filters: Annotated[EngagementFilters, Query()],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> list[EngagementListed]:
-    found = await repository.list_engagements(session, filters, principal.roles)
+    # One more than the page: whether a next page exists, in the same query.
+    beyond_page = filters.model_copy(update={"limit": filters.limit + 1})
+    found = await repository.list_engagements(session, beyond_page, principal.roles)
+    if len(found) > filters.limit:
+        response.headers["Link"] = next_page_link(request, filters.limit, filters.offset)
     return [
         EngagementListed(
             **EngagementOut.model_validate(engagement).model_dump(),
             state=EngagementSummaryOut.model_validate(summary) if summary is not None else None,
         )
-        for engagement, summary in found
+        for engagement, summary in found[: filters.limit]
     ]
 
 
-@router.get("/engagements/{engagement_id}", response_model=EngagementOut)
+@router.get(
+    "/engagements/{engagement_id}",
+    response_model=EngagementOut,
+    summary="One engagement as stored (any role, own organisations)",
+)
 async def get_engagement(engagement_id: uuid.UUID, session: SessionDep) -> EngagementOut:
     return EngagementOut.model_validate(await service.require_engagement(session, engagement_id))

@@ -1,4 +1,4 @@
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.strategy import api
 from services.strategy.assets import api as assets
@@ -9,10 +9,19 @@ from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
+# The routes it offers the frontends (the gateway forwards them under /v1).
+ROUTERS: list[APIRouter] = [
+    api.router,
+    assets.router,
+    deliverables.router,
+    channel_mix.router,
+    lifecycle.router,
+]
+
 
 def build_app(settings: Settings) -> FastAPI:
     return create_service_app(
         ServiceRuntime("strategy", settings),
-        [api.router, assets.router, deliverables.router, channel_mix.router, lifecycle.router],
+        ROUTERS,
         title="Atlantide Engage: strategy",
     )

@@ -42,6 +42,8 @@ class EngagementCreated(BaseModel):
     channels: list[Channel]
     starts_on: date
     ends_on: date
+    # The workflow worker starts the lifecycle from this event (workflows/lifecycle_start.py).
+    time_scale: float | None = None
 
 
 class LifecycleFact(BaseModel):

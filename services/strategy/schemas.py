@@ -52,6 +52,14 @@ class EngagementCreate(BaseModel):
     channels: list[Channel] = Field(min_length=1)
     starts_on: date
     ends_on: date
+    time_scale: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Compress this engagement's durations (real time = engagement time x "
+        "time_scale), e.g. for `engage demo`; refused (422) when ENGAGE_ENVIRONMENT=prod. "
+        "Default: ENGAGE_LIFECYCLE__TIME_SCALE",
+    )
 
     @field_validator("channels")
     @classmethod

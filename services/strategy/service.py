@@ -18,8 +18,9 @@ from services.strategy.lifecycle import service as lifecycle
 from services.strategy.models import Engagement, Organization, outbox
 from services.strategy.schemas import EngagementCreate, OrganizationCreate
 from shared.auth import Principal
-from shared.errors import NotFoundError
+from shared.errors import NotFoundError, ProblemError
 from shared.events.envelope import new_event
+from shared.settings import Environment
 
 
 async def create_organization(
@@ -60,8 +61,12 @@ async def require_engagement(session: AsyncSession, engagement_id: uuid.UUID) ->
 
 
 async def create_engagement(
-    session: AsyncSession, principal: Principal, data: EngagementCreate
+    session: AsyncSession, principal: Principal, data: EngagementCreate, environment: Environment
 ) -> Engagement:
+    if data.time_scale is not None and environment == "prod":
+        message = "time_scale compresses an engagement for demos and tests; not in prod"
+        errors = [{"field": "body.time_scale", "message": message, "type": "not_allowed"}]
+        raise ProblemError(422, "validation-error", message, errors=errors)
     await require_organization(session, principal, data.organization_id)
     engagement = Engagement(
         id=uuid.uuid4(),
@@ -85,6 +90,7 @@ async def create_engagement(
                 channels=data.channels,
                 starts_on=data.starts_on,
                 ends_on=data.ends_on,
+                time_scale=data.time_scale,
             ),
             source=events.SOURCE,
             subject=str(engagement.id),

@@ -25,11 +25,13 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
+from shared.settings import EventSettings
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+EventEffect = Callable[[CloudEvent], Awaitable[None]]
 
 
 class TransientError(Exception):
@@ -52,22 +54,45 @@ class ConsumerSpec:
     nak_delay_seconds: float = 2.0
     max_deliver: int = 20
     ack_wait_seconds: float = 30.0
+    # ``NEW``: only events published after the consumer is created.
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
 
 
-class EventConsumer:
-    def __init__(
+def spec_for(durable: str, event: str, events: EventSettings) -> ConsumerSpec:
+    """A durable consumer of one event (``<domain>.<event>``) on the configured stream."""
+    return ConsumerSpec(
+        durable=durable, filter_subject=f"{events.subject_prefix}.{event}", stream=events.stream
+    )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One kind of event a service consumes, handled in the service's own transaction."""
+
+    durable: str
+    event: str
+    handler: EventHandler
+    processed_model: type[ProcessedEventMixin]
+
+    def consumer(
         self,
         js: JetStreamContext,
-        spec: ConsumerSpec,
-        handler: EventHandler,
-        session_factory: async_sessionmaker[AsyncSession],
-        processed_model: type[ProcessedEventMixin],
-    ) -> None:
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventSettings,
+    ) -> EventConsumer:
+        spec = spec_for(self.durable, self.event, events)
+        return EventConsumer(js, spec, self.handler, sessions, self.processed_model)
+
+
+class _Consumer:
+    """A durable pull consumer: fetch, handle each message once, settle it."""
+
+    def __init__(self, js: JetStreamContext, spec: ConsumerSpec) -> None:
         self._js = js
         self.spec = spec
-        self._handler = handler
-        self._sessions = session_factory
-        self._processed = processed_model
+
+    async def _handle_once(self, event: CloudEvent) -> None:
+        raise NotImplementedError
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         spec = self.spec
@@ -77,7 +102,7 @@ class EventConsumer:
             stream=spec.stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
+                deliver_policy=spec.deliver_policy,
                 max_deliver=spec.max_deliver,
                 ack_wait=spec.ack_wait_seconds,
             ),
@@ -112,6 +137,34 @@ class EventConsumer:
                 return
         await msg.ack()
 
+    async def run(self, stop: asyncio.Event, batch: int = 20) -> None:
+        subscription = await self.subscribe()
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(batch, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            for msg in messages:
+                await self.handle(msg)
+        await subscription.unsubscribe()
+
+
+class EventConsumer(_Consumer):
+    """Records each handled event id with the handler's effects, in one transaction."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handler: EventHandler,
+        session_factory: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+    ) -> None:
+        super().__init__(js, spec)
+        self._handler = handler
+        self._sessions = session_factory
+        self._processed = processed_model
+
     async def _handle_once(self, event: CloudEvent) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:
             first_time = (
@@ -127,13 +180,14 @@ class EventConsumer:
                 return
             await self._handler(session, event)
 
-    async def run(self, stop: asyncio.Event, batch: int = 20) -> None:
-        subscription = await self.subscribe()
-        while not stop.is_set():
-            try:
-                messages = await subscription.fetch(batch, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            for msg in messages:
-                await self.handle(msg)
-        await subscription.unsubscribe()
+
+class EffectConsumer(_Consumer):
+    """For an effect that is idempotent by itself (starting a workflow under a fixed id), so
+    the consumer needs no database of its own to remember what it handled."""
+
+    def __init__(self, js: JetStreamContext, spec: ConsumerSpec, effect: EventEffect) -> None:
+        super().__init__(js, spec)
+        self._effect = effect
+
+    async def _handle_once(self, event: CloudEvent) -> None:
+        await self._effect(event)

@@ -12,7 +12,6 @@ from services.content.contests import awards, repository, service
 from services.content.contests.domain import ContestStatus, EntryStatus
 from services.content.contests.schemas import (
     ClaimCreate,
-    ContestCreate,
     ContestOut,
     ContestResult,
     ContestRules,
@@ -21,53 +20,85 @@ from services.content.contests.schemas import (
     EntryOut,
     EntrySubmission,
 )
+from services.content.models import engagements
 from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
 
 router = APIRouter(prefix="/contests", tags=["contests"])
+engagement_router = APIRouter(prefix="/engagements/{engagement_id}/contests", tags=["contests"])
 
 WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ContestOut, dependencies=[WRITE]
+@engagement_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContestOut,
+    dependencies=[WRITE],
+    summary="Create a draft contest for the engagement's organisation (admin, manager, editor)",
 )
 async def create_contest(
-    body: ContestCreate, session: SessionDep, principal: CurrentPrincipal
+    engagement_id: uuid.UUID, body: ContestRules, session: SessionDep, principal: CurrentPrincipal
 ) -> ContestOut:
-    return ContestOut.model_validate(await service.create_contest(session, principal, body))
+    contest = await service.create_contest(session, principal, engagement_id, body)
+    return ContestOut.model_validate(contest)
 
 
-@router.get("", response_model=list[ContestOut])
+@engagement_router.get(
+    "",
+    response_model=list[ContestOut],
+    summary="The engagement's contests (any role, own organisations)",
+)
 async def list_contests(
+    engagement_id: uuid.UUID,
     session: SessionDep,
-    engagement_id: uuid.UUID | None = None,
     contest_status: Annotated[ContestStatus | None, Query(alias="status")] = None,
 ) -> list[ContestOut]:
+    await engagements.require(session, engagement_id)
     contests = await repository.list_contests(session, engagement_id, contest_status)
     return [ContestOut.model_validate(contest) for contest in contests]
 
 
-@router.get("/{contest_id}", response_model=ContestOut)
+@router.get(
+    "/{contest_id}", response_model=ContestOut, summary="One contest (any role, own organisations)"
+)
 async def get_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
     return ContestOut.model_validate(await service.require_contest(session, contest_id))
 
 
-@router.put("/{contest_id}", response_model=ContestOut, dependencies=[WRITE])
+@router.put(
+    "/{contest_id}",
+    response_model=ContestOut,
+    dependencies=[WRITE],
+    summary="Replace a draft contest's rules; 409 once it is open (admin, manager, editor)",
+)
 async def update_contest(
     contest_id: uuid.UUID, body: ContestRules, session: SessionDep
 ) -> ContestOut:
     return ContestOut.model_validate(await service.update_contest(session, contest_id, body))
 
 
-@router.post("/{contest_id}/open", response_model=ContestOut, dependencies=[DECIDE])
+@router.post(
+    "/{contest_id}/open",
+    response_model=ContestOut,
+    dependencies=[DECIDE],
+    summary="Open a draft contest to entries (admin, manager)",
+)
 async def open_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
     contest = await service.open_contest(session, contest_id, datetime.now(UTC))
     return ContestOut.model_validate(contest)
 
 
-@router.post("/{contest_id}/close", response_model=ContestOut, dependencies=[DECIDE])
+@router.post(
+    "/{contest_id}/close",
+    response_model=ContestOut,
+    dependencies=[DECIDE],
+    summary=(
+        "Close an open contest; late mentions dated within it still count until the draw "
+        "(admin, manager)"
+    ),
+)
 async def close_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
     return ContestOut.model_validate(await service.close_contest(session, contest_id))
 
@@ -77,9 +108,10 @@ async def close_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOu
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
     dependencies=[WRITE],
-    responses={200: {"description": "This mention was already recorded: the entry as it is"}},
+    responses={200: {"model": EntryOut, "description": "This mention was already recorded"}},
+    summary="Record an entry, accepted or rejected with its reason (admin, manager, editor)",
 )
-async def submit_entry(
+async def submit_contest_entry(
     contest_id: uuid.UUID, body: EntrySubmission, session: SessionDep, response: Response
 ) -> EntryOut:
     entry, created = await service.submit_entry(session, contest_id, body)
@@ -88,8 +120,14 @@ async def submit_entry(
     return EntryOut.model_validate(entry)
 
 
-@router.get("/{contest_id}/entries", response_model=list[EntryOut])
-async def list_entries(
+@router.get(
+    "/{contest_id}/entries",
+    response_model=list[EntryOut],
+    summary=(
+        "The contest's entries, with rejection reasons and awards (any role, own organisations)"
+    ),
+)
+async def list_contest_entries(
     contest_id: uuid.UUID,
     session: SessionDep,
     entry_status: Annotated[EntryStatus | None, Query(alias="status")] = None,
@@ -104,6 +142,10 @@ async def list_entries(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ContestOut,
     dependencies=[DECIDE],
+    summary=(
+        "Draw the winners of a closed contest: starts ContestClaimWorkflow, which draws, "
+        "waits for claims and publishes the result (admin, manager)"
+    ),
 )
 async def request_draw(
     contest_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
@@ -111,23 +153,53 @@ async def request_draw(
     return ContestOut.model_validate(await awards.request_draw(session, principal, contest_id))
 
 
-@router.get("/{contest_id}/draws", response_model=list[DrawOut])
-async def list_draws(contest_id: uuid.UUID, session: SessionDep) -> list[DrawOut]:
+@router.get(
+    "/{contest_id}/draws",
+    response_model=list[DrawOut],
+    summary=(
+        "The contest's draws: seed, entries hash, winners and reserves (any role, own "
+        "organisations)"
+    ),
+)
+async def list_contest_draws(contest_id: uuid.UUID, session: SessionDep) -> list[DrawOut]:
     await service.require_contest(session, contest_id)
     return [awards.draw_view(record) for record in await repository.list_draws(session, contest_id)]
 
 
-@router.get("/{contest_id}/draws/{number}/verification", response_model=DrawVerification)
-async def verify_draw(contest_id: uuid.UUID, number: int, session: SessionDep) -> DrawVerification:
+@router.get(
+    "/{contest_id}/draws/{number}/verification",
+    response_model=DrawVerification,
+    summary=(
+        "Everything needed to recompute a draw, and the service's own check (any role, "
+        "own organisations)"
+    ),
+)
+async def verify_contest_draw(
+    contest_id: uuid.UUID, number: int, session: SessionDep
+) -> DrawVerification:
     return await awards.verify_draw(session, contest_id, number)
 
 
-@router.post("/{contest_id}/claims", response_model=EntryOut, dependencies=[WRITE])
-async def record_claim(contest_id: uuid.UUID, body: ClaimCreate, session: SessionDep) -> EntryOut:
+@router.post(
+    "/{contest_id}/claims",
+    response_model=EntryOut,
+    dependencies=[WRITE],
+    summary="Record a winner's claim before its deadline (admin, manager, editor)",
+)
+async def record_prize_claim(
+    contest_id: uuid.UUID, body: ClaimCreate, session: SessionDep
+) -> EntryOut:
     entry = await awards.record_claim(session, contest_id, body.entry_id, datetime.now(UTC))
     return EntryOut.model_validate(entry)
 
 
-@router.get("/{contest_id}/result", response_model=ContestResult)
-async def get_result(contest_id: uuid.UUID, session: SessionDep) -> ContestResult:
+@router.get(
+    "/{contest_id}/result",
+    response_model=ContestResult,
+    summary=(
+        "The published result: winners' public handles and where to verify each draw; 404 "
+        "until published (any role, own organisations)"
+    ),
+)
+async def get_contest_result(contest_id: uuid.UUID, session: SessionDep) -> ContestResult:
     return await awards.published_result(session, contest_id)

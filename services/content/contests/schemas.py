@@ -90,11 +90,6 @@ class ContestRules(BaseModel):
         return self
 
 
-class ContestCreate(ContestRules):
-    engagement_id: uuid.UUID
-    organization_id: uuid.UUID
-
-
 class ContestOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -27,8 +27,8 @@ from services.content.contests.domain import (
 from services.content.contests.models import Contest, ContestEntry
 from services.content.contests.regions import parse_region
 from services.content.contests.repository import Lock
-from services.content.contests.schemas import ContestCreate, ContestRules, EntrySubmission
-from services.content.models import outbox
+from services.content.contests.schemas import ContestRules, EntrySubmission
+from services.content.models import engagements, outbox
 from shared.auth import Principal
 from shared.domain import Channel
 from shared.errors import ConflictError, NotFoundError
@@ -91,13 +91,13 @@ def _rule_columns(rules: ContestRules) -> dict[str, Any]:
 
 
 async def create_contest(
-    session: AsyncSession, principal: Principal, data: ContestCreate
+    session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: ContestRules
 ) -> Contest:
-    principal.require_organization(data.organization_id)
+    organization_id = await engagements.require(session, engagement_id)
     contest = Contest(
         id=uuid.uuid4(),
-        organization_id=data.organization_id,
-        engagement_id=data.engagement_id,
+        organization_id=organization_id,
+        engagement_id=engagement_id,
         status=ContestStatus.DRAFT,
         created_by=principal.subject,
         **_rule_columns(data),

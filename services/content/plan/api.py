@@ -43,6 +43,10 @@ def attachment(body: str, media_type: str, filename: str) -> Response:
     response_model=PlanOut,
     responses={200: {"model": PlanOut, "description": "Regenerated, or unchanged"}},
     dependencies=[WRITE],
+    summary=(
+        "Generate the editorial plan from editorial rules, or regenerate it keeping "
+        "filled slots (admin, manager, editor)"
+    ),
 )
 async def generate_plan(
     engagement_id: uuid.UUID,
@@ -60,19 +64,37 @@ async def generate_plan(
     return await reports.describe_plan(session, generation.plan)
 
 
-@router.get("", response_model=PlanCalendar)
+@router.get(
+    "",
+    response_model=PlanCalendar,
+    summary=(
+        "The plan with its slots grouped by day, ISO week or month (any role, own organisations)"
+    ),
+)
 async def get_plan(
     engagement_id: uuid.UUID, session: SessionDep, view: PlanView = PlanView.WEEKLY
 ) -> PlanCalendar:
     return await reports.calendar_view(session, engagement_id, view)
 
 
-@router.get("/coverage", response_model=CoverageOut)
-async def get_coverage(engagement_id: uuid.UUID, session: SessionDep) -> CoverageOut:
+@router.get(
+    "/coverage",
+    response_model=CoverageOut,
+    summary=(
+        "Coverage gaps (rules, or rules on a channel, with no content) and cadence "
+        "shortfalls (any role, own organisations)"
+    ),
+)
+async def get_plan_coverage(engagement_id: uuid.UUID, session: SessionDep) -> CoverageOut:
     return await reports.coverage(session, engagement_id)
 
 
-@router.post("/approval", response_model=PlanOut, dependencies=[APPROVE])
+@router.post(
+    "/approval",
+    response_model=PlanOut,
+    dependencies=[APPROVE],
+    summary="Approve the plan (admin, manager, client_approver of its organisation)",
+)
 async def approve_plan(
     engagement_id: uuid.UUID,
     body: PlanApproval,
@@ -85,7 +107,12 @@ async def approve_plan(
     return await reports.describe_plan(session, plan)
 
 
-@router.put("/slots/{slot_id}", response_model=SlotOut, dependencies=[WRITE])
+@router.put(
+    "/slots/{slot_id}",
+    response_model=SlotOut,
+    dependencies=[WRITE],
+    summary="Fill a slot with a content variant (admin, manager, editor)",
+)
 async def fill_slot(
     engagement_id: uuid.UUID,
     slot_id: uuid.UUID,
@@ -99,13 +126,23 @@ async def fill_slot(
     return SlotOut.model_validate(slot)
 
 
-@router.get("/export.ics", response_class=Response, responses=file_responses(ICS_MEDIA_TYPE))
-async def export_ics(engagement_id: uuid.UUID, session: SessionDep) -> Response:
+@router.get(
+    "/export.ics",
+    response_class=Response,
+    responses=file_responses(ICS_MEDIA_TYPE),
+    summary="The plan as iCalendar (RFC 5545), one event per slot (any role, own organisations)",
+)
+async def export_plan_ics(engagement_id: uuid.UUID, session: SessionDep) -> Response:
     plan, slots = await reports.plan_with_slots(session, engagement_id)
     return attachment(export.to_ics(plan, slots), ICS_MEDIA_TYPE, f"plan-{engagement_id}.ics")
 
 
-@router.get("/export.csv", response_class=Response, responses=file_responses(CSV_MEDIA_TYPE))
-async def export_csv(engagement_id: uuid.UUID, session: SessionDep) -> Response:
+@router.get(
+    "/export.csv",
+    response_class=Response,
+    responses=file_responses(CSV_MEDIA_TYPE),
+    summary="The plan as CSV, one row per slot (any role, own organisations)",
+)
+async def export_plan_csv(engagement_id: uuid.UUID, session: SessionDep) -> Response:
     plan, slots = await reports.plan_with_slots(session, engagement_id)
     return attachment(export.to_csv(plan, slots), CSV_MEDIA_TYPE, f"plan-{engagement_id}.csv")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.content import repository as content_repository
-from services.content.models import outbox
+from services.content.models import engagements, outbox
 from services.content.plan import calendar, events, repository
 from services.content.plan.contracts import PlanGenerationResult
 from services.content.plan.models import Plan, PlanHistory, PlanSlot
@@ -206,6 +206,9 @@ async def generate_plan(
 
     Regenerating an approved plan sends it back to draft, recorded in its history.
     """
+    await engagements.require(
+        session, engagement_id, data.organization_id, field="body.organization_id"
+    )
     plan, created = await _plan_to_generate(session, engagement_id, data, actor)
     digest = input_digest(data)
     if plan.input_digest == digest:

@@ -1,35 +1,17 @@
-"""``/v1/engagements``: engagements, their live workflow state and their timeline.
+"""``/v1/engagements``: starting an engagement, and one engagement with its live workflow state.
 
-The list reads the summaries the strategy service keeps from the lifecycle's facts (one query,
-paged); one engagement's view asks its workflow for the live state."""
+The list and the timeline are the strategy service's own routes, forwarded."""
 
 from __future__ import annotations
 
-import uuid
-from urllib.parse import urlencode
+from fastapi import APIRouter, Request, status
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import TypeAdapter
-
-from services.gateway.deps import EngagementsDep, ServicesDep
+from services.gateway.deps import EngagementDep, EngagementsDep, ServicesDep
 from services.gateway.engagements import EngagementControl
-from services.gateway.schemas import (
-    EngagementListItem,
-    EngagementStart,
-    EngagementView,
-    LiveState,
-)
-from services.strategy.lifecycle.schemas import TimelineEntry
+from services.gateway.schemas import EngagementView, LiveState
 from services.strategy.schemas import EngagementCreate, EngagementOut
-from shared.domain import Phase
-from workflows.engagement.messages import EngagementStatus
 
 router = APIRouter(prefix="/engagements", tags=["engagements"])
-
-_LISTED = TypeAdapter(list[EngagementListItem])
-DEFAULT_PAGE = 100
-MAX_PAGE = 200
-_TIMELINE = TypeAdapter(list[TimelineEntry])
 
 
 async def view(engagements: EngagementControl, engagement: EngagementOut) -> EngagementView:
@@ -46,55 +28,18 @@ async def view(engagements: EngagementControl, engagement: EngagementOut) -> Eng
     summary="Start an engagement: stored by strategy, run by EngagementWorkflow (admin, manager)",
 )
 async def create_engagement(
-    body: EngagementStart, request: Request, services: ServicesDep, engagements: EngagementsDep
+    body: EngagementCreate, request: Request, services: ServicesDep, engagements: EngagementsDep
 ) -> EngagementView:
-    # Refuse before writing anything when the timing is refused or Temporal is away, rather
-    # than store an engagement whose workflow cannot start.
-    timing = engagements.timing(body.time_scale)
+    # Refuse before writing anything when Temporal is away, rather than store an engagement
+    # whose lifecycle would only start once it is back.
     engagements.require_connection()
-    stored = EngagementCreate(**body.model_dump(exclude={"time_scale"}))
     engagement = await services.strategy.call(
-        request, "POST", "/engagements", EngagementOut, body=stored
+        request, "POST", "/engagements", EngagementOut, body=body
     )
-    await engagements.start(engagement, timing)
+    # Started here so the answer carries the live state; strategy's engagement_created starts
+    # it too if this process stops before (workflows/lifecycle_start.py).
+    await engagements.start(engagement, body.time_scale)
     return await view(engagements, engagement)
-
-
-@router.get(
-    "",
-    response_model=list[EngagementListItem],
-    summary="Engagements the caller may see, newest first, with their summaries (any role)",
-)
-async def list_engagements(
-    request: Request,
-    response: Response,
-    services: ServicesDep,
-    organization_id: uuid.UUID | None = None,
-    status: EngagementStatus | None = None,
-    phase: Phase | None = None,
-    waiting_for_me: bool = Query(
-        False,
-        description="Only those with an approval one of the caller's roles can give, or an "
-        "open task assigned to one of them",
-    ),
-    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Engagements per page"),
-    offset: int = Query(0, ge=0, description="Engagements skipped (the `Link` header's next)"),
-) -> list[EngagementListItem]:
-    # One more than the page: whether a next page exists, in the same query.
-    params = {"limit": str(limit + 1), "offset": str(offset)}
-    if organization_id is not None:
-        params["organization_id"] = str(organization_id)
-    if status is not None:
-        params["status"] = status.value
-    if phase is not None:
-        params["phase"] = phase.value
-    if waiting_for_me:
-        params["waiting_for_me"] = "true"
-    found = await services.strategy.call(request, "GET", "/engagements", _LISTED, params=params)
-    if len(found) > limit:
-        following = urlencode({**request.query_params, "limit": limit, "offset": offset + limit})
-        response.headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
-    return found[:limit]
 
 
 @router.get(
@@ -102,23 +47,5 @@ async def list_engagements(
     response_model=EngagementView,
     summary="One engagement with its live workflow state (any role, own organisations)",
 )
-async def get_engagement(
-    engagement_id: uuid.UUID, request: Request, services: ServicesDep, engagements: EngagementsDep
-) -> EngagementView:
-    engagement = await services.strategy.call(
-        request, "GET", f"/engagements/{engagement_id}", EngagementOut
-    )
+async def get_engagement(engagement: EngagementDep, engagements: EngagementsDep) -> EngagementView:
     return await view(engagements, engagement)
-
-
-@router.get(
-    "/{engagement_id}/timeline",
-    response_model=list[TimelineEntry],
-    summary="What happened, in order: event, phase, who, when (any role, own organisations)",
-)
-async def get_timeline(
-    engagement_id: uuid.UUID, request: Request, services: ServicesDep
-) -> list[TimelineEntry]:
-    return await services.strategy.call(
-        request, "GET", f"/engagements/{engagement_id}/timeline", _TIMELINE
-    )

@@ -4,11 +4,9 @@ validator checks the caller's roles and organisation and the engagement's state.
 
 from __future__ import annotations
 
-import uuid
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-
-from services.gateway.deps import EngagementsDep, ServicesDep
+from services.gateway.deps import EngagementDep, EngagementsDep
 from services.gateway.engagements import actor_of
 from services.gateway.schemas import (
     ApprovalBody,
@@ -16,7 +14,6 @@ from services.gateway.schemas import (
     InterventionBody,
     TaskCompletionBody,
 )
-from services.strategy.schemas import EngagementOut
 from shared.auth import CurrentPrincipal
 from workflows.engagement.messages import (
     APPROVE_UPDATE,
@@ -39,15 +36,6 @@ from workflows.engagement.messages import (
 router = APIRouter(prefix="/engagements/{engagement_id}", tags=["lifecycle"])
 
 
-async def _engagement(
-    services: ServicesDep, request: Request, engagement_id: uuid.UUID
-) -> EngagementOut:
-    """404 unless the caller may see the engagement (the strategy service decides)."""
-    return await services.strategy.call(
-        request, "GET", f"/engagements/{engagement_id}", EngagementOut
-    )
-
-
 @router.post(
     "/approvals",
     response_model=ApprovalOutcome,
@@ -55,14 +43,11 @@ async def _engagement(
     "organisation), editorial_plan and go_live (admin, manager); a rejection needs a reason",
 )
 async def decide_approval(
-    engagement_id: uuid.UUID,
+    engagement: EngagementDep,
     body: ApprovalBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ApprovalOutcome:
-    engagement = await _engagement(services, request, engagement_id)
     update = ApprovalRequest(actor=actor_of(principal), **body.model_dump())
     return await engagements.update(engagement, APPROVE_UPDATE, update, ApprovalOutcome)
 
@@ -72,15 +57,12 @@ async def decide_approval(
     response_model=list[Task],
     summary="The engagement's human tasks, optionally by status or overdue (any role)",
 )
-async def list_tasks(
-    engagement_id: uuid.UUID,
-    request: Request,
-    services: ServicesDep,
+async def list_engagement_tasks(
+    engagement: EngagementDep,
     engagements: EngagementsDep,
     status: TaskStatus | None = None,
     overdue: bool | None = None,
 ) -> list[Task]:
-    engagement = await _engagement(services, request, engagement_id)
     state = await engagements.state(engagement)
     tasks = state.tasks if state is not None else []
     return [
@@ -97,15 +79,12 @@ async def list_tasks(
     summary="Complete an open task (its assignee roles: agency staff, client_approver or both)",
 )
 async def complete_task(
-    engagement_id: uuid.UUID,
+    engagement: EngagementDep,
     task_id: str,
     body: TaskCompletionBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> Task:
-    engagement = await _engagement(services, request, engagement_id)
     update = TaskCompletion(actor=actor_of(principal), task_id=task_id, note=body.note)
     return await engagements.update(engagement, COMPLETE_TASK_UPDATE, update, Task)
 
@@ -116,28 +95,22 @@ async def complete_task(
     summary="Ask for an ad-hoc intervention during post_launch (admin, manager, client_approver)",
 )
 async def request_intervention(
-    engagement_id: uuid.UUID,
+    engagement: EngagementDep,
     body: InterventionBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> Intervention:
-    engagement = await _engagement(services, request, engagement_id)
     update = InterventionRequest(actor=actor_of(principal), **body.model_dump())
     return await engagements.update(engagement, REQUEST_INTERVENTION_UPDATE, update, Intervention)
 
 
 async def _control(
     name: str,
-    engagement_id: uuid.UUID,
+    engagement: EngagementDep,
     body: ControlBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ControlOutcome:
-    engagement = await _engagement(services, request, engagement_id)
     update = ControlRequest(actor=actor_of(principal), reason=body.reason)
     return await engagements.update(engagement, name, update, ControlOutcome)
 
@@ -147,17 +120,13 @@ async def _control(
     response_model=ControlOutcome,
     summary="Pause a running engagement: no phase or cycle starts until resumed (admin, manager)",
 )
-async def pause(
-    engagement_id: uuid.UUID,
+async def pause_engagement(
+    engagement: EngagementDep,
     body: ControlBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ControlOutcome:
-    return await _control(
-        PAUSE_UPDATE, engagement_id, body, request, services, engagements, principal
-    )
+    return await _control(PAUSE_UPDATE, engagement, body, engagements, principal)
 
 
 @router.post(
@@ -165,17 +134,13 @@ async def pause(
     response_model=ControlOutcome,
     summary="Resume a paused engagement (admin, manager)",
 )
-async def resume(
-    engagement_id: uuid.UUID,
+async def resume_engagement(
+    engagement: EngagementDep,
     body: ControlBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ControlOutcome:
-    return await _control(
-        RESUME_UPDATE, engagement_id, body, request, services, engagements, principal
-    )
+    return await _control(RESUME_UPDATE, engagement, body, engagements, principal)
 
 
 @router.post(
@@ -184,14 +149,10 @@ async def resume(
     summary="Cancel with a reason: compensation runs and the engagement ends cancelled "
     "(admin, manager)",
 )
-async def cancel(
-    engagement_id: uuid.UUID,
+async def cancel_engagement(
+    engagement: EngagementDep,
     body: ControlBody,
-    request: Request,
-    services: ServicesDep,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ControlOutcome:
-    return await _control(
-        CANCEL_UPDATE, engagement_id, body, request, services, engagements, principal
-    )
+    return await _control(CANCEL_UPDATE, engagement, body, engagements, principal)

@@ -15,15 +15,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.content.plan.schemas import PlanCalendar, PlanStatus
-from services.gateway.deps import EngagementsDep, ServicesDep
+from services.gateway.deps import EngagementDep, EngagementsDep, ServicesDep
 from services.publisher.schemas import ConnectionOut
-from services.strategy.schemas import EngagementOut
 from shared import task_queues
 from shared.auth import CurrentPrincipal, Role, require_roles
 from shared.domain import Channel
 from shared.errors import FieldError, NotFoundError, ProblemError
 from shared.settings import Settings
-from workflows.publishing.plan_messages import (
+from workflows.publishing.messages import (
     PLAN_STATE_QUERY,
     PLAN_WORKFLOW_NAME,
     PlanPublishingState,
@@ -57,14 +56,6 @@ def _invalid(field: str, message: str, kind: str) -> ProblemError:
         "The request has invalid fields.",
         title="Validation failed",
         errors=[FieldError(field=field, message=message, type=kind).model_dump()],
-    )
-
-
-async def _engagement(
-    request: Request, services: ServicesDep, engagement_id: uuid.UUID
-) -> EngagementOut:
-    return await services.strategy.call(
-        request, "GET", f"/engagements/{engagement_id}", EngagementOut
     )
 
 
@@ -122,7 +113,7 @@ async def _require_connections(
     "post for every future slot filled with an approved variant (admin, manager)",
 )
 async def start_plan_publishing(
-    engagement_id: uuid.UUID,
+    engagement: EngagementDep,
     body: PlanPublishingStart,
     request: Request,
     principal: CurrentPrincipal,
@@ -131,7 +122,7 @@ async def start_plan_publishing(
 ) -> PlanPublishingStarted:
     # Refuse before anything else when Temporal is away.
     client = engagements.require_connection()
-    engagement = await _engagement(request, services, engagement_id)
+    engagement_id = engagement.id
     if body.organization_id not in (None, engagement.organization_id):
         raise _invalid(
             "body.organization_id",
@@ -173,14 +164,10 @@ async def start_plan_publishing(
     "role, own organisations)",
 )
 async def get_plan_publishing(
-    engagement_id: uuid.UUID,
-    request: Request,
-    services: ServicesDep,
-    engagements: EngagementsDep,
+    engagement: EngagementDep, engagements: EngagementsDep
 ) -> PlanPublishingState:
     client = engagements.require_connection()
-    await _engagement(request, services, engagement_id)
-    handle = client.get_workflow_handle(plan_workflow_id(engagement_id))
+    handle = client.get_workflow_handle(plan_workflow_id(engagement.id))
     try:
         state: PlanPublishingState = await handle.query(
             PLAN_STATE_QUERY, result_type=PlanPublishingState
@@ -188,5 +175,5 @@ async def get_plan_publishing(
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise NotFoundError("plan publishing of engagement", engagement_id) from error
+        raise NotFoundError("plan publishing of engagement", engagement.id) from error
     return state

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from services.gateway.deps import ServicesDep
+from services.gateway.deps import EngagementDep, ServicesDep
 from services.gateway.streams import (
     EventFeed,
     EventFilter,
@@ -15,7 +15,7 @@ from services.gateway.streams import (
     about_engagement,
     visible_to,
 )
-from services.strategy.schemas import EngagementOut, OrganizationOut
+from services.strategy.schemas import OrganizationOut
 from shared.app import Runtime
 from shared.auth import CurrentPrincipal
 
@@ -107,17 +107,8 @@ async def stream_organizations(
     summary="Live events of one engagement (any role, own organisations)",
 )
 async def stream_engagement(
-    engagement_id: uuid.UUID,
-    request: Request,
-    principal: CurrentPrincipal,
-    services: ServicesDep,
-    runtime: Runtime,
-    resume: ResumePoint,
+    engagement: EngagementDep, principal: CurrentPrincipal, runtime: Runtime, resume: ResumePoint
 ) -> EventStreamResponse:
-    # 404 for an unknown engagement, or one of an organisation the caller may not see.
-    engagement = await services.strategy.call(
-        request, "GET", f"/engagements/{engagement_id}", EngagementOut
-    )
     accepts = about_engagement(engagement.id, engagement.organization_id)
     description = f"engagement {engagement.id} for {principal.subject}"
     return await _stream(runtime, resume, accepts, description)

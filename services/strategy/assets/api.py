@@ -17,7 +17,16 @@ router = APIRouter(prefix="/organizations/{organization_id}/assets", tags=["asse
 WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssetOut, dependencies=[WRITE])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssetOut,
+    dependencies=[WRITE],
+    summary=(
+        "Record an asset of the client: account, website, newsletter, event or offline "
+        "touchpoint (admin, manager, editor)"
+    ),
+)
 async def record_asset(
     organization_id: uuid.UUID,
     body: AssetDetails,
@@ -28,7 +37,11 @@ async def record_asset(
     return AssetOut.model_validate(asset)
 
 
-@router.get("", response_model=list[AssetOut])
+@router.get(
+    "",
+    response_model=list[AssetOut],
+    summary="The organisation's assets, optionally of one kind (any role, own organisations)",
+)
 async def list_assets(
     organization_id: uuid.UUID,
     session: SessionDep,
@@ -40,7 +53,9 @@ async def list_assets(
     return [AssetOut.model_validate(asset) for asset in assets]
 
 
-@router.get("/{asset_id}", response_model=AssetOut)
+@router.get(
+    "/{asset_id}", response_model=AssetOut, summary="One asset (any role, own organisations)"
+)
 async def get_asset(
     organization_id: uuid.UUID,
     asset_id: uuid.UUID,
@@ -51,7 +66,12 @@ async def get_asset(
     return AssetOut.model_validate(asset)
 
 
-@router.put("/{asset_id}", response_model=AssetOut, dependencies=[WRITE])
+@router.put(
+    "/{asset_id}",
+    response_model=AssetOut,
+    dependencies=[WRITE],
+    summary="Replace an asset's details (admin, manager, editor)",
+)
 async def replace_asset(
     organization_id: uuid.UUID,
     asset_id: uuid.UUID,
@@ -63,7 +83,12 @@ async def replace_asset(
     return AssetOut.model_validate(asset)
 
 
-@router.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WRITE])
+@router.delete(
+    "/{asset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WRITE],
+    summary="Remove an asset (admin, manager, editor)",
+)
 async def remove_asset(
     organization_id: uuid.UUID,
     asset_id: uuid.UUID,

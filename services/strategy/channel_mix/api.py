@@ -6,8 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from services.strategy.channel_mix import scoring
 from services.strategy.channel_mix.schemas import ChannelMixInputs
-from services.strategy.channel_mix.scoring import score_channel_mix
 from services.strategy.deliverables import service
 from services.strategy.deliverables.api import WRITE, saved_response
 from services.strategy.deliverables.kinds import DeliverableKind
@@ -24,15 +24,19 @@ router = APIRouter(tags=["deliverables"])
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}},
     dependencies=[WRITE],
+    summary=(
+        "Score every channel for the personas, objectives, producible content and effort; "
+        "store the result as a channel_mix version (admin, manager, editor)"
+    ),
 )
-async def score_and_save(
+async def score_channel_mix(
     engagement_id: uuid.UUID,
     body: ChannelMixInputs,
     session: SessionDep,
     principal: CurrentPrincipal,
     response: Response,
 ) -> DeliverableOut:
-    mix = score_channel_mix(body)
+    mix = scoring.score_channel_mix(body)
     saved = await service.save_version(
         session, engagement_id, DeliverableKind.CHANNEL_MIX, mix, principal.subject
     )

@@ -51,8 +51,12 @@ def saved_response(saved: service.Saved, response: Response) -> DeliverableOut:
     "/deliverable-kinds",
     response_model=list[DeliverableKindOut],
     dependencies=[Depends(current_principal)],
+    summary=(
+        "Every deliverable kind: its body's JSON Schema, how it is written, who approves "
+        "it (any role)"
+    ),
 )
-async def list_kinds() -> list[DeliverableKindOut]:
+async def list_deliverable_kinds() -> list[DeliverableKindOut]:
     return [
         DeliverableKindOut(
             kind=kind,
@@ -68,7 +72,14 @@ async def list_kinds() -> list[DeliverableKindOut]:
     ]
 
 
-@router.get(DELIVERABLES, response_model=list[DeliverableSummary])
+@router.get(
+    DELIVERABLES,
+    response_model=list[DeliverableSummary],
+    summary=(
+        "The engagement's deliverables: latest and approved version of each kind (any "
+        "role, own organisations)"
+    ),
+)
 async def list_deliverables(
     engagement_id: uuid.UUID, session: SessionDep
 ) -> list[DeliverableSummary]:
@@ -81,8 +92,12 @@ async def list_deliverables(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}},
     dependencies=[WRITE],
+    summary=(
+        "Save a new draft version of an authored deliverable; the body follows the kind's "
+        "schema (admin, manager, editor)"
+    ),
 )
-async def save_version(
+async def save_deliverable_version(
     engagement_id: uuid.UUID,
     kind: AuthoredKind,
     body: DeliverableBody,
@@ -103,6 +118,7 @@ async def save_version(
     DELIVERABLES + "/brief/render",
     response_class=Response,
     responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+    summary="The brief as Markdown or as an HTML page (any role, own organisations)",
 )
 async def render_brief(
     engagement_id: uuid.UUID,
@@ -115,8 +131,15 @@ async def render_brief(
     return Response(text, media_type=MEDIA_TYPES[output])
 
 
-@router.get(DELIVERABLES + "/{kind}", response_model=DeliverableOut)
-async def get_latest(
+@router.get(
+    DELIVERABLES + "/{kind}",
+    response_model=DeliverableOut,
+    summary=(
+        "The latest version of a deliverable, or the latest approved one with "
+        "?status=approved (any role, own organisations)"
+    ),
+)
+async def get_latest_deliverable(
     engagement_id: uuid.UUID,
     kind: DeliverableKind,
     session: SessionDep,
@@ -126,16 +149,24 @@ async def get_latest(
     return DeliverableOut.model_validate(deliverable)
 
 
-@router.get(DELIVERABLES + "/{kind}/versions", response_model=list[DeliverableOut])
-async def list_versions(
+@router.get(
+    DELIVERABLES + "/{kind}/versions",
+    response_model=list[DeliverableOut],
+    summary="Every version of a deliverable, oldest first (any role, own organisations)",
+)
+async def list_deliverable_versions(
     engagement_id: uuid.UUID, kind: DeliverableKind, session: SessionDep
 ) -> list[DeliverableOut]:
     versions = await service.list_versions(session, engagement_id, kind)
     return [DeliverableOut.model_validate(deliverable) for deliverable in versions]
 
 
-@router.get(DELIVERABLES + "/{kind}/versions/{version}", response_model=DeliverableOut)
-async def get_version(
+@router.get(
+    DELIVERABLES + "/{kind}/versions/{version}",
+    response_model=DeliverableOut,
+    summary="One version of a deliverable (any role, own organisations)",
+)
+async def get_deliverable_version(
     engagement_id: uuid.UUID, kind: DeliverableKind, version: VersionNumber, session: SessionDep
 ) -> DeliverableOut:
     deliverable = await service.find_version(session, engagement_id, kind, version)
@@ -146,8 +177,12 @@ async def get_version(
     DELIVERABLES + "/{kind}/versions/{version}/approve",
     response_model=DeliverableOut,
     dependencies=[APPROVE],
+    summary=(
+        "Approve the latest version; approved versions are immutable (admin, manager; "
+        "client_approver for brief, objectives, editorial_rules, graphic_line)"
+    ),
 )
-async def approve_version(
+async def approve_deliverable_version(
     engagement_id: uuid.UUID,
     kind: DeliverableKind,
     version: VersionNumber,

@@ -14,7 +14,8 @@ from services.strategy.schemas import EngagementOut
 from shared.domain import Phase
 
 # The most engagements one page lists.
-MAX_PAGE = 500
+DEFAULT_PAGE = 100
+MAX_PAGE = 200
 
 
 class TimelineEntry(BaseModel):
@@ -67,5 +68,5 @@ class EngagementFilters(BaseModel):
         description="Only those with an approval one of the caller's roles can give, or an "
         "open task assigned to one of them",
     )
-    limit: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Engagements per page")
+    offset: int = Field(0, ge=0, description="Engagements skipped (the `Link` header's next)")

@@ -1,0 +1,100 @@
+"""The gateway serves each data service's own routes under ``/v1``, declared once, in the service.
+
+A service's ``APIRouter`` is its declaration: path, parameters, body, ``response_model``,
+summary, status codes, documented errors and roles. The gateway builds one route from each of
+them whose OpenAPI is the service route's (so the frontends' contract comes from the service)
+and whose handler does not run the service's code: it authenticates the caller and streams the
+request to the service and the answer back. The service validates, checks roles, ownership and
+state itself, as it does for any caller. Adding an endpoint to a service adds it to the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+
+from services.gateway.clients import Services
+from shared.auth import current_principal, verify_request
+from shared.settings import ServiceName
+
+API_PREFIX = "/v1"
+
+
+@dataclass(frozen=True)
+class ServiceApi:
+    """The routers a data service offers the frontends, and the service that answers them."""
+
+    service: ServiceName
+    routers: Sequence[APIRouter]
+
+
+class ForwardedRoute(APIRoute):
+    """Documented as the service's route; answered by forwarding to the service."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        self.service: ServiceName = options.pop("service")
+        super().__init__(path, endpoint, **options)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        service = self.service
+
+        async def forward(request: Request) -> Response:
+            # The gateway authenticates before anything reaches a service; the service verifies
+            # the same token again and decides what the principal may do.
+            await verify_request(request)
+            services: Services = request.app.state.services
+            return await services.client(service).forward(request, API_PREFIX)
+
+        return forward
+
+
+def forwarded_routes(
+    apis: Iterable[ServiceApi], served_by_gateway: Iterable[APIRouter]
+) -> APIRouter:
+    """One gateway route per service route, except those the gateway composes itself."""
+    composed = {
+        (method, route.path)
+        for gateway_router in served_by_gateway
+        for route in gateway_router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    router = APIRouter(prefix=API_PREFIX)
+    for api in apis:
+        for service_router in api.routers:
+            for route in service_router.routes:
+                if not isinstance(route, APIRoute):
+                    continue
+                methods = {
+                    method for method in route.methods or () if (method, route.path) not in composed
+                }
+                if methods:
+                    router.routes.append(_forwarded(api.service, route, methods))
+    return router
+
+
+def _forwarded(service: ServiceName, route: APIRoute, methods: set[str]) -> ForwardedRoute:
+    return ForwardedRoute(
+        API_PREFIX + route.path,
+        route.endpoint,
+        service=service,
+        methods=methods,
+        name=route.name,
+        response_model=route.response_model,
+        status_code=route.status_code,
+        tags=route.tags,
+        # Documents the bearer scheme on every operation; the handler itself authenticates.
+        dependencies=[Depends(current_principal), *route.dependencies],
+        summary=route.summary,
+        description=route.description,
+        response_description=route.response_description,
+        responses=route.responses,
+        deprecated=route.deprecated,
+        response_class=route.response_class,
+        openapi_extra=route.openapi_extra,
+        include_in_schema=route.include_in_schema,
+    )

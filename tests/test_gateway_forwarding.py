@@ -1,0 +1,82 @@
+"""The gateway forwards each service's routes from the service's own declaration: an endpoint
+added to a service is on the gateway, documented and answered, without a line of gateway code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from services.gateway.app import build_app as build_gateway
+from services.gateway.forwarding import ServiceApi
+from services.listening.app import ROUTERS as LISTENING_ROUTERS
+from shared.app import create_service_app
+from shared.auth import CurrentPrincipal, Role, issue_dev_token
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from tests.conftest import _serve, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Doubled(BaseModel):
+    doubled: int
+    asked_by: str
+
+
+probes = APIRouter(prefix="/listening/probes", tags=["listening"])
+
+
+@probes.get("/{number}", response_model=Doubled, summary="Double a number (any role)")
+async def double_number(number: int, principal: CurrentPrincipal) -> Doubled:
+    return Doubled(doubled=number * 2, asked_by=principal.subject)
+
+
+async def test_an_endpoint_added_to_a_service_is_served_by_the_gateway(
+    settings: Settings,
+) -> None:
+    listening_routers = [*LISTENING_ROUTERS, probes]
+    port, gateway_port = free_port(), free_port()
+    urls = settings.service_urls.model_copy(update={"listening": f"http://127.0.0.1:{port}"})
+    scoped = settings.model_copy(update={"service_urls": urls})
+    listening = create_service_app(
+        ServiceRuntime("listening", scoped, database=False), listening_routers, title="listening"
+    )
+    gateway = build_gateway(scoped, [ServiceApi("listening", listening_routers)])
+    token = issue_dev_token(scoped, "pm", [Role.MANAGER], ["*"])
+    servers = [await _serve(listening, port), await _serve(gateway, gateway_port)]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as client:
+            answered = await client.get(
+                "/v1/listening/probes/21", headers={"Authorization": f"Bearer {token}"}
+            )
+            refused = await client.get(
+                "/v1/listening/probes/many", headers={"Authorization": f"Bearer {token}"}
+            )
+            anonymous = await client.get("/v1/listening/probes/21")
+            document = (await client.get("/openapi.json")).json()
+    finally:
+        for server, task in servers:
+            server.should_exit = True
+            await task
+
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {"doubled": 42, "asked_by": "pm"}
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "path.number"
+    assert anonymous.status_code == 401
+    operation = document["paths"]["/v1/listening/probes/{number}"]["get"]
+    assert operation["operationId"] == "doubleNumber"
+    assert operation["summary"] == "Double a number (any role)"
+    assert {"401", "403", "404", "422"} <= operation["responses"].keys()
+    assert operation["security"]
+
+
+def test_the_committed_openapi_document_is_the_gateways(settings: Settings) -> None:
+    """``docs/openapi.json`` is the frontends' contract: regenerate it with
+    ``.venv/bin/python -m engage openapi > docs/openapi.json`` when the API changes."""
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert committed == build_gateway(settings).openapi()

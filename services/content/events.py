@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.domain import Channel, ContentKind
 
@@ -41,9 +41,35 @@ class ReviewRequested(ItemFact):
     client_approval_required: bool
 
 
+class ApprovedMedium(BaseModel):
+    """A medium of an approved variant: its id in the content store and what a platform is told
+    of it (the publisher signs the link to it)."""
+
+    media_id: uuid.UUID
+    mime_type: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+
+
+class ApprovedVariantFact(BaseModel):
+    """One variant of the item exactly as it was approved (an approved item cannot be edited)."""
+
+    variant_id: uuid.UUID
+    channel: Channel
+    text: str
+    title: str | None
+    link: str | None
+    media: list[ApprovedMedium]
+
+
 class ItemApproved(ItemFact):
     agency_approved_by: str
     client_approved_by: str | None
+    # What was approved, so that a service publishing it (the publisher's read model) needs not
+    # ask the content service. Added later: events emitted before carry none.
+    variants: list[ApprovedVariantFact] = Field(default_factory=list)
 
 
 class ItemRejected(ItemFact):

@@ -1,6 +1,7 @@
 """The issue's "done means", end to end: from an empty organisation to an approved brief,
 strategy, editorial rules and a filled, approved monthly editorial plan, first through the
-gateway alone, then as activities on the strategy and content services' real task queues.
+gateway alone, then with the deliverables read and the plan made by activities on the strategy
+and content services' real task queues.
 
 The plan is kept small so the journey runs fast: one rule, twice a week on Instagram and the
 sandbox over February 2027, whose four ISO weeks are whole (W05 to W08).
@@ -16,18 +17,8 @@ from pydantic import BaseModel
 
 from services.content.contracts import GET_APPROVED_VARIANTS, ApprovedVariantsQuery
 from services.content.plan.contracts import GENERATE_PLAN, GET_PLAN, GeneratePlan, GetPlan
-from services.strategy.channel_mix.schemas import ChannelMixInputs
-from services.strategy.contracts import (
-    GET_APPROVED_DELIVERABLE,
-    RECORD_ANALYSIS,
-    SAVE_DELIVERABLE,
-    SCORE_CHANNEL_MIX,
-    GetApprovedDeliverable,
-    RecordAnalysis,
-    SaveDeliverable,
-    ScoreChannelMix,
-)
-from services.strategy.deliverables.kinds import Analysis, AuthoredKind, DeliverableKind
+from services.strategy.contracts import GET_APPROVED_DELIVERABLE, GetApprovedDeliverable
+from services.strategy.deliverables.kinds import DeliverableKind
 from shared import task_queues
 from shared.auth import Role
 from shared.editorial import EditorialRules
@@ -343,56 +334,28 @@ async def run(platform: Platform, task_queue: str, name: str, payload: BaseModel
     return result
 
 
-async def run_twice(platform: Platform, task_queue: str, name: str, payload: BaseModel) -> Json:
-    """Run an activity, then again as a retry would, which must change nothing."""
-    first = await run(platform, task_queue, name, payload)
-    retried = await run(platform, task_queue, name, payload)
-    assert first["newly_created"] is True, first
-    assert retried == {**first, "newly_created": False}
-    return first
-
-
-async def design_as_activities(journey: Journey) -> dict[str, Json]:
-    """Each deliverable saved (or scored) by its activity, retried once; kind → saved version."""
-    platform, engagement_id = journey.platform, uuid.UUID(journey.engagement_id)
-    saved = {
-        "analysis": await run_twice(
-            platform,
-            task_queues.STRATEGY,
-            RECORD_ANALYSIS,
-            RecordAnalysis(
-                engagement_id=engagement_id,
-                analysis=Analysis.model_validate(analysis_body()),
-                idempotency_key="analysis/state-of-the-art",
-            ),
-        )
-    }
-    mix = await run_twice(
-        platform,
-        task_queues.STRATEGY,
-        SCORE_CHANNEL_MIX,
-        ScoreChannelMix(
-            engagement_id=engagement_id,
-            inputs=ChannelMixInputs.model_validate(mix_inputs()),
-            idempotency_key="analysis/channel-mix",
-        ),
-    )
-    assert "instagram" in mix["mix"]["recommended"]
-    saved["channel_mix"] = mix
-    bodies: dict[AuthoredKind, Json] = {
+async def drafts_through_the_gateway(journey: Journey) -> dict[str, Json]:
+    """Each deliverable's first draft saved through the gateway; kind → saved version."""
+    platform = journey.platform
+    bodies: dict[str, Json] = {
+        "analysis": analysis_body(),
         "brief": brief_body(),
         "objectives": objectives_body(),
         "editorial_rules": editorial_rules(),
         "graphic_line": graphic_line_body(),
     }
-    for authored, body in bodies.items():
-        request = SaveDeliverable(
-            engagement_id=engagement_id,
-            kind=authored,
-            body=body,
-            idempotency_key=f"design/{authored}",
-        )
-        saved[authored] = await run_twice(platform, task_queues.STRATEGY, SAVE_DELIVERABLE, request)
+    saved: dict[str, Json] = {}
+    for kind, body in bodies.items():
+        response = await save(platform, journey.engagement, kind, body, Role.MANAGER)
+        assert response.status_code == 201, response.text
+        saved[kind] = response.json()
+    mix = await platform.gateway.post(
+        f"/v1/engagements/{journey.engagement_id}/channel-mix",
+        json=mix_inputs(),
+        headers=journey.manager,
+    )
+    assert mix.status_code == 201, mix.text
+    saved["channel_mix"] = mix.json()
     for kind, version in saved.items():
         assert (version["kind"], version["version"], version["status"]) == (kind, 1, "draft")
     return saved
@@ -409,7 +372,7 @@ async def test_the_same_journey_runs_as_activities_on_the_services_task_queues(
     platform: Platform,
 ) -> None:
     journey = await Journey.start(platform)
-    saved = await design_as_activities(journey)
+    saved = await drafts_through_the_gateway(journey)
     rules_kind = DeliverableKind.EDITORIAL_RULES
     assert (await approved_deliverable(journey, rules_kind))["approved"] is None
 
@@ -417,7 +380,7 @@ async def test_the_same_journey_runs_as_activities_on_the_services_task_queues(
         await journey.approve(kind, 1, as_client=kind in CLIENT_FACING)
     for kind, version in saved.items():
         found = await approved_deliverable(journey, DeliverableKind(kind))
-        assert found["approved"]["deliverable_id"] == version["deliverable_id"]
+        assert found["approved"]["deliverable_id"] == version["id"]
         assert found["approved"]["version"] == 1
     approved_rules = (await approved_deliverable(journey, rules_kind))["approved"]["body"]
     assert EditorialRules.model_validate(approved_rules) == EditorialRules.model_validate(

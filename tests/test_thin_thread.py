@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
 
-from services.strategy.contracts import RECORD_PHASE_STARTED, RecordPhaseStarted
-from shared import task_queues
 from shared.auth import Role
-from shared.domain import Phase
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
 
@@ -119,23 +115,3 @@ async def test_engagements_are_listed_per_organization(platform: Platform) -> No
         "/v1/engagements", headers=platform.auth(Role.CLIENT_VIEWER, orgs=[second])
     )
     assert {item["organization_id"] for item in client_view.json()} == {second}
-
-
-async def test_recording_a_phase_start_as_an_activity_is_idempotent(platform: Platform) -> None:
-    organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    engagement = created.json()
-    request = RecordPhaseStarted(
-        engagement_id=engagement["id"],
-        organization_id=organization_id,
-        phase=Phase.DESIGN,
-        started_at=datetime.now(UTC),
-    )
-    first = await platform.run_activity(task_queues.STRATEGY, RECORD_PHASE_STARTED, request)
-    again = await platform.run_activity(task_queues.STRATEGY, RECORD_PHASE_STARTED, request)
-    assert first["newly_recorded"] is True
-    assert again == {**first, "newly_recorded": False}

@@ -11,32 +11,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from services.strategy import service
-from services.strategy.channel_mix.schemas import ChannelMix
-from services.strategy.channel_mix.scoring import score_channel_mix
 from services.strategy.contracts import (
     GET_APPROVED_DELIVERABLE,
     GET_DELIVERABLE_VERSIONS,
-    RECORD_ANALYSIS,
     RECORD_LIFECYCLE_EVENTS,
-    RECORD_PHASE_STARTED,
-    SAVE_DELIVERABLE,
-    SCORE_CHANNEL_MIX,
     ApprovedDeliverable,
     ApprovedVersion,
-    ChannelMixScored,
-    DeliverableSaved,
     DeliverableVersionRef,
     DeliverableVersions,
     GetApprovedDeliverable,
     GetDeliverableVersions,
     LifecycleEventsRecorded,
-    PhaseStartRecorded,
-    RecordAnalysis,
     RecordLifecycleEvents,
-    RecordPhaseStarted,
-    SaveDeliverable,
-    ScoreChannelMix,
 )
 from services.strategy.deliverables import service as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind, DeliverableStatus
@@ -45,21 +31,6 @@ from services.strategy.models import Deliverable
 from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
-
-
-def _author() -> str:
-    return f"workflow:{activity.info().workflow_id}"
-
-
-def _saved(saved: deliverables.Saved) -> DeliverableSaved:
-    deliverable = saved.deliverable
-    return DeliverableSaved(
-        deliverable_id=deliverable.id,
-        kind=DeliverableKind(deliverable.kind),
-        version=deliverable.version,
-        status=DeliverableStatus(deliverable.status),
-        newly_created=saved.created,
-    )
 
 
 def _approved_version(deliverable: Deliverable) -> ApprovedVersion:
@@ -78,12 +49,6 @@ def _approved_version(deliverable: Deliverable) -> ApprovedVersion:
 class StrategyActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-
-    @activity.defn(name=RECORD_PHASE_STARTED)
-    @problems_as_application_errors
-    async def record_phase_started(self, request: RecordPhaseStarted) -> PhaseStartRecorded:
-        async with session_scope(self._sessions, SYSTEM) as session:
-            return await service.record_phase_started(session, request)
 
     @activity.defn(name=RECORD_LIFECYCLE_EVENTS)
     @problems_as_application_errors
@@ -113,48 +78,6 @@ class StrategyActivities:
                 ],
             )
 
-    @activity.defn(name=SAVE_DELIVERABLE)
-    @problems_as_application_errors
-    async def save_deliverable(self, request: SaveDeliverable) -> DeliverableSaved:
-        kind = DeliverableKind(request.kind)
-        async with session_scope(self._sessions, SYSTEM) as session:
-            body = deliverables.parse_body(kind, request.body)
-            saved = await deliverables.save_version(
-                session, request.engagement_id, kind, body, _author(), request.idempotency_key
-            )
-            return _saved(saved)
-
-    @activity.defn(name=RECORD_ANALYSIS)
-    @problems_as_application_errors
-    async def record_analysis(self, request: RecordAnalysis) -> DeliverableSaved:
-        async with session_scope(self._sessions, SYSTEM) as session:
-            saved = await deliverables.save_version(
-                session,
-                request.engagement_id,
-                DeliverableKind.ANALYSIS,
-                request.analysis,
-                _author(),
-                request.idempotency_key,
-            )
-            return _saved(saved)
-
-    @activity.defn(name=SCORE_CHANNEL_MIX)
-    @problems_as_application_errors
-    async def score_channel_mix(self, request: ScoreChannelMix) -> ChannelMixScored:
-        mix = score_channel_mix(request.inputs)
-        async with session_scope(self._sessions, SYSTEM) as session:
-            saved = await deliverables.save_version(
-                session,
-                request.engagement_id,
-                DeliverableKind.CHANNEL_MIX,
-                mix,
-                _author(),
-                request.idempotency_key,
-            )
-            # A retry returns the mix stored the first time, not a fresh computation.
-            stored = ChannelMix.model_validate(saved.deliverable.body)
-            return ChannelMixScored(**_saved(saved).model_dump(), mix=stored)
-
     @activity.defn(name=GET_APPROVED_DELIVERABLE)
     @problems_as_application_errors
     async def get_approved_deliverable(
@@ -172,11 +95,7 @@ class StrategyActivities:
 
     def all(self) -> Sequence[Callable[..., Any]]:
         return [
-            self.record_phase_started,
             self.record_lifecycle_events,
             self.get_deliverable_versions,
-            self.save_deliverable,
-            self.record_analysis,
-            self.score_channel_mix,
             self.get_approved_deliverable,
         ]

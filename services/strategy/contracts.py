@@ -12,13 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.strategy.channel_mix.schemas import ChannelMix, ChannelMixInputs
-
 # Re-exported: workflows name deliverable kinds through the contracts.
-from services.strategy.deliverables.kinds import (
-    Analysis,
-    AuthoredKind,
-)
 from services.strategy.deliverables.kinds import (
     DeliverableKind as DeliverableKind,
 )
@@ -27,62 +21,12 @@ from services.strategy.deliverables.kinds import (
 )
 from shared.domain import Phase
 
-RECORD_PHASE_STARTED = "strategy.record_phase_started"
-SAVE_DELIVERABLE = "strategy.save_deliverable"
-RECORD_ANALYSIS = "strategy.record_analysis"
-SCORE_CHANNEL_MIX = "strategy.score_channel_mix"
 GET_APPROVED_DELIVERABLE = "strategy.get_approved_deliverable"
 RECORD_LIFECYCLE_EVENTS = "strategy.record_lifecycle_events"
 GET_DELIVERABLE_VERSIONS = "strategy.get_deliverable_versions"
 
-# Names one effect: a retried activity with the same key returns the version it already made.
+# Names one effect: recording it again with the same key changes nothing.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
-
-class RecordPhaseStarted(BaseModel):
-    engagement_id: uuid.UUID
-    organization_id: uuid.UUID
-    phase: Phase
-    revision: int = 0
-    started_at: datetime
-
-
-class PhaseStartRecorded(BaseModel):
-    newly_recorded: bool
-    event_id: str
-
-
-class SaveDeliverable(BaseModel):
-    """A new version of an authored deliverable; ``body`` follows the kind's schema."""
-
-    engagement_id: uuid.UUID
-    kind: AuthoredKind
-    body: dict[str, Any]
-    idempotency_key: IdempotencyKey
-
-
-class RecordAnalysis(BaseModel):
-    engagement_id: uuid.UUID
-    analysis: Analysis
-    idempotency_key: IdempotencyKey
-
-
-class ScoreChannelMix(BaseModel):
-    engagement_id: uuid.UUID
-    inputs: ChannelMixInputs
-    idempotency_key: IdempotencyKey
-
-
-class DeliverableSaved(BaseModel):
-    deliverable_id: uuid.UUID
-    kind: DeliverableKind
-    version: int
-    status: DeliverableStatus
-    newly_created: bool
-
-
-class ChannelMixScored(DeliverableSaved):
-    mix: ChannelMix
 
 
 class GetApprovedDeliverable(BaseModel):

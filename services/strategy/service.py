@@ -7,14 +7,6 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy import events, repository
-from services.strategy.contracts import (
-    LifecycleEventName,
-    LifecycleStep,
-    PhaseStartRecorded,
-    RecordLifecycleEvents,
-    RecordPhaseStarted,
-)
-from services.strategy.lifecycle import service as lifecycle
 from services.strategy.models import Engagement, Organization, outbox
 from services.strategy.schemas import EngagementCreate, OrganizationCreate
 from shared.auth import Principal
@@ -97,28 +89,3 @@ async def create_engagement(
         ),
     )
     return engagement
-
-
-async def record_phase_started(
-    session: AsyncSession, request: RecordPhaseStarted
-) -> PhaseStartRecorded:
-    """A phase start as one lifecycle step (the same event id as the workflow's own record)."""
-    recorded = await lifecycle.record(
-        session,
-        RecordLifecycleEvents(
-            engagement_id=request.engagement_id,
-            organization_id=request.organization_id,
-            steps=[
-                LifecycleStep(
-                    event=LifecycleEventName.PHASE_STARTED,
-                    phase=request.phase,
-                    idempotency_key=f"{request.phase.value}/{request.revision}/started",
-                    occurred_at=request.started_at,
-                    details={"revision": request.revision},
-                )
-            ],
-        ),
-    )
-    return PhaseStartRecorded(
-        newly_recorded=recorded.newly_recorded == 1, event_id=recorded.event_ids[0]
-    )

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from engage.demo import POSTS, DemoError, run_demo, time_scale_for
-from services.gateway.app import build_app as build_gateway
+from services.strategy.app import build_app as build_strategy
 from shared.auth import Role, issue_dev_token
 from shared.domain import Phase
 from shared.settings import LifecycleSettings
@@ -101,21 +101,22 @@ def test_time_scale_fits_the_timed_steps_into_the_target() -> None:
 
 
 async def test_prod_refuses_a_compressed_engagement(platform: Platform) -> None:
+    """The strategy service's own rule: the gateway forwards time_scale and strategy refuses it."""
     prod = platform.settings.model_copy(update={"environment": "prod"})
     headers = {"Authorization": f"Bearer {issue_dev_token(prod, 'pm', [Role.MANAGER], ['*'])}"}
     body = engagement_body("00000000-0000-4000-8000-000000000001")
-    transport = httpx.ASGITransport(app=build_gateway(prod))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as gateway:
-        refused = await gateway.post(
-            "/v1/engagements", json={**body, "time_scale": 0.001}, headers=headers
+    transport = httpx.ASGITransport(app=build_strategy(prod))
+    async with httpx.AsyncClient(transport=transport, base_url="http://strategy") as strategy:
+        refused = await strategy.post(
+            "/engagements", json={**body, "time_scale": 0.001}, headers=headers
         )
-        plain = await gateway.post("/v1/engagements", json=body, headers=headers)
+        plain = await strategy.post("/engagements", json=body, headers=headers)
 
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in refused.json()["errors"]] == ["body.time_scale"]
-    # Without time_scale the request goes past that check (to Temporal, not connected here).
-    assert plain.status_code == 503, plain.text
+    # Without time_scale the request goes past that check (to the unknown organisation).
+    assert plain.status_code == 404, plain.text
 
 
 async def test_time_scale_outside_its_range_is_a_validation_error(platform: Platform) -> None:

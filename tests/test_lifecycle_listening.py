@@ -4,10 +4,9 @@ recorded with its counts; another engagement's queries keep running."""
 
 from __future__ import annotations
 
-import uuid
-
 from shared.auth import Role
 from tests.conftest import Platform
+from tests.engagement_helpers import stored_engagement
 from tests.test_listening_queries import QUERIES, create_query
 from tests.test_thin_thread import create_org, engagement_body
 
@@ -24,7 +23,8 @@ async def test_cancelling_an_engagement_stops_its_listening_queries(platform: Pl
         await create_query(platform, organization_id, engagement_id=engagement_id, name=name)
         for name in ("Brand", "Harvest")
     ]
-    other = await create_query(platform, organization_id, engagement_id=str(uuid.uuid4()))
+    other_engagement = await stored_engagement(platform, organization_id)
+    other = await create_query(platform, organization_id, engagement_id=other_engagement)
 
     cancelled = await platform.gateway.post(
         f"/v1/engagements/{engagement_id}/cancel",

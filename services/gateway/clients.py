@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
@@ -22,7 +22,6 @@ from shared.settings import ServiceName, Settings
 from shared.telemetry import current_trace_headers
 
 Model = TypeVar("Model", bound=BaseModel)
-Item = TypeVar("Item", bound=BaseModel)
 PASSED_THROUGH_HEADERS = frozenset({"retry-after", "www-authenticate"})
 # What a forwarded request carries to the service besides the trace context.
 FORWARDED_REQUEST_HEADERS = (
@@ -51,24 +50,19 @@ class ServiceClient:
         self._http = http
         self._base_url = base_url.rstrip("/")
 
-    async def raw(
+    async def call(
         self,
         request: Request,
         method: str,
         path: str,
+        returns: type[Model],
         *,
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
-        content: bytes | None = None,
-        content_type: str | None = None,
-    ) -> httpx.Response:
-        """Forward a call; a non-2xx answer is raised as the service's own problem."""
-        headers = {
-            "Authorization": request.headers.get("Authorization", ""),
-            **current_trace_headers(),
-        }
-        if content_type:
-            headers["Content-Type"] = content_type
+    ) -> Model:
+        """Call the service on the caller's behalf; a problem answer is raised as its own."""
+        headers = {"Authorization": request.headers.get("Authorization", "")}
+        headers.update(current_trace_headers())
         try:
             response = await self._http.request(
                 method,
@@ -77,15 +71,15 @@ class ServiceClient:
                 params=params,
                 # Only what the caller sent: a partial edit must not turn absent fields into nulls.
                 json=body.model_dump(mode="json", exclude_unset=True) if body is not None else None,
-                content=content,
             )
         except httpx.TransportError as error:
-            raise DependencyUnavailableError(
-                self.name, f"the {self.name} service is not reachable"
-            ) from error
+            raise self._unreachable() from error
         if not response.is_success:
             raise _problem_from(self.name, response)
-        return response
+        return returns.model_validate_json(response.content)
+
+    def _unreachable(self) -> DependencyUnavailableError:
+        return DependencyUnavailableError(self.name, f"the {self.name} service is not reachable")
 
     async def forward(self, request: Request, prefix: str) -> Response:
         """Send the caller's request, less the gateway's path ``prefix``, to the service as it
@@ -110,9 +104,7 @@ class ServiceClient:
         try:
             upstream = await self._http.send(upstream_request, stream=True)
         except httpx.TransportError as error:
-            raise DependencyUnavailableError(
-                self.name, f"the {self.name} service is not reachable"
-            ) from error
+            raise self._unreachable() from error
         answer_headers = {
             name: value
             for name, value in upstream.headers.items()
@@ -135,45 +127,6 @@ class ServiceClient:
             answer_headers,
             background=BackgroundTask(upstream.aclose),
         )
-
-    @overload
-    async def call(
-        self,
-        request: Request,
-        method: str,
-        path: str,
-        returns: type[Model],
-        *,
-        body: BaseModel | None = None,
-        params: dict[str, str] | None = None,
-    ) -> Model: ...
-
-    @overload
-    async def call(
-        self,
-        request: Request,
-        method: str,
-        path: str,
-        returns: TypeAdapter[list[Item]],
-        *,
-        body: BaseModel | None = None,
-        params: dict[str, str] | None = None,
-    ) -> list[Item]: ...
-
-    async def call(
-        self,
-        request: Request,
-        method: str,
-        path: str,
-        returns: type[Model] | TypeAdapter[list[Item]],
-        *,
-        body: BaseModel | None = None,
-        params: dict[str, str] | None = None,
-    ) -> Model | list[Item]:
-        response = await self.raw(request, method, path, body=body, params=params)
-        if isinstance(returns, TypeAdapter):
-            return returns.validate_json(response.content)
-        return returns.model_validate_json(response.content)
 
 
 def _problem_from(service: str, response: httpx.Response) -> ProblemError:

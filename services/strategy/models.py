@@ -159,10 +159,6 @@ class Deliverable(OrgScoped, Timestamped, Base):
     __tablename__ = "deliverables"
     __table_args__ = (
         UniqueConstraint("engagement_id", "kind", "version", name="uq_deliverables_version"),
-        # Lets an activity retried with the same key find the version it already made.
-        UniqueConstraint(
-            "engagement_id", "kind", "idempotency_key", name="uq_deliverables_idempotency_key"
-        ),
         CheckConstraint("status IN ('draft', 'approved')", name="status"),
     )
 
@@ -175,7 +171,6 @@ class Deliverable(OrgScoped, Timestamped, Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_as: Mapped[str | None] = mapped_column(String(16))

@@ -45,18 +45,6 @@ async def get_version(
     )
 
 
-async def find_by_key(
-    session: AsyncSession, engagement_id: uuid.UUID, kind: str, idempotency_key: str
-) -> Deliverable | None:
-    return await session.scalar(
-        select(Deliverable).where(
-            Deliverable.engagement_id == engagement_id,
-            Deliverable.kind == kind,
-            Deliverable.idempotency_key == idempotency_key,
-        )
-    )
-
-
 async def list_versions(
     session: AsyncSession, engagement_id: uuid.UUID, kind: str
 ) -> Sequence[Deliverable]:

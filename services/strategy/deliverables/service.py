@@ -95,13 +95,6 @@ async def _check_asset_evidence(
         raise validation_problem(errors)
 
 
-def _version_id(engagement_id: uuid.UUID, kind: DeliverableKind, key: str | None) -> uuid.UUID:
-    """A retried save with the same idempotency key makes a version with the same id."""
-    if key is None:
-        return uuid.uuid4()
-    return uuid.uuid5(ID_NAMESPACE, f"urn:engage:strategy:{engagement_id}:{kind.value}:{key}")
-
-
 def _fact_id(deliverable: Deliverable, fact: str) -> uuid.UUID:
     return uuid.uuid5(ID_NAMESPACE, f"urn:engage:strategy:deliverable:{deliverable.id}:{fact}")
 
@@ -112,14 +105,9 @@ async def save_version(
     kind: DeliverableKind,
     body: BaseModel,
     author: str,
-    idempotency_key: str | None = None,
 ) -> Saved:
-    """A new draft version, unless the key was seen or the body equals the latest version's."""
+    """A new draft version, unless the body equals the latest version's."""
     engagement = await _locked_engagement(session, engagement_id)
-    if idempotency_key is not None:
-        seen = await repository.find_by_key(session, engagement.id, kind, idempotency_key)
-        if seen is not None:
-            return Saved(seen, created=False)
     if isinstance(body, Analysis):
         await _check_asset_evidence(session, engagement, body)
     content = body.model_dump(mode="json")
@@ -127,14 +115,13 @@ async def save_version(
     if latest is not None and latest.body == content:
         return Saved(latest, created=False)
     deliverable = Deliverable(
-        id=_version_id(engagement.id, kind, idempotency_key),
+        id=uuid.uuid4(),
         organization_id=engagement.organization_id,
         engagement_id=engagement.id,
         kind=kind.value,
         version=latest.version + 1 if latest is not None else 1,
         status=DeliverableStatus.DRAFT.value,
         body=content,
-        idempotency_key=idempotency_key,
         created_by=author,
     )
     session.add(deliverable)

@@ -58,6 +58,7 @@ async def test_an_endpoint_added_to_a_service_is_served_by_the_gateway(
             )
             anonymous = await client.get("/v1/listening/probes/21")
             document = (await client.get("/openapi.json")).json()
+            docs_page = await client.get("/docs")
     finally:
         for server, task in servers:
             server.should_exit = True
@@ -73,6 +74,8 @@ async def test_an_endpoint_added_to_a_service_is_served_by_the_gateway(
     assert operation["summary"] == "Double a number (any role)"
     assert {"401", "403", "404", "422"} <= operation["responses"].keys()
     assert operation["security"]
+    assert docs_page.status_code == 200
+    assert "swagger-ui" in docs_page.text
 
 
 def test_the_committed_openapi_document_is_the_gateways(settings: Settings) -> None:

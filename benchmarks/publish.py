@@ -4,9 +4,10 @@ published by ``PublishPostWorkflow`` and the publisher's ``publisher.publish`` a
 The platform runs as ``make up`` runs it, each part a process of its own: a Temporal dev server
 (in memory), ``engage worker workflows``, ``engage worker publisher`` (the sandbox's task queue,
 ``ENGAGE_PUBLISHER__PLATFORM_CONCURRENCY`` publishes at a time, and its outbox relay) and the
-sandbox, on a scratch database and stream. This process places the posts through the API's code
-path (``publications.place_publication``), starts each post's workflow with the API's ``Scheduler``,
-and waits for the posts to settle.
+sandbox, on a scratch database and stream. This process records one approved variant in the
+publisher's read model (as content's ``item_approved`` would), places the posts of it, each in a
+slot of its own, through the API's code path (``publications.place_publication``), starts each
+post's workflow with the API's ``Scheduler``, and waits for the posts to settle.
 
 The baseline is the sandbox's own ceiling, measured first in the same run with the same rate
 limits: as many posts sent straight to it over kept-alive connections as fast as it accepts
@@ -59,7 +60,9 @@ from benchmarks.workers import (
     running_workers,
     temporal_dev_server,
 )
-from services.publisher import connections, publications
+from services.content.events import ITEM_APPROVED, ApprovedVariantFact, ItemApproved
+from services.content.events import SOURCE as CONTENT_SOURCE
+from services.publisher import approvals, connections, publications
 from services.publisher.connectors.base import Credentials
 from services.publisher.connectors.sandbox import SandboxConnector
 from services.publisher.contracts import platform_queue
@@ -72,7 +75,9 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.domain import Channel
 from shared.errors import DependencyUnavailableError
+from shared.events.envelope import new_event
 from shared.events.jetstream import connect_nats, ensure_stream
+from shared.media_links import MediaLinks
 from shared.settings import Settings
 
 BENCHMARK = "publish"
@@ -234,14 +239,47 @@ async def connect(
         return organization_id, [connection.id for connection in stored]
 
 
+async def approve_variant(
+    sessions: async_sessionmaker[AsyncSession], organization_id: uuid.UUID
+) -> uuid.UUID:
+    """A sandbox variant the publisher knows as approved, as content's ``item_approved`` would
+    have told it (every post publishes it, each in a slot of its own)."""
+    variant_id = uuid.uuid4()
+    approved = ItemApproved(
+        item_id=uuid.uuid4(),
+        organization_id=organization_id,
+        engagement_id=None,
+        agency_approved_by="bench",
+        client_approved_by=None,
+        variants=[
+            ApprovedVariantFact(
+                variant_id=variant_id,
+                channel=Channel.SANDBOX,
+                text="Benchmark post",
+                title=None,
+                link=None,
+                media=[],
+            )
+        ],
+    )
+    async with session_scope(sessions, SYSTEM) as session:
+        await approvals.record_approval(
+            session, new_event(ITEM_APPROVED, approved, source=CONTENT_SOURCE)
+        )
+    return variant_id
+
+
 async def schedule(
     sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
     organization_id: uuid.UUID,
     connection_ids: list[uuid.UUID],
 ) -> list[Publication]:
     """POSTS publications through the API's code path, spread evenly over the accounts."""
     placeholder = datetime.now(UTC) + timedelta(days=1)
     in_flight = asyncio.Semaphore(INSERTS_IN_FLIGHT)
+    variant_id = await approve_variant(sessions, organization_id)
+    links = MediaLinks.from_settings(settings)
 
     async def place(first: int) -> list[Publication]:
         placed: list[Publication] = []
@@ -250,12 +288,11 @@ async def schedule(
                 data = PublicationCreate(
                     organization_id=organization_id,
                     connection_id=connection_ids[n % len(connection_ids)],
-                    variant_id=uuid.uuid4(),
+                    variant_id=variant_id,
                     slot_id=uuid.uuid4(),
                     due_at=placeholder,
-                    text=f"Benchmark post {n}",
                 )
-                publication, _ = await publications.place_publication(session, data)
+                publication, _ = await publications.place_publication(session, data, links)
                 placed.append(publication)
         return placed
 
@@ -415,7 +452,7 @@ async def measure(
     organization_id, connection_ids = await connect(
         sessions, TokenVault(settings.publisher), accounts
     )
-    placed = await schedule(sessions, organization_id, connection_ids)
+    placed = await schedule(sessions, settings, organization_id, connection_ids)
     lead = timedelta(seconds=10 + POSTS * START_SECONDS_PER_POST)
     due_at = datetime.now(UTC) + lead
     await set_due(sessions, placed, due_at)

@@ -42,6 +42,7 @@ from services.listening import worker as listening_worker
 from services.listening.app import build_app as build_listening
 from services.listening.models import OutboxEvent as ListeningOutboxEvent
 from services.listening.models import engagements as listening_engagements
+from services.publisher import approvals as publisher_approvals
 from services.publisher import worker as publisher_worker
 from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
@@ -65,7 +66,11 @@ if TYPE_CHECKING:
 
 RUN_ID = uuid.uuid4().hex[:8]
 # What the services' workers consume, besides relaying their outboxes.
-SUBSCRIPTIONS = [content_engagements.subscription, listening_engagements.subscription]
+SUBSCRIPTIONS = [
+    content_engagements.subscription,
+    listening_engagements.subscription,
+    *publisher_approvals.SUBSCRIPTIONS,
+]
 
 
 def free_port() -> int:

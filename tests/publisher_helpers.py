@@ -1,9 +1,10 @@
-"""Connecting a sandbox account and scheduling posts through the gateway, for publisher tests."""
+"""Connecting a sandbox account and scheduling posts of approved content through the gateway,
+for publisher tests."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,7 @@ import httpx
 from services.publisher.connectors.sandbox import SandboxConnector
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
+from tests.publisher_content_helpers import approved_variant
 
 REDIRECT_URI = "https://app.atlantide.example/oauth/callback"
 
@@ -24,6 +26,16 @@ class SandboxAccount:
     account_id: str
     access_token: str
     sandbox: httpx.AsyncClient
+    # An approved sandbox variant of the organisation, written when a test first schedules a
+    # post without naming one; every post differs by its due time.
+    variant_id: str | None = None
+    _writing_variant: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def approved_variant(self, platform: Platform) -> str:
+        async with self._writing_variant:
+            if self.variant_id is None:
+                self.variant_id = await approved_variant(platform, self.organization_id)
+        return self.variant_id
 
     async def posts(self, idempotency_key: str | None = None) -> list[dict[str, Any]]:
         listed = await self.sandbox.get(
@@ -81,11 +93,10 @@ async def schedule(
     body = {
         "organization_id": account.organization_id,
         "connection_id": account.connection_id,
-        "variant_id": str(uuid.uuid4()),
         "due_at": (datetime.now(UTC) + timedelta(seconds=in_seconds)).isoformat(),
-        "text": "Vendemmia 2026: vi aspettiamo in cantina!",
         **fields,
     }
+    body.setdefault("variant_id", await account.approved_variant(platform))
     created = await platform.gateway.post(
         "/v1/publications", json=body, headers=platform.auth(Role.EDITOR)
     )

@@ -119,7 +119,9 @@ async def test_a_post_whose_workflow_never_started_is_withdrawn_all_the_same(
                 engagement_id=engagement_id,
                 connection_id=uuid.UUID(account.connection_id),
                 channel=Channel.SANDBOX,
-                variant=VariantToPublish(variant_id=uuid.uuid4(), text="Mai partito"),
+                variant=VariantToPublish(
+                    variant_id=uuid.UUID(await account.approved_variant(platform))
+                ),
                 slot_id=uuid.uuid4(),
                 due_at=datetime.now(UTC) + timedelta(hours=1),
             ),

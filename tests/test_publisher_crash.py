@@ -32,10 +32,11 @@ from shared.auth import Principal, Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.errors import DependencyUnavailableError
+from shared.media_links import MediaLinks
 from shared.settings import Settings
 from tests.conftest import Platform, wait_until
 from tests.events_helpers import stream_messages
-from tests.publisher_helpers import connect_sandbox, settled
+from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
 from tests.test_thin_thread import create_org
 from tests.worker_processes import WorkerProcess, worker_environment
 from workflows.publishing.workflow import PublishPostWorkflow
@@ -87,21 +88,22 @@ async def sandbox_stats(sandbox: httpx.AsyncClient) -> dict[str, int]:
 
 
 async def place_publication(
-    sessions: async_sessionmaker[AsyncSession], organization_id: str, connection_id: str
+    platform: Platform, sessions: async_sessionmaker[AsyncSession], account: SandboxAccount
 ) -> Publication:
     """The publisher's own scheduling rules write the row; the test starts its workflow."""
     editor = Principal(subject="crash-test", roles=frozenset({Role.EDITOR}), all_organizations=True)
+    variant_id = await account.approved_variant(platform)
     async with session_scope(sessions, SYSTEM) as session:
         return await publications.schedule_publication(
             session,
             editor,
             PublicationCreate(
-                organization_id=uuid.UUID(organization_id),
-                connection_id=uuid.UUID(connection_id),
-                variant_id=uuid.uuid4(),
+                organization_id=uuid.UUID(account.organization_id),
+                connection_id=uuid.UUID(account.connection_id),
+                variant_id=uuid.UUID(variant_id),
                 due_at=datetime.now(UTC),
-                text="Ultimi posti per la degustazione di sabato",
             ),
+            MediaLinks.from_settings(platform.settings),
         )
 
 
@@ -165,9 +167,7 @@ async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_
                 }
             )
             before = await sandbox_stats(sandbox)
-            publication = await place_publication(
-                sessions, account.organization_id, account.connection_id
-            )
+            publication = await place_publication(platform, sessions, account)
             await start_workflow(settings, publication)
 
             async def accepted_and_held() -> bool:

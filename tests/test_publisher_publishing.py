@@ -114,7 +114,6 @@ async def test_a_revoked_token_fails_the_post_and_asks_for_reauthorisation(
             "connection_id": account.connection_id,
             "variant_id": publication["variant_id"],
             "due_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
-            "text": "again",
         },
         headers=platform.auth(Role.EDITOR),
     )

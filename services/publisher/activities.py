@@ -1,4 +1,7 @@
-"""Temporal activities of the publisher. Every one is idempotent."""
+"""Temporal activities of the publisher. Every one is idempotent, and follows the kernel's
+activity error policy (``shared/activity_errors.py``): a refusal (4xx problem, invalid input) is
+final, a failure on the service's side is retried. Publishing also classifies a platform's
+failures itself (``PublishFailedError``), for the post's workflow to tell them apart."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -51,9 +53,10 @@ from services.publisher.contracts import (
 from services.publisher.crypto import TokenVault
 from services.publisher.publishing import ConnectorFor, Publisher, PublishFailedError, outcome_of
 from services.publisher.schemas import PublicationCreate
+from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
-from shared.errors import ProblemError
+from shared.errors import NotFoundError
 from shared.media_links import MediaLinks
 
 ERROR_TYPES: dict[FailureClass, str] = {
@@ -71,17 +74,19 @@ class PublisherActivities:
         sessions: async_sessionmaker[AsyncSession],
         vault: TokenVault,
         connector_for: ConnectorFor,
+        media_links: MediaLinks,
         temporal: Callable[[], Client] | None = None,
-        media_links: MediaLinks | None = None,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
         self._connector_for = connector_for
         # Called when needed: a worker connects to Temporal after building its activities.
         self._temporal = temporal
+        self._media_links = media_links
         self._publisher = Publisher(sessions, vault, connector_for, media_links)
 
     @activity.defn(name=PUBLISH)
+    @problems_as_application_errors
     async def publish(self, command: PublishCommand) -> PublishOutcome:
         try:
             return await self._publisher.publish(command.publication_id)
@@ -96,16 +101,16 @@ class PublisherActivities:
             ) from error
 
     @activity.defn(name=MARK_CANCELLED)
+    @problems_as_application_errors
     async def mark_cancelled(self, command: CancelCommand) -> PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
             publication = await publications.withdraw_waiting_publication(session, command)
             if publication is None:
-                raise ApplicationError(
-                    f"no publication {command.publication_id}", non_retryable=True
-                )
+                raise NotFoundError("publication", command.publication_id)
             return outcome_of(publication)
 
     @activity.defn(name=COLLECT_METRICS)
+    @problems_as_application_errors
     async def collect_metrics(self, command: CollectMetricsCommand) -> MetricsCollected:
         scope = None
         if command.organization_id is not None and command.engagement_id is not None:
@@ -120,6 +125,7 @@ class PublisherActivities:
         )
 
     @activity.defn(name=REFRESH_TOKENS)
+    @problems_as_application_errors
     async def refresh_tokens(self, command: RefreshTokensCommand) -> TokensRefreshed:
         refreshed, needs_reauth = await metrics.refresh_expiring(
             self._sessions,
@@ -130,44 +136,37 @@ class PublisherActivities:
         return TokensRefreshed(refreshed=refreshed, needs_reauth=needs_reauth)
 
     @activity.defn(name=SCHEDULE_PUBLICATION)
+    @problems_as_application_errors
     async def schedule_publication(
         self, command: SchedulePublicationCommand
     ) -> ScheduledPublication:
         """The API's code path, but a post already placed is the answer rather than a conflict.
 
-        A refusal (unknown or re-authorisation-needing connection, invalid post) fails without
-        retries: it would fail the same way again."""
-        try:
-            data = PublicationCreate(
-                **command.variant.model_dump(),
-                organization_id=command.organization_id,
-                engagement_id=command.engagement_id,
-                connection_id=command.connection_id,
-                slot_id=command.slot_id,
-                due_at=command.due_at,
-                timezone=command.timezone,
+        A refusal (unknown or re-authorisation-needing connection, a variant not approved, an
+        invalid post) is final: it would fail the same way again."""
+        data = PublicationCreate(
+            variant_id=command.variant.variant_id,
+            organization_id=command.organization_id,
+            engagement_id=command.engagement_id,
+            connection_id=command.connection_id,
+            slot_id=command.slot_id,
+            due_at=command.due_at,
+            timezone=command.timezone,
+        )
+        async with session_scope(self._sessions, SYSTEM) as session:
+            publication, created = await publications.place_publication(
+                session, data, self._media_links, channel=command.channel.value
             )
-            async with session_scope(self._sessions, SYSTEM) as session:
-                publication, created = await publications.place_publication(
-                    session, data, channel=command.channel.value
-                )
-                return ScheduledPublication(
-                    publication_id=publication.id,
-                    workflow_id=publication.workflow_id,
-                    status=publication.status,
-                    due_at=publication.due_at,
-                    newly_created=created,
-                )
-        except ValidationError as error:
-            raise ApplicationError(
-                str(error), type="validation-error", non_retryable=True
-            ) from error
-        except ProblemError as error:
-            raise ApplicationError(
-                error.detail or error.kind, type=error.kind, non_retryable=True
-            ) from error
+            return ScheduledPublication(
+                publication_id=publication.id,
+                workflow_id=publication.workflow_id,
+                status=publication.status,
+                due_at=publication.due_at,
+                newly_created=created,
+            )
 
     @activity.defn(name=WITHDRAW_ENGAGEMENT_POSTS)
+    @problems_as_application_errors
     async def withdraw_engagement_posts(
         self, command: WithdrawEngagementPosts
     ) -> EngagementPostsWithdrawn:
@@ -217,6 +216,7 @@ class PublisherActivities:
         return "already_published"
 
     @activity.defn(name=ENGAGEMENT_CONNECTIONS)
+    @problems_as_application_errors
     async def engagement_connections(
         self, query: EngagementConnectionsQuery
     ) -> EngagementConnections:
@@ -225,6 +225,7 @@ class PublisherActivities:
             return await connections.engagement_connections(session, query)
 
     @activity.defn(name=ENGAGEMENT_PERIOD_SUMMARY)
+    @problems_as_application_errors
     async def engagement_period_summary(
         self, query: EngagementPeriodQuery
     ) -> EngagementPeriodSummary:

@@ -1,4 +1,5 @@
-"""HTTP routes of the publisher; the gateway calls them with the caller's own token."""
+"""HTTP routes of the publisher, declared once here: the gateway serves them under ``/v1`` as
+they are (path, body, response, summary, status codes) and forwards the caller's own token."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from services.publisher.schemas import (
 )
 from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.media_links import MediaLinks
 
 router = APIRouter(tags=["publisher"])
 
@@ -45,8 +47,13 @@ def _scheduler(request: Request) -> Scheduler:
     return scheduler
 
 
+def _media_links(request: Request) -> MediaLinks:
+    return MediaLinks.from_settings(request.app.state.settings)
+
+
 VaultDep = Annotated[TokenVault, Depends(_vault)]
 SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
+MediaLinksDep = Annotated[MediaLinks, Depends(_media_links)]
 
 
 def _oauth_flow(request: Request, vault: VaultDep) -> OAuthFlow:
@@ -61,6 +68,8 @@ OAuthFlowDep = Annotated[OAuthFlow, Depends(_oauth_flow)]
     status_code=status.HTTP_201_CREATED,
     response_model=ConnectionOut,
     dependencies=[CONNECT],
+    summary="Connect a channel account with a long-lived token (admin, manager); "
+    "the token is encrypted at rest and never returned",
 )
 async def create_connection(
     body: ConnectionCreate, session: SessionDep, principal: CurrentPrincipal, vault: VaultDep
@@ -74,6 +83,8 @@ async def create_connection(
     status_code=status.HTTP_201_CREATED,
     response_model=OAuthStarted,
     dependencies=[CONNECT],
+    summary="Start connecting a channel account with OAuth 2.0 (admin, manager): send the user "
+    "to authorize_url; the platform returns to redirect_uri with code and state",
 )
 async def start_oauth(
     body: OAuthStart, session: SessionDep, principal: CurrentPrincipal, flow: OAuthFlowDep
@@ -81,19 +92,31 @@ async def start_oauth(
     return await flow.start(session, principal, body)
 
 
-@router.post("/connections/oauth/complete", response_model=ConnectionOut, dependencies=[CONNECT])
+@router.post(
+    "/connections/oauth/complete",
+    response_model=ConnectionOut,
+    dependencies=[CONNECT],
+    summary="Finish an OAuth connection with the code and state from the redirect (admin, "
+    "manager); the tokens are encrypted at rest and never returned",
+)
 async def complete_oauth(
     body: OAuthComplete, session: SessionDep, flow: OAuthFlowDep
 ) -> ConnectionOut:
     return ConnectionOut.model_validate(await flow.complete(session, body))
 
 
-@router.post("/connections/rotate-keys", response_model=KeysRotated, dependencies=[ROTATE_KEYS])
+@router.post(
+    "/connections/rotate-keys",
+    response_model=KeysRotated,
+    dependencies=[ROTATE_KEYS],
+    summary="Re-encrypt every connection's tokens with the newest key of "
+    "ENGAGE_PUBLISHER__TOKEN_KEYS (admin)",
+)
 async def rotate_keys(session: SessionDep, vault: VaultDep) -> KeysRotated:
     return await connections.rotate_keys(session, vault)
 
 
-@router.get("/connections", response_model=list[ConnectionOut])
+@router.get("/connections", response_model=list[ConnectionOut], summary="Channel connections")
 async def list_connections(
     session: SessionDep, organization_id: uuid.UUID | None = None
 ) -> list[ConnectionOut]:
@@ -101,7 +124,7 @@ async def list_connections(
     return [ConnectionOut.model_validate(connection) for connection in found]
 
 
-@router.get("/connections/{connection_id}", response_model=ConnectionOut)
+@router.get("/connections/{connection_id}", response_model=ConnectionOut, summary="One connection")
 async def get_connection(connection_id: uuid.UUID, session: SessionDep) -> ConnectionOut:
     return ConnectionOut.model_validate(
         await connections.require_connection(session, connection_id)
@@ -113,22 +136,26 @@ async def get_connection(connection_id: uuid.UUID, session: SessionDep) -> Conne
     status_code=status.HTTP_201_CREATED,
     response_model=PublicationOut,
     dependencies=[SCHEDULE],
+    summary="Schedule a post of an approved content variant, published once at due_at by a "
+    "durable workflow (admin, manager, editor); 409 variant-not-approved, 409 when already "
+    "scheduled for that slot",
 )
 async def schedule_publication(
     body: PublicationCreate,
     session: SessionDep,
     principal: CurrentPrincipal,
     scheduler: SchedulerDep,
+    links: MediaLinksDep,
 ) -> PublicationOut:
     scheduler.require_connection()
-    publication = await publications.schedule_publication(session, principal, body)
+    publication = await publications.schedule_publication(session, principal, body, links)
     # The workflow's activity reads the row: it must be committed before the workflow starts.
     await session.commit()
     await scheduler.start(publication)
     return PublicationOut.model_validate(publication)
 
 
-@router.get("/publications", response_model=list[PublicationOut])
+@router.get("/publications", response_model=list[PublicationOut], summary="Scheduled posts")
 async def list_publications(
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
@@ -141,7 +168,9 @@ async def list_publications(
     return [PublicationOut.model_validate(publication) for publication in found]
 
 
-@router.get("/publications/{publication_id}", response_model=PublicationOut)
+@router.get(
+    "/publications/{publication_id}", response_model=PublicationOut, summary="One scheduled post"
+)
 async def get_publication(publication_id: uuid.UUID, session: SessionDep) -> PublicationOut:
     return PublicationOut.model_validate(
         await publications.require_publication(session, publication_id)
@@ -152,6 +181,8 @@ async def get_publication(publication_id: uuid.UUID, session: SessionDep) -> Pub
     "/publications/{publication_id}/reschedule",
     response_model=PublicationOut,
     dependencies=[SCHEDULE],
+    summary="Move a post that has not started publishing (admin, manager, editor); 409 once "
+    "publishing began",
 )
 async def reschedule_publication(
     publication_id: uuid.UUID,
@@ -172,6 +203,8 @@ async def reschedule_publication(
     "/publications/{publication_id}/cancel",
     response_model=PublicationOut,
     dependencies=[SCHEDULE],
+    summary="Cancel a post that has not started publishing (admin, manager, editor); 409 once "
+    "publishing began",
 )
 async def cancel_publication(
     publication_id: uuid.UUID,
@@ -187,7 +220,11 @@ async def cancel_publication(
     return PublicationOut.model_validate(publication)
 
 
-@router.get("/publications/{publication_id}/metrics", response_model=list[PostMetricsOut])
+@router.get(
+    "/publications/{publication_id}/metrics",
+    response_model=list[PostMetricsOut],
+    summary="Metrics collected for a published post, oldest first",
+)
 async def publication_metrics(
     publication_id: uuid.UUID, session: SessionDep
 ) -> list[PostMetricsOut]:

@@ -16,7 +16,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from services.publisher.connectors.base import MediaRef as MediaRef
 from shared import task_queues
 from shared.domain import Channel
 
@@ -114,14 +113,11 @@ class TokensRefreshed(BaseModel):
 
 
 class VariantToPublish(BaseModel):
-    """One content variant as it goes out on its channel."""
+    """The approved content variant a post publishes, named by its id: the publisher posts what
+    the content service approved (its read model, ``approvals.py``), never text or links given
+    here."""
 
     variant_id: uuid.UUID
-    text: str = ""
-    title: str | None = None
-    link: str | None = None
-    media: list[MediaRef] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
 
 
 class SchedulePublicationCommand(BaseModel):

@@ -4,7 +4,7 @@ A scheduled post may wait months; the links the content service gave when it was
 within ``ENGAGE_MEDIA__PUBLIC_URL_TTL_SECONDS``. Instead of links valid for months, every attempt
 signs new ones valid from now, so what a platform fetches was signed moments before, and a retry
 after a long rate-limit wait still hands out a working link. The link is signed for the
-publication's own organisation: a medium of another organisation named in a post does not open.
+publication's own organisation, whose approved variant names the medium (``approvals.py``).
 """
 
 from __future__ import annotations

@@ -115,6 +115,42 @@ class AccountMetricsSample(OrgScoped, Base):
     followers: Mapped[int | None] = mapped_column(Integer)
 
 
+class ReviewedItem(OrgScoped, Base):
+    """The newest review fact the publisher has of a content item (``approvals.py``): an older
+    fact delivered late (a redelivery, another subscription) never undoes a newer one."""
+
+    __tablename__ = "reviewed_items"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    # When the content service recorded the fact (the event's ``time``).
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ApprovedVariant(OrgScoped, Base):
+    """A content variant exactly as the content service approved it: what a post of it says.
+
+    A read model fed by the content service's events (``approvals.py``); a variant is here only
+    while its item's newest review fact is its approval."""
+
+    __tablename__ = "approved_variants"
+
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(ReviewedItem.item_id, ondelete="CASCADE"), index=True, nullable=False
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    # The content store's media: id, type, size, dimensions and duration (links are signed
+    # by the publisher, at scheduling and again at every publish attempt).
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class OutboxEvent(OutboxMixin, Base):
     pass
 

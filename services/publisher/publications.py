@@ -1,6 +1,11 @@
-"""Rules for scheduled publications: placing a post once per (variant, channel, slot), and
-withdrawing one that is still waiting. Queries are in ``repository.py``; the post's workflow is
-started and controlled by ``scheduling.py``, its publishing is ``publishing.py``."""
+"""Rules for scheduled publications: placing a post of an approved variant once per (variant,
+channel, slot), and withdrawing one that is still waiting. Queries are in ``repository.py``; the
+post's workflow is started and controlled by ``scheduling.py``, its publishing is
+``publishing.py``.
+
+A post says what its variant said when it was approved (``approvals.py``), with the variant's
+media as the content store's media ids; the link to each is signed by the publisher, here and
+again at every publish attempt (``fresh_media.py``), so no link a caller gives is ever posted."""
 
 from __future__ import annotations
 
@@ -9,17 +14,20 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.content.events import ApprovedMedium
 from services.publisher import events, repository
+from services.publisher.approvals import require_approved_variant
 from services.publisher.connections import require_connection
-from services.publisher.connectors.base import PublishRequest
+from services.publisher.connectors.base import MediaRef, PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
 from services.publisher.contracts import CancelCommand, post_workflow_id
-from services.publisher.models import Connection, Publication, outbox
+from services.publisher.models import ApprovedVariant, Connection, Publication, outbox
 from services.publisher.schemas import PublicationCreate
 from shared.auth import Principal
 from shared.domain import Channel
 from shared.errors import ConflictError, NotFoundError, ProblemError
 from shared.events.envelope import new_event
+from shared.media_links import MediaLinks
 
 
 def idempotency_key(data: PublicationCreate, channel: str) -> str:
@@ -36,11 +44,11 @@ async def require_publication(session: AsyncSession, publication_id: uuid.UUID) 
 
 
 async def schedule_publication(
-    session: AsyncSession, principal: Principal, data: PublicationCreate
+    session: AsyncSession, principal: Principal, data: PublicationCreate, links: MediaLinks
 ) -> Publication:
     """The API's way: asking again for the same (variant, channel, slot) is a conflict."""
     principal.require_organization(data.organization_id)
-    publication, created = await place_publication(session, data)
+    publication, created = await place_publication(session, data, links)
     if not created:
         raise ConflictError(
             "this variant is already scheduled on this channel for this slot",
@@ -50,22 +58,22 @@ async def schedule_publication(
 
 
 async def place_publication(
-    session: AsyncSession, data: PublicationCreate, *, channel: str | None = None
+    session: AsyncSession,
+    data: PublicationCreate,
+    links: MediaLinks,
+    *,
+    channel: str | None = None,
 ) -> tuple[Publication, bool]:
     """The publication of (variant, channel, slot): the existing one (False) or a new one (True).
 
-    ``channel``, when given, is the channel the post is meant for: the connection must be on it.
+    ``channel``, when given, is the channel the post is meant for: the connection must be on it,
+    as it must be on the variant's.
     """
     connection = await require_connection(session, data.connection_id)
     if connection.organization_id != data.organization_id:
         raise NotFoundError("connection", data.connection_id)
-    if channel is not None and connection.channel != channel:
-        raise ProblemError(
-            422,
-            "connection-channel-mismatch",
-            f"the connection is on {connection.channel}, the post is for {channel}",
-            connection_id=str(connection.id),
-        )
+    if channel is not None:
+        _require_channel(connection, channel)
     if Channel(connection.channel) in NO_PUBLISHING_API:
         raise ProblemError(
             422,
@@ -84,7 +92,9 @@ async def place_publication(
             f"the {connection.channel} connection must be re-authorised before scheduling",
             connection_id=str(connection.id),
         )
-    publication = _new_publication(data, connection, key)
+    variant = await require_approved_variant(session, data.organization_id, data.variant_id)
+    _require_channel(connection, variant.channel)
+    publication = _new_publication(data, connection, key, _post(variant, connection, key, links))
     try:
         async with session.begin_nested():
             session.add(publication)
@@ -114,18 +124,40 @@ async def place_publication(
     return publication, True
 
 
-def _new_publication(data: PublicationCreate, connection: Connection, key: str) -> Publication:
-    publication_id = uuid.uuid4()
-    request = PublishRequest(
+def _require_channel(connection: Connection, channel: str) -> None:
+    if connection.channel != channel:
+        raise ProblemError(
+            422,
+            "connection-channel-mismatch",
+            f"the connection is on {connection.channel}, the post is for {channel}",
+            connection_id=str(connection.id),
+        )
+
+
+def _post(
+    variant: ApprovedVariant, connection: Connection, key: str, links: MediaLinks
+) -> PublishRequest:
+    """The approved variant as it goes out through the connection."""
+    stored = [ApprovedMedium.model_validate(medium) for medium in variant.media]
+    media = [
+        MediaRef(url=links.url(variant.organization_id, medium.media_id), **medium.model_dump())
+        for medium in stored
+    ]
+    return PublishRequest(
         idempotency_key=key,
         channel=connection.channel,
         account_id=connection.account_id,
-        text=data.text,
-        title=data.title,
-        link=data.link,
-        media=data.media,
-        tags=data.tags,
+        text=variant.text,
+        title=variant.title,
+        link=variant.link,
+        media=media,
     )
+
+
+def _new_publication(
+    data: PublicationCreate, connection: Connection, key: str, request: PublishRequest
+) -> Publication:
+    publication_id = uuid.uuid4()
     return Publication(
         id=publication_id,
         organization_id=data.organization_id,

@@ -95,7 +95,7 @@ class Publisher:
         sessions: async_sessionmaker[AsyncSession],
         vault: TokenVault,
         connector_for: ConnectorFor,
-        media_links: MediaLinks | None = None,
+        media_links: MediaLinks,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -167,9 +167,11 @@ class Publisher:
             if not outcome_unknown:
                 publication.status = "publishing"
                 publication.attempts += 1
-            request = PublishRequest.model_validate(publication.request)
-            if self._media_links is not None:
-                request = with_fresh_links(request, publication.organization_id, self._media_links)
+            request = with_fresh_links(
+                PublishRequest.model_validate(publication.request),
+                publication.organization_id,
+                self._media_links,
+            )
             return _Claim(
                 publication_id=publication.id,
                 request=request,

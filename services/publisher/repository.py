@@ -1,7 +1,7 @@
 """Every query of the publisher: connections and their OAuth states, publications, metrics
-samples, and its outbox. Organisation scoping is applied by the session; the rules that use
-these queries live in ``connections.py``, ``publications.py``, ``publishing.py`` and
-``metrics.py``."""
+samples, its outbox, and its read model of approved content. Organisation scoping is applied by
+the session; the rules that use these queries live in ``connections.py``, ``publications.py``,
+``publishing.py``, ``metrics.py`` and ``approvals.py``."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.models import (
+    ApprovedVariant,
     Connection,
     OAuthState,
     OutboxEvent,
     PostMetricsSample,
     Publication,
+    ReviewedItem,
 )
 
 # --- connections ----------------------------------------------------------------------------
@@ -269,3 +271,42 @@ async def staged_event_data(session: AsyncSession, event_id: uuid.UUID) -> dict[
         select(OutboxEvent.envelope).where(OutboxEvent.event_id == str(event_id))
     )
     return None if envelope is None else dict(envelope["data"])
+
+
+# --- approved variants (the read model of the content service's review facts) ---------------
+
+
+async def record_review(
+    session: AsyncSession, item_id: uuid.UUID, organization_id: uuid.UUID, reviewed_at: datetime
+) -> bool:
+    """Record the item's review fact of ``reviewed_at``; False when a newer one is recorded."""
+    statement = insert(ReviewedItem).values(
+        item_id=item_id, organization_id=organization_id, reviewed_at=reviewed_at
+    )
+    newer = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=[ReviewedItem.item_id],
+            set_={"reviewed_at": statement.excluded.reviewed_at},
+            where=ReviewedItem.reviewed_at < statement.excluded.reviewed_at,
+        ).returning(ReviewedItem.item_id)
+    )
+    return newer is not None
+
+
+async def replace_approved_variants(
+    session: AsyncSession, item_id: uuid.UUID, variants: Sequence[ApprovedVariant]
+) -> None:
+    """The item's approved variants become ``variants`` (none: it is no longer approved)."""
+    await session.execute(delete(ApprovedVariant).where(ApprovedVariant.item_id == item_id))
+    session.add_all(variants)
+
+
+async def approved_variant(
+    session: AsyncSession, organization_id: uuid.UUID, variant_id: uuid.UUID
+) -> ApprovedVariant | None:
+    return await session.scalar(
+        select(ApprovedVariant).where(
+            ApprovedVariant.variant_id == variant_id,
+            ApprovedVariant.organization_id == organization_id,
+        )
+    )

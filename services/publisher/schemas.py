@@ -18,7 +18,6 @@ from pydantic import (
     field_validator,
 )
 
-from services.publisher.connectors.base import MediaRef
 from services.publisher.contracts import FailureClass, PublicationStatus
 from shared.domain import Channel
 
@@ -89,20 +88,21 @@ class KeysRotated(BaseModel):
 
 
 class PublicationCreate(BaseModel):
+    """A post of an approved content variant: what it says (text, title, link, media) is the
+    variant's as approved, never given here; any other field is refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
     organization_id: uuid.UUID
     engagement_id: uuid.UUID | None = None
     connection_id: uuid.UUID
-    variant_id: uuid.UUID
+    variant_id: uuid.UUID = Field(
+        description="An approved variant of the organisation's content, on the connection's "
+        "channel (409 variant-not-approved otherwise)"
+    )
     slot_id: uuid.UUID | None = None
     due_at: UtcMoment
     timezone: str = "Europe/Rome"
-    text: str = Field("", max_length=70_000)
-    title: str | None = Field(None, max_length=500)
-    link: str | None = Field(None, max_length=2000)
-    media: list[MediaRef] = Field(default_factory=list, max_length=20)
-    tags: list[str] = Field(default_factory=list, max_length=50)
 
     @field_validator("timezone")
     @classmethod

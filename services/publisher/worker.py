@@ -1,6 +1,7 @@
 """The publisher's worker: publishing on one task queue per platform (each with its own
-concurrency), housekeeping on the publisher's queue, its outbox relay, and the schedule that
-refreshes tokens and collects metrics."""
+concurrency), housekeeping on the publisher's queue, its outbox relay, the consumers that keep
+its read model of approved content (``approvals.py``), and the schedule that refreshes tokens
+and collects metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from services.publisher import approvals
 from services.publisher.activities import PublisherActivities
 from services.publisher.connectors.oauth import OAuthApp
 from services.publisher.connectors.registry import NO_PUBLISHING_API, connector_for
@@ -66,8 +68,8 @@ def build_activities(
         sessions,
         TokenVault(settings.publisher),
         lambda channel: connector_for(Channel(channel), http, settings, apps=apps),
-        temporal,
         MediaLinks.from_settings(settings),
+        temporal,
     )
 
 
@@ -129,4 +131,5 @@ async def main(settings: Settings) -> None:
             ),
             outbox_model=OutboxEvent,
             on_connected=on_connected,
+            subscriptions=approvals.SUBSCRIPTIONS,
         )

@@ -3,7 +3,8 @@ schedules its own posts.
 
 It reads the plan and the engagement's approved variants from the content service and, for every
 slot filled with an approved variant, starting in the future, on a channel with a connection:
-places the publication (``publisher.schedule_publication``, idempotent by variant, channel and
+places the publication by the variant's id (``publisher.schedule_publication``, the path of every
+post: the publisher posts the variant as content approved it; idempotent by variant, channel and
 slot), marks the item scheduled, and starts the post's own ``PublishPostWorkflow`` as an
 abandoned child, so posts outlive the planner. Every other slot is reported with its reason.
 
@@ -37,12 +38,10 @@ with workflow.unsafe.imports_passed_through():
         MarkScheduled,
         ReviewStateChanged,
     )
-    from services.content.contracts import MediaRef as StoredMedia
     from services.content.plan.contracts import GET_PLAN, GetPlan, PlanSnapshot
     from services.publisher.contracts import (
         POST_WORKFLOW,
         SCHEDULE_PUBLICATION,
-        MediaRef,
         PublishPostInput,
         ScheduledPublication,
         SchedulePublicationCommand,
@@ -63,7 +62,7 @@ with workflow.unsafe.imports_passed_through():
 # Slots placed at once (in start order): a large plan is scheduled in a fraction of the time.
 BATCH = 20
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Variants with media are published (with signed links to the content store) from this change on.
+# Variants with media are published from this change on (runs started before skipped them).
 PUBLISH_MEDIA_PATCH = "publish-variant-media"
 
 Result = TypeVar("Result", bound=BaseModel)
@@ -170,12 +169,7 @@ class PublishPlanWorkflow:
             return "past"
         if slot.channel not in self._request.connections:
             return "no_connection"
-        if variant.media and (
-            not workflow.patched(PUBLISH_MEDIA_PATCH)
-            or any(media.url is None for media in variant.media)
-        ):
-            # Runs before media had public links skipped them; so does a content worker without
-            # the link settings.
+        if variant.media and not workflow.patched(PUBLISH_MEDIA_PATCH):
             return "media_without_url"
         return variant
 
@@ -199,13 +193,8 @@ class PublishPlanWorkflow:
                 engagement_id=request.engagement_id,
                 connection_id=request.connections[slot.channel],
                 channel=slot.channel,
-                variant=VariantToPublish(
-                    variant_id=variant.variant_id,
-                    text=variant.text,
-                    title=variant.title,
-                    link=variant.link,
-                    media=[_media_ref(media) for media in variant.media],
-                ),
+                # The publisher posts the variant as the content service approved it.
+                variant=VariantToPublish(variant_id=variant.variant_id),
                 slot_id=slot.id,
                 due_at=slot.starts_at,
                 timezone=self._timezone,
@@ -250,18 +239,3 @@ class PublishPlanWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         return result
-
-
-def _media_ref(media: StoredMedia) -> MediaRef:
-    """A medium of the content store as the publisher sends it: the link is signed again at
-    each publish attempt, so the one given here need not last until the post is due."""
-    assert media.url is not None
-    return MediaRef(
-        url=media.url,
-        media_id=media.media_id,
-        mime_type=media.mime_type,
-        size_bytes=media.size_bytes,
-        width=media.width,
-        height=media.height,
-        duration_seconds=media.duration_seconds,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +55,21 @@ async def _emit(session: AsyncSession, event_name: str, data: events.AssetFact) 
     )
 
 
+async def _emit_recorded(
+    session: AsyncSession, asset: Asset, change: Literal["created", "updated"]
+) -> None:
+    await _emit(
+        session,
+        events.ASSET_RECORDED,
+        events.AssetRecorded(
+            asset_id=asset.id,
+            organization_id=asset.organization_id,
+            kind=AssetKind(asset.kind),
+            change=change,
+        ),
+    )
+
+
 async def record_asset(
     session: AsyncSession, principal: Principal, organization_id: uuid.UUID, details: AssetDetails
 ) -> Asset:
@@ -68,16 +84,7 @@ async def record_asset(
     )
     session.add(asset)
     await session.flush()
-    await _emit(
-        session,
-        events.ASSET_RECORDED,
-        events.AssetRecorded(
-            asset_id=asset.id,
-            organization_id=organization_id,
-            kind=AssetKind(asset.kind),
-            change="created",
-        ),
-    )
+    await _emit_recorded(session, asset, "created")
     return asset
 
 
@@ -95,16 +102,7 @@ async def replace_asset(
     await session.flush()
     # updated_at is set by the database on flush; read it back for the response.
     await session.refresh(asset, ["updated_at"])
-    await _emit(
-        session,
-        events.ASSET_RECORDED,
-        events.AssetRecorded(
-            asset_id=asset.id,
-            organization_id=organization_id,
-            kind=AssetKind(asset.kind),
-            change="updated",
-        ),
-    )
+    await _emit_recorded(session, asset, "updated")
     return asset
 
 

@@ -189,6 +189,7 @@ class LifecycleSettings(BaseModel):
     seeding_days: float = Field(14.0, ge=0)
     launch_days: float = Field(7.0, ge=0)
     cycle_days: int = Field(7, ge=1)
+    # Post-launch cycles run per workflow run before continue-as-new keeps the history short.
     cycles_per_run: int = Field(8, ge=1)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.publisher.contracts import FailureClass
 from shared.auth import Role
 from shared.domain import Channel, InterventionMode, Phase
+from shared.settings import LifecycleSettings
 
 WORKFLOW_NAME = "EngagementWorkflow"
 STATE_QUERY = "state"
@@ -77,21 +78,13 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class LifecycleTiming(BaseModel):
-    """How long the lifecycle's steps take, in days of the engagement's calendar.
+class LifecycleTiming(LifecycleSettings):
+    """How long the lifecycle's steps take, in days of the engagement's calendar: the durations
+    the settings give every new engagement (``ENGAGE_LIFECYCLE__*``), as its input carries them.
 
     ``time_scale`` compresses them: real time = engagement time x ``time_scale`` (``engage demo``
     runs six months in about two minutes); the calendar dates of the post-launch periods stay.
     """
-
-    time_scale: float = Field(1.0, gt=0, le=1)
-    task_due_days: float = Field(5.0, gt=0)
-    intervention_due_days: float = Field(3.0, gt=0)
-    seeding_days: float = Field(14.0, ge=0)
-    launch_days: float = Field(7.0, ge=0)
-    cycle_days: int = Field(7, ge=1)
-    # Post-launch cycles run per workflow run before continue-as-new keeps the history short.
-    cycles_per_run: int = Field(8, ge=1)
 
     def real(self, days: float) -> timedelta:
         return timedelta(days=days * self.time_scale)

@@ -28,6 +28,7 @@ from workflows.engagement.messages import (
     EngagementStatus,
     TaskStatus,
 )
+from workflows.engagement.part import LifecyclePart
 from workflows.engagement.patches import STOP_LISTENING_ON_CANCEL_PATCH, WITHDRAW_POSTS_PATCH
 from workflows.engagement.recording import Recorder
 from workflows.engagement.service_calls import ServiceCalls, cancelled
@@ -50,7 +51,7 @@ async def until_stopped(lifecycle: asyncio.Task[None]) -> None:
             raise
 
 
-class Compensation:
+class Compensation(LifecyclePart):
     def __init__(
         self,
         engagement: EngagementInput,
@@ -59,10 +60,7 @@ class Compensation:
         recorder: Recorder,
         deadlines: TaskDeadlines,
     ) -> None:
-        self._engagement = engagement
-        self._state = state
-        self._calls = calls
-        self._recorder = recorder
+        super().__init__(engagement, state, calls, recorder)
         self._deadlines = deadlines
 
     async def run(self, request: ControlRequest) -> None:

@@ -31,17 +31,11 @@ from services.strategy.contracts import (
 )
 from shared.domain import Phase
 from shared.editorial import EditorialRules
-from workflows.engagement.messages import (
-    DeliverableRecord,
-    EngagementInput,
-    EngagementState,
-    Gate,
-)
+from workflows.engagement.messages import DeliverableRecord, Gate
+from workflows.engagement.part import LifecyclePart
 from workflows.engagement.patches import PUBLISHER_STEPS_PATCH
 from workflows.engagement.phases import STRATEGY_DELIVERABLES
 from workflows.engagement.plan_publishing import connections, publish_plan
-from workflows.engagement.recording import Recorder
-from workflows.engagement.service_calls import ServiceCalls
 
 # A plan covers at most 366 days (services/content/plan/schemas.py).
 PLAN_DAYS = 365
@@ -51,19 +45,7 @@ PUBLISHING_PHASES = (Phase.SEEDING, Phase.LAUNCH)
 Found = tuple[list[DeliverableRecord], list[str]]
 
 
-class PhaseWork:
-    def __init__(
-        self,
-        engagement: EngagementInput,
-        state: EngagementState,
-        calls: ServiceCalls,
-        recorder: Recorder,
-    ) -> None:
-        self._engagement = engagement
-        self._state = state
-        self._calls = calls
-        self._recorder = recorder
-
+class PhaseWork(LifecyclePart):
     def opening_deliverables(self, phase: Phase) -> list[DeliverableRecord]:
         """Launch opens with the go-live decision that started it."""
         if phase is not Phase.LAUNCH:

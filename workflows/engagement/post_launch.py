@@ -22,15 +22,14 @@ from workflows.engagement import facts
 from workflows.engagement.listening_stop import stop_listening
 from workflows.engagement.messages import (
     EngagementInput,
-    EngagementState,
     EngagementStatus,
+    LifecycleTiming,
     PostLaunchCalendar,
     workflow_id,
 )
+from workflows.engagement.part import LifecyclePart
 from workflows.engagement.patches import PUBLISHER_STEPS_PATCH, STOP_LISTENING_ON_COMPLETION_PATCH
 from workflows.engagement.plan_publishing import publish_plan
-from workflows.engagement.recording import Recorder
-from workflows.engagement.service_calls import ServiceCalls
 from workflows.engagement.waiting import sleep, unpaused
 from workflows.reporting.messages import (
     REPORT_WORKFLOW_NAME,
@@ -51,19 +50,10 @@ def support_calendar(engagement: EngagementInput, now: datetime) -> PostLaunchCa
     )
 
 
-class PostLaunch:
-    def __init__(
-        self,
-        engagement: EngagementInput,
-        state: EngagementState,
-        calls: ServiceCalls,
-        recorder: Recorder,
-    ) -> None:
-        self._engagement = engagement
-        self._timing = engagement.timing
-        self._state = state
-        self._calls = calls
-        self._recorder = recorder
+class PostLaunch(LifecyclePart):
+    @property
+    def _timing(self) -> LifecycleTiming:
+        return self._engagement.timing
 
     async def run_cycles(self) -> None:
         calendar = self._state.post_launch

@@ -13,7 +13,6 @@ import uuid
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.content.contests.contracts import (
@@ -28,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         SettleContestClaims,
     )
     from shared import task_queues
+    from workflows.activity_policy import SERVICE_ACTIVITY_RETRY, SERVICE_ACTIVITY_TIMEOUT
     from workflows.contest.messages import (
         CLAIM_SIGNAL,
         STATE_QUERY,
@@ -37,11 +37,6 @@ with workflow.unsafe.imports_passed_through():
         ContestClaimState,
         ContestClaimStatus,
     )
-
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -112,8 +107,8 @@ class ContestClaimWorkflow:
             ),
             result_type=ClaimStanding,
             task_queue=self._content_queue(),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         return self._track(standing)
 
@@ -124,8 +119,8 @@ class ContestClaimWorkflow:
             SettleContestClaims(contest_id=self._contest.contest_id, as_of=workflow.now()),
             result_type=ClaimStanding,
             task_queue=self._content_queue(),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         # A claim signalled before the records were read but absent from them is not waited
         # for again (the deadline is); one signalled meanwhile is looked at next time.
@@ -139,8 +134,8 @@ class ContestClaimWorkflow:
             PublishContestResult(contest_id=self._contest.contest_id, published_at=workflow.now()),
             result_type=ContestResultPublished,
             task_queue=self._content_queue(),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         self._state.status = ContestClaimStatus.RESULT_PUBLISHED
         self._state.next_deadline = None

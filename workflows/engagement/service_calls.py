@@ -5,21 +5,16 @@ with backoff, and stopping a lifecycle that is being cancelled at the result it 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import Priority
 from temporalio.exceptions import ActivityError, CancelledError, ChildWorkflowError
 
 from shared import task_queues
+from workflows.activity_policy import SERVICE_ACTIVITY_RETRY, SERVICE_ACTIVITY_TIMEOUT
 from workflows.engagement.patches import STOP_CANCELLED_LIFECYCLE_PATCH
-
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 Result = TypeVar("Result", bound=BaseModel)
 
@@ -53,8 +48,8 @@ class ServiceCalls:
             argument,
             result_type=result,
             task_queue=self.queue(queue),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
             priority=priority,
         )
         self.stop_if_cancelled()

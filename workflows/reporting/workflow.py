@@ -10,10 +10,7 @@ reporting service; this workflow is where that work goes.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from services.publisher.contracts import (
@@ -22,15 +19,12 @@ with workflow.unsafe.imports_passed_through():
         EngagementPeriodSummary,
     )
     from shared import task_queues
+    from workflows.activity_policy import SERVICE_ACTIVITY_RETRY, SERVICE_ACTIVITY_TIMEOUT
     from workflows.reporting.messages import (
         REPORT_WORKFLOW_NAME,
         PeriodicReportInput,
         PeriodicReportSummary,
     )
-
-FIGURES_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
 
 
 @workflow.defn(name=REPORT_WORKFLOW_NAME)
@@ -48,8 +42,8 @@ class PeriodicReportWorkflow:
             ),
             result_type=EngagementPeriodSummary,
             task_queue=request.task_queue_prefix + task_queues.PUBLISHER,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=FIGURES_RETRY,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         return PeriodicReportSummary(
             cycle=request.cycle,

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 from temporalio.exceptions import ApplicationError
 
-from shared.errors import DependencyUnavailableError, ProblemError
+from shared.errors import DependencyUnavailableError, ProblemError, field_path
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
@@ -83,7 +83,7 @@ def application_error(problem: ProblemError) -> ApplicationError:
 def validation_problem(error: ValidationError) -> ProblemError:
     errors = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
+            "field": field_path(item["loc"]),
             "message": item["msg"],
             "type": item["type"],
         }

@@ -8,7 +8,7 @@ Bad JSON is 400, a well-formed body with wrong fields is 422 with each field's p
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -111,8 +111,21 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
+def field_path(location: Sequence[int | str]) -> str:
+    """Where a field is, as problems name it: ``body.channels.1``."""
     return ".".join(str(part) for part in location)
+
+
+def validation_problem(errors: Sequence[FieldError]) -> ProblemError:
+    """The 422 the kernel answers for a request with invalid fields, for the checks a schema
+    cannot make (another record's organisation, a field only some kinds need)."""
+    return ProblemError(
+        422,
+        "validation-error",
+        "The request has invalid fields.",
+        title="Validation failed",
+        errors=[error.model_dump() for error in errors],
+    )
 
 
 async def _on_problem(request: Request, error: Exception) -> JSONResponse:
@@ -137,20 +150,13 @@ async def _on_validation(request: Request, error: Exception) -> JSONResponse:
         return problem_response(request, 400, "malformed-json", f"Malformed JSON: {reason}")
     errors = [
         FieldError(
-            field=_field_path(item.get("loc", ())),
+            field=field_path(item.get("loc", ())),
             message=str(item.get("msg", "invalid")),
             type=str(item.get("type", "invalid")),
-        ).model_dump()
+        )
         for item in details
     ]
-    return problem_response(
-        request,
-        422,
-        "validation-error",
-        "The request has invalid fields.",
-        title="Validation failed",
-        errors=errors,
-    )
+    return await _on_problem(request, validation_problem(errors))
 
 
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:

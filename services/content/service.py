@@ -35,7 +35,7 @@ from services.content.schemas import (
 )
 from shared.auth import Principal
 from shared.domain import Channel, ContentKind
-from shared.errors import ConflictError, NotFoundError, ProblemError
+from shared.errors import ConflictError, FieldError, NotFoundError, ProblemError, validation_problem
 from shared.events.envelope import new_event
 from shared.media_links import MediaLinks
 
@@ -293,15 +293,8 @@ async def update_item(
     for name, value in changes.items():
         setattr(item, name, value)
     if item.kind == ContentKind.LINK and not item.link:
-        raise ProblemError(
-            422,
-            "validation-error",
-            "The request has invalid fields.",
-            title="Validation failed",
-            errors=[
-                {"field": "body.link", "message": "a link item needs a link", "type": "value_error"}
-            ],
-        )
+        link = FieldError(field="body.link", message="a link item needs a link", type="value_error")
+        raise validation_problem([link])
     await session.flush()
     return item
 

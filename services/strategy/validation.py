@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from services.strategy.bodies import find_unstorable
-from shared.errors import FieldError, ProblemError
+from shared.errors import FieldError, field_path, validation_problem
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def field_path(location: Sequence[int | str]) -> str:
-    return ".".join(str(part) for part in location)
-
-
-def validation_problem(errors: Sequence[FieldError]) -> ProblemError:
-    """The same 422 problem the kernel answers for an invalid request body."""
-    return ProblemError(
-        422,
-        "validation-error",
-        "The request has invalid fields.",
-        title="Validation failed",
-        errors=[error.model_dump() for error in errors],
-    )
 
 
 def validate_body(model: type[Model], raw: Any, prefix: tuple[str, ...] = ("body",)) -> Model:

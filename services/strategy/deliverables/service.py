@@ -30,9 +30,16 @@ from services.strategy.deliverables.kinds import (
 from services.strategy.deliverables.schemas import BriefFormat, DeliverableSummary
 from services.strategy.models import Deliverable, Engagement, outbox
 from services.strategy.service import require_engagement
-from services.strategy.validation import field_path, validate_body, validation_problem
+from services.strategy.validation import validate_body
 from shared.auth import Principal, Role
-from shared.errors import ConflictError, FieldError, NotFoundError, ProblemError
+from shared.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    ProblemError,
+    field_path,
+    validation_problem,
+)
 from shared.events.envelope import new_event
 
 AGENCY_APPROVERS = frozenset({Role.ADMIN, Role.MANAGER})

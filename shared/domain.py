@@ -1,6 +1,10 @@
-"""Vocabulary every service shares: channels, intervention modes, lifecycle phases."""
+"""Vocabulary every service shares: channels, intervention modes, lifecycle phases, time zones."""
 
 from enum import StrEnum
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator
 
 
 class Channel(StrEnum):
@@ -41,3 +45,13 @@ class ContentKind(StrEnum):
     AUDIO = "audio"
     LINK = "link"
     APP = "app"
+
+
+def known_time_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    return value
+
+
+# An IANA time zone name (``Europe/Rome``); any other string is a validation error.
+TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]

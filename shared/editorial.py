@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import time
 from enum import IntEnum
 from typing import Annotated, Literal
-from zoneinfo import available_timezones
 
 from pydantic import (
     BaseModel,
@@ -22,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.domain import Channel, ContentKind
+from shared.domain import Channel, ContentKind, TimeZoneName
 
 RuleId = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", strip_whitespace=True)
@@ -91,15 +90,8 @@ class EditorialRule(BaseModel):
 class EditorialRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = "Europe/Rome"
+    timezone: TimeZoneName = "Europe/Rome"
     rules: list[EditorialRule] = Field(min_length=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        if value not in available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EditorialRules:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import available_timezones
 
 from pydantic import (
     BaseModel,
@@ -16,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.domain import Channel, InterventionMode
+from shared.domain import Channel, InterventionMode, TimeZoneName
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -25,14 +24,7 @@ class OrganizationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    timezone: str = Field("Europe/Rome", description="IANA time zone of the client")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        if value not in available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
+    timezone: TimeZoneName = Field("Europe/Rome", description="IANA time zone of the client")
 
 
 class OrganizationOut(BaseModel):

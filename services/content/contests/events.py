@@ -9,9 +9,8 @@ from pydantic import BaseModel
 
 from services.content.contests.contracts import DrawReason
 from services.content.contests.domain import EntrySource, RejectionReason
+from services.content.events import SOURCE as SOURCE
 from shared.domain import Channel
-
-SOURCE = "urn:atlantide-engage:content"
 
 CONTEST_CREATED = "content.contest_created"
 CONTEST_OPENED = "content.contest_opened"

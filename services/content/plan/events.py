@@ -7,9 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from services.content.events import SOURCE as SOURCE
 from shared.domain import Channel
-
-SOURCE = "urn:atlantide-engage:content"
 
 PLAN_GENERATED = "content.plan_generated"
 PLAN_APPROVED = "content.plan_approved"

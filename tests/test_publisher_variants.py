@@ -26,10 +26,11 @@ from shared.events.consumer import EventHandler, PoisonMessageError
 from shared.events.envelope import CloudEvent, new_event
 from tests.conftest import Platform
 from tests.publisher_content_helpers import approved_variant, review, variant_in_review
-from tests.publisher_helpers import SandboxAccount, schedule, settled
+from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
 from tests.test_content_items import create_item, outbox_events, post_body
 from tests.test_content_media import jpeg, upload
 from tests.test_errors import assert_problem
+from tests.test_plan_api import new_engagement
 from tests.test_thin_thread import create_org
 
 
@@ -149,6 +150,17 @@ async def test_a_variant_approved_a_moment_ago_is_published_not_refused(
     await review(platform, item_id, "approve", Role.MANAGER)
     created = await post(platform, request(account, variant_id))
     assert created.status_code == 201, created.text
+
+
+async def test_a_post_of_an_engagements_content_belongs_to_the_engagement(
+    platform: Platform, sandbox: httpx.AsyncClient
+) -> None:
+    organization_id, engagement_id = await new_engagement(platform)
+    account = await connect_sandbox(platform, sandbox, organization_id)
+    variant_id = await approved_variant(platform, organization_id, engagement_id=engagement_id)
+    created = await post(platform, request(account, variant_id))
+    assert created.status_code == 201, created.text
+    assert created.json()["engagement_id"] == engagement_id
 
 
 async def test_a_variant_goes_out_only_on_its_own_channel(

@@ -94,7 +94,7 @@ async def place_publication(
         )
     variant = await require_approved_variant(session, data.organization_id, data.variant_id)
     _require_channel(connection, variant.channel)
-    publication = _new_publication(data, connection, key, _post(variant, connection, key, links))
+    publication = _new_publication(data, connection, key, variant, links)
     try:
         async with session.begin_nested():
             session.add(publication)
@@ -155,13 +155,20 @@ def _post(
 
 
 def _new_publication(
-    data: PublicationCreate, connection: Connection, key: str, request: PublishRequest
+    data: PublicationCreate,
+    connection: Connection,
+    key: str,
+    variant: ApprovedVariant,
+    links: MediaLinks,
 ) -> Publication:
     publication_id = uuid.uuid4()
+    request = _post(variant, connection, key, links)
     return Publication(
         id=publication_id,
         organization_id=data.organization_id,
-        engagement_id=data.engagement_id,
+        # A post of an engagement's content belongs to the engagement (its withdrawal, its
+        # figures, its failures) unless the request says which engagement it is for.
+        engagement_id=data.engagement_id or variant.engagement_id,
         connection_id=connection.id,
         channel=connection.channel,
         variant_id=data.variant_id,

@@ -34,10 +34,10 @@ from shared.db.session import session_scope
 from shared.domain import Channel
 from shared.errors import ConflictError
 from tests.conftest import Platform
+from tests.engagement_helpers import new_engagement
 from tests.test_contest_api import (
     NOW,
     create_contest,
-    engagement,
     enter,
     entry,
     get,
@@ -49,7 +49,7 @@ WINDOW = timedelta(hours=72)
 
 
 async def closed_contest(platform: Platform, handles: list[str], **rules: Any) -> uuid.UUID:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     contest_id = await open_contest(platform, engagement_id, **rules)
     for handle in handles:
         assert (await enter(platform, contest_id, entry(handle)))["status"] == "accepted"
@@ -143,7 +143,7 @@ async def test_a_silent_winner_gives_way_to_the_reserve_then_to_a_redraw(
 
 
 async def test_listening_mentions_become_entries_once(platform: Platform) -> None:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     contest_id = await open_contest(platform, engagement_id)
 
     def mention(mention_id: str, text: str, region: str | None) -> ContestMention:

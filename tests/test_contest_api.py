@@ -14,23 +14,11 @@ from nats.aio.client import Client as NatsClient
 from services.content.contests import draw
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
+from tests.engagement_helpers import new_engagement
 from tests.events_helpers import stream_messages
 from tests.test_errors import assert_problem
-from tests.test_thin_thread import create_org, engagement_body
 
 NOW = datetime.now(UTC)
-
-
-async def engagement(platform: Platform) -> tuple[str, str]:
-    """A new organisation and its engagement: (organization id, engagement id)."""
-    organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    return organization_id, created.json()["id"]
 
 
 def rules(**changes: Any) -> dict[str, Any]:
@@ -100,7 +88,7 @@ async def enter(platform: Platform, contest_id: str, body: dict[str, Any]) -> di
 
 
 async def test_a_contest_is_drafted_edited_opened_and_closed(platform: Platform) -> None:
-    organization_id, engagement_id = await engagement(platform)
+    organization_id, engagement_id = await new_engagement(platform)
     contest = await create_contest(platform, engagement_id)
     assert contest["organization_id"] == organization_id
     assert contest["engagement_id"] == engagement_id
@@ -131,7 +119,7 @@ async def test_a_contest_is_drafted_edited_opened_and_closed(platform: Platform)
 async def test_entries_are_judged_deduplicated_and_kept_with_their_reason(
     platform: Platform,
 ) -> None:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     contest_id = await open_contest(platform, engagement_id)
     first = await enter(platform, contest_id, entry("@Mario.Rossi"))
     assert (first["status"], first["rejection_reason"], first["source"]) == (
@@ -174,8 +162,8 @@ async def test_entries_are_judged_deduplicated_and_kept_with_their_reason(
 
 
 async def test_roles_and_organisations_decide_who_does_what(platform: Platform) -> None:
-    organization_id, engagement_id = await engagement(platform)
-    stranger, _ = await engagement(platform)
+    organization_id, engagement_id = await new_engagement(platform)
+    stranger, _ = await new_engagement(platform)
     contest_id = (await create_contest(platform, engagement_id))["id"]
     path = f"/v1/contests/{contest_id}"
 
@@ -223,7 +211,7 @@ async def test_roles_and_organisations_decide_who_does_what(platform: Platform) 
 
 
 async def test_a_contest_refuses_what_its_state_does_not_allow(platform: Platform) -> None:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     contest_id = (await create_contest(platform, engagement_id))["id"]
     path = f"/v1/contests/{contest_id}"
     assert_problem(
@@ -266,7 +254,7 @@ def error_fields(response: httpx.Response) -> set[str]:
 
 
 async def test_invalid_bodies_name_their_fields(platform: Platform) -> None:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     create = f"/v1/engagements/{engagement_id}/contests"
     invalid_rules = {
         "body": rules(ends_at=rules()["starts_at"]),
@@ -297,7 +285,7 @@ async def test_invalid_bodies_name_their_fields(platform: Platform) -> None:
 async def test_the_draw_is_verifiable_and_claims_publish_the_result(
     platform: Platform, nats_client: NatsClient
 ) -> None:
-    _, engagement_id = await engagement(platform)
+    _, engagement_id = await new_engagement(platform)
     contest_id = await open_contest(platform, engagement_id)
     path = f"/v1/contests/{contest_id}"
     handles = ["anna", "bruno", "carla", "dario"]

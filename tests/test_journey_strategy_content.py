@@ -23,6 +23,7 @@ from shared import task_queues
 from shared.auth import Role
 from shared.editorial import EditorialRules
 from tests.conftest import Platform
+from tests.engagement_helpers import started_engagement
 from tests.test_content_items import create_item, post_body
 from tests.test_content_media import jpeg, upload
 from tests.test_content_review import act
@@ -38,7 +39,7 @@ from tests.test_strategy_deliverables import (
     objectives_body,
     save,
 )
-from tests.test_thin_thread import create_org, engagement_body
+from tests.test_thin_thread import create_org
 
 PERIOD = {"period_start": "2027-02-01", "period_end": "2027-02-28"}
 CHANNELS = ("instagram", "sandbox")
@@ -83,13 +84,7 @@ class Journey:
     @classmethod
     async def start(cls, platform: Platform) -> Journey:
         organization_id = await create_org(platform, f"Agriturismo {uuid.uuid4().hex[:6]}")
-        created = await platform.gateway.post(
-            "/v1/engagements",
-            json=engagement_body(organization_id),
-            headers=platform.auth(Role.MANAGER),
-        )
-        assert created.status_code == 201, created.text
-        return cls(platform, organization_id, created.json())
+        return cls(platform, organization_id, await started_engagement(platform, organization_id))
 
     def plan_path(self, rest: str = "") -> str:
         return f"/v1/engagements/{self.engagement_id}/plan{rest}"

@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
+from tests.engagement_helpers import engagement_state, started_engagement
 from tests.events_helpers import stream_messages
 from tests.test_thin_thread import create_org, engagement_body
 
@@ -20,33 +21,16 @@ PROBLEM = "application/problem+json"
 
 
 async def start_engagement(platform: Platform, mode: str = "realizzazione") -> dict[str, Any]:
-    organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json={**engagement_body(organization_id), "mode": mode},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    engagement: dict[str, Any] = created.json()
-    return engagement
-
-
-async def live_state(platform: Platform, engagement_id: str) -> dict[str, Any]:
-    read = await platform.gateway.get(
-        f"/v1/engagements/{engagement_id}", headers=platform.auth(Role.MANAGER)
-    )
-    assert read.status_code == 200, read.text
-    state: dict[str, Any] = read.json()["state"]
-    return state
+    return await started_engagement(platform, await create_org(platform), mode=mode)
 
 
 async def wait_for_gate(platform: Platform, engagement_id: str, gate: str) -> dict[str, Any]:
     async def waiting() -> bool:
-        state = await live_state(platform, engagement_id)
+        state = await engagement_state(platform, engagement_id)
         return any(pending["gate"] == gate for pending in state["pending_approvals"])
 
     await wait_until(waiting, timeout=20)
-    return await live_state(platform, engagement_id)
+    return await engagement_state(platform, engagement_id)
 
 
 async def approve(
@@ -84,11 +68,11 @@ async def test_gates_approved_by_the_right_roles_move_the_engagement_through_the
     await approve(platform, engagement, "editorial_plan", platform.auth(Role.MANAGER))
 
     async def seeding() -> bool:
-        phase: str = (await live_state(platform, engagement["id"]))["phase"]
+        phase: str = (await engagement_state(platform, engagement["id"]))["phase"]
         return phase == "seeding"
 
     await wait_until(seeding, timeout=20)
-    state = await live_state(platform, engagement["id"])
+    state = await engagement_state(platform, engagement["id"])
     assert state["status"] == "running"
     assert {task["phase"] for task in state["open_tasks"]} >= {"analysis", "seeding"}
     assert all(task["owner"] == "agency" for task in state["open_tasks"])
@@ -265,7 +249,7 @@ async def test_pause_resume_and_cancel_with_compensation(platform: Platform) -> 
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
 
-    state = await live_state(platform, engagement["id"])
+    state = await engagement_state(platform, engagement["id"])
     assert state["status"] == "cancelled"
     assert state["open_tasks"] == []
     assert [d["name"] for d in state["deliverables"]][-3:] == [
@@ -330,12 +314,12 @@ def as_summary(live: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def summary_matches_live_state(platform: Platform, engagement: dict[str, Any]) -> None:
+async def summary_matches_engagement_state(platform: Platform, engagement: dict[str, Any]) -> None:
     """The summary catches up with the workflow's state once the step's facts are recorded."""
     last: dict[str, Any] = {}
 
     async def matches() -> bool:
-        live = as_summary(await live_state(platform, engagement["id"]))
+        live = as_summary(await engagement_state(platform, engagement["id"]))
         state = await summary_of(platform, engagement)
         if state is None:
             return False
@@ -359,7 +343,7 @@ async def test_list_summaries_follow_the_workflow_state_step_by_step(platform: P
     manager = platform.auth(Role.MANAGER)
 
     await wait_for_gate(platform, engagement["id"], "brief")
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
     before = await summary_of(platform, engagement)
     assert before is not None
 
@@ -370,7 +354,7 @@ async def test_list_summaries_follow_the_workflow_state_step_by_step(platform: P
     )
     assert rejected.status_code == 200, rejected.text
     await wait_for_gate(platform, engagement["id"], "brief")
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
     state = await summary_of(platform, engagement)
     assert state is not None
     assert state["revision"] == 1
@@ -382,11 +366,11 @@ async def test_list_summaries_follow_the_workflow_state_step_by_step(platform: P
         f"{base}/tasks/{rework['id']}/complete", json={}, headers=manager
     )
     assert done.status_code == 200, done.text
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
 
     await approve(platform, engagement, "brief", client)
     await wait_for_gate(platform, engagement["id"], "strategy")
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
     state = await summary_of(platform, engagement)
     assert state is not None
     assert (state["phase"], state["revision"]) == ("design", 0)
@@ -394,12 +378,12 @@ async def test_list_summaries_follow_the_workflow_state_step_by_step(platform: P
 
     paused = await platform.gateway.post(f"{base}/pause", json={}, headers=manager)
     assert paused.status_code == 200, paused.text
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
     cancelled = await platform.gateway.post(
         f"{base}/cancel", json={"reason": "Season over"}, headers=manager
     )
     assert cancelled.status_code == 200, cancelled.text
-    await summary_matches_live_state(platform, engagement)
+    await summary_matches_engagement_state(platform, engagement)
     state = await summary_of(platform, engagement)
     assert state is not None
     assert (state["status"], state["pending_approvals"], state["open_task_count"]) == (

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from shared.auth import Role
 from tests.conftest import Platform
-from tests.engagement_helpers import stored_engagement
+from tests.engagement_helpers import started_engagement, stored_engagement
 from tests.test_listening_queries import QUERIES, create_query
-from tests.test_thin_thread import create_org, engagement_body
+from tests.test_thin_thread import create_org
 
 
 async def test_cancelling_an_engagement_stops_its_listening_queries(platform: Platform) -> None:
     organization_id = await create_org(platform)
     manager = platform.auth(Role.MANAGER)
-    created = await platform.gateway.post(
-        "/v1/engagements", json=engagement_body(organization_id), headers=manager
-    )
-    assert created.status_code == 201, created.text
-    engagement_id = created.json()["id"]
+    engagement_id = (await started_engagement(platform, organization_id))["id"]
     own = [
         await create_query(platform, organization_id, engagement_id=engagement_id, name=name)
         for name in ("Brand", "Harvest")

@@ -22,7 +22,8 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Phase
 from tests.conftest import Platform
-from tests.test_thin_thread import create_org, engagement_body
+from tests.engagement_helpers import started_engagement
+from tests.test_thin_thread import create_org
 
 
 async def _count(
@@ -42,12 +43,7 @@ async def test_recording_lifecycle_steps_again_changes_nothing(
     platform: Platform, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    engagement_id = created.json()["id"]
+    engagement_id = (await started_engagement(platform, organization_id))["id"]
     now = datetime.now(UTC)
     request = RecordLifecycleEvents(
         engagement_id=engagement_id,
@@ -94,12 +90,8 @@ async def test_the_timeline_is_visible_only_to_the_engagements_organisation(
     platform: Platform,
 ) -> None:
     organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    url = f"/v1/engagements/{created.json()['id']}/timeline"
+    engagement = await started_engagement(platform, organization_id)
+    url = f"/v1/engagements/{engagement['id']}/timeline"
     own = await platform.gateway.get(
         url, headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id])
     )

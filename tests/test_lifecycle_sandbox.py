@@ -32,8 +32,9 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel
 from tests.conftest import Platform, wait_until
+from tests.engagement_helpers import engagement_state
 from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
-from tests.test_plan_api import fill, slots_of
+from tests.test_plan_api import approve_plan, fill, slots_of
 from tests.test_plan_publishing import clear_of_midnight, variant
 from tests.test_thin_thread import create_org
 from workflows.reporting.messages import (
@@ -65,15 +66,6 @@ def sandbox_rule(now: datetime) -> dict[str, Any]:
         "cadence": {"per": "day", "count": 2},
         "target": "famiglie",
     }
-
-
-async def engagement_state(platform: Platform, engagement_id: str) -> dict[str, Any]:
-    read = await platform.gateway.get(
-        f"/v1/engagements/{engagement_id}", headers=platform.auth(Role.MANAGER)
-    )
-    assert read.status_code == 200, read.text
-    state: dict[str, Any] = read.json()["state"]
-    return state
 
 
 async def state_when(
@@ -149,12 +141,7 @@ async def test_an_engagement_publishes_its_approved_plan_on_the_sandbox(
         _, variant_id = await variant(platform, organization_id, engagement_id, "sandbox", text)
         filled = await fill(platform, engagement_id, slot["id"], variant_id)
         assert filled.status_code == 200, filled.text
-    approved = await platform.gateway.post(
-        f"/v1/engagements/{engagement_id}/plan/approval",
-        json={},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert approved.status_code == 200, approved.text
+    await approve_plan(platform, engagement_id)
 
     for gate in ("brief", "strategy"):
         await approve(platform, engagement_id, gate, organization_id)

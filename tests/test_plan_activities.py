@@ -20,7 +20,8 @@ from shared.db.session import session_scope
 from shared.editorial import EditorialRules
 from tests.conftest import Platform
 from tests.content_helpers import new_variant
-from tests.test_plan_api import events_rule, fill, new_engagement, stories_rule
+from tests.engagement_helpers import new_engagement
+from tests.test_plan_api import events_rule, fill, stories_rule
 
 
 def generate_request(organization_id: str, engagement_id: str) -> GeneratePlan:

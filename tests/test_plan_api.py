@@ -15,10 +15,11 @@ from nats.aio.client import Client as NatsClient
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
 from tests.content_helpers import new_variant
+from tests.engagement_helpers import new_engagement as new_engagement
 from tests.events_helpers import stream_messages
 from tests.test_errors import assert_problem
 from tests.test_plan_export import ics_events
-from tests.test_thin_thread import create_org, engagement_body
+from tests.test_thin_thread import create_org
 
 MARCH = {"period_start": "2027-03-01", "period_end": "2027-03-31"}
 # Rome's clocks jump from 02:00 to 03:00 on Sunday 2027-03-28.
@@ -72,19 +73,6 @@ def invalid_fields(response: httpx.Response) -> list[str]:
     return [str(error["field"]) for error in errors]
 
 
-async def new_engagement(platform: Platform) -> tuple[str, str]:
-    """(organisation id, engagement id) of a fresh client and engagement."""
-    organization_id = await create_org(platform)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    engagement_id: str = created.json()["id"]
-    return organization_id, engagement_id
-
-
 async def generated_plan(platform: Platform, **body: Any) -> tuple[str, str, dict[str, Any]]:
     """(organisation id, engagement id, plan) with the default rules over March 2027."""
     organization_id, engagement_id = await new_engagement(platform)
@@ -113,6 +101,15 @@ async def fill(platform: Platform, engagement_id: str, slot_id: str, variant_id:
         json={"variant_id": variant_id},
         headers=platform.auth(Role.EDITOR),
     )
+
+
+async def approve_plan(platform: Platform, engagement_id: str) -> None:
+    approved = await platform.gateway.post(
+        f"/v1/engagements/{engagement_id}/plan/approval",
+        json={},
+        headers=platform.auth(Role.MANAGER),
+    )
+    assert approved.status_code == 200, approved.text
 
 
 async def test_generating_a_plan_makes_slots_in_every_view(platform: Platform) -> None:
@@ -425,12 +422,7 @@ async def test_plan_changes_are_published_as_events(
     slot = (await slots_of(platform, engagement_id))[0]
     variant_id = await new_variant(platform, organization_id, slot["channel"])
     assert (await fill(platform, engagement_id, slot["id"], variant_id)).status_code == 200
-    approval = await platform.gateway.post(
-        f"/v1/engagements/{engagement_id}/plan/approval",
-        json={},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert approval.status_code == 200
+    await approve_plan(platform, engagement_id)
 
     js = nats_client.jetstream()
     settings = platform.settings.events

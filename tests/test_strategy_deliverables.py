@@ -15,22 +15,15 @@ from shared.auth import Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from tests.conftest import Platform
+from tests.engagement_helpers import started_engagement
 from tests.test_errors import assert_problem
-from tests.test_thin_thread import create_org, engagement_body
+from tests.test_thin_thread import create_org
 
 Json = dict[str, Any]
 
 
 async def create_engagement(platform: Platform, name: str = "Agriturismo La Quercia") -> Json:
-    organization_id = await create_org(platform, name)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    engagement: Json = created.json()
-    return engagement
+    return await started_engagement(platform, await create_org(platform, name))
 
 
 async def outbox_envelopes(sessions: async_sessionmaker[AsyncSession], subject: str) -> list[Json]:

@@ -17,6 +17,7 @@ from shared.db.scoping import Scope
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings
 from tests.conftest import Platform, wait_until
+from tests.engagement_helpers import started_engagement
 from tests.events_helpers import events_of, stream_messages
 from tests.test_thin_thread import create_org, engagement_body
 
@@ -182,13 +183,7 @@ async def test_outbox_events_reach_the_engagement_stream(
     organization_id = await create_org(platform, "Agriturismo Monte Cucco")
     js, events = nats_client.jetstream(), platform.settings.events
     before = await last_sequence(js, events)
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    engagement_id = created.json()["id"]
+    engagement_id = (await started_engagement(platform, organization_id))["id"]
     # Same organisation, another engagement: must not reach this engagement's stream.
     await publish(
         js,
@@ -311,13 +306,7 @@ async def test_a_disconnected_client_leaves_no_consumer_behind(
 ) -> None:
     organization_id = await create_org(platform, "Birrificio Amerino")
     js, events = nats_client.jetstream(), platform.settings.events
-    created = await platform.gateway.post(
-        "/v1/engagements",
-        json=engagement_body(organization_id),
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert created.status_code == 201, created.text
-    engagement_id = created.json()["id"]
+    engagement_id = (await started_engagement(platform, organization_id))["id"]
 
     async def bound_consumers() -> int:
         consumers = await js.consumers_info(events.stream)

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -112,6 +115,14 @@ from workflows.reporting.workflow import PeriodicReportWorkflow
 
 Handle = WorkflowHandle[EngagementWorkflow, EngagementState]
 SIX_MONTHS = timedelta(days=182)
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """Temporal's time-skipping test server, converting payloads with pydantic as workers do."""
+    return await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+    )
 
 
 @dataclass

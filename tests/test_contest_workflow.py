@@ -7,12 +7,10 @@ under their real names; claim deadlines are skipped over instead of waited for.
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -35,6 +33,7 @@ from services.content.contests.contracts import (
 )
 from services.content.contests.domain import Award
 from shared import task_queues
+from tests.lifecycle_helpers import start_time_skipping
 from workflows.contest.messages import (
     CLAIM_SIGNAL,
     STATE_QUERY,
@@ -51,10 +50,7 @@ PAST_THE_DEADLINE = CLAIM_WINDOW + timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-    )
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

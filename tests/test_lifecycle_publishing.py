@@ -8,16 +8,13 @@ of ``PeriodicReportWorkflow``, and a post that fails for good shows on the engag
 from __future__ import annotations
 
 import contextlib
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -43,6 +40,7 @@ from tests.lifecycle_helpers import (
     engagement_input,
     manager,
     running_engagement,
+    start_time_skipping,
     state_when,
     waiting_at,
 )
@@ -70,13 +68,6 @@ SANDBOX_CONNECTION = ChannelConnection(
     account_id="acct-0001",
     display_name="Il Sentiero (sandbox)",
 )
-
-
-async def start_time_skipping() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -370,6 +361,28 @@ def refused_post(
     return command, uuid.uuid5(uuid.NAMESPACE_URL, key)
 
 
+async def run_post(
+    env: WorkflowEnvironment,
+    command: SchedulePublicationCommand,
+    publication_id: uuid.UUID,
+    prefix: str,
+) -> PublishPostState:
+    """The placed post's ``PublishPostWorkflow``, run to its end on the queues of ``prefix``."""
+    post: PublishPostState = await env.client.execute_workflow(
+        PublishPostWorkflow.run,
+        PublishPostInput(
+            publication_id=publication_id,
+            channel="sandbox",
+            due_at=command.due_at,
+            task_queue_prefix=prefix,
+            engagement_id=command.engagement_id,
+        ),
+        id=f"publication-{publication_id}",
+        task_queue=prefix + task_queues.WORKFLOWS,
+    )
+    return post
+
+
 async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
     time_skipping: WorkflowEnvironment,
 ) -> None:
@@ -381,18 +394,7 @@ async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
     async with running_engagement(time_skipping, records, engagement) as handle:
         await state_when(handle, waiting_at(Gate.BRIEF))
         prefix = (await handle.describe()).task_queue.removesuffix(task_queues.WORKFLOWS)
-        post: PublishPostState = await time_skipping.client.execute_workflow(
-            PublishPostWorkflow.run,
-            PublishPostInput(
-                publication_id=publication_id,
-                channel="sandbox",
-                due_at=command.due_at,
-                task_queue_prefix=prefix,
-                engagement_id=engagement.engagement_id,
-            ),
-            id=f"publication-{publication_id}",
-            task_queue=prefix + task_queues.WORKFLOWS,
-        )
+        post = await run_post(time_skipping, command, publication_id, prefix)
         shown = await state_when(handle, lambda s: s.publication_failures_total > 0)
         # Told twice (a replayed sender cannot, but a hand-sent signal can): shown once.
         await handle.signal(PUBLICATION_FAILED_SIGNAL, shown.publication_failures[0])
@@ -460,19 +462,8 @@ async def test_a_failed_post_of_an_engagement_that_is_gone_ends_quietly(
             activities=[records.publish],
         ),
     ):
-        result: PublishPostState = await time_skipping.client.execute_workflow(
-            PublishPostWorkflow.run,
-            PublishPostInput(
-                publication_id=publication_id,
-                channel="sandbox",
-                due_at=command.due_at,
-                task_queue_prefix=prefix,
-                # No workflow engagement-<id> runs: the signal finds nobody.
-                engagement_id=engagement.engagement_id,
-            ),
-            id=f"publication-{publication_id}",
-            task_queue=prefix + task_queues.WORKFLOWS,
-        )
+        # No workflow engagement-<id> runs: the signal finds nobody.
+        result = await run_post(time_skipping, command, publication_id, prefix)
     assert result.stage == "failed"
     assert result.last_error == "the platform refused the post: text too long"
     assert len(records.publish_attempts) == 1

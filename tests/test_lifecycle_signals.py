@@ -22,10 +22,10 @@ from tests.lifecycle_helpers import (
     ServiceRecords,
     engagement_input,
     running_engagement,
+    start_time_skipping,
     state_when,
     waiting_at,
 )
-from tests.test_lifecycle_publishing import start_time_skipping
 from tests.test_lifecycle_workflow import _save_history
 from tests.test_replay import replayer
 from workflows.engagement.messages import (

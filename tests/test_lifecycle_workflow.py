@@ -7,7 +7,6 @@ The strategy and content activities are in-memory records under their real names
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from services.strategy.contracts import DeliverableKind, DeliverableStatus, DeliverableVersionRef
@@ -32,6 +30,7 @@ from tests.lifecycle_helpers import (
     reach_post_launch,
     refusal,
     running_engagement,
+    start_time_skipping,
     state_when,
     waiting_at,
 )
@@ -85,10 +84,7 @@ WORKFLOW_TASK_BOOKKEEPING = {
 # abandoned, say) would otherwise hold the next test's skipped clock.
 @pytest.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-    )
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

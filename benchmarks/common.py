@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
+from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
-from engage.bootstrap import ensure_database
+from engage.bootstrap import drop_database, ensure_database
 from shared.db.migrations import upgrade
+from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import EventSettings, Settings
 
 
@@ -44,10 +45,17 @@ async def scratch_settings(*services: str) -> AsyncIterator[Settings]:
     try:
         yield settings
     finally:
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, database="postgres"
-        )
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        await drop_database(settings)
+
+
+@asynccontextmanager
+async def scratch_stream(settings: Settings, client_name: str) -> AsyncIterator[JetStreamContext]:
+    """The settings' event stream, created for a benchmark and deleted after it."""
+    nats = await connect_nats(settings, client_name)
+    js = nats.jetstream()
+    await ensure_stream(js, settings.events)
+    try:
+        yield js
+    finally:
+        await js.delete_stream(settings.events.stream)
+        await nats.close()

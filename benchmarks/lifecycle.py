@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -59,7 +59,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from benchmarks import trivial
-from benchmarks.common import report, scratch_settings
+from benchmarks.common import report, scratch_settings, scratch_stream
 from benchmarks.cpu import CpuMeter
 from benchmarks.workers import (
     ACTIVITY_QUEUE,
@@ -76,7 +76,6 @@ from shared.auth import Principal, Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.domain import Channel, InterventionMode
-from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import Settings
 from workflows.engagement.messages import (
     APPROVE_UPDATE,
@@ -319,18 +318,6 @@ async def measure_lifecycle(
     return len(engagements) / elapsed * 60, sum(counts)
 
 
-@contextlib.asynccontextmanager
-async def event_stream(settings: Settings) -> AsyncIterator[JetStreamContext]:
-    nats = await connect_nats(settings, "bench-lifecycle")
-    js = nats.jetstream()
-    await ensure_stream(js, settings.events)
-    try:
-        yield js
-    finally:
-        await js.delete_stream(settings.events.stream)
-        await nats.close()
-
-
 async def run() -> None:
     async with contextlib.AsyncExitStack() as stack:
         scratch = await stack.enter_async_context(
@@ -348,7 +335,7 @@ async def run() -> None:
         engine = create_engine(settings)
         stack.push_async_callback(engine.dispose)
         sessions = create_session_factory(engine)
-        js = await stack.enter_async_context(event_stream(settings))
+        js = await stack.enter_async_context(scratch_stream(settings, "bench-lifecycle"))
         workers = await stack.enter_async_context(
             running_workers(temporal.client, settings, lifecycle_workers(settings), logs)
         )

@@ -7,12 +7,11 @@ import json
 import time
 import uuid
 
-from benchmarks.common import report, scratch_settings
+from benchmarks.common import report, scratch_settings, scratch_stream
 from services.strategy.models import OutboxEvent, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.events.envelope import new_event
-from shared.events.jetstream import connect_nats, ensure_stream
 from shared.events.relay import OutboxRelay
 
 EVENTS = 5_000
@@ -20,12 +19,12 @@ STAGE_BATCH = 500
 
 
 async def run() -> None:
-    async with scratch_settings("strategy") as settings:
+    async with (
+        scratch_settings("strategy") as settings,
+        scratch_stream(settings, "bench") as js,
+    ):
         engine = create_engine(settings)
         sessions = create_session_factory(engine)
-        nats = await connect_nats(settings, "bench")
-        js = nats.jetstream()
-        await ensure_stream(js, settings.events)
         try:
             payload = json.dumps(
                 new_event("bench.baseline", {"n": 0}, source="urn:bench").model_dump(mode="json")
@@ -62,6 +61,4 @@ async def run() -> None:
                 ratio=round(relay_rate / baseline, 3),
             )
         finally:
-            await js.delete_stream(settings.events.stream)
-            await nats.close()
             await engine.dispose()

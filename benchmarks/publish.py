@@ -49,7 +49,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from benchmarks.common import report, scratch_settings
+from benchmarks.common import report, scratch_settings, scratch_stream
 from benchmarks.cpu import CpuMeter
 from benchmarks.workers import (
     ACTIVITY_QUEUE,
@@ -76,7 +76,6 @@ from shared.db.session import create_engine, create_session_factory, session_sco
 from shared.domain import Channel
 from shared.errors import DependencyUnavailableError
 from shared.events.envelope import new_event
-from shared.events.jetstream import connect_nats, ensure_stream
 from shared.media_links import MediaLinks
 from shared.settings import Settings
 
@@ -399,26 +398,14 @@ def platform_workers(settings: Settings) -> list[WorkerProcess]:
     ]
 
 
-@contextlib.asynccontextmanager
-async def event_stream(settings: Settings) -> AsyncIterator[None]:
-    """The scratch stream the publisher's outbox relay publishes to, deleted after."""
-    nats = await connect_nats(settings, "bench-publish")
-    js = nats.jetstream()
-    await ensure_stream(js, settings.events)
-    try:
-        yield
-    finally:
-        await js.delete_stream(settings.events.stream)
-        await nats.close()
-
-
 async def run() -> None:
     async with contextlib.AsyncExitStack() as stack:
         scratch = await stack.enter_async_context(scratch_settings("publisher"))
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-publish-")))
         temporal = await stack.enter_async_context(temporal_dev_server(scratch, data_dir))
         settings = bench_settings(scratch, data_dir, free_port(), temporal.address)
-        await stack.enter_async_context(event_stream(settings))
+        # The stream the publisher's outbox relay publishes to.
+        await stack.enter_async_context(scratch_stream(settings, "bench-publish"))
         sandbox = await stack.enter_async_context(sandbox_process(settings))
         engine = create_engine(settings)
         stack.push_async_callback(engine.dispose)

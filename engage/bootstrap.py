@@ -10,12 +10,16 @@ from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import DATA_SERVICES, Settings
 
 
-async def ensure_database(settings: Settings) -> None:
-    """Create the configured database when the server does not have it yet."""
-    url = make_url(settings.database_url)
-    database = url.database
+def _database_name(settings: Settings) -> str:
+    database = make_url(settings.database_url).database
     assert database, "ENGAGE_DATABASE_URL must name a database"
-    connection = await asyncpg.connect(
+    return database
+
+
+async def _server(settings: Settings) -> asyncpg.Connection:
+    """The configured server's maintenance database, for creating and dropping ours."""
+    url = make_url(settings.database_url)
+    return await asyncpg.connect(
         host=url.host,
         port=url.port or 5432,
         user=url.username,
@@ -23,10 +27,26 @@ async def ensure_database(settings: Settings) -> None:
         database="postgres",
         timeout=settings.dependency_timeout_seconds,
     )
+
+
+async def ensure_database(settings: Settings) -> None:
+    """Create the configured database when the server does not have it yet."""
+    database = _database_name(settings)
+    connection = await _server(settings)
     try:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
             await connection.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(settings: Settings) -> None:
+    """Drop the configured database, connections and all (a scratch database's end)."""
+    database = _database_name(settings)
+    connection = await _server(settings)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await connection.close()
 

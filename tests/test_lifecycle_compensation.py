@@ -22,8 +22,9 @@ from shared import task_queues
 from shared.auth import Role
 from shared.domain import Channel
 from tests.conftest import Platform
+from tests.engagement_helpers import started_engagement
 from tests.publisher_helpers import connect_sandbox, schedule, settled
-from tests.test_thin_thread import create_org, engagement_body
+from tests.test_thin_thread import create_org
 
 ONE_HOUR = 3600.0
 
@@ -34,11 +35,7 @@ async def test_cancelling_an_engagement_cancels_its_waiting_posts(
     organization_id = await create_org(platform)
     account = await connect_sandbox(platform, sandbox, organization_id)
     manager = platform.auth(Role.MANAGER)
-    created = await platform.gateway.post(
-        "/v1/engagements", json=engagement_body(organization_id), headers=manager
-    )
-    assert created.status_code == 201, created.text
-    engagement_id = created.json()["id"]
+    engagement_id = (await started_engagement(platform, organization_id))["id"]
     posts = [
         await schedule(platform, account, in_seconds=ONE_HOUR, engagement_id=engagement_id)
         for _ in range(2)

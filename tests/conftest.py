@@ -46,6 +46,7 @@ from services.publisher import approvals as publisher_approvals
 from services.publisher import worker as publisher_worker
 from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
+from services.publisher.models import engagements as publisher_engagements
 from services.sandbox.app import build_app as build_sandbox
 from services.strategy import worker as strategy_worker
 from services.strategy.app import build_app as build_strategy
@@ -70,6 +71,7 @@ SUBSCRIPTIONS = [
     content_engagements.subscription,
     listening_engagements.subscription,
     *publisher_approvals.SUBSCRIPTIONS,
+    publisher_engagements.subscription,
 ]
 
 

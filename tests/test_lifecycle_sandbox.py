@@ -32,7 +32,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel
 from tests.conftest import Platform, wait_until
-from tests.engagement_helpers import engagement_state
+from tests.engagement_helpers import engagement_state, stored_engagement
 from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
 from tests.test_plan_api import approve_plan, fill, slots_of
 from tests.test_plan_publishing import clear_of_midnight, variant
@@ -296,14 +296,15 @@ async def latest_samples(platform: Platform, publication_ids: list[str]) -> list
 async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
     platform: Platform, sandbox: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    engagement_id = str(uuid.uuid4())
     organization_id = await create_org(platform)
+    engagement_id = await stored_engagement(platform, organization_id)
     account = await connect_sandbox(platform, sandbox, organization_id)
     # Outside the report: a post published before the period, and another engagement's.
     await published_posts(platform, account, engagement_id, 1)
     window_start = datetime.now(UTC)
     published = await published_posts(platform, account, engagement_id, 3)
-    await published_posts(platform, account, str(uuid.uuid4()), 1)
+    other_engagement = await stored_engagement(platform, organization_id)
+    await published_posts(platform, account, other_engagement, 1)
     revoked_account = await connect_sandbox(platform, sandbox, organization_id)
     revoked = await sandbox.post(f"/sandbox/accounts/{revoked_account.account_id}/revoke-tokens")
     assert revoked.status_code == 204

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from shared.errors import NotFoundError
 from shared.settings import ServiceName
 from tests.conftest import Platform
 from tests.engagement_helpers import stored_engagement
+from tests.publisher_helpers import SandboxAccount
 from tests.test_contest_api import rules as contest_rules
 from tests.test_listening_queries import query_body
 from tests.test_plan_api import plan_body
@@ -41,6 +43,7 @@ ENGAGEMENT_ROWS = text(
         JOIN content.plans p ON p.id = s.plan_id WHERE p.engagement_id = :e
     UNION ALL SELECT 'contest', id::text FROM content.contests WHERE engagement_id = :e
     UNION ALL SELECT 'query', id::text FROM listening.queries WHERE engagement_id = :e
+    UNION ALL SELECT 'publication', id::text FROM publisher.publications WHERE engagement_id = :e
     UNION ALL SELECT 'deliverable', kind || ':' || version || ':' || status
         FROM strategy.deliverables WHERE engagement_id = :e
     ORDER BY 1, 2
@@ -56,6 +59,8 @@ class Intruder:
     engagement_id: str
     plan_slot_id: str
     item_id: str
+    connection_id: str
+    variant_id: str
     headers: dict[str, str]
 
 
@@ -137,6 +142,20 @@ WRITES = [
         lambda a: {"json": mix_inputs()},
     ),
     Write(
+        "publisher",
+        "POST",
+        "/publications",
+        lambda a: {
+            "json": {
+                "organization_id": a.organization_id,
+                "engagement_id": a.engagement_id,
+                "connection_id": a.connection_id,
+                "variant_id": a.variant_id,
+                "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            }
+        },
+    ),
+    Write(
         "listening",
         "POST",
         "/listening/queries",
@@ -180,9 +199,9 @@ async def _engagement_rows(
 
 
 @pytest.fixture
-async def intruder(platform: Platform) -> Intruder:
+async def intruder(platform: Platform, account: SandboxAccount) -> Intruder:
     """Organisation B's engagement with its plan and brief, and organisation A's staff with an
-    item."""
+    item, a connected account and an approved variant."""
     owner = await create_org(platform, "Cantina Colli Eugubini")
     engagement_id = await stored_engagement(platform, owner)
     content = platform.settings.service_url("content")
@@ -202,7 +221,7 @@ async def intruder(platform: Platform) -> Intruder:
     assert brief.status_code == 201, brief.text
     slot_id = next(slot["id"] for period in calendar.json()["periods"] for slot in period["slots"])
 
-    organization_id = await create_org(platform, "Agriturismo La Quercia")
+    organization_id = account.organization_id
     headers = platform.auth(Role.MANAGER, orgs=[organization_id])
     item = await platform.gateway.post(
         f"{content}/content-items",
@@ -210,7 +229,15 @@ async def intruder(platform: Platform) -> Intruder:
         headers=headers,
     )
     assert item.status_code == 201, item.text
-    return Intruder(organization_id, engagement_id, slot_id, item.json()["id"], headers)
+    return Intruder(
+        organization_id,
+        engagement_id,
+        slot_id,
+        item.json()["id"],
+        account.connection_id,
+        await account.approved_variant(platform),
+        headers,
+    )
 
 
 @pytest.mark.parametrize("write", WRITES, ids=lambda write: f"{write.method} {write.path}")

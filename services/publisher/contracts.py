@@ -267,6 +267,8 @@ class PublishPostInput(BaseModel):
     item_id: uuid.UUID | None = None
     # The engagement the post belongs to: told (``publication_failed``) when the post fails.
     engagement_id: uuid.UUID | None = None
+    # Its organisation, carried by that signal: the engagement ignores another organisation's.
+    organization_id: uuid.UUID | None = None
 
 
 class RescheduleRequest(BaseModel):

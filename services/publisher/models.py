@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import OrgScoped, Timestamped, service_metadata
+from shared.engagement_directory import EngagementDirectory, KnownEngagementMixin
 from shared.events.outbox import Outbox, OutboxMixin, ProcessedEventMixin
 
 SCHEMA = "publisher"
@@ -159,4 +160,9 @@ class ProcessedEvent(ProcessedEventMixin, Base):
     pass
 
 
+class KnownEngagement(KnownEngagementMixin, Base):
+    """Engagements and their organisations (``shared.engagement_directory``)."""
+
+
 outbox = Outbox(OutboxEvent)
+engagements = EngagementDirectory("publisher", KnownEngagement, ProcessedEvent)

@@ -21,7 +21,7 @@ from services.publisher.connections import require_connection
 from services.publisher.connectors.base import MediaRef, PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
 from services.publisher.contracts import CancelCommand, post_workflow_id
-from services.publisher.models import ApprovedVariant, Connection, Publication, outbox
+from services.publisher.models import ApprovedVariant, Connection, Publication, engagements, outbox
 from services.publisher.schemas import PublicationCreate
 from shared.auth import Principal
 from shared.domain import Channel
@@ -72,6 +72,8 @@ async def place_publication(
     connection = await require_connection(session, data.connection_id)
     if connection.organization_id != data.organization_id:
         raise NotFoundError("connection", data.connection_id)
+    if data.engagement_id is not None:
+        await engagements.require(session, data.engagement_id, data.organization_id)
     if channel is not None:
         _require_channel(connection, channel)
     if Channel(connection.channel) in NO_PUBLISHING_API:

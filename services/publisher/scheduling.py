@@ -40,6 +40,7 @@ class Scheduler(TemporalConnection):
                     task_queue_prefix=self._prefix,
                     publish_timeout_seconds=self._publish_timeout_seconds,
                     engagement_id=publication.engagement_id,
+                    organization_id=publication.organization_id,
                 ),
                 id=publication.workflow_id,
                 task_queue=self._prefix + task_queues.WORKFLOWS,

@@ -30,7 +30,7 @@ from services.publisher.contracts import (
     platform_queue,
 )
 from services.publisher.crypto import TokenVault
-from services.publisher.models import OutboxEvent
+from services.publisher.models import OutboxEvent, engagements
 from shared import task_queues
 from shared.domain import Channel
 from shared.media_links import MediaLinks
@@ -131,5 +131,5 @@ async def main(settings: Settings) -> None:
             ),
             outbox_model=OutboxEvent,
             on_connected=on_connected,
-            subscriptions=approvals.SUBSCRIPTIONS,
+            subscriptions=[*approvals.SUBSCRIPTIONS, engagements.subscription],
         )

@@ -220,6 +220,7 @@ class PublishPlanWorkflow:
                     publish_timeout_seconds=request.publish_timeout_seconds,
                     item_id=variant.item_id,
                     engagement_id=request.engagement_id,
+                    organization_id=request.organization_id,
                 ),
                 id=placed.workflow_id,
                 task_queue=request.task_queue_prefix + task_queues.WORKFLOWS,

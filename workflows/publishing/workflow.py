@@ -134,6 +134,7 @@ class PublishPostWorkflow:
             return
         failure = PublicationFailure(
             publication_id=post.publication_id,
+            organization_id=post.organization_id,
             channel=Channel(post.channel),
             failure_class=failure_class,
             detail=detail[:2000],

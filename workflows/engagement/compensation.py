@@ -17,21 +17,18 @@ from services.publisher.contracts import (
 )
 from shared import task_queues
 from workflows.engagement import facts
-from workflows.engagement.escalation import TaskDeadlines, open_tasks
+from workflows.engagement.escalation import open_tasks
 from workflows.engagement.listening_stop import stop_listening
 from workflows.engagement.messages import (
     Actor,
     ControlRequest,
     DeliverableRecord,
-    EngagementInput,
-    EngagementState,
     EngagementStatus,
     TaskStatus,
 )
 from workflows.engagement.part import LifecyclePart
 from workflows.engagement.patches import STOP_LISTENING_ON_CANCEL_PATCH, WITHDRAW_POSTS_PATCH
-from workflows.engagement.recording import Recorder
-from workflows.engagement.service_calls import ServiceCalls, cancelled
+from workflows.engagement.service_calls import cancelled
 
 TEMPORAL_CANCELLATION = ControlRequest(
     actor=Actor(subject="temporal", roles=[]), reason="cancelled through Temporal"
@@ -52,19 +49,9 @@ async def until_stopped(lifecycle: asyncio.Task[None]) -> None:
 
 
 class Compensation(LifecyclePart):
-    def __init__(
-        self,
-        engagement: EngagementInput,
-        state: EngagementState,
-        calls: ServiceCalls,
-        recorder: Recorder,
-        deadlines: TaskDeadlines,
-    ) -> None:
-        super().__init__(engagement, state, calls, recorder)
-        self._deadlines = deadlines
-
     async def run(self, request: ControlRequest) -> None:
-        self._deadlines.stop_watching()
+        """Compensate once the lifecycle has stopped and its task deadlines are no longer
+        watched."""
         self._state.pending_approvals = []
         closed = open_tasks(self._state)
         for task in closed:

@@ -108,9 +108,7 @@ class EngagementWorkflow:
         self._deadlines = TaskDeadlines(self._state, self._recorder)
         self._phase_work = PhaseWork(engagement, self._state, self._calls, self._recorder)
         self._post_launch = PostLaunch(engagement, self._state, self._calls, self._recorder)
-        self._compensation = Compensation(
-            engagement, self._state, self._calls, self._recorder, self._deadlines
-        )
+        self._compensation = Compensation(engagement, self._state, self._calls, self._recorder)
 
     @workflow.run
     async def run(self, engagement: EngagementInput) -> EngagementState:
@@ -127,6 +125,7 @@ class EngagementWorkflow:
             self._calls.stopping = lifecycle
             lifecycle.cancel()
             await until_stopped(lifecycle)
+            self._deadlines.stop_watching()
             await self._compensation.run(self._cancellation)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state

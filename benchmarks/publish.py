@@ -96,7 +96,7 @@ START_SECONDS_PER_POST = 0.01
 # Posts still unsettled after this long without any post settling are counted as lost.
 STALL = timedelta(minutes=2)
 REDIRECT_URI = "https://bench.atlantide.example/callback"
-SETTLED = ("published", "failed", "cancelled", "withdrawn")
+SETTLED = ("published", "failed", "cancelled")
 # The workers' settings beyond the scratch ones. The maintenance schedule (token refresh and
 # metrics collection over every published post) runs weekly, so it never runs during the
 # measurement and competes with the posts for the sandbox's rate limit.

@@ -114,7 +114,7 @@ async def settled(platform: Platform, publication_id: str, timeout: float = 30) 
             f"/v1/publications/{publication_id}", headers=platform.auth(Role.MANAGER)
         )
         found.update(read.json())
-        return found["status"] in {"published", "failed", "cancelled", "withdrawn"}
+        return found["status"] in {"published", "failed", "cancelled"}
 
     await wait_until(done, timeout=timeout, interval=0.2)
     return found

@@ -29,7 +29,7 @@ ENGAGEMENT_CONNECTIONS = "publisher.engagement_connections"
 ENGAGEMENT_PERIOD_SUMMARY = "publisher.engagement_period_summary"
 
 PublicationStatus = Literal[
-    "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled", "withdrawn"
+    "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled"
 ]
 FailureClass = Literal["retryable", "auth", "content_rejected", "unknown"]
 

@@ -73,7 +73,7 @@ class Publication(OrgScoped, Timestamped, Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False)
-    # scheduled | publishing | unconfirmed | published | failed | cancelled | withdrawn
+    # scheduled | publishing | unconfirmed | published | failed | cancelled
     status: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

@@ -39,7 +39,7 @@ from shared.events.envelope import new_event
 from shared.media_links import MediaLinks
 
 ConnectorFor = Callable[[str], Connector]
-SETTLED = frozenset({"published", "cancelled", "withdrawn", "failed"})
+SETTLED = frozenset({"published", "cancelled", "failed"})
 
 
 class PublishFailedError(Exception):

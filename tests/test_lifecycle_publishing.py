@@ -341,11 +341,11 @@ async def _publish_the_plan_and_report(time_skipping: WorkflowEnvironment) -> No
 
 
 def refused_post(
-    records: ServiceRecords, engagement: EngagementInput, connection_id: uuid.UUID, text: str
+    records: ServiceRecords, engagement: EngagementInput, connection_id: uuid.UUID
 ) -> tuple[SchedulePublicationCommand, uuid.UUID]:
     """A post of the engagement, placed on the sandbox and refused there for good; with the id
     its publication gets."""
-    variant = VariantToPublish(variant_id=uuid.uuid4(), text=text)
+    variant = VariantToPublish(variant_id=uuid.uuid4())
     command = SchedulePublicationCommand(
         organization_id=engagement.organization_id,
         engagement_id=engagement.engagement_id,
@@ -389,7 +389,7 @@ async def test_a_post_that_fails_for_good_shows_on_the_engagement_with_a_task(
     records = ServiceRecords()
     engagement = engagement_input()
     command, publication_id = refused_post(
-        records, engagement, SANDBOX_CONNECTION.connection_id or uuid.uuid4(), "Troppo lungo"
+        records, engagement, SANDBOX_CONNECTION.connection_id or uuid.uuid4()
     )
     async with running_engagement(time_skipping, records, engagement) as handle:
         await state_when(handle, waiting_at(Gate.BRIEF))
@@ -448,7 +448,7 @@ async def test_a_failed_post_of_an_engagement_that_is_gone_ends_quietly(
 ) -> None:
     records = ServiceRecords()
     engagement = engagement_input()
-    command, publication_id = refused_post(records, engagement, uuid.uuid4(), "Refused")
+    command, publication_id = refused_post(records, engagement, uuid.uuid4())
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     async with (
         Worker(

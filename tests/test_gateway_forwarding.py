@@ -4,6 +4,7 @@ added to a service is on the gateway, documented and answered, without a line of
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -83,3 +84,15 @@ def test_the_committed_openapi_document_is_the_gateways(settings: Settings) -> N
     ``.venv/bin/python -m engage openapi > docs/openapi.json`` when the API changes."""
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert committed == build_gateway(settings).openapi()
+
+
+def test_every_operation_has_a_unique_method_name_and_a_summary(settings: Settings) -> None:
+    operations = [
+        operation
+        for methods in build_gateway(settings).openapi()["paths"].values()
+        for operation in methods.values()
+    ]
+    ids = [operation["operationId"] for operation in operations]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", name) for name in ids), ids
+    assert all(operation.get("summary") for operation in operations)

@@ -465,49 +465,45 @@ def _system_event_id(item_id: uuid.UUID, action: ReviewAction) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:engage:content-item:{item_id}/{action.value}")
 
 
+# What each publisher move announces.
+SYSTEM_MOVE_EVENTS: dict[ReviewAction, tuple[str, type[events.ItemFact]]] = {
+    ReviewAction.SCHEDULE: (events.ITEM_SCHEDULED, events.ItemScheduled),
+    ReviewAction.PUBLISH: (events.ITEM_PUBLISHED, events.ItemPublished),
+}
+
+
 async def _system_move(
-    session: AsyncSession, item_id: uuid.UUID, action: ReviewAction, actor: str
-) -> tuple[ContentItem, bool]:
-    """Apply a publisher move; False when the item is already there or beyond (a retry)."""
-    item = await require_item(session, item_id)
+    session: AsyncSession,
+    request: MarkScheduled | MarkPublished,
+    action: ReviewAction,
+    **details: object,
+) -> ReviewStateChanged:
+    """Apply a publisher move and announce it with ``details``; a retry finds the item already
+    there or beyond, and changes and announces nothing."""
+    item = await require_item(session, request.item_id)
     from_state, to_state = review.SYSTEM_MOVES[action]
     later = {ReviewState.SCHEDULED, ReviewState.PUBLISHED}
     if item.status == to_state or (to_state == ReviewState.SCHEDULED and item.status in later):
-        return item, False
+        return ReviewStateChanged(item_id=item.id, status=ReviewState(item.status), changed=False)
     review.require_state(item.status, frozenset({from_state}), action.value)
-    _record(session, item, action, to_state, actor)
+    _record(session, item, action, to_state, request.actor)
     await session.flush()
-    return item, True
+    name, fact = SYSTEM_MOVE_EVENTS[action]
+    payload = fact(**item_fact(item), **details)
+    await emit(session, name, payload, item.id, _system_event_id(item.id, action))
+    return ReviewStateChanged(item_id=item.id, status=ReviewState(item.status), changed=True)
 
 
 async def mark_scheduled(session: AsyncSession, request: MarkScheduled) -> ReviewStateChanged:
-    item, changed = await _system_move(
-        session, request.item_id, ReviewAction.SCHEDULE, request.actor
+    return await _system_move(
+        session, request, ReviewAction.SCHEDULE, scheduled_for=request.scheduled_for
     )
-    if changed:
-        await emit(
-            session,
-            events.ITEM_SCHEDULED,
-            events.ItemScheduled(**item_fact(item), scheduled_for=request.scheduled_for),
-            item.id,
-            _system_event_id(item.id, ReviewAction.SCHEDULE),
-        )
-    return ReviewStateChanged(item_id=item.id, status=ReviewState(item.status), changed=changed)
 
 
 async def mark_published(session: AsyncSession, request: MarkPublished) -> ReviewStateChanged:
-    item, changed = await _system_move(
-        session, request.item_id, ReviewAction.PUBLISH, request.actor
+    return await _system_move(
+        session, request, ReviewAction.PUBLISH, published_at=request.published_at
     )
-    if changed:
-        await emit(
-            session,
-            events.ITEM_PUBLISHED,
-            events.ItemPublished(**item_fact(item), published_at=request.published_at),
-            item.id,
-            _system_event_id(item.id, ReviewAction.PUBLISH),
-        )
-    return ReviewStateChanged(item_id=item.id, status=ReviewState(item.status), changed=changed)
 
 
 async def approved_variants(

@@ -230,6 +230,16 @@ async def generate_plan(
     )
 
 
+def _plan_fact(plan: Plan) -> dict[str, Any]:
+    """What every plan event carries (``events.PlanFact``)."""
+    return {
+        "plan_id": plan.id,
+        "engagement_id": plan.engagement_id,
+        "organization_id": plan.organization_id,
+        "generation": plan.generation,
+    }
+
+
 async def _emit_generated(
     session: AsyncSession, plan: Plan, slots: int, kept: int, reopened: bool
 ) -> uuid.UUID:
@@ -240,10 +250,7 @@ async def _emit_generated(
         new_event(
             events.PLAN_GENERATED,
             events.PlanGenerated(
-                plan_id=plan.id,
-                engagement_id=plan.engagement_id,
-                organization_id=plan.organization_id,
-                generation=plan.generation,
+                **_plan_fact(plan),
                 period_start=plan.period_start,
                 period_end=plan.period_end,
                 timezone=plan.timezone,
@@ -279,10 +286,7 @@ async def approve_plan(
         new_event(
             events.PLAN_APPROVED,
             events.PlanApproved(
-                plan_id=plan.id,
-                engagement_id=plan.engagement_id,
-                organization_id=plan.organization_id,
-                generation=plan.generation,
+                **_plan_fact(plan),
                 approved_by=actor,
                 slots=slots,
             ),
@@ -346,10 +350,7 @@ async def fill_slot(
         new_event(
             events.SLOT_FILLED,
             events.SlotFilled(
-                plan_id=plan.id,
-                engagement_id=plan.engagement_id,
-                organization_id=plan.organization_id,
-                generation=plan.generation,
+                **_plan_fact(plan),
                 slot_id=slot.id,
                 channel=slot.channel,
                 starts_at=slot.starts_at,

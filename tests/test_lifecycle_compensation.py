@@ -22,7 +22,7 @@ from shared import task_queues
 from shared.auth import Role
 from shared.domain import Channel
 from tests.conftest import Platform
-from tests.engagement_helpers import started_engagement
+from tests.engagement_helpers import started_engagement, stored_engagement
 from tests.publisher_helpers import connect_sandbox, schedule, settled
 from tests.test_thin_thread import create_org
 
@@ -82,7 +82,7 @@ async def test_a_post_already_published_is_left_alone(
 ) -> None:
     organization_id = await create_org(platform)
     account = await connect_sandbox(platform, sandbox, organization_id)
-    engagement_id = uuid.uuid4()
+    engagement_id = uuid.UUID(await stored_engagement(platform, organization_id))
     published = await schedule(platform, account, in_seconds=0.5, engagement_id=str(engagement_id))
     waiting = await schedule(
         platform, account, in_seconds=ONE_HOUR, engagement_id=str(engagement_id)
@@ -106,7 +106,7 @@ async def test_a_post_whose_workflow_never_started_is_withdrawn_all_the_same(
     # The planner placed the post and was cancelled before it could start the post's workflow.
     organization_id = await create_org(platform)
     account = await connect_sandbox(platform, sandbox, organization_id)
-    engagement_id = uuid.uuid4()
+    engagement_id = uuid.UUID(await stored_engagement(platform, organization_id))
     placed = ScheduledPublication.model_validate(
         await platform.run_activity(
             task_queues.PUBLISHER,

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.scoping import Scope, get_scope
-from shared.errors import FieldError, NotFoundError, ProblemError
+from shared.errors import FieldError, NotFoundError, validation_problem
 from shared.events.consumer import Subscription
 from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
@@ -103,18 +103,9 @@ class EngagementDirectory:
         if owner is None or not scope.allows(owner):
             raise NotFoundError("engagement", engagement_id)
         if organization_id is not None and owner != organization_id:
-            raise ProblemError(
-                422,
-                "validation-error",
-                "The request has invalid fields.",
-                title="Validation failed",
-                errors=[
-                    FieldError(
-                        field=field,
-                        message=f"engagement {engagement_id} belongs to another organisation",
-                        type="organization_mismatch",
-                    ).model_dump()
-                ],
+            message = f"engagement {engagement_id} belongs to another organisation"
+            raise validation_problem(
+                [FieldError(field=field, message=message, type="organization_mismatch")]
             )
         return owner
 

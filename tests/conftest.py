@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -32,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from engage import infra
-from engage.bootstrap import ensure_database
+from engage.bootstrap import drop_database, ensure_database
 from services.content import worker as content_worker
 from services.content.app import build_app as build_content
 from services.content.models import OutboxEvent as ContentOutboxEvent
@@ -106,21 +105,10 @@ async def base_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     await ensure_database(settings)
     await upgrade_all(DATA_SERVICES, settings.database_url)
     yield settings
-    await drop_database(settings.database_url)
+    await drop_database(settings)
     for process in started:
         if process is not None:
             await infra.stop_process(process)
-
-
-async def drop_database(database_url: str) -> None:
-    url = make_url(database_url)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -206,7 +194,7 @@ async def fresh_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker
     engine = create_engine(scoped)
     yield create_session_factory(engine)
     await engine.dispose()
-    await drop_database(database_url)
+    await drop_database(scoped)
 
 
 async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:

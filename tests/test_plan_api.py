@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from shared.auth import Role
 from tests.conftest import Platform, wait_until
 from tests.content_helpers import new_variant
-from tests.engagement_helpers import new_engagement as new_engagement
+from tests.engagement_helpers import new_engagement
 from tests.events_helpers import stream_messages
 from tests.test_errors import assert_problem
 from tests.test_plan_export import ics_events

@@ -32,11 +32,12 @@ from shared import task_queues
 from shared.auth import Role
 from shared.domain import Channel
 from tests.conftest import Platform, wait_until
+from tests.engagement_helpers import new_engagement
 from tests.publisher_content_helpers import approved_variant, review, variant_in_review
 from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
 from tests.test_content_media import jpeg, upload
 from tests.test_errors import assert_problem
-from tests.test_plan_api import fill, new_engagement, slots_of
+from tests.test_plan_api import approve_plan, fill, slots_of
 from tests.test_replay import replayer
 
 ROME = ZoneInfo("Europe/Rome")
@@ -184,12 +185,7 @@ async def test_an_approved_plan_publishes_each_future_slot_once_on_time(
     for slot_id, variant_id in fills.items():
         filled = await fill(platform, engagement_id, slot_id, variant_id)
         assert filled.status_code == 200, filled.text
-    approved = await platform.gateway.post(
-        f"/v1/engagements/{engagement_id}/plan/approval",
-        json={},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert approved.status_code == 200, approved.text
+    await approve_plan(platform, engagement_id)
     account = await connect_sandbox(platform, sandbox, organization_id)
 
     started = await start_publishing(platform, engagement_id, {"sandbox": account.connection_id})
@@ -265,12 +261,7 @@ async def test_a_slot_with_an_image_is_published_with_a_link_signed_when_it_goes
     _, sandbox_first, _ = [slot for slot in slots if slot["channel"] == "sandbox"]
     filled = await fill(platform, engagement_id, sandbox_first["id"], variant_id)
     assert filled.status_code == 200, filled.text
-    approved = await platform.gateway.post(
-        f"/v1/engagements/{engagement_id}/plan/approval",
-        json={},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert approved.status_code == 200, approved.text
+    await approve_plan(platform, engagement_id)
     account = await connect_sandbox(platform, sandbox, organization_id)
     started = await start_publishing(platform, engagement_id, {"sandbox": account.connection_id})
     assert started.status_code == 202, started.text
@@ -331,12 +322,7 @@ async def test_plan_publishing_refuses_what_it_cannot_publish(
     draft = await start_publishing(platform, engagement_id, connections)
     assert_problem(draft, 409, "plan-not-approved")
 
-    approved = await platform.gateway.post(
-        f"/v1/engagements/{engagement_id}/plan/approval",
-        json={},
-        headers=platform.auth(Role.MANAGER),
-    )
-    assert approved.status_code == 200, approved.text
+    await approve_plan(platform, engagement_id)
     wrong_channel = await start_publishing(
         platform, engagement_id, {"facebook": account.connection_id}
     )

@@ -25,12 +25,12 @@ from shared.domain import Channel
 from shared.events.consumer import EventHandler, PoisonMessageError
 from shared.events.envelope import CloudEvent, new_event
 from tests.conftest import Platform
+from tests.engagement_helpers import new_engagement
 from tests.publisher_content_helpers import approved_variant, review, variant_in_review
 from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
 from tests.test_content_items import create_item, outbox_events, post_body
 from tests.test_content_media import jpeg, upload
 from tests.test_errors import assert_problem
-from tests.test_plan_api import new_engagement
 from tests.test_thin_thread import create_org
 
 

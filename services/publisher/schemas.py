@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
-from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -15,11 +14,10 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
-    field_validator,
 )
 
 from services.publisher.contracts import FailureClass, PublicationStatus
-from shared.domain import Channel
+from shared.domain import Channel, TimeZoneName
 
 AccountId = Annotated[str, Field(min_length=1, max_length=200)]
 # A moment given with its offset (a client's local time), kept as the same instant in UTC.
@@ -102,14 +100,7 @@ class PublicationCreate(BaseModel):
     )
     slot_id: uuid.UUID | None = None
     due_at: UtcMoment
-    timezone: str = "Europe/Rome"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        if value not in available_timezones():
-            raise ValueError(f"unknown IANA time zone {value!r}")
-        return value
+    timezone: TimeZoneName = "Europe/Rome"
 
 
 class Reschedule(BaseModel):

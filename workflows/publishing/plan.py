@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from temporalio import workflow
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from shared import task_queues
     from shared.domain import Channel
+    from workflows.activity_policy import SERVICE_ACTIVITY_TIMEOUT
     from workflows.publishing.messages import (
         PLAN_STATE_QUERY,
         PLAN_WORKFLOW_NAME,
@@ -61,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
 
 # Slots placed at once (in start order): a large plan is scheduled in a fraction of the time.
 BATCH = 20
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Variants with media are published from this change on (runs started before skipped them).
 PUBLISH_MEDIA_PATCH = "publish-variant-media"
 
@@ -201,7 +201,7 @@ class PublishPlanWorkflow:
             ),
             result_type=ScheduledPublication,
             task_queue=request.task_queue_prefix + task_queues.PUBLISHER,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
         )
         return placed
 
@@ -237,6 +237,6 @@ class PublishPlanWorkflow:
             argument,
             result_type=returns,
             task_queue=self._request.task_queue_prefix + task_queues.CONTENT,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
         )
         return result

@@ -20,7 +20,7 @@ from services.publisher.schemas import ConnectionOut
 from shared import task_queues
 from shared.auth import CurrentPrincipal, Role, require_roles
 from shared.domain import Channel
-from shared.errors import FieldError, NotFoundError, ProblemError
+from shared.errors import FieldError, NotFoundError, ProblemError, validation_problem
 from shared.settings import Settings
 from workflows.publishing.messages import (
     PLAN_STATE_QUERY,
@@ -50,13 +50,7 @@ class PlanPublishingStarted(BaseModel):
 
 
 def _invalid(field: str, message: str, kind: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "validation-error",
-        "The request has invalid fields.",
-        title="Validation failed",
-        errors=[FieldError(field=field, message=message, type=kind).model_dump()],
-    )
+    return validation_problem([FieldError(field=field, message=message, type=kind)])
 
 
 async def _require_approved_plan(

@@ -11,17 +11,15 @@ under the engagement's own workflow id, so whichever comes second changes nothin
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
-from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from services.strategy.contracts import EngagementCreated
 from shared import task_queues
-from shared.domain import Channel, InterventionMode
 from shared.events.consumer import (
     ConsumerSpec,
     EffectConsumer,
@@ -44,18 +42,6 @@ ENGAGEMENT_CREATED = "strategy.engagement_created"
 STARTER_DURABLE = "workflows-lifecycle-starter"
 START_GRACE = timedelta(seconds=60)
 START_HORIZON = timedelta(days=1)
-
-
-class EngagementCreated(BaseModel):
-    """What strategy's ``engagement_created`` says, and all a lifecycle needs to start."""
-
-    engagement_id: uuid.UUID
-    organization_id: uuid.UUID
-    mode: InterventionMode
-    channels: list[Channel]
-    starts_on: date
-    ends_on: date
-    time_scale: float | None = None
 
 
 def lifecycle_timing(settings: Settings, time_scale: float | None) -> LifecycleTiming:

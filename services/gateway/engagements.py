@@ -10,12 +10,13 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.strategy.contracts import EngagementCreated
 from services.strategy.schemas import EngagementOut
 from shared.auth import Principal
 from shared.errors import ConflictError, ProblemError
 from shared.temporal import TemporalConnection
 from workflows.engagement.messages import STATE_QUERY, Actor, EngagementState
-from workflows.lifecycle_start import EngagementCreated, start_lifecycle
+from workflows.lifecycle_start import start_lifecycle
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from services.publisher.models import Publication
+
 SOURCE = "urn:atlantide-engage:publisher"
 
 CHANNEL_CONNECTED = "publisher.channel_connected"
@@ -37,6 +39,18 @@ class PostFact(BaseModel):
     channel: str
     variant_id: uuid.UUID
     slot_id: uuid.UUID | None
+
+
+def post_fact(publication: Publication) -> dict[str, object]:
+    """What every ``post_*`` event says of its publication."""
+    return {
+        "publication_id": publication.id,
+        "organization_id": publication.organization_id,
+        "engagement_id": publication.engagement_id,
+        "channel": publication.channel,
+        "variant_id": publication.variant_id,
+        "slot_id": publication.slot_id,
+    }
 
 
 class PostScheduled(PostFact):

@@ -109,15 +109,7 @@ async def place_publication(
         session,
         new_event(
             events.POST_SCHEDULED,
-            events.PostScheduled(
-                publication_id=publication.id,
-                organization_id=publication.organization_id,
-                engagement_id=publication.engagement_id,
-                channel=publication.channel,
-                variant_id=publication.variant_id,
-                slot_id=publication.slot_id,
-                due_at=publication.due_at,
-            ),
+            events.PostScheduled(**events.post_fact(publication), due_at=publication.due_at),
             source=events.SOURCE,
             subject=str(publication.id),
             event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"publication-key/{key}/scheduled"),
@@ -198,15 +190,7 @@ async def withdraw_waiting_publication(
         session,
         new_event(
             events.POST_WITHDRAWN,
-            events.PostWithdrawn(
-                publication_id=publication.id,
-                organization_id=publication.organization_id,
-                engagement_id=publication.engagement_id,
-                channel=publication.channel,
-                variant_id=publication.variant_id,
-                slot_id=publication.slot_id,
-                reason=command.reason,
-            ),
+            events.PostWithdrawn(**events.post_fact(publication), reason=command.reason),
             source=events.SOURCE,
             subject=str(publication.id),
         ),

@@ -78,17 +78,6 @@ def _event_id(publication: Publication, fact: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"publication/{publication.id}/{fact}")
 
 
-def _fact(publication: Publication) -> dict[str, object]:
-    return {
-        "publication_id": publication.id,
-        "organization_id": publication.organization_id,
-        "engagement_id": publication.engagement_id,
-        "channel": publication.channel,
-        "variant_id": publication.variant_id,
-        "slot_id": publication.slot_id,
-    }
-
-
 class Publisher:
     def __init__(
         self,
@@ -209,7 +198,7 @@ class Publisher:
                 new_event(
                     events.POST_PUBLISHED,
                     events.PostPublished(
-                        **_fact(publication),
+                        **events.post_fact(publication),
                         platform_post_id=platform_post_id,
                         url=url,
                         due_at=publication.due_at,
@@ -255,7 +244,7 @@ class Publisher:
             new_event(
                 events.POST_FAILED,
                 events.PostFailed(
-                    **_fact(publication),
+                    **events.post_fact(publication),
                     failure_class=failure_class,
                     detail=detail[:500],
                     attempt=publication.attempts,
@@ -279,7 +268,7 @@ class Publisher:
                 new_event(
                     events.POST_UNCONFIRMED,
                     events.PostUnconfirmed(
-                        **_fact(publication),
+                        **events.post_fact(publication),
                         detail=detail[:500],
                         attempt=publication.attempts,
                     ),

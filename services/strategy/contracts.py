@@ -6,7 +6,7 @@ Plain pydantic models with no database code, so workflows may import them.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -19,11 +19,25 @@ from services.strategy.deliverables.kinds import (
 from services.strategy.deliverables.kinds import (
     DeliverableStatus as DeliverableStatus,
 )
-from shared.domain import Phase
+from shared.domain import Channel, InterventionMode, Phase
 
 GET_APPROVED_DELIVERABLE = "strategy.get_approved_deliverable"
 RECORD_LIFECYCLE_EVENTS = "strategy.record_lifecycle_events"
 GET_DELIVERABLE_VERSIONS = "strategy.get_deliverable_versions"
+
+
+class EngagementCreated(BaseModel):
+    """``engage.strategy.engagement_created``'s data: the workflow worker starts the engagement's
+    lifecycle from it (``workflows/lifecycle_start.py``)."""
+
+    engagement_id: uuid.UUID
+    organization_id: uuid.UUID
+    mode: InterventionMode
+    channels: list[Channel]
+    starts_on: date
+    ends_on: date
+    time_scale: float | None = None
+
 
 # Names one effect: recording it again with the same key changes nothing.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]

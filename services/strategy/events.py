@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel
 
 from services.strategy.assets.schemas import AssetKind
+from services.strategy.contracts import EngagementCreated as EngagementCreated
 from services.strategy.contracts import LifecycleEventName
 from services.strategy.deliverables.kinds import DeliverableKind
-from shared.domain import Channel, InterventionMode, Phase
+from shared.domain import Phase
 
 SOURCE = "urn:atlantide-engage:strategy"
 
@@ -33,17 +33,6 @@ def lifecycle_event(name: LifecycleEventName) -> str:
 class OrganizationCreated(BaseModel):
     organization_id: uuid.UUID
     name: str
-
-
-class EngagementCreated(BaseModel):
-    engagement_id: uuid.UUID
-    organization_id: uuid.UUID
-    mode: InterventionMode
-    channels: list[Channel]
-    starts_on: date
-    ends_on: date
-    # The workflow worker starts the lifecycle from this event (workflows/lifecycle_start.py).
-    time_scale: float | None = None
 
 
 class LifecycleFact(BaseModel):

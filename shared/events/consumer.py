@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -29,6 +30,8 @@ from shared.settings import EventSettings
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 1.0
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 EventEffect = Callable[[CloudEvent], Awaitable[None]]
@@ -142,10 +145,15 @@ class _Consumer:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(batch, timeout=1.0)
+                for msg in messages:
+                    await self.handle(msg)
             except (NatsTimeoutError, TimeoutError):
                 continue
-            for msg in messages:
-                await self.handle(msg)
+            except NatsError as error:
+                # NATS is away: the client reconnects by itself, and whatever was not acked is
+                # redelivered after ack_wait. The consumer must outlive the outage.
+                log.warning("consumer %s: %s; fetching again", self.spec.durable, error)
+                await asyncio.sleep(RETRY_SECONDS)
         await subscription.unsubscribe()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,6 @@ from nats.aio.msg import Msg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engage import infra
 from services.strategy.models import ProcessedEvent
 from shared.events.consumer import (
     ConsumerSpec,
@@ -25,9 +23,9 @@ from shared.events.consumer import (
     TransientError,
 )
 from shared.events.envelope import CloudEvent, new_event
-from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import EventSettings, Settings
-from tests.conftest import free_port, isolated_event_settings, wait_until
+from tests.conftest import wait_until
+from tests.events_helpers import own_nats
 
 
 @pytest.fixture
@@ -229,33 +227,21 @@ async def test_poison_messages_are_terminated_not_redelivered(
 async def test_a_consumer_outlives_a_nats_outage(
     effects: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
 ) -> None:
-    own = settings.model_copy(
-        update={"nats_url": f"nats://127.0.0.1:{free_port()}", "data_dir": str(tmp_path)}
-    )
-    events = isolated_event_settings(uuid.uuid4().hex[:10])
-    server = await infra.start_nats(own)
-    assert server is not None
-    client = await connect_nats(own, "consumer-outage-test")
-    await ensure_stream(client.jetstream(), events)
     calls: list[str] = []
-    try:
-        async with consuming(client, events, effects, recording_handler(calls)):
-            before = sample("before")
-            await publish(client, events, before)
-            await wait_until(lambda: asyncio.sleep(0, result=before.id in calls), timeout=10)
+    async with (
+        own_nats(settings, tmp_path) as (nats, client),
+        consuming(client, nats.events, effects, recording_handler(calls)),
+    ):
+        before = sample("before")
+        await publish(client, nats.events, before)
+        await wait_until(lambda: asyncio.sleep(0, result=before.id in calls), timeout=10)
 
-            await infra.stop_process(server)
-            await wait_until(lambda: asyncio.sleep(0, result=not client.is_connected), timeout=10)
-            await asyncio.sleep(2.5)
-            server = await infra.start_nats(own)
-            assert server is not None
-            await wait_until(lambda: asyncio.sleep(0, result=client.is_connected), timeout=30)
-            after = sample("after")
-            await publish(client, events, after)
+        await nats.stop(client)
+        await asyncio.sleep(2.5)
+        await nats.start()
+        await wait_until(lambda: asyncio.sleep(0, result=client.is_connected), timeout=30)
+        after = sample("after")
+        await publish(client, nats.events, after)
 
-            await wait_until(lambda: asyncio.sleep(0, result=after.id in calls), timeout=30)
-        assert await effect_count(effects, after.id) == 1
-    finally:
-        await client.close()
-        if server is not None:
-            await infra.stop_process(server)
+        await wait_until(lambda: asyncio.sleep(0, result=after.id in calls), timeout=30)
+    assert await effect_count(effects, after.id) == 1

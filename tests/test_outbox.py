@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -12,19 +13,17 @@ from opentelemetry import context as otel_context
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engage import infra
 from services.strategy.models import OutboxEvent, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
-from shared.events.jetstream import connect_nats, ensure_stream
 from shared.events.outbox import outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
 from shared.settings import EventSettings, Settings
 from shared.telemetry import context_from_headers
-from tests.conftest import free_port, isolated_event_settings, wait_until
-from tests.events_helpers import events_of, stream_messages
+from tests.conftest import free_port, wait_until
+from tests.events_helpers import events_of, own_nats, stream_messages
 
 
 async def stage(sessions: async_sessionmaker[AsyncSession], *notes: str) -> list[str]:
@@ -217,43 +216,31 @@ async def test_add_all_stages_events_in_their_order_with_the_trace_headers(
 
 
 async def test_events_committed_while_nats_is_down_are_delivered_when_it_returns(
-    fresh_sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    tmp_path: object,
+    fresh_sessions: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
 ) -> None:
-    own = settings.model_copy(
-        update={"nats_url": f"nats://127.0.0.1:{free_port()}", "data_dir": str(tmp_path)}
-    )
-    events = isolated_event_settings(uuid.uuid4().hex[:10])
-    server = await infra.start_nats(own)
-    assert server is not None
-    client = await connect_nats(own, "outage-test")
-    await ensure_stream(client.jetstream(), events)
-    relay = OutboxRelay(fresh_sessions, OutboxEvent, client.jetstream(), events)
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    try:
-        await infra.stop_process(server)
-        await wait_until(lambda: asyncio.sleep(0, result=not client.is_connected), timeout=10)
+    async with own_nats(settings, tmp_path) as (nats, client):
+        relay = OutboxRelay(fresh_sessions, OutboxEvent, client.jetstream(), nats.events)
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await nats.stop(client)
 
-        ids = await stage(fresh_sessions, "during", "the", "outage")
-        await asyncio.sleep(1.0)
-        assert await pending(fresh_sessions) == 3, "nothing can be marked sent while NATS is down"
+            ids = await stage(fresh_sessions, "during", "the", "outage")
+            await asyncio.sleep(1.0)
+            assert await pending(fresh_sessions) == 3, (
+                "nothing can be marked sent while NATS is down"
+            )
 
-        server = await infra.start_nats(own)
-        assert server is not None
+            await nats.start()
 
-        async def drained() -> bool:
-            return await pending(fresh_sessions) == 0
+            async def drained() -> bool:
+                return await pending(fresh_sessions) == 0
 
-        await wait_until(drained, timeout=30)
-        messages = await stream_messages(
-            client.jetstream(), events.stream, f"{events.subject_prefix}.>"
-        )
-        assert [event.id for event in events_of(messages)] == ids
-    finally:
-        stop.set()
-        await running
-        await client.close()
-        if server is not None:
-            await infra.stop_process(server)
+            await wait_until(drained, timeout=30)
+            messages = await stream_messages(
+                client.jetstream(), nats.events.stream, f"{nats.events.subject_prefix}.>"
+            )
+            assert [event.id for event in events_of(messages)] == ids
+        finally:
+            stop.set()
+            await running

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,6 +83,16 @@ async def consuming(
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop, batch=5))
+
+    async def subscribed() -> bool:
+        try:
+            await nats_client.jetstream().consumer_info(events.stream, consumer.spec.durable)
+        except NotFoundError:
+            return False
+        return True
+
+    # The consumer exists on the stream before the test asks JetStream about it.
+    await wait_until(subscribed, timeout=10)
     try:
         yield consumer
     finally:

@@ -317,11 +317,15 @@ async def test_a_disconnected_client_leaves_no_consumer_behind(
         )
 
     path = f"/v1/engagements/{engagement_id}/stream"
-    async with open_stream(platform, path, platform.auth(Role.MANAGER)):
-        assert await bound_consumers() == 1
+    async def one_bound_consumer() -> bool:
+        return await bound_consumers() == 1
 
     async def no_bound_consumer() -> bool:
         return await bound_consumers() == 0
+
+    async with open_stream(platform, path, platform.auth(Role.MANAGER)):
+        # JetStream reports the consumer bound once the server has seen its subscription.
+        await wait_until(one_bound_consumer, timeout=10)
 
     await wait_until(no_bound_consumer, timeout=10)
 

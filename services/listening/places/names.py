@@ -31,21 +31,21 @@ def fold_words(name: str) -> tuple[str, ...]:
 COMMON_WORDS = frozenset(
     """
     acri acuto ala alba albino ali alto amaro amato anzi arcade archi arco arena asiago asso
-    assolo badia barolo bee bella bianco bomba bore borghi borgia bra brunello bruno calci calcio
-    camerino camini camino campagna canale canino canna carini carro casina castelli castelmagno
-    castro casto cavallino cavour cave cene cento ceres ceto cervo chiusa chiusi cicala colonna
-    conta cori covo dello dolce dolo donato elice erba erbe este fallo fascia felino fondi fonte
-    force fortezza fossa fosso front gaby gavi giove gorgonzola grado grana greci grosso grotte
-    jersey laces laghi lago lana lauro lavagna lei lenta lesa liberi lode lupara maglie male mali
-    malo mango mara marino marta meta mele mese milo minori mira mirto monta montagna monti mori
-    moroni mossa mura musei nave ne noci nomi none norma noto nove onore opera ora ospedaletto
-    ospitaletto ossi ottone paese pagani paola parete pareto patti penne pero pesche piatto
-    pigna pila pizzo poli ponte ponti popoli porte portici posta postal praia preci quarto re rea
-    rialto rio riga rive romana rosa rose rossa russi sacco sale salve santiago scala scena scopa
-    segni selci serre sesto siano soave sofia sommo spessa spiazzo stella taleggio taverna terzo
-    tirol tito toro torno trevi troia tufo ultimo urbe vaglia verano viale victoria vinci viola
-    vita vittoria volano zeri zone
-    """.split()  # noqa: SIM905 - a word list reads better as words than as 230 quoted strings
+    assolo badia barolo bee bella bianco bomba bore borghi borgia bra brunello bruno calci
+    calcio camerino camini camino campagna canale canino canna caravaggio carini carro casina
+    castelli castelmagno castro casto cavallino cavour cave cene cento ceres ceto cervo chiusa
+    chiusi cicala colonna conta cori covo dello dolce dolo donato elice erba erbe este fallo
+    fascia felino fondi fonte force fortezza fossa fosso front gaby gavi giove gorgonzola grado
+    grana greci grosso grotte jersey laces laghi lago lana lauro lavagna lei lenta lesa liberi
+    lode lupara maglie male mali malo mango mara marino marta meta mele mese milo minori mira
+    mirto monta montagna monti mori mossa mura musei nave ne noci nomi none norma noto nove
+    onore opera ora ospedaletto ospitaletto ossi ottone paese pagani paola parete pareto patti
+    penne pero pesche piatto pigna pila pizzo poli ponte ponti popoli porte portici posta postal
+    preci quarto re rea rialto rio riga rive romana rosa rose rossa russi sacco sale salve
+    santiago scala scena scopa segni selci serre sesto siano soave sofia sommo spessa spiazzo
+    stella taleggio taverna terzo tirol tito toro torno trevi troia tufo ultimo urbe vaglia
+    verano viale vinci viola vita vittoria volano zeri zone
+    """.split()  # noqa: SIM905 - a word list reads better as words than as 200 quoted strings
 )
 
 # Multi-word comuni whose name is also a common phrase or a saint's name.

@@ -1,15 +1,20 @@
-"""Listening queries through the gateway: switching them on, reading them, stopping them (once
-for good, through the API or ``listening.stop_engagement_queries``), who may do what, and the
-``engage.listening.*`` events each change stages in the listening service's outbox."""
+"""Listening queries through the gateway: switching them on (a boolean expression, or the older
+terms), reading them, stopping them (once for good, through the API or
+``listening.stop_engagement_queries``), who may do what, the ``engage.listening.*`` events each
+change stages in the listening service's outbox, and the migration of older queries."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engage.bootstrap import drop_database, ensure_database
 from services.listening.contracts import (
     STOP_ENGAGEMENT_QUERIES,
     EngagementQueriesStopped,
@@ -18,6 +23,9 @@ from services.listening.contracts import (
 from services.listening.models import OutboxEvent
 from shared import task_queues
 from shared.auth import Role
+from shared.db.migrations import upgrade
+from shared.db.session import create_engine
+from shared.settings import Settings
 from tests.conftest import Platform
 from tests.engagement_helpers import stored_engagement
 from tests.test_thin_thread import create_org
@@ -29,7 +37,7 @@ def query_body(organization_id: str, **fields: Any) -> dict[str, Any]:
     return {
         "organization_id": organization_id,
         "name": "Brand and harvest",
-        "terms": ["Agriturismo La Quercia", "#vendemmia2027"],
+        "expression": '"Agriturismo La Quercia" OR #vendemmia2027',
         "channels": ["instagram", "facebook"],
         "languages": ["it", "EN"],
         **fields,
@@ -69,6 +77,12 @@ async def test_a_query_is_created_read_listed_and_stopped_once(
     assert created["status"] == "active"
     assert (created["engagement_id"], created["created_by"]) == (engagement_id, "tester")
     assert created["languages"] == ["it", "en"]
+    assert created["expression"] == '"Agriturismo La Quercia" OR #vendemmia2027'
+    assert created["terms"] == ["Agriturismo La Quercia", "#vendemmia2027"]
+    # By default: the channels read as sources, from today, not a competitor, nothing excluded.
+    assert created["sources"] == ["instagram", "facebook"]
+    assert created["starts_on"] == datetime.now(UTC).date().isoformat()
+    assert (created["competitor"], created["exclusions"]) == (False, None)
     assert (created["stopped_at"], created["stopped_by"], created["stop_reason"]) == (None,) * 3
     [started] = await events_about(sessions, created["id"], "listening.query_started")
     assert started["type"] == "engage.listening.query_started.v1"
@@ -81,6 +95,11 @@ async def test_a_query_is_created_read_listed_and_stopped_once(
         "channels": ["instagram", "facebook"],
         "languages": ["it", "en"],
         "created_by": "tester",
+        "expression": '"Agriturismo La Quercia" OR #vendemmia2027',
+        "exclusions": None,
+        "sources": ["instagram", "facebook"],
+        "starts_on": created["starts_on"],
+        "competitor": False,
     }
     other = await create_query(platform, organization_id, name="Competitors")
     read = await platform.gateway.get(f"{QUERIES}/{created['id']}", headers=manager)
@@ -169,11 +188,14 @@ async def test_bad_queries_are_refused_with_the_fields_named(platform: Platform)
     organization_id = await create_org(platform)
     manager = platform.auth(Role.MANAGER)
     cases: dict[str, dict[str, Any]] = {
-        "body.terms": {"terms": []},
-        "body.terms.1": {"terms": ["La Quercia", "   "]},
+        "body.terms": {"expression": None, "terms": []},
+        "body.terms.1": {"expression": None, "terms": ["La Quercia", "   "]},
         "body.channels.1": {"channels": ["instagram", "myspace"]},
         "body.channels": {"channels": []},
+        "body.sources.1": {"sources": ["rss", "fax"]},
+        "body.sources": {"sources": []},
         "body.languages.0": {"languages": ["italiano"]},
+        "body.starts_on": {"starts_on": "yesterday"},
         "body.name": {"name": ""},
     }
     for field, fields in cases.items():
@@ -189,6 +211,150 @@ async def test_bad_queries_are_refused_with_the_fields_named(platform: Platform)
     )
     assert no_reason.status_code == 422
     assert [error["field"] for error in no_reason.json()["errors"]] == ["body.reason"]
+
+
+async def test_an_expression_is_shown_in_its_canonical_form_with_its_settings(
+    platform: Platform, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    organization_id = await create_org(platform)
+
+    created = await create_query(
+        platform,
+        organization_id,
+        name="Rival winery",
+        expression='"Cantina  Rivale" (vino OR #vendemmia) NOT @rivale lang:it '
+        'place:"San Gimignano"',
+        exclusions="spam OR giveaway",
+        sources=["rss", "mastodon", "import"],
+        starts_on="2026-09-01",
+        competitor=True,
+    )
+
+    assert created["expression"] == (
+        '"Cantina Rivale" AND (vino OR #vendemmia) AND NOT @rivale AND lang:it '
+        'AND place:"San Gimignano"'
+    )
+    # What it listens for, not what it rules out.
+    assert created["terms"] == ["Cantina Rivale", "vino", "#vendemmia"]
+    assert (created["exclusions"], created["sources"]) == (
+        "spam OR giveaway",
+        ["rss", "mastodon", "import"],
+    )
+    assert (created["starts_on"], created["competitor"]) == ("2026-09-01", True)
+    [started] = await events_about(sessions, created["id"], "listening.query_started")
+    assert {key: started["data"][key] for key in created.keys() & started["data"].keys()} == {
+        key: created[key] for key in created.keys() & started["data"].keys()
+    }
+    read = await platform.gateway.get(
+        f"{QUERIES}/{created['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+    )
+    assert read.json() == created
+
+
+async def test_terms_alone_still_switch_a_query_on_listening_for_any_of_them(
+    platform: Platform,
+) -> None:
+    """A client written before expressions sends terms: it gets the query it asked for, and
+    reads its terms back as it sent them."""
+    organization_id = await create_org(platform)
+    body = query_body(organization_id, terms=["Agriturismo La Quercia", "#vendemmia2027", "vino"])
+    del body["expression"]
+
+    created = await platform.gateway.post(QUERIES, json=body, headers=platform.auth(Role.MANAGER))
+
+    assert created.status_code == 201, created.text
+    assert created.json()["terms"] == ["Agriturismo La Quercia", "#vendemmia2027", "vino"]
+    assert created.json()["expression"] == ('"Agriturismo La Quercia" OR #vendemmia2027 OR "vino"')
+
+
+async def test_a_bad_expression_is_refused_naming_its_position_and_what_was_expected(
+    platform: Platform,
+) -> None:
+    organization_id = await create_org(platform)
+    manager = platform.auth(Role.MANAGER)
+    cases: list[tuple[dict[str, Any], str, str, str]] = [
+        (
+            {"expression": "vino AND (rosso OR"},
+            "body.expression",
+            "query_syntax",
+            "at position 18: expected a word, a phrase, a #hashtag, an @account, lang:, place:, "
+            "NOT or (, found the end of the expression",
+        ),
+        (
+            {"expression": '"vino rosso'},
+            "body.expression",
+            "query_syntax",
+            'at position 11: expected a closing " for the phrase opened at position 0, found '
+            "the end of the expression",
+        ),
+        (
+            {"expression": "vino lang:ita"},
+            "body.expression",
+            "query_syntax",
+            "at position 10: expected an ISO 639-1 language code of two letters (lang:it), "
+            'found "ita"',
+        ),
+        (
+            {"expression": "vino {}"},
+            "body.expression",
+            "query_syntax",
+            "at position 5: expected a word, a phrase, a #hashtag, an @account, lang:, place:, "
+            "NOT or ( (a word needs a letter or digit; quote it to search for it), "
+            'found "{}"',
+        ),
+        (
+            {"exclusions": "spam OR"},
+            "body.exclusions",
+            "query_syntax",
+            "at position 7: expected a word, a phrase, a #hashtag, an @account, lang:, place:, "
+            "NOT or (, found the end of the expression",
+        ),
+        (
+            {"expression": "lang:it NOT spam"},
+            "body.expression",
+            "query_unbounded",
+            "lang:it AND NOT spam would match mentions with none of its words, phrases, "
+            "#hashtags or @accounts: every mention it matches must contain one",
+        ),
+        (
+            {"expression": "vino", "terms": ["vino"]},
+            "body.terms",
+            "expression_and_terms",
+            "give an expression or terms, not both: the terms of an expression are its words, "
+            "phrases, hashtags and accounts",
+        ),
+        (
+            {"expression": None},
+            "body.expression",
+            "missing",
+            "Field required",
+        ),
+        (
+            {"channels": ["pinterest", "spotify"]},
+            "body.sources",
+            "missing",
+            "name the sources to read: none of the channels (pinterest, spotify) is one",
+        ),
+        (
+            {"expression": "x" * 2001},
+            "body.expression",
+            "query_syntax",
+            "at position 2000: expected the end of the expression (at most 2000 characters), "
+            "found more text",
+        ),
+    ]
+    for fields, field, kind, message in cases:
+        response = await platform.gateway.post(
+            QUERIES, json=query_body(organization_id, **fields), headers=manager
+        )
+
+        assert response.status_code == 422, (fields, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"] == [{"field": field, "message": message, "type": kind}]
+    listed = await platform.gateway.get(
+        QUERIES, params={"organization_id": organization_id}, headers=manager
+    )
+    assert listed.json() == []
 
 
 async def test_only_admins_and_managers_switch_queries_on_and_off(platform: Platform) -> None:
@@ -260,3 +426,57 @@ async def test_stopping_an_engagements_queries_twice_stops_and_announces_each_on
     untouched = await platform.gateway.get(f"{QUERIES}/{elsewhere['id']}", headers=manager)
     assert untouched.json()["status"] == "active"
     assert await events_about(sessions, elsewhere["id"], "listening.query_stopped") == []
+
+
+async def test_older_queries_get_the_expression_of_their_terms_and_their_start_day(
+    settings: Settings,
+) -> None:
+    """Migration 0004: a query switched on before expressions listens for any of its terms,
+    on those of its channels that are sources, since the day it was switched on."""
+    url = make_url(settings.database_url).set(database=f"engage_test_{uuid.uuid4().hex[:12]}")
+    database_url = url.render_as_string(hide_password=False)
+    scoped = settings.model_copy(update={"database_url": database_url})
+    await ensure_database(scoped)
+    engine = create_engine(scoped)
+    try:
+        await asyncio.to_thread(upgrade, "listening", database_url, "0003")
+        query_id = uuid.uuid4()
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO listening.queries (id, organization_id, name, terms, channels, "
+                    "languages, status, created_by, created_at) VALUES (:id, :organization, "
+                    "'Brand', :terms, :channels, '{}', 'active', 'tester', :created_at)"
+                ),
+                {
+                    "id": query_id,
+                    "organization": uuid.uuid4(),
+                    "terms": ["Agriturismo La Quercia", "#vendemmia2027", '"vino"'],
+                    "channels": ["instagram", "pinterest"],
+                    "created_at": datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+                },
+            )
+
+        await asyncio.to_thread(upgrade, "listening", database_url)
+
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT expression, exclusions, terms, sources, starts_on, competitor "
+                        "FROM listening.queries WHERE id = :id"
+                    ),
+                    {"id": query_id},
+                )
+            ).one()
+        assert tuple(row) == (
+            '"Agriturismo La Quercia" OR #vendemmia2027 OR "\\"vino\\""',
+            None,
+            ["Agriturismo La Quercia", "#vendemmia2027", '"vino"'],
+            ["instagram"],
+            date(2026, 11, 30),
+            False,
+        )
+    finally:
+        await engine.dispose()
+        await drop_database(scoped)

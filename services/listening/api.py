@@ -23,8 +23,9 @@ MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
     status_code=status.HTTP_201_CREATED,
     response_model=QueryOut,
     dependencies=[MANAGE],
-    summary="Switch on a listening query: terms on channels, for an organisation and optionally "
-    "one of its engagements (admin, manager)",
+    summary="Switch on a listening query: a boolean expression read from its sources, for an "
+    "organisation and optionally one of its engagements (admin, manager); a bad expression is a "
+    "422 naming its position",
 )
 async def create_listening_query(
     body: QueryCreate, session: SessionDep, principal: CurrentPrincipal

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
@@ -26,10 +26,17 @@ class QueryFact(BaseModel):
 
 class QueryStarted(QueryFact):
     name: str
+    # The expression's words, phrases, hashtags and accounts (or the terms it was made from).
     terms: list[str]
     channels: list[str]
     languages: list[str]
     created_by: str
+    # Canonical texts (``services.listening.query_language``).
+    expression: str
+    exclusions: str | None
+    sources: list[str]
+    starts_on: date
+    competitor: bool
 
 
 class QueryStopped(QueryFact):

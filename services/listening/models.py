@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, String, Text, Uuid
+from sqlalchemy import Boolean, Date, DateTime, String, Text, Uuid, false
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,10 +32,23 @@ class ListeningQuery(OrgScoped, Timestamped, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
     engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The canonical text of the boolean expression (``query_language``) mentions must match.
+    expression: Mapped[str] = mapped_column(Text, nullable=False)
+    # Mentions matching this second expression are left out.
+    exclusions: Mapped[str | None] = mapped_column(Text)
+    # The expression's words, phrases, hashtags and accounts, or the terms it was made from.
     terms: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False)
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     # ISO 639-1 codes; empty: every language.
     languages: Mapped[list[str]] = mapped_column(ARRAY(String(8)), nullable=False, default=list)
+    # ``SourceKind`` values: where mentions are read from.
+    sources: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    # Mentions are read from this day on, the days before it by backfill.
+    starts_on: Mapped[date] = mapped_column(Date, nullable=False)
+    # A competitor's query: its mentions count for share of voice, not as the client's own.
+    competitor: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     # active | stopped
     status: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import (
@@ -15,8 +15,10 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from services.listening.contracts import QueryStatus
+from services.listening import query_language
+from services.listening.contracts import QueryStatus, SourceKind
 from shared.domain import Channel
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -40,22 +42,93 @@ Language = Annotated[
 ]
 
 
+def _parsed(value: str) -> query_language.Expression:
+    try:
+        return query_language.parse(value)
+    except query_language.QuerySyntaxError as error:
+        # The error's own text is the message: a template would read braces in it as fields.
+        raise PydanticCustomError(
+            "query_syntax",
+            "{message}",
+            {
+                "message": str(error),
+                "position": error.position,
+                "expected": error.expected,
+                "found": error.found,
+            },
+        ) from None
+
+
+def _canonical_expression(value: str) -> str:
+    expression = _parsed(value)
+    if not query_language.is_anchored(expression):
+        raise PydanticCustomError(
+            "query_unbounded",
+            "{message}",
+            {
+                "message": f"{expression} would match mentions with none of its words, "
+                "phrases, #hashtags or @accounts: every mention it matches must contain one"
+            },
+        )
+    return str(expression)
+
+
+def _canonical_exclusions(value: str) -> str:
+    return str(_parsed(value))
+
+
+QueryExpression = Annotated[
+    str,
+    AfterValidator(_canonical_expression),
+    Field(
+        description='What to listen for, as listening tools write it: words, "exact phrases", '
+        "#hashtags, @accounts, lang:it, place:Siena, joined by AND, OR, NOT and parentheses "
+        "(side by side: AND); answered in its canonical form",
+        examples=['"La Quercia" AND (vino OR #vendemmia2027) NOT @competitor lang:it'],
+    ),
+]
+Exclusions = Annotated[
+    str,
+    AfterValidator(_canonical_exclusions),
+    Field(description="Mentions matching this expression are left out (same syntax)"),
+]
+
+
 class QueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organization_id: uuid.UUID
     engagement_id: uuid.UUID | None = None
     name: Name
-    terms: list[SearchTerm] = Field(min_length=1, max_length=50)
+    expression: QueryExpression | None = None
+    terms: list[SearchTerm] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Instead of an expression (the older form): listen for any of them, each "
+        "an exact phrase, hashtag or account",
+    )
+    exclusions: Exclusions | None = None
     channels: list[Channel] = Field(min_length=1)
+    sources: list[SourceKind] | None = Field(
+        default=None,
+        min_length=1,
+        description="Where to read mentions from; by default the channels that are sources",
+    )
     languages: list[Language] = Field(
         default_factory=list, max_length=20, description="Empty: every language"
     )
+    starts_on: date | None = Field(
+        default=None, description="Read mentions from this day on (backfill); default today (UTC)"
+    )
+    competitor: bool = Field(
+        default=False, description="A competitor's query, counted for share of voice"
+    )
 
-    @field_validator("terms", "channels", "languages")
+    @field_validator("terms", "channels", "sources", "languages")
     @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len({item.casefold() for item in value}) != len(value):
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len({item.casefold() for item in value}) != len(value):
             raise ValueError("values must not repeat")
         return value
 
@@ -73,9 +146,17 @@ class QueryOut(BaseModel):
     organization_id: uuid.UUID
     engagement_id: uuid.UUID | None
     name: str
-    terms: list[str]
+    expression: str = Field(description="The canonical form of the expression")
+    terms: list[str] = Field(
+        description="The expression's words, phrases, hashtags and accounts (not those under "
+        "NOT), or the terms it was made from"
+    )
+    exclusions: str | None
     channels: list[Channel]
+    sources: list[SourceKind]
     languages: list[str]
+    starts_on: date
+    competitor: bool
     status: QueryStatus
     created_by: str
     created_at: datetime

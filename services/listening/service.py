@@ -7,19 +7,84 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.listening import events, repository
-from services.listening.contracts import EngagementQueriesStopped, StopEngagementQueries
+from services.listening import events, query_language, repository
+from services.listening.contracts import (
+    EngagementQueriesStopped,
+    SourceKind,
+    StopEngagementQueries,
+)
 from services.listening.models import ListeningQuery, engagements, outbox
 from services.listening.schemas import QueryCreate
 from shared.auth import Principal
-from shared.errors import NotFoundError
+from shared.errors import FieldError, NotFoundError, validation_problem
 from shared.events.envelope import new_event
+
+_SOURCES = frozenset(source.value for source in SourceKind)
+
+
+def _listened_for(data: QueryCreate) -> tuple[str, list[str]]:
+    """The query's canonical expression and its terms.
+
+    Clients written before expressions send ``terms`` alone: they keep working, as the
+    expression that matches any of them, and read their terms back as they sent them."""
+    if data.expression is not None and data.terms is not None:
+        raise validation_problem(
+            [
+                FieldError(
+                    field="body.terms",
+                    message="give an expression or terms, not both: the terms of an "
+                    "expression are its words, phrases, hashtags and accounts",
+                    type="expression_and_terms",
+                )
+            ]
+        )
+    if data.expression is not None:
+        return data.expression, query_language.searched_terms(query_language.parse(data.expression))
+    if data.terms is None:
+        raise validation_problem(
+            [FieldError(field="body.expression", message="Field required", type="missing")]
+        )
+    expression = str(query_language.expression_from_terms(data.terms))
+    try:
+        query_language.parse(expression)
+    except query_language.QuerySyntaxError as error:
+        raise validation_problem(
+            [
+                FieldError(
+                    field="body.terms",
+                    message=f"the terms make too long an expression: {error}",
+                    type="query_syntax",
+                )
+            ]
+        ) from None
+    return expression, data.terms
+
+
+def _sources(data: QueryCreate) -> list[str]:
+    """The sources named, or else the query's channels that are sources too."""
+    if data.sources is not None:
+        return [source.value for source in data.sources]
+    sources: list[str] = [channel.value for channel in data.channels if channel.value in _SOURCES]
+    if not sources:
+        raise validation_problem(
+            [
+                FieldError(
+                    field="body.sources",
+                    message="name the sources to read: none of the channels "
+                    f"({', '.join(data.channels)}) is one",
+                    type="missing",
+                )
+            ]
+        )
+    return sources
 
 
 async def create_query(
     session: AsyncSession, principal: Principal, data: QueryCreate
 ) -> ListeningQuery:
     principal.require_organization(data.organization_id)
+    expression, terms = _listened_for(data)
+    sources = _sources(data)
     if data.engagement_id is not None:
         await engagements.require(session, data.engagement_id, data.organization_id)
     query = ListeningQuery(
@@ -27,9 +92,14 @@ async def create_query(
         organization_id=data.organization_id,
         engagement_id=data.engagement_id,
         name=data.name,
-        terms=data.terms,
+        expression=expression,
+        exclusions=data.exclusions,
+        terms=terms,
         channels=[channel.value for channel in data.channels],
+        sources=sources,
         languages=data.languages,
+        starts_on=data.starts_on or datetime.now(UTC).date(),
+        competitor=data.competitor,
         status="active",
         created_by=principal.subject,
     )
@@ -48,6 +118,11 @@ async def create_query(
                 channels=query.channels,
                 languages=query.languages,
                 created_by=query.created_by,
+                expression=query.expression,
+                exclusions=query.exclusions,
+                sources=query.sources,
+                starts_on=query.starts_on,
+                competitor=query.competitor,
             ),
             source=events.SOURCE,
             subject=str(query.id),

@@ -3,9 +3,14 @@
 import asyncio
 import sys
 
-from benchmarks import lifecycle, outbox_relay, publish
+from benchmarks import lifecycle, outbox_relay, publish, sentiment
 
-BENCHMARKS = {"outbox_relay": outbox_relay, "publish": publish, "lifecycle": lifecycle}
+BENCHMARKS = {
+    "outbox_relay": outbox_relay,
+    "publish": publish,
+    "lifecycle": lifecycle,
+    "sentiment": sentiment,
+}
 
 
 async def main(names: list[str]) -> None:

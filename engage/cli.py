@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -142,3 +145,95 @@ def token(
             raise typer.BadParameter("client roles need --org: they see only their organisation")
         organizations = [ALL_ORGANIZATIONS]
     typer.echo(issue_dev_token(settings, subject, role, organizations))
+
+
+sentiment_app = typer.Typer(
+    help="Sentiment of texts, offline (Italian and English): label a file, or train a model."
+)
+app.add_typer(sentiment_app, name="sentiment")
+
+# Lines read, labelled and printed at a time: memory stays bounded whatever the input's size.
+SENTIMENT_BATCH = 4096
+INPUT_ERROR = 2
+
+
+@sentiment_app.callback(invoke_without_command=True)
+def sentiment(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Option("--file", help="UTF-8 lines id<TAB>text; '-' reads standard input."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A trained model's directory [default: the shipped lexicon model]."),
+    ] = None,
+) -> None:
+    """Print id<TAB>label for each input line, in order: positive, negative, neutral or mixed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if file is None:
+        raise typer.BadParameter("--file is needed (or a subcommand: train)", param_hint="--file")
+    from itertools import islice
+
+    from services.listening.sentiment.corpus import InputError, read_items
+    from services.listening.sentiment.model import ModelError, SentimentModel
+
+    try:
+        labeller = SentimentModel.load(model)
+    except ModelError as error:
+        typer.echo(f"engage sentiment: {error}", err=True)
+        raise typer.Exit(INPUT_ERROR) from error
+    with contextlib.ExitStack() as stack:
+        try:
+            stream = sys.stdin.buffer if file == "-" else stack.enter_context(open(file, "rb"))
+        except OSError as error:
+            typer.echo(f"engage sentiment: {file}: {error.strerror}", err=True)
+            raise typer.Exit(INPUT_ERROR) from error
+        items = read_items(stream)
+        failure: InputError | None = None
+        while failure is None:
+            batch: list[tuple[str, str]] = []
+            try:
+                batch.extend(islice(items, SENTIMENT_BATCH))
+            except InputError as error:
+                # The lines before the bad one are labelled and printed first.
+                failure = error
+            if not batch:
+                break
+            labelled = labeller.label([text for _, text in batch], every_text=True)
+            sys.stdout.writelines(
+                f"{identifier}\t{result.label}\n"
+                for (identifier, _), result in zip(batch, labelled, strict=True)
+            )
+        sys.stdout.flush()
+    if failure is not None:
+        typer.echo(f"engage sentiment: {file}: {failure}", err=True)
+        raise typer.Exit(INPUT_ERROR)
+
+
+@sentiment_app.command("train")
+def sentiment_train(
+    data: Annotated[
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Labelled UTF-8 TSV: a header naming text and pos, neg (SENTIPOLC) or label.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Directory to write the model to.")],
+    language: Annotated[
+        str | None, typer.Option(help="it or en [default: the language most texts are in].")
+    ] = None,
+) -> None:
+    """Train a model (logistic regression over word and character n-grams) from labelled data."""
+    from services.listening.sentiment.corpus import InputError
+    from services.listening.sentiment.training import train_file
+
+    try:
+        model = train_file(data, out, language=language)
+    except (InputError, ValueError) as error:
+        typer.echo(f"engage sentiment train: {data}: {error}", err=True)
+        raise typer.Exit(INPUT_ERROR) from error
+    typer.echo(f"model {model.version} written to {out}")

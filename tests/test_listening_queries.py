@@ -330,6 +330,12 @@ async def test_a_bad_expression_is_refused_naming_its_position_and_what_was_expe
             "Field required",
         ),
         (
+            {"expression": None, "terms": [f"{number} {'parola ' * 8}" for number in range(50)]},
+            "body.terms",
+            "query_too_long",
+            "the terms make an expression of 3186 characters, more than 2000",
+        ),
+        (
             {"channels": ["pinterest", "spotify"]},
             "body.sources",
             "missing",

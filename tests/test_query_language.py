@@ -115,6 +115,7 @@ def test_the_canonical_text_is_explicit_and_parses_back(text: str, canonical: st
         ("@", 0, "an @account", '"@"'),
         ("@quercia.", 0, "an @account", '"@quercia."'),
         ("lang:ita", 5, "an ISO 639-1 language code", '"ita"'),
+        ("lang:" + "x" * 100, 5, "an ISO 639-1 language code", '"xxxxxxxx'),
         ("lang:", 5, "an ISO 639-1 language code", "nothing"),
         ("vino place:", 11, "a place name", '"place:"'),
         ("site:quercia.it", 0, "lang: or place: (quote site: to search for it)", '"site:"'),
@@ -263,6 +264,9 @@ def test_hashtags_accounts_languages_and_places_of_the_mention_are_matched() -> 
     for text in ("lang:en", "place:San", "place:Siena", "#vendemmia", "@vino"):
         assert not matches(parse(text), tagged), text
     assert not matches(parse("lang:it"), MentionText("Che serata"))
+    assert matches(parse("lang:it"), MentionText("Che serata", language="IT_it"))
+    # A place with no name to match matches no place, even one without a name.
+    assert not matches(parse('place:"!!"'), MentionText("Che serata", places=("", "?")))
 
 
 # Operands and operators as a query author writes them, with the characters that trip parsers.

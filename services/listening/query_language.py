@@ -41,6 +41,8 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2}")
 # ``site:``, ``https:``: a field this language does not know, refused rather than read as a word.
 _FIELD = re.compile(r"([A-Za-z]+):")
 _WORD = re.compile(r"\w+")
+# ``it-IT``, ``it_IT``: the language is the part before the region.
+_REGION = re.compile(r"[-_]")
 _DELIMITERS = frozenset('()"')
 
 
@@ -191,9 +193,12 @@ class _Token:
     def described(self) -> str:
         if self.kind is _Kind.END:
             return END
-        shown = _quoted(self.text) if self.kind is _Kind.PHRASE else f'"{self.text}"'
-        # A message quotes the start of a long phrase, not all of it.
-        return shown if len(shown) <= 40 else shown[:39] + "…"
+        return _shown(_quoted(self.text) if self.kind is _Kind.PHRASE else f'"{self.text}"')
+
+
+def _shown(found: str) -> str:
+    """A message quotes the start of a long word or phrase, not all of it."""
+    return found if len(found) <= 40 else found[:39] + "…"
 
 
 def _read_phrase(text: str, opening: int) -> tuple[str, int]:
@@ -276,9 +281,9 @@ def _operand(token: _Token) -> Operand:
             )
         _check_length(text, token)
         return Account(account.group(1))
-    known_field = _FIELD.match(text)
-    if known_field is not None:
-        return _field_operand(known_field.group(1), token)
+    field_prefix = _FIELD.match(text)
+    if field_prefix is not None:
+        return _field_operand(field_prefix.group(1), token)
     if not words(text):
         raise QuerySyntaxError(
             token.position,
@@ -297,7 +302,7 @@ def _field_operand(name: str, token: _Token) -> Operand:
             raise QuerySyntaxError(
                 value_at,
                 "an ISO 639-1 language code of two letters (lang:it)",
-                f'"{value}"' if value else "nothing",
+                _shown(f'"{value}"') if value else "nothing",
             )
         return Lang(value.lower())
     if name == "place":
@@ -538,7 +543,7 @@ class _Normalised:
     def of(cls, mention: MentionText) -> _Normalised:
         hashtags = [*mention.hashtags, *_HASHTAG_IN_TEXT.findall(mention.text)]
         accounts = [*mention.accounts, *_ACCOUNT_IN_TEXT.findall(mention.text)]
-        language = mention.language.split("-")[0].lower() if mention.language else None
+        language = _REGION.split(mention.language)[0].lower() if mention.language else None
         return cls(
             words=words(mention.text),
             hashtags=frozenset(normalise(tag.removeprefix("#")) for tag in hashtags),
@@ -575,7 +580,8 @@ def _satisfies(expression: Expression, mention: _Normalised) -> bool:
         case Lang(code):
             return mention.language == code
         case Place(name):
-            return words(name) in mention.places
+            place = words(name)
+            return bool(place) and place in mention.places
         case Not(operand):
             return not _satisfies(operand, mention)
         case And(operands):

@@ -1,6 +1,7 @@
-"""Activities the listening service offers: names and payloads (importable by workflows).
+"""Activities the listening service offers: names and payloads (importable by workflows), and
+the raw mention every source publishes for ingestion.
 
-They run on ``engage-listening``."""
+Activities run on ``engage-listening``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 STOP_ENGAGEMENT_QUERIES = "listening.stop_engagement_queries"
 
@@ -45,3 +46,43 @@ class EngagementQueriesStopped(BaseModel):
 
     stopped: int
     already_stopped: int
+
+
+class RawAuthor(BaseModel):
+    """Who wrote a mention, as the source shows them."""
+
+    handle: str = Field(min_length=1, max_length=200)
+    display_name: str | None = Field(None, max_length=300)
+    # What the author wrote as their location on their profile, free text.
+    profile_location: str | None = Field(None, max_length=300)
+
+
+class Coordinates(BaseModel):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class RawMention(BaseModel):
+    """A mention as a source read it, before ingestion normalises, places and scores it.
+
+    ``engagement_id`` is set by a source that reads for one engagement; otherwise the mention
+    reaches the engagements whose queries match it. ``language`` is what the source says (ISO
+    639-1, possibly with a region); when absent it is detected."""
+
+    organization_id: uuid.UUID
+    source: SourceKind
+    external_id: str = Field(min_length=1, max_length=300)
+    author: RawAuthor
+    text: str = Field(max_length=20_000)
+    url: str | None = Field(None, max_length=2_000)
+    published_at: AwareDatetime
+    coordinates: Coordinates | None = None
+    language: str | None = Field(None, max_length=16)
+    hashtags: list[str] = Field(default_factory=list, max_length=100)
+    accounts: list[str] = Field(default_factory=list, max_length=100)
+    engagement_id: uuid.UUID | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        """One mention per organisation, source and the source's own id."""
+        return f"{self.organization_id}/{self.source.value}/{self.external_id}"

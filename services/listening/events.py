@@ -11,11 +11,25 @@ SOURCE = "urn:atlantide-engage:listening"
 
 QUERY_STARTED = "listening.query_started"
 QUERY_STOPPED = "listening.query_stopped"
+# A source read a mention (``contracts.RawMention``); the ingestion consumer stores it.
+MENTION_RECEIVED = "listening.mention_received"
+# Ingestion stored mentions: one event per consumed ``mention_received`` that added any.
+MENTIONS_INGESTED = "listening.mentions_ingested"
 
 
 def query_event_id(query_id: uuid.UUID, fact: str) -> uuid.UUID:
     """A query starts once and stops once: the same fact recorded again keeps its id."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-query/{query_id}/{fact}")
+
+
+def mention_event_id(dedup_key: str) -> uuid.UUID:
+    """A mention read again by its source is the same fact, under the same id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-mention/{dedup_key}")
+
+
+def ingested_event_id(received_event_id: str) -> uuid.UUID:
+    """What ingesting one ``mention_received`` event stored is recorded once."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-ingested/{received_event_id}")
 
 
 class QueryFact(BaseModel):
@@ -43,3 +57,23 @@ class QueryStopped(QueryFact):
     reason: str
     stopped_by: str
     stopped_at: datetime
+
+
+class SentimentCounts(BaseModel):
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    mixed: int = 0
+    # In a language the sentiment model does not read.
+    unlabelled: int = 0
+
+
+class MentionsIngested(BaseModel):
+    organization_id: uuid.UUID
+    # Stored now; ``duplicates`` were stored before (same source and external id).
+    mentions: int
+    duplicates: int
+    mention_ids: list[uuid.UUID]
+    engagement_ids: list[uuid.UUID]
+    query_ids: list[uuid.UUID]
+    sentiment: SentimentCounts

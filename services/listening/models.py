@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, String, Text, Uuid, false
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    func,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db.base import OrgScoped, Timestamped, service_metadata
@@ -56,6 +71,97 @@ class ListeningQuery(OrgScoped, Timestamped, Base):
     stopped_by: Mapped[str | None] = mapped_column(String(200))
     # A cancelled engagement's reason, as long as the cancel allowed.
     stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# Full-text search reads words as they are written ('simple': no stemming, no stop words), the
+# same in every language a mention may be in.
+SEARCH_CONFIG = "simple"
+
+
+class Mention(OrgScoped, Base):
+    """A mention as ingestion stored it: once per organisation, source and external id, for
+    every engagement whose query it matched (``engagement_ids``; none when it matched no query
+    of an engagement)."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "source", "external_id"),
+        Index("ix_mentions_engagement_ids", "engagement_ids", postgresql_using="gin"),
+        Index("ix_mentions_query_ids", "query_ids", postgresql_using="gin"),
+        Index("ix_mentions_search", "search", postgresql_using="gin"),
+        Index("ix_mentions_organization_published", "organization_id", "published_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    engagement_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), nullable=False, server_default=sql_text("'{}'")
+    )
+    query_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), nullable=False, server_default=sql_text("'{}'")
+    )
+    # ``SourceKind`` value, and the id the source gives the mention.
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    author_handle: Mapped[str] = mapped_column(String(200), nullable=False)
+    author_name: Mapped[str | None] = mapped_column(String(300))
+    author_location: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    hashtags: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False)
+    accounts: Mapped[list[str]] = mapped_column(ARRAY(String(200)), nullable=False)
+    # The mention's own coordinates, when the source gave them.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # ISO 639-1: the source's, else detected (Italian and English only); None: unknown.
+    language: Mapped[str | None] = mapped_column(String(8))
+    # positive | neutral | negative | mixed; None in a language the model does not read.
+    sentiment_label: Mapped[str | None] = mapped_column(String(16))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    sentiment_model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Where it is from (``services.listening.places``); all None when it names no place.
+    place_level: Mapped[str | None] = mapped_column(String(16))
+    place_code: Mapped[str | None] = mapped_column(String(16))
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    place_method: Mapped[str | None] = mapped_column(String(16))
+    place_confidence: Mapped[float | None] = mapped_column(Float)
+    comune_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    comune_name: Mapped[str | None] = mapped_column(String(200))
+    province_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    province_name: Mapped[str | None] = mapped_column(String(200))
+    region_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    region_name: Mapped[str | None] = mapped_column(String(200))
+    country_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    country_name: Mapped[str | None] = mapped_column(String(200))
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, text)", persisted=True),
+        nullable=False,
+    )
+    ingested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class DeadLetter(OrgScoped, Base):
+    """A message ingestion could not read, kept with the reason instead of redelivered.
+
+    ``organization_id`` is None when the message does not say a readable one: only a caller
+    who sees every organisation sees it."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)  # type: ignore[assignment]
+    consumer: Mapped[str] = mapped_column(String(200), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(200), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
 
 
 class OutboxEvent(OutboxMixin, Base):

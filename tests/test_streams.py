@@ -317,6 +317,7 @@ async def test_a_disconnected_client_leaves_no_consumer_behind(
         )
 
     path = f"/v1/engagements/{engagement_id}/stream"
+
     async def one_bound_consumer() -> bool:
         return await bound_consumers() == 1
 

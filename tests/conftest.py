@@ -39,6 +39,7 @@ from services.content.models import engagements as content_engagements
 from services.gateway.app import build_app as build_gateway
 from services.listening import worker as listening_worker
 from services.listening.app import build_app as build_listening
+from services.listening.ingestion import ingestion as listening_ingestion
 from services.listening.models import OutboxEvent as ListeningOutboxEvent
 from services.listening.models import engagements as listening_engagements
 from services.publisher import approvals as publisher_approvals
@@ -69,6 +70,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 SUBSCRIPTIONS = [
     content_engagements.subscription,
     listening_engagements.subscription,
+    listening_ingestion.subscription,
     *publisher_approvals.SUBSCRIPTIONS,
     publisher_engagements.subscription,
 ]

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from services.listening import repository, service
+from services.listening import mentions, repository, service
 from services.listening.contracts import QueryStatus
-from services.listening.schemas import QueryCreate, QueryOut, QueryStop
+from services.listening.schemas import (
+    DeadLetterFilters,
+    DeadLetterOut,
+    MentionFilters,
+    MentionOut,
+    QueryCreate,
+    QueryOut,
+    QueryStop,
+)
 from shared.app import SessionDep
 from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.paging import FORWARDED_PREFIX_HEADER
 
 router = APIRouter(prefix="/listening/queries", tags=["listening"])
+mentions_router = APIRouter(prefix="/listening", tags=["listening"])
 
 # The roles that manage an engagement and connect its channels.
 MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
@@ -65,3 +77,52 @@ async def stop_listening_query(
     query = await service.require_query(session, query_id, for_update=True)
     await service.stop_query(session, query, reason=body.reason, stopped_by=principal.subject)
     return QueryOut.model_validate(query)
+
+
+def _link_next(request: Request, response: Response, cursor: str | None) -> None:
+    """``Link: <…>; rel="next"`` (RFC 8288) with the caller's other query parameters kept."""
+    if cursor is None:
+        return
+    following = urlencode({**request.query_params, "cursor": cursor})
+    path = request.headers.get(FORWARDED_PREFIX_HEADER, "") + request.url.path
+    response.headers["Link"] = f'<{path}?{following}>; rel="next"'
+
+
+@mentions_router.get(
+    "/engagements/{engagement_id}/mentions",
+    response_model=list[MentionOut],
+    summary="An engagement's mentions, newest first, filtered by query, source, language, "
+    "sentiment, place, time and full text; a further page is the Link header's next",
+)
+async def list_engagement_mentions(
+    engagement_id: uuid.UUID,
+    filters: Annotated[MentionFilters, Query()],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+) -> list[MentionOut]:
+    page, following = await mentions.engagement_mentions(session, engagement_id, filters)
+    _link_next(request, response, following)
+    return page
+
+
+@mentions_router.get("/mentions/{mention_id}", response_model=MentionOut, summary="One mention")
+async def get_mention(mention_id: uuid.UUID, session: SessionDep) -> MentionOut:
+    return await mentions.require_mention(session, mention_id)
+
+
+@mentions_router.get(
+    "/dead-letters",
+    response_model=list[DeadLetterOut],
+    dependencies=[MANAGE],
+    summary="Messages ingestion could not read, newest first, with the reason (admin, manager)",
+)
+async def list_dead_letters(
+    filters: Annotated[DeadLetterFilters, Query()],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+) -> list[DeadLetterOut]:
+    page, following = await mentions.dead_letters(session, filters)
+    _link_next(request, response, following)
+    return page

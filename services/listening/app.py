@@ -1,12 +1,12 @@
 from fastapi import APIRouter, FastAPI
 
-from services.listening.api import router
+from services.listening.api import mentions_router, router
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 # The routes it offers the frontends (the gateway forwards them under /v1).
-ROUTERS: list[APIRouter] = [router]
+ROUTERS: list[APIRouter] = [router, mentions_router]
 
 
 def build_app(settings: Settings) -> FastAPI:

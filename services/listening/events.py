@@ -70,9 +70,8 @@ class SentimentCounts(BaseModel):
 
 class MentionsIngested(BaseModel):
     organization_id: uuid.UUID
-    # Stored now; ``duplicates`` were stored before (same source and external id).
+    # How many were stored (a mention the organisation had already is not counted).
     mentions: int
-    duplicates: int
     mention_ids: list[uuid.UUID]
     engagement_ids: list[uuid.UUID]
     query_ids: list[uuid.UUID]

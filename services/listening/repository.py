@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import cast, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.listening.models import ListeningQuery
+from services.listening.models import SEARCH_CONFIG, DeadLetter, ListeningQuery, Mention
+from services.listening.schemas import MentionFilters
+
+# Where a page starts: the (time, id) of the last row of the page before, newest first.
+After = tuple[datetime, uuid.UUID]
 
 
 async def list_queries(
@@ -44,3 +51,89 @@ async def engagement_queries_for_update(
             .with_for_update()
         )
     ).all()
+
+
+async def active_queries(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[ListeningQuery]:
+    return (
+        await session.scalars(
+            select(ListeningQuery)
+            .where(
+                ListeningQuery.organization_id == organization_id,
+                ListeningQuery.status == "active",
+            )
+            .order_by(ListeningQuery.created_at, ListeningQuery.id)
+        )
+    ).all()
+
+
+async def insert_mention(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """The new mention's id, or None when the organisation has it from that source already."""
+    inserted = await session.execute(
+        insert(Mention)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["organization_id", "source", "external_id"])
+        .returning(Mention.id)
+    )
+    return inserted.scalar_one_or_none()
+
+
+async def add_dead_letter(session: AsyncSession, letter: DeadLetter) -> None:
+    session.add(letter)
+    await session.flush()
+
+
+async def list_mentions(
+    session: AsyncSession,
+    engagement_id: uuid.UUID,
+    filters: MentionFilters,
+    after: After | None,
+    limit: int,
+) -> Sequence[Mention]:
+    """An engagement's mentions, newest first (ties by id), from after ``after``."""
+    statement = (
+        select(Mention)
+        .where(Mention.engagement_ids.contains([engagement_id]))
+        .order_by(Mention.published_at.desc(), Mention.id.desc())
+        .limit(limit)
+    )
+    if filters.query_id is not None:
+        statement = statement.where(Mention.query_ids.contains([filters.query_id]))
+    if filters.source is not None:
+        statement = statement.where(Mention.source == filters.source.value)
+    if filters.language is not None:
+        statement = statement.where(Mention.language == filters.language)
+    if filters.sentiment is not None:
+        statement = statement.where(Mention.sentiment_label == filters.sentiment)
+    if filters.place is not None:
+        codes = (Mention.comune_code, Mention.province_code, Mention.region_code)
+        statement = statement.where(
+            or_(
+                *(code == filters.place for code in codes),
+                Mention.country_code == filters.place.upper(),
+            )
+        )
+    if filters.published_from is not None:
+        statement = statement.where(Mention.published_at >= filters.published_from)
+    if filters.published_to is not None:
+        statement = statement.where(Mention.published_at < filters.published_to)
+    if filters.q is not None:
+        searched = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), filters.q)
+        statement = statement.where(Mention.search.bool_op("@@")(searched))
+    if after is not None:
+        statement = statement.where(tuple_(Mention.published_at, Mention.id) < tuple_(*after))
+    return (await session.scalars(statement)).all()
+
+
+async def list_dead_letters(
+    session: AsyncSession, organization_id: uuid.UUID | None, after: After | None, limit: int
+) -> Sequence[DeadLetter]:
+    statement = (
+        select(DeadLetter).order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()).limit(limit)
+    )
+    if organization_id is not None:
+        statement = statement.where(DeadLetter.organization_id == organization_id)
+    if after is not None:
+        statement = statement.where(tuple_(DeadLetter.created_at, DeadLetter.id) < tuple_(*after))
+    return (await session.scalars(statement)).all()

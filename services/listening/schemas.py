@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -163,3 +164,125 @@ class QueryOut(BaseModel):
     stopped_at: datetime | None
     stopped_by: str | None
     stop_reason: str | None
+
+
+# Mentions
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+SentimentLabel = Literal["positive", "neutral", "negative", "mixed"]
+PlaceCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9]{2,16}$"),
+    Field(
+        description="A place at any level: an ISTAT code (comune 052032, province 052, region "
+        "09) or an ISO 3166-1 alpha-2 country code (IT)"
+    ),
+]
+Cursor = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    Field(description="Where the page starts: the `Link` header's next page sets it"),
+]
+
+
+class MentionFilters(BaseModel):
+    """``GET /listening/engagements/{id}/mentions``: which mentions, newest first, one page."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    query_id: uuid.UUID | None = Field(None, description="Only those this query matched")
+    source: SourceKind | None = None
+    language: Language | None = None
+    sentiment: SentimentLabel | None = None
+    place: PlaceCode | None = None
+    published_from: AwareDatetime | None = Field(
+        None, alias="from", description="Published at or after (ISO 8601 with a time zone)"
+    )
+    published_to: AwareDatetime | None = Field(
+        None, alias="to", description="Published before (ISO 8601 with a time zone)"
+    )
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description='Full-text search of the text, words as written: "quoted phrase", OR, '
+        "-excluded",
+    )
+    cursor: Cursor | None = None
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Mentions per page")
+
+
+class DeadLetterFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization_id: uuid.UUID | None = None
+    cursor: Cursor | None = None
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Dead letters per page")
+
+
+class AuthorOut(BaseModel):
+    handle: str
+    display_name: str | None
+    profile_location: str | None
+
+
+class SentimentOut(BaseModel):
+    label: SentimentLabel | None = Field(
+        description="None in a language the model does not read (neither Italian nor English)"
+    )
+    score: float | None = Field(description="From -1 (negative) to 1 (positive)")
+    model_version: str
+
+
+class PlaceOut(BaseModel):
+    level: Literal["comune", "province", "region", "country"]
+    code: str = Field(description="ISTAT at the place's level, ISO 3166-1 alpha-2 for a country")
+    name: str | None
+    method: Literal["coordinates", "profile", "text"]
+    confidence: float
+    comune_code: str | None
+    comune_name: str | None
+    province_code: str | None
+    province_name: str | None
+    region_code: str | None
+    region_name: str | None
+    country_code: str | None
+    country_name: str | None
+
+
+class MentionOut(BaseModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_ids: list[uuid.UUID] = Field(
+        description="The engagements it was kept for: named by its source, or whose query "
+        "matched it"
+    )
+    query_ids: list[uuid.UUID] = Field(description="The active queries it matched")
+    source: SourceKind
+    external_id: str
+    author: AuthorOut
+    text: str
+    url: str | None
+    published_at: datetime
+    hashtags: list[str]
+    accounts: list[str]
+    latitude: float | None
+    longitude: float | None
+    language: str | None = Field(description="The source's, else detected; None: unknown")
+    sentiment: SentimentOut
+    place: PlaceOut | None
+    ingested_at: datetime
+
+
+class DeadLetterOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID | None
+    consumer: str
+    event_id: str
+    event_type: str
+    reason: str
+    payload: dict[str, Any] = Field(description="The CloudEvent as it was received")
+    created_at: datetime

@@ -1,4 +1,5 @@
-"""The listening service's worker: its activities and its outbox relay."""
+"""The listening service's worker: its activities, its outbox relay, its read model of
+engagements and mention ingestion."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -6,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.listening.activities import ListeningActivities
+from services.listening.ingestion import ingestion
 from services.listening.models import OutboxEvent, engagements
 from shared import task_queues
 from shared.settings import Settings
@@ -23,5 +25,5 @@ async def main(settings: Settings) -> None:
         task_queues.LISTENING,
         activities=lambda runtime: activities(runtime.sessions),
         outbox_model=OutboxEvent,
-        subscriptions=[engagements.subscription],
+        subscriptions=[engagements.subscription, ingestion.subscription],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ QUERY_STARTED = "listening.query_started"
 QUERY_STOPPED = "listening.query_stopped"
 # A source read a mention (``contracts.RawMention``); the ingestion consumer stores it.
 MENTION_RECEIVED = "listening.mention_received"
-# Ingestion stored mentions: one event per consumed ``mention_received`` that added any.
+# Ingestion stored mentions: one event per organisation per batch of ``mention_received``.
 MENTIONS_INGESTED = "listening.mentions_ingested"
 
 
@@ -27,9 +28,11 @@ def mention_event_id(dedup_key: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-mention/{dedup_key}")
 
 
-def ingested_event_id(received_event_id: str) -> uuid.UUID:
-    """What ingesting one ``mention_received`` event stored is recorded once."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-ingested/{received_event_id}")
+def ingested_event_id(received_event_ids: Sequence[str]) -> uuid.UUID:
+    """What ingesting a batch of ``mention_received`` events stored is recorded once."""
+    return uuid.uuid5(
+        uuid.NAMESPACE_URL, f"listening-ingested/{','.join(sorted(received_event_ids))}"
+    )
 
 
 class QueryFact(BaseModel):

@@ -1,12 +1,13 @@
 """Ingestion: every raw mention a source published (``intake.py``) becomes a stored mention.
 
-A kernel consumer (``shared/events/consumer.py``) handles each ``listening.mention_received``
-event in one transaction with its ``processed_events`` row, and acknowledges it after the
-commit. The handler normalises the mention, detects its language and scores its sentiment
-(``sentiment/``), places it (``places/``), matches it against the organisation's active queries
-(``query_language.py``) and inserts it, skipping one the organisation already has from that
-source (the unique organisation, source and external id). What it stored is announced by one
-``listening.mentions_ingested`` event through the outbox, in the same transaction.
+A kernel consumer in batch mode (``shared/events/consumer.py``) handles each fetch of
+``listening.mention_received`` events in one transaction with their ``processed_events`` rows,
+and acknowledges them after the commit. The handler normalises each mention, detects its
+language and scores its sentiment (``sentiment/``), places it (``places/``), matches it against
+the organisation's active queries (``query_language.py``) and inserts the batch in one
+statement, skipping those the organisation already has from that source (the unique
+organisation, source and external id). What it stored is announced by one
+``listening.mentions_ingested`` per organisation through the outbox, in the same transaction.
 
 A message that is not a raw mention, or names an engagement that is not the organisation's,
 can never be stored: it is written to ``dead_letters`` with the reason, in the same
@@ -19,6 +20,7 @@ import re
 import unicodedata
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -38,10 +40,6 @@ from shared.events.envelope import CloudEvent, new_event
 
 DURABLE = "listening-mentions"
 _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
-
-
-class UnreadableMentionError(Exception):
-    """A message ingestion can never store; its text is the dead letter's reason."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +147,20 @@ def _place_names(place: PlaceResolution | None) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    event: CloudEvent
+    raw: RawMention
+    # The engagement the source named, checked: the organisation's.
+    named_engagements: list[uuid.UUID]
+
+
 class MentionIngestion:
-    """The ingestion consumer's handler; the sentiment model is loaded once, on first use."""
+    """The ingestion consumer's handlers; the sentiment model is loaded once, on first use.
+
+    The consumer hands over each fetch of events at once (``handle_batch``), so a batch is
+    scored in one call of the model, inserted in one multi-row statement and announced with one
+    ``mentions_ingested`` per organisation; an event whose batch failed is handled alone."""
 
     def __init__(self) -> None:
         self._model: SentimentModel | None = None
@@ -160,6 +170,7 @@ class MentionIngestion:
             event=events.MENTION_RECEIVED,
             handler=self.handle,
             processed_model=ProcessedEvent,
+            batch_handler=self.handle_batch,
         )
 
     @property
@@ -169,31 +180,61 @@ class MentionIngestion:
         return self._model
 
     async def handle(self, session: AsyncSession, event: CloudEvent) -> None:
+        await self.handle_batch(session, [event])
+
+    async def handle_batch(self, session: AsyncSession, received: Sequence[CloudEvent]) -> None:
+        accepted = [
+            readable
+            for event in received
+            if (readable := await self._accepted(session, event)) is not None
+        ]
+        if not accepted:
+            return
+        texts = [_clean(item.raw.text) for item in accepted]
+        stated = [_language(item.raw.language) for item in accepted]
+        labelled = self.model.label(texts)
+        queries_of: dict[uuid.UUID, list[ListeningQuery]] = {}
+        rows: list[dict[str, Any]] = []
+        for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True):
+            organization_id = item.raw.organization_id
+            if organization_id not in queries_of:
+                queries_of[organization_id] = list(
+                    await repository.active_queries(session, organization_id)
+                )
+            rows.append(self._row(item, text, language, reading, queries_of[organization_id]))
+        stored = set(await repository.insert_mentions(session, rows))
+        await _announce(session, accepted, [row for row in rows if row["id"] in stored])
+
+    async def _accepted(self, session: AsyncSession, event: CloudEvent) -> _Accepted | None:
+        """The event's raw mention, or None once it is written to the dead letters."""
         try:
             raw = RawMention.model_validate(event.data)
         except ValidationError as error:
             await _dead_letter(session, event, f"not a raw mention: {_described(error)}")
-            return
+            return None
+        if raw.engagement_id is None:
+            return _Accepted(event, raw, [])
         try:
-            await self._ingest(session, event, raw)
-        except UnreadableMentionError as error:
-            await _dead_letter(session, event, str(error))
+            await engagements.require(session, raw.engagement_id, raw.organization_id)
+        except NotFoundError:
+            reason = f"engagement {raw.engagement_id} is unknown"
+        except ProblemError:
+            reason = f"engagement {raw.engagement_id} belongs to another organisation"
+        else:
+            return _Accepted(event, raw, [raw.engagement_id])
+        await _dead_letter(session, event, reason)
+        return None
 
-    async def _ingest(self, session: AsyncSession, event: CloudEvent, raw: RawMention) -> None:
-        engagement_ids: list[uuid.UUID] = []
-        if raw.engagement_id is not None:
-            try:
-                await engagements.require(session, raw.engagement_id, raw.organization_id)
-            except NotFoundError:
-                raise UnreadableMentionError(f"engagement {raw.engagement_id} is unknown") from None
-            except ProblemError:
-                raise UnreadableMentionError(
-                    f"engagement {raw.engagement_id} belongs to another organisation"
-                ) from None
-            engagement_ids.append(raw.engagement_id)
-        text = _clean(raw.text)
-        stated_language = _language(raw.language)
-        sentiment = self._sentiment(text, stated_language)
+    def _row(
+        self,
+        item: _Accepted,
+        text: str,
+        stated_language: str | None,
+        reading: Labelled,
+        queries: list[ListeningQuery],
+    ) -> dict[str, Any]:
+        raw = item.raw
+        sentiment = self._sentiment(reading, stated_language)
         language = stated_language or sentiment.language
         coordinates = raw.coordinates
         place = resolve(
@@ -205,8 +246,8 @@ class MentionIngestion:
             )
         )
         hashtags, accounts = _names(raw.hashtags, "#"), _names(raw.accounts, "@")
-        queries = self.matcher.matching(
-            list(await repository.active_queries(session, raw.organization_id)),
+        matched = self.matcher.matching(
+            queries,
             query_language.MentionText(
                 text=text,
                 hashtags=tuple(hashtags),
@@ -216,78 +257,74 @@ class MentionIngestion:
             ),
             raw.source.value,
         )
-        for query in queries:
+        engagement_ids = list(item.named_engagements)
+        for query in matched:
             if query.engagement_id is not None and query.engagement_id not in engagement_ids:
                 engagement_ids.append(query.engagement_id)
-        mention_id = await repository.insert_mention(
-            session,
-            {
-                "id": uuid.uuid4(),
-                "organization_id": raw.organization_id,
-                "engagement_ids": engagement_ids,
-                "query_ids": [query.id for query in queries],
-                "source": raw.source.value,
-                "external_id": _clean(raw.external_id),
-                "author_handle": _clean(raw.author.handle).removeprefix("@"),
-                "author_name": raw.author.display_name,
-                "author_location": raw.author.profile_location,
-                "text": text,
-                "url": raw.url,
-                "published_at": raw.published_at.astimezone(UTC),
-                "hashtags": hashtags,
-                "accounts": accounts,
-                "latitude": coordinates.latitude if coordinates else None,
-                "longitude": coordinates.longitude if coordinates else None,
-                "language": language,
-                "sentiment_label": sentiment.label,
-                "sentiment_score": sentiment.score,
-                "sentiment_model_version": sentiment.model_version,
-                **_place_columns(place),
-            },
-        )
-        await _announce(
-            session, event, raw, mention_id, engagement_ids, [q.id for q in queries], sentiment
-        )
+        return {
+            "id": uuid.uuid4(),
+            "organization_id": raw.organization_id,
+            "engagement_ids": engagement_ids,
+            "query_ids": [query.id for query in matched],
+            "source": raw.source.value,
+            "external_id": _clean(raw.external_id),
+            "author_handle": _clean(raw.author.handle).removeprefix("@"),
+            "author_name": raw.author.display_name,
+            "author_location": raw.author.profile_location,
+            "text": text,
+            "url": raw.url,
+            "published_at": raw.published_at.astimezone(UTC),
+            "hashtags": hashtags,
+            "accounts": accounts,
+            "latitude": coordinates.latitude if coordinates else None,
+            "longitude": coordinates.longitude if coordinates else None,
+            "language": language,
+            "sentiment_label": sentiment.label,
+            "sentiment_score": sentiment.score,
+            "sentiment_model_version": sentiment.model_version,
+            **_place_columns(place),
+        }
 
-    def _sentiment(self, text: str, language: str | None) -> Labelled:
+    def _sentiment(self, reading: Labelled, stated_language: str | None) -> Labelled:
         """The model's reading; none when the source says a language the model does not read
         (the model would read the text as Italian or English)."""
-        labelled = self.model.label([text])[0]
-        if language is not None and language not in self.model.manifest["languages"]:
-            return Labelled(None, None, None, labelled.model_version)
-        return labelled
+        if stated_language is not None and stated_language not in self.model.manifest["languages"]:
+            return Labelled(None, None, None, reading.model_version)
+        return reading
 
 
 async def _announce(
-    session: AsyncSession,
-    event: CloudEvent,
-    raw: RawMention,
-    mention_id: uuid.UUID | None,
-    engagement_ids: list[uuid.UUID],
-    query_ids: list[uuid.UUID],
-    sentiment: Labelled,
+    session: AsyncSession, accepted: list[_Accepted], stored: list[dict[str, Any]]
 ) -> None:
-    """One ``mentions_ingested`` for what the event stored; nothing when it was a duplicate."""
-    if mention_id is None:
-        return
-    counts: Counter[str] = Counter([sentiment.label or "unlabelled"])
-    await listening_outbox.add(
-        session,
-        new_event(
-            events.MENTIONS_INGESTED,
-            events.MentionsIngested(
-                organization_id=raw.organization_id,
-                mentions=1,
-                mention_ids=[mention_id],
-                engagement_ids=engagement_ids,
-                query_ids=query_ids,
-                sentiment=events.SentimentCounts(**counts),
+    """One ``mentions_ingested`` per organisation for what the batch stored (duplicates of
+    mentions stored before are not counted); nothing for an organisation that got none."""
+    received: dict[uuid.UUID, list[str]] = {}
+    for item in accepted:
+        received.setdefault(item.raw.organization_id, []).append(item.event.id)
+    for organization_id, event_ids in received.items():
+        rows = [row for row in stored if row["organization_id"] == organization_id]
+        if not rows:
+            continue
+        counts: Counter[str] = Counter(row["sentiment_label"] or "unlabelled" for row in rows)
+        await listening_outbox.add(
+            session,
+            new_event(
+                events.MENTIONS_INGESTED,
+                events.MentionsIngested(
+                    organization_id=organization_id,
+                    mentions=len(rows),
+                    mention_ids=[row["id"] for row in rows],
+                    engagement_ids=list(
+                        dict.fromkeys(e for row in rows for e in row["engagement_ids"])
+                    ),
+                    query_ids=list(dict.fromkeys(q for row in rows for q in row["query_ids"])),
+                    sentiment=events.SentimentCounts(**counts),
+                ),
+                source=events.SOURCE,
+                subject=str(organization_id),
+                event_id=events.ingested_event_id(event_ids),
             ),
-            source=events.SOURCE,
-            subject=str(raw.organization_id),
-            event_id=events.ingested_event_id(event.id),
-        ),
-    )
+        )
 
 
 def _described(error: ValidationError) -> str:

@@ -68,15 +68,20 @@ async def active_queries(
     ).all()
 
 
-async def insert_mention(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """The new mention's id, or None when the organisation has it from that source already."""
+async def insert_mentions(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> Sequence[uuid.UUID]:
+    """The ids of the mentions inserted: in one statement, skipping those the organisation
+    has from that source already (also a second copy within ``rows``)."""
+    if not rows:
+        return []
     inserted = await session.execute(
         insert(Mention)
-        .values(**values)
+        .values(list(rows))
         .on_conflict_do_nothing(index_elements=["organization_id", "source", "external_id"])
         .returning(Mention.id)
     )
-    return inserted.scalar_one_or_none()
+    return inserted.scalars().all()
 
 
 async def add_dead_letter(session: AsyncSession, letter: DeadLetter) -> None:

@@ -4,13 +4,19 @@ A message is acknowledged only after the consumer's own transaction, which recor
 in ``processed_events`` together with the handler's effects, has committed. A redelivered event
 whose id is already recorded is acknowledged without running the handler again. Transient
 failures are ``nak``-ed with a delay; messages that can never be handled are terminated.
+
+A subscription with a ``batch_handler`` handles each fetch (up to its batch size) in one
+transaction instead: one ``processed_events`` insert, one call of the handler with the events
+not handled before, one commit, then every message acked. If the batch fails, each of its
+messages is handled on its own by the per-event ``handler``, so one bad message is settled
+(nak or term) alone and the others are not held back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 EventEffect = Callable[[CloudEvent], Awaitable[None]]
 
 
@@ -76,6 +83,9 @@ class Subscription:
     event: str
     handler: EventHandler
     processed_model: type[ProcessedEventMixin]
+    # Handles a fetch's events together, in one transaction; ``handler`` then handles an event
+    # alone when its batch failed.
+    batch_handler: BatchHandler | None = None
 
     def consumer(
         self,
@@ -84,6 +94,10 @@ class Subscription:
         events: EventSettings,
     ) -> EventConsumer:
         spec = spec_for(self.durable, self.event, events)
+        if self.batch_handler is not None:
+            return BatchEventConsumer(
+                js, spec, self.handler, self.batch_handler, sessions, self.processed_model
+            )
         return EventConsumer(js, spec, self.handler, sessions, self.processed_model)
 
 
@@ -140,13 +154,17 @@ class _Consumer:
                 return
         await msg.ack()
 
+    async def handle_fetched(self, messages: list[Msg]) -> None:
+        """Settle what one fetch returned: one message at a time."""
+        for msg in messages:
+            await self.handle(msg)
+
     async def run(self, stop: asyncio.Event, batch: int = 20) -> None:
         subscription = await self.subscribe()
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(batch, timeout=1.0)
-                for msg in messages:
-                    await self.handle(msg)
+                await self.handle_fetched(messages)
             except (NatsTimeoutError, TimeoutError):
                 continue
             except NatsError as error:
@@ -187,6 +205,74 @@ class EventConsumer(_Consumer):
                 log.info("event %s already handled by %s", event.id, self.spec.durable)
                 return
             await self._handler(session, event)
+
+
+class BatchEventConsumer(EventConsumer):
+    """Handles each fetch in one transaction; a failed batch is handled again one by one."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handler: EventHandler,
+        batch_handler: BatchHandler,
+        session_factory: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+    ) -> None:
+        super().__init__(js, spec, handler, session_factory, processed_model)
+        self._batch_handler = batch_handler
+
+    async def handle_fetched(self, messages: list[Msg]) -> None:
+        readable: list[tuple[Msg, CloudEvent]] = []
+        for msg in messages:
+            try:
+                readable.append((msg, CloudEvent.model_validate_json(msg.data)))
+            except ValidationError as error:
+                log.error("terminating malformed message on %s: %s", msg.subject, error)
+                await msg.term()
+        if not readable:
+            return
+        with tracer.start_as_current_span(
+            f"consume {self.spec.filter_subject} batch",
+            attributes={
+                "engage.consumer": self.spec.durable,
+                "messaging.batch.message_count": len(readable),
+            },
+        ):
+            try:
+                await self._handle_batch([event for _, event in readable])
+            except Exception as error:
+                log.warning(
+                    "consumer %s: a batch of %d failed (%s); handling each on its own",
+                    self.spec.durable,
+                    len(readable),
+                    error,
+                )
+                for msg, _ in readable:
+                    await self.handle(msg)
+                return
+        for msg, _ in readable:
+            await msg.ack()
+
+    async def _handle_batch(self, events: list[CloudEvent]) -> None:
+        async with session_scope(self._sessions, SYSTEM) as session:
+            first_time = set(
+                (
+                    await session.execute(
+                        insert(self._processed)
+                        .values([{"consumer": self.spec.durable, "event_id": e.id} for e in events])
+                        .on_conflict_do_nothing()
+                        .returning(self._processed.event_id)
+                    )
+                ).scalars()
+            )
+            # An event fetched twice in one batch (redelivered while in flight) counts once.
+            fresh: dict[str, CloudEvent] = {}
+            for event in events:
+                if event.id in first_time:
+                    fresh.setdefault(event.id, event)
+            if fresh:
+                await self._batch_handler(session, list(fresh.values()))
 
 
 class EffectConsumer(_Consumer):

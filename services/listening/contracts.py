@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 STOP_ENGAGEMENT_QUERIES = "listening.stop_engagement_queries"
 
@@ -48,6 +48,10 @@ class EngagementQueriesStopped(BaseModel):
     already_stopped: int
 
 
+# A hashtag or an account, with or without its mark.
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class RawAuthor(BaseModel):
     """Who wrote a mention, as the source shows them."""
 
@@ -78,8 +82,8 @@ class RawMention(BaseModel):
     published_at: AwareDatetime
     coordinates: Coordinates | None = None
     language: str | None = Field(None, max_length=16)
-    hashtags: list[str] = Field(default_factory=list, max_length=100)
-    accounts: list[str] = Field(default_factory=list, max_length=100)
+    hashtags: list[Tag] = Field(default_factory=list, max_length=100)
+    accounts: list[Tag] = Field(default_factory=list, max_length=100)
     engagement_id: uuid.UUID | None = None
 
     @property

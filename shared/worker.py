@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import tempfile
@@ -30,6 +31,7 @@ from shared.temporal import connect_temporal
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+RESTART_SECONDS = 2.0
 HEARTBEAT_STALE_SECONDS = 60.0
 
 
@@ -89,9 +91,17 @@ async def run_worker(
     await runtime.start()
     tasks = [asyncio.create_task(_beat(name, stop))]
     if outbox_model is not None:
-        tasks.append(asyncio.create_task(_relay(runtime, outbox_model, stop)))
+        relay = functools.partial(_relay, runtime, outbox_model, stop)
+        tasks.append(asyncio.create_task(keep_running("outbox relay", relay, stop)))
     tasks += [
-        asyncio.create_task(_consume(runtime, subscription, stop)) for subscription in subscriptions
+        asyncio.create_task(
+            keep_running(
+                f"consumer {subscription.durable}",
+                functools.partial(_consume, runtime, subscription, stop),
+                stop,
+            )
+        )
+        for subscription in subscriptions
     ]
     queues = [QueueSpec(task_queue, activities(runtime)), *extra_queues(runtime)]
     queues = [queue for queue in queues if queue.activities]
@@ -100,7 +110,8 @@ async def run_worker(
         if on_connected is not None:
             await on_connected(client)
         if effects is not None:
-            tasks.append(asyncio.create_task(_run_effects(runtime, client, effects, stop)))
+            run_effects = functools.partial(_run_effects, runtime, client, effects, stop)
+            tasks.append(asyncio.create_task(keep_running("effect consumers", run_effects, stop)))
         async with contextlib.AsyncExitStack() as running:
             if workflows:
                 await running.enter_async_context(
@@ -153,6 +164,19 @@ def _activity_tuning(tuning: WorkerSettings) -> dict[str, Any]:
     return {
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(tuning.activity_task_pollers)
     }
+
+
+async def keep_running(what: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run one of the worker's background loops (the relay, a consumer) until ``stop``, starting
+    it again after a failure: a NATS or database hiccup at the wrong moment (while it subscribes,
+    say) must not leave a read model unfed for the life of the process."""
+    while not stop.is_set():
+        try:
+            await run()
+        except Exception:
+            log.exception("%s stopped; starting it again in %s s", what, RESTART_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_SECONDS)
 
 
 async def _relay(runtime: ServiceRuntime, model: type[OutboxMixin], stop: asyncio.Event) -> None:

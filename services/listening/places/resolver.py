@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from services.listening.places.gazetteer import (
     ITALY,
     Candidate,
+    Comune,
     Gazetteer,
+    Province,
+    Region,
     comune_chain,
     gazetteer,
 )
@@ -79,32 +82,44 @@ def _from_coordinates(g: Gazetteer, lat: float, lon: float) -> PlaceResolution |
     if region is not None:
         province = g.province_at(region, lat, lon)
         if province is None:  # a sliver between simplified province outlines
-            return _region(g, region.code, "coordinates", POLYGON_CONFIDENCE, "region-polygon")
+            return _resolved(
+                g, "region", region.code, "coordinates", POLYGON_CONFIDENCE, "region-polygon"
+            )
         nearest = g.nearest_comune(lat, lon, province.code)
         if nearest is not None and nearest[1] <= NEAREST_COMUNE_RADIUS_KM:
             comune, km = nearest
-            return _comune(
+            return _resolved(
                 g,
+                "comune",
                 comune.code,
                 "coordinates",
                 _nearness(km, 0.5, 0.4),
                 "province-polygon+nearest-comune-centroid",
             )
-        return _province(g, province.code, "coordinates", POLYGON_CONFIDENCE, "province-polygon")
+        return _resolved(
+            g, "province", province.code, "coordinates", POLYGON_CONFIDENCE, "province-polygon"
+        )
     country = g.country_at(lat, lon)
     if country is not None and country.code != ITALY:
-        return _country(
-            g, country.code, "coordinates", COUNTRY_POLYGON_CONFIDENCE, "country-polygon"
+        return _resolved(
+            g, "country", country.code, "coordinates", COUNTRY_POLYGON_CONFIDENCE, "country-polygon"
         )
     # On Italy's coast (the outlines are simplified) or offshore: the nearest comune, if close.
     nearest = g.nearest_comune(lat, lon)
     if nearest is not None and nearest[1] <= NEAREST_COMUNE_RADIUS_KM:
         comune, km = nearest
-        return _comune(
-            g, comune.code, "coordinates", _nearness(km, 0.4, 0.3), "nearest-comune-centroid"
+        return _resolved(
+            g,
+            "comune",
+            comune.code,
+            "coordinates",
+            _nearness(km, 0.4, 0.3),
+            "nearest-comune-centroid",
         )
     if country is not None:
-        return _country(g, ITALY, "coordinates", COUNTRY_POLYGON_CONFIDENCE, "country-polygon")
+        return _resolved(
+            g, "country", ITALY, "coordinates", COUNTRY_POLYGON_CONFIDENCE, "country-polygon"
+        )
     return None
 
 
@@ -348,31 +363,57 @@ def _result(
     g: Gazetteer, candidate: Candidate, method: Method, confidence: float, matched: str
 ) -> PlaceResolution:
     if candidate.kind == "comune":
-        return _comune(g, candidate.code, method, confidence, "name", matched)
+        return _resolved(g, "comune", candidate.code, method, confidence, "name", matched)
     if candidate.kind == "province":
-        return _province(g, candidate.code, method, confidence, "name", matched)
+        return _resolved(g, "province", candidate.code, method, confidence, "name", matched)
     if candidate.kind == "region":
-        return _region(g, candidate.code, method, confidence, "name", matched)
+        return _resolved(g, "region", candidate.code, method, confidence, "name", matched)
     if candidate.kind == "city":
         city = g.cities[int(candidate.code)]
-        return _country(g, city.country_code, method, confidence, "city-name", matched)
-    return _country(g, candidate.code, method, confidence, "name", matched)
+        return _resolved(g, "country", city.country_code, method, confidence, "city-name", matched)
+    return _resolved(g, "country", candidate.code, method, confidence, "name", matched)
 
 
 # --- building results --------------------------------------------------------------------------
 
 
-def _comune(
+def _resolved(
     g: Gazetteer,
+    level: Level,
     code: str,
     method: Method,
     confidence: float,
     basis: str,
     matched: str | None = None,
 ) -> PlaceResolution:
-    comune, province, region = comune_chain(g, code)
+    """The answer at ``level`` for the place ``code``: for Italy with the codes and names of every
+    coarser level too; the point is the place's own."""
+    if level == "country":
+        country = g.countries[code]
+        return PlaceResolution(
+            level=level,
+            method=method,
+            confidence=confidence,
+            basis=basis,
+            country_code=country.code,
+            country_name=country.name,
+            matched=matched,
+            latitude=country.latitude,
+            longitude=country.longitude,
+        )
+    place: Comune | Province | Region
+    comune: Comune | None = None
+    province: Province | None = None
+    if level == "comune":
+        comune, province, region = comune_chain(g, code)
+        place = comune
+    elif level == "province":
+        place = province = g.provinces[code]
+        region = g.regions[province.region_code]
+    else:
+        place = region = g.regions[code]
     return PlaceResolution(
-        level="comune",
+        level=level,
         method=method,
         confidence=confidence,
         basis=basis,
@@ -380,86 +421,12 @@ def _comune(
         country_name=g.countries[ITALY].name,
         region_code=region.code,
         region_name=region.name,
-        province_code=province.code,
-        province_name=province.name,
-        province_abbreviation=province.abbreviation,
-        comune_code=comune.code,
-        comune_name=comune.name,
+        province_code=province.code if province else None,
+        province_name=province.name if province else None,
+        province_abbreviation=province.abbreviation if province else None,
+        comune_code=comune.code if comune else None,
+        comune_name=comune.name if comune else None,
         matched=matched,
-        latitude=comune.latitude,
-        longitude=comune.longitude,
-    )
-
-
-def _province(
-    g: Gazetteer,
-    code: str,
-    method: Method,
-    confidence: float,
-    basis: str,
-    matched: str | None = None,
-) -> PlaceResolution:
-    province = g.provinces[code]
-    region = g.regions[province.region_code]
-    return PlaceResolution(
-        level="province",
-        method=method,
-        confidence=confidence,
-        basis=basis,
-        country_code=ITALY,
-        country_name=g.countries[ITALY].name,
-        region_code=region.code,
-        region_name=region.name,
-        province_code=province.code,
-        province_name=province.name,
-        province_abbreviation=province.abbreviation,
-        matched=matched,
-        latitude=province.latitude,
-        longitude=province.longitude,
-    )
-
-
-def _region(
-    g: Gazetteer,
-    code: str,
-    method: Method,
-    confidence: float,
-    basis: str,
-    matched: str | None = None,
-) -> PlaceResolution:
-    region = g.regions[code]
-    return PlaceResolution(
-        level="region",
-        method=method,
-        confidence=confidence,
-        basis=basis,
-        country_code=ITALY,
-        country_name=g.countries[ITALY].name,
-        region_code=region.code,
-        region_name=region.name,
-        matched=matched,
-        latitude=region.latitude,
-        longitude=region.longitude,
-    )
-
-
-def _country(
-    g: Gazetteer,
-    code: str,
-    method: Method,
-    confidence: float,
-    basis: str,
-    matched: str | None = None,
-) -> PlaceResolution:
-    country = g.countries[code]
-    return PlaceResolution(
-        level="country",
-        method=method,
-        confidence=confidence,
-        basis=basis,
-        country_code=country.code,
-        country_name=country.name,
-        matched=matched,
-        latitude=country.latitude,
-        longitude=country.longitude,
+        latitude=place.latitude,
+        longitude=place.longitude,
     )

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.listening import query_language
+from services.listening import query_language, query_matching
 from services.listening.contracts import RawMention
 from services.listening.ingestion import QueryMatcher
 from services.listening.models import ListeningQuery
@@ -36,8 +36,8 @@ def query(expression: str, **fields: object) -> ListeningQuery:
 
 def mention(
     text: str, language: str | None = "it", places: tuple[str, ...] = ()
-) -> query_language.MentionText:
-    return query_language.MentionText(text=text, language=language, places=places)
+) -> query_matching.MentionText:
+    return query_matching.MentionText(text=text, language=language, places=places)
 
 
 def test_a_query_takes_a_mention_of_its_sources_and_languages_not_excluded() -> None:

@@ -17,7 +17,6 @@ from services.listening.query_language import (
     Expression,
     Hashtag,
     Lang,
-    MentionText,
     Not,
     Or,
     Phrase,
@@ -26,10 +25,10 @@ from services.listening.query_language import (
     Term,
     expression_from_terms,
     is_anchored,
-    matches,
     parse,
     searched_terms,
 )
+from services.listening.query_matching import MentionText, matches
 
 a, b, c = Term("a"), Term("b"), Term("c")
 

@@ -4,7 +4,7 @@ A kernel consumer in batch mode (``shared/events/consumer.py``) handles each fet
 ``listening.mention_received`` events in one transaction with their ``processed_events`` rows,
 and acknowledges them after the commit. The handler normalises each mention, detects its
 language and scores its sentiment (``sentiment/``), places it (``places/``), matches it against
-the organisation's active queries (``query_language.py``) and inserts the batch in one
+the organisation's active queries (``query_matching.py``) and inserts the batch in one
 statement, skipping those the organisation already has from that source (the unique
 organisation, source and external id). What it stored is announced by one
 ``listening.mentions_ingested`` per organisation through the outbox, in the same transaction.
@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.listening import events, query_language, repository
+from services.listening import events, query_language, query_matching, repository
 from services.listening.contracts import RawMention
 from services.listening.models import DeadLetter, ListeningQuery, ProcessedEvent, engagements
 from services.listening.models import outbox as listening_outbox
@@ -76,7 +76,7 @@ class QueryMatcher:
         return cached
 
     def matching(
-        self, queries: list[ListeningQuery], mention: query_language.MentionText, source: str
+        self, queries: list[ListeningQuery], mention: query_matching.MentionText, source: str
     ) -> list[ListeningQuery]:
         """The queries that read the mention's source and language, match it and do not
         exclude it. A query limited to languages does not take a mention of unknown language."""
@@ -87,9 +87,9 @@ class QueryMatcher:
             if query.languages and mention.language not in query.languages:
                 continue
             parsed = self._parse(query)
-            if not query_language.matches(parsed.expression, mention):
+            if not query_matching.matches(parsed.expression, mention):
                 continue
-            if parsed.exclusions is not None and query_language.matches(parsed.exclusions, mention):
+            if parsed.exclusions is not None and query_matching.matches(parsed.exclusions, mention):
                 continue
             found.append(query)
         return found
@@ -248,7 +248,7 @@ class MentionIngestion:
         hashtags, accounts = _names(raw.hashtags, "#"), _names(raw.accounts, "@")
         matched = self.matcher.matching(
             queries,
-            query_language.MentionText(
+            query_matching.MentionText(
                 text=text,
                 hashtags=tuple(hashtags),
                 accounts=tuple(accounts),

@@ -7,7 +7,7 @@ Operands are words, ``"exact phrases"`` (``\\"`` and ``\\\\`` escape a quote and
 ``place:name`` or ``place:"quoted name"``. ``NOT`` binds tighter than ``AND``, which binds
 tighter than ``OR``; operands side by side are joined by ``AND``. Operators are upper case
 (``and`` is a word). ``parse`` returns an immutable tree whose ``str`` is the canonical text,
-and ``matches`` tells whether a mention satisfies it.
+and ``query_matching.matches`` tells whether a mention satisfies it.
 
 Every input either parses or raises ``QuerySyntaxError`` naming the position (the offset of the
 character, 0 for the first), what was expected there and what was found; the length, the
@@ -33,16 +33,12 @@ END = "the end of the expression"
 
 _HASHTAG = re.compile(r"#(\w+)")
 # ``name``, ``name.surname``, ``name@mastodon.social``: dots and hyphens only between letters.
-_ACCOUNT_NAME = r"\w+(?:[.\-]\w+)*(?:@\w+(?:[.\-]\w+)+)?"
-_ACCOUNT = re.compile(rf"@({_ACCOUNT_NAME})")
-_ACCOUNT_IN_TEXT = re.compile(rf"(?<![\w@])@({_ACCOUNT_NAME})")
-_HASHTAG_IN_TEXT = re.compile(r"(?<![\w#])#(\w+)")
+ACCOUNT_NAME = r"\w+(?:[.\-]\w+)*(?:@\w+(?:[.\-]\w+)+)?"
+_ACCOUNT = re.compile(rf"@({ACCOUNT_NAME})")
 _LANGUAGE = re.compile(r"[A-Za-z]{2}")
 # ``site:``, ``https:``: a field this language does not know, refused rather than read as a word.
 _FIELD = re.compile(r"([A-Za-z]+):")
 _WORD = re.compile(r"\w+")
-# ``it-IT``, ``it_IT``: the language is the part before the region.
-_REGION = re.compile(r"[-_]")
 _DELIMITERS = frozenset('()"')
 
 
@@ -514,84 +510,3 @@ def expression_from_terms(terms: Iterable[str]) -> Expression:
     if not operands:
         raise ValueError("an expression needs at least one term")
     return operands[0] if len(operands) == 1 else Or(tuple(operands))
-
-
-# Matching.
-
-
-@dataclass(frozen=True)
-class MentionText:
-    """What a mention says, as ingestion reads it. Hashtags and accounts are also found in the
-    text; ``language`` is an ISO 639-1 code, possibly with a region (``it-IT``)."""
-
-    text: str
-    hashtags: tuple[str, ...] = ()
-    accounts: tuple[str, ...] = ()
-    language: str | None = None
-    places: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Normalised:
-    words: tuple[str, ...]
-    hashtags: frozenset[str]
-    accounts: frozenset[str]
-    language: str | None
-    places: frozenset[tuple[str, ...]]
-
-    @classmethod
-    def of(cls, mention: MentionText) -> _Normalised:
-        hashtags = [*mention.hashtags, *_HASHTAG_IN_TEXT.findall(mention.text)]
-        accounts = [*mention.accounts, *_ACCOUNT_IN_TEXT.findall(mention.text)]
-        language = _REGION.split(mention.language)[0].lower() if mention.language else None
-        return cls(
-            words=words(mention.text),
-            hashtags=frozenset(normalise(tag.removeprefix("#")) for tag in hashtags),
-            accounts=frozenset(normalise(account.removeprefix("@")) for account in accounts),
-            language=language,
-            places=frozenset(words(place) for place in mention.places),
-        )
-
-    def contains(self, sequence: tuple[str, ...]) -> bool:
-        size = len(sequence)
-        if size == 0:
-            return False
-        return any(
-            self.words[start : start + size] == sequence
-            for start in range(len(self.words) - size + 1)
-        )
-
-    def has_account(self, handle: str) -> bool:
-        wanted = normalise(handle)
-        if "@" in wanted:
-            return wanted in self.accounts
-        # ``@quercia`` is that name on any instance: ``quercia@mastodon.social`` too.
-        return any(account.split("@")[0] == wanted for account in self.accounts)
-
-
-def _satisfies(expression: Expression, mention: _Normalised) -> bool:
-    match expression:
-        case Term(text) | Phrase(text):
-            return mention.contains(words(text))
-        case Hashtag(tag):
-            return normalise(tag) in mention.hashtags
-        case Account(handle):
-            return mention.has_account(handle)
-        case Lang(code):
-            return mention.language == code
-        case Place(name):
-            place = words(name)
-            return bool(place) and place in mention.places
-        case Not(operand):
-            return not _satisfies(operand, mention)
-        case And(operands):
-            return all(_satisfies(operand, mention) for operand in operands)
-        case Or(operands):
-            return any(_satisfies(operand, mention) for operand in operands)
-
-
-def matches(expression: Expression, mention: MentionText) -> bool:
-    """Whether the mention satisfies the expression: words and phrases match whole words side
-    by side, ignoring case and accents (``perche`` matches ``Perché``); hashtags, accounts and
-    places match whole names; ``lang:it`` matches ``it`` and ``it-IT``."""
-    return _satisfies(expression, _Normalised.of(mention))

@@ -60,9 +60,11 @@ async def signal_handled(handle: Handle) -> None:
     async with asyncio.timeout(15):
         while True:
             events = [event.event_type for event in (await handle.fetch_history()).events]
-            signalled = events.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
-            if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[signalled:]:
-                return
+            # The history read right after the signal may not show it yet.
+            if EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED in events:
+                signalled = events.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+                if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[signalled:]:
+                    return
             await asyncio.sleep(0.02)
 
 

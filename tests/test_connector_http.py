@@ -28,14 +28,12 @@ from services.publisher.connectors.http import (
     classify_by_status,
     media_bytes,
     normalized_text,
-    parse_reset,
-    parse_retry_after,
     regain_access_seconds,
-    retry_after_seconds,
     same_text,
     upload_resumably,
     usage_percent,
 )
+from shared.rate_limits import parse_reset, parse_retry_after, retry_after_seconds
 from tests.fakes.common import free_port, serve
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -60,7 +60,6 @@ from services.publisher.connectors.http import (
     error_detail,
     found_by_text,
     regain_access_seconds,
-    retry_after_seconds,
     same_text,
     usage_percent,
 )
@@ -71,6 +70,7 @@ from services.publisher.connectors.oauth import (
     refresh_access_token,
 )
 from shared.domain import Channel
+from shared.rate_limits import retry_after_seconds
 
 GRAPH_HOST = "https://graph.facebook.com"
 

@@ -38,7 +38,6 @@ from services.publisher.connectors.http import (
     bearer,
     classify_by_status,
     error_body,
-    retry_after_seconds,
 )
 from services.sandbox.schemas import (
     AccountOut,
@@ -49,6 +48,7 @@ from services.sandbox.schemas import (
     Violation,
 )
 from shared.domain import Channel
+from shared.rate_limits import retry_after_seconds
 from shared.settings import Settings
 
 PAGE_SIZE = 100

@@ -51,11 +51,11 @@ from services.publisher.connectors.http import (
     found_by_text,
     media_chunks,
     nothing_published_yet,
-    parse_reset,
     text_with_link,
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
 from shared.domain import Channel
+from shared.rate_limits import parse_reset
 
 API_HOST = "https://api.x.com"
 _AUTH_PROBLEMS = ("client-forbidden", "unsupported-authentication")

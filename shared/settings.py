@@ -159,6 +159,22 @@ class PublisherSettings(BaseModel):
     publish_timeout_seconds: float = 300.0
 
 
+class ListeningSettings(BaseModel):
+    """Where mentions are read from: sources polled on a schedule, their secrets at rest."""
+
+    # Fernet keys for sources' tokens and webhook secrets at rest, newest first (as the
+    # publisher's ``token_keys``).
+    credential_keys: list[SecretStr] = [SecretStr(DEV_TOKEN_KEY)]
+    # How often the schedule looks for sources due; each source has its own interval.
+    poll_every_seconds: int = Field(30, ge=1)
+    default_poll_interval_seconds: int = Field(300, ge=10)
+    # A failing source is tried again after 30 s, then twice as long each time, up to this.
+    max_backoff_seconds: int = Field(3600, ge=1)
+    request_timeout_seconds: float = 15.0
+    # Overrides of each source kind's API base URL (kind -> URL); empty means the real host.
+    api_base_urls: dict[str, str] = {}
+
+
 class SandboxSettings(BaseModel):
     """The built-in sandbox platform: a local simulation of a social network, never a real one."""
 
@@ -218,6 +234,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     sandbox: SandboxSettings = SandboxSettings()
     publisher: PublisherSettings = PublisherSettings()
+    listening: ListeningSettings = ListeningSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
 
     @model_validator(mode="after")
@@ -236,6 +253,13 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "ENGAGE_PUBLISHER__TOKEN_KEYS holds the development key; set real keys "
+                "when ENGAGE_ENVIRONMENT=prod"
+            )
+        if self.environment == "prod" and any(
+            key.get_secret_value() == DEV_TOKEN_KEY for key in self.listening.credential_keys
+        ):
+            raise ValueError(
+                "ENGAGE_LISTENING__CREDENTIAL_KEYS holds the development key; set real keys "
                 "when ENGAGE_ENVIRONMENT=prod"
             )
         if self.environment == "prod" and any(

@@ -7,12 +7,17 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Computed,
     Date,
     DateTime,
     Float,
     Index,
+    Integer,
+    LargeBinary,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -162,6 +167,101 @@ class DeadLetter(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
     )
+
+
+class SentimentCorrection(OrgScoped, Base):
+    """A person's label for a mention's sentiment: one current correction per mention (a second
+    relabel replaces the first). An organisation's corrections train its own model."""
+
+    __tablename__ = "sentiment_corrections"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    mention_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, nullable=False)
+    # positive | neutral | negative | mixed
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    # What the mention said before this correction (the model's, or an earlier correction's).
+    previous_label: Mapped[str | None] = mapped_column(String(16))
+    previous_model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    corrected_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    corrected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SentimentModelVersion(OrgScoped, Base):
+    """A sentiment model trained on an organisation's corrections, one row per training.
+
+    ``status``: training (the workflow runs), ready (``version`` labels the organisation's new
+    mentions, the newest ready one), failed (``failure`` says why)."""
+
+    __tablename__ = "sentiment_models"
+    __table_args__ = (
+        Index("ix_sentiment_models_organization_created", "organization_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    # The training's id, also in its workflow's id: one row per training.
+    training_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    version: Mapped[str | None] = mapped_column(String(64), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    # How many corrections it was trained on, and its cross-validated polarity score.
+    trained_on: Mapped[int | None] = mapped_column(Integer)
+    languages: Mapped[list[str]] = mapped_column(
+        ARRAY(String(8)), nullable=False, server_default=sql_text("'{}'")
+    )
+    cross_validated_score: Mapped[float | None] = mapped_column(Float)
+    default_model_score: Mapped[float | None] = mapped_column(Float)
+    # The model's manifest and its heads' weights (``sentiment.registry.serialised``).
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    parameters: Mapped[bytes | None] = mapped_column(LargeBinary)
+    failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    trained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Source(OrgScoped, Timestamped, Base):
+    """Somewhere an organisation's mentions are read from (``services.listening.sources``).
+
+    A polled source keeps the cursor its reader left, so a restart resumes where it stopped and
+    nothing is read twice; its health says whether the last poll worked and, when not, why."""
+
+    __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_due", "status", "next_poll_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    # Set when every mention it reads is for one engagement (comments on the engagement's posts).
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # ``SourceKind`` value.
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The reader's own settings (its ``Settings`` model as JSON): a feed, a hashtag, an account.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # A token or a webhook secret, sealed (``sources.vault``); never answered by the API.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cursor: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=sql_text("'{}'")
+    )
+    poll_interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    # active | failing | stopped
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    failure_kind: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=sql_text("0")
+    )
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_poll_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mentions_read: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=sql_text("0")
+    )
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxEvent(OutboxMixin, Base):

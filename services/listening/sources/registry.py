@@ -1,0 +1,33 @@
+"""Which reader polls which source kind. Kinds without a reader are pushed to the service
+(webhooks) or uploaded (imports): they are never polled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from services.listening.contracts import SourceKind
+from services.listening.sources.readers import SourceReader
+from shared.settings import Settings
+
+# A reader, built from the worker's HTTP client and the kind's API base URL (None: the real one).
+ReaderFactory = Callable[[httpx.AsyncClient, str | None], SourceReader]
+
+READERS: dict[SourceKind, ReaderFactory] = {}
+
+# Sources of these kinds read a channel the publisher connected (its token stays there): the
+# publisher reads the comments and mentions, listening keeps the cursor and the health.
+CONNECTED_KINDS = frozenset({SourceKind.SANDBOX})
+
+
+def is_polled(kind: SourceKind) -> bool:
+    return kind in READERS or kind in CONNECTED_KINDS
+
+
+def reader_for(kind: SourceKind, http: httpx.AsyncClient, settings: Settings) -> SourceReader:
+    try:
+        factory = READERS[kind]
+    except KeyError:
+        raise LookupError(f"no reader polls {kind.value} sources") from None
+    return factory(http, settings.listening.api_base_urls.get(kind.value))

@@ -96,8 +96,11 @@ class SourceReader(Protocol):
     kind: ClassVar[SourceKind]
     # The ``settings`` a source of this kind needs (a feed URL, a hashtag, an account).
     Settings: ClassVar[type[BaseModel]]
-    # Whether it needs ``credentials`` (a token): None when it reads public data.
+    # Whether it needs ``credentials`` (a token); False when it reads public data.
     needs_credentials: ClassVar[bool]
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str | None) -> None:
+        """``base_url`` None: the platform's real host."""
 
     async def read(
         self,

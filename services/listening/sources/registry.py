@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 
 from services.listening.contracts import SourceKind
 from services.listening.sources.readers import SourceReader
 from shared.settings import Settings
 
-# A reader, built from the worker's HTTP client and the kind's API base URL (None: the real one).
-ReaderFactory = Callable[[httpx.AsyncClient, str | None], SourceReader]
-
-READERS: dict[SourceKind, ReaderFactory] = {}
+# Each polled kind's reader class, built with the worker's HTTP client and the kind's API base
+# URL (None: the real one); its ``Settings`` validate a new source's settings.
+READERS: dict[SourceKind, type[SourceReader]] = {}
 
 # Sources of these kinds read a channel the publisher connected (its token stays there): the
 # publisher reads the comments and mentions, listening keeps the cursor and the health.

@@ -15,6 +15,7 @@ from shared.db.session import session_scope
 from shared.errors import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from shared.health import ReadinessCheck, health_router
 from shared.runtime import ServiceRuntime
+from shared.settings import Settings
 from shared.telemetry import instrument_app, setup_telemetry
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
@@ -109,3 +110,11 @@ async def scoped_session(
 
 # "function" scope: the commit happens before the response is sent, so a 2xx means committed.
 SessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]

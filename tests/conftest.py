@@ -263,6 +263,7 @@ async def platform(
     ]
     http = httpx.AsyncClient(timeout=settings.publisher.request_timeout_seconds)
     client = temporal_env.client
+    relay_nats = await connect_nats(settings, "platform-relay")
     publisher_queues = publisher_worker.queues(
         publisher_worker.build_activities(sessions, settings, http, lambda: client), settings
     )
@@ -271,7 +272,10 @@ async def platform(
         for queue, offered in (
             (task_queues.STRATEGY, strategy_worker.activities(sessions)),
             (task_queues.CONTENT, content_worker.activities(sessions, settings)),
-            (task_queues.LISTENING, listening_worker.activities(sessions)),
+            (
+                task_queues.LISTENING,
+                listening_worker.activities(sessions, settings, http, relay_nats.jetstream),
+            ),
         )
         if offered
     ]
@@ -291,19 +295,18 @@ async def platform(
             workflows=[*WORKFLOWS, ActivityProbeWorkflow],
         )
     )
-    nats_client = await connect_nats(settings, "platform-relay")
-    await ensure_stream(nats_client.jetstream(), settings.events)
+    await ensure_stream(relay_nats.jetstream(), settings.events)
     stop = asyncio.Event()
     relays = [
         asyncio.create_task(
-            OutboxRelay(sessions, model, nats_client.jetstream(), settings.events).run(stop)
+            OutboxRelay(sessions, model, relay_nats.jetstream(), settings.events).run(stop)
         )
         for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent, ListeningOutboxEvent)
     ]
     # The services' read models, fed as their workers feed them.
     consumers = [
         asyncio.create_task(
-            subscription.consumer(nats_client.jetstream(), sessions, settings.events).run(stop)
+            subscription.consumer(relay_nats.jetstream(), sessions, settings.events).run(stop)
         )
         for subscription in SUBSCRIPTIONS
     ]
@@ -318,8 +321,8 @@ async def platform(
         watchdog = asyncio.create_task(_report_stuck_teardown())
     stop.set()
     await asyncio.gather(*relays, *consumers)
-    await nats_client.jetstream().delete_stream(settings.events.stream)
-    await nats_client.close()
+    await relay_nats.jetstream().delete_stream(settings.events.stream)
+    await relay_nats.close()
     await http.aclose()
     for server, task in servers:
         server.should_exit = True

@@ -6,6 +6,8 @@ from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
 from workflows.lifecycle_start import lifecycle_start_consumer
+from workflows.listening.polling import ListeningPollWorkflow
+from workflows.listening.workflow import TrainOrganizationSentimentModel
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
 from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
@@ -18,6 +20,8 @@ WORKFLOWS: list[type] = [
     PublisherMaintenanceWorkflow,
     PublishPlanWorkflow,
     PeriodicReportWorkflow,
+    TrainOrganizationSentimentModel,
+    ListeningPollWorkflow,
 ]
 
 

@@ -40,10 +40,9 @@ from services.content.uploads import (
     read_capped_body,
     upload_limit,
 )
-from shared.app import SessionDep
+from shared.app import SessionDep, SettingsDep
 from shared.auth import CurrentPrincipal, Role, current_principal, require_roles
 from shared.domain import Channel
-from shared.settings import Settings
 
 router = APIRouter(tags=["content items"])
 
@@ -66,16 +65,10 @@ FileName = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^\x00-
 OptionalNote = Annotated[ReviewNote | None, Body()]
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _storage(settings: Annotated[Settings, Depends(_settings)]) -> MediaStorage:
+def _storage(settings: SettingsDep) -> MediaStorage:
     return media_storage(settings)
 
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
 StorageDep = Annotated[MediaStorage, Depends(_storage)]
 
 

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
+from services.publisher.contracts import ConversationsRead
+
 STOP_ENGAGEMENT_QUERIES = "listening.stop_engagement_queries"
 
 QueryStatus = Literal["active", "stopped"]
@@ -90,3 +92,88 @@ class RawMention(BaseModel):
     def dedup_key(self) -> str:
         """One mention per organisation, source and the source's own id."""
         return f"{self.organization_id}/{self.source.value}/{self.external_id}"
+
+
+TRAIN_SENTIMENT_MODEL = "listening.train_sentiment_model"
+
+
+class TrainSentimentModel(BaseModel):
+    """Train the organisation's sentiment model on its corrections, once per ``training_id``."""
+
+    organization_id: uuid.UUID
+    training_id: uuid.UUID
+    requested_by: str
+
+
+class TrainedSentimentModel(BaseModel):
+    """The model a training stored; ``version`` labels the organisation's new mentions.
+
+    ``cross_validated_score``: SENTIPOLC's polarity score of the model over the corrections,
+    each fold held out in turn; ``default_model_score``: the default model's over the same."""
+
+    organization_id: uuid.UUID
+    training_id: uuid.UUID
+    version: str
+    examples: int
+    languages: list[str]
+    cross_validated_score: float | None
+    default_model_score: float
+
+
+POLL_WORKFLOW = "ListeningPoll"
+POLL_SCHEDULE_ID = "listening-poll"
+DUE_SOURCES = "listening.due_sources"
+POLL_SOURCE = "listening.poll_source"
+RECEIVE_CONVERSATIONS = "listening.receive_conversations"
+
+
+class PollInput(BaseModel):
+    """One round of polling: the sources due now, at most ``limit`` of them."""
+
+    task_queue_prefix: str = ""
+    limit: int = Field(50, ge=1, le=500)
+
+
+class DueSources(BaseModel):
+    limit: int = Field(50, ge=1, le=500)
+
+
+class DueSource(BaseModel):
+    source_id: uuid.UUID
+    organization_id: uuid.UUID
+    kind: SourceKind
+    # A connected channel's source (``CONNECTED_KINDS``): read by the publisher.
+    connection_id: uuid.UUID | None = None
+    # Where a connected channel's reading starts: the cursor, or the source's ``reads_from``.
+    since: AwareDatetime | None = None
+
+
+class SourcesDue(BaseModel):
+    sources: list[DueSource]
+
+
+class PollSource(BaseModel):
+    source_id: uuid.UUID
+
+
+class SourcePolled(BaseModel):
+    """``skipped``: stopped, gone, or polled already by another run."""
+
+    source_id: uuid.UUID
+    outcome: Literal["read", "rate_limited", "failing", "skipped"]
+    mentions: int = 0
+    reason: str | None = None
+
+
+class ReceiveConversations(BaseModel):
+    """What the publisher read from a source's connected channel, or why it could not:
+    ``refused`` when the channel said no (not found, needs reauthorisation)."""
+
+    source_id: uuid.UUID
+    read: ConversationsRead | None = None
+    failure: str | None = Field(None, max_length=2000)
+    refused: bool = False
+
+
+class PollSummary(BaseModel):
+    polled: list[SourcePolled]

@@ -16,6 +16,9 @@ QUERY_STOPPED = "listening.query_stopped"
 MENTION_RECEIVED = "listening.mention_received"
 # Ingestion stored mentions: one event per organisation per batch of ``mention_received``.
 MENTIONS_INGESTED = "listening.mentions_ingested"
+# A source's poll failed after working (or at its first poll), and worked again after failing.
+SOURCE_FAILING = "listening.source_failing"
+SOURCE_RECOVERED = "listening.source_recovered"
 
 
 def query_event_id(query_id: uuid.UUID, fact: str) -> uuid.UUID:
@@ -26,6 +29,11 @@ def query_event_id(query_id: uuid.UUID, fact: str) -> uuid.UUID:
 def mention_event_id(dedup_key: str) -> uuid.UUID:
     """A mention read again by its source is the same fact, under the same id."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-mention/{dedup_key}")
+
+
+def source_event_id(source_id: uuid.UUID, fact: str, at: datetime) -> uuid.UUID:
+    """A source fails and recovers many times; each time is one fact."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-source/{source_id}/{fact}/{at.isoformat()}")
 
 
 def ingested_event_id(received_event_ids: Sequence[str]) -> uuid.UUID:
@@ -79,3 +87,48 @@ class MentionsIngested(BaseModel):
     engagement_ids: list[uuid.UUID]
     query_ids: list[uuid.UUID]
     sentiment: SentimentCounts
+
+
+# A model trained on an organisation's sentiment corrections labels its new mentions.
+SENTIMENT_MODEL_TRAINED = "listening.sentiment_model_trained"
+
+
+def training_event_id(training_id: uuid.UUID) -> uuid.UUID:
+    """A training stores its model once: the fact keeps its id however often it is recorded."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-sentiment-training/{training_id}")
+
+
+class SentimentModelTrained(BaseModel):
+    organization_id: uuid.UUID
+    training_id: uuid.UUID
+    version: str
+    # Corrections it was trained on, and the languages it has heads for.
+    examples: int
+    languages: list[str]
+    # SENTIPOLC's polarity score, cross-validated over the corrections (None: too few to
+    # hold any out), and the default model's score over the same corrections.
+    cross_validated_score: float | None
+    default_model_score: float
+    trained_at: datetime
+
+
+class SourceHealthFact(BaseModel):
+    source_id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID | None
+    # ``SourceKind`` value.
+    kind: str
+    name: str
+    at: datetime
+
+
+class SourceFailing(SourceHealthFact):
+    # unavailable | refused | malformed
+    failure_kind: str
+    reason: str
+
+
+class SourceRecovered(SourceHealthFact):
+    failing_since: datetime
+    # Polls that failed in a row before this one worked.
+    failures: int

@@ -16,8 +16,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -245,6 +243,8 @@ class Source(OrgScoped, Timestamped, Base):
     cursor: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=sql_text("'{}'")
     )
+    # Mentions published before this are not read (a backfill reads from here on).
+    reads_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
     # active | failing | stopped
     status: Mapped[str] = mapped_column(String(16), nullable=False)

@@ -35,6 +35,7 @@ def upgrade() -> None:
             server_default=sa.text("'{}'"),
             nullable=False,
         ),
+        sa.Column("reads_from", sa.DateTime(timezone=True), nullable=False),
         sa.Column("poll_interval_seconds", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("failure_kind", sa.String(length=32), nullable=True),

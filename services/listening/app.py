@@ -1,15 +1,36 @@
 from fastapi import APIRouter, FastAPI
 
+from services.listening import sentiment_api
 from services.listening.api import mentions_router, router
+from services.listening.training_runs import TrainingRuns
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 # The routes it offers the frontends (the gateway forwards them under /v1).
-ROUTERS: list[APIRouter] = [router, mentions_router]
+ROUTERS: list[APIRouter] = [
+    router,
+    mentions_router,
+    sentiment_api.router,
+]
 
 
 def build_app(settings: Settings) -> FastAPI:
-    return create_service_app(
-        ServiceRuntime("listening", settings), ROUTERS, title="Atlantide Engage: listening"
+    # Only training a model needs Temporal: without it that route answers 503, the rest work.
+    training_runs = TrainingRuns(settings)
+
+    async def on_startup(app: FastAPI) -> None:
+        training_runs.start_connecting()
+
+    async def on_shutdown(app: FastAPI) -> None:
+        await training_runs.close()
+
+    app = create_service_app(
+        ServiceRuntime("listening", settings),
+        ROUTERS,
+        title="Atlantide Engage: listening",
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
+    app.state.training_runs = training_runs
+    return app

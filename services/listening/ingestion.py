@@ -34,6 +34,7 @@ from services.listening.models import DeadLetter, ListeningQuery, ProcessedEvent
 from services.listening.models import outbox as listening_outbox
 from services.listening.places import MentionClues, PlaceResolution, resolve
 from services.listening.sentiment import Labelled, SentimentModel
+from services.listening.sentiment.registry import OrganizationModels
 from shared.errors import NotFoundError, ProblemError
 from shared.events.consumer import Subscription
 from shared.events.envelope import CloudEvent, new_event
@@ -164,6 +165,8 @@ class MentionIngestion:
 
     def __init__(self) -> None:
         self._model: SentimentModel | None = None
+        # Each organisation's newest trained model, else the default one.
+        self.models = OrganizationModels(lambda: self.model)
         self.matcher = QueryMatcher()
         self.subscription = Subscription(
             durable=DURABLE,
@@ -192,7 +195,7 @@ class MentionIngestion:
             return
         texts = [_clean(item.raw.text) for item in accepted]
         stated = [_language(item.raw.language) for item in accepted]
-        labelled = self.model.label(texts)
+        labelled = await self._labelled(session, accepted, texts)
         queries_of: dict[uuid.UUID, list[ListeningQuery]] = {}
         rows: list[dict[str, Any]] = []
         for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True):
@@ -204,6 +207,19 @@ class MentionIngestion:
             rows.append(self._row(item, text, language, reading, queries_of[organization_id]))
         stored = set(await repository.insert_mentions(session, rows))
         await _announce(session, accepted, [row for row in rows if row["id"] in stored])
+
+    async def _labelled(
+        self, session: AsyncSession, accepted: list[_Accepted], texts: list[str]
+    ) -> list[Labelled]:
+        """Each text's sentiment by its organisation's model, one call of each model."""
+        positions: dict[uuid.UUID, list[int]] = {}
+        for index, item in enumerate(accepted):
+            positions.setdefault(item.raw.organization_id, []).append(index)
+        readings: dict[int, Labelled] = {}
+        for organization_id, indexes in positions.items():
+            model = await self.models.model_for(session, organization_id)
+            readings.update(zip(indexes, model.label([texts[i] for i in indexes]), strict=True))
+        return [readings[index] for index in range(len(texts))]
 
     async def _accepted(self, session: AsyncSession, event: CloudEvent) -> _Accepted | None:
         """The event's raw mention, or None once it is written to the dead letters."""

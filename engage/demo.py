@@ -7,8 +7,11 @@ channel with its durations compressed (the request's ``time_scale``), connects a
 seeding and launch, follows the organisation's Server-Sent Events and answers what the lifecycle
 asks of people: each gate is approved by the role it names, each task completed by its owner.
 From seeding on the engagement publishes the plan, and the posts appear on the sandbox as they
-fall due. The stream is opened before the engagement is created, so no event is missed; a
-dropped connection resumes with ``Last-Event-ID``.
+fall due. The engagement listens to the sandbox account (a listening source on the connection):
+the comments and mentions its simulated users write arrive as mentions, with their sentiment and
+places, and the summary shows the sentiment share and the top places. The stream is opened
+before the engagement is created, so no event is missed; a dropped connection resumes with
+``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ FINISHED = "lifecycle.engagement_completed"
 CANCELLED = "lifecycle.engagement_cancelled"
 POST_SCHEDULED = "publisher.post_scheduled"
 POST_PUBLISHED = "publisher.post_published"
+MENTIONS_INGESTED = "listening.mentions_ingested"
+SENTIMENTS = ("positive", "neutral", "negative", "mixed", "unlabelled")
+# The listening source's poll interval: the shortest the service takes.
+LISTENING_POLL_SECONDS = 10
+TOP_PLACES = 5
 # The sandbox approves an authorisation at once and redirects here with the code; nothing
 # needs to answer at this address, the demo reads the redirect itself.
 REDIRECT_URI = "https://demo.atlantide.local/oauth/callback"
@@ -107,6 +115,10 @@ class DemoRun:
     posts_planned: int = 0
     posts_scheduled: int = 0
     posts_published: int = 0
+    # What listening heard from the sandbox: mentions stored, by sentiment; the top places.
+    mentions: int = 0
+    sentiment: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENTIMENTS, 0))
+    top_places: list[dict[str, Any]] = field(default_factory=list)
     events: list[Frame] = field(default_factory=list)
     completed: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -249,6 +261,38 @@ async def connect_sandbox(client: httpx.AsyncClient, tokens: Tokens, organizatio
     return connection_id
 
 
+async def listen_to_sandbox(
+    client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, connection_id: str
+) -> None:
+    """A listening source on the connected account: its posts' comments and its mentions."""
+    await _expect(
+        await client.post(
+            "/v1/listening/sources",
+            json={
+                "organization_id": run.organization_id,
+                "engagement_id": run.engagement_id,
+                "kind": "sandbox",
+                "name": "Comments and mentions of the sandbox account",
+                "settings": {"connection_id": connection_id},
+                "poll_interval_seconds": LISTENING_POLL_SECONDS,
+            },
+            headers=tokens.headers(tokens.manager),
+        ),
+        201,
+        "adding the listening source",
+    )
+
+
+async def read_top_places(client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
+    """The engagement's most mentioned places (Map Track), for the summary."""
+    response = await client.get(
+        f"/v1/listening/engagements/{run.engagement_id}/top-places",
+        params={"level": "comune", "limit": TOP_PLACES},
+        headers=tokens.headers(tokens.viewer),
+    )
+    run.top_places = await _expect(response, 200, "reading the top places")  # type: ignore[assignment]
+
+
 def post_times(now: datetime, publishing_seconds: float) -> list[datetime]:
     """When the plan's posts fall due: spread over seeding and launch."""
     gap = max((publishing_seconds - FIRST_POST_AFTER_SECONDS) / len(POSTS), MIN_POST_GAP_SECONDS)
@@ -288,7 +332,8 @@ async def prepare_plan(
     if last.date() != now.date():
         return
     manager = tokens.headers(tokens.manager)
-    await connect_sandbox(client, tokens, run.organization_id)
+    connection_id = await connect_sandbox(client, tokens, run.organization_id)
+    await listen_to_sandbox(client, tokens, run, connection_id)
     engagement = f"/v1/engagements/{run.engagement_id}"
     day = now.date().isoformat()
     await _expect(
@@ -415,6 +460,8 @@ class Display:
         description = "completed" if run.completed else f"phase: {run.phase or 'starting'}"
         if run.posts_planned:
             description += f" · posts {run.posts_published}/{run.posts_planned} published"
+        if run.mentions:
+            description += f" · {run.mentions} mentions heard"
         self._progress.update(
             self._bar, completed=done, description=description, elapsed=f"{run.elapsed:5.1f}s"
         )
@@ -457,6 +504,10 @@ def summary(frame: Frame) -> str:
         "post_published": f"{data.get('channel')} post {data.get('platform_post_id')} is out",
         "post_failed": f"{data.get('channel')} post failed: {data.get('failure_class')}",
         "metrics_collected": f"{data.get('posts')} posts, {data.get('accounts')} accounts measured",
+        "mentions_ingested": f"{data.get('mentions')} mentions: "
+        + ", ".join(
+            f"{count} {label}" for label, count in (data.get("sentiment") or {}).items() if count
+        ),
     }
     return lines.get(name, str(frame.cloud_event.get("subject", "")))
 
@@ -470,6 +521,9 @@ class Demo:
         self._run = run
 
     async def handle(self, frame: Frame) -> None:
+        if frame.event == MENTIONS_INGESTED:
+            self._heard(frame.data)
+            return
         if frame.data.get("engagement_id") != self._run.engagement_id:
             return
         if frame.event == "lifecycle.phase_started":
@@ -486,6 +540,14 @@ class Demo:
             self._run.completed = True
         elif frame.event == CANCELLED:
             raise DemoError(f"the engagement was cancelled: {frame.data.get('reason')}")
+
+    def _heard(self, data: dict[str, Any]) -> None:
+        if self._run.engagement_id not in (data.get("engagement_ids") or []):
+            return
+        self._run.mentions += int(data.get("mentions") or 0)
+        for label, count in (data.get("sentiment") or {}).items():
+            if label in self._run.sentiment:
+                self._run.sentiment[label] += int(count)
 
     async def _approve(self, data: dict[str, Any]) -> None:
         role, headers = self._tokens.acting_as(data["approver_roles"])
@@ -559,6 +621,8 @@ async def run_demo(
                     f"(phase {run.phase}); see the workflow {run.workflow_id or '(not started)'} "
                     "in the Temporal UI"
                 ) from error
+        if run.posts_planned:
+            await read_top_places(client, tokens, run)
     # A terminal leaves the live view's last line open.
     console.print()
     print_outcome(console, run, settings, gateway_url)
@@ -576,6 +640,7 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
     console.print(
         f"[bold green]Engagement completed[/] in {run.elapsed:.0f}s: {len(run.events)} events, "
         f"gates approved: {gates}; {run.tasks_completed} tasks completed; {posts}.\n"
+        f"  listening   {heard(run)}\n"
         f"  engagement  {run.engagement_id}\n"
         f"  workflow    {run.workflow_id}\n"
         f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
@@ -584,6 +649,18 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
         'curl -H "Authorization: Bearer $TOKEN" ...)',
         highlight=False,
     )
+
+
+def heard(run: DemoRun) -> str:
+    """What listening heard: the sentiment share and the top places."""
+    if not run.mentions:
+        return "no mentions yet (the sandbox's users comment as the posts age)"
+    labelled = {label: count for label, count in run.sentiment.items() if count}
+    share = ", ".join(
+        f"{count * 100 / run.mentions:.0f}% {label}" for label, count in labelled.items()
+    )
+    places = ", ".join(f"{place['name']} ({place['count']})" for place in run.top_places)
+    return f"{run.mentions} mentions: {share}; top places: {places or 'none named'}"
 
 
 async def _drive(

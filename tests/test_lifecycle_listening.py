@@ -43,4 +43,9 @@ async def test_cancelling_an_engagement_stops_its_listening_queries(platform: Pl
     listening = next(
         d for d in read.json()["state"]["deliverables"] if d["name"] == "listening_stop"
     )
-    assert listening["reference"] == {"status": "done", "stopped": 2, "already_stopped": 0}
+    assert listening["reference"] == {
+        "status": "done",
+        "stopped": 2,
+        "already_stopped": 0,
+        "sources_stopped": 0,
+    }

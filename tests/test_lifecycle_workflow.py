@@ -154,7 +154,12 @@ async def test_six_month_engagement_runs_every_phase_and_weekly_cycle_to_complet
         f"engagement-{engagement.engagement_id}",
     )
     listening = next(d for d in result.deliverables if d.name == "listening_stop")
-    assert listening.reference == {"status": "done", "stopped": 2, "already_stopped": 1}
+    assert listening.reference == {
+        "status": "done",
+        "stopped": 2,
+        "already_stopped": 1,
+        "sources_stopped": 0,
+    }
     [recorded] = [
         s for s in records.events("deliverable_recorded") if s.details["name"] == "listening_stop"
     ]
@@ -445,6 +450,7 @@ async def test_cancel_runs_compensation_and_ends_cancelled(
         "status": "done",
         "stopped": 2,
         "already_stopped": 1,
+        "sources_stopped": 0,
     }
     final_report = result.deliverables[-1].reference
     assert (final_report["reason"], final_report["phase_reached"]) == (

@@ -44,10 +44,12 @@ class StopEngagementQueries(BaseModel):
 
 
 class EngagementQueriesStopped(BaseModel):
-    """``stopped`` by this call; ``already_stopped`` before it (by hand, or an earlier run)."""
+    """``stopped`` by this call; ``already_stopped`` before it (by hand, or an earlier run);
+    ``sources_stopped``: the engagement's own sources this call stopped."""
 
     stopped: int
     already_stopped: int
+    sources_stopped: int = 0
 
 
 # A hashtag or an account, with or without its mark.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events, query_language, repository
@@ -13,8 +14,9 @@ from services.listening.contracts import (
     SourceKind,
     StopEngagementQueries,
 )
-from services.listening.models import ListeningQuery, engagements, outbox
+from services.listening.models import ListeningQuery, Source, engagements, outbox
 from services.listening.schemas import QueryCreate
+from services.listening.sources.service import stop_source
 from shared.auth import Principal
 from shared.errors import FieldError, NotFoundError, validation_problem
 from shared.events.envelope import new_event
@@ -181,6 +183,23 @@ async def stop_engagement_queries(
         await stop_query(session, query, reason=command.reason, stopped_by=command.stopped_by)
         for query in queries
     ]
+    # The engagement's own sources (its channels' comments) stop with it.
+    sources = await session.scalars(
+        select(Source)
+        .where(
+            Source.organization_id == command.organization_id,
+            Source.engagement_id == command.engagement_id,
+            Source.status != "stopped",
+        )
+        .with_for_update()
+    )
+    now = datetime.now(UTC)
+    sources_stopped = 0
+    for source in sources:
+        stop_source(source, now)
+        sources_stopped += 1
     return EngagementQueriesStopped(
-        stopped=stopped.count(True), already_stopped=stopped.count(False)
+        stopped=stopped.count(True),
+        already_stopped=stopped.count(False),
+        sources_stopped=sources_stopped,
     )

@@ -166,7 +166,7 @@ class ListeningSettings(BaseModel):
     # publisher's ``token_keys``).
     credential_keys: list[SecretStr] = [SecretStr(DEV_TOKEN_KEY)]
     # How often the schedule looks for sources due; each source has its own interval.
-    poll_every_seconds: int = Field(30, ge=1)
+    poll_every_seconds: int = Field(15, ge=1)
     default_poll_interval_seconds: int = Field(300, ge=10)
     # A failing source is tried again after 30 s, then twice as long each time, up to this.
     max_backoff_seconds: int = Field(3600, ge=1)

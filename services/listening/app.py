@@ -1,6 +1,7 @@
 from fastapi import APIRouter, FastAPI
 
 from services.listening import sentiment_api
+from services.listening.analytics_api import analytics_router
 from services.listening.api import mentions_router, router
 from services.listening.training_runs import TrainingRuns
 from shared.app import create_service_app
@@ -12,6 +13,7 @@ ROUTERS: list[APIRouter] = [
     router,
     mentions_router,
     sentiment_api.router,
+    analytics_router,
 ]
 
 

@@ -109,11 +109,13 @@ def mention_view(mention: Mention) -> MentionOut:
     )
 
 
-def _check_period(filters: MentionFilters) -> None:
-    start, end = filters.published_from, filters.published_to
+def check_period(
+    start: datetime | None, end: datetime | None, *, field: str = "query.to", after: str = "from"
+) -> None:
+    """A period's end must come after its start: else a 422 on ``field``."""
     if start is not None and end is not None and end <= start:
         raise validation_problem(
-            [FieldError(field="query.to", message="must be after from", type="period")]
+            [FieldError(field=field, message=f"must be after {after}", type="period")]
         )
 
 
@@ -121,7 +123,7 @@ async def engagement_mentions(
     session: AsyncSession, engagement_id: uuid.UUID, filters: MentionFilters
 ) -> tuple[list[MentionOut], str | None]:
     """A page of the engagement's mentions, and the cursor of the next page if there is one."""
-    _check_period(filters)
+    check_period(filters.published_from, filters.published_to)
     after = decode_cursor(filters.cursor)
     await engagements.require(session, engagement_id)
     # One more than the page: whether a next page exists, in the same query.

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import cast, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, cast, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.listening.contracts import SourceKind
 from services.listening.models import SEARCH_CONFIG, DeadLetter, ListeningQuery, Mention
 from services.listening.schemas import MentionFilters
 
@@ -89,6 +90,40 @@ async def add_dead_letter(session: AsyncSession, letter: DeadLetter) -> None:
     await session.flush()
 
 
+def mention_conditions(
+    engagement_id: uuid.UUID,
+    *,
+    query_id: uuid.UUID | None = None,
+    source: SourceKind | None = None,
+    language: str | None = None,
+    sentiment: str | None = None,
+    place: str | None = None,
+    published_from: datetime | None = None,
+    published_to: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """Which of an engagement's mentions a filter keeps: for the mentions list and the
+    analytics alike. ``place`` is a code at any level."""
+    conditions: list[ColumnElement[bool]] = [Mention.engagement_ids.contains([engagement_id])]
+    if query_id is not None:
+        conditions.append(Mention.query_ids.contains([query_id]))
+    if source is not None:
+        conditions.append(Mention.source == source.value)
+    if language is not None:
+        conditions.append(Mention.language == language)
+    if sentiment is not None:
+        conditions.append(Mention.sentiment_label == sentiment)
+    if place is not None:
+        codes = (Mention.comune_code, Mention.province_code, Mention.region_code)
+        conditions.append(
+            or_(*(code == place for code in codes), Mention.country_code == place.upper())
+        )
+    if published_from is not None:
+        conditions.append(Mention.published_at >= published_from)
+    if published_to is not None:
+        conditions.append(Mention.published_at < published_to)
+    return conditions
+
+
 async def list_mentions(
     session: AsyncSession,
     engagement_id: uuid.UUID,
@@ -99,30 +134,21 @@ async def list_mentions(
     """An engagement's mentions, newest first (ties by id), from after ``after``."""
     statement = (
         select(Mention)
-        .where(Mention.engagement_ids.contains([engagement_id]))
+        .where(
+            *mention_conditions(
+                engagement_id,
+                query_id=filters.query_id,
+                source=filters.source,
+                language=filters.language,
+                sentiment=filters.sentiment,
+                place=filters.place,
+                published_from=filters.published_from,
+                published_to=filters.published_to,
+            )
+        )
         .order_by(Mention.published_at.desc(), Mention.id.desc())
         .limit(limit)
     )
-    if filters.query_id is not None:
-        statement = statement.where(Mention.query_ids.contains([filters.query_id]))
-    if filters.source is not None:
-        statement = statement.where(Mention.source == filters.source.value)
-    if filters.language is not None:
-        statement = statement.where(Mention.language == filters.language)
-    if filters.sentiment is not None:
-        statement = statement.where(Mention.sentiment_label == filters.sentiment)
-    if filters.place is not None:
-        codes = (Mention.comune_code, Mention.province_code, Mention.region_code)
-        statement = statement.where(
-            or_(
-                *(code == filters.place for code in codes),
-                Mention.country_code == filters.place.upper(),
-            )
-        )
-    if filters.published_from is not None:
-        statement = statement.where(Mention.published_at >= filters.published_from)
-    if filters.published_to is not None:
-        statement = statement.where(Mention.published_at < filters.published_to)
     if filters.q is not None:
         searched = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), filters.q)
         statement = statement.where(Mention.search.bool_op("@@")(searched))

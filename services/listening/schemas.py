@@ -6,6 +6,7 @@ import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -286,3 +287,153 @@ class DeadLetterOut(BaseModel):
     reason: str
     payload: dict[str, Any] = Field(description="The CloudEvent as it was received")
     created_at: datetime
+
+
+# Analytics: figures over an engagement's mentions (``services.listening.analytics``)
+
+MAX_BUCKETS = 2000
+MAX_RANKED = 100
+DEFAULT_RANKED = 10
+DEFAULT_TIME_ZONE = "Europe/Rome"
+Interval = Literal["hour", "day", "week"]
+MapLevel = Literal["comune", "province", "region"]
+PictureLevel = Literal["province", "region"]
+PictureLanguage = Literal["it", "en"]
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone (Europe/Rome, UTC)") from None
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_time_zone),
+    Field(description="An IANA time zone (Europe/Rome, UTC)"),
+]
+
+
+class AnalyticsFilters(BaseModel):
+    """Which of an engagement's mentions the figures count: the mentions list's filters, less
+    its paging and full text, with the period as ``since`` and ``until``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query_id: uuid.UUID | None = Field(None, description="Only those this query matched")
+    source: SourceKind | None = None
+    language: Language | None = None
+    sentiment: SentimentLabel | None = None
+    place: PlaceCode | None = Field(
+        None, description="Only those placed in this place (a code at any level)"
+    )
+    since: AwareDatetime | None = Field(
+        None, description="Published at or after (ISO 8601 with a time zone)"
+    )
+    until: AwareDatetime | None = Field(
+        None, description="Published before (ISO 8601 with a time zone); default now"
+    )
+
+
+class VolumeFilters(AnalyticsFilters):
+    interval: Interval = Field("day", description="The buckets' length")
+    tz: TimeZoneName = Field(
+        DEFAULT_TIME_ZONE,
+        description="Where days and weeks start (local midnight, Monday); hours are the "
+        "zone's hours",
+    )
+
+
+class RankFilters(AnalyticsFilters):
+    limit: int = Field(DEFAULT_RANKED, ge=1, le=MAX_RANKED, description="How many, at most")
+
+
+class PlaceRankFilters(RankFilters):
+    level: Literal["comune", "province", "region", "country"] = Field(
+        "region", description="Rank places at this level"
+    )
+
+
+class MapFilters(AnalyticsFilters):
+    level: MapLevel = Field("region", description="One feature per place at this level")
+
+
+class MapPictureFilters(AnalyticsFilters):
+    level: PictureLevel = Field("region", description="Colour regions or provinces")
+    width: int = Field(1200, ge=600, le=2000, description="Pixels; the height is 4/5 of it")
+    lang: PictureLanguage = Field("it", description="The language of the title and legend")
+
+
+class SentimentCounts(BaseModel):
+    """How many mentions, by sentiment label."""
+
+    count: int = Field(description="Mentions")
+    positive: int
+    neutral: int
+    negative: int
+    mixed: int
+    unlabelled: int = Field(description="In a language the sentiment model does not read")
+    net_sentiment: float | None = Field(
+        description="(positive - negative) / labelled (positive, neutral, negative and mixed), "
+        "from -1 to 1; None without labelled mentions"
+    )
+
+
+class VolumeBucket(SentimentCounts):
+    start: datetime = Field(description="The bucket's first instant, with the zone's offset")
+    end: datetime = Field(description="The next bucket's start (a day may last 23 or 25 hours)")
+
+
+class VolumeOut(BaseModel):
+    engagement_id: uuid.UUID
+    interval: Interval
+    tz: str
+    since: datetime = Field(description="The period counted: from since, inclusive")
+    until: datetime = Field(description="To until, exclusive")
+    total: SentimentCounts
+    buckets: list[VolumeBucket] = Field(
+        description="Oldest first, every bucket of the period (empty ones with zero); the "
+        "first and last are cut to the period"
+    )
+
+
+class AuthorRank(SentimentCounts):
+    source: SourceKind
+    handle: str
+    display_name: str | None = Field(description="As their most recent mention gave it")
+
+
+class PlaceRank(SentimentCounts):
+    level: Literal["comune", "province", "region", "country"]
+    code: str = Field(description="ISTAT at the level, ISO 3166-1 alpha-2 for a country")
+    name: str | None
+
+
+class MapGeometry(BaseModel):
+    type: Literal["Point", "MultiPolygon"]
+    coordinates: list[Any] = Field(description="GeoJSON (RFC 7946) coordinates: lon, lat")
+
+
+class MapPlaceProperties(SentimentCounts):
+    code: str
+    name: str
+    level: MapLevel
+
+
+class MapFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="The place's ISTAT code")
+    geometry: MapGeometry | None = Field(
+        description="A region's or province's outline, a comune's centroid"
+    )
+    properties: MapPlaceProperties
+
+
+class MapFeatureCollection(BaseModel):
+    """A GeoJSON (RFC 7946) FeatureCollection: one feature per place with mentions."""
+
+    type: Literal["FeatureCollection"]
+    features: list[MapFeature]

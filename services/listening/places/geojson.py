@@ -10,7 +10,26 @@ from services.listening.places.model import Level, PlaceCounts
 
 
 def feature_collection(counts: Mapping[str, PlaceCounts], level: Level) -> dict[str, Any]:
-    """Counts keyed by the places' codes at `level` (ISTAT for Italy, ISO alpha-2 for countries).
+    """Counts keyed by the places' codes at `level` (ISTAT for Italy, ISO alpha-2 for countries)."""
+    return place_feature_collection(
+        {
+            code: {
+                "count": placed.count,
+                "positive": placed.positive,
+                "neutral": placed.neutral,
+                "negative": placed.negative,
+            }
+            for code, placed in counts.items()
+        },
+        level,
+    )
+
+
+def place_feature_collection(
+    properties: Mapping[str, Mapping[str, Any]], level: Level
+) -> dict[str, Any]:
+    """One Feature per place, keyed by its code at `level`, with `code`, `name`, `level` and the
+    place's own `properties`.
 
     Regions, provinces and countries with an outline get it as a MultiPolygon; comuni (the files
     carry no comune outlines) and countries too small for the world map get their centroid as a
@@ -18,7 +37,7 @@ def feature_collection(counts: Mapping[str, PlaceCounts], level: Level) -> dict[
     """
     g = gazetteer()
     features = []
-    for code, placed in sorted(counts.items()):
+    for code, own in sorted(properties.items()):
         found = _place(g, level, code)
         if found is None:
             continue
@@ -28,15 +47,7 @@ def feature_collection(counts: Mapping[str, PlaceCounts], level: Level) -> dict[
                 "type": "Feature",
                 "id": code,
                 "geometry": geometry,
-                "properties": {
-                    "code": code,
-                    "name": name,
-                    "level": level,
-                    "count": placed.count,
-                    "positive": placed.positive,
-                    "neutral": placed.neutral,
-                    "negative": placed.negative,
-                },
+                "properties": {"code": code, "name": name, "level": level, **own},
             }
         )
     return {"type": "FeatureCollection", "features": features}

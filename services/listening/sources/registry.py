@@ -7,11 +7,16 @@ import httpx
 
 from services.listening.contracts import SourceKind
 from services.listening.sources.readers import SourceReader
+from services.listening.sources.x import XSearchReader
+from services.listening.sources.youtube import YouTubeCommentsReader
 from shared.settings import Settings
 
 # Each polled kind's reader class, built with the worker's HTTP client and the kind's API base
 # URL (None: the real one); its ``Settings`` validate a new source's settings.
-READERS: dict[SourceKind, type[SourceReader]] = {}
+READERS: dict[SourceKind, type[SourceReader]] = {
+    SourceKind.YOUTUBE: YouTubeCommentsReader,
+    SourceKind.X: XSearchReader,
+}
 
 # Sources of these kinds read a channel the publisher connected (its token stays there): the
 # publisher reads the comments and mentions, listening keeps the cursor and the health.

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher import connections, metrics, publications, repository
+from services.publisher import connections, conversations, metrics, publications, repository
 from services.publisher.contracts import (
     AUTH_ERROR,
     CANCEL_UPDATE,
@@ -26,6 +26,7 @@ from services.publisher.contracts import (
     ENGAGEMENT_PERIOD_SUMMARY,
     MARK_CANCELLED,
     PUBLISH,
+    READ_CONVERSATIONS,
     REFRESH_TOKENS,
     RETRYABLE_ERROR,
     SCHEDULE_PUBLICATION,
@@ -34,6 +35,7 @@ from services.publisher.contracts import (
     CancelCommand,
     CancelRequest,
     CollectMetricsCommand,
+    ConversationsRead,
     EngagementConnections,
     EngagementConnectionsQuery,
     EngagementPeriodQuery,
@@ -44,6 +46,7 @@ from services.publisher.contracts import (
     PublishCommand,
     PublishOutcome,
     PublishPostState,
+    ReadConversations,
     RefreshTokensCommand,
     ScheduledPublication,
     SchedulePublicationCommand,
@@ -233,6 +236,15 @@ class PublisherActivities:
         async with session_scope(self._sessions, SYSTEM) as session:
             return await metrics.period_summary(session, query)
 
+    @activity.defn(name=READ_CONVERSATIONS)
+    @problems_as_application_errors
+    async def read_conversations(self, command: ReadConversations) -> ConversationsRead:
+        """Read-only on the platform: the connection's comments and mentions, for listening
+        (``conversations.py`` says which failures are final)."""
+        return await conversations.read_conversations(
+            self._sessions, self._vault, self._connector_for, command
+        )
+
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
         return [self.publish]
@@ -247,6 +259,7 @@ class PublisherActivities:
             self.withdraw_engagement_posts,
             self.engagement_connections,
             self.engagement_period_summary,
+            self.read_conversations,
         ]
 
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from shared import task_queues
 from shared.domain import Channel
@@ -27,6 +27,7 @@ SCHEDULE_PUBLICATION = "publisher.schedule_publication"
 WITHDRAW_ENGAGEMENT_POSTS = "publisher.withdraw_engagement_posts"
 ENGAGEMENT_CONNECTIONS = "publisher.engagement_connections"
 ENGAGEMENT_PERIOD_SUMMARY = "publisher.engagement_period_summary"
+READ_CONVERSATIONS = "publisher.read_conversations"
 
 PublicationStatus = Literal[
     "scheduled", "publishing", "unconfirmed", "published", "failed", "cancelled"
@@ -304,3 +305,46 @@ class MaintenanceInput(BaseModel):
 class MaintenanceResult(BaseModel):
     tokens: TokensRefreshed
     metrics: MetricsCollected
+
+
+# --- Reading a connected channel's conversations, for listening ------------------------------
+
+
+class ReadConversations(BaseModel):
+    """Read a connected channel's comments and mentions after ``since`` (None: from the start)."""
+
+    organization_id: uuid.UUID
+    connection_id: uuid.UUID
+    since: AwareDatetime | None = None
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class PlatformConversation(BaseModel):
+    """A comment on one of the account's posts, or a mention of the account, as the platform
+    gave it."""
+
+    external_id: str
+    kind: Literal["comment", "mention"]
+    post_external_id: str | None
+    author_id: str
+    author_handle: str
+    author_name: str | None
+    text: str
+    language: str | None
+    created_at: AwareDatetime
+    latitude: float | None = None
+    longitude: float | None = None
+    place_name: str | None = None
+    url: str | None = None
+
+
+class ConversationsRead(BaseModel):
+    channel: str
+    account_handle: str
+    # Oldest first, at most the request's ``limit``.
+    conversations: list[PlatformConversation]
+    # The newest created_at returned (the next read's ``since``), or the request's since when
+    # none: nothing created up to it is left unread.
+    newest: AwareDatetime | None
+    # The platform asked to wait this long (rate-limit headers) before the next read.
+    retry_after: float | None = None

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from services.publisher.contracts import ConversationsRead
 from shared.domain import Channel
 
 
@@ -142,3 +143,19 @@ class Connector(Protocol):
     ) -> AccountMetrics: ...
 
     async def refresh(self, credentials: Credentials) -> Credentials: ...
+
+
+@runtime_checkable
+class ConversationReader(Connector, Protocol):
+    """Optional: a connector that can also read the comments on an account's posts and the
+    mentions of the account (for listening). Connectors without it cannot be listened to
+    through the publisher.
+
+    The answer is oldest first, at most ``limit``, and ``newest`` is a point up to which nothing
+    is left unread, so a read from it misses nothing; when the platform throttles part way, the
+    answer holds what is safe to return with ``retry_after`` set, or the ``RetryableError`` is
+    raised when nothing is."""
+
+    async def read_conversations(
+        self, credentials: Credentials, account_id: str, since: datetime | None, limit: int
+    ) -> ConversationsRead: ...

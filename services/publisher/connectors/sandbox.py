@@ -7,14 +7,19 @@ status, with the sandbox's own meanings: 403 (a token of another account) needs
 re-authorisation, and its 503 is answered before anything is done, so it is retryable even for a
 write. A write whose answer is lost or garbled has an unknown outcome, to be checked with
 ``check_status``.
+
+It also reads the conversations of the connected account (the optional ``ConversationReader``
+capability): the comments on its recent posts and the mentions of it, each list paged after
+``since`` on its own, then merged oldest first.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -39,8 +44,11 @@ from services.publisher.connectors.http import (
     classify_by_status,
     error_body,
 )
+from services.publisher.contracts import ConversationsRead, PlatformConversation
 from services.sandbox.schemas import (
     AccountOut,
+    Conversation,
+    ConversationPage,
     PostMetricsOut,
     PostOut,
     PostPage,
@@ -52,6 +60,14 @@ from shared.rate_limits import retry_after_seconds
 from shared.settings import Settings
 
 PAGE_SIZE = 100
+# Comments are read on the account's recent posts only: those of the last ``RECENT_POST_DAYS``,
+# at most ``RECENT_POSTS`` of them. The sandbox's audience comments within a simulated day or
+# two, and a read of that many posts stays within its default burst of requests.
+RECENT_POST_DAYS = 30
+RECENT_POSTS = 15
+THROTTLED = 429
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 class Problem(BaseModel):
@@ -180,6 +196,82 @@ class SandboxConnector:
         )
         return _credentials(tokens, extra=credentials.extra)
 
+    # --- the ConversationReader capability --------------------------------------------------
+
+    async def read_conversations(
+        self, credentials: Credentials, account_id: str, since: datetime | None, limit: int
+    ) -> ConversationsRead:
+        """The mentions of the account and the comments on its recent posts after ``since``,
+        oldest first, at most ``limit``; each list is read up to ``limit`` items so that the
+        merge misses nothing older than the last one returned.
+
+        Throttled part way (429), it answers what it read up to the point every list was read
+        to, with ``retry_after``; throttled before that point, it raises the ``RetryableError``.
+        """
+        account = await self._call("GET", f"/v1/accounts/{account_id}", AccountOut, credentials)
+        recent = await self._call(
+            "GET",
+            f"/v1/accounts/{account_id}/posts",
+            PostPage,
+            credentials,
+            params={
+                "since": (datetime.now(UTC) - timedelta(days=RECENT_POST_DAYS)).isoformat(),
+                "limit": RECENT_POSTS,
+            },
+        )
+        # Mentions first, then posts oldest first: a list not read yet holds nothing older than
+        # its post, so a throttled read still answers what came before the oldest one left.
+        streams = [_Stream(f"/v1/accounts/{account_id}/mentions", "mention", opens_at=None)]
+        streams += [
+            _Stream(f"/v1/posts/{post.id}/comments", "comment", opens_at=post.created_at)
+            for post in reversed(recent.data)
+        ]
+        retry_after = None
+        try:
+            for stream in streams:
+                await self._read_stream(credentials, stream, since, limit)
+        except RetryableError as error:
+            if error.status != THROTTLED:
+                raise
+            retry_after = error.retry_after
+            conversations, newest = _merged(streams, since, limit)
+            if not conversations:
+                raise
+        else:
+            conversations, newest = _merged(streams, since, limit)
+        return ConversationsRead(
+            channel=self.channel.value,
+            account_handle=account.handle,
+            conversations=conversations,
+            newest=newest,
+            retry_after=retry_after,
+        )
+
+    async def _read_stream(
+        self, credentials: Credentials, stream: _Stream, since: datetime | None, limit: int
+    ) -> None:
+        """Page through one list after ``since`` until ``limit`` items or its end."""
+        after = since
+        while not stream.finished and len(stream.read) < limit:
+            size = min(PAGE_SIZE, limit - len(stream.read))
+            params: dict[str, str | int] = {"limit": size}
+            if after is not None:
+                params["since"] = after.isoformat()
+            try:
+                page = await self._call(
+                    "GET", stream.path, ConversationPage, credentials, params=params
+                )
+            except ConnectorError as error:
+                if error.status != 404:
+                    raise
+                # The post was deleted since it was listed: its comments are gone with it.
+                stream.finished = True
+                return
+            stream.read += [_conversation(item, stream.kind) for item in page.data]
+            stream.finished = len(page.data) < size
+            if page.data:
+                after = page.data[-1].created_at
+
     # --- the OAuth flow, for connecting an account ------------------------------------------
 
     def authorize_url(self, redirect_uri: str, state: str, account_id: str | None = None) -> str:
@@ -262,4 +354,63 @@ def _credentials(tokens: TokenResponse, *, extra: dict[str, str]) -> Credentials
         refresh_token=tokens.refresh_token,
         expires_at=datetime.now(UTC) + timedelta(seconds=tokens.expires_in),
         extra=extra,
+    )
+
+
+@dataclass
+class _Stream:
+    """One list the sandbox pages through after ``since``: the account's mentions, or one
+    post's comments (none older than the post)."""
+
+    path: str
+    kind: Literal["comment", "mention"]
+    opens_at: datetime | None
+    read: list[PlatformConversation] = field(default_factory=list)
+    finished: bool = False
+
+    def read_through(self, since: datetime | None) -> datetime:
+        """Nothing in this list created up to this instant is left unread."""
+        if self.finished:
+            return LATEST
+        if self.read:
+            return self.read[-1].created_at
+        return max(since or EARLIEST, self.opens_at or EARLIEST)
+
+
+def _merged(
+    streams: list[_Stream], since: datetime | None, limit: int
+) -> tuple[list[PlatformConversation], datetime | None]:
+    """What the lists read hold up to the instant all of them were read through, oldest first,
+    cut at ``limit``; and the newest instant returned (``since`` when nothing is)."""
+    read_through = min(stream.read_through(since) for stream in streams)
+    found = sorted(
+        (item for stream in streams for item in stream.read if item.created_at <= read_through),
+        key=lambda item: (item.created_at, item.external_id),
+    )
+    kept = found[:limit]
+    if len(found) > limit:
+        # The next read starts after the last instant returned: one cut between items of the
+        # same instant would lose the rest, so the cut moves before that instant when it can.
+        cut_at = found[limit].created_at
+        before = [item for item in kept if item.created_at < cut_at]
+        kept = before or kept
+    return kept, kept[-1].created_at if kept else since
+
+
+def _conversation(item: Conversation, kind: Literal["comment", "mention"]) -> PlatformConversation:
+    """The conversation as a real platform would give it: the sandbox's simulated sentiment
+    label is a testing aid and stays behind."""
+    return PlatformConversation(
+        external_id=item.id,
+        kind=kind,
+        post_external_id=item.post_id,
+        author_id=item.author.id,
+        author_handle=item.author.handle,
+        author_name=item.author.name,
+        text=item.text,
+        language=item.language,
+        created_at=item.created_at,
+        latitude=item.place.latitude if item.place else None,
+        longitude=item.place.longitude if item.place else None,
+        place_name=item.place.name if item.place else None,
     )

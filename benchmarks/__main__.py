@@ -3,13 +3,14 @@
 import asyncio
 import sys
 
-from benchmarks import lifecycle, outbox_relay, publish, sentiment
+from benchmarks import lifecycle, listening_pipeline, outbox_relay, publish, sentiment
 
 BENCHMARKS = {
     "outbox_relay": outbox_relay,
     "publish": publish,
     "lifecycle": lifecycle,
     "sentiment": sentiment,
+    "listening_pipeline": listening_pipeline,
 }
 
 

@@ -23,14 +23,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events, query_language, query_matching, repository
 from services.listening.contracts import RawMention
-from services.listening.models import DeadLetter, ListeningQuery, ProcessedEvent, engagements
+from services.listening.models import (
+    DeadLetter,
+    ListeningQuery,
+    Mention,
+    ProcessedEvent,
+    engagements,
+)
 from services.listening.models import outbox as listening_outbox
 from services.listening.places import MentionClues, PlaceResolution, resolve
 from services.listening.sentiment import Labelled, SentimentModel
@@ -40,6 +48,8 @@ from shared.events.consumer import Subscription
 from shared.events.envelope import CloudEvent, new_event
 
 DURABLE = "listening-mentions"
+# Raw mentions taken at each fetch and stored in one transaction.
+FETCH_BATCH = 500
 _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 
 
@@ -174,6 +184,8 @@ class MentionIngestion:
             handler=self.handle,
             processed_model=ProcessedEvent,
             batch_handler=self.handle_batch,
+            on_dead_letter=_dead_letter,
+            fetch_batch=FETCH_BATCH,
         )
 
     @property
@@ -186,10 +198,11 @@ class MentionIngestion:
         await self.handle_batch(session, [event])
 
     async def handle_batch(self, session: AsyncSession, received: Sequence[CloudEvent]) -> None:
+        checked: dict[tuple[uuid.UUID, uuid.UUID], str | None] = {}
         accepted = [
             readable
             for event in received
-            if (readable := await self._accepted(session, event)) is not None
+            if (readable := await self._accepted(session, event, checked)) is not None
         ]
         if not accepted:
             return
@@ -205,7 +218,7 @@ class MentionIngestion:
                     await repository.active_queries(session, organization_id)
                 )
             rows.append(self._row(item, text, language, reading, queries_of[organization_id]))
-        stored = set(await repository.insert_mentions(session, rows))
+        stored = await _insert_mentions(session, rows)
         await _announce(session, accepted, [row for row in rows if row["id"] in stored])
 
     async def _labelled(
@@ -221,8 +234,16 @@ class MentionIngestion:
             readings.update(zip(indexes, model.label([texts[i] for i in indexes]), strict=True))
         return [readings[index] for index in range(len(texts))]
 
-    async def _accepted(self, session: AsyncSession, event: CloudEvent) -> _Accepted | None:
-        """The event's raw mention, or None once it is written to the dead letters."""
+    async def _accepted(
+        self,
+        session: AsyncSession,
+        event: CloudEvent,
+        checked: dict[tuple[uuid.UUID, uuid.UUID], str | None],
+    ) -> _Accepted | None:
+        """The event's raw mention, or None once it is written to the dead letters.
+
+        ``checked`` holds what the batch found of each engagement and organisation named (why
+        not, or None), so each is looked up once per batch."""
         try:
             raw = RawMention.model_validate(event.data)
         except ValidationError as error:
@@ -230,13 +251,11 @@ class MentionIngestion:
             return None
         if raw.engagement_id is None:
             return _Accepted(event, raw, [])
-        try:
-            await engagements.require(session, raw.engagement_id, raw.organization_id)
-        except NotFoundError:
-            reason = f"engagement {raw.engagement_id} is unknown"
-        except ProblemError:
-            reason = f"engagement {raw.engagement_id} belongs to another organisation"
-        else:
+        named = (raw.engagement_id, raw.organization_id)
+        if named not in checked:
+            checked[named] = await _engagement_refused(session, *named)
+        reason = checked[named]
+        if reason is None:
             return _Accepted(event, raw, [raw.engagement_id])
         await _dead_letter(session, event, reason)
         return None
@@ -307,6 +326,60 @@ class MentionIngestion:
         if stated_language is not None and stated_language not in self.model.manifest["languages"]:
             return Labelled(None, None, None, reading.model_version)
         return reading
+
+
+# Every column ingestion writes, in the order of the staging table; the rest are computed.
+_COLUMNS = tuple(
+    column.name
+    for column in Mention.__table__.columns
+    if column.name not in {"search", "ingested_at"}
+)
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_MENTIONS = cast(Table, Mention.__table__).fullname
+# A batch's rows are copied here first (one per connection, emptied at each commit).
+_STAGING = "listening_mention_rows"
+# Both statements are made of the names above only.
+_CREATE_STAGING = sql_text(
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "  # noqa: S608
+    f"SELECT {_COLUMN_LIST} FROM {_MENTIONS} WITH NO DATA"
+)
+_INSERT_STAGED = (
+    f"INSERT INTO {_MENTIONS} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "  # noqa: S608
+    "ON CONFLICT (organization_id, source, external_id) DO NOTHING RETURNING id"
+)
+
+
+async def _insert_mentions(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """The ids of the mentions inserted, skipping those the organisation has from that source
+    already (also a second copy within ``rows``).
+
+    The rows are copied (binary COPY) into a temporary table and inserted from there in one
+    statement: a multi-row INSERT of a batch would be thousands of parameters to compile and
+    bind, past asyncpg's limit of 32,767 from about 900 rows on."""
+    await session.execute(_CREATE_STAGING)
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(
+        _STAGING,
+        records=[[row.get(column) for column in _COLUMNS] for row in rows],
+        columns=_COLUMNS,
+    )
+    inserted = await driver.fetch(_INSERT_STAGED)
+    return {record["id"] for record in inserted}
+
+
+async def _engagement_refused(
+    session: AsyncSession, engagement_id: uuid.UUID, organization_id: uuid.UUID
+) -> str | None:
+    """Why a mention cannot name the engagement, or None when it is the organisation's."""
+    try:
+        await engagements.require(session, engagement_id, organization_id)
+    except NotFoundError:
+        return f"engagement {engagement_id} is unknown"
+    except ProblemError:
+        return f"engagement {engagement_id} belongs to another organisation"
+    return None
 
 
 async def _announce(

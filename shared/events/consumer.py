@@ -10,6 +10,14 @@ transaction instead: one ``processed_events`` insert, one call of the handler wi
 not handled before, one commit, then every message acked. If the batch fails, each of its
 messages is handled on its own by the per-event ``handler``, so one bad message is settled
 (nak or term) alone and the others are not held back.
+
+A message whose handling fails is redelivered, but not forever: the delivery that fails for the
+``max_deliveries``-th time (JetStream counts deliveries, ``num_delivered``) dead-letters it. The
+message is published to ``<prefix>.deadletter.<durable>`` with the reason in its headers, the
+subscription's ``on_dead_letter`` (when it has one) records it in the service's own tables, in
+one transaction with its ``processed_events`` row, and the message is terminated. A
+``PoisonMessageError`` dead-letters the message at once; a ``TransientError`` is redelivered
+until JetStream's own limit (``max_deliver``), whose last delivery dead-letters it.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.scoping import SYSTEM
@@ -42,6 +51,16 @@ RETRY_SECONDS = 1.0
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 EventEffect = Callable[[CloudEvent], Awaitable[None]]
+# Records a dead-lettered event (with the reason) in the service's own transaction.
+DeadLetterHandler = Callable[[AsyncSession, CloudEvent, str], Awaitable[None]]
+
+DEAD_LETTER_SUBJECT = "deadletter"
+REASON_HEADER = "Engage-Dead-Letter-Reason"
+CONSUMER_HEADER = "Engage-Dead-Letter-Consumer"
+DELIVERIES_HEADER = "Engage-Dead-Letter-Deliveries"
+# NATS headers are one line each; a reason longer than this is cut.
+REASON_HEADER_CHARS = 1000
+_TEXTS = ARRAY(String)
 
 
 class TransientError(Exception):
@@ -62,17 +81,34 @@ class ConsumerSpec:
     filter_subject: str
     stream: str
     nak_delay_seconds: float = 2.0
+    # JetStream's limit: it delivers a message no more than this often.
     max_deliver: int = 20
+    # The delivery whose handling fails for this many times dead-letters the message.
+    max_deliveries: int = 5
     ack_wait_seconds: float = 30.0
     # ``NEW``: only events published after the consumer is created.
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    # Messages asked for at each fetch (a batch consumer handles them in one transaction).
+    fetch_batch: int = 20
+    # Where dead letters are published; ``<prefix>.deadletter.<durable>`` by ``spec_for``.
+    dead_letter_subject: str | None = None
 
 
-def spec_for(durable: str, event: str, events: EventSettings) -> ConsumerSpec:
+def spec_for(
+    durable: str, event: str, events: EventSettings, fetch_batch: int = 20
+) -> ConsumerSpec:
     """A durable consumer of one event (``<domain>.<event>``) on the configured stream."""
     return ConsumerSpec(
-        durable=durable, filter_subject=f"{events.subject_prefix}.{event}", stream=events.stream
+        durable=durable,
+        filter_subject=f"{events.subject_prefix}.{event}",
+        stream=events.stream,
+        fetch_batch=fetch_batch,
+        dead_letter_subject=dead_letter_subject(events, durable),
     )
+
+
+def dead_letter_subject(events: EventSettings, durable: str) -> str:
+    return f"{events.subject_prefix}.{DEAD_LETTER_SUBJECT}.{durable}"
 
 
 @dataclass(frozen=True)
@@ -86,19 +122,31 @@ class Subscription:
     # Handles a fetch's events together, in one transaction; ``handler`` then handles an event
     # alone when its batch failed.
     batch_handler: BatchHandler | None = None
+    # Records a dead-lettered event where the service's API shows it.
+    on_dead_letter: DeadLetterHandler | None = None
+    fetch_batch: int = 20
 
     def consumer(
         self,
         js: JetStreamContext,
         sessions: async_sessionmaker[AsyncSession],
         events: EventSettings,
+        spec: ConsumerSpec | None = None,
     ) -> EventConsumer:
-        spec = spec_for(self.durable, self.event, events)
+        spec = spec or spec_for(self.durable, self.event, events, self.fetch_batch)
         if self.batch_handler is not None:
             return BatchEventConsumer(
-                js, spec, self.handler, self.batch_handler, sessions, self.processed_model
+                js,
+                spec,
+                self.handler,
+                self.batch_handler,
+                sessions,
+                self.processed_model,
+                self.on_dead_letter,
             )
-        return EventConsumer(js, spec, self.handler, sessions, self.processed_model)
+        return EventConsumer(
+            js, spec, self.handler, sessions, self.processed_model, self.on_dead_letter
+        )
 
 
 class _Consumer:
@@ -110,6 +158,49 @@ class _Consumer:
 
     async def _handle_once(self, event: CloudEvent) -> None:
         raise NotImplementedError
+
+    async def _record_dead_letter(self, event: CloudEvent, reason: str) -> None:
+        """Keep the dead letter where the service shows it; nothing by default."""
+
+    async def dead_letter(self, msg: Msg, event: CloudEvent | None, reason: str) -> None:
+        """Publish the message to the dead-letter subject with its reason, record it (when it
+        is an event at all), and terminate it. The publish is idempotent (its message id is the
+        event's), so a dead letter whose recording failed is published once however often it is
+        retried."""
+        key = event.id if event is not None else f"seq-{msg.metadata.sequence.stream}"
+        log.error("dead-lettering %s of %s: %s", key, self.spec.durable, reason)
+        if self.spec.dead_letter_subject is not None:
+            await self._js.publish(
+                self.spec.dead_letter_subject,
+                msg.data,
+                stream=self.spec.stream,
+                headers={
+                    **(msg.headers or {}),
+                    "Nats-Msg-Id": f"{self.spec.durable}:deadletter:{key}",
+                    REASON_HEADER: " ".join(reason.split())[:REASON_HEADER_CHARS],
+                    CONSUMER_HEADER: self.spec.durable,
+                    DELIVERIES_HEADER: str(msg.metadata.num_delivered),
+                },
+            )
+        if event is not None:
+            await self._record_dead_letter(event, reason)
+        await msg.term()
+
+    async def _settle_failure(self, msg: Msg, event: CloudEvent, error: Exception) -> None:
+        """Redeliver the message later, or dead-letter it at its last allowed delivery."""
+        transient = error if isinstance(error, TransientError) else None
+        limit = self.spec.max_deliver if transient else self.spec.max_deliveries
+        deliveries = msg.metadata.num_delivered or 1
+        if deliveries >= limit:
+            reason = f"failed {deliveries} times: {type(error).__name__}: {error}"
+            await self.dead_letter(msg, event, reason)
+            return
+        if transient is not None:
+            log.warning("event %s will be redelivered: %s", event.id, error)
+            await msg.nak(delay=transient.delay or self.spec.nak_delay_seconds)
+            return
+        log.error("event %s failed; it will be redelivered", event.id, exc_info=error)
+        await msg.nak(delay=self.spec.nak_delay_seconds)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         spec = self.spec
@@ -130,8 +221,7 @@ class _Consumer:
         try:
             event = CloudEvent.model_validate_json(msg.data)
         except ValidationError as error:
-            log.error("terminating malformed message on %s: %s", msg.subject, error)
-            await msg.term()
+            await self.dead_letter(msg, None, f"not a CloudEvent: {error}")
             return
         with tracer.start_as_current_span(
             f"consume {msg.subject}",
@@ -141,16 +231,10 @@ class _Consumer:
             try:
                 await self._handle_once(event)
             except PoisonMessageError as error:
-                log.error("terminating event %s: %s", event.id, error)
-                await msg.term()
+                await self.dead_letter(msg, event, f"poison: {error}")
                 return
-            except TransientError as error:
-                log.warning("event %s will be redelivered: %s", event.id, error)
-                await msg.nak(delay=error.delay or self.spec.nak_delay_seconds)
-                return
-            except Exception:
-                log.exception("event %s failed; it will be redelivered", event.id)
-                await msg.nak(delay=self.spec.nak_delay_seconds)
+            except Exception as error:
+                await self._settle_failure(msg, event, error)
                 return
         await msg.ack()
 
@@ -159,7 +243,8 @@ class _Consumer:
         for msg in messages:
             await self.handle(msg)
 
-    async def run(self, stop: asyncio.Event, batch: int = 20) -> None:
+    async def run(self, stop: asyncio.Event, batch: int | None = None) -> None:
+        batch = batch or self.spec.fetch_batch
         subscription = await self.subscribe()
         while not stop.is_set():
             try:
@@ -185,26 +270,37 @@ class EventConsumer(_Consumer):
         handler: EventHandler,
         session_factory: async_sessionmaker[AsyncSession],
         processed_model: type[ProcessedEventMixin],
+        on_dead_letter: DeadLetterHandler | None = None,
     ) -> None:
         super().__init__(js, spec)
         self._handler = handler
         self._sessions = session_factory
         self._processed = processed_model
+        self._on_dead_letter = on_dead_letter
+
+    async def _first_time(self, session: AsyncSession, event: CloudEvent) -> bool:
+        first_time = (
+            await session.execute(
+                insert(self._processed)
+                .values(consumer=self.spec.durable, event_id=event.id)
+                .on_conflict_do_nothing()
+                .returning(self._processed.event_id)
+            )
+        ).first()
+        if first_time is None:
+            log.info("event %s already handled by %s", event.id, self.spec.durable)
+        return first_time is not None
 
     async def _handle_once(self, event: CloudEvent) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:
-            first_time = (
-                await session.execute(
-                    insert(self._processed)
-                    .values(consumer=self.spec.durable, event_id=event.id)
-                    .on_conflict_do_nothing()
-                    .returning(self._processed.event_id)
-                )
-            ).first()
-            if first_time is None:
-                log.info("event %s already handled by %s", event.id, self.spec.durable)
-                return
-            await self._handler(session, event)
+            if await self._first_time(session, event):
+                await self._handler(session, event)
+
+    async def _record_dead_letter(self, event: CloudEvent, reason: str) -> None:
+        """Settled as handled, so a copy of the event is not handled again."""
+        async with session_scope(self._sessions, SYSTEM) as session:
+            if await self._first_time(session, event) and self._on_dead_letter is not None:
+                await self._on_dead_letter(session, event, reason)
 
 
 class BatchEventConsumer(EventConsumer):
@@ -218,8 +314,9 @@ class BatchEventConsumer(EventConsumer):
         batch_handler: BatchHandler,
         session_factory: async_sessionmaker[AsyncSession],
         processed_model: type[ProcessedEventMixin],
+        on_dead_letter: DeadLetterHandler | None = None,
     ) -> None:
-        super().__init__(js, spec, handler, session_factory, processed_model)
+        super().__init__(js, spec, handler, session_factory, processed_model, on_dead_letter)
         self._batch_handler = batch_handler
 
     async def handle_fetched(self, messages: list[Msg]) -> None:
@@ -228,8 +325,7 @@ class BatchEventConsumer(EventConsumer):
             try:
                 readable.append((msg, CloudEvent.model_validate_json(msg.data)))
             except ValidationError as error:
-                log.error("terminating malformed message on %s: %s", msg.subject, error)
-                await msg.term()
+                await self.dead_letter(msg, None, f"not a CloudEvent: {error}")
         if not readable:
             return
         with tracer.start_as_current_span(
@@ -256,11 +352,18 @@ class BatchEventConsumer(EventConsumer):
 
     async def _handle_batch(self, events: list[CloudEvent]) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:
+            # One array parameter rather than two per event: the statement is compiled once,
+            # whatever the size of the batch.
+            ids = [event.id for event in events]
+            rows = select(
+                literal(self.spec.durable, String),
+                func.unnest(bindparam("ids", value=ids, type_=_TEXTS)),
+            )
             first_time = set(
                 (
                     await session.execute(
                         insert(self._processed)
-                        .values([{"consumer": self.spec.durable, "event_id": e.id} for e in events])
+                        .from_select([self._processed.consumer, self._processed.event_id], rows)
                         .on_conflict_do_nothing()
                         .returning(self._processed.event_id)
                     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import httpx
 
 from services.listening.contracts import SourceKind
+from services.listening.sources.mastodon import MastodonReader
 from services.listening.sources.readers import SourceReader
+from services.listening.sources.rss import RssReader
 from services.listening.sources.x import XSearchReader
 from services.listening.sources.youtube import YouTubeCommentsReader
 from shared.settings import Settings
@@ -16,6 +18,8 @@ from shared.settings import Settings
 READERS: dict[SourceKind, type[SourceReader]] = {
     SourceKind.YOUTUBE: YouTubeCommentsReader,
     SourceKind.X: XSearchReader,
+    SourceKind.RSS: RssReader,
+    SourceKind.MASTODON: MastodonReader,
 }
 
 # Sources of these kinds read a channel the publisher connected (its token stays there): the

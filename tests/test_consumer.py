@@ -1,4 +1,5 @@
-"""The consumer helper: ack after commit, nak with delay, idempotent redelivery, term on poison."""
+"""The consumer helper: ack after commit, nak with delay, idempotent redelivery, term on poison,
+and dead letters after N failed deliveries."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.strategy.models import ProcessedEvent
 from shared.events.consumer import (
+    REASON_HEADER,
     ConsumerSpec,
+    DeadLetterHandler,
     EventConsumer,
     EventHandler,
     PoisonMessageError,
     TransientError,
+    dead_letter_subject,
 )
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings, Settings
@@ -67,19 +71,22 @@ async def consuming(
     events: EventSettings,
     sessions: async_sessionmaker[AsyncSession],
     handler: EventHandler,
-    **spec: float,
+    on_dead_letter: DeadLetterHandler | None = None,
+    **spec: float | str,
 ) -> AsyncIterator[EventConsumer]:
     consumer = EventConsumer(
         nats_client.jetstream(),
         ConsumerSpec(
             durable="test-consumer",
-            filter_subject=f"{events.subject_prefix}.>",
+            # Not the dead letters' subject (``<prefix>.deadletter.<durable>``).
+            filter_subject=f"{events.subject_prefix}.test.>",
             stream=events.stream,
             **spec,  # type: ignore[arg-type]
         ),
         handler,
         sessions,
         ProcessedEvent,
+        on_dead_letter,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop, batch=5))
@@ -256,3 +263,56 @@ async def test_a_consumer_outlives_a_nats_outage(
 
         await wait_until(lambda: asyncio.sleep(0, result=after.id in calls), timeout=30)
     assert await effect_count(effects, after.id) == 1
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_after_n_deliveries(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    def always(event: CloudEvent, attempt: int) -> None:
+        if event.data.get("note") == "broken":
+            raise RuntimeError("the handler has a bug")
+
+    async def keep(session: AsyncSession, event: CloudEvent, reason: str) -> None:
+        await session.execute(
+            text("INSERT INTO effects (event_id, note) VALUES (:id, :note)"),
+            {"id": event.id, "note": f"dead: {reason}"},
+        )
+
+    calls: list[str] = []
+    broken, healthy = sample("broken"), sample("healthy")
+    subject = dead_letter_subject(isolated_events, "test-consumer")
+    js = nats_client.jetstream()
+    async with consuming(
+        nats_client,
+        isolated_events,
+        effects,
+        recording_handler(calls, always),
+        keep,
+        nak_delay_seconds=0.1,
+        max_deliveries=3,
+        dead_letter_subject=subject,
+    ) as consumer:
+        await publish(nats_client, isolated_events, broken)
+        await publish(nats_client, isolated_events, healthy)
+
+        async def settled() -> bool:
+            info = await js.consumer_info(isolated_events.stream, consumer.spec.durable)
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await wait_until(settled, timeout=15)
+        await asyncio.sleep(0.5)
+    assert calls.count(broken.id) == 3, "delivered three times, then not again"
+    assert calls.count(healthy.id) == 1
+    async with effects() as session:
+        kept = await session.scalar(
+            text("SELECT note FROM effects WHERE event_id = :id"), {"id": broken.id}
+        )
+    assert kept == "dead: failed 3 times: RuntimeError: the handler has a bug"
+    assert await effect_count(effects, healthy.id) == 1
+
+    letter = await js.get_last_msg(isolated_events.stream, subject)
+    assert CloudEvent.model_validate_json(letter.data or b"").id == broken.id
+    assert letter.headers is not None
+    assert letter.headers[REASON_HEADER] == "failed 3 times: RuntimeError: the handler has a bug"

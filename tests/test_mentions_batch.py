@@ -1,7 +1,9 @@
 """The kernel consumer's batch mode, which mention ingestion uses: a fetch is handled in one
 transaction and acked after its commit; a batch that fails is handled again one event at a
 time, so a poison event is terminated alone; an event handled before is not handed over again;
-and two copies of one mention in one batch are stored once."""
+two copies of one mention in one batch are stored once; and a mention whose handling keeps
+failing is dead-lettered after N deliveries, visible through the API, while the others of its
+batch are stored."""
 
 from __future__ import annotations
 
@@ -9,16 +11,32 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.listening.intake import mention_received
+from services.listening import ingestion as ingestion_module
+from services.listening.events import MENTION_RECEIVED
+from services.listening.ingestion import DURABLE, ingestion
+from services.listening.intake import mention_received, publish_raw_mentions
 from services.listening.models import Mention
+from services.listening.places import MentionClues, PlaceResolution, resolve
 from services.strategy.models import ProcessedEvent
-from shared.events.consumer import PoisonMessageError, Subscription
+from shared.auth import Role
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
+from shared.events.consumer import (
+    REASON_HEADER,
+    PoisonMessageError,
+    Subscription,
+    dead_letter_subject,
+    spec_for,
+)
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings
 from tests.conftest import Platform, wait_until
@@ -156,3 +174,71 @@ async def test_two_copies_of_a_mention_in_one_batch_are_stored_once(
             .where(Mention.external_id == mention.external_id)
         )
     assert stored == 1
+
+
+async def test_a_mention_that_keeps_failing_is_dead_lettered_and_the_rest_of_its_batch_stored(
+    platform: Platform,
+    nats_client: NatsClient,
+    sessions: async_sessionmaker[AsyncSession],
+    isolated_events: EventSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def resolve_with_a_bug(clues: MentionClues) -> PlaceResolution | None:
+        if "boom" in clues.text:
+            raise RuntimeError("the gazetteer has a bug")
+        return resolve(clues)
+
+    monkeypatch.setattr(ingestion_module, "resolve", resolve_with_a_bug)
+    organization_id = await create_org(platform)
+    good = [raw(organization_id, f"Fine {n}") for n in range(3)]
+    broken = raw(organization_id, "boom")
+    js = nats_client.jetstream()
+    # A consumer of its own on the test's stream, quick to give up on the broken mention.
+    spec = replace(
+        spec_for(DURABLE, MENTION_RECEIVED, isolated_events),
+        max_deliveries=2,
+        nak_delay_seconds=0.1,
+    )
+    consumer = ingestion.subscription.consumer(js, sessions, isolated_events, spec)
+    await publish_raw_mentions(
+        js,
+        platform.settings.model_copy(update={"events": isolated_events}),
+        [good[0], broken, *good[1:]],
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    letters: list[Any] = []
+
+    async def dead_lettered() -> bool:
+        nonlocal letters
+        response = await platform.gateway.get(
+            "/v1/listening/dead-letters",
+            params={"organization_id": organization_id},
+            headers=platform.auth(Role.MANAGER),
+        )
+        letters = response.json()
+        return len(letters) == 1
+
+    try:
+        await wait_until(dead_lettered, timeout=15)
+        await asyncio.sleep(0.5)
+        info = await js.consumer_info(isolated_events.stream, DURABLE)
+    finally:
+        stop.set()
+        await task
+    [letter] = letters
+    assert letter["event_id"] == mention_received(broken).id
+    assert letter["consumer"] == DURABLE
+    assert letter["reason"] == "failed 2 times: RuntimeError: the gazetteer has a bug"
+    assert letter["payload"]["data"]["text"] == "boom"
+    assert (info.num_ack_pending, info.num_pending) == (0, 0), "settled, not redelivered"
+    async with session_scope(sessions, SYSTEM) as session:
+        stored = await session.scalars(
+            select(Mention.text).where(Mention.organization_id == uuid.UUID(organization_id))
+        )
+        assert sorted(stored) == ["Fine 0", "Fine 1", "Fine 2"]
+    published = await js.get_last_msg(
+        isolated_events.stream, dead_letter_subject(isolated_events, DURABLE)
+    )
+    assert published.headers is not None
+    assert published.headers[REASON_HEADER] == letter["reason"]

@@ -3,6 +3,8 @@ from fastapi import APIRouter, FastAPI
 from services.listening import sentiment_api
 from services.listening.analytics_api import analytics_router
 from services.listening.api import mentions_router, router
+from services.listening.sources.api import sources_router
+from services.listening.sources.push_api import push_router, webhook_router
 from services.listening.training_runs import TrainingRuns
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -13,6 +15,8 @@ ROUTERS: list[APIRouter] = [
     router,
     mentions_router,
     sentiment_api.router,
+    sources_router,
+    push_router,
     analytics_router,
 ]
 
@@ -29,7 +33,9 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = create_service_app(
         ServiceRuntime("listening", settings),
-        ROUTERS,
+        # Webhooks are called by Meta and third parties with no bearer token: served here,
+        # never forwarded by the gateway (their signature is their authentication).
+        [*ROUTERS, webhook_router],
         title="Atlantide Engage: listening",
         on_startup=on_startup,
         on_shutdown=on_shutdown,

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import httpx
+from pydantic import BaseModel
 
 from services.listening.contracts import SourceKind
+from services.listening.sources.imports import ImportSettings
 from services.listening.sources.mastodon import MastodonReader
 from services.listening.sources.readers import SourceReader
 from services.listening.sources.rss import RssReader
+from services.listening.sources.webhooks import (
+    FacebookPageSettings,
+    InboundWebhookSettings,
+    InstagramAccountSettings,
+)
 from services.listening.sources.x import XSearchReader
 from services.listening.sources.youtube import YouTubeCommentsReader
 from shared.settings import Settings
@@ -22,13 +29,17 @@ READERS: dict[SourceKind, type[SourceReader]] = {
     SourceKind.MASTODON: MastodonReader,
 }
 
+# The settings of the kinds that are pushed to the service or uploaded, never polled.
+PUSHED_SETTINGS: dict[SourceKind, type[BaseModel]] = {
+    SourceKind.FACEBOOK: FacebookPageSettings,
+    SourceKind.INSTAGRAM: InstagramAccountSettings,
+    SourceKind.WEBHOOK: InboundWebhookSettings,
+    SourceKind.IMPORT: ImportSettings,
+}
+
 # Sources of these kinds read a channel the publisher connected (its token stays there): the
 # publisher reads the comments and mentions, listening keeps the cursor and the health.
 CONNECTED_KINDS = frozenset({SourceKind.SANDBOX})
-
-
-def is_polled(kind: SourceKind) -> bool:
-    return kind in READERS or kind in CONNECTED_KINDS
 
 
 def reader_for(kind: SourceKind, http: httpx.AsyncClient, settings: Settings) -> SourceReader:

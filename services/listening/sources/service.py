@@ -61,9 +61,15 @@ def is_polled(kind: SourceKind) -> bool:
     return kind in READERS or kind in CONNECTED_KINDS
 
 
+# Pushed kinds that take no secret: a file is uploaded by a signed-in admin or manager.
+CREDENTIALLESS_PUSHED = frozenset({SourceKind.IMPORT})
+
+
 def needs_credentials(kind: SourceKind) -> bool:
     reader = READERS.get(kind)
-    return reader.needs_credentials if reader is not None else kind in PUSHED_SETTINGS
+    if reader is not None:
+        return reader.needs_credentials
+    return kind in PUSHED_SETTINGS and kind not in CREDENTIALLESS_PUSHED
 
 
 def _checked_settings(data: SourceCreate) -> BaseModel:

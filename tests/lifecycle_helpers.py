@@ -50,8 +50,11 @@ from services.content.plan.contracts import (
     PlanSnapshot,
 )
 from services.listening.contracts import (
+    START_ENGAGEMENT_QUERIES,
     STOP_ENGAGEMENT_QUERIES,
+    EngagementQueriesStarted,
     EngagementQueriesStopped,
+    StartEngagementQueries,
     StopEngagementQueries,
 )
 from services.publisher.contracts import (
@@ -138,6 +141,7 @@ class ServiceRecords:
     plans_generated: list[GeneratePlan] = field(default_factory=list)
     withdrawals: list[WithdrawEngagementPosts] = field(default_factory=list)
     listening_stops: list[StopEngagementQueries] = field(default_factory=list)
+    listening_starts: list[StartEngagementQueries] = field(default_factory=list)
     # The plan content.get_plan answers (None: the engagement has no plan) and its variants.
     plan: PlanSnapshot | None = None
     variants: list[ApprovedVariant] = field(default_factory=list)
@@ -302,6 +306,11 @@ class ServiceRecords:
         self.withdrawals.append(request)
         return EngagementPostsWithdrawn(cancelled=2, already_published=1, failed=0)
 
+    @activity.defn(name=START_ENGAGEMENT_QUERIES)
+    async def start_listening(self, request: StartEngagementQueries) -> EngagementQueriesStarted:
+        self.listening_starts.append(request)
+        return EngagementQueriesStarted(started=1, already_active=2)
+
     @activity.defn(name=STOP_ENGAGEMENT_QUERIES)
     async def stop_listening(self, request: StopEngagementQueries) -> EngagementQueriesStopped:
         self.listening_stops.append(request)
@@ -381,7 +390,7 @@ async def running_engagement(
         Worker(
             env.client,
             task_queue=prefix + task_queues.LISTENING,
-            activities=[records.stop_listening],
+            activities=[records.start_listening, records.stop_listening],
         ),
     ]
     async with contextlib.AsyncExitStack() as running:

@@ -60,7 +60,7 @@ def activity_workers(client: Client, prefix: str, records: HeldRecords) -> list[
     offered: dict[str, list[Callable[..., Any]]] = {
         task_queues.STRATEGY: [records.record, records.held_versions_of, records.approved],
         task_queues.PUBLISHER: [records.withdraw_posts],
-        task_queues.LISTENING: [records.stop_listening],
+        task_queues.LISTENING: [records.start_listening, records.stop_listening],
     }
     return [
         Worker(client, task_queue=prefix + queue, activities=activities)

@@ -164,7 +164,19 @@ async def test_six_month_engagement_runs_every_phase_and_weekly_cycle_to_complet
         s for s in records.events("deliverable_recorded") if s.details["name"] == "listening_stop"
     ]
     assert recorded.idempotency_key == "complete/deliverable/listening_stop"
-    _save_history("engagement-completed-first-run", first_history.to_json())
+    # Seeding switched the queries waiting for it on by itself: nobody was asked to.
+    [start] = records.listening_starts
+    assert (start.engagement_id, start.organization_id, start.started_by) == (
+        engagement.engagement_id,
+        engagement.organization_id,
+        "lifecycle",
+    )
+    assert [task.id for task in result.tasks if task.id.endswith("-listening")] == []
+    assert {task.id for task in result.tasks} >= {"seeding-0-first-content", "seeding-0-outreach"}
+    switched = next(d for d in result.deliverables if d.name == "listening_start")
+    assert switched.reference == {"status": "done", "started": 1, "already_active": 2}
+    # Recorded under a name of its own: the first runs of earlier code stay as recorded.
+    _save_history("engagement-listening-started-at-seeding", first_history.to_json())
     # Committed histories of earlier code stay as they were recorded (tests/test_replay.py).
     _save_history("engagement-completed-listening-stopped", last_history.to_json())
 

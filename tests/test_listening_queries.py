@@ -16,8 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.bootstrap import drop_database, ensure_database
 from services.listening.contracts import (
+    START_ENGAGEMENT_QUERIES,
     STOP_ENGAGEMENT_QUERIES,
+    EngagementQueriesStarted,
     EngagementQueriesStopped,
+    StartEngagementQueries,
     StopEngagementQueries,
 )
 from services.listening.models import OutboxEvent
@@ -486,3 +489,51 @@ async def test_older_queries_get_the_expression_of_their_terms_and_their_start_d
     finally:
         await engine.dispose()
         await drop_database(scoped)
+
+
+async def test_queries_waiting_for_seeding_are_switched_on_by_it_once(
+    platform: Platform, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    organization_id = await create_org(platform)
+    engagement_id = await stored_engagement(platform, organization_id)
+    waiting = await create_query(
+        platform, organization_id, engagement_id=engagement_id, starts="at_seeding"
+    )
+    at_once = await create_query(platform, organization_id, engagement_id=engagement_id)
+    assert (waiting["status"], at_once["status"]) == ("pending", "active")
+    assert await events_about(sessions, waiting["id"], "listening.query_started") == []
+
+    command = StartEngagementQueries(
+        engagement_id=uuid.UUID(engagement_id),
+        organization_id=uuid.UUID(organization_id),
+        started_by="lifecycle",
+    )
+    started = await platform.run_activity(task_queues.LISTENING, START_ENGAGEMENT_QUERIES, command)
+    assert EngagementQueriesStarted.model_validate(started) == EngagementQueriesStarted(
+        started=1, already_active=1
+    )
+    again = await platform.run_activity(task_queues.LISTENING, START_ENGAGEMENT_QUERIES, command)
+    assert EngagementQueriesStarted.model_validate(again) == EngagementQueriesStarted(
+        started=0, already_active=2
+    )
+    read = await platform.gateway.get(
+        f"{QUERIES}/{waiting['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+    )
+    assert read.json()["status"] == "active"
+    assert len(await events_about(sessions, waiting["id"], "listening.query_started")) == 1
+    # Seeding has begun: a query that would wait for it starts at once.
+    late = await create_query(
+        platform, organization_id, engagement_id=engagement_id, starts="at_seeding"
+    )
+    assert late["status"] == "active"
+
+
+async def test_only_an_engagements_query_can_wait_for_seeding(platform: Platform) -> None:
+    organization_id = await create_org(platform)
+    response = await platform.gateway.post(
+        QUERIES,
+        json=query_body(organization_id, starts="at_seeding"),
+        headers=platform.auth(Role.MANAGER),
+    )
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["body.starts"]

@@ -19,7 +19,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Replayer
 
-from services.listening.contracts import TrainedSentimentModel
+from services.listening.contracts import (
+    TRAINING_WORKFLOW,
+    TrainedSentimentModel,
+    TrainOrganizationSentimentModelInput,
+    training_workflow_id,
+)
 from services.listening.intake import publish_raw_mentions
 from services.listening.models import Mention, OutboxEvent, SentimentCorrection
 from services.listening.sentiment.model import DEFAULT_VERSION
@@ -32,11 +37,6 @@ from tests.conftest import Platform, wait_until
 from tests.test_mentions import raw
 from tests.test_replay import HISTORIES
 from tests.test_thin_thread import create_org
-from workflows.listening.messages import (
-    WORKFLOW_NAME,
-    TrainOrganizationSentimentModelInput,
-    workflow_id,
-)
 from workflows.worker import WORKFLOWS
 
 T0 = datetime(2027, 4, 1, 9, 0, tzinfo=UTC)
@@ -305,14 +305,14 @@ async def test_a_training_with_too_few_corrections_is_refused_once_and_recorded(
     training_id = uuid.uuid4()
     settings = platform.settings
     handle = await platform.temporal.start_workflow(
-        WORKFLOW_NAME,
+        TRAINING_WORKFLOW,
         TrainOrganizationSentimentModelInput(
             organization_id=organization_id,
             training_id=training_id,
             requested_by="tester",
             task_queue_prefix=settings.temporal.task_queue_prefix,
         ),
-        id=workflow_id(organization_id, training_id),
+        id=training_workflow_id(organization_id, training_id),
         task_queue=settings.task_queue(task_queues.WORKFLOWS),
     )
     with pytest.raises(WorkflowFailureError) as failed:

@@ -13,9 +13,12 @@ from temporalio import activity
 
 from services.listening import sentiment_training, service
 from services.listening.contracts import (
+    START_ENGAGEMENT_QUERIES,
     STOP_ENGAGEMENT_QUERIES,
     TRAIN_SENTIMENT_MODEL,
+    EngagementQueriesStarted,
     EngagementQueriesStopped,
+    StartEngagementQueries,
     StopEngagementQueries,
     TrainedSentimentModel,
     TrainSentimentModel,
@@ -48,6 +51,16 @@ class ListeningActivities:
         async with session_scope(self._sessions, SYSTEM) as session:
             return await service.stop_engagement_queries(session, command)
 
+    @activity.defn(name=START_ENGAGEMENT_QUERIES)
+    @problems_as_application_errors
+    async def start_engagement_queries(
+        self, command: StartEngagementQueries
+    ) -> EngagementQueriesStarted:
+        """Switch on the queries waiting for the engagement's seeding, each with its
+        ``query_started`` event, in one transaction. Run again, it finds them active."""
+        async with session_scope(self._sessions, SYSTEM) as session:
+            return await service.start_engagement_queries(session, command)
+
     @activity.defn(name=TRAIN_SENTIMENT_MODEL)
     @problems_as_application_errors
     async def train_sentiment_model(self, command: TrainSentimentModel) -> TrainedSentimentModel:
@@ -78,4 +91,8 @@ class ListeningActivities:
         return result
 
     def all(self) -> Sequence[Callable[..., Any]]:
-        return [self.stop_engagement_queries, self.train_sentiment_model]
+        return [
+            self.start_engagement_queries,
+            self.stop_engagement_queries,
+            self.train_sentiment_model,
+        ]

@@ -6,6 +6,7 @@ Activities run on ``engage-listening``."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -14,8 +15,10 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from services.publisher.contracts import ConversationsRead
 
 STOP_ENGAGEMENT_QUERIES = "listening.stop_engagement_queries"
+START_ENGAGEMENT_QUERIES = "listening.start_engagement_queries"
 
-QueryStatus = Literal["active", "stopped"]
+# ``pending``: waiting for its engagement's seeding (``starts: at_seeding``).
+QueryStatus = Literal["pending", "active", "stopped"]
 
 
 class SourceKind(StrEnum):
@@ -41,6 +44,22 @@ class StopEngagementQueries(BaseModel):
     organization_id: uuid.UUID
     reason: str = Field(min_length=1)
     stopped_by: str
+
+
+class StartEngagementQueries(BaseModel):
+    """The engagement's seeding began: its listening starts, and with it every query waiting
+    for it; queries added from now on start at once."""
+
+    engagement_id: uuid.UUID
+    organization_id: uuid.UUID
+    started_by: str
+
+
+class EngagementQueriesStarted(BaseModel):
+    """``started`` by this call; ``already_active`` before it."""
+
+    started: int
+    already_active: int
 
 
 class EngagementQueriesStopped(BaseModel):
@@ -179,3 +198,24 @@ class ReceiveConversations(BaseModel):
 
 class PollSummary(BaseModel):
     polled: list[SourcePolled]
+
+
+# ``TrainOrganizationSentimentModel``: one training of an organisation's sentiment model on its
+# corrections (``services/listening/sentiment_training.py``), started by the listening API.
+TRAINING_WORKFLOW = "TrainOrganizationSentimentModel"
+# Fitting two heads per language, and again for each fold of the cross-validation.
+TRAINING_TIMEOUT = timedelta(minutes=10)
+TRAINING_ATTEMPTS = 5
+
+
+def training_workflow_id(organization_id: uuid.UUID, training_id: uuid.UUID) -> str:
+    """One workflow per training: the same corrections asked for again name the same one."""
+    return f"sentiment-model-{organization_id}-{training_id}"
+
+
+class TrainOrganizationSentimentModelInput(BaseModel):
+    organization_id: uuid.UUID
+    training_id: uuid.UUID
+    requested_by: str
+    # Prepended to the services' task queues (see shared/task_queues.py).
+    task_queue_prefix: str = ""

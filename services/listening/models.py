@@ -67,13 +67,25 @@ class ListeningQuery(OrgScoped, Timestamped, Base):
     competitor: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
-    # active | stopped
+    # pending (until its engagement's seeding) | active | stopped
     status: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stopped_by: Mapped[str | None] = mapped_column(String(200))
     # A cancelled engagement's reason, as long as the cancel allowed.
     stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class EngagementListening(OrgScoped, Base):
+    """An engagement whose listening started (its seeding began): its queries waiting for
+    seeding were switched on then, and new ones start at once."""
+
+    __tablename__ = "engagement_listening"
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    started_by: Mapped[str] = mapped_column(String(200), nullable=False)
 
 
 # Full-text search reads words as they are written ('simple': no stemming, no stop words), the

@@ -126,6 +126,12 @@ class QueryCreate(BaseModel):
     competitor: bool = Field(
         default=False, description="A competitor's query, counted for share of voice"
     )
+    starts: Literal["now", "at_seeding"] = Field(
+        default="now",
+        description="now: listen at once (analysing the state of the art listens before the "
+        "strategy is set); at_seeding: an engagement's query waits, pending, until its seeding "
+        "phase switches it on (at once if seeding has begun)",
+    )
 
     @field_validator("terms", "channels", "sources", "languages")
     @classmethod

@@ -6,15 +6,24 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events, query_language, repository
 from services.listening.contracts import (
+    EngagementQueriesStarted,
     EngagementQueriesStopped,
     SourceKind,
+    StartEngagementQueries,
     StopEngagementQueries,
 )
-from services.listening.models import ListeningQuery, Source, engagements, outbox
+from services.listening.models import (
+    EngagementListening,
+    ListeningQuery,
+    Source,
+    engagements,
+    outbox,
+)
 from services.listening.schemas import QueryCreate
 from services.listening.sources.service import stop_source
 from shared.auth import Principal
@@ -81,6 +90,24 @@ def _sources(data: QueryCreate) -> list[str]:
     return sources
 
 
+async def _first_status(session: AsyncSession, data: QueryCreate) -> str:
+    """Active at once, unless it waits for its engagement's seeding, which has not begun."""
+    if data.starts == "now":
+        return "active"
+    if data.engagement_id is None:
+        raise validation_problem(
+            [
+                FieldError(
+                    field="body.starts",
+                    message="only an engagement's query can wait for its seeding",
+                    type="at_seeding_without_engagement",
+                )
+            ]
+        )
+    started = await session.get(EngagementListening, data.engagement_id)
+    return "active" if started is not None else "pending"
+
+
 async def create_query(
     session: AsyncSession, principal: Principal, data: QueryCreate
 ) -> ListeningQuery:
@@ -102,11 +129,17 @@ async def create_query(
         languages=data.languages,
         starts_on=data.starts_on or datetime.now(UTC).date(),
         competitor=data.competitor,
-        status="active",
+        status=await _first_status(session, data),
         created_by=principal.subject,
     )
     session.add(query)
     await session.flush()
+    if query.status == "active":
+        await _announce_start(session, query)
+    return query
+
+
+async def _announce_start(session: AsyncSession, query: ListeningQuery) -> None:
     await outbox.add(
         session,
         new_event(
@@ -131,7 +164,6 @@ async def create_query(
             event_id=events.query_event_id(query.id, "started"),
         ),
     )
-    return query
 
 
 async def require_query(
@@ -171,6 +203,36 @@ async def stop_query(
         ),
     )
     return True
+
+
+async def start_engagement_queries(
+    session: AsyncSession, command: StartEngagementQueries
+) -> EngagementQueriesStarted:
+    """Record that the engagement's listening started and switch on its waiting queries, each
+    with its ``query_started``. Run again, it finds them active: nothing starts twice."""
+    await session.execute(
+        insert(EngagementListening)
+        .values(
+            engagement_id=command.engagement_id,
+            organization_id=command.organization_id,
+            started_at=datetime.now(UTC),
+            started_by=command.started_by,
+        )
+        .on_conflict_do_nothing(index_elements=["engagement_id"])
+    )
+    queries = await repository.engagement_queries_for_update(
+        session, command.organization_id, command.engagement_id
+    )
+    started = 0
+    for query in queries:
+        if query.status == "pending":
+            query.status = "active"
+            await _announce_start(session, query)
+            started += 1
+    return EngagementQueriesStarted(
+        started=started,
+        already_active=sum(1 for query in queries if query.status == "active") - started,
+    )
 
 
 async def stop_engagement_queries(

@@ -8,14 +8,14 @@ import uuid
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from services.listening.contracts import (
+    TRAINING_WORKFLOW,
+    TrainOrganizationSentimentModelInput,
+    training_workflow_id,
+)
 from shared import task_queues
 from shared.settings import Settings
 from shared.temporal import TemporalConnection
-from workflows.listening.messages import (
-    WORKFLOW_NAME,
-    TrainOrganizationSentimentModelInput,
-    workflow_id,
-)
 
 
 class TrainingRuns(TemporalConnection):
@@ -28,10 +28,10 @@ class TrainingRuns(TemporalConnection):
     ) -> str:
         """The training's workflow id; a training started before is not started again (a
         failed one may be)."""
-        started = workflow_id(organization_id, training_id)
+        started = training_workflow_id(organization_id, training_id)
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
-                WORKFLOW_NAME,
+                TRAINING_WORKFLOW,
                 TrainOrganizationSentimentModelInput(
                     organization_id=organization_id,
                     training_id=training_id,

@@ -18,7 +18,7 @@ from services.publisher.contracts import (
 from shared import task_queues
 from workflows.engagement import facts
 from workflows.engagement.escalation import open_tasks
-from workflows.engagement.listening_stop import stop_listening
+from workflows.engagement.listening import stop_listening
 from workflows.engagement.messages import (
     Actor,
     ControlRequest,

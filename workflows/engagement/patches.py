@@ -18,3 +18,6 @@ PUBLISHER_STEPS_PATCH = "lifecycle-publishes-through-publisher"
 # queued on the strategy service: that person waits to see what follows. Runs recorded before
 # replay with every step at the default priority.
 HUMAN_STEPS_FIRST_PATCH = "human-steps-recorded-first"
+# Runs recorded before seeding switched the listening queries on by itself gave people a task
+# to do it ("Switch on the listening queries").
+START_LISTENING_AT_SEEDING_PATCH = "start-listening-at-seeding"

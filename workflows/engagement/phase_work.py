@@ -31,9 +31,10 @@ from services.strategy.contracts import (
 )
 from shared.domain import Phase
 from shared.editorial import EditorialRules
+from workflows.engagement.listening import start_listening
 from workflows.engagement.messages import DeliverableRecord, Gate
 from workflows.engagement.part import LifecyclePart
-from workflows.engagement.patches import PUBLISHER_STEPS_PATCH
+from workflows.engagement.patches import PUBLISHER_STEPS_PATCH, START_LISTENING_AT_SEEDING_PATCH
 from workflows.engagement.phases import STRATEGY_DELIVERABLES
 from workflows.engagement.plan_publishing import connections, publish_plan
 
@@ -69,6 +70,9 @@ class PhaseWork(LifecyclePart):
                 return [channel_connections], [*unconnected, "editorial_plan"]
             editorial_plan = self._recorder.deliverable("editorial_plan", plan)
             return [channel_connections, editorial_plan], unconnected
+        if phase is Phase.SEEDING and workflow.patched(START_LISTENING_AT_SEEDING_PATCH):
+            listening = await start_listening(self._engagement, self._calls, self._recorder)
+            await self._recorder.record([self._recorder.deliverable_step(listening)])
         if phase in PUBLISHING_PHASES and workflow.patched(PUBLISHER_STEPS_PATCH):
             # Recorded at once, not at the phase's end: the posts are being scheduled now.
             published = await publish_plan(self._engagement, self._calls)

@@ -19,7 +19,7 @@ from services.strategy.contracts import LifecycleStep
 from shared import task_queues
 from shared.domain import Phase
 from workflows.engagement import facts
-from workflows.engagement.listening_stop import stop_listening
+from workflows.engagement.listening import stop_listening
 from workflows.engagement.messages import (
     EngagementInput,
     EngagementStatus,

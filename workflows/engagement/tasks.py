@@ -26,6 +26,9 @@ OPERATIONAL_OWNER: dict[InterventionMode, TaskOwner] = {
     InterventionMode.FORMAZIONE: TaskOwner.CLIENT,
 }
 
+# Seeding's switching on of the listening queries.
+LISTENING_TASK = "listening"
+
 OPERATIONAL_WORK: dict[Phase, tuple[tuple[str, str], ...]] = {
     Phase.ANALYSIS: (
         ("state-of-the-art", "Assess the state of the art: strengths, weaknesses, improvements"),
@@ -46,7 +49,8 @@ OPERATIONAL_WORK: dict[Phase, tuple[tuple[str, str], ...]] = {
     Phase.SEEDING: (
         ("first-content", "Publish the first content"),
         ("outreach", "Reach out and build relationships"),
-        ("listening", "Switch on the listening queries"),
+        # Done by the lifecycle itself in runs that know START_LISTENING_AT_SEEDING_PATCH.
+        (LISTENING_TASK, "Switch on the listening queries"),
     ),
     Phase.LAUNCH: (("go-live", "Run the go-live campaign"),),
     Phase.POST_LAUNCH: (("inbox", "Answer the inbox within the agreed time"),),
@@ -111,11 +115,19 @@ def build_task(
 
 
 def phase_tasks(
-    phase: Phase, revision: int, mode: InterventionMode, now: datetime, due_in: timedelta
+    phase: Phase,
+    revision: int,
+    mode: InterventionMode,
+    now: datetime,
+    due_in: timedelta,
+    *,
+    done_by_lifecycle: frozenset[str] = frozenset(),
 ) -> list[Task]:
+    """The phase's tasks for people; ``done_by_lifecycle``: slugs the lifecycle does itself."""
     return [
         build_task(f"{phase.value}-{revision}-{spec.slug}", spec, phase, now + due_in)
         for spec in phase_task_specs(phase, mode)
+        if spec.slug not in done_by_lifecycle
     ]
 
 

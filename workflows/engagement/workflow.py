@@ -67,12 +67,14 @@ with workflow.unsafe.imports_passed_through():
         TaskCompletion,
         TaskStatus,
     )
+    from workflows.engagement.patches import START_LISTENING_AT_SEEDING_PATCH
     from workflows.engagement.phase_work import PhaseWork
     from workflows.engagement.phases import GATE_AFTER, GATE_APPROVERS, PHASES, hold
     from workflows.engagement.post_launch import PostLaunch, support_calendar
     from workflows.engagement.recording import Recorder
     from workflows.engagement.service_calls import ServiceCalls
     from workflows.engagement.tasks import (
+        LISTENING_TASK,
         intervention_tasks,
         phase_tasks,
         publication_failure_task,
@@ -165,6 +167,13 @@ class EngagementWorkflow:
         now = workflow.now()
         self._recorder.hold_back([facts.phase_completed(phase, self._state.revision, now)])
 
+    @staticmethod
+    def _done_by_lifecycle(phase: Phase) -> frozenset[str]:
+        """The phase's tasks the lifecycle does itself instead of asking a person."""
+        if phase is Phase.SEEDING and workflow.patched(START_LISTENING_AT_SEEDING_PATCH):
+            return frozenset({LISTENING_TASK})
+        return frozenset()
+
     async def _start_phase(self, phase: Phase, revision: int) -> None:
         await unpaused(self._state, self._recorder)
         now = workflow.now()
@@ -175,6 +184,7 @@ class EngagementWorkflow:
             self._engagement.mode,
             now,
             self._timing.real(self._timing.task_due_days),
+            done_by_lifecycle=self._done_by_lifecycle(phase),
         )
         steps = [facts.engagement_started(self._engagement, now)] if phase is PHASES[0] else []
         steps.append(facts.phase_started(phase, revision, now))

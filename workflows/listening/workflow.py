@@ -10,17 +10,15 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from services.listening.contracts import (
         TRAIN_SENTIMENT_MODEL,
+        TRAINING_ATTEMPTS,
+        TRAINING_TIMEOUT,
+        TRAINING_WORKFLOW,
         TrainedSentimentModel,
+        TrainOrganizationSentimentModelInput,
         TrainSentimentModel,
     )
     from shared import task_queues
     from workflows.activity_policy import SERVICE_ACTIVITY_RETRY
-    from workflows.listening.messages import (
-        TRAINING_ATTEMPTS,
-        TRAINING_TIMEOUT,
-        WORKFLOW_NAME,
-        TrainOrganizationSentimentModelInput,
-    )
 
 # A training that keeps failing is a bug or bad data, not a passing fault: tried a few times.
 TRAINING_RETRY = RetryPolicy(
@@ -30,7 +28,7 @@ TRAINING_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+@workflow.defn(name=TRAINING_WORKFLOW)
 class TrainOrganizationSentimentModel:
     @workflow.run
     async def run(self, request: TrainOrganizationSentimentModelInput) -> TrainedSentimentModel:

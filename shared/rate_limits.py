@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
 
 # Rate-limit reset headers, in the order they are trusted. Their value is epoch seconds (X,
 # Vimeo), a delay in seconds, or a timestamp (Mastodon sends ISO 8601).
@@ -66,3 +67,16 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
         ) is not None:
             return delay
     return None
+
+
+# Google's daily API quotas (YouTube's 10,000 units) reset at midnight Pacific time.
+QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
+
+
+def seconds_until_quota_reset(now: datetime | None = None) -> float:
+    """Until Google's next quota reset, midnight Pacific, in real seconds (a day when the clocks
+    change is 23 or 25 hours)."""
+    local = (now or datetime.now(UTC)).astimezone(QUOTA_ZONE)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), QUOTA_ZONE)
+    # Aware datetimes sharing a tzinfo subtract as wall-clock times: compare in UTC instead.
+    return (midnight.astimezone(UTC) - local.astimezone(UTC)).total_seconds()

@@ -13,7 +13,7 @@ from services.publisher.connectors.base import (
     RetryableError,
     UnknownOutcomeError,
 )
-from services.publisher.connectors.youtube import seconds_until_quota_reset
+from shared.rate_limits import seconds_until_quota_reset
 from tests.fakes.cases import PLATFORMS, Case, open_case
 from tests.fakes.common import Fault
 

@@ -15,10 +15,9 @@ from services.publisher.connectors.base import (
 )
 from services.publisher.connectors.youtube import (
     CHUNK_QUANTUM,
-    QUOTA_ZONE,
     YouTubeConnector,
-    seconds_until_quota_reset,
 )
+from shared.rate_limits import QUOTA_ZONE, seconds_until_quota_reset
 from tests.fakes import youtube
 from tests.fakes.cases import TEXT, open_case
 from tests.fakes.common import VALID_TOKEN, Fault

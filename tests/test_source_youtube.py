@@ -28,8 +28,8 @@ from services.listening.sources.registry import READERS
 from services.listening.sources.youtube import (
     YouTubeCommentsReader,
     YouTubeCommentsSettings,
-    seconds_until_quota_reset,
 )
+from shared.rate_limits import seconds_until_quota_reset
 from tests.fakes.common import Fault
 from tests.fakes.youtube import CHANNEL_ID
 from tests.fakes.youtube_comments import API_KEY, DISABLED_VIDEO, FakeYouTubeComments

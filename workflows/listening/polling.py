@@ -43,7 +43,9 @@ POLL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts
 POLL_TIMEOUT = timedelta(minutes=4)
 READ_LIMIT = 200
 # Failures the channel will give again if asked again: the source is refused, not unavailable.
-REFUSALS = frozenset({"not-found", "conflict", "needs-reauth", "validation-error"})
+REFUSALS = frozenset(
+    {"not-found", "conflict", "needs-reauth", "validation-error", "conversations-not-supported"}
+)
 
 
 def _failure(error: ActivityError) -> tuple[str, bool]:

@@ -27,9 +27,8 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
-from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import (
@@ -58,12 +57,11 @@ from services.listening.sources.readers import (
     http_failure,
     transport_failure,
 )
-from shared.rate_limits import retry_after_seconds
+from shared.rate_limits import retry_after_seconds, seconds_until_quota_reset
 
 GOOGLE_HOST = "https://www.googleapis.com"
 COMMENT_THREADS = "/youtube/v3/commentThreads"
 PAGE_SIZE = 100
-QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
 # The day's quota is spent: nothing is answered before midnight Pacific Time.
 _DAILY_LIMIT_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 # Too many requests in a short time: a short wait.
@@ -149,13 +147,6 @@ class Watermark(BaseModel):
     def covers(self, comment: Comment) -> bool:
         at = comment.snippet.published_at
         return at < self.published_at or (at == self.published_at and comment.id in self.ids)
-
-
-def seconds_until_quota_reset(now: datetime | None = None) -> float:
-    """Until the next midnight in Pacific Time, in real seconds (a DST day is 23 or 25 hours)."""
-    local = (now or datetime.now(UTC)).astimezone(QUOTA_ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(), QUOTA_ZONE)
-    return (midnight.astimezone(UTC) - local.astimezone(UTC)).total_seconds()
 
 
 def youtube_failure(response: httpx.Response) -> SourceError | RateLimited:

@@ -24,9 +24,6 @@ A video is created only when its last byte arrives, so everything before that is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 import httpx
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -59,12 +56,12 @@ from services.publisher.connectors.http import (
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
 from shared.domain import Channel
+from shared.rate_limits import seconds_until_quota_reset
 
 GOOGLE_HOST = "https://www.googleapis.com"
 API = "/youtube/v3"
 # Resumable chunks must be multiples of 256 KiB (except the last).
 CHUNK_QUANTUM = 256 * 1024
-QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
 _DAILY_LIMIT_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"})
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 _AUTH_REASONS = frozenset({"authError", "insufficientPermissions", "youtubeSignupRequired"})
@@ -83,14 +80,6 @@ class GoogleError(BaseModel):
 
 class GoogleErrorBody(BaseModel):
     error: GoogleError
-
-
-def seconds_until_quota_reset(now: datetime | None = None) -> float:
-    """Until the next midnight in Pacific Time, in real seconds (a DST day is 23 or 25 hours)."""
-    local = (now or datetime.now(UTC)).astimezone(QUOTA_ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(), QUOTA_ZONE)
-    # Aware datetimes sharing a tzinfo subtract as wall-clock times: compare in UTC instead.
-    return (midnight.astimezone(UTC) - local.astimezone(UTC)).total_seconds()
 
 
 def classify_youtube(response: httpx.Response, write: bool) -> ConnectorError:

@@ -158,8 +158,8 @@ async def test_volume_buckets_rome_days_across_the_switch_to_summer_time(
         platform,
         stored["engagement_id"],
         "volume",
-        since="2027-03-27T00:00:00+01:00",
-        until="2027-03-30T00:00:00+02:00",
+        **{"from": "2027-03-27T00:00:00+01:00"},
+        **{"to": "2027-03-30T00:00:00+02:00"},
     )
     assert response.status_code == 200, response.text
     volume = response.json()
@@ -186,8 +186,8 @@ async def test_volume_in_utc_hours_and_weeks(platform: Platform, stored: dict[st
             engagement_id,
             "volume",
             tz="UTC",
-            since="2027-03-26T23:00:00Z",
-            until="2027-03-29T22:00:00Z",
+            **{"from": "2027-03-26T23:00:00Z"},
+            **{"to": "2027-03-29T22:00:00Z"},
         )
     ).json()
     assert [b["start"] for b in utc_days["buckets"]] == [
@@ -205,8 +205,8 @@ async def test_volume_in_utc_hours_and_weeks(platform: Platform, stored: dict[st
             engagement_id,
             "volume",
             interval="hour",
-            since="2027-03-28T21:00:00Z",
-            until="2027-03-29T00:00:00Z",
+            **{"from": "2027-03-28T21:00:00Z"},
+            **{"to": "2027-03-29T00:00:00Z"},
         )
     ).json()
     assert [(b["start"], b["count"]) for b in hours["buckets"]] == [
@@ -221,8 +221,8 @@ async def test_volume_in_utc_hours_and_weeks(platform: Platform, stored: dict[st
             engagement_id,
             "volume",
             interval="week",
-            since="2027-03-24T00:00:00+01:00",
-            until="2027-04-01T00:00:00+02:00",
+            **{"from": "2027-03-24T00:00:00+01:00"},
+            **{"to": "2027-04-01T00:00:00+02:00"},
         )
     ).json()
     assert [(b["start"], b["count"]) for b in weeks["buckets"]] == [
@@ -232,7 +232,7 @@ async def test_volume_in_utc_hours_and_weeks(platform: Platform, stored: dict[st
 
 
 async def test_volume_filters(platform: Platform, stored: dict[str, str]) -> None:
-    period = {"since": "2027-03-27T00:00:00+01:00", "until": "2027-03-30T00:00:00+02:00"}
+    period = {"from": "2027-03-27T00:00:00+01:00", "to": "2027-03-30T00:00:00+02:00"}
 
     async def total(**filters: str) -> int:
         response = await get(platform, stored["engagement_id"], "volume", **period, **filters)
@@ -272,7 +272,9 @@ async def test_rankings_of_authors_and_places(platform: Platform, stored: dict[s
     ]
     countries = (await get(platform, engagement_id, "top-places", level="country")).json()
     assert [(p["code"], p["count"]) for p in countries] == [("IT", 4)]
-    since = (await get(platform, engagement_id, "top-places", since="2027-03-28T00:00:00Z")).json()
+    since = (
+        await get(platform, engagement_id, "top-places", **{"from": "2027-03-28T00:00:00Z"})
+    ).json()
     assert [(p["code"], p["count"]) for p in since] == [("09", 1), ("12", 1)]
 
 
@@ -334,7 +336,7 @@ async def test_map_picture_colours_the_regions_with_mentions(
     assert close(rgb.getpixel(pixel_at(9.19, 45.46, 600)), NO_DATA)  # type: ignore[arg-type]
 
     empty = await get(
-        platform, engagement_id, "map.png", width=600, since="2030-01-01T00:00:00Z", lang="en"
+        platform, engagement_id, "map.png", width=600, **{"from": "2030-01-01T00:00:00Z"}, lang="en"
     )
     assert empty.status_code == 200
     nothing = Image.open(io.BytesIO(empty.content)).convert("RGB")
@@ -361,20 +363,20 @@ async def test_bad_parameters_answer_422_naming_the_field(
         engagement_id,
         "volume",
         interval="hour",
-        since="2026-01-01T00:00:00Z",
-        until="2027-01-01T00:00:00Z",
+        **{"from": "2026-01-01T00:00:00Z"},
+        **{"to": "2027-01-01T00:00:00Z"},
     )
-    assert field_of(too_many) == "query.since"
+    assert field_of(too_many) == "query.from"
     backwards = await get(
         platform,
         engagement_id,
         "top-authors",
-        since="2027-03-29T00:00:00Z",
-        until="2027-03-28T00:00:00Z",
+        **{"from": "2027-03-29T00:00:00Z"},
+        **{"to": "2027-03-28T00:00:00Z"},
     )
-    assert field_of(backwards) == "query.until"
-    assert field_of(await get(platform, engagement_id, "volume", since="2027-03-29")) == (
-        "query.since"
+    assert field_of(backwards) == "query.to"
+    assert field_of(await get(platform, engagement_id, "volume", **{"from": "2027-03-29"})) == (
+        "query.from"
     )
     assert field_of(await get(platform, engagement_id, "top-authors", limit=0)) == "query.limit"
     assert field_of(await get(platform, engagement_id, "top-places", level="city")) == (

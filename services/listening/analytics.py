@@ -109,7 +109,7 @@ async def _conditions(
 
 
 def _checked_period(filters: AnalyticsFilters) -> None:
-    check_period(filters.since, filters.until, field="query.until", after="since")
+    check_period(filters.since, filters.until, field="query.to", after="from")
 
 
 # Volume
@@ -167,7 +167,7 @@ def bucket_grid(interval: Interval, zone: ZoneInfo, since: datetime, until: date
             raise validation_problem(
                 [
                     FieldError(
-                        field="query.since",
+                        field="query.from",
                         message=f"the period holds more than {MAX_BUCKETS} {interval}s: "
                         "shorten it or choose a longer interval",
                         type="too_many_buckets",
@@ -195,7 +195,7 @@ async def volume(
 ) -> VolumeOut:
     until = filters.until or now
     since = filters.since or until - DEFAULT_SPAN[filters.interval]
-    check_period(since, until, field="query.until", after="since")
+    check_period(since, until, field="query.to", after="from")
     zone = ZoneInfo(filters.tz)
     grid = bucket_grid(filters.interval, zone, since, until)
     conditions = await _conditions(session, engagement_id, filters, since, until)

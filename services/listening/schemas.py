@@ -325,7 +325,7 @@ TimeZoneName = Annotated[
 
 class AnalyticsFilters(BaseModel):
     """Which of an engagement's mentions the figures count: the mentions list's filters, less
-    its paging and full text, with the period as ``since`` and ``until``."""
+    its paging and full text; the period is ``from`` and ``to`` as there."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -337,10 +337,10 @@ class AnalyticsFilters(BaseModel):
         None, description="Only those placed in this place (a code at any level)"
     )
     since: AwareDatetime | None = Field(
-        None, description="Published at or after (ISO 8601 with a time zone)"
+        None, alias="from", description="Published at or after (ISO 8601 with a time zone)"
     )
     until: AwareDatetime | None = Field(
-        None, description="Published before (ISO 8601 with a time zone); default now"
+        None, alias="to", description="Published before (ISO 8601 with a time zone); default now"
     )
 
 

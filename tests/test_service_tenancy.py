@@ -43,6 +43,7 @@ ENGAGEMENT_ROWS = text(
         JOIN content.plans p ON p.id = s.plan_id WHERE p.engagement_id = :e
     UNION ALL SELECT 'contest', id::text FROM content.contests WHERE engagement_id = :e
     UNION ALL SELECT 'query', id::text FROM listening.queries WHERE engagement_id = :e
+    UNION ALL SELECT 'source', id::text FROM listening.sources WHERE engagement_id = :e
     UNION ALL SELECT 'publication', id::text FROM publisher.publications WHERE engagement_id = :e
     UNION ALL SELECT 'deliverable', kind || ':' || version || ':' || status
         FROM strategy.deliverables WHERE engagement_id = :e
@@ -160,6 +161,20 @@ WRITES = [
         "POST",
         "/listening/queries",
         lambda a: {"json": query_body(a.organization_id, engagement_id=a.engagement_id)},
+    ),
+    Write(
+        "listening",
+        "POST",
+        "/listening/sources",
+        lambda a: {
+            "json": {
+                "organization_id": a.organization_id,
+                "engagement_id": a.engagement_id,
+                "kind": "rss",
+                "name": "Their engagement's press",
+                "settings": {"url": "https://news.example/feed.xml"},
+            }
+        },
     ),
 ]
 

@@ -234,6 +234,12 @@ async def consumer_process(
                 await process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -312,6 +318,7 @@ async def run() -> None:
             await seed_organisations(sessions, orgs)
             with tempfile.TemporaryDirectory(prefix="bench-listening-") as scratch:
                 async with consumer_process(settings, Path(scratch), PROFILE) as process:
+                    cpu_before = cpu_seconds(process.pid)
                     started = time.perf_counter()
                     for offset in range(0, len(mentions), PUBLISH_CHUNK):
                         await publish_raw_mentions(
@@ -320,6 +327,7 @@ async def run() -> None:
                     published = time.perf_counter() - started
                     await drained(js, settings.events.stream, DURABLE, len(mentions))
                     elapsed = time.perf_counter() - started
+                    consumer_cpu = cpu_seconds(process.pid) - cpu_before
                     rss = peak_rss_bytes(process.pid)
             async with sessions() as session:
                 stored = await session.scalar(text("SELECT count(*) FROM listening.mentions"))
@@ -351,6 +359,14 @@ async def run() -> None:
         baseline="bare_copy",
         baseline_value=round(copy_rate, 1),
         ratio=round(rate / copy_rate, 3),
+    )
+    report(
+        BENCHMARK,
+        "consumer_cpu_per_mention",
+        round(consumer_cpu / len(mentions) * 1e6, 1),
+        "us",
+        consumer_cpu_seconds=round(consumer_cpu, 2),
+        elapsed_seconds=round(elapsed, 2),
     )
     report(BENCHMARK, "consumer_peak_rss", round(rss / 2**20, 1), "MiB")
 

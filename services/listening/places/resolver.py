@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from services.listening.places.gazetteer import (
     ITALY,
@@ -62,12 +63,19 @@ def resolve(mention: Locatable) -> PlaceResolution | None:
         if found is not None:
             return found
     if mention.profile_location:
-        found = _from_names(places, mention.profile_location, "profile")
+        found = _from_profile(mention.profile_location)
         if found is not None:
             return found
     if mention.text:
         return _from_names(places, mention.text, "text")
     return None
+
+
+# Authors write the same few profile locations again and again (each of their mentions carries
+# it): each is read once per process.
+@lru_cache(maxsize=8192)
+def _from_profile(profile: str) -> PlaceResolution | None:
+    return _from_names(gazetteer(), profile, "profile")
 
 
 def _valid(lat: float, lon: float) -> bool:

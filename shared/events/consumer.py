@@ -12,10 +12,10 @@ messages is handled on its own by the per-event ``handler``, so one bad message 
 (nak or term) alone and the others are not held back.
 
 A message whose handling fails is redelivered, but not forever: the delivery that fails for the
-``max_deliveries``-th time (JetStream counts deliveries, ``num_delivered``) dead-letters it. The
-message is published to ``<prefix>.deadletter.<durable>`` with the reason in its headers, the
+``max_deliveries``-th time (JetStream counts deliveries, ``num_delivered``) dead-letters it: the
 subscription's ``on_dead_letter`` (when it has one) records it in the service's own tables, in
-one transaction with its ``processed_events`` row, and the message is terminated. A
+one transaction with its ``processed_events`` row, the message is published to
+``<prefix>.deadletter.<durable>`` with the reason in its headers, and it is terminated. A
 ``PoisonMessageError`` dead-letters the message at once; a ``TransientError`` is redelivered
 until JetStream's own limit (``max_deliver``), whose last delivery dead-letters it.
 """
@@ -163,12 +163,16 @@ class _Consumer:
         """Keep the dead letter where the service shows it; nothing by default."""
 
     async def dead_letter(self, msg: Msg, event: CloudEvent | None, reason: str) -> None:
-        """Publish the message to the dead-letter subject with its reason, record it (when it
-        is an event at all), and terminate it. The publish is idempotent (its message id is the
-        event's), so a dead letter whose recording failed is published once however often it is
-        retried."""
+        """Record the dead letter (when the message is an event at all), publish the message to
+        the dead-letter subject with its reason, and terminate it.
+
+        Recorded first: when the database is what keeps failing, nothing is published and the
+        message is redelivered, so it is stored normally once the database is back. The publish
+        is idempotent (its message id is the event's)."""
         key = event.id if event is not None else f"seq-{msg.metadata.sequence.stream}"
         log.error("dead-lettering %s of %s: %s", key, self.spec.durable, reason)
+        if event is not None:
+            await self._record_dead_letter(event, reason)
         if self.spec.dead_letter_subject is not None:
             await self._js.publish(
                 self.spec.dead_letter_subject,
@@ -182,8 +186,6 @@ class _Consumer:
                     DELIVERIES_HEADER: str(msg.metadata.num_delivered),
                 },
             )
-        if event is not None:
-            await self._record_dead_letter(event, reason)
         await msg.term()
 
     async def _settle_failure(self, msg: Msg, event: CloudEvent, error: Exception) -> None:

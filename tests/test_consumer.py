@@ -30,7 +30,7 @@ from shared.events.consumer import (
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings, Settings
 from tests.conftest import wait_until
-from tests.events_helpers import own_nats
+from tests.events_helpers import own_nats, stream_messages
 
 
 @pytest.fixture
@@ -296,6 +296,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     ) as consumer:
         await publish(nats_client, isolated_events, broken)
         await publish(nats_client, isolated_events, healthy)
+        await js.publish(f"{isolated_events.subject_prefix}.test.noted", b"{not json")
 
         async def settled() -> bool:
             info = await js.consumer_info(isolated_events.stream, consumer.spec.durable)
@@ -312,7 +313,10 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     assert kept == "dead: failed 3 times: RuntimeError: the handler has a bug"
     assert await effect_count(effects, healthy.id) == 1
 
-    letter = await js.get_last_msg(isolated_events.stream, subject)
-    assert CloudEvent.model_validate_json(letter.data or b"").id == broken.id
+    unreadable, letter = await stream_messages(js, isolated_events.stream, subject)
+    assert CloudEvent.model_validate_json(letter.data).id == broken.id
     assert letter.headers is not None
     assert letter.headers[REASON_HEADER] == "failed 3 times: RuntimeError: the handler has a bug"
+    assert unreadable.data == b"{not json"
+    assert unreadable.headers is not None
+    assert unreadable.headers[REASON_HEADER].startswith("not a CloudEvent: ")

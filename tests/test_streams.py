@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from services.gateway.streams import EventFeed, visible_to
 from shared.auth import Role
 from shared.db.scoping import Scope
+from shared.events.consumer import DEAD_LETTER_SUBJECT
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings
 from tests.conftest import Platform, wait_until
@@ -372,3 +373,27 @@ async def test_keep_alive_comes_while_only_filtered_out_events_arrive(
     assert next_event.id == str(sequence)
     assert next_event.event == "test.shown"
     assert next_event.cloud_event == shown
+
+
+async def test_a_dead_letter_is_not_shown_again_to_the_clients(
+    platform: Platform, nats_client: NatsClient
+) -> None:
+    js, events = nats_client.jetstream(), platform.settings.events
+    organization_id = await create_settled_org(platform, js, "Frantoio Trevi")
+    headers = platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id])
+    async with open_stream(
+        platform, "/v1/stream", headers, {"organization_id": organization_id}
+    ) as sse:
+        shown, _ = await publish(js, events, "test.shown", {"organization_id": organization_id})
+        # What the kernel consumer publishes when it gives up on an event: the event itself,
+        # under <prefix>.deadletter.<durable>.
+        await js.publish(
+            f"{events.subject_prefix}.{DEAD_LETTER_SUBJECT}.listening-mentions",
+            shown.model_dump_json().encode(),
+            stream=events.stream,
+            headers={"Nats-Msg-Id": f"dead-{shown.id}"},
+        )
+        after, _ = await publish(js, events, "test.after", {"organization_id": organization_id})
+        frames = await sse.events(2)
+
+    assert [frame.cloud_event.id for frame in frames] == [shown.id, after.id]

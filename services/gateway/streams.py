@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from shared.db.scoping import Scope as OrganizationScope
+from shared.events.consumer import DEAD_LETTER_SUBJECT
 from shared.events.envelope import CloudEvent
 from shared.settings import EventSettings
 
@@ -137,6 +138,9 @@ class EventFeed:
                 next_heartbeat = loop.time() + self._heartbeat_seconds
 
     def _frame_of(self, msg: Msg) -> bytes | None:
+        # A dead letter is an event the clients were shown already, kept for the operators.
+        if msg.subject.split(".")[1:2] == [DEAD_LETTER_SUBJECT]:
+            return None
         try:
             event = CloudEvent.model_validate_json(msg.data)
             name = event.name

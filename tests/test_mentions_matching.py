@@ -1,5 +1,6 @@
 """Which active queries take a mention (no servers): the query's sources and languages, its
-expression and exclusions, places by name; each query's expressions parsed once."""
+expression and exclusions, places by name; each query's expressions parsed once; a compiled
+expression against a mention normalised once answers as the expression read word by word."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ import uuid
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from services.listening import query_language, query_matching
 from services.listening.contracts import RawMention
 from services.listening.ingestion import QueryMatcher
 from services.listening.models import ListeningQuery
+from services.listening.query_language import (
+    Account,
+    And,
+    Expression,
+    Hashtag,
+    Lang,
+    Not,
+    Or,
+    Phrase,
+    Place,
+    Term,
+    normalise,
+    words,
+)
 
 
 def query(expression: str, **fields: object) -> ListeningQuery:
@@ -93,3 +110,88 @@ def test_a_raw_mention_needs_its_ids_a_date_with_a_time_zone_and_short_tags() ->
     ):
         with pytest.raises(ValidationError):
             RawMention.model_validate({**base, **broken})
+
+
+def reference_matches(expression: Expression, mention: query_matching.MentionText) -> bool:
+    """The rule read literally, normalising the mention again for every operand: what
+    ingestion did before expressions were compiled."""
+    match expression:
+        case Term(text) | Phrase(text):
+            wanted = words(text)
+            found = words(mention.text)
+            return bool(wanted) and any(
+                found[start : start + len(wanted)] == wanted
+                for start in range(len(found) - len(wanted) + 1)
+            )
+        case Hashtag(tag):
+            tags = [*mention.hashtags, *query_matching._HASHTAG_IN_TEXT.findall(mention.text)]
+            return normalise(tag) in {normalise(t.removeprefix("#")) for t in tags}
+        case Account(handle):
+            named = [*mention.accounts, *query_matching._ACCOUNT_IN_TEXT.findall(mention.text)]
+            accounts = {normalise(a.removeprefix("@")) for a in named}
+            if "@" in normalise(handle):
+                return normalise(handle) in accounts
+            return any(a.split("@")[0] == normalise(handle) for a in accounts)
+        case Lang(code):
+            language = mention.language or ""
+            return bool(language) and query_matching._REGION.split(language)[0].lower() == code
+        case Place(name):
+            return bool(words(name)) and words(name) in {words(p) for p in mention.places}
+        case Not(operand):
+            return not reference_matches(operand, mention)
+        case And(operands):
+            return all(reference_matches(operand, mention) for operand in operands)
+        case Or(operands):
+            return any(reference_matches(operand, mention) for operand in operands)
+
+
+# Few words, in several cases and accents, so expressions often match and often do not.
+_WORDS = st.sampled_from(
+    ["vino", "Vino", "perché", "perche", "PERCHÉ", "la", "quercia", "Quercia", "", "a b", "é"]
+)
+_HANDLES = st.sampled_from(["quercia", "quercia@mastodon.social", "Quercia", "poggio"])
+_OPERANDS: st.SearchStrategy[Expression] = st.one_of(
+    st.builds(Term, _WORDS),
+    st.builds(Phrase, st.lists(_WORDS, max_size=3).map(" ".join)),
+    st.builds(Hashtag, _WORDS),
+    st.builds(Account, _HANDLES),
+    st.builds(Lang, st.sampled_from(["it", "en"])),
+    st.builds(Place, st.sampled_from(["Toscana", "San Gimignano", "siena", ""])),
+)
+_EXPRESSIONS: st.SearchStrategy[Expression] = st.recursive(
+    _OPERANDS,
+    lambda inner: st.one_of(
+        st.builds(Not, inner),
+        st.builds(And, st.lists(inner, min_size=2, max_size=4).map(tuple)),
+        st.builds(Or, st.lists(inner, min_size=2, max_size=4).map(tuple)),
+    ),
+    max_leaves=12,
+)
+_TEXT_PIECES = st.one_of(
+    _WORDS,
+    _HANDLES.map(lambda handle: f"@{handle}"),
+    _WORDS.map(lambda word: f"#{word}"),
+    st.sampled_from([" ", ", ", "!", "e\u0301", "\u00a0"]),
+    st.text(max_size=5),
+)
+_MENTIONS = st.builds(
+    query_matching.MentionText,
+    text=st.lists(_TEXT_PIECES, max_size=12).map(" ".join),
+    hashtags=st.lists(_WORDS, max_size=2).map(tuple),
+    accounts=st.lists(_HANDLES, max_size=2).map(tuple),
+    language=st.sampled_from([None, "it", "it-IT", "en_GB", "EN", ""]),
+    places=st.lists(
+        st.sampled_from(["Siena", "Toscana", "San  Gimignano", "Italia"]), max_size=3
+    ).map(tuple),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_EXPRESSIONS, _MENTIONS)
+def test_a_compiled_expression_answers_as_the_rule_read_literally(
+    expression: Expression, text: query_matching.MentionText
+) -> None:
+    expected = reference_matches(expression, text)
+    assert query_matching.matches(expression, text) is expected
+    normalised = query_matching.Normalised.of(text)
+    assert query_matching.compiled(expression)(normalised) is expected

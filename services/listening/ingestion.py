@@ -54,36 +54,41 @@ _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
-class _ParsedQuery:
+class _CompiledQuery:
     expression_text: str
     exclusions_text: str | None
-    expression: query_language.Expression
-    exclusions: query_language.Expression | None
+    expression: query_matching.Predicate
+    exclusions: query_matching.Predicate | None
 
 
 class QueryMatcher:
-    """Matches mentions against queries, parsing each query's expressions once.
+    """Matches mentions against queries, each query's expressions parsed and compiled once and
+    each mention normalised once for all of them.
 
     A query's expressions do not change once it is switched on; the cache still checks the
-    texts, so a query whose expressions were rewritten (a migration) is parsed again."""
+    texts, so a query whose expressions were rewritten (a migration) is compiled again."""
 
     def __init__(self) -> None:
-        self._parsed: dict[uuid.UUID, _ParsedQuery] = {}
+        self._compiled: dict[uuid.UUID, _CompiledQuery] = {}
 
-    def _parse(self, query: ListeningQuery) -> _ParsedQuery:
-        cached = self._parsed.get(query.id)
+    def _compile(self, query: ListeningQuery) -> _CompiledQuery:
+        cached = self._compiled.get(query.id)
         if (
             cached is None
             or cached.expression_text != query.expression
             or cached.exclusions_text != query.exclusions
         ):
-            cached = _ParsedQuery(
+            cached = _CompiledQuery(
                 expression_text=query.expression,
                 exclusions_text=query.exclusions,
-                expression=query_language.parse(query.expression),
-                exclusions=query_language.parse(query.exclusions) if query.exclusions else None,
+                expression=query_matching.compiled(query_language.parse(query.expression)),
+                exclusions=(
+                    query_matching.compiled(query_language.parse(query.exclusions))
+                    if query.exclusions
+                    else None
+                ),
             )
-            self._parsed[query.id] = cached
+            self._compiled[query.id] = cached
         return cached
 
     def matching(
@@ -92,15 +97,18 @@ class QueryMatcher:
         """The queries that read the mention's source and language, match it and do not
         exclude it. A query limited to languages does not take a mention of unknown language."""
         found = []
+        normalised: query_matching.Normalised | None = None
         for query in queries:
             if source not in query.sources:
                 continue
             if query.languages and mention.language not in query.languages:
                 continue
-            parsed = self._parse(query)
-            if not query_matching.matches(parsed.expression, mention):
+            compiled = self._compile(query)
+            if normalised is None:
+                normalised = query_matching.Normalised.of(mention)
+            if not compiled.expression(normalised):
                 continue
-            if parsed.exclusions is not None and query_matching.matches(parsed.exclusions, mention):
+            if compiled.exclusions is not None and compiled.exclusions(normalised):
                 continue
             found.append(query)
         return found

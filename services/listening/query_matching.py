@@ -1,9 +1,14 @@
 """Whether a mention satisfies a listening query's expression (``query_language``): the rule the
-ingestion applies to every mention, kept apart from the parser that builds the expression."""
+ingestion applies to every mention, kept apart from the parser that builds the expression.
+
+Ingestion matches every mention against every active query, so both sides are prepared once: a
+mention is normalised once (``Normalised.of``) whatever the number of queries, and an expression
+is compiled once (``compiled``) into a predicate whose words are already normalised."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.listening.query_language import (
@@ -40,67 +45,113 @@ class MentionText:
     places: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Normalised:
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """A mention as expressions read it: its words, hashtags and accounts case- and
+    accent-insensitive, its language without region, its places as words."""
+
     words: tuple[str, ...]
+    # The same words as a set, so a word that is absent is found so at once.
+    vocabulary: frozenset[str]
     hashtags: frozenset[str]
     accounts: frozenset[str]
+    # Each account's name without its instance (``quercia`` of ``quercia@mastodon.social``).
+    account_names: frozenset[str]
     language: str | None
     places: frozenset[tuple[str, ...]]
 
     @classmethod
-    def of(cls, mention: MentionText) -> _Normalised:
+    def of(cls, mention: MentionText) -> Normalised:
         hashtags = [*mention.hashtags, *_HASHTAG_IN_TEXT.findall(mention.text)]
-        accounts = [*mention.accounts, *_ACCOUNT_IN_TEXT.findall(mention.text)]
-        language = _REGION.split(mention.language)[0].lower() if mention.language else None
+        accounts = frozenset(
+            normalise(account.removeprefix("@"))
+            for account in (*mention.accounts, *_ACCOUNT_IN_TEXT.findall(mention.text))
+        )
+        text_words = words(mention.text)
         return cls(
-            words=words(mention.text),
+            words=text_words,
+            vocabulary=frozenset(text_words),
             hashtags=frozenset(normalise(tag.removeprefix("#")) for tag in hashtags),
-            accounts=frozenset(normalise(account.removeprefix("@")) for account in accounts),
-            language=language,
-            places=frozenset(words(place) for place in mention.places),
+            accounts=accounts,
+            account_names=frozenset(account.split("@")[0] for account in accounts),
+            language=_REGION.split(mention.language)[0].lower() if mention.language else None,
+            places=frozenset(_place_words(place) for place in mention.places),
         )
 
     def contains(self, sequence: tuple[str, ...]) -> bool:
-        size = len(sequence)
-        if size == 0:
+        """Whether the words of ``sequence`` are among the mention's, side by side."""
+        if not sequence or not self.vocabulary.issuperset(sequence):
             return False
+        size = len(sequence)
+        first = sequence[0]
+        found = self.words
         return any(
-            self.words[start : start + size] == sequence
-            for start in range(len(self.words) - size + 1)
+            found[start] == first and found[start : start + size] == sequence
+            for start in range(len(found) - size + 1)
         )
 
-    def has_account(self, handle: str) -> bool:
-        wanted = normalise(handle)
-        if "@" in wanted:
-            return wanted in self.accounts
-        # ``@quercia`` is that name on any instance: ``quercia@mastodon.social`` too.
-        return any(account.split("@")[0] == wanted for account in self.accounts)
+
+# Places are few and repeated on every mention from there (``Siena``, ``Toscana``, ``Italia``).
+_PLACE_WORDS: dict[str, tuple[str, ...]] = {}
+_PLACE_WORDS_KEPT = 4096
 
 
-def _satisfies(expression: Expression, mention: _Normalised) -> bool:
+def _place_words(place: str) -> tuple[str, ...]:
+    found = _PLACE_WORDS.get(place)
+    if found is None:
+        found = words(place)
+        if len(_PLACE_WORDS) < _PLACE_WORDS_KEPT:
+            _PLACE_WORDS[place] = found
+    return found
+
+
+Predicate = Callable[[Normalised], bool]
+
+
+def _never(mention: Normalised) -> bool:
+    return False
+
+
+def compiled(expression: Expression) -> Predicate:
+    """The expression as a predicate on a normalised mention, its own words normalised once."""
     match expression:
         case Term(text) | Phrase(text):
-            return mention.contains(words(text))
+            sequence = words(text)
+            if not sequence:
+                return _never
+            if len(sequence) == 1:
+                word = sequence[0]
+                return lambda mention: word in mention.vocabulary
+            return lambda mention: mention.contains(sequence)
         case Hashtag(tag):
-            return normalise(tag) in mention.hashtags
+            wanted_tag = normalise(tag)
+            return lambda mention: wanted_tag in mention.hashtags
         case Account(handle):
-            return mention.has_account(handle)
+            wanted = normalise(handle)
+            if "@" in wanted:
+                return lambda mention: wanted in mention.accounts
+            # ``@quercia`` is that name on any instance: ``quercia@mastodon.social`` too.
+            return lambda mention: wanted in mention.account_names
         case Lang(code):
-            return mention.language == code
+            return lambda mention: mention.language == code
         case Place(name):
             place = words(name)
-            return bool(place) and place in mention.places
+            if not place:
+                return _never
+            return lambda mention: place in mention.places
         case Not(operand):
-            return not _satisfies(operand, mention)
+            inner = compiled(operand)
+            return lambda mention: not inner(mention)
         case And(operands):
-            return all(_satisfies(operand, mention) for operand in operands)
+            every = tuple(compiled(operand) for operand in operands)
+            return lambda mention: all(test(mention) for test in every)
         case Or(operands):
-            return any(_satisfies(operand, mention) for operand in operands)
+            some = tuple(compiled(operand) for operand in operands)
+            return lambda mention: any(test(mention) for test in some)
 
 
 def matches(expression: Expression, mention: MentionText) -> bool:
     """Whether the mention satisfies the expression: words and phrases match whole words side
     by side, ignoring case and accents (``perche`` matches ``Perché``); hashtags, accounts and
     places match whole names; ``lang:it`` matches ``it`` and ``it-IT``."""
-    return _satisfies(expression, _Normalised.of(mention))
+    return compiled(expression)(Normalised.of(mention))

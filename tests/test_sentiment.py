@@ -191,3 +191,17 @@ def test_training_reads_the_sentipolc_layout() -> None:
 def test_sentipolc_file_reads() -> None:
     examples = read_examples(SENTIPOLC)
     assert len(examples) > 4000
+
+
+def test_a_language_the_source_states_is_read_where_detection_cannot_tell() -> None:
+    """A short comment holds too few function words to detect its language; the platform that
+    gave it says Italian, and the model reads it as Italian. A language it does not read stays
+    unlabelled."""
+    model = SentimentModel.default()
+    comment = ["Weekend perfetto grazie a @sandbox_account_1, consigliatissimo!"]
+    [undetected] = model.label(comment)
+    assert (undetected.label, undetected.language) == (None, None)
+    [stated] = model.label(comment, stated=["it"])
+    assert (stated.label, stated.language) == ("positive", "it")
+    [foreign] = model.label(comment, stated=["fr"])
+    assert foreign.label is None

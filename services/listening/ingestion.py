@@ -216,7 +216,7 @@ class MentionIngestion:
             return
         texts = [_clean(item.raw.text) for item in accepted]
         stated = [_language(item.raw.language) for item in accepted]
-        labelled = await self._labelled(session, accepted, texts)
+        labelled = await self._labelled(session, accepted, texts, stated)
         queries_of: dict[uuid.UUID, list[ListeningQuery]] = {}
         rows: list[dict[str, Any]] = []
         for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True):
@@ -230,16 +230,22 @@ class MentionIngestion:
         await _announce(session, accepted, [row for row in rows if row["id"] in stored])
 
     async def _labelled(
-        self, session: AsyncSession, accepted: list[_Accepted], texts: list[str]
+        self,
+        session: AsyncSession,
+        accepted: list[_Accepted],
+        texts: list[str],
+        stated: list[str | None],
     ) -> list[Labelled]:
-        """Each text's sentiment by its organisation's model, one call of each model."""
+        """Each text's sentiment by its organisation's model, one call of each model, in the
+        language the source stated when it gave one."""
         positions: dict[uuid.UUID, list[int]] = {}
         for index, item in enumerate(accepted):
             positions.setdefault(item.raw.organization_id, []).append(index)
         readings: dict[int, Labelled] = {}
         for organization_id, indexes in positions.items():
             model = await self.models.model_for(session, organization_id)
-            readings.update(zip(indexes, model.label([texts[i] for i in indexes]), strict=True))
+            read = model.label([texts[i] for i in indexes], stated=[stated[i] for i in indexes])
+            readings.update(zip(indexes, read, strict=True))
         return [readings[index] for index in range(len(texts))]
 
     async def _accepted(

@@ -82,6 +82,7 @@ class SentimentModel:
         self.version: str = manifest["version"]
         self.bits: int = manifest.get("bits", 0)
         languages = [language for language in manifest["languages"] if language in LANGUAGES]
+        self.languages = frozenset(languages)
         # Where a text's language is undetermined, the model's own first language is likelier.
         self.preferred = languages[0] if languages else ITALIAN
 
@@ -148,13 +149,25 @@ class SentimentModel:
             json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n", "utf-8"
         )
 
-    def label(self, texts: Sequence[str], *, every_text: bool = False) -> list[Labelled]:
+    def label(
+        self,
+        texts: Sequence[str],
+        *,
+        every_text: bool = False,
+        stated: Sequence[str | None] | None = None,
+    ) -> list[Labelled]:
         """Each text's sentiment, in order. A text in neither Italian nor English gets no label,
-        unless ``every_text``: then it is read as the likelier of the two (the command line)."""
+        unless ``every_text``: then it is read as the likelier of the two (the command line).
+        ``stated``: each text's language as its source said it; one the model reads is taken
+        over what detection finds (a short comment may hold too few function words to tell)."""
         if not texts:
             return []
         batch = encode(texts)
         detection = detect(batch, self.preferred)
+        if stated is not None:
+            for index, language in enumerate(stated):
+                if language is not None and language in self.languages:
+                    detection.detected[index] = detection.likelier[index] = language
         languages = detection.likelier
         sums = polarity_sums(batch, languages)
         positive, negative, score = lexicon_decisions(sums)

@@ -1,11 +1,15 @@
-"""Map Track's place resolution against the shipped gazetteer (no services needed)."""
+"""Map Track's place resolution against the shipped gazetteer (no services needed); the grids
+that find the shape containing a point and the comuni near it answer as a search of them all."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
 from services.listening.places import MentionClues, PlaceCounts, gazetteer, resolve
 from services.listening.places.geojson import feature_collection
+from services.listening.places.geometry import distance_km
 
 
 @pytest.mark.parametrize(
@@ -200,3 +204,44 @@ def test_feature_collection_for_countries() -> None:
     collection = feature_collection({"ES": PlaceCounts(1), "IT": PlaceCounts(4)}, "country")
     assert [f["properties"]["code"] for f in collection["features"]] == ["ES", "IT"]
     assert all(f["geometry"]["type"] == "MultiPolygon" for f in collection["features"])
+
+
+def _points(
+    count: int, west: float, south: float, east: float, north: float
+) -> list[tuple[float, float]]:
+    chance = random.Random(12)
+    return [(chance.uniform(south, north), chance.uniform(west, east)) for _ in range(count)]
+
+
+def test_the_grids_answer_as_testing_every_shape_in_order() -> None:
+    g = gazetteer()
+    italy = _points(4000, 6.0, 35.5, 19.0, 47.5)
+    # Points near outlines are the hard ones: around comuni centroids, a few metres apart.
+    chance = random.Random(3)
+    near = [
+        (c.latitude + chance.uniform(-0.05, 0.05), c.longitude + chance.uniform(-0.05, 0.05))
+        for c in list(g.comuni.values())[::4]
+    ]
+    for lat, lon in italy + near:
+        region = next((r for r in g.regions.values() if r.shape.contains(lon, lat)), None)
+        assert g.region_at(lat, lon) == region
+        if region is not None:
+            in_region = (p for p in g.provinces.values() if p.region_code == region.code)
+            province = next((p for p in in_region if p.shape.contains(lon, lat)), None)
+            assert g.province_at(region, lat, lon) == province
+    for lat, lon in italy[:500] + _points(1500, -180.0, -60.0, 180.0, 80.0):
+        country = next(
+            (c for c in g.countries.values() if c.shape and c.shape.contains(lon, lat)), None
+        )
+        assert g.country_at(lat, lon) == country
+
+
+def test_the_nearest_comune_within_a_radius_is_the_nearest_of_all() -> None:
+    g = gazetteer()
+    for lat, lon in _points(400, 6.0, 35.5, 19.0, 47.5):
+        for province_code in (None, "052", "054"):
+            pool = [c for c in g.comuni.values() if province_code in (None, c.province_code)]
+            nearest = min(pool, key=lambda c: distance_km(lat, lon, c.latitude, c.longitude))
+            km = distance_km(lat, lon, nearest.latitude, nearest.longitude)
+            expected = (nearest, km) if km <= 10 else None
+            assert g.nearest_comune_within(lat, lon, 10, province_code) == expected

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from services.listening.places.geometry import Shape, distance_km
+from services.listening.places.geometry import EARTH_RADIUS_KM, Shape, ShapeGrid, distance_km
 from services.listening.places.names import (
     COMUNE_ALIASES,
     COUNTRY_ALIASES,
@@ -25,6 +26,9 @@ from services.listening.places.names import (
 DATA = Path(__file__).with_name("data")
 ITALY = "IT"
 GRID_DEGREES = 0.25
+# Cells of the point-in-polygon grids: Italy's outlines are small, the world's countries large.
+ITALY_SHAPE_CELL_DEGREES = 0.1
+COUNTRY_SHAPE_CELL_DEGREES = 1.0
 
 Kind = Literal["comune", "province", "region", "country", "city"]
 
@@ -150,38 +154,76 @@ class Gazetteer:
             candidates.append(candidate)
         self.longest_name_from[key[0]] = max(self.longest_name_from.get(key[0], 0), len(key))
 
+    @cached_property
+    def _region_grid(self) -> ShapeGrid[Region]:
+        return ShapeGrid(
+            [(region, region.shape) for region in self.regions.values()],
+            ITALY_SHAPE_CELL_DEGREES,
+        )
+
+    @cached_property
+    def _province_grids(self) -> dict[str, ShapeGrid[Province]]:
+        return {
+            region: ShapeGrid(
+                [(p, p.shape) for p in self.provinces.values() if p.region_code == region],
+                ITALY_SHAPE_CELL_DEGREES,
+            )
+            for region in self.regions
+        }
+
+    @cached_property
+    def _country_grid(self) -> ShapeGrid[Country]:
+        return ShapeGrid(
+            [(c, c.shape) for c in self.countries.values() if c.shape is not None],
+            COUNTRY_SHAPE_CELL_DEGREES,
+        )
+
     def region_at(self, lat: float, lon: float) -> Region | None:
-        return next((r for r in self.regions.values() if r.shape.contains(lon, lat)), None)
+        return self._region_grid.first_containing(lon, lat)
 
     def province_at(self, region: Region, lat: float, lon: float) -> Province | None:
-        in_region = (p for p in self.provinces.values() if p.region_code == region.code)
-        return next((p for p in in_region if p.shape.contains(lon, lat)), None)
+        return self._province_grids[region.code].first_containing(lon, lat)
 
     def country_at(self, lat: float, lon: float) -> Country | None:
-        return next(
-            (c for c in self.countries.values() if c.shape and c.shape.contains(lon, lat)), None
-        )
+        return self._country_grid.first_containing(lon, lat)
 
-    def nearest_comune(
-        self, lat: float, lon: float, province_code: str | None = None
+    def nearest_comune_within(
+        self, lat: float, lon: float, km: float, province_code: str | None = None
     ) -> tuple[Comune, float] | None:
-        """The comune whose centroid is nearest: within a province, or among those nearby."""
-        if province_code is not None:
-            pool = self.comuni_by_province.get(province_code, [])
-        else:
-            row, column = _cell(lat, lon)
-            pool = [
-                comune
-                for d_row in (-1, 0, 1)
-                for d_column in (-1, 0, 1)
-                for comune in self.comuni_by_cell.get((row + d_row, column + d_column), [])
-            ]
-        if not pool:
-            return None
-        return min(
-            ((c, distance_km(lat, lon, c.latitude, c.longitude)) for c in pool),
-            key=lambda pair: pair[1],
+        """The comune whose centroid is nearest (within the province, if one is given) when it
+        is at most ``km`` away, else None; only the grid cells that can hold a centroid that
+        close are searched."""
+        lat_degrees = math.degrees(km / EARTH_RADIUS_KM)
+        # Two points whose longitudes differ by d are at least 2R asin(cos(φ) sin(d/2)) apart,
+        # φ the larger |latitude| of the two.
+        poleward = min(abs(lat) + lat_degrees, 90.0)
+        reach = math.sin(km / (2 * EARTH_RADIUS_KM)) / max(math.cos(math.radians(poleward)), 1e-9)
+        lon_degrees = 360.0 if reach >= 1 else math.degrees(2 * math.asin(reach))
+        pool = self._comuni_around(
+            lat, lon, math.ceil(lat_degrees / GRID_DEGREES), math.ceil(lon_degrees / GRID_DEGREES)
         )
+        if province_code is not None:
+            pool = [comune for comune in pool if comune.province_code == province_code]
+        nearest = _nearest(pool, lat, lon)
+        return nearest if nearest is not None and nearest[1] <= km else None
+
+    def _comuni_around(self, lat: float, lon: float, rows: int, columns: int) -> list[Comune]:
+        row, column = _cell(lat, lon)
+        return [
+            comune
+            for d_row in range(-rows, rows + 1)
+            for d_column in range(-columns, columns + 1)
+            for comune in self.comuni_by_cell.get((row + d_row, column + d_column), [])
+        ]
+
+
+def _nearest(pool: list[Comune], lat: float, lon: float) -> tuple[Comune, float] | None:
+    if not pool:
+        return None
+    return min(
+        ((c, distance_km(lat, lon, c.latitude, c.longitude)) for c in pool),
+        key=lambda pair: pair[1],
+    )
 
 
 def _variants(name: str) -> list[str]:

@@ -93,8 +93,8 @@ def _from_coordinates(g: Gazetteer, lat: float, lon: float) -> PlaceResolution |
             return _resolved(
                 g, "region", region.code, "coordinates", POLYGON_CONFIDENCE, "region-polygon"
             )
-        nearest = g.nearest_comune(lat, lon, province.code)
-        if nearest is not None and nearest[1] <= NEAREST_COMUNE_RADIUS_KM:
+        nearest = g.nearest_comune_within(lat, lon, NEAREST_COMUNE_RADIUS_KM, province.code)
+        if nearest is not None:
             comune, km = nearest
             return _resolved(
                 g,
@@ -113,8 +113,8 @@ def _from_coordinates(g: Gazetteer, lat: float, lon: float) -> PlaceResolution |
             g, "country", country.code, "coordinates", COUNTRY_POLYGON_CONFIDENCE, "country-polygon"
         )
     # On Italy's coast (the outlines are simplified) or offshore: the nearest comune, if close.
-    nearest = g.nearest_comune(lat, lon)
-    if nearest is not None and nearest[1] <= NEAREST_COMUNE_RADIUS_KM:
+    nearest = g.nearest_comune_within(lat, lon, NEAREST_COMUNE_RADIUS_KM)
+    if nearest is not None:
         comune, km = nearest
         return _resolved(
             g,

@@ -257,8 +257,11 @@ async def drained(js: JetStreamContext, stream: str, durable: str, count: int) -
             await asyncio.sleep(0.05)
 
 
-async def bare_fetch_ack(js: JetStreamContext, settings: Settings, count: int) -> float:
-    """Seconds a bare pull consumer takes to fetch and ack ``count`` messages."""
+async def bare_fetch_ack(
+    js: JetStreamContext, settings: Settings, count: int
+) -> tuple[float, float]:
+    """Seconds and CPU seconds a bare pull consumer (in this process) takes to fetch and ack
+    ``count`` messages."""
     subscription = await js.pull_subscribe(
         f"{settings.events.subject_prefix}.>",
         durable="bench-bare",
@@ -267,7 +270,7 @@ async def bare_fetch_ack(js: JetStreamContext, settings: Settings, count: int) -
     )
     batch = ingestion.subscription.fetch_batch
     received = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     while received < count:
         try:
             messages = await subscription.fetch(batch, timeout=1.0)
@@ -276,9 +279,9 @@ async def bare_fetch_ack(js: JetStreamContext, settings: Settings, count: int) -
         for msg in messages:
             await msg.ack()
         received += len(messages)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     await subscription.unsubscribe()
-    return elapsed
+    return elapsed, cpu
 
 
 async def bare_copy(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, float]:
@@ -305,9 +308,27 @@ async def bare_copy(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, fl
         return len(records), time.perf_counter() - started
 
 
-async def run() -> None:
+@dataclass(frozen=True)
+class Run:
+    """One run of the consumer over N mentions, on a scratch database and stream of its own."""
+
+    mentions: int
+    # From the start of publishing (concurrent) or of consuming (drain) to the last ack.
+    seconds: float
+    publish_seconds: float
+    consumer_cpu_seconds: float
+    consumer_peak_rss: int
+    fetch_ack_per_second: float
+    fetch_ack_cpu_seconds: float
+    copied_rows: int
+    copy_seconds: float
+
+
+async def measured(mentions: list[RawMention], *, concurrent: bool) -> Run:
+    """Ingest ``mentions``: published while the consumer waits (``concurrent``), or published
+    first and then drained by a consumer started afterwards; then the bare baselines, on the
+    same stream and database."""
     orgs = organisations()
-    mentions = list(raw_mentions(orgs, MENTIONS))
     async with (
         scratch_settings("listening") as settings,
         scratch_stream(settings, "bench") as js,
@@ -316,15 +337,16 @@ async def run() -> None:
         sessions = create_session_factory(engine)
         try:
             await seed_organisations(sessions, orgs)
+            publish_seconds = 0.0
+            if not concurrent:
+                publish_seconds = await published(js, settings, mentions)
             with tempfile.TemporaryDirectory(prefix="bench-listening-") as scratch:
-                async with consumer_process(settings, Path(scratch), PROFILE) as process:
+                profile = None if concurrent else PROFILE
+                async with consumer_process(settings, Path(scratch), profile) as process:
                     cpu_before = cpu_seconds(process.pid)
                     started = time.perf_counter()
-                    for offset in range(0, len(mentions), PUBLISH_CHUNK):
-                        await publish_raw_mentions(
-                            js, settings, mentions[offset : offset + PUBLISH_CHUNK]
-                        )
-                    published = time.perf_counter() - started
+                    if concurrent:
+                        publish_seconds = await published(js, settings, mentions)
                     await drained(js, settings.events.stream, DURABLE, len(mentions))
                     elapsed = time.perf_counter() - started
                     consumer_cpu = cpu_seconds(process.pid) - cpu_before
@@ -333,42 +355,75 @@ async def run() -> None:
                 stored = await session.scalar(text("SELECT count(*) FROM listening.mentions"))
             if stored != len(mentions):
                 raise RuntimeError(f"{stored} of {len(mentions)} mentions stored")
-            fetch_ack = len(mentions) / await bare_fetch_ack(js, settings, len(mentions))
+            fetch_ack_seconds, fetch_ack_cpu = await bare_fetch_ack(js, settings, len(mentions))
             copied, copy_seconds = await bare_copy(sessions)
         finally:
             await engine.dispose()
-    rate = len(mentions) / elapsed
+    return Run(
+        mentions=len(mentions),
+        seconds=elapsed,
+        publish_seconds=publish_seconds,
+        consumer_cpu_seconds=consumer_cpu,
+        consumer_peak_rss=rss,
+        fetch_ack_per_second=len(mentions) / fetch_ack_seconds,
+        fetch_ack_cpu_seconds=fetch_ack_cpu,
+        copied_rows=copied,
+        copy_seconds=copy_seconds,
+    )
+
+
+async def published(js: JetStreamContext, settings: Settings, mentions: list[RawMention]) -> float:
+    """Seconds taken to publish the mentions as sources do, in chunks."""
+    started = time.perf_counter()
+    for offset in range(0, len(mentions), PUBLISH_CHUNK):
+        await publish_raw_mentions(js, settings, mentions[offset : offset + PUBLISH_CHUNK])
+    return time.perf_counter() - started
+
+
+def reported(prefix: str, run: Run) -> None:
+    rate = run.mentions / run.seconds
     report(
         BENCHMARK,
-        "mentions_per_second",
+        f"{prefix}mentions_per_second",
         round(rate, 1),
         "mentions/s",
-        mentions=len(mentions),
-        publish_seconds=round(published, 2),
+        mentions=run.mentions,
+        seconds=round(run.seconds, 2),
+        publish_seconds=round(run.publish_seconds, 2),
         baseline="jetstream_fetch_ack",
-        baseline_value=round(fetch_ack, 1),
-        ratio=round(rate / fetch_ack, 3),
+        baseline_value=round(run.fetch_ack_per_second, 1),
+        ratio=round(rate / run.fetch_ack_per_second, 3),
         target=10_000,
     )
-    copy_rate = copied / copy_seconds
+    copy_rate = run.copied_rows / run.copy_seconds
     report(
         BENCHMARK,
-        "store_rows_per_second",
+        f"{prefix}store_rows_per_second",
         round(rate, 1),
         "rows/s",
         baseline="bare_copy",
         baseline_value=round(copy_rate, 1),
         ratio=round(rate / copy_rate, 3),
     )
+    cpu_per_mention = run.consumer_cpu_seconds / run.mentions * 1e6
+    fetch_ack_cpu = run.fetch_ack_cpu_seconds / run.mentions * 1e6
     report(
         BENCHMARK,
-        "consumer_cpu_per_mention",
-        round(consumer_cpu / len(mentions) * 1e6, 1),
+        f"{prefix}consumer_cpu_per_mention",
+        round(cpu_per_mention, 1),
         "us",
-        consumer_cpu_seconds=round(consumer_cpu, 2),
-        elapsed_seconds=round(elapsed, 2),
+        consumer_cpu_seconds=round(run.consumer_cpu_seconds, 2),
+        baseline="jetstream_fetch_ack_cpu_per_message",
+        baseline_value=round(fetch_ack_cpu, 1),
+        ratio=round(cpu_per_mention / fetch_ack_cpu, 2),
     )
-    report(BENCHMARK, "consumer_peak_rss", round(rss / 2**20, 1), "MiB")
+    report(BENCHMARK, f"{prefix}consumer_peak_rss", round(run.consumer_peak_rss / 2**20, 1), "MiB")
+
+
+async def run() -> None:
+    mentions = list(raw_mentions(organisations(), MENTIONS))
+    reported("", await measured(mentions, concurrent=True))
+    reported("drain_", await measured(mentions, concurrent=False))
 
 
 async def consume() -> None:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from shared.errors import DependencyUnavailableError
@@ -22,6 +31,31 @@ async def connect_temporal(settings: Settings) -> Client:
         data_converter=pydantic_data_converter,
         interceptors=temporal_interceptors(),
     )
+
+
+async def ensure_interval_schedule(
+    client: Client,
+    schedule_id: str,
+    workflow: str,
+    argument: BaseModel,
+    task_queue: str,
+    every: timedelta,
+) -> None:
+    """Keep one schedule starting ``workflow`` (with id ``schedule_id``) every ``every``; one
+    in place already is left as it is. A run still going when the next is due makes the next
+    wait (the schedule's default overlap policy skips it)."""
+    try:
+        await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    workflow, argument, id=schedule_id, task_queue=task_queue
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return
 
 
 class TemporalConnection:

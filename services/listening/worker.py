@@ -10,11 +10,6 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleSpec,
 )
 
 from services.listening.activities import ListeningActivities
@@ -24,6 +19,7 @@ from services.listening.models import OutboxEvent, engagements
 from services.listening.sources.activities import SourceActivities
 from shared import task_queues
 from shared.settings import Settings
+from shared.temporal import ensure_interval_schedule
 from shared.worker import run_worker
 
 
@@ -41,31 +37,16 @@ def activities(
 
 
 async def ensure_poll_schedule(client: Client, settings: Settings) -> None:
-    """Keep one schedule starting a round of polling every ``poll_every_seconds``; a round
-    still running when the next is due makes the next wait (the schedule's default overlap
-    policy skips it)."""
+    """Keep one schedule starting a round of polling every ``poll_every_seconds``."""
     prefix = settings.temporal.task_queue_prefix
-    try:
-        await client.create_schedule(
-            f"{prefix}{POLL_SCHEDULE_ID}",
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    POLL_WORKFLOW,
-                    PollInput(task_queue_prefix=prefix),
-                    id=f"{prefix}{POLL_SCHEDULE_ID}",
-                    task_queue=prefix + task_queues.WORKFLOWS,
-                ),
-                spec=ScheduleSpec(
-                    intervals=[
-                        ScheduleIntervalSpec(
-                            every=timedelta(seconds=settings.listening.poll_every_seconds)
-                        )
-                    ]
-                ),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        return
+    await ensure_interval_schedule(
+        client,
+        f"{prefix}{POLL_SCHEDULE_ID}",
+        POLL_WORKFLOW,
+        PollInput(task_queue_prefix=prefix),
+        prefix + task_queues.WORKFLOWS,
+        timedelta(seconds=settings.listening.poll_every_seconds),
+    )
 
 
 async def main(settings: Settings) -> None:

@@ -12,11 +12,6 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleSpec,
 )
 
 from services.publisher import approvals
@@ -35,6 +30,7 @@ from shared import task_queues
 from shared.domain import Channel
 from shared.media_links import MediaLinks
 from shared.settings import Settings
+from shared.temporal import ensure_interval_schedule
 from shared.worker import QueueSpec, run_worker
 
 PUBLISHING_CHANNELS = tuple(channel for channel in Channel if channel not in NO_PUBLISHING_API)
@@ -88,30 +84,17 @@ def queues(activities: PublisherActivities, settings: Settings) -> list[QueueSpe
 async def ensure_maintenance_schedule(client: Client, settings: Settings) -> None:
     """Keep one schedule running the maintenance workflow every metrics interval."""
     prefix = settings.temporal.task_queue_prefix
-    try:
-        await client.create_schedule(
-            f"{prefix}{MAINTENANCE_SCHEDULE_ID}",
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    MAINTENANCE_WORKFLOW,
-                    MaintenanceInput(
-                        refresh_within_seconds=settings.publisher.refresh_tokens_before_seconds,
-                        task_queue_prefix=prefix,
-                    ),
-                    id=f"{prefix}{MAINTENANCE_SCHEDULE_ID}",
-                    task_queue=prefix + task_queues.WORKFLOWS,
-                ),
-                spec=ScheduleSpec(
-                    intervals=[
-                        ScheduleIntervalSpec(
-                            every=timedelta(seconds=settings.publisher.metrics_interval_seconds)
-                        )
-                    ]
-                ),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        return
+    await ensure_interval_schedule(
+        client,
+        f"{prefix}{MAINTENANCE_SCHEDULE_ID}",
+        MAINTENANCE_WORKFLOW,
+        MaintenanceInput(
+            refresh_within_seconds=settings.publisher.refresh_tokens_before_seconds,
+            task_queue_prefix=prefix,
+        ),
+        prefix + task_queues.WORKFLOWS,
+        timedelta(seconds=settings.publisher.metrics_interval_seconds),
+    )
 
 
 async def main(settings: Settings) -> None:

@@ -195,3 +195,9 @@ def test_a_compiled_expression_answers_as_the_rule_read_literally(
     assert query_matching.matches(expression, text) is expected
     normalised = query_matching.Normalised.of(text)
     assert query_matching.compiled(expression)(normalised) is expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text(), _TEXT_PIECES))
+def test_a_mention_text_has_the_words_the_query_language_reads(text: str) -> None:
+    assert query_matching.text_words_of(text) == words(text)

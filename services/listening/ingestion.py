@@ -23,11 +23,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table
-from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events, query_language, query_matching, repository
@@ -35,7 +33,6 @@ from services.listening.contracts import RawMention
 from services.listening.models import (
     DeadLetter,
     ListeningQuery,
-    Mention,
     ProcessedEvent,
     engagements,
 )
@@ -217,16 +214,16 @@ class MentionIngestion:
         texts = [_clean(item.raw.text) for item in accepted]
         stated = [_language(item.raw.language) for item in accepted]
         labelled = await self._labelled(session, accepted, texts, stated)
-        queries_of: dict[uuid.UUID, list[ListeningQuery]] = {}
-        rows: list[dict[str, Any]] = []
-        for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True):
-            organization_id = item.raw.organization_id
-            if organization_id not in queries_of:
-                queries_of[organization_id] = list(
-                    await repository.active_queries(session, organization_id)
-                )
-            rows.append(self._row(item, text, language, reading, queries_of[organization_id]))
-        stored = await _insert_mentions(session, rows)
+        queries_of = await repository.active_queries(
+            session, {item.raw.organization_id for item in accepted}
+        )
+        rows = [
+            self._row(item, text, language, reading, queries_of[item.raw.organization_id])
+            for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True)
+        ]
+        stored = await repository.insert_mentions(
+            session, [[row.get(column) for column in repository.MENTION_COLUMNS] for row in rows]
+        )
         await _announce(session, accepted, [row for row in rows if row["id"] in stored])
 
     async def _labelled(
@@ -340,47 +337,6 @@ class MentionIngestion:
         if stated_language is not None and stated_language not in self.model.manifest["languages"]:
             return Labelled(None, None, None, reading.model_version)
         return reading
-
-
-# Every column ingestion writes, in the order of the staging table; the rest are computed.
-_COLUMNS = tuple(
-    column.name
-    for column in Mention.__table__.columns
-    if column.name not in {"search", "ingested_at"}
-)
-_COLUMN_LIST = ", ".join(_COLUMNS)
-_MENTIONS = cast(Table, Mention.__table__).fullname
-# A batch's rows are copied here first (one per connection, emptied at each commit).
-_STAGING = "listening_mention_rows"
-# Both statements are made of the names above only.
-_CREATE_STAGING = sql_text(
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "  # noqa: S608
-    f"SELECT {_COLUMN_LIST} FROM {_MENTIONS} WITH NO DATA"
-)
-_INSERT_STAGED = (
-    f"INSERT INTO {_MENTIONS} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "  # noqa: S608
-    "ON CONFLICT (organization_id, source, external_id) DO NOTHING RETURNING id"
-)
-
-
-async def _insert_mentions(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """The ids of the mentions inserted, skipping those the organisation has from that source
-    already (also a second copy within ``rows``).
-
-    The rows are copied (binary COPY) into a temporary table and inserted from there in one
-    statement: a multi-row INSERT of a batch would be thousands of parameters to compile and
-    bind, past asyncpg's limit of 32,767 from about 900 rows on."""
-    await session.execute(_CREATE_STAGING)
-    connection = await (await session.connection()).get_raw_connection()
-    driver = connection.driver_connection
-    assert driver is not None
-    await driver.copy_records_to_table(
-        _STAGING,
-        records=[[row.get(column) for column in _COLUMNS] for row in rows],
-        columns=_COLUMNS,
-    )
-    inserted = await driver.fetch(_INSERT_STAGED)
-    return {record["id"] for record in inserted}
 
 
 async def _engagement_refused(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import ColumnElement, cast, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import REGCONFIG, insert
+from sqlalchemy import ColumnElement, Table, cast, func, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening.contracts import SourceKind
@@ -55,34 +55,62 @@ async def engagement_queries_for_update(
 
 
 async def active_queries(
-    session: AsyncSession, organization_id: uuid.UUID
-) -> Sequence[ListeningQuery]:
-    return (
-        await session.scalars(
-            select(ListeningQuery)
-            .where(
-                ListeningQuery.organization_id == organization_id,
-                ListeningQuery.status == "active",
-            )
-            .order_by(ListeningQuery.created_at, ListeningQuery.id)
+    session: AsyncSession, organization_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[ListeningQuery]]:
+    """Each organisation's active queries, oldest first, in one statement for all of them."""
+    found: dict[uuid.UUID, list[ListeningQuery]] = {org: [] for org in organization_ids}
+    queries = await session.scalars(
+        select(ListeningQuery)
+        .where(
+            ListeningQuery.organization_id.in_(list(organization_ids)),
+            ListeningQuery.status == "active",
         )
-    ).all()
+        .order_by(ListeningQuery.created_at, ListeningQuery.id)
+    )
+    for query in queries:
+        found[query.organization_id].append(query)
+    return found
+
+
+# Every column ingestion writes, in the order of the staging table; the rest are computed.
+MENTION_COLUMNS = tuple(
+    column.name
+    for column in Mention.__table__.columns
+    if column.name not in {"search", "ingested_at"}
+)
+_COLUMN_LIST = ", ".join(MENTION_COLUMNS)
+_MENTIONS = typed(Table, Mention.__table__).fullname
+# A batch's rows are copied here first (one per connection, emptied at each commit).
+_STAGING = "listening_mention_rows"
+# Both statements are made of the names above only.
+_CREATE_STAGING = text(
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "  # noqa: S608
+    f"SELECT {_COLUMN_LIST} FROM {_MENTIONS} WITH NO DATA"
+)
+_INSERT_STAGED = (
+    f"INSERT INTO {_MENTIONS} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "  # noqa: S608
+    "ON CONFLICT (organization_id, source, external_id) DO NOTHING RETURNING id"
+)
 
 
 async def insert_mentions(
-    session: AsyncSession, rows: Sequence[dict[str, Any]]
-) -> Sequence[uuid.UUID]:
-    """The ids of the mentions inserted: in one statement, skipping those the organisation
-    has from that source already (also a second copy within ``rows``)."""
+    session: AsyncSession, rows: Sequence[Sequence[object]]
+) -> set[uuid.UUID]:
+    """The ids of the mentions inserted, skipping those the organisation has from that source
+    already (also a second copy within ``rows``). Each row holds ``MENTION_COLUMNS`` in order.
+
+    The rows are copied (binary COPY) into a temporary table and inserted from there in one
+    statement: a multi-row INSERT of a batch would be thousands of parameters to compile and
+    bind, past asyncpg's limit of 32,767 from about 900 rows on."""
     if not rows:
-        return []
-    inserted = await session.execute(
-        insert(Mention)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["organization_id", "source", "external_id"])
-        .returning(Mention.id)
-    )
-    return inserted.scalars().all()
+        return set()
+    await session.execute(_CREATE_STAGING)
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(_STAGING, records=rows, columns=MENTION_COLUMNS)
+    inserted = await driver.fetch(_INSERT_STAGED)
+    return {record["id"] for record in inserted}
 
 
 async def add_dead_letter(session: AsyncSession, letter: DeadLetter) -> None:

@@ -199,11 +199,19 @@ class Gazetteer:
         poleward = min(abs(lat) + lat_degrees, 90.0)
         reach = math.sin(km / (2 * EARTH_RADIUS_KM)) / max(math.cos(math.radians(poleward)), 1e-9)
         lon_degrees = 360.0 if reach >= 1 else math.degrees(2 * math.asin(reach))
-        pool = self._comuni_around(
-            lat, lon, math.ceil(lat_degrees / GRID_DEGREES), math.ceil(lon_degrees / GRID_DEGREES)
-        )
-        if province_code is not None:
-            pool = [comune for comune in pool if comune.province_code == province_code]
+        pool = [
+            comune
+            for comune in self._comuni_around(
+                lat,
+                lon,
+                math.ceil(lat_degrees / GRID_DEGREES),
+                math.ceil(lon_degrees / GRID_DEGREES),
+            )
+            # Farther in latitude or longitude alone than ``km`` allows: not worth a distance.
+            if abs(comune.latitude - lat) <= lat_degrees
+            and abs(comune.longitude - lon) <= lon_degrees
+            and province_code in (None, comune.province_code)
+        ]
         nearest = _nearest(pool, lat, lon)
         return nearest if nearest is not None and nearest[1] <= km else None
 

@@ -51,6 +51,7 @@ from services.listening.contracts import RawMention
 from services.listening.ingestion import DURABLE, ingestion
 from services.listening.intake import publish_raw_mentions
 from services.listening.models import KnownEngagement, ListeningQuery, Mention
+from services.listening.places import MentionClues, resolve
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.events.jetstream import connect_nats
@@ -324,10 +325,10 @@ class Run:
     copy_seconds: float
 
 
-async def measured(mentions: list[RawMention], *, concurrent: bool) -> Run:
+async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: int = 1) -> Run:
     """Ingest ``mentions``: published while the consumer waits (``concurrent``), or published
-    first and then drained by a consumer started afterwards; then the bare baselines, on the
-    same stream and database."""
+    first and then drained by consumers started afterwards (``consumers`` processes sharing the
+    durable consumer); then the bare baselines, on the same stream and database."""
     orgs = organisations()
     async with (
         scratch_settings("listening") as settings,
@@ -342,15 +343,24 @@ async def measured(mentions: list[RawMention], *, concurrent: bool) -> Run:
                 publish_seconds = await published(js, settings, mentions)
             with tempfile.TemporaryDirectory(prefix="bench-listening-") as scratch:
                 profile = None if concurrent else PROFILE
-                async with consumer_process(settings, Path(scratch), profile) as process:
-                    cpu_before = cpu_seconds(process.pid)
+                async with contextlib.AsyncExitStack() as stack:
+                    processes = [
+                        await stack.enter_async_context(
+                            consumer_process(
+                                settings, Path(scratch), profile and profile.with_suffix(f".{n}")
+                            )
+                        )
+                        for n in range(consumers)
+                    ]
+                    cpu_before = sum(cpu_seconds(process.pid) for process in processes)
                     started = time.perf_counter()
                     if concurrent:
                         publish_seconds = await published(js, settings, mentions)
                     await drained(js, settings.events.stream, DURABLE, len(mentions))
                     elapsed = time.perf_counter() - started
-                    consumer_cpu = cpu_seconds(process.pid) - cpu_before
-                    rss = peak_rss_bytes(process.pid)
+                    consumer_cpu = sum(cpu_seconds(process.pid) for process in processes)
+                    consumer_cpu -= cpu_before
+                    rss = max(peak_rss_bytes(process.pid) for process in processes)
             async with sessions() as session:
                 stored = await session.scalar(text("SELECT count(*) FROM listening.mentions"))
             if stored != len(mentions):
@@ -424,6 +434,7 @@ async def run() -> None:
     mentions = list(raw_mentions(organisations(), MENTIONS))
     reported("", await measured(mentions, concurrent=True))
     reported("drain_", await measured(mentions, concurrent=False))
+    reported("drain_two_consumers_", await measured(mentions, concurrent=False, consumers=2))
 
 
 async def consume() -> None:
@@ -433,7 +444,10 @@ async def consume() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # Ready means at full speed: the model loaded, the gazetteer and its grids built.
     ingestion.model.label(["pronto"])
+    for latitude, longitude in ((43.32, 11.33), (40.42, -3.70)):
+        resolve(MentionClues("Siena", latitude=latitude, longitude=longitude))
     engine = create_engine(settings)
     nats = await connect_nats(settings, "bench-listening-consumer")
     js = nats.jetstream()

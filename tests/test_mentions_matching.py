@@ -201,3 +201,4 @@ def test_a_compiled_expression_answers_as_the_rule_read_literally(
 @given(st.one_of(st.text(), _TEXT_PIECES))
 def test_a_mention_text_has_the_words_the_query_language_reads(text: str) -> None:
     assert query_matching.text_words_of(text) == words(text)
+    assert query_matching._folded(text) == normalise(text)

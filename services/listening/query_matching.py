@@ -66,20 +66,24 @@ class Normalised:
 
     @classmethod
     def of(cls, mention: MentionText) -> Normalised:
-        hashtags = [*mention.hashtags, *_HASHTAG_IN_TEXT.findall(mention.text)]
+        text = mention.text
+        hashtags = [*mention.hashtags, *(_HASHTAG_IN_TEXT.findall(text) if "#" in text else ())]
         accounts = frozenset(
-            normalise(account.removeprefix("@"))
-            for account in (*mention.accounts, *_ACCOUNT_IN_TEXT.findall(mention.text))
+            _folded(account.removeprefix("@"))
+            for account in (
+                *mention.accounts,
+                *(_ACCOUNT_IN_TEXT.findall(text) if "@" in text else ()),
+            )
         )
-        text_words = text_words_of(mention.text)
+        text_words = text_words_of(text)
         return cls(
             words=text_words,
             vocabulary=frozenset(text_words),
-            hashtags=frozenset(normalise(tag.removeprefix("#")) for tag in hashtags),
+            hashtags=frozenset(_folded(tag.removeprefix("#")) for tag in hashtags),
             accounts=accounts,
             account_names=frozenset(account.split("@")[0] for account in accounts),
             language=_REGION.split(mention.language)[0].lower() if mention.language else None,
-            places=frozenset(_place_words(place) for place in mention.places),
+            places=_places(mention.places),
         )
 
     def contains(self, sequence: tuple[str, ...]) -> bool:
@@ -96,16 +100,18 @@ class Normalised:
 
 
 def text_words_of(text: str) -> tuple[str, ...]:
-    """``query_language.words`` of a mention's text, the same words sooner: an ASCII text is
-    its own decomposition and its case fold is ``lower``, and the accents of any other are
-    dropped by one ``translate`` rather than a test of each character."""
+    """``query_language.words`` of a mention's text, the same words sooner (``_folded``)."""
+    return tuple(_WORD.findall(_folded(text)))
+
+
+def _folded(text: str) -> str:
+    """``query_language.normalise``, sooner: an ASCII text is its own decomposition and its case
+    fold is ``lower``, and the accents of any other are dropped by one ``translate`` rather than
+    a test of each character."""
     if text.isascii():
-        folded = text.lower()
-    else:
-        folded = unicodedata.normalize("NFKD", text.casefold())
-        if not folded.isascii():
-            folded = folded.translate(_combining_marks())
-    return tuple(_WORD.findall(folded))
+        return text.lower()
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return folded if folded.isascii() else folded.translate(_combining_marks())
 
 
 @cache
@@ -115,16 +121,16 @@ def _combining_marks() -> dict[int, None]:
 
 
 # Places are few and repeated on every mention from there (``Siena``, ``Toscana``, ``Italia``).
-_PLACE_WORDS: dict[str, tuple[str, ...]] = {}
-_PLACE_WORDS_KEPT = 4096
+_PLACES: dict[tuple[str, ...], frozenset[tuple[str, ...]]] = {}
+_PLACES_KEPT = 4096
 
 
-def _place_words(place: str) -> tuple[str, ...]:
-    found = _PLACE_WORDS.get(place)
+def _places(places: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    found = _PLACES.get(places)
     if found is None:
-        found = words(place)
-        if len(_PLACE_WORDS) < _PLACE_WORDS_KEPT:
-            _PLACE_WORDS[place] = found
+        found = frozenset(words(place) for place in places)
+        if len(_PLACES) < _PLACES_KEPT:
+            _PLACES[places] = found
     return found
 
 

@@ -51,7 +51,6 @@ from services.listening.contracts import RawMention
 from services.listening.ingestion import DURABLE, ingestion
 from services.listening.intake import publish_raw_mentions
 from services.listening.models import KnownEngagement, ListeningQuery, Mention
-from services.listening.places import MentionClues, resolve
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.events.jetstream import connect_nats
@@ -444,10 +443,8 @@ async def consume() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    # Ready means at full speed: the model loaded, the gazetteer and its grids built.
-    ingestion.model.label(["pronto"])
-    for latitude, longitude in ((43.32, 11.33), (40.42, -3.70)):
-        resolve(MentionClues("Siena", latitude=latitude, longitude=longitude))
+    # Ready means at full speed: what ingestion keeps loaded, out of the collector's sight.
+    ingestion.warm_up()
     engine = create_engine(settings)
     nats = await connect_nats(settings, "bench-listening-consumer")
     js = nats.jetstream()

@@ -19,10 +19,17 @@ from typer.testing import CliRunner
 from engage.cli import app as cli
 from shared.auth import Role, TokenVerifier, issue_dev_token
 from shared.errors import ProblemError
-from shared.settings import AuthSettings, MediaSettings, PublisherSettings, Settings
+from shared.settings import (
+    AuthSettings,
+    ListeningSettings,
+    MediaSettings,
+    PublisherSettings,
+    Settings,
+)
 
-# Real (not development) media link keys, for settings that must pass in prod.
+# Real (not development) media link keys and sources' keys, for settings that must pass in prod.
 MEDIA_KEYS = MediaSettings(url_signing_keys=["a-real-media-link-key-from-vault"])
+LISTENING_KEYS = ListeningSettings(credential_keys=[Fernet.generate_key().decode()])
 
 
 def test_prod_refuses_the_development_secrets() -> None:
@@ -33,22 +40,31 @@ def test_prod_refuses_the_development_secrets() -> None:
     keys = PublisherSettings(token_keys=[Fernet.generate_key().decode()])
     with pytest.raises(ValidationError, match="TOKEN_KEYS holds the development key"):
         Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
-    with pytest.raises(ValidationError, match="URL_SIGNING_KEYS holds the development key"):
+    with pytest.raises(ValidationError, match="CREDENTIAL_KEYS holds the development key"):
         Settings(
             environment="prod",
             auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
             publisher=keys,
         )
+    with pytest.raises(ValidationError, match="URL_SIGNING_KEYS holds the development key"):
+        Settings(
+            environment="prod",
+            auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
+            publisher=keys,
+            listening=LISTENING_KEYS,
+        )
     assert Settings(
         environment="prod",
         auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
         publisher=keys,
+        listening=LISTENING_KEYS,
         media=MEDIA_KEYS,
     )
     assert Settings(
         environment="prod",
         auth=AuthSettings(jwks_url="https://idp.example/jwks"),
         publisher=keys,
+        listening=LISTENING_KEYS,
         media=MEDIA_KEYS,
     )
 
@@ -127,6 +143,7 @@ async def test_production_verifies_rs256_against_jwks(
         environment="prod",
         auth=AuthSettings(jwks_url=jwks_url),
         publisher=PublisherSettings(token_keys=[Fernet.generate_key().decode()]),
+        listening=LISTENING_KEYS,
         media=MEDIA_KEYS,
     )
     verifier = TokenVerifier(settings)

@@ -162,7 +162,8 @@ async def test_setup_checks_the_connections_and_the_gate_lists_what_is_missing(
         "reason": "no_plan",
     }
     recorded = [s for s in records.events("deliverable_recorded") if s.phase is Phase.SEEDING]
-    assert [step.details["name"] for step in recorded] == ["plan_publishing"]
+    # Seeding switches listening on, then publishes: both recorded as they happen.
+    assert [step.details["name"] for step in recorded] == ["listening_start", "plan_publishing"]
 
 
 async def test_without_a_connection_nothing_is_published(

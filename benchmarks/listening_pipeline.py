@@ -345,9 +345,7 @@ async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: i
                 async with contextlib.AsyncExitStack() as stack:
                     processes = [
                         await stack.enter_async_context(
-                            consumer_process(
-                                settings, Path(scratch), profile and profile.with_suffix(f".{n}")
-                            )
+                            consumer_process(settings, Path(scratch), profiled(profile, n))
                         )
                         for n in range(consumers)
                     ]
@@ -387,6 +385,13 @@ async def published(js: JetStreamContext, settings: Settings, mentions: list[Raw
     for offset in range(0, len(mentions), PUBLISH_CHUNK):
         await publish_raw_mentions(js, settings, mentions[offset : offset + PUBLISH_CHUNK])
     return time.perf_counter() - started
+
+
+def profiled(profile: Path | None, consumer: int) -> Path | None:
+    """Where a consumer writes its profile: the path given, then ``<path>.1`` and so on."""
+    if profile is None or consumer == 0:
+        return profile
+    return profile.with_name(f"{profile.name}.{consumer}")
 
 
 def reported(prefix: str, run: Run) -> None:

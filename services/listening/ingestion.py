@@ -4,9 +4,9 @@ A kernel consumer in batch mode (``shared/events/consumer.py``) handles each fet
 ``listening.mention_received`` events in one transaction with their ``processed_events`` rows,
 and acknowledges them after the commit. The handler normalises each mention, detects its
 language and scores its sentiment (``sentiment/``), places it (``places/``), matches it against
-the organisation's active queries (``query_matching.py``) and inserts the batch in one
-statement, skipping those the organisation already has from that source (the unique
-organisation, source and external id). What it stored is announced by one
+the organisation's active queries (``query_matching.py``) and inserts the batch by COPY
+(``repository.insert_mentions``), skipping those the organisation already has from that source
+(the unique organisation, source and external id). What it stored is announced by one
 ``listening.mentions_ingested`` per organisation through the outbox, in the same transaction.
 
 A message that is not a raw mention, or names an engagement that is not the organisation's,
@@ -176,8 +176,9 @@ class MentionIngestion:
     """The ingestion consumer's handlers; the sentiment model is loaded once, on first use.
 
     The consumer hands over each fetch of events at once (``handle_batch``), so a batch is
-    scored in one call of the model, inserted in one multi-row statement and announced with one
-    ``mentions_ingested`` per organisation; an event whose batch failed is handled alone."""
+    scored in one call of the model, matched against queries read in one statement, inserted by
+    one COPY and one INSERT and announced with one ``mentions_ingested`` per organisation; an
+    event whose batch failed is handled alone."""
 
     def __init__(self) -> None:
         self._model: SentimentModel | None = None

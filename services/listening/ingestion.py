@@ -374,13 +374,16 @@ async def _announce(
     received: dict[uuid.UUID, list[str]] = {}
     for item in accepted:
         received.setdefault(item.raw.organization_id, []).append(item.event.id)
+    stored_of: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in stored:
+        stored_of.setdefault(row["organization_id"], []).append(row)
+    announcements = []
     for organization_id, event_ids in received.items():
-        rows = [row for row in stored if row["organization_id"] == organization_id]
+        rows = stored_of.get(organization_id)
         if not rows:
             continue
         counts: Counter[str] = Counter(row["sentiment_label"] or "unlabelled" for row in rows)
-        await listening_outbox.add(
-            session,
+        announcements.append(
             new_event(
                 events.MENTIONS_INGESTED,
                 events.MentionsIngested(
@@ -396,8 +399,10 @@ async def _announce(
                 source=events.SOURCE,
                 subject=str(organization_id),
                 event_id=events.ingested_event_id(event_ids),
-            ),
+            )
         )
+    # One statement for the batch's announcements, in the order their organisations came.
+    await listening_outbox.add_all(session, announcements)
 
 
 def _described(error: ValidationError) -> str:

@@ -34,6 +34,7 @@ from engage import infra
 from engage.bootstrap import drop_database, ensure_database
 from services.content import worker as content_worker
 from services.content.app import build_app as build_content
+from services.content.contests import mention_entries as content_contest_entries
 from services.content.models import OutboxEvent as ContentOutboxEvent
 from services.content.models import engagements as content_engagements
 from services.gateway.app import build_app as build_gateway
@@ -69,6 +70,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 # What the services' workers consume, besides relaying their outboxes.
 SUBSCRIPTIONS = [
     content_engagements.subscription,
+    content_contest_entries.subscription,
     listening_engagements.subscription,
     listening_ingestion.subscription,
     *publisher_approvals.SUBSCRIPTIONS,

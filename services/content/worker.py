@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.content.activities import ContentItemActivities
+from services.content.contests import mention_entries
 from services.content.contests.activities import ContestActivities
 from services.content.models import OutboxEvent, engagements
 from services.content.plan.activities import PlanActivities
@@ -35,5 +36,5 @@ async def main(settings: Settings) -> None:
         task_queues.CONTENT,
         activities=lambda runtime: activities(runtime.sessions, settings),
         outbox_model=OutboxEvent,
-        subscriptions=[engagements.subscription],
+        subscriptions=[engagements.subscription, mention_entries.subscription],
     )

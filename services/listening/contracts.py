@@ -219,3 +219,39 @@ class TrainOrganizationSentimentModelInput(BaseModel):
     requested_by: str
     # Prepended to the services' task queues (see shared/task_queues.py).
     task_queue_prefix: str = ""
+
+
+# Replies to conversations: the listening API starts ``SendReplyWorkflow`` (``reply-<id>``),
+# which sends through the publisher (``publisher.send_reply``) and records the outcome here.
+REPLY_WORKFLOW = "SendReplyWorkflow"
+RECORD_REPLY_OUTCOME = "listening.record_reply_outcome"
+
+
+def reply_workflow_id(reply_id: uuid.UUID) -> str:
+    return f"reply-{reply_id}"
+
+
+class SendReplyInput(BaseModel):
+    reply_id: uuid.UUID
+    conversation_id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID | None
+    connection_id: uuid.UUID
+    in_reply_to: str = Field(min_length=1, max_length=300)
+    post_external_id: str | None = Field(None, max_length=300)
+    text: str = Field(min_length=1, max_length=10_000)
+    # Prepended to the services' task queues (see shared/task_queues.py).
+    task_queue_prefix: str = ""
+
+
+class ReplyOutcome(BaseModel):
+    """What became of a reply: ``sent`` with the platform's id, or ``failed`` with why."""
+
+    reply_id: uuid.UUID
+    conversation_id: uuid.UUID
+    organization_id: uuid.UUID
+    status: Literal["sent", "failed"]
+    platform_reply_id: str | None = None
+    url: str | None = None
+    failure: str | None = Field(None, max_length=2000)
+    at: AwareDatetime

@@ -348,3 +348,25 @@ class ConversationsRead(BaseModel):
     newest: AwareDatetime | None
     # The platform asked to wait this long (rate-limit headers) before the next read.
     retry_after: float | None = None
+
+
+SEND_REPLY = "publisher.send_reply"
+
+
+class SendReply(BaseModel):
+    """Answer a comment or mention on a connected channel, exactly once per ``reply_id``."""
+
+    reply_id: uuid.UUID
+    organization_id: uuid.UUID
+    connection_id: uuid.UUID
+    # The platform's id of the comment or mention answered, and of the post it is under.
+    in_reply_to: str = Field(min_length=1, max_length=300)
+    post_external_id: str | None = Field(None, max_length=300)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ReplySent(BaseModel):
+    reply_id: uuid.UUID
+    platform_reply_id: str
+    url: str | None = None
+    sent_at: AwareDatetime

@@ -232,11 +232,15 @@ def reply_workflow_id(reply_id: uuid.UUID) -> str:
 
 
 class SendReplyInput(BaseModel):
+    """``connection_id`` None: the workflow answers through the engagement's connection of
+    ``channel`` as the publisher resolves it (``publisher.engagement_connections``)."""
+
     reply_id: uuid.UUID
     conversation_id: uuid.UUID
     organization_id: uuid.UUID
     engagement_id: uuid.UUID | None
-    connection_id: uuid.UUID
+    channel: str = Field(min_length=1, max_length=32)
+    connection_id: uuid.UUID | None = None
     in_reply_to: str = Field(min_length=1, max_length=300)
     post_external_id: str | None = Field(None, max_length=300)
     text: str = Field(min_length=1, max_length=10_000)

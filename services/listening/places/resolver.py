@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from services.listening.places.gazetteer import (
     ITALY,
@@ -138,8 +139,9 @@ def _nearness(km: float, floor: float, span: float) -> float:
 # --- names -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
+    """A word of the text (a tuple: a text has dozens, each built on every mention)."""
+
     folded: str
     original: str
     start: int

@@ -80,6 +80,8 @@ COMPONENTS = (
     _Component("PostgreSQL", infra.postgres_target, infra.postgres_reachable, infra.start_postgres),
     _Component("NATS", infra.nats_target, infra.nats_reachable, infra.start_nats),
     _Component("Temporal", infra.temporal_target, infra.temporal_reachable, infra.start_temporal),
+    # Notifications' e-mail: the embedded server keeps what is sent under <data_dir>/mail.
+    _Component("SMTP", infra.smtp_target, infra.smtp_reachable, infra.start_smtp),
 )
 
 
@@ -390,6 +392,10 @@ class _Platform:
         table.add_row("NATS", settings.nats_url, self.origins["NATS"])
         database = database_display(settings.database_url)
         table.add_row("PostgreSQL", database, self.origins["PostgreSQL"])
+        smtp_host, smtp_port = infra.smtp_target(settings)
+        table.add_row("SMTP (notifications)", f"{smtp_host}:{smtp_port}", self.origins["SMTP"])
+        if self.origins["SMTP"] == EMBEDDED:
+            table.add_row("Mail kept", str(infra.mail_dir(settings)), "")
         if self.embedded:
             table.add_row("Embedded logs", str(infra.data_dir(settings) / "logs"), "")
         return table

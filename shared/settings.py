@@ -175,6 +175,27 @@ class ListeningSettings(BaseModel):
     api_base_urls: dict[str, str] = {}
 
 
+class NotificationsSettings(BaseModel):
+    """How alerts and SLA events reach people: e-mail over SMTP, and signed webhooks."""
+
+    # ``engage up`` keeps what is sent to 127.0.0.1:1025 as .eml files under ``<data_dir>/mail``.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_from: str = "Atlantide Engage <notifications@engage.localhost>"
+    smtp_timeout_seconds: float = Field(15.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # A delivery that fails for a reason that may pass is tried again after the first backoff,
+    # then twice as long each time, up to the longest, ``max_attempts`` times in all.
+    max_attempts: int = Field(8, ge=1, le=20)
+    first_backoff_seconds: float = Field(30.0, gt=0)
+    max_backoff_seconds: float = Field(3600.0, gt=0)
+    # How often the listening worker looks for deliveries due.
+    poll_seconds: float = Field(1.0, gt=0)
+
+
 class SandboxSettings(BaseModel):
     """The built-in sandbox platform: a local simulation of a social network, never a real one."""
 
@@ -235,6 +256,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     publisher: PublisherSettings = PublisherSettings()
     listening: ListeningSettings = ListeningSettings()
+    notifications: NotificationsSettings = NotificationsSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
 from workflows.lifecycle_start import lifecycle_start_consumer
+from workflows.listening.alerts import CrisisEscalationWorkflow, ListeningAlertsWorkflow
 from workflows.listening.polling import ListeningPollWorkflow
 from workflows.listening.workflow import TrainOrganizationSentimentModel
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
@@ -22,6 +23,8 @@ WORKFLOWS: list[type] = [
     PeriodicReportWorkflow,
     TrainOrganizationSentimentModel,
     ListeningPollWorkflow,
+    ListeningAlertsWorkflow,
+    CrisisEscalationWorkflow,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -132,3 +133,58 @@ class SourceRecovered(SourceHealthFact):
     failing_since: datetime
     # Polls that failed in a row before this one worked.
     failures: int
+
+
+# Alerts (``services.listening.alerts``): raised from an hour of an engagement's mentions, made
+# another role's responsibility while nobody acknowledges them, acknowledged, then resolved.
+ALERT_RAISED = "listening.alert_raised"
+ALERT_ESCALATED = "listening.alert_escalated"
+ALERT_ACKNOWLEDGED = "listening.alert_acknowledged"
+ALERT_RESOLVED = "listening.alert_resolved"
+
+
+def alert_event_id(alert_id: uuid.UUID, fact: str) -> uuid.UUID:
+    """Each fact of an alert happens once (``escalated/<level>`` once per level)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-alert/{alert_id}/{fact}")
+
+
+class AlertFact(BaseModel):
+    alert_id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+    rule_id: uuid.UUID
+    # volume_spike | negative_spike | keyword
+    kind: str
+    # open | acknowledged | resolved
+    status: str
+    # The ``shared.auth.Role`` now answerable for it: editor, manager, admin.
+    responsible_role: str
+    window_start: datetime
+    window_end: datetime
+
+
+class AlertRaised(AlertFact):
+    rule_name: str
+    query_id: uuid.UUID | None
+    # Window, baseline, observed, threshold and sample mentions (``alerts.schemas.Evidence``).
+    evidence: dict[str, Any]
+
+
+class AlertEscalated(AlertFact):
+    # 1: the manager, 2: the admin.
+    escalation_level: int
+    previous_role: str
+    escalated_at: datetime
+
+
+class AlertAcknowledged(AlertFact):
+    acknowledged_by: str
+    note: str | None
+    acknowledged_at: datetime
+
+
+class AlertResolved(AlertFact):
+    resolved_by: str
+    note: str
+    resolved_at: datetime
+

@@ -16,7 +16,14 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.publisher import connections, conversations, metrics, publications, repository
+from services.publisher import (
+    connections,
+    conversations,
+    metrics,
+    publications,
+    replies,
+    repository,
+)
 from services.publisher.contracts import (
     AUTH_ERROR,
     CANCEL_UPDATE,
@@ -30,6 +37,7 @@ from services.publisher.contracts import (
     REFRESH_TOKENS,
     RETRYABLE_ERROR,
     SCHEDULE_PUBLICATION,
+    SEND_REPLY,
     UNKNOWN_OUTCOME_ERROR,
     WITHDRAW_ENGAGEMENT_POSTS,
     CancelCommand,
@@ -48,8 +56,10 @@ from services.publisher.contracts import (
     PublishPostState,
     ReadConversations,
     RefreshTokensCommand,
+    ReplySent,
     ScheduledPublication,
     SchedulePublicationCommand,
+    SendReply,
     TokensRefreshed,
     WithdrawEngagementPosts,
 )
@@ -245,6 +255,13 @@ class PublisherActivities:
             self._sessions, self._vault, self._connector_for, command
         )
 
+    @activity.defn(name=SEND_REPLY)
+    @problems_as_application_errors
+    async def send_reply(self, command: SendReply) -> ReplySent:
+        """Answer a comment or mention once per reply id; an attempt after a lost answer checks
+        the platform before sending (``replies.py`` says which failures are final)."""
+        return await replies.send_reply(self._sessions, self._vault, self._connector_for, command)
+
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
         return [self.publish]
@@ -260,6 +277,7 @@ class PublisherActivities:
             self.engagement_connections,
             self.engagement_period_summary,
             self.read_conversations,
+            self.send_reply,
         ]
 
 

@@ -47,8 +47,8 @@ THROTTLED = 429
 
 
 @dataclass(frozen=True)
-class _Channel:
-    """What a read needs of the connection, taken out of its session."""
+class ConnectionAccount:
+    """What a read (or a reply) needs of the connection, taken out of its session."""
 
     connection_id: uuid.UUID
     channel: str
@@ -69,20 +69,22 @@ async def read_conversations(
     """The connection's conversations after ``command.since`` (see the module's failures)."""
     async with session_scope(sessions, SYSTEM) as session:
         connection = await _require_active(session, command)
-        channel = _Channel(connection.id, connection.channel, connection.account_id)
+        channel = ConnectionAccount(connection.id, connection.channel, connection.account_id)
     reader = _reader(connector_for, channel.channel)
-    credentials = await _credentials(sessions, vault, reader, channel)
+    credentials = await connection_credentials(sessions, vault, reader, channel)
     try:
         return await _read(reader, credentials, channel, command)
     except AuthError:
         # Refused although not due to expire (expired early, or revoked): one refresh tells a
         # token that can be renewed from an authorisation that is gone.
-        credentials = await _credentials(sessions, vault, reader, channel, refused=credentials)
+        credentials = await connection_credentials(
+            sessions, vault, reader, channel, refused=credentials
+        )
         try:
             return await _read(reader, credentials, channel, command)
         except AuthError as error:
             reason = f"the {channel.channel} platform refused a fresh token: {error}"
-            await _mark_needs_reauth(sessions, channel, reason)
+            await mark_connection_needs_reauth(sessions, channel, reason)
             raise NeedsReauthError(channel.connection_id, reason) from error
 
 
@@ -115,11 +117,11 @@ def _reader(connector_for: ConnectorFor, channel: str) -> ConversationReader:
     return connector
 
 
-async def _credentials(
+async def connection_credentials(
     sessions: async_sessionmaker[AsyncSession],
     vault: TokenVault,
-    reader: ConversationReader,
-    channel: _Channel,
+    connector: Connector,
+    channel: ConnectionAccount,
     *,
     refused: Credentials | None = None,
 ) -> Credentials:
@@ -142,7 +144,7 @@ async def _credentials(
             if not _due_for_refresh(connection, stored, refused):
                 return stored
             try:
-                credentials = await reader.refresh(stored)
+                credentials = await connector.refresh(stored)
             except AuthError as error:
                 reason = f"token refresh refused: {error}"
             except ConnectorError as error:
@@ -151,7 +153,7 @@ async def _credentials(
                 connection.token_ciphertext = vault.seal(credentials)
                 connection.expires_at = credentials.expires_at
                 return credentials
-    await _mark_needs_reauth(sessions, channel, reason)
+    await mark_connection_needs_reauth(sessions, channel, reason)
     raise NeedsReauthError(channel.connection_id, reason)
 
 
@@ -167,7 +169,7 @@ def _due_for_refresh(
 async def _read(
     reader: ConversationReader,
     credentials: Credentials,
-    channel: _Channel,
+    channel: ConnectionAccount,
     command: ReadConversations,
 ) -> ConversationsRead:
     try:
@@ -180,7 +182,7 @@ async def _read(
         raise _platform_problem(channel, error) from error
 
 
-def _platform_problem(channel: _Channel, error: ConnectorError) -> ProblemError:
+def _platform_problem(channel: ConnectionAccount, error: ConnectorError) -> ProblemError:
     """A platform failure as a retryable problem; throttling keeps the platform's wait."""
     retry_after = error.retry_after if isinstance(error, RetryableError) else None
     headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
@@ -201,8 +203,8 @@ def _platform_problem(channel: _Channel, error: ConnectorError) -> ProblemError:
     )
 
 
-async def _mark_needs_reauth(
-    sessions: async_sessionmaker[AsyncSession], channel: _Channel, reason: str
+async def mark_connection_needs_reauth(
+    sessions: async_sessionmaker[AsyncSession], channel: ConnectionAccount, reason: str
 ) -> None:
     """Recorded in its own unit of work: the problem raised next rolls back the caller's."""
     async with session_scope(sessions, SYSTEM) as session:

@@ -86,6 +86,34 @@ class Publication(OrgScoped, Timestamped, Base):
     workflow_id: Mapped[str] = mapped_column(String(200), nullable=False)
 
 
+class Reply(OrgScoped, Timestamped, Base):
+    """One answer to a comment or mention, sent once: claimed (``sending``) and committed before
+    the platform is called, so an attempt after a lost answer checks the platform first."""
+
+    __tablename__ = "replies"
+
+    # The reply's id as listening gave it: the idempotency key sent to the platform.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Connection.id), index=True, nullable=False
+    )
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    in_reply_to: Mapped[str] = mapped_column(String(300), nullable=False)
+    post_external_id: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    # pending | sending | unconfirmed | sent | failed (failed: known not to have been sent)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    platform_reply_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
 class PostMetricsSample(OrgScoped, Base):
     __tablename__ = "post_metrics"
 

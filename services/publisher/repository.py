@@ -1,7 +1,7 @@
-"""Every query of the publisher: connections and their OAuth states, publications, metrics
-samples, its outbox, and its read model of approved content. Organisation scoping is applied by
-the session; the rules that use these queries live in ``connections.py``, ``publications.py``,
-``publishing.py``, ``metrics.py`` and ``approvals.py``."""
+"""Every query of the publisher: connections and their OAuth states, publications, replies,
+metrics samples, its outbox, and its read model of approved content. Organisation scoping is
+applied by the session; the rules that use these queries live in ``connections.py``,
+``publications.py``, ``publishing.py``, ``replies.py``, ``metrics.py`` and ``approvals.py``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from services.publisher.models import (
     OutboxEvent,
     PostMetricsSample,
     Publication,
+    Reply,
     ReviewedItem,
 )
 
@@ -310,3 +311,20 @@ async def approved_variant(
             ApprovedVariant.organization_id == organization_id,
         )
     )
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+async def reply_for_update(session: AsyncSession, values: dict[str, Any]) -> Reply:
+    """The reply with ``values["id"]``, created from ``values`` when it is new, locked."""
+    await session.execute(insert(Reply).values(**values).on_conflict_do_nothing())
+    reply = await session.get(Reply, values["id"], with_for_update=True, populate_existing=True)
+    assert reply is not None
+    return reply
+
+
+async def get_reply(
+    session: AsyncSession, reply_id: uuid.UUID, *, for_update: bool = False
+) -> Reply | None:
+    return await session.get(Reply, reply_id, with_for_update=for_update)

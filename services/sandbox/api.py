@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime
 
 from services.sandbox.deps import CallerDep, SandboxDep, require_owner
-from services.sandbox.limits import content_violations
+from services.sandbox.limits import content_violations, reply_violations
 from services.sandbox.schemas import (
     AcceptThenTimeout,
     AccountCreate,
@@ -22,10 +22,19 @@ from services.sandbox.schemas import (
     PostMetricsOut,
     PostOut,
     PostPage,
+    ReplyCreate,
+    ReplyOut,
+    ReplyPage,
     SandboxDescription,
 )
-from services.sandbox.simulation import account_mentions, post_comments, post_metrics
-from services.sandbox.state import AccountRecord, PlatformState, PostRecord, fingerprint
+from services.sandbox.simulation import account_mentions, conversation, post_comments, post_metrics
+from services.sandbox.state import (
+    AccountRecord,
+    PlatformState,
+    PostRecord,
+    ReplyRecord,
+    fingerprint,
+)
 from shared.errors import ConflictError, ProblemError
 
 router = APIRouter(tags=["sandbox platform"])
@@ -42,6 +51,13 @@ def post_out(post: PostRecord, request: Request) -> PostOut:
     return PostOut(
         **post.model_dump(include=set(PostOut.model_fields) - {"url"}),
         url=str(request.url_for("permalink", post_id=post.id)),
+    )
+
+
+def reply_out(reply: ReplyRecord, request: Request) -> ReplyOut:
+    return ReplyOut(
+        **reply.model_dump(include=set(ReplyOut.model_fields) - {"url"}),
+        url=str(request.url_for("reply_permalink", reply_id=reply.id)),
     )
 
 
@@ -111,6 +127,83 @@ async def create_post(
     return await _answer_too_late(request, created, armed)
 
 
+@router.post(
+    "/v1/conversations/{conversation_id}/replies", status_code=201, response_model=ReplyOut
+)
+async def create_reply(
+    conversation_id: str,
+    body: ReplyCreate,
+    caller: CallerDep,
+    sandbox: SandboxDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> ReplyOut | Response:
+    """Answer a comment or a mention as the token's account. A repeated ``Idempotency-Key``
+    answers 200 with the reply it created before."""
+    state = sandbox.state
+    account = state.account(caller)
+    earlier = state.reply_for_key(account.id, idempotency_key) if idempotency_key else None
+    if earlier is not None:
+        if earlier.fingerprint != fingerprint(body) or earlier.in_reply_to != conversation_id:
+            state.stats.rejected_invalid += 1
+            raise ProblemError(
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was already used for a different reply.",
+                reply_id=earlier.id,
+            )
+        state.stats.duplicates_prevented += 1
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+        return reply_out(earlier, request)
+    answered = conversation(state, conversation_id)
+    violations = reply_violations(body, state.settings.max_text_length)
+    if violations:
+        state.stats.rejected_invalid += 1
+        raise ProblemError(
+            422,
+            "content-rejected",
+            "The reply breaks the platform's limits.",
+            violations=[violation.model_dump() for violation in violations],
+        )
+    reply = state.add_reply(account, answered.id, answered.post_id, body, idempotency_key)
+    created = reply_out(reply, request)
+    state.stats.accepted_replies += 1
+    armed = sandbox.traffic.take_accept_then_timeout()
+    if armed is None:
+        return created
+    state.stats.accept_then_timeout_applied += 1
+    return await _answer_too_late(request, created, armed)
+
+
+@router.get("/v1/conversations/{conversation_id}/replies", response_model=ReplyPage)
+async def list_replies(
+    conversation_id: str,
+    caller: CallerDep,
+    sandbox: SandboxDep,
+    request: Request,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None,
+    limit: PageSize = 50,
+) -> ReplyPage:
+    """The replies to a comment or a mention, oldest first (so a client whose answer was lost
+    finds what it created by its ``idempotency_key``)."""
+    page, next_seq = sandbox.state.replies_to(
+        conversation_id, int(cursor) if cursor else None, limit
+    )
+    return ReplyPage(
+        data=[reply_out(reply, request) for reply in page],
+        next_cursor=None if next_seq is None else str(next_seq),
+    )
+
+
+@router.get("/v1/replies/{reply_id}", response_model=ReplyOut)
+async def read_reply(
+    reply_id: str, caller: CallerDep, sandbox: SandboxDep, request: Request
+) -> ReplyOut:
+    return reply_out(sandbox.state.reply(reply_id), request)
+
+
 def _check_replay(state: PlatformState, earlier: PostRecord, body: PostCreate) -> None:
     if earlier.fingerprint != fingerprint(body):
         state.stats.rejected_invalid += 1
@@ -127,9 +220,9 @@ def _check_replay(state: PlatformState, earlier: PostRecord, body: PostCreate) -
 
 
 async def _answer_too_late(
-    request: Request, created: PostOut, armed: AcceptThenTimeout
+    request: Request, created: PostOut | ReplyOut, armed: AcceptThenTimeout
 ) -> Response:
-    """The post exists; its creator either hears nothing in time or gets half an answer."""
+    """The post (or reply) exists; its creator hears nothing in time or gets half an answer."""
     if armed.mode == "malformed":
         body = created.model_dump_json()
         return Response(body[: len(body) // 2], status_code=201, media_type="application/json")
@@ -215,4 +308,18 @@ async def permalink(post_id: str, sandbox: SandboxDep) -> HTMLResponse:
         f"<h1>@{html.escape(account.handle)}</h1>"
         f"<p>{html.escape(post.title or '')}</p><p>{html.escape(post.text)}</p>"
         f"<p>{html.escape(post.link or '')}</p><p><time>{post.created_at.isoformat()}</time></p>"
+    )
+
+
+@router.get("/replies/{reply_id}", response_class=HTMLResponse, name="reply_permalink")
+async def reply_permalink(reply_id: str, sandbox: SandboxDep) -> HTMLResponse:
+    """A reply's public page."""
+    reply = sandbox.state.reply(reply_id)
+    account = sandbox.state.account(reply.account_id)
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>Sandbox reply</title>"
+        "<p><strong>SANDBOX</strong>: a local simulation, not a real social network.</p>"
+        f"<h1>@{html.escape(account.handle)}</h1>"
+        f"<p>In reply to {html.escape(reply.in_reply_to)}</p><p>{html.escape(reply.text)}</p>"
+        f"<p><time>{reply.created_at.isoformat()}</time></p>"
     )

@@ -2,8 +2,9 @@
 
 Rate limits are a token bucket per account. Injected failures are a deterministic sequence:
 call ``n`` fails when ``unit(seed, "fault", n)`` is below the failure rate, so a run with the same
-seed fails the same calls. ``accept_then_timeout`` arms the next new posts to be created and then
-answered too late (or garbled), which is what exactly-once publishing has to survive.
+seed fails the same calls. ``accept_then_timeout`` arms the next new posts (or replies) to be
+created and then answered too late (or garbled), which is what exactly-once publishing has to
+survive.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from services.sandbox.schemas import (
     FaultsOut,
     FaultsUpdate,
     PostCreate,
+    ReplyCreate,
     Violation,
 )
 from shared.settings import SandboxSettings
@@ -55,6 +57,23 @@ def content_violations(post: PostCreate, max_text_length: int, max_media: int) -
         for index, media in enumerate(post.media)
         if media.mime_type not in ALLOWED_MEDIA_TYPES
     )
+    return violations
+
+
+def reply_violations(reply: ReplyCreate, max_text_length: int) -> list[Violation]:
+    """A reply is text only, under the same length limit as a post."""
+    violations: list[Violation] = []
+    if not reply.text.strip():
+        violations.append(Violation(rule="not_empty", field="text", limit="1", actual="0"))
+    if len(reply.text) > max_text_length:
+        violations.append(
+            Violation(
+                rule="max_text_length",
+                field="text",
+                limit=str(max_text_length),
+                actual=str(len(reply.text)),
+            )
+        )
     return violations
 
 

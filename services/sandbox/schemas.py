@@ -133,6 +133,36 @@ class ConversationPage(BaseModel):
     data: list[Conversation]
 
 
+class ReplyCreate(BaseModel):
+    """Structure only; the platform's own limits (length) are checked after, as 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+
+
+class ReplyOut(BaseModel):
+    """A reply of an account to a comment or a mention (``in_reply_to``)."""
+
+    id: str
+    account_id: str
+    in_reply_to: str
+    # The post the comment answered is under; None for a mention.
+    post_id: str | None
+    text: str
+    # Echoed so that a client whose request timed out can find what it created.
+    idempotency_key: str | None
+    url: str
+    created_at: datetime
+
+
+class ReplyPage(BaseModel):
+    """Oldest first; pass ``next_cursor`` as ``cursor`` for the following page."""
+
+    data: list[ReplyOut]
+    next_cursor: str | None
+
+
 class TokenRequest(BaseModel):
     """``POST /oauth/token`` form fields (RFC 6749 section 4.1.3 and 6)."""
 
@@ -163,7 +193,7 @@ class TokenResponse(BaseModel):
 
 
 class AcceptThenTimeout(BaseModel):
-    """The next ``count`` new posts are created, then answered too late or garbled."""
+    """The next ``count`` new posts or replies are created, then answered too late or garbled."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -194,6 +224,7 @@ class StatsOut(BaseModel):
 
     requests: int
     accepted_posts: int
+    accepted_replies: int
     duplicates_prevented: int
     rejected_rate_limited: int
     rejected_failures: int

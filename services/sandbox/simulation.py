@@ -2,7 +2,8 @@
 
 Comments are consistent with the metrics: a post showing ``n`` comments lists exactly comments
 ``0 .. n-1``, each dated when the count first passed it. Mentions of an account arrive about every
-two simulated hours since it was created.
+two simulated hours since it was created. A conversation's id (``comment-<post>-<n>``,
+``mention-<account>-<n>``) names where it is, so one can be found again to be answered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from services.sandbox import engagement
 from services.sandbox.schemas import Conversation, PostMetricsOut
 from services.sandbox.state import AccountRecord, PlatformState, PostRecord
 from services.sandbox.voices import Kind, voice
+from shared.errors import NotFoundError
 
 
 def post_figures(state: PlatformState, post: PostRecord) -> engagement.Figures:
@@ -98,3 +100,31 @@ def account_mentions(
             if len(mentions) == limit:
                 break
     return mentions
+
+
+def conversation(state: PlatformState, conversation_id: str) -> Conversation:
+    """The comment or mention with this id, once it has happened."""
+    kind, _, rest = conversation_id.partition("-")
+    owner_id, _, number = rest.rpartition("-")
+    if kind not in ("comment", "mention") or not number.isdigit():
+        raise NotFoundError("conversation", conversation_id)
+    index = int(number)
+    under: PostRecord | None = None
+    if kind == "comment":
+        post = state.post(owner_id)
+        account = state.account(post.account_id)
+        if index >= post_figures(state, post).comments:
+            raise NotFoundError("conversation", conversation_id)
+        total = engagement.totals(state.settings.seed, post.id, post.audience, post.has_video)
+        delay = engagement.comment_delay(total.comments, index)
+        created_at = state.at_simulated(post.created_at, delay)
+        under = post
+    else:
+        account = state.account(owner_id)
+        delay = engagement.mention_delay(state.settings.seed, account.id, index)
+        created_at = state.at_simulated(account.created_at, delay)
+        if created_at > state.now():
+            raise NotFoundError("conversation", conversation_id)
+    return _conversation(
+        state, "comment" if under is not None else "mention", account, under, index, created_at
+    )

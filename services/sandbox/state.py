@@ -1,4 +1,4 @@
-"""The sandbox platform's memory: accounts, posts, OAuth grants, and its JSON file.
+"""The sandbox platform's memory: accounts, posts, replies, OAuth grants, and its JSON file.
 
 Everything lives in one process's memory (handlers never await while changing it, so no lock is
 needed) and is written to ``<data_dir>/sandbox/state.json`` on shutdown and read back on start,
@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from services.sandbox.engagement import followers
-from services.sandbox.schemas import MediaIn, PostCreate
+from services.sandbox.schemas import MediaIn, PostCreate, ReplyCreate
 from shared.errors import ConflictError, NotFoundError, ProblemError
 from shared.settings import SandboxSettings
 
@@ -75,6 +75,21 @@ class PostRecord(BaseModel):
         return any(media.mime_type.startswith("video/") for media in self.media)
 
 
+class ReplyRecord(BaseModel):
+    """An account's answer to a comment or a mention (``in_reply_to``)."""
+
+    seq: int
+    id: str
+    account_id: str
+    in_reply_to: str
+    post_id: str | None
+    text: str
+    idempotency_key: str | None
+    # Digest of the request body, so a reused key with a different reply is refused.
+    fingerprint: str
+    created_at: datetime
+
+
 class GrantRecord(BaseModel):
     account_id: str
     expires_at: datetime | None = None
@@ -86,17 +101,20 @@ class PlatformData(BaseModel):
 
     accounts: dict[str, AccountRecord] = Field(default_factory=dict)
     posts: dict[str, PostRecord] = Field(default_factory=dict)
+    replies: dict[str, ReplyRecord] = Field(default_factory=dict)
     access_tokens: dict[str, GrantRecord] = Field(default_factory=dict)
     refresh_tokens: dict[str, GrantRecord] = Field(default_factory=dict)
     authorization_codes: dict[str, GrantRecord] = Field(default_factory=dict)
     next_account: int = 1
     next_post: int = 1
+    next_reply: int = 1
 
 
 @dataclass
 class Stats:
     requests: int = 0
     accepted_posts: int = 0
+    accepted_replies: int = 0
     duplicates_prevented: int = 0
     rejected_rate_limited: int = 0
     rejected_failures: int = 0
@@ -126,6 +144,7 @@ class PlatformState:
         self.data = PlatformData()
         self.stats = Stats()
         self._post_by_key: dict[tuple[str, str], str] = {}
+        self._reply_by_key: dict[tuple[str, str], str] = {}
 
     # --- persistence ------------------------------------------------------------------------
 
@@ -143,6 +162,11 @@ class PlatformState:
             (post.account_id, post.idempotency_key): post.id
             for post in self.data.posts.values()
             if post.idempotency_key is not None
+        }
+        self._reply_by_key = {
+            (reply.account_id, reply.idempotency_key): reply.id
+            for reply in self.data.replies.values()
+            if reply.idempotency_key is not None
         }
 
     def save(self) -> None:
@@ -304,6 +328,59 @@ class PlatformState:
         page = matching[:limit]
         return page, page[-1].seq if len(matching) > limit else None
 
+    # --- replies ----------------------------------------------------------------------------
 
-def fingerprint(body: PostCreate) -> str:
+    def reply_for_key(self, account_id: str, idempotency_key: str) -> ReplyRecord | None:
+        reply_id = self._reply_by_key.get((account_id, idempotency_key))
+        return None if reply_id is None else self.data.replies[reply_id]
+
+    def add_reply(
+        self,
+        account: AccountRecord,
+        in_reply_to: str,
+        post_id: str | None,
+        body: ReplyCreate,
+        idempotency_key: str | None,
+    ) -> ReplyRecord:
+        seq = self.data.next_reply
+        reply = ReplyRecord(
+            seq=seq,
+            id=f"reply-{seq:06d}",
+            account_id=account.id,
+            in_reply_to=in_reply_to,
+            post_id=post_id,
+            text=body.text,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(body),
+            created_at=self.now(),
+        )
+        self.data.next_reply += 1
+        self.data.replies[reply.id] = reply
+        if idempotency_key is not None:
+            self._reply_by_key[(account.id, idempotency_key)] = reply.id
+        return reply
+
+    def reply(self, reply_id: str) -> ReplyRecord:
+        reply = self.data.replies.get(reply_id)
+        if reply is None:
+            raise NotFoundError("reply", reply_id)
+        return reply
+
+    def replies_to(
+        self, in_reply_to: str, cursor: int | None, limit: int
+    ) -> tuple[list[ReplyRecord], int | None]:
+        """Replies to one comment or mention, oldest first, newer than the ``cursor`` reply."""
+        matching = sorted(
+            (
+                reply
+                for reply in self.data.replies.values()
+                if reply.in_reply_to == in_reply_to and (cursor is None or reply.seq > cursor)
+            ),
+            key=lambda reply: reply.seq,
+        )
+        page = matching[:limit]
+        return page, page[-1].seq if len(matching) > limit else None
+
+
+def fingerprint(body: PostCreate | ReplyCreate) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()

@@ -63,6 +63,24 @@ class PublishStatus(BaseModel):
     detail: str | None = None
 
 
+class ReplyRequest(BaseModel):
+    """An answer to one comment or mention, sent as the connected account."""
+
+    # One per reply: the same key always means the same reply.
+    idempotency_key: str
+    channel: Channel
+    account_id: str = Field(description="The platform's id of the account that answers")
+    # The platform's id of the comment or mention answered, and of the post it is under.
+    in_reply_to: str
+    post_external_id: str | None = None
+    text: str
+
+
+class ReplyResult(BaseModel):
+    platform_reply_id: str
+    url: str | None = None
+
+
 class PostMetrics(BaseModel):
     """Whatever the platform offers; absent figures stay None."""
 
@@ -159,3 +177,20 @@ class ConversationReader(Connector, Protocol):
     async def read_conversations(
         self, credentials: Credentials, account_id: str, since: datetime | None, limit: int
     ) -> ConversationsRead: ...
+
+
+@runtime_checkable
+class ConversationReplier(Connector, Protocol):
+    """Optional: a connector that can answer a comment or a mention as the connected account.
+
+    ``reply`` fails like ``publish`` (a lost answer is ``UnknownOutcomeError``); ``find_reply``
+    is how a reply whose outcome was unknown is checked before anything is sent again: the
+    reply the platform holds for the request (by its idempotency key where the platform keeps
+    one, else the account's answer to the same comment saying the same text), or None when the
+    platform has none."""
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult: ...
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None: ...

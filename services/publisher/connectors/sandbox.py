@@ -10,7 +10,9 @@ write. A write whose answer is lost or garbled has an unknown outcome, to be che
 
 It also reads the conversations of the connected account (the optional ``ConversationReader``
 capability): the comments on its recent posts and the mentions of it, each list paged after
-``since`` on its own, then merged oldest first.
+``since`` on its own, then merged oldest first; and it answers them (``ConversationReplier``):
+``POST /v1/conversations/{id}/replies`` with an ``Idempotency-Key``, which the sandbox keeps for
+good, so a lost answer is checked by finding the key among the conversation's replies.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
 )
 from services.publisher.connectors.http import (
@@ -52,6 +56,8 @@ from services.sandbox.schemas import (
     PostMetricsOut,
     PostOut,
     PostPage,
+    ReplyOut,
+    ReplyPage,
     TokenResponse,
     Violation,
 )
@@ -271,6 +277,43 @@ class SandboxConnector:
             stream.finished = len(page.data) < size
             if page.data:
                 after = page.data[-1].created_at
+
+    # --- the ConversationReplier capability -------------------------------------------------
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        reply = await self._call(
+            "POST",
+            f"/v1/conversations/{request.in_reply_to}/replies",
+            ReplyOut,
+            credentials,
+            write=True,
+            json={"text": request.text},
+            headers={"Idempotency-Key": request.idempotency_key},
+        )
+        return ReplyResult(platform_reply_id=reply.id, url=reply.url)
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        """The conversation's reply carrying the request's idempotency key, if any."""
+        params: dict[str, str | int] = {"limit": PAGE_SIZE}
+        while True:
+            page = await self._call(
+                "GET",
+                f"/v1/conversations/{request.in_reply_to}/replies",
+                ReplyPage,
+                credentials,
+                params=params,
+            )
+            for reply in page.data:
+                if (reply.account_id, reply.idempotency_key) == (
+                    request.account_id,
+                    request.idempotency_key,
+                ):
+                    return ReplyResult(platform_reply_id=reply.id, url=reply.url)
+            if page.next_cursor is None:
+                return None
+            params["cursor"] = page.next_cursor
 
     # --- the OAuth flow, for connecting an account ------------------------------------------
 

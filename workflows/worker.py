@@ -4,6 +4,7 @@ from shared import task_queues
 from shared.settings import Settings
 from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
+from workflows.conversations.reply import SendReplyWorkflow
 from workflows.engagement.workflow import EngagementWorkflow
 from workflows.lifecycle_start import lifecycle_start_consumer
 from workflows.listening.alerts import CrisisEscalationWorkflow, ListeningAlertsWorkflow
@@ -25,6 +26,7 @@ WORKFLOWS: list[type] = [
     ListeningPollWorkflow,
     ListeningAlertsWorkflow,
     CrisisEscalationWorkflow,
+    SendReplyWorkflow,
 ]
 
 

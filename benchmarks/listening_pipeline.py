@@ -437,6 +437,8 @@ def reported(prefix: str, run: Run) -> None:
 async def run() -> None:
     mentions = list(raw_mentions(organisations(), MENTIONS))
     reported("", await measured(mentions, concurrent=True))
+    # The worker scaled out to two processes on the same durable consumer, as an operator runs it.
+    reported("two_consumers_", await measured(mentions, concurrent=True, consumers=2))
     reported("drain_", await measured(mentions, concurrent=False))
     reported("drain_two_consumers_", await measured(mentions, concurrent=False, consumers=2))
 

@@ -259,3 +259,52 @@ class ReplyOutcome(BaseModel):
     url: str | None = None
     failure: str | None = Field(None, max_length=2000)
     at: AwareDatetime
+
+
+# First-response SLA of a conversation: ``ConversationSlaWorkflow`` (``conversation-sla-<id>``),
+# started from ``conversations.conversation_opened``, sleeps on durable timers until the
+# conversation is due soon, due, then escalated, unless its first response comes first.
+SLA_WORKFLOW = "ConversationSlaWorkflow"
+# The event that starts it (``events.CONVERSATION_OPENED``), whose data has the input's fields.
+SLA_STARTED_BY = "conversations.conversation_opened"
+FIRST_RESPONSE_SIGNAL = "first_response"
+SLA_DUE_SOON = "listening.conversation_sla_due_soon"
+SLA_BREACHED = "listening.conversation_sla_breached"
+SLA_ESCALATED = "listening.conversation_sla_escalated"
+
+
+def sla_workflow_id(conversation_id: uuid.UUID) -> str:
+    return f"conversation-sla-{conversation_id}"
+
+
+class ConversationSlaInput(BaseModel):
+    conversation_id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+    due_soon_at: AwareDatetime
+    due_at: AwareDatetime
+    escalate_at: AwareDatetime
+    # Prepended to the services' task queues (see shared/task_queues.py).
+    task_queue_prefix: str = ""
+
+
+class FirstResponse(BaseModel):
+    """The conversation's first reply was sent: its SLA is met or settled."""
+
+    conversation_id: uuid.UUID
+    at: AwareDatetime
+
+
+class SlaStep(BaseModel):
+    conversation_id: uuid.UUID
+
+
+class SlaStanding(BaseModel):
+    """Where the conversation stands: ``settled`` once answered, closed or ignored (its SLA
+    workflow ends), else what the step flagged."""
+
+    conversation_id: uuid.UUID
+    settled: bool
+    due_soon: bool = False
+    breached: bool = False
+    escalated_to: str | None = None

@@ -1,0 +1,1 @@
+"""Workflows of the conversations inbox: sending replies, and first-response SLAs."""

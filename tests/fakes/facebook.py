@@ -1,5 +1,6 @@
-"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, and the
-login's tokens (``graph.py``): a code, the long-lived exchange, the Page's own token."""
+"""Fake Facebook Pages Graph API: page feed, photos, videos, posts, insights, comments with
+their replies (``/{comment-id}/comments``), and the login's tokens (``graph.py``): a code, the
+long-lived exchange, the Page's own token."""
 
 from __future__ import annotations
 
@@ -16,12 +17,23 @@ PAGE_NAME = "Agriturismo La Quercia"
 # A Page the user manages but did not grant to the app in the login dialog.
 UNGRANTED_PAGE_ID = "1002"
 FOLLOWERS = 4321
+# A visitor's comment on one of the Page's posts, which the Page may answer.
+COMMENT_ID = "1001_5001_7001"
 
 
 class FakeFacebook(FakePlatform):
     def __init__(self) -> None:
         self.posts: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, dict[str, Any]] = {}
+        # Comments by id; a reply names the comment it answers as ``parent``.
+        self.comments: dict[str, dict[str, Any]] = {
+            COMMENT_ID: {
+                "id": COMMENT_ID,
+                "parent": "1001_5001",
+                "message": "Siete aperti a Pasquetta?",
+                "from": {"id": "39001", "name": "Giulia Bianchi"},
+            }
+        }
         # Login codes the user approved, with the user token each gives.
         self.codes: dict[str, str] = {}
         self.pages = {
@@ -51,6 +63,8 @@ class FakeFacebook(FakePlatform):
         app.add_api_route(f"{prefix}/{{page}}/published_posts", self.list_posts, methods=["GET"])
         app.add_api_route(f"{prefix}/{{page}}/videos", self.list_videos, methods=["GET"])
         app.add_api_route(f"{prefix}/{{object_id}}/insights", self.insights, methods=["GET"])
+        app.add_api_route(f"{prefix}/{{object_id}}/comments", self.reply, methods=["POST"])
+        app.add_api_route(f"{prefix}/{{object_id}}/comments", self.list_comments, methods=["GET"])
         app.add_api_route(f"{prefix}/{{object_id}}", self.read_object, methods=["GET"])
 
     async def exchange(self, request: Request) -> Response:
@@ -151,5 +165,42 @@ class FakeFacebook(FakePlatform):
                 comments = {"data": [], "summary": {"total_count": 4, "can_comment": True}}
                 return Answer({"id": object_id, "shares": {"count": 3}, "comments": comments})
             return graph.graph_error(400, "(#100) Unknown object", 100, 33)
+
+        return await self.handle(request, "read", work)
+
+    async def reply(self, object_id: str, request: Request) -> Response:
+        """``POST /{comment-id}/comments``: the Page answers a comment."""
+        form = await form_fields(request)
+
+        async def work() -> Answer | Response:
+            if object_id not in self.comments:
+                return graph.graph_error(
+                    400,
+                    f"Unsupported post request. Object with ID '{object_id}' does not exist",
+                    100,
+                    33,
+                )
+            if not form.get("message"):
+                return graph.graph_error(400, "(#100) Missing message or attachment", 100)
+            comment_id = f"{object_id.rpartition('_')[0]}_{self.next_id()}"
+            self.comments[comment_id] = {
+                "id": comment_id,
+                "parent": object_id,
+                "message": form["message"],
+                "from": {"id": PAGE_ID, "name": PAGE_NAME},
+            }
+            return Answer({"id": comment_id})
+
+        return await self.handle(request, "publish", work, payload=form)
+
+    async def list_comments(self, object_id: str, request: Request) -> Response:
+        async def work() -> Answer:
+            fields = request.query_params.get("fields", "id,message").split(",")
+            data = [
+                {key: comment[key] for key in fields if key in comment}
+                for comment in self.comments.values()
+                if comment["parent"] == object_id
+            ]
+            return Answer({"data": data, "paging": {}})
 
         return await self.handle(request, "read", work)

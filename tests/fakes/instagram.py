@@ -1,5 +1,6 @@
-"""Fake Instagram Graph API: media containers, publishing, quota, media list, insights, and the
-login's tokens with the Facebook Page the account is linked to (``graph.py``).
+"""Fake Instagram Graph API: media containers, publishing, quota, media list, insights, comments
+with their replies (``/{ig-comment-id}/replies``), and the login's tokens with the Facebook Page
+the account is linked to (``graph.py``).
 
 A video container is ``IN_PROGRESS`` at its first status check and ``FINISHED`` after, as the
 content publishing guide describes; publishing an unfinished container fails with code 9007.
@@ -22,6 +23,8 @@ LINKED_PAGE_ID = "2001"
 UNLINKED_PAGE_ID = "2002"
 FOLLOWERS = 2750
 QUOTA_TOTAL = 100
+# A visitor's comment on one of the account's media, which the account may answer.
+COMMENT_ID = "17858893269000001"
 
 
 class FakeInstagram(FakePlatform):
@@ -29,6 +32,15 @@ class FakeInstagram(FakePlatform):
         self.containers: dict[str, dict[str, Any]] = {}
         self.media_items: dict[str, dict[str, Any]] = {}
         self.quota_usage = 0
+        # Comments by id; a reply names the comment it answers as ``parent``.
+        self.comments: dict[str, dict[str, Any]] = {
+            COMMENT_ID: {
+                "id": COMMENT_ID,
+                "parent": None,
+                "text": "Che meraviglia! Quando riaprite?",
+                "from": {"id": "17841400000000099", "username": "giulia.viaggia"},
+            }
+        }
         # What a video container becomes after its first status check.
         self.video_outcome = "FINISHED"
         # Login codes the user approved, with the user token each gives.
@@ -65,6 +77,8 @@ class FakeInstagram(FakePlatform):
         app.add_api_route(f"{prefix}/{{user}}/media", self.list_media, methods=["GET"])
         app.add_api_route(f"{prefix}/{{user}}/media_publish", self.publish, methods=["POST"])
         app.add_api_route(f"{prefix}/{{object_id}}/insights", self.insights, methods=["GET"])
+        app.add_api_route(f"{prefix}/{{object_id}}/replies", self.reply, methods=["POST"])
+        app.add_api_route(f"{prefix}/{{object_id}}/replies", self.list_replies, methods=["GET"])
         app.add_api_route(f"{prefix}/{{object_id}}", self.read_object, methods=["GET"])
 
     async def exchange(self, request: Request) -> Response:
@@ -168,5 +182,42 @@ class FakeInstagram(FakePlatform):
             if container["status_code"] == "IN_PROGRESS":
                 container["status_code"] = self.video_outcome
             return Answer(answer)
+
+        return await self.handle(request, "read", work)
+
+    async def reply(self, object_id: str, request: Request) -> Response:
+        """``POST /{ig-comment-id}/replies``: the account answers a comment on its media."""
+        form = await form_fields(request)
+
+        async def work() -> Answer | Response:
+            if object_id not in self.comments:
+                return graph.graph_error(
+                    400,
+                    f"Unsupported post request. Object with ID '{object_id}' does not exist",
+                    100,
+                    33,
+                )
+            if not form.get("message"):
+                return graph.graph_error(400, "(#100) The parameter message is required", 100)
+            reply_id = self.next_id()
+            self.comments[reply_id] = {
+                "id": reply_id,
+                "parent": object_id,
+                "text": form["message"],
+                "from": {"id": IG_USER_ID, "username": IG_USERNAME},
+            }
+            return Answer({"id": reply_id})
+
+        return await self.handle(request, "publish", work, payload=form)
+
+    async def list_replies(self, object_id: str, request: Request) -> Response:
+        async def work() -> Answer:
+            fields = request.query_params.get("fields", "id,text").split(",")
+            data = [
+                {key: comment[key] for key in fields if key in comment}
+                for comment in self.comments.values()
+                if comment["parent"] == object_id
+            ]
+            return Answer({"data": data})
 
         return await self.handle(request, "read", work)

@@ -1,5 +1,6 @@
-"""Fake Mastodon instance: statuses with ``Idempotency-Key``, media v2 with asynchronous
-processing, accounts, and the instance's error and rate-limit conventions.
+"""Fake Mastodon instance: statuses with ``Idempotency-Key`` (replies with ``in_reply_to_id``,
+found again through a status's context), media v2 with asynchronous processing, accounts, and
+the instance's error and rate-limit conventions.
 
 Statuses come back as HTML with links split over spans, as Mastodon renders them."""
 
@@ -69,6 +70,9 @@ class FakeMastodon(FakePlatform):
     def routes(self, app: FastAPI) -> None:
         app.add_api_route("/api/v1/statuses", self.create_status, methods=["POST"])
         app.add_api_route("/api/v1/statuses/{status_id}", self.read_status, methods=["GET"])
+        app.add_api_route(
+            "/api/v1/statuses/{status_id}/context", self.status_context, methods=["GET"]
+        )
         app.add_api_route("/api/v2/media", self.upload_media, methods=["POST"])
         app.add_api_route("/api/v1/media/{media_id}", self.read_media, methods=["GET"])
         app.add_api_route("/api/v1/accounts/verify_credentials", self.verify, methods=["GET"])
@@ -90,6 +94,9 @@ class FakeMastodon(FakePlatform):
                 return Answer(self._status(self.by_idempotency_key[key]))
             text = body.get("status", "")
             media_ids = body.get("media_ids", [])
+            in_reply_to_id = body.get("in_reply_to_id")
+            if in_reply_to_id is not None and in_reply_to_id not in self.statuses:
+                return JSONResponse({"error": "Record not found"}, 404)
             if not text and not media_ids:
                 return JSONResponse({"error": "Validation failed: Text can't be blank"}, 422)
             if len(text) > 500:
@@ -103,6 +110,8 @@ class FakeMastodon(FakePlatform):
                 "visibility": body.get("visibility", "public"),
                 "content": render(text),
                 "source": text,
+                "in_reply_to_id": in_reply_to_id,
+                "account": {"id": ACCOUNT_ID, "username": "quercia", "acct": "quercia"},
                 "url": f"https://mastodon.example/@quercia/{status_id}",
                 "media_attachments": [
                     self.attachments[m] for m in media_ids if m in self.attachments
@@ -122,6 +131,21 @@ class FakeMastodon(FakePlatform):
             if status_id not in self.statuses:
                 return JSONResponse({"error": "Record not found"}, 404)
             return Answer(self._status(status_id))
+
+        return await self.handle(request, "read", work)
+
+    async def status_context(self, status_id: str, request: Request) -> Response:
+        """The thread below a status: its replies, and theirs, oldest first."""
+
+        async def work() -> Answer | Response:
+            if status_id not in self.statuses:
+                return JSONResponse({"error": "Record not found"}, 404)
+            below, parents = [], {status_id}
+            for status in self.statuses.values():
+                if status["in_reply_to_id"] in parents:
+                    below.append(self._status(status["id"]))
+                    parents.add(status["id"])
+            return Answer({"ancestors": [], "descendants": below})
 
         return await self.handle(request, "read", work)
 

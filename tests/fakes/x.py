@@ -1,4 +1,5 @@
-"""Fake X API v2: posts, the v2 chunked media upload, metrics, a user's posts, OAuth 2.0 refresh.
+"""Fake X API v2: posts and replies, the v2 chunked media upload, metrics, a user's posts (with
+``referenced_tweets``), OAuth 2.0 refresh.
 
 Like X, it refuses a post whose text duplicates a live one (403), shortens links to t.co in the
 text it returns, and appends the media's t.co link to a post with media.
@@ -122,6 +123,7 @@ class FakeX(FakePlatform):
         async def work() -> Answer | Response:
             text = body.get("text", "")
             media_ids = body.get("media", {}).get("media_ids", [])
+            replying_to = body.get("reply", {}).get("in_reply_to_tweet_id")
             if not text and not media_ids:
                 return problem(
                     400,
@@ -153,6 +155,10 @@ class FakeX(FakePlatform):
                 "media_ids": media_ids,
                 "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             }
+            if replying_to is not None:
+                self.tweets[tweet_id]["referenced_tweets"] = [
+                    {"type": "replied_to", "id": replying_to}
+                ]
             return Answer(
                 {"data": {"id": tweet_id, "text": shown, "edit_history_tweet_ids": [tweet_id]}}, 201
             )
@@ -187,8 +193,12 @@ class FakeX(FakePlatform):
     async def user_tweets(self, user_id: str, request: Request) -> Response:
         async def work() -> Answer:
             start = request.query_params.get("start_time", "1970-01-01T00:00:00Z")
+            fields = request.query_params.get("tweet.fields", "").split(",")
+            shown = ["id", "text", "created_at"]
+            if "referenced_tweets" in fields:
+                shown.append("referenced_tweets")
             recent = [
-                {"id": t["id"], "text": t["text"], "created_at": t["created_at"]}
+                {key: t[key] for key in shown if key in t}
                 for t in reversed(self.tweets.values())
                 if t["created_at"] >= start
             ]

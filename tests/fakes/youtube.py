@@ -23,6 +23,8 @@ SUBSCRIBERS = 980
 CLIENT_ID = "google-client"
 CLIENT_SECRET = "google-secret"
 REFRESH_TOKEN = "google-refresh"
+# A viewer's top-level comment on one of the channel's videos, which the channel may answer.
+COMMENT_ID = "UgzDE2tasfmrYLyNkGt4AaABAg"
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 
@@ -41,6 +43,17 @@ class FakeYouTube(FakePlatform):
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, dict[str, Any]] = {}
+        # Comments by id; a reply's snippet names the comment it answers as ``parentId``.
+        self.comments: dict[str, dict[str, Any]] = {
+            COMMENT_ID: {
+                "kind": "youtube#comment",
+                "id": COMMENT_ID,
+                "snippet": {
+                    "textDisplay": "Bellissimo video, dove si trova?",
+                    "authorChannelId": {"value": "UCviewer000000000000000"},
+                },
+            }
+        }
         super().__init__()
 
     def live_posts(self) -> list[str]:
@@ -67,6 +80,8 @@ class FakeYouTube(FakePlatform):
         app.add_api_route("/youtube/v3/videos", self.list_videos, methods=["GET"])
         app.add_api_route("/youtube/v3/channels", self.list_channels, methods=["GET"])
         app.add_api_route("/youtube/v3/playlistItems", self.list_playlist, methods=["GET"])
+        app.add_api_route("/youtube/v3/comments", self.insert_comment, methods=["POST"])
+        app.add_api_route("/youtube/v3/comments", self.list_comments, methods=["GET"])
 
     async def token(self, request: Request) -> Response:
         form = await form_fields(request)
@@ -232,5 +247,53 @@ class FakeYouTube(FakePlatform):
                 for video_id, video in reversed(self.videos.items())
             ]
             return Answer({"kind": "youtube#playlistItemListResponse", "items": items})
+
+        return await self.handle(request, "read", work)
+
+    async def insert_comment(self, request: Request) -> Response:
+        """``comments.insert``: a reply to a top-level comment (``snippet.parentId``)."""
+        body = await request.json()
+
+        async def work() -> Answer | Response:
+            snippet = body.get("snippet", {})
+            parent = snippet.get("parentId")
+            if parent not in self.comments:
+                return google_error(
+                    404, "parentCommentNotFound", "The parent comment could not be found."
+                )
+            text = snippet.get("textOriginal", "")
+            if not text:
+                return google_error(400, "commentTextRequired", "The comment text is required.")
+            comment_id = f"{parent}.{self.next_id()}"
+            self.comments[comment_id] = {
+                "kind": "youtube#comment",
+                "id": comment_id,
+                "snippet": {
+                    "textDisplay": text,
+                    "textOriginal": text,
+                    "parentId": parent,
+                    "authorChannelId": {"value": CHANNEL_ID},
+                },
+            }
+            return Answer(self.comments[comment_id])
+
+        return await self.handle(request, "publish", work, payload=body)
+
+    async def list_comments(self, request: Request) -> Response:
+        """``comments.list?parentId``: the replies to a comment (``textOriginal`` is only
+        shown to its author, so a reader compares ``textDisplay``)."""
+
+        async def work() -> Answer:
+            parent = request.query_params.get("parentId")
+            items = [
+                {
+                    "kind": comment["kind"],
+                    "id": comment["id"],
+                    "snippet": {k: v for k, v in comment["snippet"].items() if k != "textOriginal"},
+                }
+                for comment in self.comments.values()
+                if comment["snippet"].get("parentId") == parent
+            ]
+            return Answer({"kind": "youtube#commentListResponse", "items": items})
 
         return await self.handle(request, "read", work)

@@ -13,6 +13,10 @@ Implements:
   https://developers.facebook.com/docs/graph-api/reference/post/ (``shares``,
   ``comments.summary(true)``); Page ``followers_count``:
   https://developers.facebook.com/docs/graph-api/reference/page/
+- Comment replies: https://developers.facebook.com/docs/graph-api/reference/object/comments/
+  (``POST /{comment-id}/comments`` with ``message``; ``GET /{comment-id}/comments`` with
+  ``fields=id,message,from`` to find a reply whose outcome was lost: the Graph API keeps no
+  idempotency key, so it is the Page's reply to the comment saying the same text)
 - Errors: https://developers.facebook.com/docs/graph-api/guides/error-handling (code 190 invalid
   or expired token, 4/17/32/613 and 80001-80014 throttling, 1/2 transient, 368 and 506 content
   refused)
@@ -35,7 +39,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.publisher.connectors.base import (
     AccountMetrics,
@@ -48,6 +52,8 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
     UnknownOutcomeError,
 )
@@ -315,6 +321,37 @@ class Followers(BaseModel):
     followers_count: int | None = None
 
 
+class GraphAuthor(BaseModel):
+    id: str
+
+
+class GraphComment(BaseModel):
+    """A comment as the Graph API lists it: Facebook's text is ``message``, Instagram's
+    ``text``."""
+
+    id: str
+    message: str | None = None
+    text: str | None = None
+    author: GraphAuthor | None = Field(None, alias="from")
+
+
+class GraphComments(BaseModel):
+    data: list[GraphComment] = []
+
+
+def own_reply(comments: GraphComments, request: ReplyRequest) -> GraphComment | None:
+    """The account's comment among ``comments`` that says the request's text."""
+    for comment in comments.data:
+        said = comment.message if comment.message is not None else comment.text
+        if (
+            comment.author is not None
+            and comment.author.id == request.account_id
+            and same_text(said, request.text)
+        ):
+            return comment
+    return None
+
+
 class FacebookConnector:
     channel = Channel.FACEBOOK
 
@@ -397,6 +434,25 @@ class FacebookConnector:
             credentials, account_id, Followers, fields="followers_count"
         )
         return AccountMetrics(followers=page.followers_count)
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        created: GraphId = await self._graph.post(
+            credentials, f"{request.in_reply_to}/comments", GraphId, {"message": request.text}
+        )
+        return ReplyResult(platform_reply_id=created.id)
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        replies: GraphComments = await self._graph.get(
+            credentials,
+            f"{request.in_reply_to}/comments",
+            GraphComments,
+            fields="id,message,from",
+            limit=100,
+        )
+        found = own_reply(replies, request)
+        return None if found is None else ReplyResult(platform_reply_id=found.id)
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         return await self._graph.refresh(credentials)

@@ -22,6 +22,11 @@ Implements https://developers.facebook.com/docs/instagram-platform/content-publi
   The connection keeps that Page's access token, which does not expire (see ``facebook.py``);
   the IG user's endpoints take the linked Page's token.
 
+Replies to comments: ``POST /{ig-comment-id}/replies`` with ``message``
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment/replies);
+a reply whose outcome was lost is the account's reply to the comment saying the same text among
+``GET /{ig-comment-id}/replies?fields=id,text,from`` (the Graph API keeps no idempotency key).
+
 Errors and rate-limit headers are the Graph API's (see ``facebook.py``).
 """
 
@@ -42,14 +47,18 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
 )
 from services.publisher.connectors.facebook import (
     Followers,
     GraphClient,
+    GraphComments,
     GraphId,
     Insights,
     MetaConnectError,
+    own_reply,
     page_credentials,
     since,
 )
@@ -196,6 +205,21 @@ class InstagramConnector:
             credentials, account_id, Followers, fields="followers_count"
         )
         return AccountMetrics(followers=user.followers_count)
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        created: GraphId = await self._graph.post(
+            credentials, f"{request.in_reply_to}/replies", GraphId, {"message": request.text}
+        )
+        return ReplyResult(platform_reply_id=created.id)
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        replies: GraphComments = await self._graph.get(
+            credentials, f"{request.in_reply_to}/replies", GraphComments, fields="id,text,from"
+        )
+        found = own_reply(replies, request)
+        return None if found is None else ReplyResult(platform_reply_id=found.id)
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         return await self._graph.refresh(credentials)

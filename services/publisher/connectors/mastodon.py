@@ -11,13 +11,16 @@ Implements:
 - accounts: https://docs.joinmastodon.org/methods/accounts/ (``GET /api/v1/accounts/:id`` with
   ``followers_count``; ``GET /api/v1/accounts/:id/statuses`` to find a status whose outcome was
   lost; ``GET /api/v1/accounts/verify_credentials``)
+- replies: the same ``POST /api/v1/statuses`` with ``in_reply_to_id``, and
+  ``GET /api/v1/statuses/:id/context`` (``descendants``) to find a reply whose outcome was lost
 - rate limits: https://docs.joinmastodon.org/api/rate-limits/ (``X-RateLimit-Reset``, ISO 8601)
 - errors: https://docs.joinmastodon.org/entities/Error/ (``{"error": ...}``)
 
 Idempotency: Mastodon remembers an ``Idempotency-Key`` for one hour and answers a repeated
 request with the status it already created, so a retry inside that hour cannot duplicate. The
 connector still reports a lost answer as unknown and ``check_status`` looks the status up, because
-a retry after the hour would post twice.
+a retry after the hour would post twice. A reply is kept the same way, and ``find_reply`` looks
+for the account's answer to the status saying the same text among the status's descendants.
 
 The instance is ``credentials.extra["instance_url"]`` (a base URL given to the constructor, as
 in tests, takes precedence). Tokens do not expire; ``refresh`` checks the token still works.
@@ -40,6 +43,8 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
 )
 from services.publisher.connectors.http import (
@@ -53,6 +58,7 @@ from services.publisher.connectors.http import (
     nothing_published_yet,
     parse,
     poll,
+    same_text,
     text_with_link,
 )
 from services.publisher.connectors.oauth import OAuthApp
@@ -71,10 +77,16 @@ def classify_mastodon(response: httpx.Response, write: bool) -> ConnectorError:
     return classify_by_status(response, write, detail)
 
 
+class Author(BaseModel):
+    id: str
+
+
 class Status(BaseModel):
     id: str
     url: str | None = None
     content: str = ""
+    in_reply_to_id: str | None = None
+    account: Author | None = None
     favourites_count: int = 0
     reblogs_count: int = 0
     replies_count: int = 0
@@ -82,6 +94,13 @@ class Status(BaseModel):
 
 class Statuses(RootModel[list[Status]]):
     pass
+
+
+class Context(BaseModel):
+    """``GET /api/v1/statuses/:id/context``: the thread around a status."""
+
+    ancestors: list[Status] = []
+    descendants: list[Status] = []
 
 
 class Attachment(BaseModel):
@@ -197,6 +216,33 @@ class MastodonConnector:
             f"/api/v1/accounts/{account_id}", Account, credentials.access_token
         )
         return AccountMetrics(followers=account.followers_count)
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        status = await self._api(credentials).fetch(
+            "POST",
+            "/api/v1/statuses",
+            Status,
+            write=True,
+            json={"status": request.text, "in_reply_to_id": request.in_reply_to},
+            headers=bearer(credentials.access_token) | {"Idempotency-Key": request.idempotency_key},
+        )
+        return ReplyResult(platform_reply_id=status.id, url=status.url)
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        thread = await self._api(credentials).get(
+            f"/api/v1/statuses/{request.in_reply_to}/context", Context, credentials.access_token
+        )
+        for status in thread.descendants:
+            if (
+                status.in_reply_to_id == request.in_reply_to
+                and status.account is not None
+                and status.account.id == request.account_id
+                and same_text(status.content, request.text)
+            ):
+                return ReplyResult(platform_reply_id=status.id, url=status.url)
+        return None
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         """Mastodon tokens do not expire: check the token still works (AuthError when revoked)."""

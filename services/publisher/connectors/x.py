@@ -4,6 +4,9 @@ Implements:
 
 - posts: https://docs.x.com/x-api/posts/create-post (``POST /2/tweets`` with ``text`` and
   ``media.media_ids``; 201 ``{"data": {"id", "text"}}``)
+- replies: the same ``POST /2/tweets`` with ``reply.in_reply_to_tweet_id``; a reply whose
+  outcome was lost is found among the user's recent posts by its ``referenced_tweets``
+  (``replied_to``) and its text, since X keeps no idempotency key
 - chunked media upload on the v2 endpoints:
   https://docs.x.com/x-api/media/quickstart/media-upload-chunked
   (``POST /2/media/upload/initialize``, ``POST /2/media/upload/:id/append`` with
@@ -41,6 +44,8 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
 )
 from services.publisher.connectors.http import (
@@ -51,6 +56,7 @@ from services.publisher.connectors.http import (
     found_by_text,
     media_chunks,
     nothing_published_yet,
+    same_text,
     text_with_link,
 )
 from services.publisher.connectors.oauth import ENDPOINTS, OAuthApp, refresh_access_token
@@ -112,6 +118,21 @@ class TweetLookup(BaseModel):
 
 class Timeline(BaseModel):
     data: list[TweetId] = []
+
+
+class ReferencedTweet(BaseModel):
+    type: str
+    id: str
+
+
+class TimelineTweet(BaseModel):
+    id: str
+    text: str = ""
+    referenced_tweets: list[ReferencedTweet] = []
+
+
+class RepliesTimeline(BaseModel):
+    data: list[TimelineTweet] = []
 
 
 class UserMetrics(BaseModel):
@@ -243,6 +264,43 @@ class XConnector:
             params={"max_results": 100, "start_time": start, "tweet.fields": "created_at"},
         )
         return found_by_text(((t.id, t.text) for t in timeline.data), text_with_link(request))
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        created = await self._api.fetch(
+            "POST",
+            "/2/tweets",
+            Created,
+            write=True,
+            json={"text": request.text, "reply": {"in_reply_to_tweet_id": request.in_reply_to}},
+            headers=bearer(credentials.access_token),
+        )
+        reply_id = created.data.id
+        return ReplyResult(platform_reply_id=reply_id, url=f"https://x.com/i/web/status/{reply_id}")
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        start = (_now() - self._lookback).strftime("%Y-%m-%dT%H:%M:%SZ")
+        timeline = await self._api.get(
+            f"/2/users/{request.account_id}/tweets",
+            RepliesTimeline,
+            credentials.access_token,
+            params={
+                "max_results": 100,
+                "start_time": start,
+                "tweet.fields": "created_at,referenced_tweets",
+            },
+        )
+        for tweet in timeline.data:
+            answers = any(
+                ref.type == "replied_to" and ref.id == request.in_reply_to
+                for ref in tweet.referenced_tweets
+            )
+            if answers and same_text(tweet.text, request.text):
+                return ReplyResult(
+                    platform_reply_id=tweet.id, url=f"https://x.com/i/web/status/{tweet.id}"
+                )
+        return None
 
     async def post_metrics(self, credentials: Credentials, platform_post_id: str) -> PostMetrics:
         lookup = await self._api.get(

@@ -15,6 +15,12 @@ Implements:
   (``playlistItems.list``) to find an upload whose outcome was lost:
   https://developers.google.com/youtube/v3/docs/channels/list,
   https://developers.google.com/youtube/v3/docs/playlistItems/list
+- replies to comments: ``comments.insert`` (``POST /youtube/v3/comments?part=snippet`` with
+  ``snippet.parentId`` and ``snippet.textOriginal``):
+  https://developers.google.com/youtube/v3/docs/comments/insert; a reply whose outcome was lost
+  is the channel's reply to the comment saying the same text among ``comments.list``
+  (``parentId``, ``textFormat=plainText``):
+  https://developers.google.com/youtube/v3/docs/comments/list. The API keeps no idempotency key.
 - errors: https://developers.google.com/youtube/v3/docs/errors (``{"error": {"code", "errors":
   [{"reason"}]}}``; ``quotaExceeded`` lasts until the daily quota resets at midnight Pacific Time:
   https://developers.google.com/youtube/v3/getting-started#quota)
@@ -38,6 +44,8 @@ from services.publisher.connectors.base import (
     PublishRequest,
     PublishResult,
     PublishStatus,
+    ReplyRequest,
+    ReplyResult,
     RetryableError,
 )
 from services.publisher.connectors.http import (
@@ -112,6 +120,25 @@ class UploadState(Camel):
 class Video(Camel):
     id: str
     status: UploadState = UploadState()
+
+
+class ChannelRef(Camel):
+    value: str
+
+
+class CommentSnippet(Camel):
+    text_display: str = ""
+    author_channel_id: ChannelRef | None = None
+    parent_id: str | None = None
+
+
+class Comment(Camel):
+    id: str
+    snippet: CommentSnippet = CommentSnippet()
+
+
+class CommentList(Camel):
+    items: list[Comment] = []
 
 
 class VideoStatistics(Camel):
@@ -299,6 +326,40 @@ class YouTubeConnector:
         )
         followers = channels.items[0].statistics.subscriber_count if channels.items else None
         return AccountMetrics(followers=followers)
+
+    async def reply(self, credentials: Credentials, request: ReplyRequest) -> ReplyResult:
+        comment = await self._api.fetch(
+            "POST",
+            f"{API}/comments",
+            Comment,
+            write=True,
+            params={"part": "snippet"},
+            json={"snippet": {"parentId": request.in_reply_to, "textOriginal": request.text}},
+            headers=bearer(credentials.access_token),
+        )
+        return ReplyResult(platform_reply_id=comment.id)
+
+    async def find_reply(
+        self, credentials: Credentials, request: ReplyRequest
+    ) -> ReplyResult | None:
+        replies = await self._get(
+            credentials,
+            "/comments",
+            CommentList,
+            part="snippet",
+            parentId=request.in_reply_to,
+            maxResults=100,
+            textFormat="plainText",
+        )
+        for comment in replies.items:
+            author = comment.snippet.author_channel_id
+            if (
+                author is not None
+                and author.value == request.account_id
+                and same_text(comment.snippet.text_display, request.text)
+            ):
+                return ReplyResult(platform_reply_id=comment.id)
+        return None
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         if self._app is None:

@@ -1,6 +1,6 @@
 """``SendReplyWorkflow`` end to end: the publisher's real activities against an in-process
 sandbox, and a fake ``listening.record_reply_outcome`` on the listening queue that keeps what it
-was told."""
+was told; each run's history is replayed against the workflow's code."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from services.listening.contracts import (
     RECORD_REPLY_OUTCOME,
@@ -91,12 +92,16 @@ async def run_reply(
             }
             | fields
         )
-        outcome: ReplyOutcome = await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             SendReplyWorkflow.run,
             reply,
             id=reply_workflow_id(reply.reply_id),
             task_queue=prefix + task_queues.WORKFLOWS,
         )
+        outcome = await handle.result()
+    # Every run's history replays against the code: the workflow is deterministic.
+    replayer = Replayer(workflows=[SendReplyWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await handle.fetch_history())
     return reply, outcome, listening.outcomes
 
 

@@ -493,6 +493,41 @@ async def test_a_client_reply_to_a_complaint_in_affiancamento_waits_for_agency_r
     assert reply["text"] == "Ci scusiamo, la contattiamo in privato."
     refused = await platform.gateway.post(f"{url}/replies/{reply['id']}/approve", headers=client)
     assert refused.status_code == 403
+    approved = await platform.gateway.post(
+        f"{url}/replies/{reply['id']}/approve", headers=platform.auth(Role.EDITOR)
+    )
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["reviewed_by"]) == ("pending", "tester")
+    again = await platform.gateway.post(
+        f"{url}/replies/{reply['id']}/approve", headers=platform.auth(Role.EDITOR)
+    )
+    assert again.status_code == 409
+
+
+async def test_an_agency_reply_starts_its_workflow_which_records_the_outcome(
+    platform: Platform,
+    sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    inbox_consumers: None,
+) -> None:
+    _, _, conversation = await opened_conversation(platform, sessions, nats_client)
+    url = f"/v1/listening/conversations/{conversation.id}"
+    answered = await platform.gateway.post(
+        f"{url}/replies", json={"text": "Sì, vi aspettiamo"}, headers=platform.auth(Role.EDITOR)
+    )
+    assert answered.status_code == 202, answered.text
+    reply = answered.json()
+    assert (reply["status"], reply["review"]) == ("pending", "none")
+    assert reply["workflow_id"] == f"reply-{reply['id']}"
+
+    async def settled() -> bool:
+        detail = (await platform.gateway.get(url, headers=platform.auth(Role.EDITOR))).json()
+        statuses = {message["id"]: message["status"] for message in detail["messages"]}
+        return statuses[reply["id"]] in ("sent", "failed")
+
+    # The engagement has no sandbox connection here: the publisher answers, either way, and
+    # the outcome is recorded on the conversation.
+    await wait_until(settled, timeout=60)
 
 
 async def test_record_reply_outcome_answers_once_and_shows_failures(

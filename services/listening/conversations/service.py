@@ -500,7 +500,7 @@ async def approve(
     if message is None or message.conversation_id != conversation.id:
         raise NotFoundError("reply", reply_id)
     if message.status != "awaiting_review":
-        raise ConflictError(f"reply {reply_id} is {message.status}", status=message.status)
+        raise ConflictError(f"reply {reply_id} is {message.status}", reply_status=message.status)
     _require_not_settled(conversation, "reply")
     message.status = "pending"
     message.reviewed_by = principal.subject

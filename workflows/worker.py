@@ -5,6 +5,8 @@ from shared.settings import Settings
 from shared.worker import run_worker
 from workflows.contest.workflow import ContestClaimWorkflow
 from workflows.conversations.reply import SendReplyWorkflow
+from workflows.conversations.sla import ConversationSlaWorkflow
+from workflows.conversations.sla_start import sla_start_consumer
 from workflows.engagement.workflow import EngagementWorkflow
 from workflows.lifecycle_start import lifecycle_start_consumer
 from workflows.listening.alerts import CrisisEscalationWorkflow, ListeningAlertsWorkflow
@@ -27,6 +29,7 @@ WORKFLOWS: list[type] = [
     ListeningAlertsWorkflow,
     CrisisEscalationWorkflow,
     SendReplyWorkflow,
+    ConversationSlaWorkflow,
 ]
 
 
@@ -36,5 +39,8 @@ async def main(settings: Settings) -> None:
         settings,
         task_queues.WORKFLOWS,
         workflows=WORKFLOWS,
-        effects=lambda client, js: [lifecycle_start_consumer(client, js, settings)],
+        effects=lambda client, js: [
+            lifecycle_start_consumer(client, js, settings),
+            sla_start_consumer(client, js, settings),
+        ],
     )

@@ -188,3 +188,82 @@ class AlertResolved(AlertFact):
     note: str
     resolved_at: datetime
 
+
+# The conversations inbox (``services.listening.conversations``): each fact carries the
+# organisation and engagement, so the gateway's live streams show it.
+CONVERSATION_OPENED = "conversations.conversation_opened"
+CONVERSATION_TRIAGED = "conversations.triaged"
+CONVERSATION_ASSIGNED = "conversations.assigned"
+CONVERSATION_FIRST_RESPONSE = "conversations.first_response"
+CONVERSATION_REPLY_FAILED = "conversations.reply_failed"
+CONVERSATION_SLA_DUE_SOON = "conversations.sla_due_soon"
+CONVERSATION_SLA_BREACHED = "conversations.sla_breached"
+CONVERSATION_SLA_ESCALATED = "conversations.sla_escalated"
+CONVERSATION_CLOSED = "conversations.closed"
+
+
+def conversation_event_id(conversation_id: uuid.UUID, fact: str) -> uuid.UUID:
+    """A conversation's fact recorded again (an activity retried) keeps its id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-conversation/{conversation_id}/{fact}")
+
+
+class ConversationFact(BaseModel):
+    conversation_id: uuid.UUID
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+    # ``SourceKind`` value.
+    source: str
+    # question | complaint | praise | spam | other
+    category: str
+    # open | assigned | answered | closed | ignored
+    state: str
+    assignee_subject: str | None
+    assignee_role: str | None
+
+
+class ConversationOpened(ConversationFact):
+    author_handle: str
+    first_mention_id: uuid.UUID
+    triage_reason: str
+    opened_at: datetime
+    due_soon_at: datetime
+    due_at: datetime
+    escalate_at: datetime
+
+
+class ConversationTriaged(ConversationFact):
+    reason: str
+    triaged_by: str
+    previous_category: str | None
+
+
+class ConversationAssigned(ConversationFact):
+    assigned_by: str
+
+
+class ConversationFirstResponse(ConversationFact):
+    reply_id: uuid.UUID
+    answered_at: datetime
+    # Business minutes from opening to the answer, and whether that was within the target.
+    response_minutes: float
+    within_sla: bool
+
+
+class ConversationReplyFailed(ConversationFact):
+    reply_id: uuid.UUID
+    failure: str
+    failed_at: datetime
+
+
+class ConversationSlaFact(ConversationFact):
+    due_at: datetime
+    # The task's owner (a person's subject or a role) and where it escalated.
+    task_owner: str | None
+    escalated_to: str | None
+    at: datetime
+
+
+class ConversationClosed(ConversationFact):
+    closed_by: str
+    closed_at: datetime
+    resolution_minutes: float

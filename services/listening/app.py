@@ -1,8 +1,13 @@
 from fastapi import APIRouter, FastAPI
 
 from services.listening import sentiment_api
+from services.listening.alerts.api import alerts_router
+from services.listening.alerts.escalations import AlertEscalations
 from services.listening.analytics_api import analytics_router
 from services.listening.api import mentions_router, router
+from services.listening.conversations.api import conversations_router
+from services.listening.conversations.replies import ReplyRuns
+from services.listening.notifications.api import notifications_router
 from services.listening.sources.api import sources_router
 from services.listening.sources.push_api import push_router, webhook_router
 from services.listening.training_runs import TrainingRuns
@@ -18,18 +23,29 @@ ROUTERS: list[APIRouter] = [
     sources_router,
     push_router,
     analytics_router,
+    notifications_router,
+    alerts_router,
+    conversations_router,
 ]
 
 
 def build_app(settings: Settings) -> FastAPI:
     # Only training a model needs Temporal: without it that route answers 503, the rest work.
     training_runs = TrainingRuns(settings)
+    # Acknowledging and resolving an alert signal its escalation when Temporal is there.
+    alert_escalations = AlertEscalations(settings)
+    # Replies start SendReplyWorkflow; without Temporal that route answers 503.
+    reply_runs = ReplyRuns(settings)
 
     async def on_startup(app: FastAPI) -> None:
         training_runs.start_connecting()
+        alert_escalations.start_connecting()
+        reply_runs.start_connecting()
 
     async def on_shutdown(app: FastAPI) -> None:
         await training_runs.close()
+        await alert_escalations.close()
+        await reply_runs.close()
 
     app = create_service_app(
         ServiceRuntime("listening", settings),
@@ -41,4 +57,6 @@ def build_app(settings: Settings) -> FastAPI:
         on_shutdown=on_shutdown,
     )
     app.state.training_runs = training_runs
+    app.state.alert_escalations = alert_escalations
+    app.state.reply_runs = reply_runs
     return app

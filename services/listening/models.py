@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -290,3 +291,298 @@ class KnownEngagement(KnownEngagementMixin, Base):
 
 outbox = Outbox(OutboxEvent)
 engagements = EngagementDirectory("listening", KnownEngagement, ProcessedEvent)
+
+
+class NotificationChannel(OrgScoped, Timestamped, Base):
+    """Where an organisation's alerts and SLA events are sent (``listening.notifications``): a
+    webhook (its URL and sealed signing secret) or e-mail recipients, for the events it names,
+    of every engagement or of one. A deleted channel stays as the owner of its delivery log."""
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # webhook | email
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    # The webhook's signing secret, sealed; never answered by the API.
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recipients: Mapped[list[str]] = mapped_column(
+        ARRAY(String(320)), nullable=False, server_default=sql_text("'{}'")
+    )
+    # Event names (``listening.alert_raised``) the channel is sent.
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(100)), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationDelivery(OrgScoped, Base):
+    """One event to send to one channel: recorded with the event's consumption (an outbox of
+    deliveries), sent by the delivery loop, tried again with backoff until delivered or failed.
+
+    ``status``: pending (not tried yet) | retrying | delivered | failed."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "event_id"),
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_notification_deliveries_channel_created", "channel_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notification_channels.id"), nullable=False
+    )
+    event_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    event_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    # The CloudEvent as consumed: a webhook's body, an e-mail's facts.
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=sql_text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationAttempt(OrgScoped, Base):
+    """One try of a delivery, as it went: what the receiver or the mail server answered."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("notification_deliveries.id"), nullable=False
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # delivered | retrying | failed: what the attempt left the delivery as.
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class AlertRule(OrgScoped, Timestamped, Base):
+    """What raises an engagement's alerts (``services.listening.alerts``): a volume spike, a
+    negative-share spike or keywords, over the engagement's mentions or one query's."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    query_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # volume_spike | negative_spike | keyword
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    keywords: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), nullable=False, server_default=sql_text("'{}'")
+    )
+    # Mentions (negative ones for a negative spike) the hour needs before anything is an alert.
+    min_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    # A volume spike: the hour against this many times its baseline.
+    factor: Mapped[float] = mapped_column(Float, nullable=False)
+    # A negative spike: the hour's negative share against the baseline share plus this.
+    share_increase: Mapped[float] = mapped_column(Float, nullable=False)
+    # The baseline: an EWMA with this smoothing over this many hours before the window.
+    alpha: Mapped[float] = mapped_column(Float, nullable=False)
+    baseline_hours: Mapped[int] = mapped_column(Integer, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, index=True)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Alert(OrgScoped, Base):
+    """A rule's alert for one hour, with its evidence: open, acknowledged, then resolved.
+    One per rule and window, however often the window is evaluated."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "window_start"),
+        Index("ix_alerts_engagement_raised", "engagement_id", "raised_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    # No foreign key: an alert outlives the rule that raised it.
+    rule_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    query_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    rule_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # open | acknowledged | resolved
+    status: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # The role now answerable for it (``shared.auth.Role``): editor, then manager, then admin.
+    responsible_role: Mapped[str] = mapped_column(String(32), nullable=False)
+    escalation_level: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=sql_text("0")
+    )
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledge_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolve_note: Mapped[str | None] = mapped_column(Text)
+
+
+class EngagementMode(OrgScoped, Base):
+    """Each engagement's intervention mode, from strategy's ``engagement_created``: who answers
+    its inbox (``conversations.answering``)."""
+
+    __tablename__ = "engagement_modes"
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    # ``shared.domain.InterventionMode`` value.
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class InboxSettings(OrgScoped, Base):
+    """An engagement's first-response target and business hours; an engagement without a row
+    has the defaults (``conversations.schemas.InboxSettingsBody``)."""
+
+    __tablename__ = "inbox_settings"
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    target_first_response_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    # ISO weekdays (1 is Monday), and the opening and closing minute of the day, wall clock.
+    business_days: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    opens_minute: Mapped[int] = mapped_column(Integer, nullable=False)
+    closes_minute: Mapped[int] = mapped_column(Integer, nullable=False)
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Business minutes after a breach before the task escalates to the manager.
+    escalate_after_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Conversation(OrgScoped, Base):
+    """Mentions of one author on one source that want an engagement's answer (``conversations``).
+
+    ``state``: open → assigned → answered | closed | ignored. One conversation not closed nor
+    ignored per engagement, source and author: a new mention of the author joins it."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_engagement_opened", "engagement_id", "opened_at", "id"),
+        Index(
+            "ux_conversations_thread",
+            "engagement_id",
+            "source",
+            "author_handle",
+            unique=True,
+            postgresql_where=sql_text("state IN ('open', 'assigned', 'answered')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    # ``SourceKind`` value: where the author wrote, and where the answer goes.
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    author_handle: Mapped[str] = mapped_column(String(200), nullable=False)
+    author_name: Mapped[str | None] = mapped_column(String(300))
+    first_mention_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    # question | complaint | praise | spam | other, why, and by whom ("rules" or a person).
+    category: Mapped[str] = mapped_column(String(16), nullable=False)
+    triage_reason: Mapped[str] = mapped_column(Text, nullable=False)
+    triaged_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+    # A person (their subject) or a ``shared.auth.Role``, or neither (unassigned).
+    assignee_subject: Mapped[str | None] = mapped_column(String(200))
+    assignee_role: Mapped[str | None] = mapped_column(String(32))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    due_soon_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    first_response_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    escalate_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Business minutes from opening to the first sent reply, and to closing.
+    first_response_minutes: Mapped[float | None] = mapped_column(Float)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_minutes: Mapped[float | None] = mapped_column(Float)
+    sla_due_soon: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    sla_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    # The breach's task: whose it is, and the role it escalated to.
+    task_owner: Mapped[str | None] = mapped_column(String(200))
+    task_escalated_to: Mapped[str | None] = mapped_column(String(32))
+    needs_review: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    # The last reply's failure, shown until a reply is sent.
+    reply_failure: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ConversationMessage(OrgScoped, Base):
+    """A conversation's mention (inbound) or reply (outbound).
+
+    An outbound ``status``: awaiting_review | pending | sent | failed; inbound: received."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "mention_id"),
+        Index("ix_conversation_messages_conversation", "conversation_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id"), nullable=False
+    )
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    mention_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # An inbound mention's id at its source: what a reply answers.
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    author: Mapped[str] = mapped_column(String(200), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    saved_reply_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    platform_reply_id: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    failure: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationNote(OrgScoped, Base):
+    """An internal note on a conversation: seen by the team, never sent."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("conversations.id"), index=True, nullable=False
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    written_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SavedReply(OrgScoped, Timestamped, Base):
+    """An organisation's reply kept for reuse."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -1,5 +1,6 @@
 """The listening service's worker: its activities, its outbox relay, its read model of
-engagements, mention ingestion, and the schedule that polls sources."""
+engagements, mention ingestion, the schedule that polls sources, and notifications (the
+consumers recording deliveries, the loop sending them)."""
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -13,9 +14,20 @@ from temporalio.client import (
 )
 
 from services.listening.activities import ListeningActivities
+from services.listening.alerts.activities import AlertActivities
+from services.listening.alerts.contracts import (
+    ALERTS_EVERY,
+    ALERTS_SCHEDULE_ID,
+    ALERTS_WORKFLOW,
+    AlertsInput,
+)
 from services.listening.contracts import POLL_SCHEDULE_ID, POLL_WORKFLOW, PollInput
+from services.listening.conversations.activities import ConversationActivities
+from services.listening.conversations.intake import SUBSCRIPTIONS as CONVERSATIONS
 from services.listening.ingestion import ingestion
 from services.listening.models import OutboxEvent, engagements
+from services.listening.notifications import delivery as notification_delivery
+from services.listening.notifications.service import SUBSCRIPTIONS as NOTIFICATIONS
 from services.listening.sources.activities import SourceActivities
 from shared import task_queues
 from shared.settings import Settings
@@ -33,6 +45,8 @@ def activities(
     return [
         *ListeningActivities(sessions, on_model_trained=ingestion.models.invalidate).all(),
         *SourceActivities(sessions, js, settings, http).all(),
+        *AlertActivities(sessions).all(),
+        *ConversationActivities(sessions).all(),
     ]
 
 
@@ -49,8 +63,32 @@ async def ensure_poll_schedule(client: Client, settings: Settings) -> None:
     )
 
 
+async def ensure_alerts_schedule(client: Client, settings: Settings) -> None:
+    """Keep one schedule evaluating alerts every ``ALERTS_EVERY``."""
+    prefix = settings.temporal.task_queue_prefix
+    await ensure_interval_schedule(
+        client,
+        f"{prefix}{ALERTS_SCHEDULE_ID}",
+        ALERTS_WORKFLOW,
+        AlertsInput(task_queue_prefix=prefix),
+        prefix + task_queues.WORKFLOWS,
+        ALERTS_EVERY,
+    )
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    await ensure_poll_schedule(client, settings)
+    await ensure_alerts_schedule(client, settings)
+
+
 async def main(settings: Settings) -> None:
-    async with httpx.AsyncClient(timeout=settings.listening.request_timeout_seconds) as http:
+    # Before the consumers start: what ingestion keeps for the process's life, loaded once and
+    # kept out of the garbage collector's full collections.
+    ingestion.warm_up()
+    async with (
+        httpx.AsyncClient(timeout=settings.listening.request_timeout_seconds) as http,
+        notification_delivery.delivering(settings),
+    ):
         await run_worker(
             "listening",
             settings,
@@ -58,7 +96,12 @@ async def main(settings: Settings) -> None:
             activities=lambda runtime: activities(
                 runtime.sessions, settings, http, lambda: runtime.js
             ),
-            on_connected=lambda client: ensure_poll_schedule(client, settings),
+            on_connected=lambda client: ensure_schedules(client, settings),
             outbox_model=OutboxEvent,
-            subscriptions=[engagements.subscription, ingestion.subscription],
+            subscriptions=[
+                engagements.subscription,
+                ingestion.subscription,
+                *NOTIFICATIONS,
+                *CONVERSATIONS,
+            ],
         )

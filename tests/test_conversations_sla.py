@@ -26,7 +26,7 @@ from services.listening.contracts import (
     SlaStep,
     sla_workflow_id,
 )
-from services.listening.conversations import service
+from services.listening.conversations import sla_steps
 from services.listening.models import Conversation
 from shared import task_queues
 from shared.db.scoping import SYSTEM
@@ -152,9 +152,9 @@ async def test_sla_steps_flag_once_give_a_task_and_stop_once_answered(
     now = datetime.now(UTC)
     async with session_scope(sessions, SYSTEM) as session:
         for _ in range(2):
-            due_soon = await service.sla_due_soon(session, conversation.id, now)
-            breached = await service.sla_breached(session, conversation.id, now)
-            escalated = await service.sla_escalated(session, conversation.id, now)
+            due_soon = await sla_steps.sla_due_soon(session, conversation.id, now)
+            breached = await sla_steps.sla_breached(session, conversation.id, now)
+            escalated = await sla_steps.sla_escalated(session, conversation.id, now)
     assert (due_soon.due_soon, breached.breached, escalated.escalated_to) == (
         True,
         True,
@@ -181,6 +181,6 @@ async def test_sla_steps_flag_once_give_a_task_and_stop_once_answered(
         assert stored is not None
         stored.state = "closed"
     async with session_scope(sessions, SYSTEM) as session:
-        late = await service.sla_breached(session, other.id, now)
+        late = await sla_steps.sla_breached(session, other.id, now)
     assert late.settled
     assert not late.breached

@@ -24,7 +24,7 @@ from services.listening.contracts import (
     SlaStep,
     sla_workflow_id,
 )
-from services.listening.conversations import service
+from services.listening.conversations import service, sla_steps
 from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -51,19 +51,19 @@ class ConversationActivities:
     @problems_as_application_errors
     async def conversation_sla_due_soon(self, step: SlaStep) -> SlaStanding:
         async with session_scope(self._sessions, SYSTEM) as session:
-            return await service.sla_due_soon(session, step.conversation_id, datetime.now(UTC))
+            return await sla_steps.sla_due_soon(session, step.conversation_id, datetime.now(UTC))
 
     @activity.defn(name=SLA_BREACHED)
     @problems_as_application_errors
     async def conversation_sla_breached(self, step: SlaStep) -> SlaStanding:
         async with session_scope(self._sessions, SYSTEM) as session:
-            return await service.sla_breached(session, step.conversation_id, datetime.now(UTC))
+            return await sla_steps.sla_breached(session, step.conversation_id, datetime.now(UTC))
 
     @activity.defn(name=SLA_ESCALATED)
     @problems_as_application_errors
     async def conversation_sla_escalated(self, step: SlaStep) -> SlaStanding:
         async with session_scope(self._sessions, SYSTEM) as session:
-            return await service.sla_escalated(session, step.conversation_id, datetime.now(UTC))
+            return await sla_steps.sla_escalated(session, step.conversation_id, datetime.now(UTC))
 
     def all(self) -> Sequence[Callable[..., Any]]:
         return [

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.listening.conversations import repository, service
+from services.listening.conversations import inbox_settings, repository, saved_replies, service
 from services.listening.conversations.replies import ReplyRuns
 from services.listening.conversations.schemas import (
     Assignment,
@@ -265,7 +265,7 @@ async def list_saved_replies(
 async def create_saved_reply(
     body: SavedReplyCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> SavedReplyOut:
-    saved = service.create_saved_reply(session, principal, body)
+    saved = saved_replies.create_saved_reply(session, principal, body)
     await session.flush()
     await session.refresh(saved)
     return SavedReplyOut.model_validate(saved)
@@ -280,8 +280,8 @@ async def create_saved_reply(
 async def update_saved_reply(
     saved_reply_id: uuid.UUID, body: SavedReplyBody, session: SessionDep
 ) -> SavedReplyOut:
-    saved = await service.require_saved_reply(session, saved_reply_id)
-    service.update_saved_reply(saved, body)
+    saved = await saved_replies.require_saved_reply(session, saved_reply_id)
+    saved_replies.update_saved_reply(saved, body)
     return SavedReplyOut.model_validate(saved)
 
 
@@ -292,7 +292,7 @@ async def update_saved_reply(
     summary="Delete a saved reply (replies already sent keep their text)",
 )
 async def delete_saved_reply(saved_reply_id: uuid.UUID, session: SessionDep) -> None:
-    await session.delete(await service.require_saved_reply(session, saved_reply_id))
+    await session.delete(await saved_replies.require_saved_reply(session, saved_reply_id))
 
 
 @conversations_router.get(
@@ -303,7 +303,7 @@ async def delete_saved_reply(saved_reply_id: uuid.UUID, session: SessionDep) -> 
 )
 async def get_inbox_settings(engagement_id: uuid.UUID, session: SessionDep) -> InboxSettingsOut:
     organization_id = await engagements.require(session, engagement_id)
-    body = await service.engagement_settings(session, engagement_id)
+    body = await inbox_settings.engagement_settings(session, engagement_id)
     return InboxSettingsOut(
         **body.model_dump(), engagement_id=engagement_id, organization_id=organization_id
     )
@@ -322,7 +322,9 @@ async def put_inbox_settings(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> InboxSettingsOut:
-    organization_id = await service.put_settings(session, principal, engagement_id, body, _now())
+    organization_id = await inbox_settings.put_settings(
+        session, principal, engagement_id, body, _now()
+    )
     return InboxSettingsOut(
         **body.model_dump(), engagement_id=engagement_id, organization_id=organization_id
     )

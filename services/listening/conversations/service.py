@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,32 +14,30 @@ from services.listening import events
 from services.listening.contracts import (
     ReplyOutcome,
     SendReplyInput,
-    SlaStanding,
     SourceKind,
 )
-from services.listening.conversations import answering, reply_limits, repository
+from services.listening.conversations import (
+    answering,
+    facts,
+    inbox_settings,
+    reply_limits,
+    repository,
+)
 from services.listening.conversations.answering import AnswerDecision, Review
-from services.listening.conversations.business_hours import BusinessCalendar, sla_times
+from services.listening.conversations.business_hours import sla_times
 from services.listening.conversations.schemas import (
     Assignment,
-    InboxSettingsBody,
     ReplyCreate,
     Retriage,
-    SavedReplyBody,
-    SavedReplyCreate,
 )
 from services.listening.conversations.triage import Category, triage
 from services.listening.models import (
     Conversation,
     ConversationMessage,
     ConversationNote,
-    InboxSettings,
     Mention,
-    SavedReply,
-    engagements,
-    outbox,
 )
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.domain import InterventionMode
 from shared.errors import (
     ConflictError,
@@ -49,7 +46,6 @@ from shared.errors import (
     ProblemError,
     validation_problem,
 )
-from shared.events.envelope import new_event
 
 # Sources whose mentions are comments on the organisation's posts or mentions of its accounts:
 # each wants an answer, whatever triage says.
@@ -66,110 +62,10 @@ CHANNEL_SOURCES = frozenset(
 # From any other source, only what triage says wants an answer.
 ANSWERED_CATEGORIES = frozenset({Category.QUESTION, Category.COMPLAINT})
 TRIAGED_BY_RULES = "rules"
-# An SLA breach's task escalates to this role, as the lifecycle's overdue tasks do.
-ESCALATION_ROLE = Role.MANAGER
-# A breach's task goes to the assignee, or to the agency's editors when nobody is assigned.
-UNASSIGNED_TASK_OWNER = Role.EDITOR
 
 
 def wants_answer(source: str, category: Category) -> bool:
     return source in CHANNEL_SOURCES or category in ANSWERED_CATEGORIES
-
-
-# Settings and calendars
-
-
-def default_settings() -> InboxSettingsBody:
-    return InboxSettingsBody()
-
-
-def settings_body(row: InboxSettings | None) -> InboxSettingsBody:
-    if row is None:
-        return default_settings()
-    return InboxSettingsBody(
-        target_first_response_minutes=row.target_first_response_minutes,
-        business_days=row.business_days,
-        opens=_clock(row.opens_minute),
-        closes=_clock(row.closes_minute),
-        time_zone=row.time_zone,
-        escalate_after_minutes=row.escalate_after_minutes,
-    )
-
-
-def calendar_of(body: InboxSettingsBody) -> BusinessCalendar:
-    return BusinessCalendar(
-        time_zone=body.time_zone,
-        weekdays=frozenset(body.business_days),
-        opens=body.opens,
-        closes=body.closes,
-    )
-
-
-def _clock(minute: int) -> time:
-    return time(minute // 60, minute % 60)
-
-
-def _minute(clock: time) -> int:
-    return clock.hour * 60 + clock.minute
-
-
-async def engagement_settings(session: AsyncSession, engagement_id: uuid.UUID) -> InboxSettingsBody:
-    return settings_body(await repository.inbox_settings(session, engagement_id))
-
-
-async def put_settings(
-    session: AsyncSession,
-    principal: Principal,
-    engagement_id: uuid.UUID,
-    body: InboxSettingsBody,
-    now: datetime,
-) -> uuid.UUID:
-    """Store an engagement's inbox settings; conversations opened from now on follow them."""
-    organization_id = await engagements.require(session, engagement_id)
-    row = await repository.inbox_settings(session, engagement_id)
-    if row is None:
-        row = InboxSettings(engagement_id=engagement_id, organization_id=organization_id)
-        session.add(row)
-    row.target_first_response_minutes = body.target_first_response_minutes
-    row.business_days = body.business_days
-    row.opens_minute = _minute(body.opens)
-    row.closes_minute = _minute(body.closes)
-    row.time_zone = body.time_zone
-    row.escalate_after_minutes = body.escalate_after_minutes
-    row.updated_by = principal.subject
-    row.updated_at = now
-    return organization_id
-
-
-# Facts
-
-
-def _fact(conversation: Conversation) -> dict[str, Any]:
-    return events.ConversationFact(
-        conversation_id=conversation.id,
-        organization_id=conversation.organization_id,
-        engagement_id=conversation.engagement_id,
-        source=conversation.source,
-        category=conversation.category,
-        state=conversation.state,
-        assignee_subject=conversation.assignee_subject,
-        assignee_role=conversation.assignee_role,
-    ).model_dump()
-
-
-async def _emit(
-    session: AsyncSession, name: str, conversation: Conversation, fact: str, data: Any
-) -> None:
-    await outbox.add(
-        session,
-        new_event(
-            name,
-            data,
-            source=events.SOURCE,
-            subject=str(conversation.id),
-            event_id=events.conversation_event_id(conversation.id, fact),
-        ),
-    )
 
 
 # Intake
@@ -195,10 +91,10 @@ async def receive_mention(
             session.add(_inbound(thread, mention, now))
             thread.updated_at = now
         return thread
-    settings = await engagement_settings(session, engagement_id)
+    settings = await inbox_settings.engagement_settings(session, engagement_id)
     opened_at = mention.ingested_at or now
     times = sla_times(
-        calendar_of(settings),
+        inbox_settings.calendar_of(settings),
         opened_at,
         settings.target_first_response_minutes,
         settings.escalate_after_minutes,
@@ -227,13 +123,13 @@ async def receive_mention(
     session.add(conversation)
     await session.flush()
     session.add(_inbound(conversation, mention, now))
-    await _emit(
+    await facts.emit(
         session,
         events.CONVERSATION_OPENED,
         conversation,
         "opened",
         events.ConversationOpened(
-            **_fact(conversation),
+            **facts.fact_of(conversation),
             author_handle=conversation.author_handle,
             first_mention_id=mention.id,
             triage_reason=triaged.reason,
@@ -243,13 +139,13 @@ async def receive_mention(
             escalate_at=times.escalate_at,
         ),
     )
-    await _emit(
+    await facts.emit(
         session,
         events.CONVERSATION_TRIAGED,
         conversation,
         "triaged/0",
         events.ConversationTriaged(
-            **_fact(conversation),
+            **facts.fact_of(conversation),
             reason=triaged.reason,
             triaged_by=TRIAGED_BY_RULES,
             previous_category=None,
@@ -292,13 +188,13 @@ async def retriage(
     conversation.category = body.category.value
     conversation.triage_reason = body.reason
     conversation.triaged_by = principal.subject
-    await _emit(
+    await facts.emit(
         session,
         events.CONVERSATION_TRIAGED,
         conversation,
         f"triaged/{uuid.uuid4()}",
         events.ConversationTriaged(
-            **_fact(conversation),
+            **facts.fact_of(conversation),
             reason=body.reason,
             triaged_by=principal.subject,
             previous_category=previous,
@@ -323,12 +219,12 @@ async def assign(
     if conversation.task_owner is not None and assigned:
         conversation.task_owner = body.subject or conversation.assignee_role
     conversation.updated_at = now
-    await _emit(
+    await facts.emit(
         session,
         events.CONVERSATION_ASSIGNED,
         conversation,
         f"assigned/{uuid.uuid4()}",
-        events.ConversationAssigned(**_fact(conversation), assigned_by=principal.subject),
+        events.ConversationAssigned(**facts.fact_of(conversation), assigned_by=principal.subject),
     )
 
 
@@ -374,18 +270,18 @@ async def settle(
         )
     conversation.state = state
     conversation.resolved_at = now
-    settings = await engagement_settings(session, conversation.engagement_id)
-    conversation.resolution_minutes = calendar_of(settings).business_minutes_between(
+    settings = await inbox_settings.engagement_settings(session, conversation.engagement_id)
+    conversation.resolution_minutes = inbox_settings.calendar_of(settings).business_minutes_between(
         conversation.opened_at, now
     )
     conversation.updated_at = now
-    await _emit(
+    await facts.emit(
         session,
         events.CONVERSATION_CLOSED,
         conversation,
         f"{state}/{now.isoformat()}",
         events.ConversationClosed(
-            **_fact(conversation),
+            **facts.fact_of(conversation),
             closed_by=principal.subject,
             closed_at=now,
             resolution_minutes=conversation.resolution_minutes,
@@ -567,13 +463,16 @@ async def record_reply_outcome(session: AsyncSession, outcome: ReplyOutcome) -> 
         message.failure = outcome.failure or "the platform refused the reply"
         conversation.reply_failure = message.failure
         conversation.updated_at = now
-        await _emit(
+        await facts.emit(
             session,
             events.CONVERSATION_REPLY_FAILED,
             conversation,
             f"reply/{message.id}/failed",
             events.ConversationReplyFailed(
-                **_fact(conversation), reply_id=message.id, failure=message.failure, failed_at=now
+                **facts.fact_of(conversation),
+                reply_id=message.id,
+                failure=message.failure,
+                failed_at=now,
             ),
         )
         return conversation
@@ -584,19 +483,21 @@ async def record_reply_outcome(session: AsyncSession, outcome: ReplyOutcome) -> 
     conversation.reply_failure = None
     conversation.updated_at = now
     if conversation.first_response_at is None:
-        settings = await engagement_settings(session, conversation.engagement_id)
-        minutes = calendar_of(settings).business_minutes_between(conversation.opened_at, now)
+        settings = await inbox_settings.engagement_settings(session, conversation.engagement_id)
+        minutes = inbox_settings.calendar_of(settings).business_minutes_between(
+            conversation.opened_at, now
+        )
         conversation.first_response_at = now
         conversation.first_response_minutes = minutes
         if conversation.state in ("open", "assigned"):
             conversation.state = "answered"
-        await _emit(
+        await facts.emit(
             session,
             events.CONVERSATION_FIRST_RESPONSE,
             conversation,
             "first_response",
             events.ConversationFirstResponse(
-                **_fact(conversation),
+                **facts.fact_of(conversation),
                 reply_id=message.id,
                 answered_at=now,
                 response_minutes=minutes,
@@ -604,121 +505,3 @@ async def record_reply_outcome(session: AsyncSession, outcome: ReplyOutcome) -> 
             ),
         )
     return conversation
-
-
-# The SLA's steps
-
-
-def _settled(conversation: Conversation) -> bool:
-    return conversation.first_response_at is not None or conversation.state in (
-        "closed",
-        "ignored",
-    )
-
-
-def _standing(conversation: Conversation) -> SlaStanding:
-    return SlaStanding(
-        conversation_id=conversation.id,
-        settled=_settled(conversation),
-        due_soon=conversation.sla_due_soon,
-        breached=conversation.sla_breached,
-        escalated_to=conversation.task_escalated_to,
-    )
-
-
-def _sla_fact(conversation: Conversation, now: datetime) -> events.ConversationSlaFact:
-    return events.ConversationSlaFact(
-        **_fact(conversation),
-        due_at=conversation.first_response_due_at,
-        task_owner=conversation.task_owner,
-        escalated_to=conversation.task_escalated_to,
-        at=now,
-    )
-
-
-async def sla_due_soon(
-    session: AsyncSession, conversation_id: uuid.UUID, now: datetime
-) -> SlaStanding:
-    conversation = await require(session, conversation_id, for_update=True)
-    if not _settled(conversation) and not conversation.sla_due_soon:
-        conversation.sla_due_soon = True
-        conversation.updated_at = now
-        await _emit(
-            session,
-            events.CONVERSATION_SLA_DUE_SOON,
-            conversation,
-            "sla/due_soon",
-            _sla_fact(conversation, now),
-        )
-    return _standing(conversation)
-
-
-async def sla_breached(
-    session: AsyncSession, conversation_id: uuid.UUID, now: datetime
-) -> SlaStanding:
-    """Flag the breach and give the assignee (or the editors) a task to answer it."""
-    conversation = await require(session, conversation_id, for_update=True)
-    if not _settled(conversation) and not conversation.sla_breached:
-        conversation.sla_breached = True
-        conversation.task_owner = (
-            conversation.assignee_subject
-            or conversation.assignee_role
-            or UNASSIGNED_TASK_OWNER.value
-        )
-        conversation.updated_at = now
-        await _emit(
-            session,
-            events.CONVERSATION_SLA_BREACHED,
-            conversation,
-            "sla/breached",
-            _sla_fact(conversation, now),
-        )
-    return _standing(conversation)
-
-
-async def sla_escalated(
-    session: AsyncSession, conversation_id: uuid.UUID, now: datetime
-) -> SlaStanding:
-    """The breach's task, still not done, escalates to the manager."""
-    conversation = await require(session, conversation_id, for_update=True)
-    if not _settled(conversation) and conversation.task_escalated_to is None:
-        conversation.task_escalated_to = ESCALATION_ROLE.value
-        conversation.updated_at = now
-        await _emit(
-            session,
-            events.CONVERSATION_SLA_ESCALATED,
-            conversation,
-            "sla/escalated",
-            _sla_fact(conversation, now),
-        )
-    return _standing(conversation)
-
-
-# Saved replies
-
-
-def create_saved_reply(
-    session: AsyncSession, principal: Principal, body: SavedReplyCreate
-) -> SavedReply:
-    principal.require_organization(body.organization_id)
-    saved = SavedReply(
-        id=uuid.uuid4(),
-        organization_id=body.organization_id,
-        title=body.title,
-        text=body.text,
-        created_by=principal.subject,
-    )
-    session.add(saved)
-    return saved
-
-
-async def require_saved_reply(session: AsyncSession, saved_reply_id: uuid.UUID) -> SavedReply:
-    saved = await repository.saved_reply(session, saved_reply_id)
-    if saved is None:
-        raise NotFoundError("saved reply", saved_reply_id)
-    return saved
-
-
-def update_saved_reply(saved: SavedReply, body: SavedReplyBody) -> None:
-    saved.title = body.title
-    saved.text = body.text

@@ -49,6 +49,7 @@ from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
 from services.publisher.models import engagements as publisher_engagements
 from services.sandbox.app import build_app as build_sandbox
+from services.strategy import listening_facts as strategy_listening_facts
 from services.strategy import worker as strategy_worker
 from services.strategy.app import build_app as build_strategy
 from services.strategy.models import OutboxEvent
@@ -75,6 +76,7 @@ SUBSCRIPTIONS = [
     listening_ingestion.subscription,
     *publisher_approvals.SUBSCRIPTIONS,
     publisher_engagements.subscription,
+    *strategy_listening_facts.SUBSCRIPTIONS,
 ]
 
 

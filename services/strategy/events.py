@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel
 
+from services.listening import events as listening
 from services.strategy.assets.schemas import AssetKind
 from services.strategy.contracts import EngagementCreated as EngagementCreated
 from services.strategy.contracts import LifecycleEventName
@@ -23,6 +25,18 @@ DELIVERABLE_VERSIONED = "strategy.deliverable_versioned"
 DELIVERABLE_APPROVED = "strategy.deliverable_approved"
 # The lifecycle's facts are recorded by the strategy service, which owns engagements.
 LIFECYCLE_DOMAIN = "lifecycle"
+
+
+class TimelineNoteName(StrEnum):
+    """Facts the strategy service consumes from the listening service and keeps on the
+    engagement's timeline (``listening_facts``), under the event's own name."""
+
+    ALERT_RAISED = listening.ALERT_RAISED
+    ALERT_ESCALATED = listening.ALERT_ESCALATED
+    ALERT_ACKNOWLEDGED = listening.ALERT_ACKNOWLEDGED
+    ALERT_RESOLVED = listening.ALERT_RESOLVED
+    SLA_BREACHED = listening.CONVERSATION_SLA_BREACHED
+    SLA_ESCALATED = listening.CONVERSATION_SLA_ESCALATED
 
 
 def lifecycle_event(name: LifecycleEventName) -> str:

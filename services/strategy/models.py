@@ -105,6 +105,30 @@ class LifecycleEvent(OrgScoped, Base):
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False, unique=True)
 
 
+class TimelineNote(OrgScoped, Base):
+    """A fact another service published about an engagement (an alert, an SLA breach), kept on
+    its timeline next to the lifecycle's facts: never folded into the summary, never published
+    again. The id derives from the event's, so a fact delivered twice is kept once."""
+
+    __tablename__ = "timeline_notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True, nullable=False)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Engagement.id), index=True, nullable=False
+    )
+    # The engagement's phase when the fact was recorded.
+    phase: Mapped[str] = mapped_column(String(32), nullable=False)
+    # The event's name, ``<domain>.<event>`` (``listening.alert_raised``).
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
 class EngagementSummary(OrgScoped, Base):
     """An engagement's state as its lifecycle facts tell it, kept in the transaction that
     records them (``lifecycle.summary``): the list of engagements reads and filters this table

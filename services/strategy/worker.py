@@ -1,10 +1,12 @@
-"""The strategy service's worker: its activities and its outbox relay."""
+"""The strategy service's worker: its activities, its outbox relay, and the consumers keeping
+the listening service's alerts and SLA breaches on the engagements' timelines."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.strategy import listening_facts
 from services.strategy.activities import StrategyActivities
 from services.strategy.models import OutboxEvent
 from shared import task_queues
@@ -23,4 +25,5 @@ async def main(settings: Settings) -> None:
         task_queues.STRATEGY,
         activities=lambda runtime: activities(runtime.sessions),
         outbox_model=OutboxEvent,
+        subscriptions=listening_facts.SUBSCRIPTIONS,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.contracts import LifecycleStep
 from services.strategy.lifecycle.summary import Summary
-from services.strategy.models import EngagementSummary, LifecycleEvent, PhaseRecord
+from services.strategy.models import EngagementSummary, LifecycleEvent, PhaseRecord, TimelineNote
 
 
 async def insert_events(
@@ -78,6 +79,53 @@ async def timeline(session: AsyncSession, engagement_id: uuid.UUID) -> Sequence[
             .order_by(LifecycleEvent.occurred_at, LifecycleEvent.seq)
         )
     ).all()
+
+
+async def insert_note(
+    session: AsyncSession,
+    note_id: uuid.UUID,
+    engagement_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    phase: str,
+    event: str,
+    actor: str | None,
+    details: dict[str, Any],
+    occurred_at: datetime,
+) -> bool:
+    """Store a fact another service published; False when a copy of it is stored already."""
+    inserted = await session.execute(
+        insert(TimelineNote)
+        .values(
+            id=note_id,
+            organization_id=organization_id,
+            engagement_id=engagement_id,
+            phase=phase,
+            event=event,
+            actor=actor,
+            details=details,
+            occurred_at=occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=[TimelineNote.id])
+        .returning(TimelineNote.id)
+    )
+    return inserted.first() is not None
+
+
+async def notes(session: AsyncSession, engagement_id: uuid.UUID) -> Sequence[TimelineNote]:
+    return (
+        await session.scalars(
+            select(TimelineNote)
+            .where(TimelineNote.engagement_id == engagement_id)
+            .order_by(TimelineNote.occurred_at, TimelineNote.recorded_at, TimelineNote.id)
+        )
+    ).all()
+
+
+async def current_phase(session: AsyncSession, engagement_id: uuid.UUID) -> str | None:
+    """The phase the engagement's summary shows (None before its first lifecycle fact)."""
+    return await session.scalar(
+        select(EngagementSummary.phase).where(EngagementSummary.engagement_id == engagement_id)
+    )
 
 
 async def lock_summary(session: AsyncSession, engagement_id: uuid.UUID) -> EngagementSummary | None:

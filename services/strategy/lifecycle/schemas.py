@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.strategy.contracts import LifecycleEventName
+from services.strategy.events import TimelineNoteName
 from services.strategy.lifecycle.summary import SummaryStatus, WaitingApproval
 from services.strategy.schemas import EngagementOut
 from shared.domain import Phase
@@ -19,12 +20,16 @@ MAX_PAGE = 200
 
 
 class TimelineEntry(BaseModel):
-    """One fact of an engagement's lifecycle: what happened, in which phase, who did it, when."""
+    """One fact of an engagement's lifecycle, or one of the listening service's facts about it
+    (an alert, an SLA breach): what happened, in which phase, who did it, when."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    event: LifecycleEventName
+    event: LifecycleEventName | TimelineNoteName = Field(
+        description="A lifecycle fact (`phase_started`), or an alert's or a conversation's SLA "
+        "fact under its event's name (`listening.alert_raised`, `conversations.sla_breached`)"
+    )
     phase: Phase
     actor: str | None
     details: dict[str, Any]

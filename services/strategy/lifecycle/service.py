@@ -20,7 +20,13 @@ from services.strategy.deliverables import repository as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind
 from services.strategy.lifecycle import repository, summary
 from services.strategy.lifecycle.summary import Summary
-from services.strategy.models import Deliverable, Engagement, LifecycleEvent, outbox
+from services.strategy.models import (
+    Deliverable,
+    Engagement,
+    LifecycleEvent,
+    TimelineNote,
+    outbox,
+)
 from shared.domain import Phase
 from shared.errors import NotFoundError
 from shared.events.envelope import new_event
@@ -112,9 +118,15 @@ async def record(session: AsyncSession, request: RecordLifecycleEvents) -> Lifec
     )
 
 
-async def timeline(session: AsyncSession, engagement_id: uuid.UUID) -> Sequence[LifecycleEvent]:
+async def timeline(
+    session: AsyncSession, engagement_id: uuid.UUID
+) -> list[LifecycleEvent | TimelineNote]:
+    """The lifecycle's facts and the notes other services' facts left, in time order (a sort
+    that keeps each list's own order among facts of the same instant)."""
     await _require_engagement(session, engagement_id)
-    return await repository.timeline(session, engagement_id)
+    facts = await repository.timeline(session, engagement_id)
+    notes = await repository.notes(session, engagement_id)
+    return sorted([*facts, *notes], key=lambda entry: entry.occurred_at)
 
 
 async def latest_versions(

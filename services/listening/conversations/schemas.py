@@ -174,6 +174,15 @@ class InboxSettingsBody(BaseModel):
             raise ValueError("business days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
         return sorted(set(days))
 
+    @field_validator("opens", "closes")
+    @classmethod
+    def _whole_minutes(cls, clock: time) -> time:
+        # Stored as minutes of the day, wall clock of ``time_zone``: seconds or an offset would
+        # be dropped without a word, and the SLA counted on other hours than the ones answered.
+        if clock.second or clock.microsecond or clock.tzinfo is not None:
+            raise ValueError("business hours are whole minutes of the zone's wall clock (HH:MM)")
+        return clock
+
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, zone: str) -> str:

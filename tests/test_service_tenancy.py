@@ -44,6 +44,11 @@ ENGAGEMENT_ROWS = text(
     UNION ALL SELECT 'contest', id::text FROM content.contests WHERE engagement_id = :e
     UNION ALL SELECT 'query', id::text FROM listening.queries WHERE engagement_id = :e
     UNION ALL SELECT 'source', id::text FROM listening.sources WHERE engagement_id = :e
+    UNION ALL SELECT 'alert_rule', id::text FROM listening.alert_rules WHERE engagement_id = :e
+    UNION ALL SELECT 'inbox_settings', engagement_id::text FROM listening.inbox_settings
+        WHERE engagement_id = :e
+    UNION ALL SELECT 'channel', id::text FROM listening.notification_channels
+        WHERE engagement_id = :e
     UNION ALL SELECT 'publication', id::text FROM publisher.publications WHERE engagement_id = :e
     UNION ALL SELECT 'deliverable', kind || ':' || version || ':' || status
         FROM strategy.deliverables WHERE engagement_id = :e
@@ -173,6 +178,33 @@ WRITES = [
                 "kind": "rss",
                 "name": "Their engagement's press",
                 "settings": {"url": "https://news.example/feed.xml"},
+            }
+        },
+    ),
+    Write(
+        "listening",
+        "POST",
+        "/listening/engagements/{engagement_id}/alert-rules",
+        lambda a: {"json": {"kind": "keyword", "name": "Complaints", "keywords": ["rimborso"]}},
+    ),
+    Write(
+        "listening",
+        "PUT",
+        "/listening/engagements/{engagement_id}/inbox-settings",
+        lambda a: {"json": {"target_first_response_minutes": 30}},
+    ),
+    Write(
+        "listening",
+        "POST",
+        "/listening/notifications/channels",
+        lambda a: {
+            "json": {
+                "organization_id": a.organization_id,
+                "engagement_id": a.engagement_id,
+                "kind": "email",
+                "name": "Their crisis desk",
+                "events": ["listening.alert_raised"],
+                "recipients": ["desk@example.org"],
             }
         },
     ),

@@ -9,9 +9,14 @@ asks of people: each gate is approved by the role it names, each task completed 
 From seeding on the engagement publishes the plan, and the posts appear on the sandbox as they
 fall due. The engagement listens to the sandbox account (a listening source on the connection):
 the comments and mentions its simulated users write arrive as mentions, with their sentiment and
-places, and the summary shows the sentiment share and the top places. The stream is opened
-before the engagement is created, so no event is missed; a dropped connection resumes with
-``Last-Event-ID``.
+places, and the summary shows the sentiment share and the top places. Before listening starts
+the demo sets the engagement's inbox hours (every day, all day, a first answer within an hour)
+and a keyword alert rule on the complaints the sandbox's users write; then, as the agency's
+manager, it answers the first conversation the comments open and acknowledges the alerts the
+rule raises. After the engagement ends it waits a little for the reply's first response and
+for an alert, and the summary says whether the comment was answered within the SLA and which
+alert was acknowledged. The stream is opened before the engagement is created, so no event is
+missed; a dropped connection resumes with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -62,9 +67,53 @@ CANCELLED = "lifecycle.engagement_cancelled"
 POST_SCHEDULED = "publisher.post_scheduled"
 POST_PUBLISHED = "publisher.post_published"
 MENTIONS_INGESTED = "listening.mentions_ingested"
+CONVERSATION_OPENED = "conversations.conversation_opened"
+FIRST_RESPONSE = "conversations.first_response"
+REPLY_FAILED = "conversations.reply_failed"
+ALERT_RAISED = "listening.alert_raised"
+ALERT_ACKNOWLEDGED = "listening.alert_acknowledged"
 SENTIMENTS = ("positive", "neutral", "negative", "mixed", "unlabelled")
 # The listening source's poll interval: the shortest the service takes.
 LISTENING_POLL_SECONDS = 10
+# The inbox's hours: every day, all day (whole minutes: the latest closing time the schema
+# takes is 23:59), so a comment answered at once is answered within the target whenever the
+# demo runs.
+INBOX_SETTINGS: dict[str, Any] = {
+    "target_first_response_minutes": 60,
+    "business_days": [1, 2, 3, 4, 5, 6, 7],
+    "opens": "00:00",
+    "closes": "23:59",
+    "time_zone": "Europe/Rome",
+}
+# Complaints, in Italian and English: every way the sandbox's unhappy users put it
+# (services/sandbox/voices.py), so any complaint among the mentions raises the alert.
+ALERT_RULE: dict[str, Any] = {
+    "kind": "keyword",
+    "name": "Clienti scontenti",
+    "keywords": [
+        "nessuno mi ha risposto",
+        "molto lento",
+        "troppo alti",
+        "peccato",
+        "pessima",
+        "scorretto",
+        "delusa",
+        "disappointing",
+        "rude",
+        "no answer",
+        "pictures promised",
+        "let down",
+        "nobody answers",
+        "not recommend",
+    ],
+}
+REPLY = (
+    "Grazie di averci scritto! Le rispondiamo subito in privato con tutti i dettagli. "
+    "A presto, lo staff del Sentiero"
+)
+ACKNOWLEDGE_NOTE = "Preso in carico: rispondiamo in privato e verifichiamo con lo staff."
+# After the engagement ends, how long the demo waits for a first response and an alert.
+FOLLOW_UP_SECONDS = 60.0
 TOP_PLACES = 5
 # The sandbox approves an authorisation at once and redirects here with the code; nothing
 # needs to answer at this address, the demo reads the redirect itself.
@@ -119,8 +168,19 @@ class DemoRun:
     mentions: int = 0
     sentiment: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENTIMENTS, 0))
     top_places: list[dict[str, Any]] = field(default_factory=list)
+    # The inbox and alerts: set up with listening; the conversation answered and its first
+    # response; the alerts raised and acknowledged.
+    watching: bool = False
+    answered: dict[str, Any] = field(default_factory=dict)
+    first_response: dict[str, Any] = field(default_factory=dict)
+    reply_failure: str = ""
+    within_sla: int = 0
+    alerts_raised: list[dict[str, Any]] = field(default_factory=list)
+    alerts_acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    follow_up_until: float | None = None
     events: list[Frame] = field(default_factory=list)
     completed: bool = False
+    completed_after: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -130,6 +190,17 @@ class DemoRun:
     @property
     def phase(self) -> str | None:
         return self.phases_started[-1] if self.phases_started else None
+
+    def awaited(self) -> list[str]:
+        """What the demo still waits for once the engagement has ended."""
+        if not self.watching:
+            return []
+        waiting = []
+        if not self.first_response and not self.reply_failure:
+            waiting.append("a first response")
+        if not self.alerts_acknowledged:
+            waiting.append("an alert")
+        return waiting
 
 
 def time_scale_for(
@@ -283,6 +354,24 @@ async def listen_to_sandbox(
     )
 
 
+async def watch_inbox_and_alerts(client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
+    """Inbox hours the demo can meet, and a keyword alert rule on complaints: set before
+    listening starts, so the first conversation follows them."""
+    manager = tokens.headers(tokens.manager)
+    listening = f"/v1/listening/engagements/{run.engagement_id}"
+    await _expect(
+        await client.put(f"{listening}/inbox-settings", json=INBOX_SETTINGS, headers=manager),
+        200,
+        "setting the inbox's hours",
+    )
+    await _expect(
+        await client.post(f"{listening}/alert-rules", json=ALERT_RULE, headers=manager),
+        201,
+        "adding the alert rule",
+    )
+    run.watching = True
+
+
 async def read_top_places(client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
     """The engagement's most mentioned places (Map Track), for the summary."""
     response = await client.get(
@@ -333,6 +422,7 @@ async def prepare_plan(
         return
     manager = tokens.headers(tokens.manager)
     connection_id = await connect_sandbox(client, tokens, run.organization_id)
+    await watch_inbox_and_alerts(client, tokens, run)
     await listen_to_sandbox(client, tokens, run, connection_id)
     engagement = f"/v1/engagements/{run.engagement_id}"
     day = now.date().isoformat()
@@ -462,6 +552,9 @@ class Display:
             description += f" · posts {run.posts_published}/{run.posts_planned} published"
         if run.mentions:
             description += f" · {run.mentions} mentions heard"
+        if run.follow_up_until is not None and run.awaited():
+            left = max(0.0, run.follow_up_until - run.elapsed)
+            description += f" · waiting {left:.0f}s more for {' and '.join(run.awaited())}"
         self._progress.update(
             self._bar, completed=done, description=description, elapsed=f"{run.elapsed:5.1f}s"
         )
@@ -485,10 +578,16 @@ def _joined(data: dict[str, Any], key: str) -> str:
     return ", ".join(str(value) for value in data.get(key) or [])
 
 
+def _sla(data: dict[str, Any]) -> str:
+    within = "within SLA" if data.get("within_sla") else "over the SLA"
+    return f"answered in {float(data.get('response_minutes') or 0):.1f} business minutes, {within}"
+
+
 def summary(frame: Frame) -> str:
     """A short line saying what the event is about."""
     data = frame.data
     name = frame.event.partition(".")[2]
+    evidence = data.get("evidence") or {}
     lines = {
         "engagement_started": f"{data.get('mode')} on {_joined(data, 'channels')}",
         "phase_started": f"revision {data.get('revision')}",
@@ -508,6 +607,20 @@ def summary(frame: Frame) -> str:
         + ", ".join(
             f"{count} {label}" for label, count in (data.get("sentiment") or {}).items() if count
         ),
+        "conversation_opened": f"{data.get('category')} from @{data.get('author_handle')} "
+        f"on {data.get('source')}: {data.get('triage_reason')}",
+        "triaged": f"{data.get('category')}: {data.get('reason')}",
+        "assigned": f"to {data.get('assignee_subject') or data.get('assignee_role')}",
+        "first_response": _sla(data),
+        "reply_failed": f"reply failed: {data.get('failure')}",
+        "sla_due_soon": "first response due soon",
+        "sla_breached": "first response overdue",
+        "alert_raised": f"{data.get('kind')} alert {data.get('rule_name')!r} on "
+        f"{evidence.get('observed', 0):.0f} mentions: {_joined(evidence, 'matched_keywords')}",
+        "alert_escalated": f"{data.get('kind')} alert now with the {data.get('responsible_role')}",
+        "alert_acknowledged": f"{data.get('kind')} alert acknowledged by "
+        f"{data.get('acknowledged_by')}",
+        "alert_resolved": f"{data.get('kind')} alert resolved by {data.get('resolved_by')}",
     }
     return lines.get(name, str(frame.cloud_event.get("subject", "")))
 
@@ -526,7 +639,18 @@ class Demo:
             return
         if frame.data.get("engagement_id") != self._run.engagement_id:
             return
-        if frame.event == "lifecycle.phase_started":
+        if frame.event == CONVERSATION_OPENED:
+            await self._answer(frame.data)
+        elif frame.event == FIRST_RESPONSE:
+            self._first_response(frame.data)
+        elif frame.event == REPLY_FAILED:
+            if frame.data.get("conversation_id") == self._run.answered.get("conversation_id"):
+                self._run.reply_failure = str(frame.data.get("failure"))
+        elif frame.event == ALERT_RAISED:
+            await self._acknowledge(frame.data)
+        elif frame.event == ALERT_ACKNOWLEDGED:
+            self._run.alerts_acknowledged.append(frame.data)
+        elif frame.event == "lifecycle.phase_started":
             self._run.phases_started.append(str(frame.data["phase"]))
         elif frame.event == "lifecycle.approval_requested":
             await self._approve(frame.data)
@@ -538,6 +662,7 @@ class Demo:
             self._run.posts_published += 1
         elif frame.event == FINISHED:
             self._run.completed = True
+            self._run.completed_after = self._run.elapsed
         elif frame.event == CANCELLED:
             raise DemoError(f"the engagement was cancelled: {frame.data.get('reason')}")
 
@@ -548,6 +673,39 @@ class Demo:
         for label, count in (data.get("sentiment") or {}).items():
             if label in self._run.sentiment:
                 self._run.sentiment[label] += int(count)
+
+    async def _answer(self, data: dict[str, Any]) -> None:
+        """The first conversation gets a reply from the agency's manager (realizzazione: the
+        agency answers the inbox)."""
+        if self._run.answered:
+            return
+        self._run.answered = data
+        path = f"/v1/listening/conversations/{data['conversation_id']}/replies"
+        headers = self._tokens.headers(self._tokens.manager)
+        # 409 while listening has not heard the engagement's mode yet: a moment later it has.
+        for _ in range(GATE_RETRIES):
+            response = await self._client.post(path, json={"text": REPLY}, headers=headers)
+            if response.status_code != 409:
+                break
+            await asyncio.sleep(GATE_RETRY_SECONDS)
+        await _expect(response, 202, "replying to a comment")
+
+    def _first_response(self, data: dict[str, Any]) -> None:
+        if data.get("within_sla"):
+            self._run.within_sla += 1
+        if data.get("conversation_id") == self._run.answered.get("conversation_id"):
+            self._run.first_response = data
+
+    async def _acknowledge(self, data: dict[str, Any]) -> None:
+        self._run.alerts_raised.append(data)
+        response = await self._client.post(
+            f"/v1/listening/alerts/{data['alert_id']}/acknowledge",
+            json={"note": ACKNOWLEDGE_NOTE},
+            headers=self._tokens.headers(self._tokens.manager),
+        )
+        # 409: someone took it already.
+        if response.status_code != 409:
+            await _expect(response, 200, "acknowledging an alert")
 
     async def _approve(self, data: dict[str, Any]) -> None:
         role, headers = self._tokens.acting_as(data["approver_roles"])
@@ -584,6 +742,7 @@ async def run_demo(
     target_seconds: float = 120.0,
     support_weeks: int = 2,
     timeout_seconds: float = 360.0,
+    follow_up_seconds: float = FOLLOW_UP_SECONDS,
 ) -> DemoRun:
     """Run the demo against the platform at ``gateway_url``; raise ``DemoError`` when it cannot."""
     if settings.environment == "prod":
@@ -607,8 +766,16 @@ async def run_demo(
         with Live(Display(run), console=console, refresh_per_second=4):
             try:
                 await asyncio.wait_for(
-                    _drive(client, tokens, run, scale, support_weeks, publishing_seconds),
-                    timeout_seconds,
+                    _drive(
+                        client,
+                        tokens,
+                        run,
+                        scale,
+                        support_weeks,
+                        publishing_seconds,
+                        follow_up_seconds,
+                    ),
+                    timeout_seconds + follow_up_seconds,
                 )
             except httpx.TransportError as error:
                 raise DemoError(
@@ -638,9 +805,12 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
     if run.posts_published < run.posts_planned:
         posts += " (the others follow at their time)"
     console.print(
-        f"[bold green]Engagement completed[/] in {run.elapsed:.0f}s: {len(run.events)} events, "
+        f"[bold green]Engagement completed[/] in {run.completed_after:.0f}s: "
+        f"{len(run.events)} events, "
         f"gates approved: {gates}; {run.tasks_completed} tasks completed; {posts}.\n"
         f"  listening   {heard(run)}\n"
+        f"  inbox       {inbox(run)}\n"
+        f"  alerts      {alerts(run)}\n"
         f"  engagement  {run.engagement_id}\n"
         f"  workflow    {run.workflow_id}\n"
         f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
@@ -663,6 +833,38 @@ def heard(run: DemoRun) -> str:
     return f"{run.mentions} mentions: {share}; top places: {places or 'none named'}"
 
 
+def inbox(run: DemoRun) -> str:
+    """The conversation the demo answered, and how fast."""
+    if not run.watching:
+        return "not watched (no listening source near midnight)"
+    if not run.answered:
+        return "no conversation opened yet (comments come as the posts age)"
+    author = f"@{run.answered.get('author_handle')}"
+    if run.reply_failure:
+        return f"the reply to {author} failed: {run.reply_failure}"
+    if not run.first_response:
+        return f"{author} answered; the reply's first response had not arrived yet"
+    sla = _sla(run.first_response)
+    return f"{run.answered.get('source')} comment by {author} {sla}"
+
+
+def alerts(run: DemoRun) -> str:
+    """The alerts the rule raised and who acknowledged them."""
+    if not run.watching:
+        return "not watched (no listening source near midnight)"
+    if not run.alerts_raised:
+        return (
+            f"no alert raised: the rule {ALERT_RULE['name']!r} saw no complaint among the "
+            f"{run.mentions} mentions heard (about one in six sandbox users complains)"
+        )
+    if not run.alerts_acknowledged:
+        return f"{len(run.alerts_raised)} raised; the acknowledgement had not arrived yet"
+    return "; ".join(
+        f"alert {alert.get('kind')} acknowledged by manager ({alert.get('acknowledged_by')})"
+        for alert in run.alerts_acknowledged
+    )
+
+
 async def _drive(
     client: httpx.AsyncClient,
     tokens: Tokens,
@@ -670,27 +872,43 @@ async def _drive(
     scale: float,
     support_weeks: int,
     publishing_seconds: float,
+    follow_up_seconds: float,
 ) -> None:
     """Open the stream, start the engagement and prepare its plan, then answer what its events
-    ask until it ends."""
+    ask until it ends, and up to ``follow_up_seconds`` more for a first response and an
+    alert."""
     demo = Demo(client, tokens, run)
     # The client's viewer watches: the stream shows only what that role may see.
     viewer = tokens.headers(tokens.viewer)
     last_id: str | None = None
-    while True:
-        try:
-            async with event_stream(client, run.organization_id, viewer, last_id) as response:
-                # Started once the stream is open, so not even its first event is missed.
-                if not run.engagement_id:
-                    await start_engagement(client, tokens, run, scale, support_weeks)
-                    # Ready before setup looks for it: the brief gate waits for the demo.
-                    await prepare_plan(client, tokens, run, publishing_seconds)
-                async for frame in sse_frames(response):
-                    last_id = frame.id
-                    frame.seen_at = run.elapsed
-                    run.events.append(frame)
-                    await demo.handle(frame)
-                    if run.completed:
-                        return
-        except (httpx.ReadError, httpx.RemoteProtocolError):
-            await asyncio.sleep(RECONNECT_SECONDS)
+    follow_up = asyncio.timeout(None)
+    try:
+        async with follow_up:
+            while True:
+                try:
+                    async with event_stream(
+                        client, run.organization_id, viewer, last_id
+                    ) as response:
+                        # Started once the stream is open, so not even its first event is missed.
+                        if not run.engagement_id:
+                            await start_engagement(client, tokens, run, scale, support_weeks)
+                            # Ready before setup looks for it: the brief gate waits for the demo.
+                            await prepare_plan(client, tokens, run, publishing_seconds)
+                        async for frame in sse_frames(response):
+                            last_id = frame.id
+                            frame.seen_at = run.elapsed
+                            run.events.append(frame)
+                            await demo.handle(frame)
+                            if run.completed and not run.awaited():
+                                return
+                            if run.completed and run.follow_up_until is None:
+                                run.follow_up_until = run.elapsed + follow_up_seconds
+                                follow_up.reschedule(
+                                    asyncio.get_running_loop().time() + follow_up_seconds
+                                )
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    await asyncio.sleep(RECONNECT_SECONDS)
+    except TimeoutError:
+        # The wait after the engagement ran out: the summary says what did not come.
+        if not follow_up.expired():
+            raise

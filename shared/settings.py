@@ -173,6 +173,9 @@ class ListeningSettings(BaseModel):
     request_timeout_seconds: float = 15.0
     # Overrides of each source kind's API base URL (kind -> URL); empty means the real host.
     api_base_urls: dict[str, str] = {}
+    # How often alerts are evaluated; unset: every 300 s, or every 30 s in ``dev`` (``make up``)
+    # so that a keyword alert shows within a minute.
+    alerts_every_seconds: int | None = Field(None, ge=10)
 
 
 class NotificationsSettings(BaseModel):

@@ -1,19 +1,49 @@
-"""``engage demo`` against the in-process platform, and the ``time_scale`` it relies on."""
+"""``engage demo`` against the in-process platform, and the ``time_scale`` it relies on; how it
+answers the inbox and acknowledges alerts, on frames it is handed."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from nats.aio.client import Client as NatsClient
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engage.demo import POSTS, DemoError, run_demo, time_scale_for
+from engage import demo as demo_module
+from engage.demo import (
+    ACKNOWLEDGE_NOTE,
+    ALERT_RULE,
+    INBOX_SETTINGS,
+    POSTS,
+    REPLY,
+    Demo,
+    DemoError,
+    DemoRun,
+    Frame,
+    Tokens,
+    alerts,
+    inbox,
+    run_demo,
+    summary,
+    time_scale_for,
+)
+from services.listening.alerts.contracts import ALERTS_WORKFLOW, AlertsInput, AlertsRound
+from services.listening.contracts import RawAuthor, RawMention, SourceKind
+from services.listening.conversations import intake
+from services.listening.intake import publish_raw_mentions
 from services.strategy.app import build_app as build_strategy
+from shared import task_queues
 from shared.auth import Role, issue_dev_token
 from shared.domain import Phase
-from shared.settings import LifecycleSettings
+from shared.settings import LifecycleSettings, Settings
 from tests.conftest import Platform, wait_until
 from tests.test_thin_thread import engagement_body
 
@@ -26,19 +56,88 @@ GATES = [
 ]
 
 
+COMPLAINT = "Ho scritto tre volte e nessuno mi ha risposto."
+CUSTOMER = "cliente.deluso"
+
+
 def gateway_url(platform: Platform) -> str:
     return f"http://127.0.0.1:{platform.settings.ports.gateway}"
 
 
-async def test_demo_runs_an_engagement_through_every_phase(platform: Platform) -> None:
-    output = io.StringIO()
-    run = await run_demo(
-        platform.settings,
-        gateway_url(platform),
-        Console(file=output, width=120),
-        target_seconds=8,
-        timeout_seconds=90,
+@pytest.fixture
+async def inbox_consumers(
+    platform: Platform, sessions: async_sessionmaker[AsyncSession], nats_client: NatsClient
+) -> AsyncIterator[None]:
+    """The listening worker's conversations consumers, as ``make up`` runs them."""
+    stop = asyncio.Event()
+    running = [
+        asyncio.create_task(
+            subscription.consumer(nats_client.jetstream(), sessions, platform.settings.events).run(
+                stop
+            )
+        )
+        for subscription in intake.SUBSCRIPTIONS
+    ]
+    yield
+    stop.set()
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*running)
+
+
+async def complain_then_evaluate(platform: Platform, nats: NatsClient, run: DemoRun) -> None:
+    """A customer complains about the demo's client on the sandbox (the in-process platform
+    polls no source by itself), then alert rounds run as the schedule runs them, until the demo
+    sees the alert."""
+    complaint = RawMention(
+        organization_id=uuid.UUID(run.organization_id),
+        engagement_id=uuid.UUID(run.engagement_id),
+        source=SourceKind.SANDBOX,
+        external_id=f"comment-demo-{uuid.uuid4()}",
+        author=RawAuthor(handle=CUSTOMER),
+        text=COMPLAINT,
+        published_at=datetime.now(UTC),
+        language="it",
     )
+    await publish_raw_mentions(nats.jetstream(), platform.settings, [complaint])
+    prefix = platform.settings.temporal.task_queue_prefix
+    while not run.alerts_raised:
+        await platform.temporal.execute_workflow(
+            ALERTS_WORKFLOW,
+            AlertsInput(task_queue_prefix=prefix),
+            id=f"alerts-demo-{uuid.uuid4()}",
+            task_queue=platform.settings.task_queue(task_queues.WORKFLOWS),
+            result_type=AlertsRound,
+        )
+        await asyncio.sleep(0.5)
+
+
+async def test_demo_runs_an_engagement_through_every_phase(
+    platform: Platform,
+    nats_client: NatsClient,
+    inbox_consumers: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customers: list[asyncio.Task[None]] = []
+    watch = demo_module.watch_inbox_and_alerts
+
+    async def watched(client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
+        await watch(client, tokens, run)
+        customers.append(asyncio.create_task(complain_then_evaluate(platform, nats_client, run)))
+
+    monkeypatch.setattr(demo_module, "watch_inbox_and_alerts", watched)
+    output = io.StringIO()
+    try:
+        run = await run_demo(
+            platform.settings,
+            gateway_url(platform),
+            Console(file=output, width=120),
+            target_seconds=8,
+            timeout_seconds=90,
+            follow_up_seconds=45,
+        )
+    finally:
+        for customer in customers:
+            customer.cancel()
 
     assert run.completed
     assert run.phases_started == PHASE_NAMES
@@ -84,6 +183,113 @@ async def test_demo_runs_an_engagement_through_every_phase(platform: Platform) -
 
     await wait_until(all_published, timeout=60, interval=0.5)
     assert len(publications) == run.posts_planned
+
+    # The inbox and the alerts: set up with listening (none near midnight in Rome).
+    assert run.watching == bool(run.posts_planned)
+    if run.watching:
+        await the_demo_answered_and_acknowledged(platform, run, printed)
+
+
+async def the_demo_answered_and_acknowledged(
+    platform: Platform, run: DemoRun, printed: str
+) -> None:
+    manager = platform.auth(Role.MANAGER)
+    listening = f"/v1/listening/engagements/{run.engagement_id}"
+    hours = (await platform.gateway.get(f"{listening}/inbox-settings", headers=manager)).json()
+    assert (hours["target_first_response_minutes"], hours["business_days"]) == (
+        INBOX_SETTINGS["target_first_response_minutes"],
+        INBOX_SETTINGS["business_days"],
+    )
+    [rule] = (await platform.gateway.get(f"{listening}/alert-rules", headers=manager)).json()
+    assert (rule["kind"], rule["keywords"]) == ("keyword", ALERT_RULE["keywords"])
+    # The complaint opened a conversation, which the manager answered (the sandbox does not
+    # know the comment, so the reply fails there: the demo says so).
+    assert run.answered["author_handle"] == CUSTOMER
+    conversation = (
+        await platform.gateway.get(
+            f"/v1/listening/conversations/{run.answered['conversation_id']}", headers=manager
+        )
+    ).json()
+    [reply] = [m for m in conversation["messages"] if m["direction"] == "outbound"]
+    assert (reply["author"], reply["text"]) == ("demo-manager@atlantide.local", REPLY)
+    assert run.first_response or run.reply_failure
+    # The complaint raised the keyword alert, and the manager acknowledged it with a note.
+    [raised] = run.alerts_raised
+    assert raised["evidence"]["matched_keywords"] == ["nessuno mi ha risposto"]
+    [acknowledged] = run.alerts_acknowledged
+    assert (acknowledged["kind"], acknowledged["acknowledged_by"]) == (
+        "keyword",
+        "demo-manager@atlantide.local",
+    )
+    alert = (
+        await platform.gateway.get(f"/v1/listening/alerts/{raised['alert_id']}", headers=manager)
+    ).json()
+    assert (alert["status"], alert["acknowledge_note"]) == ("acknowledged", ACKNOWLEDGE_NOTE)
+    assert "alert keyword acknowledged by manager" in printed
+    assert not run.awaited()
+
+
+ENGAGEMENT = str(uuid.uuid4())
+CONVERSATION = str(uuid.uuid4())
+
+
+def frame(event: str, **data: Any) -> Frame:
+    return Frame("1", event, {"data": {"engagement_id": ENGAGEMENT, **data}, "subject": ENGAGEMENT})
+
+
+async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_alert() -> None:
+    asked: list[httpx.Request] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(202 if request.url.path.endswith("/replies") else 200, json={})
+
+    run = DemoRun(engagement_id=ENGAGEMENT, watching=True)
+    assert run.awaited() == ["a first response", "an alert"]
+    opened = {"category": "complaint", "source": "sandbox", "triage_reason": "negative"}
+    alert = {"alert_id": str(uuid.uuid4()), "kind": "keyword", "rule_name": "Clienti scontenti"}
+    frames = [
+        frame("conversations.conversation_opened", conversation_id=CONVERSATION,
+              author_handle="sarah.k", **opened),
+        frame("conversations.conversation_opened", conversation_id=str(uuid.uuid4()),
+              author_handle="tom.eats.italy", **opened),
+        frame("conversations.first_response", conversation_id=CONVERSATION,
+              response_minutes=0.4, within_sla=True),
+        frame("listening.alert_raised", **alert,
+              evidence={"observed": 2, "matched_keywords": ["rude", "pessima"]}),
+        frame("listening.alert_acknowledged", **alert,
+              acknowledged_by="demo-manager@atlantide.local"),
+    ]  # fmt: skip
+    transport = httpx.MockTransport(gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        demo = Demo(client, Tokens(Settings()), run)
+        for each in frames:
+            await demo.handle(each)
+
+    # One reply, to the first conversation, and the alert acknowledged with a note.
+    assert [(r.method, r.url.path) for r in asked] == [
+        ("POST", f"/v1/listening/conversations/{CONVERSATION}/replies"),
+        ("POST", f"/v1/listening/alerts/{alert['alert_id']}/acknowledge"),
+    ]
+    assert [r.content for r in asked] == [
+        httpx.Request("POST", "/", json={"text": REPLY}).content,
+        httpx.Request("POST", "/", json={"note": ACKNOWLEDGE_NOTE}).content,
+    ]
+    assert (run.within_sla, run.awaited()) == (1, [])
+    assert [summary(each) for each in frames[2:]] == [
+        "answered in 0.4 business minutes, within SLA",
+        "keyword alert 'Clienti scontenti' on 2 mentions: rude, pessima",
+        "keyword alert acknowledged by demo-manager@atlantide.local",
+    ]
+    assert inbox(run) == "sandbox comment by @sarah.k answered in 0.4 business minutes, within SLA"
+    assert alerts(run) == ("alert keyword acknowledged by manager (demo-manager@atlantide.local)")
+
+
+def test_the_summary_says_what_never_came() -> None:
+    run = DemoRun(engagement_id=ENGAGEMENT, watching=True, mentions=3)
+    assert inbox(run).startswith("no conversation opened yet")
+    assert alerts(run).startswith("no alert raised: the rule 'Clienti scontenti' saw no complaint")
+    assert not DemoRun().awaited()
 
 
 async def test_demo_says_to_start_the_platform_when_the_gateway_is_away(

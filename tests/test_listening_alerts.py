@@ -1,7 +1,8 @@
 """Listening alerts: detection on hand-computed figures; rules, evaluation and alerts through the
-gateway on mentions stored in hourly buckets; the ``ListeningAlerts`` round starting an alert's
-escalation; ``CrisisEscalation`` on Temporal's time-skipping server, with the listening
-activity replaced by an in-memory alert under its real name."""
+gateway on mentions stored in hourly buckets (spikes) or just ingested (keywords); the alerts
+schedule's interval; the ``ListeningAlerts`` round starting an alert's escalation;
+``CrisisEscalation`` on Temporal's time-skipping server, with the listening activity replaced by
+an in-memory alert under its real name."""
 
 from __future__ import annotations
 
@@ -21,16 +22,19 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from services.listening.alerts import detection, rules
+from services.listening.alerts import detection, evaluation, rules
 from services.listening.alerts.contracts import (
     ACKNOWLEDGE_SIGNAL,
     ALERT_ESCALATION_STEP,
+    ALERTS_EVERY,
+    ALERTS_EVERY_IN_DEV,
     ALERTS_SCHEDULE_ID,
     ALERTS_WORKFLOW,
     CRISIS_STATE_QUERY,
     CRISIS_WORKFLOW,
     ESCALATE_AFTER,
     EVALUATE_ALERTS,
+    KEYWORD_WINDOW,
     RESOLVE_SIGNAL,
     AlertAcknowledged,
     AlertEscalationStep,
@@ -45,9 +49,10 @@ from services.listening.alerts.contracts import (
     crisis_workflow_id,
 )
 from services.listening.models import Alert, Mention, OutboxEvent
-from services.listening.worker import ensure_alerts_schedule
+from services.listening.worker import alerts_every, ensure_alerts_schedule
 from shared import task_queues
 from shared.auth import Role
+from shared.settings import Settings
 from tests.conftest import Platform, wait_until
 from tests.engagement_helpers import stored_engagement
 from tests.lifecycle_helpers import start_time_skipping
@@ -127,6 +132,26 @@ def test_keywords_match_whole_words_ignoring_case_and_accents() -> None:
     assert not detection.keyword_alert(0, min_count=1).alert
 
 
+def test_a_keyword_window_slides_with_the_evaluation_from_the_previous_alert_on() -> None:
+    now = datetime(2026, 12, 3, 11, 47, 30, tzinfo=UTC)
+    assert evaluation.keyword_window(now, None) == (now - KEYWORD_WINDOW, now)
+    # An alert 5 minutes ago: its mentions are behind the new window's start.
+    recent = now - timedelta(minutes=5)
+    assert evaluation.keyword_window(now, recent) == (recent, now)
+    # One older than the window changes nothing; one in the future (a clock ahead) empties it.
+    assert evaluation.keyword_window(now, now - 2 * HOUR) == (now - KEYWORD_WINDOW, now)
+    assert evaluation.keyword_window(now, now + HOUR) == (now, now)
+
+
+def test_alerts_are_evaluated_every_30_seconds_in_development_else_every_5_minutes() -> None:
+    dev = Settings().model_copy(update={"environment": "dev"})
+    assert alerts_every(dev) == ALERTS_EVERY_IN_DEV == timedelta(seconds=30)
+    assert alerts_every(dev.model_copy(update={"environment": "test"})) == ALERTS_EVERY
+    assert timedelta(minutes=5) == ALERTS_EVERY
+    configured = dev.listening.model_copy(update={"alerts_every_seconds": 90})
+    assert alerts_every(dev.model_copy(update={"listening": configured})) == timedelta(seconds=90)
+
+
 # Through the gateway
 
 WINDOW_END = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -140,8 +165,9 @@ def mention(
     *,
     text: str = "La Quercia",
     sentiment_label: str | None = "positive",
+    ingested_at: datetime | None = None,
 ) -> Mention:
-    return Mention(
+    stored = Mention(
         organization_id=uuid.UUID(organization_id),
         engagement_ids=[uuid.UUID(engagement_id)],
         query_ids=[],
@@ -156,6 +182,9 @@ def mention(
         sentiment_label=sentiment_label,
         sentiment_model_version="test",
     )
+    if ingested_at is not None:
+        stored.ingested_at = ingested_at
+    return stored
 
 
 def quiet_day(organization_id: str, engagement_id: str) -> list[Mention]:
@@ -324,6 +353,12 @@ async def test_an_hour_over_its_baseline_raises_an_alert_per_rule_with_its_evide
     assert (negative["negative"], negative["labelled"]) == (10, 25)
     assert {sample["sentiment_label"] for sample in negative["samples"]} == {"negative"}
     keyword = by_kind["keyword"]["evidence"]
+    # Keywords read what was ingested in the last hour, up to the evaluation, whatever the hour.
+    keyword_window = datetime.fromisoformat(keyword["window_end"]) - datetime.fromisoformat(
+        keyword["window_start"]
+    )
+    assert keyword_window == KEYWORD_WINDOW
+    assert datetime.fromisoformat(keyword["window_end"]) > datetime.now(UTC) - HOUR
     assert keyword["matched_keywords"] == ["intossicazione"]
     assert [sample["text"] for sample in keyword["samples"]] == ["Intossicazione dopo la cena!"]
     only_open = await alerts_of(platform, raised["engagement_id"], status="resolved")
@@ -351,6 +386,54 @@ async def test_evaluating_the_window_again_raises_nothing_new(
             )
         )
     assert (stored, announced) == (3, 3)
+
+
+async def test_a_keyword_alerts_on_what_was_just_ingested_and_never_twice_on_it(
+    platform: Platform, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    organization_id, engagement_id = await known_engagement(platform)
+    body = {"kind": "keyword", "name": "Unanswered", "keywords": ["nessuno mi ha risposto"]}
+    assert (await create_rule(platform, engagement_id, body)).status_code == 201
+    now = datetime.now(UTC)
+    complaint = "Ho scritto tre volte e nessuno mi ha risposto."
+    async with sessions() as session:
+        # Published hours ago but ingested now (a slow source): it counts; one ingested two
+        # hours ago is behind the window.
+        session.add_all(
+            [
+                mention(organization_id, engagement_id, now - 3 * HOUR, text=complaint),
+                mention(organization_id, engagement_id, now - 3 * HOUR, text=complaint,
+                        ingested_at=now - 2 * HOUR),
+            ]
+        )  # fmt: skip
+        await session.commit()
+    # Any hour: the spikes' hour does not matter to a keyword rule.
+    first = await evaluate(platform, engagement_id, WINDOW_END)
+    assert (first.raised, len(first.open)) == (1, 1)
+    [alert] = (await alerts_of(platform, engagement_id))["alerts"]
+    evidence = alert["evidence"]
+    assert (evidence["observed"], evidence["mentions"]) == (1, 1)
+    assert evidence["matched_keywords"] == ["nessuno mi ha risposto"]
+    # Evaluated again while the alert is open: the same crisis, still handed to the round.
+    again = await evaluate(platform, engagement_id, WINDOW_END)
+    assert (again.raised, again.open) == (0, first.open)
+    resolved = await platform.gateway.post(
+        f"/v1/listening/alerts/{alert['id']}/resolve",
+        json={"note": "Answered in private"},
+        headers=platform.auth(Role.MANAGER),
+    )
+    assert resolved.status_code == 200, resolved.text
+    # Resolved, the rule is armed again, but the complaint it saw is behind its window now.
+    after = await evaluate(platform, engagement_id, WINDOW_END)
+    assert (after.raised, after.open) == (0, [])
+    async with sessions() as session:
+        session.add(mention(organization_id, engagement_id, now, text=complaint))
+        await session.commit()
+    fresh = await evaluate(platform, engagement_id, WINDOW_END)
+    assert fresh.raised == 1
+    newest = (await alerts_of(platform, engagement_id))["alerts"][0]
+    assert newest["evidence"]["window_start"] == evidence["window_end"]
+    assert newest["evidence"]["mentions"] == 1
 
 
 async def test_three_mentions_in_an_hour_raise_nothing(
@@ -465,11 +548,18 @@ async def test_the_worker_keeps_one_alerts_schedule(platform: Platform) -> None:
         [interval] = described.schedule.spec.intervals
         assert interval.every == timedelta(minutes=5)
         assert described.schedule.action.workflow == ALERTS_WORKFLOW  # type: ignore[attr-defined]
+        # Started again with another interval, the worker retimes the schedule it finds.
+        faster = settings.listening.model_copy(update={"alerts_every_seconds": 30})
+        await ensure_alerts_schedule(
+            platform.temporal, settings.model_copy(update={"listening": faster})
+        )
+        [interval] = (await handle.describe()).schedule.spec.intervals
+        assert interval.every == timedelta(seconds=30)
     finally:
         await handle.delete()
 
 
-async def test_a_round_raises_the_last_hours_alert_and_its_escalation_hears_the_gateway(
+async def test_a_round_raises_a_keyword_alert_and_its_escalation_hears_the_gateway(
     platform: Platform, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     organization_id, engagement_id = await known_engagement(platform)

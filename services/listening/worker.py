@@ -11,12 +11,16 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
+    ScheduleIntervalSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 
 from services.listening.activities import ListeningActivities
 from services.listening.alerts.activities import AlertActivities
 from services.listening.alerts.contracts import (
     ALERTS_EVERY,
+    ALERTS_EVERY_IN_DEV,
     ALERTS_SCHEDULE_ID,
     ALERTS_WORKFLOW,
     AlertsInput,
@@ -63,17 +67,36 @@ async def ensure_poll_schedule(client: Client, settings: Settings) -> None:
     )
 
 
+def alerts_every(settings: Settings) -> timedelta:
+    """``alerts_every_seconds`` when set, else every 30 s in development, 5 minutes elsewhere."""
+    if settings.listening.alerts_every_seconds is not None:
+        return timedelta(seconds=settings.listening.alerts_every_seconds)
+    return ALERTS_EVERY_IN_DEV if settings.environment == "dev" else ALERTS_EVERY
+
+
 async def ensure_alerts_schedule(client: Client, settings: Settings) -> None:
-    """Keep one schedule evaluating alerts every ``ALERTS_EVERY``."""
+    """Keep one schedule evaluating alerts every ``alerts_every``; one kept from an earlier run
+    (Temporal's data outlives ``make up``) takes the interval configured now."""
     prefix = settings.temporal.task_queue_prefix
+    schedule_id = f"{prefix}{ALERTS_SCHEDULE_ID}"
+    every = alerts_every(settings)
     await ensure_interval_schedule(
         client,
-        f"{prefix}{ALERTS_SCHEDULE_ID}",
+        schedule_id,
         ALERTS_WORKFLOW,
         AlertsInput(task_queue_prefix=prefix),
         prefix + task_queues.WORKFLOWS,
-        ALERTS_EVERY,
+        every,
     )
+
+    def retimed(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        schedule = current.description.schedule
+        if [interval.every for interval in schedule.spec.intervals] == [every]:
+            return None
+        schedule.spec.intervals = [ScheduleIntervalSpec(every=every)]
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(schedule_id).update(retimed)
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:

@@ -1,9 +1,10 @@
 """Alerts' workflows and activities: names, payloads and ids (importable by workflows).
 
-``ListeningAlerts`` runs every ``ALERTS_EVERY`` from a schedule the listening worker keeps: it
-evaluates the last complete hour of every engagement with active rules and starts a
-``CrisisEscalation`` (``crisis-<alert id>``) per open alert. The activities run on
-``engage-listening``."""
+``ListeningAlerts`` runs from a schedule the listening worker keeps (every
+``ENGAGE_LISTENING__ALERTS_EVERY_SECONDS``, else ``ALERTS_EVERY``, or ``ALERTS_EVERY_IN_DEV`` in
+development): it evaluates every engagement with active rules (spikes over the last complete
+hour, keywords over the mentions ingested lately) and starts a ``CrisisEscalation``
+(``crisis-<alert id>``) per open alert. The activities run on ``engage-listening``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 ALERTS_WORKFLOW = "ListeningAlerts"
 ALERTS_SCHEDULE_ID = "listening-alerts"
-# Windows are hours; evaluating every few minutes raises an alert soon after its hour closes and
-# counts mentions that arrive late (the same window raises its alert once).
+# Spikes compare complete hours: evaluating every few minutes raises a spike soon after its hour
+# closes and counts mentions that arrive late (the same hour raises its alert once). Keywords
+# slide with the evaluation, so the interval is how late a keyword alert can be.
 ALERTS_EVERY = timedelta(minutes=5)
+# ``make up``: a keyword alert within a minute, for the demo and for whoever tries the rules.
+ALERTS_EVERY_IN_DEV = timedelta(seconds=30)
+# A keyword rule reads the mentions ingested this long before the evaluation (and since its
+# previous alert's window, so no mention alerts twice).
+KEYWORD_WINDOW = timedelta(minutes=60)
 ALERT_ENGAGEMENTS = "listening.alert_engagements"
 EVALUATE_ALERTS = "listening.evaluate_alerts"
 ALERT_ESCALATION_STEP = "listening.alert_escalation_step"
@@ -59,7 +66,9 @@ class EngagementsWithRules(BaseModel):
 
 
 class EvaluateAlerts(BaseModel):
-    """Evaluate the engagement's active rules over the hour ending at ``window_end``."""
+    """Evaluate the engagement's active rules: spikes over the complete hour ending at
+    ``window_end`` (on the hour), keywords over the ``KEYWORD_WINDOW`` ending at the
+    evaluation."""
 
     engagement_id: uuid.UUID
     window_end: AwareDatetime
@@ -72,8 +81,9 @@ class OpenAlert(BaseModel):
 
 
 class AlertsEvaluated(BaseModel):
-    """``raised``: alerts new in this evaluation; ``open``: the window's alerts still open (new
-    or raised by an earlier evaluation), whose escalation must be running."""
+    """``raised``: alerts new in this evaluation; ``open``: the engagement's alerts raised in
+    the last hour and still open (new or raised by an earlier evaluation), whose escalation must
+    be running."""
 
     engagement_id: uuid.UUID
     raised: int

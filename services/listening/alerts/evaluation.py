@@ -1,6 +1,7 @@
-"""Evaluating an engagement's rules over one hour: PostgreSQL counts the hours (only a row per
-hour comes back), ``detection`` decides, and each alert is stored once per rule and window with
-its ``alert_raised`` event in the same transaction."""
+"""Evaluating an engagement's rules: spikes over the last complete hour (PostgreSQL counts the
+hours, only a row per hour comes back), keywords over the mentions ingested in the
+``KEYWORD_WINDOW`` before the evaluation; ``detection`` decides, and each alert is stored once
+per rule and window with its ``alert_raised`` event in the same transaction."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.listening import events, repository
 from services.listening.alerts import detection
 from services.listening.alerts.contracts import (
     ESCALATION_LADDER,
+    KEYWORD_WINDOW,
     AlertKind,
     AlertsEvaluated,
     OpenAlert,
@@ -28,15 +30,28 @@ HOUR = timedelta(hours=1)
 SAMPLES = 5
 SAMPLE_CHARACTERS = 500
 # Keywords are matched in Python (folding accents as PostgreSQL's 'simple' search does not):
-# at most this many of the hour's mentions are read, newest first.
+# at most this many of the window's mentions are read, newest first.
 KEYWORD_SCAN_LIMIT = 5_000
 UNRESOLVED = ("open", "acknowledged")
+# An alert still open this long after it was raised is handed to the round again, so an
+# escalation that failed to start is started by a later round (never twice: its id is the
+# alert's).
+ESCALATION_RETRY = timedelta(hours=1)
 
 
 def window_of(window_end: datetime) -> tuple[datetime, datetime]:
     """The complete hour ending at ``window_end`` (on the hour)."""
     end = window_end.replace(minute=0, second=0, microsecond=0)
     return end - HOUR, end
+
+
+def keyword_window(now: datetime, previous_end: datetime | None) -> tuple[datetime, datetime]:
+    """The ``KEYWORD_WINDOW`` ending at ``now``, starting no earlier than the end of the rule's
+    previous alert: mentions that raised an alert never raise another."""
+    start = now - KEYWORD_WINDOW
+    if previous_end is not None:
+        start = max(start, min(previous_end, now))
+    return start, now
 
 
 @dataclass(frozen=True)
@@ -130,7 +145,7 @@ def _sample(mention: Mention) -> SampleMention:
     )
 
 
-async def _window_mentions(
+async def _hour_mentions(
     session: AsyncSession,
     rule: AlertRule,
     window_start: datetime,
@@ -152,10 +167,57 @@ async def _window_mentions(
     return list(found.all())
 
 
-async def _evidence(
+async def _ingested_mentions(
+    session: AsyncSession, rule: AlertRule, start: datetime, end: datetime
+) -> list[Mention]:
+    """The rule's mentions ingested in ``[start, end)``, newest first."""
+    found = await session.scalars(
+        select(Mention)
+        .where(
+            Mention.organization_id == rule.organization_id,
+            *repository.mention_conditions(rule.engagement_id, query_id=rule.query_id),
+            Mention.ingested_at >= start,
+            Mention.ingested_at < end,
+        )
+        .order_by(Mention.ingested_at.desc(), Mention.id)
+        .limit(KEYWORD_SCAN_LIMIT)
+    )
+    return list(found.all())
+
+
+async def _keyword_evidence(
+    session: AsyncSession, rule: AlertRule, start: datetime, end: datetime
+) -> Evidence | None:
+    """The rule's evidence when enough mentions ingested in ``[start, end)`` hold a keyword,
+    else None."""
+    pattern = detection.keyword_pattern(rule.keywords)
+    mentions = await _ingested_mentions(session, rule, start, end)
+    matching = [
+        (mention, found)
+        for mention in mentions
+        if (found := detection.keyword_matches(mention.text, pattern))
+    ]
+    verdict = detection.keyword_alert(len(matching), min_count=rule.min_count)
+    if not verdict.alert:
+        return None
+    return Evidence(
+        window_start=start,
+        window_end=end,
+        mentions=len(mentions),
+        baseline_hours=rule.baseline_hours,
+        alpha=rule.alpha,
+        observed=verdict.observed,
+        baseline=verdict.baseline,
+        threshold=verdict.threshold,
+        matched_keywords=list(dict.fromkeys(word for _, words in matching for word in words)),
+        samples=[_sample(mention) for mention, _ in matching[:SAMPLES]],
+    )
+
+
+async def _spike_evidence(
     session: AsyncSession, rule: AlertRule, window_start: datetime, counts: HourlyCounts
 ) -> Evidence | None:
-    """The rule's evidence for the window when the window is an alert, else None."""
+    """The rule's evidence for the hour when the hour is a spike, else None."""
     kind: AlertKind = rule.kind  # type: ignore[assignment]
     figures = {
         "window_start": window_start,
@@ -164,26 +226,6 @@ async def _evidence(
         "baseline_hours": rule.baseline_hours,
         "alpha": rule.alpha,
     }
-    if kind == "keyword":
-        pattern = detection.keyword_pattern(rule.keywords)
-        matching: list[tuple[Mention, list[str]]] = []
-        for mention in await _window_mentions(
-            session, rule, window_start, limit=KEYWORD_SCAN_LIMIT
-        ):
-            if found := detection.keyword_matches(mention.text, pattern):
-                matching.append((mention, found))
-        verdict = detection.keyword_alert(len(matching), min_count=rule.min_count)
-        if not verdict.alert:
-            return None
-        matched = list(dict.fromkeys(word for _, words in matching for word in words))
-        return Evidence(
-            **figures,
-            observed=verdict.observed,
-            baseline=verdict.baseline,
-            threshold=verdict.threshold,
-            matched_keywords=matched,
-            samples=[_sample(mention) for mention, _ in matching[:SAMPLES]],
-        )
     if kind == "volume_spike":
         verdict = detection.volume_spike(
             counts.mentions,
@@ -204,7 +246,7 @@ async def _evidence(
         )
     if not verdict.alert:
         return None
-    samples = await _window_mentions(
+    samples = await _hour_mentions(
         session, rule, window_start, limit=SAMPLES, negative_only=kind == "negative_spike"
     )
     return Evidence(
@@ -275,11 +317,13 @@ async def _raise(
 async def evaluate(
     session: AsyncSession, engagement_id: uuid.UUID, window_end: datetime, now: datetime
 ) -> AlertsEvaluated:
-    """Evaluate the engagement's active rules over the hour ending at ``window_end``.
+    """Evaluate the engagement's active rules: spikes over the hour ending at ``window_end``,
+    keywords over the mentions ingested in the ``KEYWORD_WINDOW`` ending at ``now``.
 
     A rule whose alert is still unresolved raises no other (the crisis goes on: the alert
-    already open says so); resolving it re-arms the rule."""
-    window_start, _ = window_of(window_end)
+    already open says so); resolving it re-arms the rule. The hour's own alert does not count
+    for a spike, so evaluating the hour again finds it rather than skipping the rule."""
+    hour_start, _ = window_of(window_end)
     rules = list(
         (
             await session.scalars(
@@ -289,40 +333,47 @@ async def evaluate(
             )
         ).all()
     )
-    unresolved = set(
-        (
-            await session.scalars(
-                select(Alert.rule_id).where(
-                    Alert.engagement_id == engagement_id,
-                    Alert.status.in_(UNRESOLVED),
-                    Alert.window_start != window_start,
-                )
-            )
-        ).all()
+    unresolved = await session.execute(
+        select(Alert.rule_id, Alert.kind, Alert.window_start).where(
+            Alert.engagement_id == engagement_id, Alert.status.in_(UNRESOLVED)
+        )
     )
+    busy = {
+        row.rule_id for row in unresolved if row.kind == "keyword" or row.window_start != hour_start
+    }
+    ended = await session.execute(
+        select(Alert.rule_id, func.max(Alert.window_end).label("window_end"))
+        .where(Alert.engagement_id == engagement_id, Alert.kind == "keyword")
+        .group_by(Alert.rule_id)
+    )
+    previous_ends: dict[uuid.UUID, datetime] = {row.rule_id: row.window_end for row in ended}
     counted: dict[tuple[uuid.UUID | None, int], HourlyCounts] = {}
     raised = 0
     for rule in rules:
-        if rule.id in unresolved:
+        if rule.id in busy:
             continue
-        key = (rule.query_id, rule.baseline_hours)
-        if key not in counted:
-            counted[key] = await hourly_counts(
-                session,
-                rule.organization_id,
-                engagement_id,
-                rule.query_id,
-                window_start,
-                rule.baseline_hours,
-            )
-        evidence = await _evidence(session, rule, window_start, counted[key])
+        if rule.kind == "keyword":
+            start, end = keyword_window(now, previous_ends.get(rule.id))
+            evidence = await _keyword_evidence(session, rule, start, end)
+        else:
+            key = (rule.query_id, rule.baseline_hours)
+            if key not in counted:
+                counted[key] = await hourly_counts(
+                    session,
+                    rule.organization_id,
+                    engagement_id,
+                    rule.query_id,
+                    hour_start,
+                    rule.baseline_hours,
+                )
+            evidence = await _spike_evidence(session, rule, hour_start, counted[key])
         if evidence is not None and await _raise(session, rule, evidence, now) is not None:
             raised += 1
     still_open = await session.execute(
         select(Alert.id, Alert.organization_id).where(
             Alert.engagement_id == engagement_id,
-            Alert.window_start == window_start,
             Alert.status == "open",
+            Alert.raised_at >= now - ESCALATION_RETRY,
         )
     )
     return AlertsEvaluated(

@@ -1,9 +1,10 @@
 """Listening alerts on Temporal.
 
 ``ListeningAlerts``: one round of evaluation, started by a Temporal Schedule that the listening
-worker keeps in place (``services/listening/worker.py``). It evaluates the last complete hour of
-every engagement with active rules, each in its own activity (one engagement failing never holds
-up another), and starts a ``CrisisEscalation`` for every alert of that hour still open.
+worker keeps in place (``services/listening/worker.py``). It evaluates every engagement with
+active rules (spikes on the last complete hour, keywords on a sliding window), each in its own
+activity (one engagement failing never holds up another), and starts a ``CrisisEscalation`` for
+every recent alert still open.
 
 ``CrisisEscalation`` (``crisis-<alert id>``): the alert was raised with the analysts (editors)
 responsible; while nobody acknowledges it, durable timers make the manager, then the admin,

@@ -3,7 +3,14 @@
 import asyncio
 import sys
 
-from benchmarks import lifecycle, listening_pipeline, outbox_relay, publish, sentiment
+from benchmarks import (
+    conversations_sla,
+    lifecycle,
+    listening_pipeline,
+    outbox_relay,
+    publish,
+    sentiment,
+)
 
 BENCHMARKS = {
     "outbox_relay": outbox_relay,
@@ -11,6 +18,7 @@ BENCHMARKS = {
     "lifecycle": lifecycle,
     "sentiment": sentiment,
     "listening_pipeline": listening_pipeline,
+    "conversations_sla": conversations_sla,
 }
 
 

@@ -14,6 +14,7 @@ from services.listening.training_runs import TrainingRuns
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+from shared.temporal import TemporalConnection
 
 # The routes it offers the frontends (the gateway forwards them under /v1).
 ROUTERS: list[APIRouter] = [
@@ -30,22 +31,16 @@ ROUTERS: list[APIRouter] = [
 
 
 def build_app(settings: Settings) -> FastAPI:
-    # Only training a model needs Temporal: without it that route answers 503, the rest work.
-    training_runs = TrainingRuns(settings)
-    # Acknowledging and resolving an alert signal its escalation when Temporal is there.
-    alert_escalations = AlertEscalations(settings)
-    # Replies start SendReplyWorkflow; without Temporal that route answers 503.
-    reply_runs = ReplyRuns(settings)
+    # One Temporal client for the routes that start or signal workflows: without Temporal,
+    # training a model and replying answer 503, acknowledging and resolving an alert still
+    # store it (its escalation reads the alert), and the rest work.
+    temporal = TemporalConnection(settings)
 
     async def on_startup(app: FastAPI) -> None:
-        training_runs.start_connecting()
-        alert_escalations.start_connecting()
-        reply_runs.start_connecting()
+        temporal.start_connecting()
 
     async def on_shutdown(app: FastAPI) -> None:
-        await training_runs.close()
-        await alert_escalations.close()
-        await reply_runs.close()
+        await temporal.close()
 
     app = create_service_app(
         ServiceRuntime("listening", settings),
@@ -56,7 +51,7 @@ def build_app(settings: Settings) -> FastAPI:
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
-    app.state.training_runs = training_runs
-    app.state.alert_escalations = alert_escalations
-    app.state.reply_runs = reply_runs
+    app.state.training_runs = TrainingRuns(temporal, settings)
+    app.state.alert_escalations = AlertEscalations(temporal)
+    app.state.reply_runs = ReplyRuns(temporal, settings)
     return app

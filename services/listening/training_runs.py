@@ -18,10 +18,14 @@ from shared.settings import Settings
 from shared.temporal import TemporalConnection
 
 
-class TrainingRuns(TemporalConnection):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+class TrainingRuns:
+    def __init__(self, temporal: TemporalConnection, settings: Settings) -> None:
+        self._temporal = temporal
         self._prefix = settings.temporal.task_queue_prefix
+
+    def require_connection(self) -> None:
+        """A 503 now, before anything is recorded, when Temporal is away."""
+        self._temporal.require_connection()
 
     async def start(
         self, organization_id: uuid.UUID, training_id: uuid.UUID, requested_by: str
@@ -30,7 +34,7 @@ class TrainingRuns(TemporalConnection):
         failed one may be)."""
         started = training_workflow_id(organization_id, training_id)
         with contextlib.suppress(WorkflowAlreadyStartedError):
-            await self.client.start_workflow(
+            await self._temporal.client.start_workflow(
                 TRAINING_WORKFLOW,
                 TrainOrganizationSentimentModelInput(
                     organization_id=organization_id,

@@ -19,11 +19,14 @@ from shared.temporal import TemporalConnection
 log = logging.getLogger(__name__)
 
 
-class AlertEscalations(TemporalConnection):
+class AlertEscalations:
+    def __init__(self, temporal: TemporalConnection) -> None:
+        self._temporal = temporal
+
     async def signal(self, alert_id: uuid.UUID, signal: str, payload: BaseModel) -> bool:
         """Whether the alert's workflow got ``signal``."""
         try:
-            client = self.require_connection()
+            client = self._temporal.require_connection()
             await client.get_workflow_handle(crisis_workflow_id(alert_id)).signal(signal, payload)
         except (DependencyUnavailableError, RPCError) as error:
             log.warning("alert %s: %s not signalled to its escalation: %s", alert_id, signal, error)

@@ -13,16 +13,16 @@ from shared.settings import Settings
 from shared.temporal import TemporalConnection
 
 
-class ReplyRuns(TemporalConnection):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+class ReplyRuns:
+    def __init__(self, temporal: TemporalConnection, settings: Settings) -> None:
+        self._temporal = temporal
         self.prefix = settings.temporal.task_queue_prefix
 
     async def start(self, reply: SendReplyInput) -> str:
         """The reply's workflow id; one workflow per reply, whoever asks twice."""
         started = reply_workflow_id(reply.reply_id)
         with contextlib.suppress(WorkflowAlreadyStartedError):
-            await self.client.start_workflow(
+            await self._temporal.client.start_workflow(
                 REPLY_WORKFLOW,
                 reply,
                 id=started,

@@ -115,13 +115,18 @@ class SourceReader(Protocol):
         ...
 
 
-def http_failure(response: httpx.Response, what: str) -> SourceError | RateLimited:
-    """A failed answer, classified: the reason names the status and ``what`` was asked, never
-    the URL's query (tokens and search terms may be in it). A 429 is the platform asking to
-    wait, for as long as its ``Retry-After`` or reset header says (a minute when neither)."""
+def http_failure(
+    response: httpx.Response, what: str, detail: str = ""
+) -> SourceError | RateLimited:
+    """A failed answer, classified: the reason names the status, ``what`` was asked and the
+    platform's ``detail`` when the reader gives one (its error codes; never a token, never the
+    URL's query: search terms may be in it). A 429 is the platform asking to wait, for as long
+    as its ``Retry-After`` or reset header says (a minute when neither)."""
     if response.status_code == 429:
         return RateLimited(retry_after_seconds(response.headers) or DEFAULT_RATE_LIMIT_WAIT)
     reason = f"{what}: HTTP {response.status_code}"
+    if detail:
+        reason = f"{reason} {detail}"
     if response.status_code >= 500:
         return SourceUnavailable(reason, status=response.status_code)
     return SourceRefused(reason, status=response.status_code)

@@ -150,14 +150,11 @@ class XCursor(BaseModel):
 
 def x_failure(response: httpx.Response) -> SourceError | RateLimited:
     """``http_failure``, with the problem's title (never its detail, which may quote the query)."""
-    failure = http_failure(response, _WHAT)
     try:
         title = Problem.model_validate_json(response.content).title
     except ValidationError:
         title = ""
-    if isinstance(failure, SourceError) and title:
-        return type(failure)(f"{failure.reason} {title[:100]}", status=failure.status)
-    return failure
+    return http_failure(response, _WHAT, title[:100])
 
 
 class XSearchReader:

@@ -161,10 +161,7 @@ def youtube_failure(response: httpx.Response) -> SourceError | RateLimited:
         return RateLimited(seconds_until_quota_reset())
     if _RATE_REASONS.intersection(reasons):
         return RateLimited(retry_after_seconds(response.headers) or DEFAULT_RATE_LIMIT_WAIT)
-    failure = http_failure(response, _WHAT)
-    if isinstance(failure, SourceError) and reasons:
-        return type(failure)(f"{failure.reason} {', '.join(reasons)}", status=failure.status)
-    return failure
+    return http_failure(response, _WHAT, ", ".join(reasons))
 
 
 class YouTubeCommentsReader:

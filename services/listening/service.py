@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,12 +19,11 @@ from services.listening.contracts import (
 from services.listening.models import (
     EngagementListening,
     ListeningQuery,
-    Source,
     engagements,
     outbox,
 )
 from services.listening.schemas import QueryCreate
-from services.listening.sources.service import stop_source
+from services.listening.sources.service import stop_engagement_sources
 from shared.auth import Principal
 from shared.errors import FieldError, NotFoundError, validation_problem
 from shared.events.envelope import new_event
@@ -246,20 +244,9 @@ async def stop_engagement_queries(
         for query in queries
     ]
     # The engagement's own sources (its channels' comments) stop with it.
-    sources = await session.scalars(
-        select(Source)
-        .where(
-            Source.organization_id == command.organization_id,
-            Source.engagement_id == command.engagement_id,
-            Source.status != "stopped",
-        )
-        .with_for_update()
+    sources_stopped = await stop_engagement_sources(
+        session, command.organization_id, command.engagement_id, datetime.now(UTC)
     )
-    now = datetime.now(UTC)
-    sources_stopped = 0
-    for source in sources:
-        stop_source(source, now)
-        sources_stopped += 1
     return EngagementQueriesStopped(
         stopped=stopped.count(True),
         already_stopped=stopped.count(False),

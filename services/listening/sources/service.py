@@ -177,6 +177,26 @@ def stop_source(source: Source, now: datetime) -> None:
         source.stopped_at = now
 
 
+async def stop_engagement_sources(
+    session: AsyncSession, organization_id: uuid.UUID, engagement_id: uuid.UUID, now: datetime
+) -> int:
+    """Stop the engagement's own sources that are not stopped yet; how many."""
+    found = await session.scalars(
+        select(Source)
+        .where(
+            Source.organization_id == organization_id,
+            Source.engagement_id == engagement_id,
+            Source.status != "stopped",
+        )
+        .with_for_update()
+    )
+    stopped = 0
+    for source in found:
+        stop_source(source, now)
+        stopped += 1
+    return stopped
+
+
 def source_view(source: Source) -> SourceOut:
     kind = SourceKind(source.kind)
     polled = is_polled(kind)

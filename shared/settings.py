@@ -199,6 +199,17 @@ class NotificationsSettings(BaseModel):
     poll_seconds: float = Field(1.0, gt=0)
 
 
+class ReportingSettings(BaseModel):
+    """KPIs and reports over the reporting service's read model."""
+
+    # The longest period one KPI request or report may cover: a bound on the work and on the
+    # rows of a day-by-day volume (a contract runs a year, a comparison spans a little more).
+    max_period_days: int = Field(400, ge=1)
+    # Where clients reach the gateway: the start of the download link a delivered report's
+    # e-mail carries.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
 class SandboxSettings(BaseModel):
     """The built-in sandbox platform: a local simulation of a social network, never a real one."""
 
@@ -260,6 +271,7 @@ class Settings(BaseSettings):
     publisher: PublisherSettings = PublisherSettings()
     listening: ListeningSettings = ListeningSettings()
     notifications: NotificationsSettings = NotificationsSettings()
+    reporting: ReportingSettings = ReportingSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
 
     @model_validator(mode="after")

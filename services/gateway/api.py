@@ -15,6 +15,7 @@ from services.gateway.forwarding import API_PREFIX, ServiceApi, forwarded_routes
 from services.gateway.routes import contests, engagements, lifecycle, plan_publishing, streams
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from services.publisher.app import ROUTERS as PUBLISHER_ROUTERS
+from services.reporting.app import ROUTERS as REPORTING_ROUTERS
 from services.strategy.app import ROUTERS as STRATEGY_ROUTERS
 from shared.auth import current_principal
 
@@ -23,6 +24,7 @@ SERVICE_APIS = (
     ServiceApi("content", CONTENT_ROUTERS),
     ServiceApi("publisher", PUBLISHER_ROUTERS),
     ServiceApi("listening", LISTENING_ROUTERS),
+    ServiceApi("reporting", REPORTING_ROUTERS),
 )
 COMPOSED = (
     engagements.router,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Period(BaseModel):
@@ -189,3 +190,33 @@ class EngagementKpis(BaseModel):
     objectives: list[ObjectiveStatus] = Field(default_factory=list)
     # The period of the same length just before, when comparison was asked for.
     previous: EngagementKpis | None = None
+
+
+ChannelName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$"),
+    Field(description="A channel or listening source (instagram, facebook, rss...)"),
+]
+
+
+class KpiFilters(BaseModel):
+    """The query of ``GET /engagements/{id}/kpis`` and its exports: the period is ``from`` and
+    ``to`` as the listening analytics take them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = Field(
+        None,
+        alias="from",
+        description="The period's start, included (ISO 8601 with a time zone); default 30 days "
+        "before to",
+    )
+    until: AwareDatetime | None = Field(
+        None,
+        alias="to",
+        description="The period's end, excluded (ISO 8601 with a time zone); default now",
+    )
+    channel: ChannelName | None = Field(
+        None, description="Only this channel's posts, accounts, mentions, conversations, entries"
+    )
+    compare: bool = Field(False, description="Also the period of the same length just before")

@@ -305,13 +305,13 @@ class DayMentions:
 
 async def mentions_by_day(session: AsyncSession, where: Slice, timezone: str) -> list[DayMentions]:
     """Mentions per day of ``timezone`` with any (the days without are not rows), by
-    sentiment."""
+    sentiment, in no order: sorting by day makes PostgreSQL sort every mention (it cannot
+    tell there are only a few hundred days) instead of hashing them, twice as slow."""
     day = func.date(func.timezone(timezone, MentionFact.published_at)).label("day")
     rows = await session.execute(
         select(day, *_sentiment_counts(MentionFact.sentiment))
         .where(*_mentions_of(where))
         .group_by(day)
-        .order_by(day)
     )
     return [DayMentions(**row) for row in rows.mappings()]
 

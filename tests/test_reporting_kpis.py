@@ -2,7 +2,8 @@
 its hand-computed value (the arithmetic is beside each expectation): publishing, listening,
 conversations, contests and objectives; the period's start included and end excluded, the
 channel filter, the comparison with the previous period, an empty period; the routes through
-the reporting service's app (422s, 404 for another organisation's engagement, CSV and XLSX).
+the reporting service's app (422s, 404 for another organisation's engagement, CSV and XLSX)
+and through the gateway.
 
 The period is the week of 1-7 February 2027 in Rome (UTC+1): ``[2027-02-01T00:00+01:00,
 2027-02-08T00:00+01:00)``; the previous period is the week before it.
@@ -26,8 +27,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.bootstrap import drop_database, ensure_database
+from services.gateway.app import build_app as build_gateway
 from services.reporting.app import build_app
 from services.reporting.kpis import objectives as targets
+from services.reporting.kpis.exports import XLSX_MEDIA_TYPE
 from services.reporting.kpis.schemas import (
     EngagementKpis,
     ObjectiveState,
@@ -55,6 +58,7 @@ from shared.db.scoping import SYSTEM, Scope
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.errors import ProblemError
 from shared.settings import Settings
+from tests.conftest import _serve, free_port
 
 START = "2027-02-01T00:00:00+01:00"
 END = "2027-02-08T00:00:00+01:00"
@@ -957,3 +961,49 @@ async def test_xlsx_export(
         "no_data",
     }
     assert len(list(workbook["volume"].iter_rows(values_only=True))) == 1 + 7
+
+
+async def test_the_gateway_forwards_the_kpi_routes(
+    reporting_settings: Settings, stored: Stored
+) -> None:
+    port = free_port()
+    urls = reporting_settings.service_urls.model_copy(
+        update={"reporting": f"http://127.0.0.1:{port}"}
+    )
+    scoped = reporting_settings.model_copy(update={"service_urls": urls})
+    server, serving = await _serve(build_app(scoped), port)
+    gateway = build_gateway(scoped)
+    operations = gateway.openapi()["paths"]
+    path = "/v1/engagements/{engagement_id}/kpis"
+    assert operations[path]["get"]["operationId"] == "getEngagementKpis"
+    assert operations[path + ".csv"]["get"]["operationId"] == "exportEngagementKpisCsv"
+    xlsx = operations[path + ".xlsx"]["get"]
+    assert xlsx["operationId"] == "exportEngagementKpisXlsx"
+    assert XLSX_MEDIA_TYPE in xlsx["responses"]["200"]["content"]
+    assert {"401", "404", "422"} <= xlsx["responses"].keys()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway), base_url="http://gateway"
+        ) as http:
+            headers = viewer(scoped, stored.organization_id)
+            params = {"from": START, "to": END}
+            answered = await http.get(
+                f"/v1/engagements/{stored.engagement_id}/kpis", params=params, headers=headers
+            )
+            exported = await http.get(
+                f"/v1/engagements/{stored.engagement_id}/kpis.csv", params=params, headers=headers
+            )
+            refused = await http.get(
+                f"/v1/engagements/{stored.foreign_engagement_id}/kpis",
+                params=params,
+                headers=headers,
+            )
+    finally:
+        server.should_exit = True
+        await serving
+
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["publishing"]["reach"] == 300
+    assert exported.headers["content-disposition"].startswith("attachment; filename=")
+    assert exported.text.startswith("summary\r\n")
+    assert refused.status_code == 404

@@ -237,3 +237,16 @@ def sentiment_train(
         typer.echo(f"engage sentiment train: {data}: {error}", err=True)
         raise typer.Exit(INPUT_ERROR) from error
     typer.echo(f"model {model.version} written to {out}")
+
+
+reporting_app = typer.Typer(help="The reporting service's read model.", no_args_is_help=True)
+app.add_typer(reporting_app, name="reporting")
+
+
+@reporting_app.command("rebuild")
+def reporting_rebuild() -> None:
+    """Empty the reporting read model and replay the event stream into it (the reporting
+    worker may keep running: see ``services/reporting/readmodel/rebuild.py``)."""
+    from services.reporting.readmodel.rebuild import rebuild_from_settings
+
+    asyncio.run(rebuild_from_settings(get_settings(), typer.echo))

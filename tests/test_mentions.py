@@ -221,6 +221,21 @@ async def test_raw_mentions_are_stored_once_with_language_sentiment_place_and_qu
     assert query["id"] in of_praised["query_ids"]
     assert sum(of_praised["sentiment"].values()) == of_praised["mentions"]
     assert of_praised["sentiment"]["positive"] >= 1
+    # Each stored mention is told whole, for read models (reporting) that keep them.
+    items = {item["mention_id"]: item for e in ingested for item in e["items"]}
+    assert sorted(items) == sorted(announced)
+    assert items[in_italian["id"]] == {
+        "mention_id": in_italian["id"],
+        "engagement_ids": [engagement_id],
+        "query_ids": [query["id"]],
+        "channel": "instagram",
+        "author": "lucia",
+        "sentiment": "positive",
+        "region_code": "09",
+        "region_name": in_italian["place"]["region_name"],
+        "published_at": in_italian["published_at"],
+    }
+    assert items[in_english["id"]]["sentiment"] == "negative"
 
 
 async def test_mentions_are_paged_by_cursor_and_kept_from_other_organisations(

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.publisher.connectors.base import Credentials
 from services.publisher.contracts import MAINTENANCE_WORKFLOW, MaintenanceInput, MaintenanceResult
 from services.publisher.crypto import TokenVault
+from services.publisher.events import SAMPLES_PER_EVENT, AccountSample, PostSample
+from services.publisher.metrics import sampled_events
 from services.publisher.models import AccountMetricsSample, Connection, PostMetricsSample
 from shared import task_queues
 from shared.auth import Role
@@ -209,6 +211,44 @@ async def test_metrics_of_published_posts_and_accounts_are_collected(
     await wait_until(announced, timeout=10, interval=0.2)
     assert [datetime.fromisoformat(data["collected_at"]) for data in found] == moments
     assert all(data["posts"] == 1 and data["accounts"] == 1 for data in found)
+
+    # The samples themselves, for the reporting service's read model.
+    sampled = [
+        data
+        for data in await published_events(platform, nats_client, "metrics_sampled")
+        if data["organization_id"] == account.organization_id
+    ]
+    assert [datetime.fromisoformat(data["collected_at"]) for data in sampled] == moments
+    for data, sample in zip(sampled, samples, strict=True):
+        assert data["chunk"] == 0
+        assert data["posts"] == [sample]
+        [followers] = data["accounts"]
+        assert followers["connection_id"] == account.connection_id
+        assert followers["channel"] == "sandbox"
+        assert followers["collected_at"] == data["collected_at"]
+        assert isinstance(followers["followers"], int)
+
+
+def test_a_collection_of_many_samples_is_announced_in_chunks() -> None:
+    organization_id, collected_at = uuid.uuid4(), datetime.now(UTC)
+    samples: list[PostSample | AccountSample] = [
+        PostSample(publication_id=uuid.uuid4(), collected_at=collected_at, likes=index)
+        for index in range(SAMPLES_PER_EVENT + 1)
+    ]
+    samples.append(
+        AccountSample(
+            connection_id=uuid.uuid4(), channel="sandbox", collected_at=collected_at, followers=7
+        )
+    )
+
+    chunks = sampled_events(organization_id, collected_at, samples)
+    again = sampled_events(organization_id, collected_at, samples)
+
+    assert [len(event.data["posts"]) for event in chunks] == [SAMPLES_PER_EVENT, 1]
+    assert [len(event.data["accounts"]) for event in chunks] == [0, 1]
+    assert [event.data["chunk"] for event in chunks] == [0, 1]
+    assert [event.id for event in chunks] == [event.id for event in again]
+    assert len({event.id for event in chunks}) == 2
 
 
 async def test_a_connection_no_key_can_open_does_not_stop_the_collection(

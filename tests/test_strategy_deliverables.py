@@ -283,6 +283,8 @@ async def test_approval_freezes_a_version_and_names_the_approver(
         "approved_by": "tester",
         "approved_as": "agency",
         "comment": "Good to go",
+        # What was approved, for the services that keep it (reporting's objectives).
+        "body": v2["body"],
     }
     assert [e["type"] for e in await outbox_envelopes(sessions, v1["id"])] == [
         "engage.strategy.deliverable_versioned.v1"

@@ -80,6 +80,24 @@ class SentimentCounts(BaseModel):
     unlabelled: int = 0
 
 
+class IngestedMention(BaseModel):
+    """What read models keep of one stored mention (reporting's figures)."""
+
+    mention_id: uuid.UUID
+    engagement_ids: list[uuid.UUID]
+    query_ids: list[uuid.UUID]
+    # The platform or source it came from (``SourceKind`` value).
+    channel: str
+    # The author's handle, without its @.
+    author: str | None
+    # positive | neutral | negative | mixed; None in a language the model does not read.
+    sentiment: str | None
+    # The region the mention was placed in (``places``), when it was placed that precisely.
+    region_code: str | None
+    region_name: str | None
+    published_at: datetime
+
+
 class MentionsIngested(BaseModel):
     organization_id: uuid.UUID
     # How many were stored (a mention the organisation had already is not counted).
@@ -88,6 +106,8 @@ class MentionsIngested(BaseModel):
     engagement_ids: list[uuid.UUID]
     query_ids: list[uuid.UUID]
     sentiment: SentimentCounts
+    # Each stored mention (empty in events emitted before they were carried).
+    items: list[IngestedMention] = []
 
 
 # A model trained on an organisation's sentiment corrections labels its new mentions.

@@ -395,6 +395,7 @@ async def _announce(
                     ),
                     query_ids=list(dict.fromkeys(q for row in rows for q in row["query_ids"])),
                     sentiment=events.SentimentCounts(**counts),
+                    items=[_ingested(row) for row in rows],
                 ),
                 source=events.SOURCE,
                 subject=str(organization_id),
@@ -403,6 +404,21 @@ async def _announce(
         )
     # One statement for the batch's announcements, in the order their organisations came.
     await listening_outbox.add_all(session, announcements)
+
+
+def _ingested(row: dict[str, Any]) -> events.IngestedMention:
+    """The stored row as ``mentions_ingested`` tells it (from memory: no query)."""
+    return events.IngestedMention(
+        mention_id=row["id"],
+        engagement_ids=row["engagement_ids"],
+        query_ids=row["query_ids"],
+        channel=row["source"],
+        author=row["author_handle"] or None,
+        sentiment=row["sentiment_label"],
+        region_code=row.get("region_code"),
+        region_name=row.get("region_name"),
+        published_at=row["published_at"],
+    )
 
 
 def _described(error: ValidationError) -> str:

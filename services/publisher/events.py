@@ -19,6 +19,10 @@ POST_FAILED = "publisher.post_failed"
 POST_UNCONFIRMED = "publisher.post_unconfirmed"
 POST_WITHDRAWN = "publisher.post_withdrawn"
 METRICS_COLLECTED = "publisher.metrics_collected"
+# The samples a collection took, for read models that keep figures (reporting): NATS limits a
+# message's size, so a collection's samples are announced in chunks of at most this many.
+METRICS_SAMPLED = "publisher.metrics_sampled"
+SAMPLES_PER_EVENT = 500
 
 
 class ChannelConnected(BaseModel):
@@ -89,3 +93,45 @@ class MetricsCollectedFact(BaseModel):
     engagement_id: uuid.UUID | None = None
     # Posts and accounts of the organisation whose figures the platform did not give.
     failures: int = 0
+
+
+class PostSample(BaseModel):
+    """A post's figures as the platform gave them at ``collected_at`` (None: not offered)."""
+
+    publication_id: uuid.UUID
+    collected_at: datetime
+    impressions: int | None = None
+    reach: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    saves: int | None = None
+    video_views: int | None = None
+
+
+class AccountSample(BaseModel):
+    connection_id: uuid.UUID
+    channel: str
+    collected_at: datetime
+    followers: int | None = None
+
+
+class MetricsSampled(BaseModel):
+    """One chunk of one organisation's samples of a collection (``chunk`` counts from 0)."""
+
+    organization_id: uuid.UUID
+    collected_at: datetime
+    chunk: int
+    posts: list[PostSample] = []
+    accounts: list[AccountSample] = []
+    engagement_id: uuid.UUID | None = None
+
+
+def metrics_sampled_event_id(
+    organization_id: uuid.UUID, collected_at: datetime, chunk: int
+) -> uuid.UUID:
+    """A chunk of a collection is one fact: recorded again, it keeps its id."""
+    return uuid.uuid5(
+        uuid.NAMESPACE_URL,
+        f"publisher/metrics-sampled/{organization_id}/{collected_at.isoformat()}/{chunk}",
+    )

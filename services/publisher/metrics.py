@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,7 @@ from services.publisher.publishing import ConnectorFor
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.domain import Channel
-from shared.events.envelope import new_event
+from shared.events.envelope import CloudEvent, new_event
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ async def collect(
         posts: Counter[uuid.UUID] = Counter()
         accounts: Counter[uuid.UUID] = Counter()
         failures: Counter[uuid.UUID] = Counter()
+        # What each organisation's samples are announced with (``metrics_sampled``).
+        samples: dict[uuid.UUID, list[events.PostSample | events.AccountSample]] = {}
         for publication in publications:
             connection = connections[publication.connection_id]
             connector = connector_for(publication.channel)
@@ -110,6 +113,13 @@ async def collect(
                 )
             )
             posts[publication.organization_id] += 1
+            samples.setdefault(publication.organization_id, []).append(
+                events.PostSample(
+                    publication_id=publication.id,
+                    collected_at=collected_at,
+                    **figures.model_dump(),
+                )
+            )
         for connection in connections.values():
             try:
                 account = await connector_for(connection.channel).account_metrics(
@@ -128,12 +138,29 @@ async def collect(
                 )
             )
             accounts[connection.organization_id] += 1
+            samples.setdefault(connection.organization_id, []).append(
+                events.AccountSample(
+                    connection_id=connection.id,
+                    channel=connection.channel,
+                    collected_at=collected_at,
+                    followers=account.followers,
+                )
+            )
         organizations = posts.keys() | accounts.keys()
         if scope is not None:
             # An engagement's collection is announced even when it found nothing: its event
             # is what a repeat of the key finds.
             organizations = {scope.organization_id}
         for organization_id in organizations:
+            await outbox.add_all(
+                session,
+                sampled_events(
+                    organization_id,
+                    collected_at,
+                    samples.get(organization_id, []),
+                    scope.engagement_id if scope else None,
+                ),
+            )
             fact = events.MetricsCollectedFact(
                 organization_id=organization_id,
                 posts=posts[organization_id],
@@ -159,6 +186,37 @@ async def collect(
         failures=sum(failures.values()),
         collected_at=collected_at,
     )
+
+
+def sampled_events(
+    organization_id: uuid.UUID,
+    collected_at: datetime,
+    samples: Sequence[events.PostSample | events.AccountSample],
+    engagement_id: uuid.UUID | None = None,
+) -> list[CloudEvent]:
+    """One organisation's samples of a collection as ``metrics_sampled`` events, none holding
+    more than ``SAMPLES_PER_EVENT`` samples (a NATS message has a size limit)."""
+    chunks = [
+        samples[start : start + events.SAMPLES_PER_EVENT]
+        for start in range(0, len(samples), events.SAMPLES_PER_EVENT)
+    ]
+    return [
+        new_event(
+            events.METRICS_SAMPLED,
+            events.MetricsSampled(
+                organization_id=organization_id,
+                collected_at=collected_at,
+                chunk=index,
+                posts=[sample for sample in chunk if isinstance(sample, events.PostSample)],
+                accounts=[sample for sample in chunk if isinstance(sample, events.AccountSample)],
+                engagement_id=engagement_id,
+            ),
+            source=events.SOURCE,
+            subject=str(organization_id),
+            event_id=events.metrics_sampled_event_id(organization_id, collected_at, index),
+        )
+        for index, chunk in enumerate(chunks)
+    ]
 
 
 async def _earlier_collection(

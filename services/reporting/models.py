@@ -226,6 +226,8 @@ class ContestEntryFact(OrgScoped, Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # Set when a draw made it a winner (a reserve promoted later counts from then).
     won_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a winner let its claim window pass: it forfeited (a reserve took its place).
+    unclaimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # --- the reports --------------------------------------------------------------------------------

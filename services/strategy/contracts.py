@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -26,6 +26,10 @@ RECORD_LIFECYCLE_EVENTS = "strategy.record_lifecycle_events"
 GET_DELIVERABLE_VERSIONS = "strategy.get_deliverable_versions"
 
 
+# How often an engagement's periodic report is made: a term of its contract.
+ReportCadence = Literal["weekly", "monthly"]
+
+
 class EngagementCreated(BaseModel):
     """``engage.strategy.engagement_created``'s data: the workflow worker starts the engagement's
     lifecycle from it (``workflows/lifecycle_start.py``)."""
@@ -37,6 +41,7 @@ class EngagementCreated(BaseModel):
     starts_on: date
     ends_on: date
     time_scale: float | None = None
+    report_cadence: ReportCadence = "weekly"
 
 
 # Names one effect: recording it again with the same key changes nothing.

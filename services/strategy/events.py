@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -47,6 +47,8 @@ def lifecycle_event(name: LifecycleEventName) -> str:
 class OrganizationCreated(BaseModel):
     organization_id: uuid.UUID
     name: str
+    # IANA zone the client's periods and dates are read in (events before it: the default).
+    timezone: str = "Europe/Rome"
 
 
 class LifecycleFact(BaseModel):
@@ -89,3 +91,6 @@ class DeliverableApproved(DeliverableFact):
     approved_by: str
     approved_as: Literal["agency", "client"]
     comment: str | None
+    # The approved version's body, so other services keep what was agreed (the ``objectives``'
+    # targets) without asking strategy; None in events emitted before it was carried.
+    body: dict[str, Any] | None = None

@@ -58,6 +58,10 @@ class Engagement(OrgScoped, Timestamped, Base):
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
     starts_on: Mapped[date] = mapped_column(Date, nullable=False)
     ends_on: Mapped[date] = mapped_column(Date, nullable=False)
+    # weekly | monthly: how often its periodic report is made (a term of the contract).
+    report_cadence: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="weekly", server_default="weekly"
+    )
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
 
     @property

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.strategy.contracts import ReportCadence
 from shared.domain import Channel, InterventionMode, TimeZoneName
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -52,6 +53,9 @@ class EngagementCreate(BaseModel):
         "time_scale), e.g. for `engage demo`; refused (422) when ENGAGE_ENVIRONMENT=prod. "
         "Default: ENGAGE_LIFECYCLE__TIME_SCALE",
     )
+    report_cadence: ReportCadence = Field(
+        "weekly", description="How often the engagement's periodic report is made"
+    )
 
     @field_validator("channels")
     @classmethod
@@ -76,6 +80,7 @@ class EngagementOut(BaseModel):
     channels: list[Channel]
     starts_on: date
     ends_on: date
+    report_cadence: ReportCadence
     workflow_id: str
     created_at: datetime
     created_by: str

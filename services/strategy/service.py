@@ -27,7 +27,11 @@ async def create_organization(
         session,
         new_event(
             events.ORGANIZATION_CREATED,
-            events.OrganizationCreated(organization_id=organization.id, name=organization.name),
+            events.OrganizationCreated(
+                organization_id=organization.id,
+                name=organization.name,
+                timezone=organization.timezone,
+            ),
             source=events.SOURCE,
             subject=str(organization.id),
         ),
@@ -67,6 +71,7 @@ async def create_engagement(
         channels=[channel.value for channel in data.channels],
         starts_on=data.starts_on,
         ends_on=data.ends_on,
+        report_cadence=data.report_cadence,
         created_by=principal.subject,
     )
     session.add(engagement)
@@ -83,6 +88,7 @@ async def create_engagement(
                 starts_on=data.starts_on,
                 ends_on=data.ends_on,
                 time_scale=data.time_scale,
+                report_cadence=data.report_cadence,
             ),
             source=events.SOURCE,
             subject=str(engagement.id),

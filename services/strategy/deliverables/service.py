@@ -271,6 +271,7 @@ async def approve(
             approved_by=principal.subject,
             approved_as=approved_as,
             comment=deliverable.approval_comment,
+            body=deliverable.body,
         ),
         _fact_id(deliverable, "approved"),
     )

@@ -150,10 +150,10 @@ def compose(
             ),
             chart(charts.VOLUME, words.volume_title),
             chart(charts.SENTIMENT, words.sentiment_title),
-            *_share_of_voice(kpis, words, formats),
-            *_authors(kpis, words, formats),
         ),
     )
+    # After the map, so the map can follow the sentiment chart on its page.
+    voices = [*_share_of_voice(kpis, words, formats), *_authors(kpis, words, formats)]
     map_section = Section(
         words.map,
         (chart(charts.MAP, words.map_title, MAP_WIDTH_MM), *_places(kpis, words, formats)),
@@ -185,7 +185,6 @@ def compose(
             chart(charts.CHANNELS, words.channels_title),
             *_by_channel(kpis, words, formats),
         ),
-        new_page=True,
     )
     posts_section = Section(
         words.posts,
@@ -246,6 +245,7 @@ def compose(
             ),
             listening_section,
             map_section,
+            *([Section(words.voices, tuple(voices))] if voices else []),
             publishing_section,
             posts_section,
             conversations,

@@ -62,6 +62,7 @@ class Words:
     own_share_of_voice: str
     sentiments: dict[str, str]
     share_of_voice: str
+    voices: str
     query: str
     competitor: str
     own: str
@@ -161,6 +162,7 @@ ITALIAN = Words(
         "unlabelled": "Non classificato",
     },
     share_of_voice="Quota di voce",
+    voices="Quota di voce e autori",
     query="Ricerca",
     competitor="Concorrente",
     own="Propria",
@@ -254,6 +256,7 @@ ENGLISH = Words(
         "unlabelled": "Unlabelled",
     },
     share_of_voice="Share of voice",
+    voices="Share of voice and authors",
     query="Query",
     competitor="Competitor",
     own="Own",

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
@@ -51,8 +51,7 @@ DEFAULT_PERIOD = timedelta(days=30)
 RATIO_DIGITS = 4
 NET_SENTIMENT_DIGITS = 2
 
-Figures = TypeVar("Figures", bound=BaseModel)
-_Key = tuple[datetime, datetime, str | None]
+SectionFigures = TypeVar("SectionFigures", bound=BaseModel)
 
 
 def requested_period(
@@ -122,6 +121,25 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, RATIO_DIGITS) if denominator else None
 
 
+class _Once(Generic[SectionFigures]):
+    """One section's figures per period and channel, computed when first asked for."""
+
+    def __init__(
+        self,
+        slice_of: Callable[[Period, str | None], Slice],
+        compute: Callable[[Slice], Awaitable[SectionFigures]],
+    ) -> None:
+        self._slice_of = slice_of
+        self._compute = compute
+        self._computed: dict[tuple[datetime, datetime, str | None], SectionFigures] = {}
+
+    async def __call__(self, period: Period, channel: str | None) -> SectionFigures:
+        key = (period.starts_at, period.ends_at, channel)
+        if key not in self._computed:
+            self._computed[key] = await self._compute(self._slice_of(period, channel))
+        return self._computed[key]
+
+
 class _EngagementFigures:
     """One engagement's sections of figures for any period and channel, each computed once
     (objectives on other channels, and the previous period, reuse what is already there)."""
@@ -137,36 +155,27 @@ class _EngagementFigures:
         self.organization_id = organization_id
         self.engagement_id = engagement_id
         self.timezone = timezone
-        self._computed: dict[tuple[str, _Key], BaseModel] = {}
+        self.publishing = _Once(self._slice, self._publishing)
+        self.listening = _Once(self._slice, self._listening)
+        self.conversations = _Once(self._slice, self._conversations)
+        self.contests = _Once(self._slice, self._contests)
 
     def _slice(self, period: Period, channel: str | None) -> Slice:
         return Slice(
             self.organization_id, self.engagement_id, period.starts_at, period.ends_at, channel
         )
 
-    async def _once(
-        self,
-        compute: Callable[[Slice], Awaitable[Figures]],
-        period: Period,
-        channel: str | None,
-    ) -> Figures:
-        key = (compute.__name__, (period.starts_at, period.ends_at, channel))
-        if key not in self._computed:
-            self._computed[key] = await compute(self._slice(period, channel))
-        found = self._computed[key]
-        assert isinstance(found, BaseModel)
-        return found  # type: ignore[return-value]
-
     async def section(
         self, name: targets.Section, period: Period, channel: str | None
     ) -> BaseModel:
-        computes: dict[targets.Section, Callable[[Slice], Awaitable[BaseModel]]] = {
-            "publishing": self._publishing,
-            "listening": self._listening,
-            "conversations": self._conversations,
-            "contests": self._contests,
+        sections: dict[targets.Section, _Once[Any]] = {
+            "publishing": self.publishing,
+            "listening": self.listening,
+            "conversations": self.conversations,
+            "contests": self.contests,
         }
-        return await self._once(computes[name], period, channel)
+        found: BaseModel = await sections[name](period, channel)
+        return found
 
     async def kpis(self, period: Period, channel: str | None) -> EngagementKpis:
         return EngagementKpis(
@@ -175,10 +184,10 @@ class _EngagementFigures:
             period=period,
             channel=channel,
             computed_at=datetime.now(UTC),
-            publishing=await self._once(self._publishing, period, channel),
-            listening=await self._once(self._listening, period, channel),
-            conversations=await self._once(self._conversations, period, channel),
-            contests=await self._once(self._contests, period, channel),
+            publishing=await self.publishing(period, channel),
+            listening=await self.listening(period, channel),
+            conversations=await self.conversations(period, channel),
+            contests=await self.contests(period, channel),
         )
 
     async def _publishing(self, where: Slice) -> PublishingKpis:

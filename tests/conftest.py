@@ -48,6 +48,12 @@ from services.publisher import worker as publisher_worker
 from services.publisher.app import build_app as build_publisher
 from services.publisher.models import OutboxEvent as PublisherOutboxEvent
 from services.publisher.models import engagements as publisher_engagements
+from services.reporting.app import build_app as build_reporting
+from services.reporting.models import OutboxEvent as ReportingOutboxEvent
+from services.reporting.models import engagements as reporting_engagements
+from services.reporting.readmodel.subscriptions import SUBSCRIPTIONS as REPORTING_READ_MODEL
+from services.reporting.reports.activities import ReportActivities
+from services.reporting.reports.schedules import report_schedule_consumer
 from services.sandbox.app import build_app as build_sandbox
 from services.strategy import listening_facts as strategy_listening_facts
 from services.strategy import worker as strategy_worker
@@ -77,6 +83,8 @@ SUBSCRIPTIONS = [
     *publisher_approvals.SUBSCRIPTIONS,
     publisher_engagements.subscription,
     *strategy_listening_facts.SUBSCRIPTIONS,
+    reporting_engagements.subscription,
+    *REPORTING_READ_MODEL,
 ]
 
 
@@ -262,6 +270,7 @@ async def platform(
         await _serve(build_content(settings), settings.ports.content),
         await _serve(build_publisher(settings), settings.ports.publisher),
         await _serve(build_listening(settings), settings.ports.listening),
+        await _serve(build_reporting(settings), settings.ports.reporting),
         await _serve(build_sandbox(settings), settings.ports.sandbox),
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]
@@ -280,6 +289,7 @@ async def platform(
                 task_queues.LISTENING,
                 listening_worker.activities(sessions, settings, http, relay_nats.jetstream),
             ),
+            (task_queues.REPORTING, ReportActivities(sessions, settings).all()),
         )
         if offered
     ]
@@ -305,7 +315,13 @@ async def platform(
         asyncio.create_task(
             OutboxRelay(sessions, model, relay_nats.jetstream(), settings.events).run(stop)
         )
-        for model in (OutboxEvent, ContentOutboxEvent, PublisherOutboxEvent, ListeningOutboxEvent)
+        for model in (
+            OutboxEvent,
+            ContentOutboxEvent,
+            PublisherOutboxEvent,
+            ListeningOutboxEvent,
+            ReportingOutboxEvent,
+        )
     ]
     # The services' read models, fed as their workers feed them.
     consumers = [
@@ -314,6 +330,12 @@ async def platform(
         )
         for subscription in SUBSCRIPTIONS
     ]
+    # Each engagement's periodic reports' schedule, kept from the lifecycle's facts.
+    consumers.append(
+        asyncio.create_task(
+            report_schedule_consumer(client, relay_nats.jetstream(), sessions, settings).run(stop)
+        )
+    )
     async with contextlib.AsyncExitStack() as running:
         for worker in workers:
             await running.enter_async_context(worker)

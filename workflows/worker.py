@@ -15,6 +15,7 @@ from workflows.listening.workflow import TrainOrganizationSentimentModel
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
 from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
+from workflows.reporting.report import EngagementReportWorkflow
 from workflows.reporting.workflow import PeriodicReportWorkflow
 
 WORKFLOWS: list[type] = [
@@ -24,6 +25,7 @@ WORKFLOWS: list[type] = [
     PublisherMaintenanceWorkflow,
     PublishPlanWorkflow,
     PeriodicReportWorkflow,
+    EngagementReportWorkflow,
     TrainOrganizationSentimentModel,
     ListeningPollWorkflow,
     ListeningAlertsWorkflow,

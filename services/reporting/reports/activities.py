@@ -30,7 +30,7 @@ from services.reporting.contracts import (
 )
 from services.reporting.kpis.schemas import Period
 from services.reporting.kpis.service import engagement_kpis
-from services.reporting.rendering import RenderingError, ReportContext, render_report
+from services.reporting.rendering import RenderingError, render_report
 from services.reporting.reports import delivery_email, repository, service
 from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
@@ -85,12 +85,7 @@ class ReportActivities:
                 compare=True,
             )
             organization = await service.organization(session, report.organization_id)
-            context = ReportContext(
-                organization_name=organization.name if organization else "",
-                timezone=organization.timezone if organization else "Europe/Rome",
-                language=report.language,
-                generated_at=datetime.now(UTC),
-            )
+            context = service.render_context(report, organization, datetime.now(UTC))
         try:
             rendered = await asyncio.to_thread(render_report, kpis, context)
         except RenderingError as error:

@@ -29,6 +29,7 @@ from services.reporting.models import (
     engagements,
     outbox,
 )
+from services.reporting.rendering import ReportContext
 from services.reporting.reports import repository
 from services.reporting.reports.schemas import (
     DocumentLink,
@@ -44,6 +45,9 @@ from shared.events.envelope import new_event
 # The gateway's path of a report's documents (the frontends' and the e-mail's link).
 DOCUMENT_PATH = "/v1/reports/{report_id}/report.{format}"
 FORMATS = ("html", "pdf")
+DEFAULT_TIME_ZONE = "Europe/Rome"
+# The cover's name while strategy's ``organization_created`` has not reached the read model.
+UNNAMED_ORGANIZATION = "—"
 ITALIAN_TIME_ZONES = frozenset({"Europe/Rome", "Europe/San_Marino", "Europe/Vatican"})
 
 
@@ -170,7 +174,7 @@ async def document(
     if stored is None:
         raise ConflictError(
             f"report {report_id} has no {format} document yet: it is {report.status}",
-            status=report.status,
+            report_status=report.status,
         )
     return stored
 
@@ -245,7 +249,7 @@ async def open_periodic_report(
     """The schedule's report of the period that just closed; the same one when the run is
     retried (one periodic report per engagement and period)."""
     found = await organization(session, organization_id)
-    timezone = found.timezone if found else "Europe/Rome"
+    timezone = found.timezone if found else DEFAULT_TIME_ZONE
     if every_seconds is None:
         starts_at, ends_at = calendar_period(at, cadence, timezone)
     else:
@@ -280,6 +284,24 @@ async def open_periodic_report(
 
 
 # --- rendering ---------------------------------------------------------------------------------
+
+
+def render_context(
+    report: Report, organization: OrganizationFact | None, now: datetime
+) -> ReportContext:
+    """Who the report is for and the period's days as the client reads them: the last day is
+    the one before the excluded end, in the organisation's time zone."""
+    timezone = organization.timezone if organization else DEFAULT_TIME_ZONE
+    zone = ZoneInfo(timezone)
+    return ReportContext(
+        organization_name=(organization.name if organization else "") or UNNAMED_ORGANIZATION,
+        engagement_id=report.engagement_id,
+        first_day=report.period_start.astimezone(zone).date(),
+        last_day=(report.period_end - timedelta(microseconds=1)).astimezone(zone).date(),
+        language="en" if report.language == "en" else "it",
+        time_zone=timezone,
+        generated_at=now,
+    )
 
 
 async def record_rendered(
@@ -363,7 +385,7 @@ async def _awaiting(session: AsyncSession, report_id: uuid.UUID, principal: Prin
         raise ConflictError(
             f"report {report_id} is {report.status}: only a report awaiting approval can be "
             "approved or rejected",
-            status=report.status,
+            report_status=report.status,
         )
     return report
 

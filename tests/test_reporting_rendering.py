@@ -8,6 +8,7 @@ import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -37,6 +38,7 @@ from services.reporting.rendering import (
     RenderingError,
     ReportContext,
     change_summary,
+    period_days,
     render_report,
 )
 from services.reporting.rendering.charts import CHART_SIZE, MAP_WIDTH
@@ -414,6 +416,12 @@ ENGLISH_SUMMARY = (
 )
 
 
+def test_the_cover_names_the_days_the_period_covers_in_the_organisations_zone() -> None:
+    # November in Rome: from 23:00 UTC on 31 October to 23:00 UTC on 30 November, excluded.
+    assert period_days(NOVEMBER, ZoneInfo("Europe/Rome")) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert period_days(NOVEMBER, ZoneInfo("UTC")) == (date(2026, 10, 31), date(2026, 11, 30))
+
+
 def test_the_summary_says_what_the_figures_say_in_italian() -> None:
     assert change_summary(november_kpis(), "it") == ITALIAN_SUMMARY
 
@@ -580,6 +588,18 @@ def test_places_are_capped_in_the_table() -> None:
     text = flat(pdf_text(render_report(kpis, context("en"))))
     assert "The top 20 of 21 regions." in text
     assert "Regione 99" not in text
+
+
+def test_objectives_are_capped_in_the_table() -> None:
+    kpis = november_kpis()
+    kpis.objectives = [
+        kpis.objectives[0].model_copy(update={"objective_title": f"Objective {n:02d}"})
+        for n in range(1, 33)
+    ]
+    text = flat(pdf_text(render_report(kpis, context("en"))))
+    assert "The first 30 of 32 objectives." in text
+    assert "Objective 30" in text
+    assert "Objective 31" not in text
 
 
 def test_a_failure_is_a_rendering_error_naming_its_stage(

@@ -1,26 +1,19 @@
 """From the KPIs and the context to the typed document: which sections the report has, in what
-order, with which figures, bounded so no list can grow a report without end."""
+order, with which key figures and charts (the tables, each bounded, are in `tables.py`)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from PIL import Image
 
-from services.reporting.kpis.schemas import (
-    EngagementKpis,
-    ObjectiveState,
-    ObjectiveStatus,
-    PostFigures,
-)
-from services.reporting.rendering import charts
+from services.reporting.kpis.schemas import EngagementKpis
+from services.reporting.rendering import charts, tables
 from services.reporting.rendering.context import ReportContext
 from services.reporting.rendering.document import (
     Block,
-    Cell,
     Chart,
-    Column,
     Cover,
     KeyFigure,
     KeyFigures,
@@ -29,34 +22,13 @@ from services.reporting.rendering.document import (
     ReportDocument,
     Section,
     Subheading,
-    Table,
-    Tone,
 )
-from services.reporting.rendering.formatting import NO_FIGURE, Formats
+from services.reporting.rendering.formatting import Formats
 from services.reporting.rendering.summary import change_summary
-from services.reporting.rendering.wording import (
-    COMPARATORS,
-    TREND_ARROWS,
-    WORDS,
-    Words,
-    channel_name,
-)
+from services.reporting.rendering.wording import WORDS, Words, channel_name
 
-MAX_PLACES = 20
-MAX_POSTS = 5
-MAX_QUERIES = 10
-MAX_AUTHORS = 10
-MAX_OBJECTIVES = 30
 CHART_WIDTH_MM = 170.0
 MAP_WIDTH_MM = 160.0
-
-STATUS_TONES: dict[ObjectiveState, Tone] = {
-    ObjectiveState.ON_TRACK: "good",
-    ObjectiveState.ACHIEVED: "good",
-    ObjectiveState.AT_RISK: "warning",
-    ObjectiveState.MISSED: "bad",
-    ObjectiveState.NO_DATA: "muted",
-}
 
 
 class _Figures:
@@ -153,10 +125,16 @@ def compose(
         ),
     )
     # After the map, so the map can follow the sentiment chart on its page.
-    voices = [*_share_of_voice(kpis, words, formats), *_authors(kpis, words, formats)]
+    voices = [
+        *tables.share_of_voice_blocks(kpis, words, formats),
+        *tables.authors_blocks(kpis, words, formats),
+    ]
     map_section = Section(
         words.map,
-        (chart(charts.MAP, words.map_title, MAP_WIDTH_MM), *_places(kpis, words, formats)),
+        (
+            chart(charts.MAP, words.map_title, MAP_WIDTH_MM),
+            *tables.places_blocks(kpis, words, formats),
+        ),
     )
     publishing_section = Section(
         words.publishing,
@@ -183,16 +161,16 @@ def compose(
                 )
             ),
             chart(charts.CHANNELS, words.channels_title),
-            *_by_channel(kpis, words, formats),
+            *tables.by_channel_blocks(kpis, words, formats),
         ),
     )
     posts_section = Section(
         words.posts,
         (
             Subheading(words.top_posts),
-            _posts(kpis.publishing.top_posts, context, words, formats),
+            tables.posts_table(kpis.publishing.top_posts, context, words, formats),
             Subheading(words.bottom_posts),
-            _posts(kpis.publishing.bottom_posts, context, words, formats),
+            tables.posts_table(kpis.publishing.bottom_posts, context, words, formats),
         ),
     )
     conversations = Section(
@@ -241,7 +219,9 @@ def compose(
         sections=(
             overview,
             Section(
-                words.objectives, (_objectives(kpis.objectives, words, formats),), new_page=True
+                words.objectives,
+                (tables.objectives_table(kpis.objectives, words, formats),),
+                new_page=True,
             ),
             listening_section,
             map_section,
@@ -254,207 +234,3 @@ def compose(
         footer=f"{context.organization_name} · {period}",
         page_label=words.page,
     )
-
-
-def _objectives(objectives: Sequence[ObjectiveStatus], words: Words, formats: Formats) -> Block:
-    if not objectives:
-        return Notice(words.no_objectives)
-    rows = []
-    for objective in objectives[:MAX_OBJECTIVES]:
-        scope = channel_name(objective.channel) if objective.channel else words.all_channels
-        comparator = COMPARATORS.get(objective.comparator, "")
-        trend = (
-            f"{TREND_ARROWS[objective.trend]} {words.trends[objective.trend]}"
-            if objective.trend
-            else NO_FIGURE
-        )
-        metric = _metric_names(words).get(objective.metric, objective.metric.replace("_", " "))
-        rows.append(
-            (
-                Cell(f"{objective.objective_title} ({metric}, {scope})"),
-                Cell(f"{comparator} {formats.measure(objective.target, objective.unit)}"),
-                Cell(formats.measure(objective.actual, objective.unit)),
-                Cell(formats.measure(objective.previous, objective.unit)),
-                Cell(trend),
-                Cell(words.states[objective.status], tone=STATUS_TONES[objective.status]),
-            )
-        )
-    return Table(
-        (
-            Column(words.objective),
-            Column(words.target, numeric=True),
-            Column(words.actual, numeric=True),
-            Column(words.previous, numeric=True),
-            Column(words.trend),
-            Column(words.status),
-        ),
-        tuple(rows),
-    )
-
-
-def _places(kpis: EngagementKpis, words: Words, formats: Formats) -> list[Block]:
-    """The most mentioned regions, the first `MAX_PLACES` of them: the map shows them all."""
-    places = sorted(kpis.listening.places, key=lambda p: (-p.mentions, p.region_name))
-    listed = places[:MAX_PLACES]
-    if not listed:
-        return []
-    rows = tuple(
-        (
-            Cell(formats.count(rank)),
-            Cell(place.region_name),
-            Cell(formats.count(place.mentions)),
-            Cell(formats.share(_ratio(place.mentions, kpis.listening.mentions))),
-        )
-        for rank, place in enumerate(listed, start=1)
-    )
-    cut = len(places) > len(listed)
-    return [
-        Subheading(words.places),
-        Table(
-            (
-                Column(words.rank, numeric=True),
-                Column(words.region),
-                Column(words.mentions, numeric=True),
-                Column(words.share, numeric=True),
-            ),
-            rows,
-            note=words.places_note.format(shown=len(listed), total=len(places)) if cut else None,
-        ),
-    ]
-
-
-def _metric_names(words: Words) -> dict[str, str]:
-    """The KPIs' names as the report's labels, for the objectives' metrics."""
-    return {
-        "mentions": words.mentions,
-        "net_sentiment": words.net_sentiment,
-        "own_share_of_voice": words.own_share_of_voice,
-        "planned": words.planned,
-        "published": words.published,
-        "failed": words.failed,
-        "on_time_share": words.on_time_share,
-        "reach": words.reach,
-        "impressions": words.impressions,
-        "engagements": words.engagements,
-        "engagement_rate": words.engagement_rate,
-        "followers": words.followers,
-        "follower_growth": words.follower_growth,
-        "first_response_median_minutes": words.first_response_median,
-        "first_response_p90_minutes": words.first_response_p90,
-        "within_sla": words.within_sla,
-        "within_sla_share": words.within_sla_share,
-        "open_backlog": words.open_backlog,
-        "entries": words.entries,
-        "valid_entries": words.valid_entries,
-        "winners": words.winners,
-    }
-
-
-def _share_of_voice(kpis: EngagementKpis, words: Words, formats: Formats) -> list[Block]:
-    queries = sorted(kpis.listening.share_of_voice, key=lambda q: (-q.mentions, q.name))
-    if not queries:
-        return []
-    return [
-        Subheading(words.share_of_voice),
-        Table(
-            (
-                Column(words.query),
-                Column(words.competitor),
-                Column(words.mentions, numeric=True),
-                Column(words.share, numeric=True),
-            ),
-            tuple(
-                (
-                    Cell(query.name),
-                    Cell(words.competitor if query.competitor else words.own),
-                    Cell(formats.count(query.mentions)),
-                    Cell(formats.share(query.share)),
-                )
-                for query in queries[:MAX_QUERIES]
-            ),
-        ),
-    ]
-
-
-def _authors(kpis: EngagementKpis, words: Words, formats: Formats) -> list[Block]:
-    authors = kpis.listening.top_authors[:MAX_AUTHORS]
-    if not authors:
-        return []
-    return [
-        Subheading(words.top_authors),
-        Table(
-            (Column(words.author), Column(words.mentions, numeric=True)),
-            tuple((Cell(a.author), Cell(formats.count(a.mentions))) for a in authors),
-        ),
-    ]
-
-
-def _by_channel(kpis: EngagementKpis, words: Words, formats: Formats) -> list[Block]:
-    channels = kpis.publishing.by_channel
-    if not channels:
-        return []
-    return [
-        Subheading(words.by_channel),
-        Table(
-            (
-                Column(words.channel),
-                Column(words.planned, numeric=True),
-                Column(words.published, numeric=True),
-                Column(words.failed, numeric=True),
-                Column(words.reach, numeric=True),
-                Column(words.impressions, numeric=True),
-                Column(words.engagements, numeric=True),
-                Column(words.engagement_rate, numeric=True),
-            ),
-            tuple(
-                (
-                    Cell(channel_name(c.channel)),
-                    Cell(formats.count(c.planned)),
-                    Cell(formats.count(c.published)),
-                    Cell(formats.count(c.failed)),
-                    Cell(formats.count(c.reach)),
-                    Cell(formats.count(c.impressions)),
-                    Cell(formats.count(c.engagements)),
-                    Cell(formats.share(c.engagement_rate)),
-                )
-                for c in channels
-            ),
-        ),
-    ]
-
-
-def _posts(
-    posts: Sequence[PostFigures], context: ReportContext, words: Words, formats: Formats
-) -> Block:
-    if not posts:
-        return Notice(words.no_posts)
-    rows = []
-    for rank, post in enumerate(posts[:MAX_POSTS], start=1):
-        url = post.url or context.post_url(post.publication_id)
-        rows.append(
-            (
-                Cell(formats.count(rank)),
-                Cell(channel_name(post.channel)),
-                Cell(formats.medium_day(post.published_at.astimezone(context.zone).date())),
-                Cell(formats.count(post.reach)),
-                Cell(formats.count(post.engagements)),
-                Cell(formats.share(post.engagement_rate)),
-                Cell(words.open_link, link=url) if url else Cell(NO_FIGURE),
-            )
-        )
-    return Table(
-        (
-            Column(words.rank, numeric=True),
-            Column(words.channel),
-            Column(words.published_at),
-            Column(words.reach, numeric=True),
-            Column(words.engagements, numeric=True),
-            Column(words.engagement_rate, numeric=True),
-            Column(words.link),
-        ),
-        tuple(rows),
-    )
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None

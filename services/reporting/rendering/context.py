@@ -4,11 +4,13 @@ language and time zone, and links the KPIs do not carry."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.reporting.kpis.schemas import Period
 
 Language = Literal["it", "en"]
 
@@ -20,6 +22,13 @@ class PostLink(BaseModel):
 
     publication_id: uuid.UUID
     url: AnyHttpUrl
+
+
+def period_days(period: Period, zone: ZoneInfo) -> tuple[date, date]:
+    """The first and last day a period covers in ``zone``, both included, for the cover: the
+    period's end is excluded, so its last day is the one of the instant just before it."""
+    last_instant = period.ends_at - timedelta(microseconds=1)
+    return period.starts_at.astimezone(zone).date(), last_instant.astimezone(zone).date()
 
 
 class ReportContext(BaseModel):

@@ -108,6 +108,7 @@ class Words:
     no_data: str
     no_objectives: str
     places_note: str  # "{shown}" of "{total}" regions listed
+    objectives_note: str
 
     volume_title: str
     volume_axis: str
@@ -203,6 +204,7 @@ ITALIAN = Words(
     no_data="Nessun dato nel periodo",
     no_objectives="Nessun obiettivo approvato da confrontare.",
     places_note="Le prime {shown} regioni su {total}.",
+    objectives_note="I primi {shown} obiettivi su {total}.",
     volume_title="Menzioni al giorno, per sentiment",
     volume_axis="Menzioni (numero)",
     day_axis="Giorno",
@@ -297,6 +299,7 @@ ENGLISH = Words(
     no_data="No data in the period",
     no_objectives="No approved objective to compare against.",
     places_note="The top {shown} of {total} regions.",
+    objectives_note="The first {shown} of {total} objectives.",
     volume_title="Mentions per day, by sentiment",
     volume_axis="Mentions (count)",
     day_axis="Day",

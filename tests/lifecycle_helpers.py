@@ -2,7 +2,8 @@
 
 The services' activities are replaced by an in-memory record registered under their real names:
 every lifecycle step the workflow records is kept (with its idempotency key), deliverable
-versions, the plan, the channels' connections and the period's figures are what the test says,
+versions, the plan, the channels' connections and the period's figures (the publisher's summary
+and the reporting service's KPIs) are what the test says,
 and the publisher's scheduling and publishing are recorded (a post whose variant is in
 ``refused_variants`` is refused by the platform for good). The engagement's child workflows
 (the plan publisher, the posts, the periodic report) run for real.
@@ -81,6 +82,19 @@ from services.publisher.contracts import (
     WithdrawEngagementPosts,
     platform_queue,
 )
+from services.reporting.contracts import (
+    ENGAGEMENT_PERIOD_KPIS,
+    EngagementKpis,
+    EngagementPeriodKpisQuery,
+)
+from services.reporting.kpis.schemas import (
+    ContestKpis,
+    ConversationKpis,
+    ListeningKpis,
+    Period,
+    PublishingKpis,
+    SentimentShare,
+)
 from services.strategy.contracts import (
     GET_APPROVED_DELIVERABLE,
     GET_DELIVERABLE_VERSIONS,
@@ -130,8 +144,8 @@ async def start_time_skipping() -> WorkflowEnvironment:
 
 @dataclass
 class ServiceRecords:
-    """What the strategy, content, publisher and listening services were asked, and what they
-    answer."""
+    """What the strategy, content, publisher, listening and reporting services were asked, and
+    what they answer."""
 
     steps: list[LifecycleStep] = field(default_factory=list)
     versions: list[DeliverableVersionRef] = field(default_factory=list)
@@ -156,6 +170,10 @@ class ServiceRecords:
     collections: list[CollectMetricsCommand] = field(default_factory=list)
     collected_at: dict[str, datetime] = field(default_factory=dict)
     period_queries: list[EngagementPeriodQuery] = field(default_factory=list)
+    kpi_queries: list[EngagementPeriodKpisQuery] = field(default_factory=list)
+    # Every period's posts published and failed, and their metrics summed.
+    period_published: int = 2
+    period_failed: int = 1
     period_metrics: PostMetricsTotals = field(
         default_factory=lambda: PostMetricsTotals(impressions=120, likes=9, comments=2)
     )
@@ -293,12 +311,61 @@ class ServiceRecords:
             engagement_id=query.engagement_id,
             starts_at=query.starts_at,
             ends_at=query.ends_at,
-            posts_published=2,
-            posts_failed=1,
+            posts_published=self.period_published,
+            posts_failed=self.period_failed,
             by_channel=[],
             posts_with_metrics=2,
             metrics=self.period_metrics,
             metrics_collected_at=query.metrics_as_of,
+        )
+
+    @activity.defn(name=ENGAGEMENT_PERIOD_KPIS)
+    async def period_kpis(self, query: EngagementPeriodKpisQuery) -> EngagementKpis:
+        self.kpi_queries.append(query)
+        metrics = self.period_metrics
+        engagements = metrics.likes + metrics.comments + metrics.shares + metrics.saves
+        return EngagementKpis(
+            engagement_id=query.engagement_id,
+            organization_id=query.organization_id,
+            period=Period(starts_at=query.starts_at, ends_at=query.ends_at),
+            computed_at=query.ends_at,
+            publishing=PublishingKpis(
+                planned=self.period_published + self.period_failed,
+                published=self.period_published,
+                failed=self.period_failed,
+                on_time=self.period_published,
+                on_time_share=1.0 if self.period_published else None,
+                on_time_minutes=15,
+                reach=metrics.reach,
+                impressions=metrics.impressions,
+                engagements=engagements,
+                engagement_rate=engagements / metrics.reach if metrics.reach else None,
+                followers=None,
+                follower_growth=None,
+                by_channel=[],
+                top_posts=[],
+                bottom_posts=[],
+            ),
+            listening=ListeningKpis(
+                mentions=0,
+                sentiment=SentimentShare(),
+                net_sentiment=None,
+                own_share_of_voice=None,
+                share_of_voice=[],
+                places=[],
+                top_authors=[],
+                volume=[],
+            ),
+            conversations=ConversationKpis(
+                opened=0,
+                answered=0,
+                first_response_median_minutes=None,
+                first_response_p90_minutes=None,
+                within_sla=0,
+                within_sla_share=None,
+                open_backlog=0,
+            ),
+            contests=ContestKpis(contests=0, entries=0, valid_entries=0, winners=0),
         )
 
     @activity.defn(name=WITHDRAW_ENGAGEMENT_POSTS)
@@ -391,6 +458,11 @@ async def running_engagement(
             env.client,
             task_queue=prefix + task_queues.LISTENING,
             activities=[records.start_listening, records.stop_listening],
+        ),
+        Worker(
+            env.client,
+            task_queue=prefix + task_queues.REPORTING,
+            activities=[records.period_kpis],
         ),
     ]
     async with contextlib.AsyncExitStack() as running:

@@ -2,7 +2,8 @@
 asks which channels are connected, seeding and launch publish the approved plan
 (``PublishPlanWorkflow`` and the posts' own workflows run for real over recorded activities),
 every support cycle publishes again, collects the engagement's metrics and records the report
-of ``PeriodicReportWorkflow``, and a post that fails for good shows on the engagement.
+of ``PeriodicReportWorkflow`` (the reporting service's KPIs of the cycle's window), and a post that
+fails for good shows on the engagement.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from services.publisher.contracts import (
     VariantToPublish,
     platform_queue,
 )
+from services.reporting.contracts import EngagementKpis
 from shared import task_queues
 from shared.auth import Role
 from shared.domain import Channel, ContentKind, Phase
@@ -298,25 +300,36 @@ async def _publish_the_plan_and_report(time_skipping: WorkflowEnvironment) -> No
     reports = [d.reference for d in result.deliverables if d.name == "periodic_report"]
     assert [report["cycle"] for report in reports] == [1, 2]
     assert reports[-1]["period_end"] == engagement.ends_on.isoformat()
-    first_period, second_period = records.period_queries
+    # Each cycle's report is the reporting service's KPIs of its window, the publisher's
+    # summary no longer asked.
+    assert records.period_queries == []
+    queries = list(records.kpi_queries)
+    first_period, second_period = queries
     assert first_period.ends_at == second_period.starts_at
     assert first_period.ends_at - first_period.starts_at == timedelta(days=7)
     assert first_period.starts_at == calendar.started_at
-    for query, report, key in zip(
-        records.period_queries, reports, sorted(records.collected_at), strict=True
-    ):
-        assert query.metrics_as_of == records.collected_at[key]
+    for query, report in zip(queries, reports, strict=True):
+        assert (query.engagement_id, query.organization_id) == (
+            engagement.engagement_id,
+            engagement.organization_id,
+        )
         assert datetime.fromisoformat(report["window_start"]) == query.starts_at
+        assert datetime.fromisoformat(report["window_end"]) == query.ends_at
         assert (report["posts_published"], report["posts_failed"]) == (2, 1)
-        assert report["metrics"] == {
-            "impressions": 340,
-            "reach": 200,
-            "likes": 21,
-            "comments": 4,
-            "shares": 0,
-            "saves": 0,
-            "video_views": 0,
-        }
+        kpis = EngagementKpis.model_validate(report["kpis"])
+        # Recorded whole, as the reporting service answered.
+        assert kpis == await records.period_kpis(query)
+        assert (kpis.period.starts_at, kpis.period.ends_at) == (query.starts_at, query.ends_at)
+        publishing = kpis.publishing
+        assert (publishing.published, publishing.failed) == (2, 1)
+        assert (publishing.reach, publishing.impressions, publishing.engagements) == (200, 340, 25)
+        assert publishing.engagement_rate == 0.125
+        # What only the publisher's summary filled stays empty.
+        assert (report["by_channel"], report["posts_with_metrics"], report["metrics"]) == (
+            None,
+            None,
+            None,
+        )
     cycle_plans = [
         d.reference
         for d in result.deliverables

@@ -2,7 +2,8 @@
 engagement with a sandbox connection and an approved plan goes through setup and seeding and its
 plan's posts end up on the sandbox; a post that fails for good shows on the engagement; the
 publisher's engagement activities answer from its tables (the connections chosen, an
-engagement's metrics collected once per key, a period's figures checked against known posts)."""
+engagement's metrics collected once per key, a period's figures checked against known posts), and
+a cycle's periodic report is the reporting service's KPIs of the same posts."""
 
 from __future__ import annotations
 
@@ -17,15 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.publisher.contracts import (
     COLLECT_METRICS,
     ENGAGEMENT_CONNECTIONS,
+    ENGAGEMENT_PERIOD_SUMMARY,
     ChannelConnection,
     CollectMetricsCommand,
     EngagementConnections,
     EngagementConnectionsQuery,
+    EngagementPeriodQuery,
+    EngagementPeriodSummary,
     MetricsCollected,
     PostMetricsTotals,
 )
 from services.publisher.metrics import collection_event_id
 from services.publisher.models import Connection, OutboxEvent
+from services.reporting.contracts import (
+    ENGAGEMENT_PERIOD_KPIS,
+    EngagementKpis,
+    EngagementPeriodKpisQuery,
+)
 from shared import task_queues
 from shared.auth import Role
 from shared.db.scoping import SYSTEM
@@ -293,7 +302,7 @@ async def latest_samples(platform: Platform, publication_ids: list[str]) -> list
     return latest
 
 
-async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
+async def test_a_period_is_summed_from_the_publishers_tables_and_reported_with_its_kpis(
     platform: Platform, sandbox: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     organization_id = await create_org(platform)
@@ -350,6 +359,58 @@ async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
     )
     assert expected.impressions > 0
     window_end = datetime.now(UTC) + timedelta(seconds=1)
+    query = EngagementPeriodQuery(
+        organization_id=uuid.UUID(organization_id),
+        engagement_id=uuid.UUID(engagement_id),
+        starts_at=window_start,
+        ends_at=window_end,
+        metrics_as_of=collected.collected_at,
+    )
+
+    async def period_summary() -> EngagementPeriodSummary:
+        answer = await platform.run_activity(
+            task_queues.PUBLISHER, ENGAGEMENT_PERIOD_SUMMARY, query
+        )
+        return EngagementPeriodSummary.model_validate(answer)
+
+    summary = await period_summary()
+    assert (summary.posts_published, summary.posts_failed) == (3, 1)
+    assert [(c.channel, c.published, c.failed) for c in summary.by_channel] == [
+        (Channel.SANDBOX, 3, 1)
+    ]
+    assert summary.posts_with_metrics == 3
+    assert summary.metrics == expected
+    assert summary.metrics_collected_at == collected.collected_at
+
+    # A later collection does not change the summary of samples up to its own.
+    await platform.run_activity(
+        task_queues.PUBLISHER,
+        COLLECT_METRICS,
+        command.model_copy(update={"collection_key": f"{key}-later"}),
+    )
+    read = await platform.gateway.get(
+        f"/v1/publications/{published[0]['id']}/metrics", headers=platform.auth(Role.MANAGER)
+    )
+    assert len(read.json()) == 2
+    assert await period_summary() == summary
+
+    # The cycle's report is the reporting service's KPIs of the window, once its read model has
+    # taken in the same posts.
+    kpis_query = EngagementPeriodKpisQuery(
+        engagement_id=uuid.UUID(engagement_id),
+        organization_id=uuid.UUID(organization_id),
+        starts_at=window_start,
+        ends_at=window_end,
+    )
+
+    async def kpis_caught_up() -> bool:
+        answer = await platform.run_activity(
+            task_queues.REPORTING, ENGAGEMENT_PERIOD_KPIS, kpis_query
+        )
+        publishing = EngagementKpis.model_validate(answer).publishing
+        return (publishing.published, publishing.failed) == (3, 1)
+
+    await wait_until(kpis_caught_up, timeout=30, interval=0.5)
     prefix = platform.settings.temporal.task_queue_prefix
     request = PeriodicReportInput(
         engagement_id=uuid.UUID(engagement_id),
@@ -374,23 +435,13 @@ async def test_a_periodic_report_sums_the_period_from_the_publishers_tables(
         )
         return result
 
-    summary = await report(f"periodic-report-{engagement_id}-1")
-    assert (summary.posts_published, summary.posts_failed) == (3, 1)
-    assert [(c.channel, c.published, c.failed) for c in summary.by_channel] == [
-        (Channel.SANDBOX, 3, 1)
-    ]
-    assert summary.posts_with_metrics == 3
-    assert summary.metrics == expected
-    assert summary.metrics_collected_at == collected.collected_at
-
-    # A later collection does not change the report of samples up to its own.
-    await platform.run_activity(
-        task_queues.PUBLISHER,
-        COLLECT_METRICS,
-        command.model_copy(update={"collection_key": f"{key}-later"}),
+    reported = await report(f"periodic-report-{engagement_id}-1")
+    assert (reported.posts_published, reported.posts_failed) == (3, 1)
+    assert reported.kpis is not None
+    assert (reported.kpis.period.starts_at, reported.kpis.period.ends_at) == (
+        window_start,
+        window_end,
     )
-    read = await platform.gateway.get(
-        f"/v1/publications/{published[0]['id']}/metrics", headers=platform.auth(Role.MANAGER)
-    )
-    assert len(read.json()) == 2
-    assert await report(f"periodic-report-{engagement_id}-1-again") == summary
+    [channel] = reported.kpis.publishing.by_channel
+    assert (channel.channel, channel.published, channel.failed) == ("sandbox", 3, 1)
+    assert reported.metrics is None

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel
 
 from services.publisher.contracts import ChannelPeriodFigures, PostMetricsTotals
+from services.reporting.contracts import EngagementKpis
 
 REPORT_WORKFLOW_NAME = "PeriodicReportWorkflow"
 
@@ -27,13 +28,18 @@ class PeriodicReportInput(BaseModel):
     # the period's days at time scale 1, compressed with it otherwise.
     window_start: datetime
     window_end: datetime
-    # The cycle's metrics collection: samples up to it are summed (None: the latest).
+    # The cycle's metrics collection: samples up to it are summed (None: the latest). Only the
+    # publisher's summary of runs recorded before the reporting service's KPIs reads it.
     metrics_as_of: datetime | None = None
     task_queue_prefix: str = ""
 
 
 class PeriodicReportSummary(BaseModel):
-    """The period's figures, from the publisher's tables."""
+    """The period's KPIs from the reporting service, with the headline figures beside them.
+
+    Runs recorded before the KPIs summed the publisher's tables instead: theirs is the
+    summary's other half (``by_channel`` to ``metrics_collected_at``) and ``kpis`` is None.
+    """
 
     cycle: int
     period_start: date
@@ -42,7 +48,8 @@ class PeriodicReportSummary(BaseModel):
     window_end: datetime
     posts_published: int
     posts_failed: int
-    by_channel: list[ChannelPeriodFigures]
-    posts_with_metrics: int
-    metrics: PostMetricsTotals
+    kpis: EngagementKpis | None = None
+    by_channel: list[ChannelPeriodFigures] | None = None
+    posts_with_metrics: int | None = None
+    metrics: PostMetricsTotals | None = None
     metrics_collected_at: datetime | None = None

@@ -1,11 +1,12 @@
 """``PeriodicReportWorkflow`` (``periodic-report-<engagement>-<cycle>``): the report closing one
 post-launch support cycle, run by ``EngagementWorkflow`` as a child.
 
-For now the report is the period's figures as a typed summary, gathered from the publisher's
-tables (``publisher.engagement_period_summary``: posts published and failed, summed post
-metrics), which the engagement records as its ``periodic_report`` deliverable. The reporting
-issue turns it into the HTML/PDF document (KPIs, charts, the map of mentions) kept by the
-reporting service; this workflow is where that work goes.
+The report is the reporting service's KPIs of the engagement over the cycle's window
+(``reporting.engagement_period_kpis``: publishing, listening, conversations, contests,
+objectives), with the posts published and failed as its headline, which the engagement records
+as its ``periodic_report`` deliverable. Runs recorded before summed the period from the
+publisher's tables (``publisher.engagement_period_summary``) and replay that way
+(``REPORTING_KPIS_PATCH``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ with workflow.unsafe.imports_passed_through():
         EngagementPeriodQuery,
         EngagementPeriodSummary,
     )
+    from services.reporting.contracts import (
+        ENGAGEMENT_PERIOD_KPIS,
+        EngagementKpis,
+        EngagementPeriodKpisQuery,
+    )
     from shared import task_queues
     from workflows.activity_policy import SERVICE_ACTIVITY_RETRY, SERVICE_ACTIVITY_TIMEOUT
     from workflows.reporting.messages import (
@@ -25,12 +31,40 @@ with workflow.unsafe.imports_passed_through():
         PeriodicReportInput,
         PeriodicReportSummary,
     )
+    from workflows.reporting.patches import REPORTING_KPIS_PATCH
 
 
 @workflow.defn(name=REPORT_WORKFLOW_NAME)
 class PeriodicReportWorkflow:
     @workflow.run
     async def run(self, request: PeriodicReportInput) -> PeriodicReportSummary:
+        if not workflow.patched(REPORTING_KPIS_PATCH):
+            return await self._publisher_summary(request)
+        kpis: EngagementKpis = await workflow.execute_activity(
+            ENGAGEMENT_PERIOD_KPIS,
+            EngagementPeriodKpisQuery(
+                engagement_id=request.engagement_id,
+                organization_id=request.organization_id,
+                starts_at=request.window_start,
+                ends_at=request.window_end,
+            ),
+            result_type=EngagementKpis,
+            task_queue=request.task_queue_prefix + task_queues.REPORTING,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+            retry_policy=SERVICE_ACTIVITY_RETRY,
+        )
+        return PeriodicReportSummary(
+            cycle=request.cycle,
+            period_start=request.period_start,
+            period_end=request.period_end,
+            window_start=request.window_start,
+            window_end=request.window_end,
+            posts_published=kpis.publishing.published,
+            posts_failed=kpis.publishing.failed,
+            kpis=kpis,
+        )
+
+    async def _publisher_summary(self, request: PeriodicReportInput) -> PeriodicReportSummary:
         figures: EngagementPeriodSummary = await workflow.execute_activity(
             ENGAGEMENT_PERIOD_SUMMARY,
             EngagementPeriodQuery(

@@ -28,6 +28,7 @@ WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 4.0, 200
 CHART_SIZE = (round(WIDTH_INCHES * DPI), round(HEIGHT_INCHES * DPI))
 MAP_WIDTH = 1600  # the choropleth is 4/5 as high as wide: 1600 x 1280
 MAX_DAY_TICKS = 8
+LABELLED_BARS = 5
 
 INK = "#212121"
 MUTED = "#696969"
@@ -177,10 +178,16 @@ def _labelled_bars(
     axes: Axes, names: list[str], values: list[int], colour: str, formats: Formats
 ) -> None:
     bars = axes.bar(names, values, color=colour, width=0.6)
-    axes.bar_label(bars, labels=[formats.count(v) for v in values], padding=2, fontsize=9)
+    # Values over the bars while they fit; past that the per-channel table gives them.
+    if len(names) <= LABELLED_BARS:
+        axes.bar_label(bars, labels=[formats.count(v) for v in values], padding=2, fontsize=9)
     axes.margins(y=0.15)
     _count_axis(axes, formats)
-    axes.tick_params(axis="x", labelsize=9, labelrotation=30 if len(names) > 4 else 0)
+    axes.tick_params(axis="x", labelsize=9)
+    if len(names) > LABELLED_BARS:
+        for label in axes.get_xticklabels():
+            label.set_rotation(45)
+            label.set_horizontalalignment("right")
     _tidy(axes, grid="y")
 
 

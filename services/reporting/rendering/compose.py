@@ -218,11 +218,7 @@ def compose(
         cover=cover,
         sections=(
             overview,
-            Section(
-                words.objectives,
-                (tables.objectives_table(kpis.objectives, words, formats),),
-                new_page=True,
-            ),
+            Section(words.objectives, (tables.objectives_table(kpis.objectives, words, formats),)),
             listening_section,
             map_section,
             *([Section(words.voices, tuple(voices))] if voices else []),

@@ -87,7 +87,6 @@ Block = Paragraph | Notice | Subheading | KeyFigures | Table | Chart
 class Section:
     title: str
     blocks: tuple[Block, ...]
-    new_page: bool = False
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,8 @@ HEADING_SIZE = 7.5
 CELL_PADDING = 2.0
 ROW_PADDING = 1.4
 LINE_HEIGHT = 4.6
-# A table this short is never split across pages; a longer one needs this many rows on the
-# page it starts on, so no page ends with a heading row alone or begins with one orphan row.
+# A table this short (in rows, and at most half a page) is never split across pages; a longer
+# one needs this many rows on the page it starts on, so no page ends with a heading row alone.
 UNSPLIT_ROWS = 12
 FIRST_ROWS = 4
 MIN_TEXT_COLUMN = 16.0
@@ -101,7 +101,9 @@ class _ReportPdf(FPDF):
         self.set_draw_color(*BOX)
         self.line(MARGIN, self.get_y() - 1.5, self.w - MARGIN, self.get_y() - 1.5)
         page = self.document.page_label.format(page=self.page_no(), pages="{nb}")
-        self.cell(self.epw * 0.75, 5, self.document.footer)
+        footer = self._fitted(self.document.footer, self.epw * 0.75 - 3, 8)
+        self._font(8, colour=MUTED)
+        self.cell(self.epw * 0.75, 5, footer)
         self.cell(self.epw * 0.25, 5, page, align=Align.R)
 
     def _font(self, size: float, *, bold: bool = False, colour: Rgb = INK) -> None:
@@ -112,7 +114,10 @@ class _ReportPdf(FPDF):
         return self.page_break_trigger - self.get_y()
 
     def make_room(self, height: float) -> None:
-        if self.room() < height:
+        """A new page unless ``height`` fits; never a second one for a block taller than a
+        page, which then breaks where it must."""
+        at_top = self.get_y() <= self.t_margin + 0.01
+        if self.room() < height and not at_top:
             self.add_page()
 
     def cover(self, cover: Cover) -> None:
@@ -120,20 +125,22 @@ class _ReportPdf(FPDF):
         self.rect(0, 0, self.w, 8, style="F")
         self.set_y(24)
         self._font(12, bold=True, colour=ACCENT)
-        self.cell(0, 6, cover.title.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 6, cover.title.upper(), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(3)
         self._font(26, bold=True)
-        self.multi_cell(0, 11, cover.organization, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(
+            0, 11, cover.organization, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         self.ln(1)
         self._font(15)
-        self.multi_cell(0, 8, cover.period, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 8, cover.period, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(4)
         label_width = max(self._width(label, 9.5) for label, _ in cover.details) + 6
         for label, value in cover.details:
             self._font(9.5, colour=MUTED)
             self.cell(label_width, 5.5, label)
             self._font(9.5)
-            self.multi_cell(0, 5.5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.multi_cell(0, 5.5, value, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(3)
         self.set_draw_color(*ACCENT)
         self.set_line_width(0.8)
@@ -146,20 +153,21 @@ class _ReportPdf(FPDF):
         return self.get_string_width(text)
 
     def section(self, section: Section) -> None:
-        if section.new_page:
-            self.add_page()
-        else:
-            self.make_room(max(SECTION_ROOM, 16 + self._keep_height_of(section.blocks)))
-            self.ln(4)
+        # Sections flow on from each other; a new page comes where the heading and what it
+        # announces would not fit, so a short section never leaves most of a page empty.
+        self.make_room(max(SECTION_ROOM, 16 + self._keep_height_of(section.blocks)))
+        self.ln(4)
         self._font(15, bold=True, colour=ACCENT)
-        self.cell(0, 8, section.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 8, section.title, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_draw_color(*RULE)
         self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
         self.ln(3)
         for index, block in enumerate(section.blocks):
             if isinstance(block, Paragraph):
                 self._font(10.5)
-                self.multi_cell(0, 5.6, block.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                self.multi_cell(
+                    0, 5.6, block.text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                )
                 self.ln(1)
             elif isinstance(block, Notice):
                 self._notice(block)
@@ -169,7 +177,7 @@ class _ReportPdf(FPDF):
                 )
                 self.ln(2)
                 self._font(11.5, bold=True)
-                self.cell(0, 7, block.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                self.cell(0, 7, block.text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
                 self.ln(0.5)
             elif isinstance(block, KeyFigures):
                 self._key_figures(block)
@@ -187,11 +195,15 @@ class _ReportPdf(FPDF):
             return FIGURE_HEIGHT + FIGURE_GAP
         if isinstance(block, Table):
             widths = self._column_widths(block)
-            rows = block.rows if len(block.rows) <= UNSPLIT_ROWS else block.rows[:FIRST_ROWS]
             heading = self._row_height([c.title for c in block.columns], widths, HEADING_SIZE)
-            return heading + sum(
-                self._row_height([c.text for c in row], widths, CELL_SIZE) for row in rows
-            )
+            rows = [
+                self._row_height([c.text for c in row], widths, CELL_SIZE) for row in block.rows
+            ]
+            whole = heading + sum(rows)
+            page = self.page_break_trigger - self.t_margin
+            if len(rows) <= UNSPLIT_ROWS and whole <= page / 2:
+                return whole
+            return heading + sum(rows[:FIRST_ROWS])
         if isinstance(block, (Paragraph, Notice)):
             return 12
         return 0
@@ -216,7 +228,7 @@ class _ReportPdf(FPDF):
     def _lines(self, text: str, width: float, line_height: float) -> list[str]:
         """How fpdf2 would wrap ``text`` in the current font, without drawing it."""
         lines = self.multi_cell(
-            width, line_height, text, dry_run=True, output=MethodReturnValue.LINES
+            width, line_height, text, align=Align.L, dry_run=True, output=MethodReturnValue.LINES
         )
         return cast(list[str], lines)
 
@@ -228,6 +240,7 @@ class _ReportPdf(FPDF):
             0,
             5.5,
             notice.text,
+            align=Align.L,
             border=1,
             fill=True,
             padding=Padding(top=2.5, right=3, bottom=2.5, left=3),
@@ -314,12 +327,13 @@ class _ReportPdf(FPDF):
         if table.note:
             self._font(8, colour=MUTED)
             self.ln(1)
-            self.cell(0, 4.5, table.note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.cell(0, 4.5, table.note, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(3)
 
     def _column_widths(self, table: Table) -> tuple[float, ...]:
         """Columns as wide as their content, fitted to the page: when the page is too narrow,
-        only what can wrap gives way (a heading's or a text's words); a figure never breaks."""
+        each gives way in proportion to what it can wrap (a heading's or a text's words, a
+        figure's unit); a figure itself never breaks."""
         naturals, floors = [], []
         for index, column in enumerate(table.columns):
             cells = max(
@@ -334,8 +348,16 @@ class _ReportPdf(FPDF):
                 self._width(word, HEADING_SIZE, bold=True) for word in column.title.split() or [""]
             )
             # A text column may wrap its cells down to its heading's longest word; a figure's
-            # column keeps its figures whole.
-            floor = cells if column.numeric else max(longest_word, MIN_TEXT_COLUMN)
+            # column keeps each figure whole, but may put its unit on the next line.
+            widest_figure = max(
+                (
+                    self._width(word, CELL_SIZE, bold=row[index].tone is not None)
+                    for row in table.rows
+                    for word in row[index].text.split()
+                ),
+                default=0,
+            )
+            floor = widest_figure if column.numeric else max(longest_word, MIN_TEXT_COLUMN)
             floors.append(max(floor, longest_word) + 2 * CELL_PADDING + 1.5)
             naturals.append(max(heading, cells) + 2 * CELL_PADDING + 1.5)
         total = sum(naturals)

@@ -52,6 +52,7 @@ ENGAGEMENT_ROWS = text(
     UNION ALL SELECT 'publication', id::text FROM publisher.publications WHERE engagement_id = :e
     UNION ALL SELECT 'deliverable', kind || ':' || version || ':' || status
         FROM strategy.deliverables WHERE engagement_id = :e
+    UNION ALL SELECT 'report', id::text FROM reporting.reports WHERE engagement_id = :e
     ORDER BY 1, 2
     """
 )
@@ -206,6 +207,14 @@ WRITES = [
                 "events": ["listening.alert_raised"],
                 "recipients": ["desk@example.org"],
             }
+        },
+    ),
+    Write(
+        "reporting",
+        "POST",
+        "/engagements/{engagement_id}/reports",
+        lambda a: {
+            "json": {"from": "2027-02-01T00:00:00+01:00", "to": "2027-02-08T00:00:00+01:00"}
         },
     ),
 ]

@@ -11,6 +11,7 @@ The period is the week of 1-7 February 2027 in Rome (UTC+1): ``[2027-02-01T00:00
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -22,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import load_workbook  # type: ignore[import-untyped]
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +41,6 @@ from services.reporting.kpis.schemas import (
 from services.reporting.kpis.service import engagement_kpis, requested_period
 from services.reporting.models import (
     AccountMetricsFact,
-    Base,
     ContestEntryFact,
     ConversationFact,
     EngagementFact,
@@ -54,6 +53,7 @@ from services.reporting.models import (
     QueryFact,
 )
 from shared.auth import Role, issue_dev_token
+from shared.db.migrations import upgrade
 from shared.db.scoping import SYSTEM, Scope
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.errors import ProblemError
@@ -86,17 +86,12 @@ class Stored:
 
 @pytest.fixture(scope="module")
 async def reporting_settings(base_settings: Settings) -> AsyncIterator[Settings]:
-    """A database of this module's own with the reporting tables, made from the models."""
+    """A database of this module's own with the reporting service's schema."""
     url = make_url(base_settings.database_url).set(database=f"engage_test_{uuid.uuid4().hex[:12]}")
-    scoped = base_settings.model_copy(
-        update={"database_url": url.render_as_string(hide_password=False)}
-    )
+    database_url = url.render_as_string(hide_password=False)
+    scoped = base_settings.model_copy(update={"database_url": database_url})
     await ensure_database(scoped)
-    engine = create_engine(scoped)
-    async with engine.begin() as connection:
-        await connection.execute(text("CREATE SCHEMA IF NOT EXISTS reporting"))
-        await connection.run_sync(Base.metadata.create_all)
-    await engine.dispose()
+    await asyncio.to_thread(upgrade, "reporting", database_url)
     yield scoped
     await drop_database(scoped)
 

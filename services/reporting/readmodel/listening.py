@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events as listening
 from services.reporting.models import ConversationFact, MentionFact, QueryFact
+from services.reporting.readmodel.bulk import insert_new
 from services.reporting.readmodel.reading import read
 from shared.events.envelope import CloudEvent
 
@@ -57,8 +58,7 @@ async def record_mentions(session: AsyncSession, received: Sequence[CloudEvent])
     rows = [
         row for event in received for row in _mention_rows(read(listening.MentionsIngested, event))
     ]
-    if rows:
-        await session.execute(insert(MentionFact).on_conflict_do_nothing(), rows)
+    await insert_new(session, MentionFact, rows)
 
 
 async def record_mention_batch(session: AsyncSession, event: CloudEvent) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, case, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.publisher import events as publisher
 from services.reporting.models import AccountMetricsFact, PostFact, PostMetricsFact
+from services.reporting.readmodel.bulk import insert_new
 from services.reporting.readmodel.reading import read
 from shared.events.envelope import CloudEvent
 
@@ -20,7 +22,7 @@ from shared.events.envelope import CloudEvent
 STATUS_RANK = {"scheduled": 0, "withdrawn": 1, "failed": 2, "published": 3}
 
 
-def _rank(status: Any) -> Any:
+def _rank(status: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[int]:
     return case(STATUS_RANK, value=status, else_=0)
 
 
@@ -103,10 +105,8 @@ async def record_samples(session: AsyncSession, received: Sequence[CloudEvent]) 
             {"organization_id": organization_id, **sample.model_dump()}
             for sample in sampled.accounts
         ]
-    if posts:
-        await session.execute(insert(PostMetricsFact).on_conflict_do_nothing(), posts)
-    if accounts:
-        await session.execute(insert(AccountMetricsFact).on_conflict_do_nothing(), accounts)
+    await insert_new(session, PostMetricsFact, posts)
+    await insert_new(session, AccountMetricsFact, accounts)
 
 
 async def record_sample(session: AsyncSession, event: CloudEvent) -> None:

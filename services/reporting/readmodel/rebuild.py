@@ -132,6 +132,7 @@ async def _replay(
             inactive_threshold=INACTIVE_SECONDS,
         ),
     )
+    name = (await pull.consumer_info()).name
     handled, reported_at = 0, time.monotonic()
     try:
         while True:
@@ -150,7 +151,6 @@ async def _replay(
                 report(f"{subscription.event}: {handled} events replayed")
                 reported_at = time.monotonic()
     finally:
-        name = (await pull.consumer_info()).name
         await pull.unsubscribe()
         await js.delete_consumer(spec.stream, name)
     report(f"{subscription.event}: {handled} events replayed")

@@ -245,8 +245,9 @@ app.add_typer(reporting_app, name="reporting")
 
 @reporting_app.command("rebuild")
 def reporting_rebuild() -> None:
-    """Empty the reporting read model and replay the event stream into it (the reporting
-    worker may keep running: see ``services/reporting/readmodel/rebuild.py``)."""
+    """Empty the reporting read model and replay the event stream into it.
+
+    The reporting worker may keep running meanwhile (services/reporting/readmodel/rebuild.py)."""
     from services.reporting.readmodel.rebuild import rebuild_from_settings
 
     asyncio.run(rebuild_from_settings(get_settings(), typer.echo))

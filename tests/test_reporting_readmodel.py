@@ -16,7 +16,9 @@ from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
 
+from engage.cli import app
 from services.content.contests import events as contests
 from services.content.contests.contracts import DrawReason
 from services.content.contests.domain import RejectionReason
@@ -706,3 +708,9 @@ def test_events_emitted_before_the_new_fields_still_validate() -> None:
         }
     )
     assert ingested.items == []
+
+
+def test_engage_reporting_rebuild_is_a_command() -> None:
+    result = CliRunner().invoke(app, ["reporting", "rebuild", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "replay the event stream" in result.output

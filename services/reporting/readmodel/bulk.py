@@ -2,9 +2,8 @@
 
 The rows travel as one JSON array read by ``jsonb_to_recordset``, so the statement is the same
 whatever their number (compiled once) and PostgreSQL gets them in one round trip: 1.3 to 1.7
-times the rows a second of an ``executemany`` of the same insert (10,000 mentions a batch,
-measured side by side on the development machine), which a rebuild of months of mentions
-feels."""
+times the rows a second of an ``executemany`` of the same insert (batches of 10,000 mentions,
+side by side on the development machine), which counts when a rebuild replays months of them."""
 
 from __future__ import annotations
 

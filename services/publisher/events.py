@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from services.publisher.models import Publication
+if TYPE_CHECKING:
+    # Only named: the services that read these events must not load the publisher's tables.
+    from services.publisher.models import Publication
 
 SOURCE = "urn:atlantide-engage:publisher"
 

@@ -9,6 +9,7 @@ from benchmarks import (
     listening_pipeline,
     outbox_relay,
     publish,
+    reporting_kpis,
     sentiment,
 )
 
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "sentiment": sentiment,
     "listening_pipeline": listening_pipeline,
     "conversations_sla": conversations_sla,
+    "reporting_kpis": reporting_kpis,
 }
 
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from engage.demo_reports import DemoReport, ReportFollower, described
 from shared.auth import ALL_ORGANIZATIONS, Role, issue_dev_token
 from shared.domain import Phase
 from shared.settings import LifecycleSettings, Settings
@@ -177,6 +179,8 @@ class DemoRun:
     within_sla: int = 0
     alerts_raised: list[dict[str, Any]] = field(default_factory=list)
     alerts_acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    # The first periodic report: approved by the manager, downloaded by the client.
+    report: DemoReport = field(default_factory=DemoReport)
     follow_up_until: float | None = None
     events: list[Frame] = field(default_factory=list)
     completed: bool = False
@@ -193,9 +197,9 @@ class DemoRun:
 
     def awaited(self) -> list[str]:
         """What the demo still waits for once the engagement has ended."""
+        waiting = [] if self.report.done else ["a periodic report"]
         if not self.watching:
-            return []
-        waiting = []
+            return waiting
         if not self.first_response and not self.reply_failure:
             waiting.append("a first response")
         if not self.alerts_acknowledged:
@@ -628,10 +632,19 @@ def summary(frame: Frame) -> str:
 class Demo:
     """Plays every person of the engagement: starts it, then answers each gate and task."""
 
-    def __init__(self, client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, tokens: Tokens, run: DemoRun, reports_dir: Path
+    ) -> None:
         self._client = client
         self._tokens = tokens
         self._run = run
+        self._reports = ReportFollower(
+            client,
+            tokens.headers(tokens.manager),
+            tokens.headers(tokens.viewer),
+            run.report,
+            reports_dir,
+        )
 
     async def handle(self, frame: Frame) -> None:
         if frame.event == MENTIONS_INGESTED:
@@ -639,6 +652,8 @@ class Demo:
             return
         if frame.data.get("engagement_id") != self._run.engagement_id:
             return
+        if frame.event.startswith("reporting."):
+            await self._reports.handle(frame.event, frame.data)
         if frame.event == CONVERSATION_OPENED:
             await self._answer(frame.data)
         elif frame.event == FIRST_RESPONSE:
@@ -774,6 +789,7 @@ async def run_demo(
                         support_weeks,
                         publishing_seconds,
                         follow_up_seconds,
+                        Path(settings.data_dir) / "demo",
                     ),
                     timeout_seconds + follow_up_seconds,
                 )
@@ -811,6 +827,7 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
         f"  listening   {heard(run)}\n"
         f"  inbox       {inbox(run)}\n"
         f"  alerts      {alerts(run)}\n"
+        f"  report      {described(run.report, gateway_url)}\n"
         f"  engagement  {run.engagement_id}\n"
         f"  workflow    {run.workflow_id}\n"
         f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
@@ -873,11 +890,12 @@ async def _drive(
     support_weeks: int,
     publishing_seconds: float,
     follow_up_seconds: float,
+    reports_dir: Path,
 ) -> None:
     """Open the stream, start the engagement and prepare its plan, then answer what its events
     ask until it ends, and up to ``follow_up_seconds`` more for a first response and an
     alert."""
-    demo = Demo(client, tokens, run)
+    demo = Demo(client, tokens, run, reports_dir)
     # The client's viewer watches: the stream shows only what that role may see.
     viewer = tokens.headers(tokens.viewer)
     last_id: str | None = None

@@ -70,6 +70,11 @@ class QueueSpec:
     max_concurrent: int | None = None
 
 
+# Consumers whose effect is outside the database (starting a workflow, keeping a schedule), given
+# the worker's Temporal client, JetStream and runtime (for a service that reads its own tables).
+Effects = Callable[[Client, JetStreamContext, ServiceRuntime], Sequence[EffectConsumer]]
+
+
 async def run_worker(
     name: str,
     settings: Settings,
@@ -81,7 +86,7 @@ async def run_worker(
     extra_queues: Callable[[ServiceRuntime], Sequence[QueueSpec]] = lambda _: [],
     on_connected: Callable[[Client], Awaitable[None]] | None = None,
     subscriptions: Sequence[Subscription] = (),
-    effects: Callable[[Client, JetStreamContext], Sequence[EffectConsumer]] | None = None,
+    effects: Effects | None = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_telemetry(f"{name}-worker", settings)
@@ -198,8 +203,9 @@ async def _consume(
 async def _run_effects(
     runtime: ServiceRuntime,
     client: Client,
-    effects: Callable[[Client, JetStreamContext], Sequence[EffectConsumer]],
+    effects: Effects,
     stop: asyncio.Event,
 ) -> None:
     nats = await runtime.wait_for_nats()
-    await asyncio.gather(*(consumer.run(stop) for consumer in effects(client, nats.jetstream())))
+    consumers = effects(client, nats.jetstream(), runtime)
+    await asyncio.gather(*(consumer.run(stop) for consumer in consumers))

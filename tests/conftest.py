@@ -144,7 +144,15 @@ async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -
     ports = base_settings.ports.model_copy(
         update={
             name: free_port()
-            for name in ("gateway", "strategy", "content", "publisher", "listening", "sandbox")
+            for name in (
+                "gateway",
+                "strategy",
+                "content",
+                "publisher",
+                "listening",
+                "reporting",
+                "sandbox",
+            )
         }
     )
     return base_settings.model_copy(

@@ -9,6 +9,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -227,6 +228,22 @@ async def the_demo_answered_and_acknowledged(
     assert (alert["status"], alert["acknowledge_note"]) == ("acknowledged", ACKNOWLEDGE_NOTE)
     assert "alert keyword acknowledged by manager" in printed
     assert not run.awaited()
+    # The engagement's schedule reported a support week; the manager approved it and the
+    # client's viewer downloaded the PDF through the gateway.
+    report = run.report
+    assert (report.failure, report.ready["kind"]) == ("", "periodic")
+    saved = Path(report.pdf_path)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert saved.stat().st_size == report.pdf_bytes
+    assert report.download_path == f"/v1/reports/{report.ready['report_id']}/report.pdf"
+    assert "approved by the manager, delivered, PDF" in " ".join(printed.split())
+    delivered = await platform.gateway.get(
+        f"/v1/reports/{report.ready['report_id']}", headers=platform.auth(Role.MANAGER)
+    )
+    assert (delivered.json()["status"], delivered.json()["approved_by"]) == (
+        "delivered",
+        "demo-manager@atlantide.local",
+    )
 
 
 ENGAGEMENT = str(uuid.uuid4())
@@ -237,7 +254,9 @@ def frame(event: str, **data: Any) -> Frame:
     return Frame("1", event, {"data": {"engagement_id": ENGAGEMENT, **data}, "subject": ENGAGEMENT})
 
 
-async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_alert() -> None:
+async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_alert(
+    tmp_path: Path,
+) -> None:
     asked: list[httpx.Request] = []
 
     def gateway(request: httpx.Request) -> httpx.Response:
@@ -245,7 +264,7 @@ async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_ale
         return httpx.Response(202 if request.url.path.endswith("/replies") else 200, json={})
 
     run = DemoRun(engagement_id=ENGAGEMENT, watching=True)
-    assert run.awaited() == ["a first response", "an alert"]
+    assert run.awaited() == ["a periodic report", "a first response", "an alert"]
     opened = {"category": "complaint", "source": "sandbox", "triage_reason": "negative"}
     alert = {"alert_id": str(uuid.uuid4()), "kind": "keyword", "rule_name": "Clienti scontenti"}
     frames = [
@@ -262,7 +281,7 @@ async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_ale
     ]  # fmt: skip
     transport = httpx.MockTransport(gateway)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        demo = Demo(client, Tokens(Settings()), run)
+        demo = Demo(client, Tokens(Settings()), run, tmp_path)
         for each in frames:
             await demo.handle(each)
 
@@ -275,7 +294,7 @@ async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_ale
         httpx.Request("POST", "/", json={"text": REPLY}).content,
         httpx.Request("POST", "/", json={"note": ACKNOWLEDGE_NOTE}).content,
     ]
-    assert (run.within_sla, run.awaited()) == (1, [])
+    assert (run.within_sla, run.awaited()) == (1, ["a periodic report"])
     assert [summary(each) for each in frames[2:]] == [
         "answered in 0.4 business minutes, within SLA",
         "keyword alert 'Clienti scontenti' on 2 mentions: rude, pessima",
@@ -289,7 +308,7 @@ def test_the_summary_says_what_never_came() -> None:
     run = DemoRun(engagement_id=ENGAGEMENT, watching=True, mentions=3)
     assert inbox(run).startswith("no conversation opened yet")
     assert alerts(run).startswith("no alert raised: the rule 'Clienti scontenti' saw no complaint")
-    assert not DemoRun().awaited()
+    assert DemoRun().awaited() == ["a periodic report"]
 
 
 async def test_demo_says_to_start_the_platform_when_the_gateway_is_away(

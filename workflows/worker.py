@@ -41,7 +41,7 @@ async def main(settings: Settings) -> None:
         settings,
         task_queues.WORKFLOWS,
         workflows=WORKFLOWS,
-        effects=lambda client, js: [
+        effects=lambda client, js, _runtime: [
             lifecycle_start_consumer(client, js, settings),
             sla_start_consumer(client, js, settings),
         ],

@@ -483,7 +483,7 @@ class Story:
             )
             and len(entries) == 3
             and any(row["unclaimed_at"] is not None for row in entries)
-            and any(row["won_at"] is not None and row["unclaimed_at"] is None for row in entries)
+            and sum(row["won_at"] is not None for row in entries) == 2
         )
 
 
@@ -502,7 +502,10 @@ async def told(
             found = await rows_of(sessions, story.organization_id)
             return story.complete(found)
 
-        await wait_until(stored, timeout=30, interval=0.2)
+        try:
+            await wait_until(stored, timeout=60, interval=0.2)
+        except TimeoutError:
+            raise AssertionError(f"not every fact was stored: {found}") from None
     return story, found
 
 
@@ -554,6 +557,11 @@ async def test_the_read_model_keeps_what_the_events_said_once_whatever_their_ord
     assert published["due_at"] == due
     assert published["published_at"] == due + timedelta(seconds=20)
     assert published["url"] == "https://instagram.example/p/1"
+    assert (published["status"], published["failed_at"], published["failure_class"]) == (
+        "published",
+        None,
+        None,
+    )
     failed = one(rows["posts"], publication_id=story.failed["publication_id"])
     assert failed["failure_class"] == "content_rejected"
     assert failed["failed_at"] is not None

@@ -39,20 +39,26 @@ async def _upsert_post(
         **figures,
     )
     new = statement.excluded
+    kept_status = case(
+        (_rank(new.status) > _rank(PostFact.status), new.status), else_=PostFact.status
+    )
+    # A failure is told only of a post that failed: one published after all keeps none.
+    failed = kept_status == "failed"
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[PostFact.publication_id],
             set_={
                 "engagement_id": func.coalesce(PostFact.engagement_id, new.engagement_id),
-                "status": case(
-                    (_rank(new.status) > _rank(PostFact.status), new.status),
-                    else_=PostFact.status,
-                ),
+                "status": kept_status,
                 "due_at": func.coalesce(PostFact.due_at, new.due_at),
                 "published_at": func.coalesce(PostFact.published_at, new.published_at),
                 "url": func.coalesce(PostFact.url, new.url),
-                "failed_at": func.coalesce(PostFact.failed_at, new.failed_at),
-                "failure_class": func.coalesce(PostFact.failure_class, new.failure_class),
+                "failed_at": case(
+                    (failed, func.coalesce(PostFact.failed_at, new.failed_at)), else_=None
+                ),
+                "failure_class": case(
+                    (failed, func.coalesce(PostFact.failure_class, new.failure_class)), else_=None
+                ),
             },
         )
     )

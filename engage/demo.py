@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,7 +40,14 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from engage.demo_reports import DemoReport, ReportFollower, described
+from engage.demo_reports import (
+    DemoReport,
+    ObjectivesRefused,
+    ReportFollower,
+    approve_objectives,
+    described,
+    objectives_body,
+)
 from shared.auth import ALL_ORGANIZATIONS, Role, issue_dev_token
 from shared.domain import Phase
 from shared.settings import LifecycleSettings, Settings
@@ -197,7 +204,7 @@ class DemoRun:
 
     def awaited(self) -> list[str]:
         """What the demo still waits for once the engagement has ended."""
-        waiting = [] if self.report.done else ["a periodic report"]
+        waiting = [] if self.report.done else ["the reports"]
         if not self.watching:
             return waiting
         if not self.first_response and not self.reply_failure:
@@ -300,6 +307,17 @@ async def start_engagement(
         "starting the engagement",
     )
     run.engagement_id, run.workflow_id = created["id"], created["workflow_id"]
+    ends_on = date.fromisoformat(str(body["ends_on"]))
+    try:
+        await approve_objectives(
+            client,
+            run.engagement_id,
+            tokens.headers(tokens.manager),
+            tokens.headers(tokens.approver),
+            objectives_body(starts_on, ends_on),
+        )
+    except ObjectivesRefused as refused:
+        raise DemoError(str(refused)) from refused
 
 
 async def connect_sandbox(client: httpx.AsyncClient, tokens: Tokens, organization_id: str) -> str:
@@ -678,6 +696,7 @@ class Demo:
         elif frame.event == FINISHED:
             self._run.completed = True
             self._run.completed_after = self._run.elapsed
+            await self._reports.request_overall(self._run.engagement_id)
         elif frame.event == CANCELLED:
             raise DemoError(f"the engagement was cancelled: {frame.data.get('reason')}")
 

@@ -228,22 +228,35 @@ async def the_demo_answered_and_acknowledged(
     assert (alert["status"], alert["acknowledge_note"]) == ("acknowledged", ACKNOWLEDGE_NOTE)
     assert "alert keyword acknowledged by manager" in printed
     assert not run.awaited()
-    # The engagement's schedule reported a support week; the manager approved it and the
-    # client's viewer downloaded the PDF through the gateway.
+    # The engagement's schedule reported a support week, and the manager asked for the whole
+    # run once it ended: each approved by the manager, its PDF downloaded by the client's viewer
+    # through the gateway.
     report = run.report
-    assert (report.failure, report.ready["kind"]) == ("", "periodic")
-    saved = Path(report.pdf_path)
-    assert saved.read_bytes().startswith(b"%PDF")
-    assert saved.stat().st_size == report.pdf_bytes
-    assert report.download_path == f"/v1/reports/{report.ready['report_id']}/report.pdf"
+    assert report.failure == ""
+    assert report.periodic is not None
+    assert report.overall is not None
+    assert report.periodic.data["kind"] == "periodic"
+    for downloaded in (report.periodic, report.overall):
+        saved = Path(downloaded.pdf_path)
+        assert saved.read_bytes().startswith(b"%PDF")
+        assert saved.stat().st_size == downloaded.pdf_bytes
+        assert downloaded.download_path == f"/v1/reports/{downloaded.data['report_id']}/report.pdf"
     assert "approved by the manager, delivered, PDF" in " ".join(printed.split())
-    delivered = await platform.gateway.get(
-        f"/v1/reports/{report.ready['report_id']}", headers=platform.auth(Role.MANAGER)
+    whole = await platform.gateway.get(
+        f"/v1/reports/{report.overall.data['report_id']}", headers=platform.auth(Role.MANAGER)
     )
-    assert (delivered.json()["status"], delivered.json()["approved_by"]) == (
+    assert (whole.json()["status"], whole.json()["approved_by"]) == (
         "delivered",
         "demo-manager@atlantide.local",
     )
+    # Posts still due when the engagement ended are published during the demo's follow-up.
+    assert whole.json()["kpis"]["publishing"]["published"] <= run.posts_published
+    assert [item["metric"] for item in whole.json()["kpis"]["objectives"]] == [
+        "mentions",
+        "net_sentiment",
+        "posts_published",
+        "within_sla_share",
+    ]
 
 
 ENGAGEMENT = str(uuid.uuid4())
@@ -264,7 +277,7 @@ async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_ale
         return httpx.Response(202 if request.url.path.endswith("/replies") else 200, json={})
 
     run = DemoRun(engagement_id=ENGAGEMENT, watching=True)
-    assert run.awaited() == ["a periodic report", "a first response", "an alert"]
+    assert run.awaited() == ["the reports", "a first response", "an alert"]
     opened = {"category": "complaint", "source": "sandbox", "triage_reason": "negative"}
     alert = {"alert_id": str(uuid.uuid4()), "kind": "keyword", "rule_name": "Clienti scontenti"}
     frames = [
@@ -294,7 +307,7 @@ async def test_the_demo_answers_the_first_conversation_and_acknowledges_each_ale
         httpx.Request("POST", "/", json={"text": REPLY}).content,
         httpx.Request("POST", "/", json={"note": ACKNOWLEDGE_NOTE}).content,
     ]
-    assert (run.within_sla, run.awaited()) == (1, ["a periodic report"])
+    assert (run.within_sla, run.awaited()) == (1, ["the reports"])
     assert [summary(each) for each in frames[2:]] == [
         "answered in 0.4 business minutes, within SLA",
         "keyword alert 'Clienti scontenti' on 2 mentions: rude, pessima",
@@ -308,7 +321,7 @@ def test_the_summary_says_what_never_came() -> None:
     run = DemoRun(engagement_id=ENGAGEMENT, watching=True, mentions=3)
     assert inbox(run).startswith("no conversation opened yet")
     assert alerts(run).startswith("no alert raised: the rule 'Clienti scontenti' saw no complaint")
-    assert DemoRun().awaited() == ["a periodic report"]
+    assert DemoRun().awaited() == ["the reports"]
 
 
 async def test_demo_says_to_start_the_platform_when_the_gateway_is_away(

@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
@@ -110,8 +112,8 @@ def class_colours(count: int) -> list[Colour]:
 
 @dataclass(frozen=True)
 class _Fonts:
-    """DejaVu Sans where the system has it; else Pillow's own font, which has no accents, with
-    the text folded to ASCII."""
+    """DejaVu Sans (the system's, else the copy in matplotlib's wheel); else Pillow's own font,
+    which has no accents, with the text folded to ASCII."""
 
     unicode: bool
 
@@ -127,9 +129,19 @@ class _Fonts:
 
 @cache
 def _font(size: int, bold: bool, unicode: bool) -> Font:
-    if unicode:
-        return ImageFont.truetype("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf", size)
-    return ImageFont.load_default(size)
+    if not unicode:
+        return ImageFont.load_default(size)
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(name, size)
+    except OSError:
+        # A machine without the font installed: the copy matplotlib's wheel ships.
+        return ImageFont.truetype(str(_bundled_fonts() / name), size)
+
+
+@cache
+def _bundled_fonts() -> Path:
+    return Path(str(resources.files("matplotlib") / "mpl-data" / "fonts" / "ttf"))
 
 
 @cache

@@ -174,7 +174,13 @@ def _conversation(
 
 
 def _entry(
-    o: uuid.UUID, e: uuid.UUID, contest: uuid.UUID, recorded: str, accepted: bool, won: str | None
+    o: uuid.UUID,
+    e: uuid.UUID,
+    contest: uuid.UUID,
+    recorded: str,
+    accepted: bool,
+    won: str | None,
+    unclaimed: str | None = None,
 ) -> ContestEntryFact:
     return ContestEntryFact(
         entry_id=uuid.uuid4(),
@@ -185,6 +191,7 @@ def _entry(
         accepted=accepted,
         recorded_at=at(recorded),
         won_at=at(won) if won else None,
+        unclaimed_at=at(unclaimed) if unclaimed else None,
     )
 
 
@@ -481,6 +488,8 @@ async def stored(reporting_sessions: async_sessionmaker[AsyncSession]) -> Stored
         _entry(o, e, k1, "2027-02-02 10:00", False, None),
         _entry(o, e, k2, "2027-02-03 10:00", True, None),
         _entry(o, e, k3, "2027-01-25 10:00", True, "2027-02-02 12:00"),
+        # Drawn in the period but forfeited: the reserve above won in its place.
+        _entry(o, e, k3, "2027-01-25 11:00", True, "2027-02-01 12:00", "2027-02-02 11:00"),
         _entry(o, e, k1, "2027-02-08 00:00", True, None),
         _entry(o, e2, k1, "2027-02-03 10:00", True, None),
     ]
@@ -637,7 +646,8 @@ async def test_conversation_and_contest_figures(
     # Unanswered since the 5th, answered only at the end, unanswered since 20 January.
     assert conversations.open_backlog == 3
 
-    # K1 and K2 had entries in the period (K3's entry is the week before, its win in it).
+    # K1 and K2 had entries in the period (K3's entries are the week before, its wins in it: one
+    # forfeited, so not counted).
     assert kpis.contests.model_dump() == {
         "contests": 2,
         "entries": 3,
@@ -750,10 +760,10 @@ async def test_compare_adds_the_previous_week(
     assert previous.period == Period(
         starts_at=at("2027-01-25 00:00"), ends_at=at("2027-02-01 00:00")
     )
-    # p6 was due on the 31st; one negative mention a minute before midnight; K3's entry.
+    # p6 was due on the 31st; one negative mention a minute before midnight; K3's two entries.
     assert (previous.publishing.planned, previous.publishing.published) == (1, 0)
     assert (previous.listening.mentions, previous.listening.net_sentiment) == (1, -100.0)
-    assert (previous.contests.entries, previous.contests.winners) == (1, 0)
+    assert (previous.contests.entries, previous.contests.winners) == (2, 0)
     # c8 opened on the 20th and c1 on the 30th were both waiting at the week's end.
     assert previous.conversations.open_backlog == 2
     assert previous.publishing.followers == 1500

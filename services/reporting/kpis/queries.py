@@ -461,7 +461,14 @@ async def contest_figures(session: AsyncSession, where: Slice) -> ContestFigures
                 .label("contests"),
                 _count_if(recorded).label("entries"),
                 _count_if(and_(recorded, ContestEntryFact.accepted)).label("valid_entries"),
-                _count_if(_within(ContestEntryFact.won_at, where)).label("winners"),
+                # A winner who let the claim window pass forfeited: the reserve who took the
+                # place counts instead.
+                _count_if(
+                    and_(
+                        _within(ContestEntryFact.won_at, where),
+                        ContestEntryFact.unclaimed_at.is_(None),
+                    )
+                ).label("winners"),
             ).where(
                 ContestEntryFact.organization_id == where.organization_id,
                 ContestEntryFact.engagement_id == where.engagement_id,

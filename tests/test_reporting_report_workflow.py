@@ -6,9 +6,10 @@ opens its period's report first. Each run's history replays against the workflow
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
@@ -74,7 +75,7 @@ class FakeReporting:
         self.status = ReportStatus.DELIVERED
         return ReportState(report_id=self.report_id, status=self.status)
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         return [
             self.open_periodic_report,
             self.render_report,

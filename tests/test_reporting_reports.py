@@ -75,7 +75,7 @@ async def report_of(platform: Platform, report_id: str, role: Role = Role.MANAGE
 async def until_status(platform: Platform, report_id: str, status: str) -> dict[str, Any]:
     async def reached() -> bool:
         read = await report_of(platform, report_id)
-        return read.status_code == 200 and read.json()["status"] == status
+        return read.status_code == 200 and bool(read.json()["status"] == status)
 
     await wait_until(reached, timeout=60)
     found: dict[str, Any] = (await report_of(platform, report_id)).json()

@@ -13,6 +13,7 @@ lost while Temporal was away delays the delivery but never loses it.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -136,7 +137,5 @@ class EngagementReportWorkflow:
             )
             if state.status in DECIDED:
                 return state
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._decided, timeout=DECISION_CHECK_EVERY)
-            except TimeoutError:
-                pass

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs in the lock file
+from openpyxl import Workbook
 
 from services.reporting.kpis.schemas import EngagementKpis
 

@@ -30,6 +30,7 @@ from services.reporting.contracts import (
 )
 from services.reporting.kpis.schemas import Period
 from services.reporting.kpis.service import engagement_kpis
+from services.reporting.models import OrganizationFact, Report
 from services.reporting.rendering import RenderingError, render_report
 from services.reporting.reports import delivery_email, repository, service
 from shared.activity_errors import problems_as_application_errors
@@ -126,20 +127,25 @@ class ReportActivities:
             recipients = list(report.recipients)
             organization = await service.organization(session, report.organization_id)
             if recipients:
-                await self._email(report, organization.name if organization else "", recipients)
+                await self._email(report, organization, recipients)
             delivered = await service.record_delivered(
                 session, report.id, recipients, datetime.now(UTC)
             )
             return ReportState(report_id=delivered.id, status=ReportStatus(delivered.status))
 
-    async def _email(self, report: Any, organization: str, recipients: list[str]) -> None:
+    async def _email(
+        self, report: Report, organization: OrganizationFact | None, recipients: list[str]
+    ) -> None:
+        """The period's days as the report's cover names them (the excluded end's day is not
+        one of them)."""
+        context = service.render_context(report, organization, datetime.now(UTC))
         base = self._settings.reporting.public_base_url.rstrip("/")
         mail = delivery_email.message(
             self._settings.notifications,
             recipients,
-            organization=organization,
-            start=report.period_start.date().isoformat(),
-            end=report.period_end.date().isoformat(),
+            organization=context.organization_name,
+            start=context.first_day.isoformat(),
+            end=context.last_day.isoformat(),
             link=base + service.document_path(report.id, "pdf"),
             language=report.language,
         )

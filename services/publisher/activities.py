@@ -5,8 +5,10 @@ failures itself (``PublishFailedError``), for the post's workflow to tell them a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -79,6 +81,10 @@ ERROR_TYPES: dict[FailureClass, str] = {
     "content_rejected": CONTENT_REJECTED_ERROR,
 }
 WithdrawalOutcome = Literal["cancelled", "already_published", "failed"]
+# How often a publish tells Temporal that its worker is alive, a platform call in flight or not.
+# Well inside the post's workflow's heartbeat timeout (PUBLISH_HEARTBEAT_TIMEOUT), which is what
+# hands a dead worker's publish to another worker in seconds rather than at the publish timeout.
+PUBLISH_HEARTBEAT_SECONDS = 5.0
 
 
 class PublisherActivities:
@@ -101,8 +107,11 @@ class PublisherActivities:
     @activity.defn(name=PUBLISH)
     @problems_as_application_errors
     async def publish(self, command: PublishCommand) -> PublishOutcome:
+        """Heartbeats throughout: a retry after a missed heartbeat finds the post ``publishing``
+        and asks the platform before sending anything (``publishing.py``)."""
         try:
-            return await self._publisher.publish(command.publication_id)
+            async with _heartbeating(PUBLISH_HEARTBEAT_SECONDS):
+                return await self._publisher.publish(command.publication_id)
         except PublishFailedError as error:
             raise ApplicationError(
                 str(error),
@@ -279,6 +288,23 @@ class PublisherActivities:
             self.read_conversations,
             self.send_reply,
         ]
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(every_seconds: float) -> AsyncIterator[None]:
+    """Heartbeat from a task of its own, so that a platform call that takes long (a slow upload,
+    an answer held back) still shows a live worker; a killed worker stops heartbeating at once."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every_seconds)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
 
 
 async def _cancel_post(

@@ -50,6 +50,11 @@ PUBLISH_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=PERMANENT_ERRORS,
 )
+# The publish activity heartbeats every few seconds (services/publisher/activities.py): an attempt
+# silent for this long lost its worker, and is retried on another, which asks the platform whether
+# the post exists before sending it. Without it a killed worker's post waited for the whole publish
+# timeout (300 s by default).
+PUBLISH_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 # Posts that failed before engagements were told kept quiet.
 TELL_ENGAGEMENT_PATCH = "tell-engagement-of-failure"
 
@@ -88,6 +93,7 @@ class PublishPostWorkflow:
                 result_type=PublishOutcome,
                 task_queue=post.task_queue_prefix + platform_queue(post.channel),
                 start_to_close_timeout=timedelta(seconds=post.publish_timeout_seconds),
+                heartbeat_timeout=PUBLISH_HEARTBEAT_TIMEOUT,
                 retry_policy=PUBLISH_RETRY,
             )
         except ActivityError as error:

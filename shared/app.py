@@ -50,6 +50,9 @@ def create_service_app(
         title=title,
         version=version,
         lifespan=lifespan,
+        # ``/openapi.json`` stays whatever this says: frontends generate their clients from it.
+        docs_url="/docs" if settings.serves_docs else None,
+        redoc_url="/redoc" if settings.serves_docs else None,
         responses=PROBLEM_RESPONSES,
         generate_unique_id_function=operation_id,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,10 +53,29 @@ class ServiceUrls(BaseModel):
     reporting: str = ""
 
 
+JwksAlgorithm = Literal["RS256", "ES256"]
+
+
 class AuthSettings(BaseModel):
+    """How bearer tokens are verified.
+
+    With ``jwks_url`` (required in ``prod``) tokens are verified against the identity provider's
+    key set, with an asymmetric algorithm only; without it (``dev``, ``test``) they are HS256 with
+    ``jwt_secret``, what ``engage token`` signs.
+    """
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    # Production verifies RS256 tokens against the identity provider's key set.
     jwks_url: str | None = None
+    # A key's algorithm comes from its JWK (``alg``, or its key type); a token is accepted only
+    # when that algorithm is listed here, so an HS256 token, or a key meant for another
+    # algorithm, is refused.
+    jwks_algorithms: list[JwksAlgorithm] = Field(default=["RS256", "ES256"], min_length=1)
+    # Fetches of the key set (a token with an unknown ``kid``, or the cached set expiring) go
+    # to the identity provider at most once per this many seconds; in between the cached keys
+    # answer, so tokens with made-up key ids cannot make the gateway hammer the provider.
+    jwks_min_refetch_seconds: float = Field(60.0, gt=0)
+    # How long a fetched key set is used before it is fetched again.
+    jwks_cache_seconds: float = Field(300.0, gt=0)
     issuer: str = "atlantide-engage"
     audience: str = "atlantide-engage"
     dev_token_ttl_seconds: int = 8 * 3600
@@ -95,6 +115,11 @@ class WorkerSettings(BaseModel):
     max_concurrent_workflow_tasks: int | None = Field(None, ge=1)
     activity_task_pollers: int | None = Field(None, ge=1)
     workflow_task_pollers: int | None = Field(None, ge=1)
+    # How long a workflow's next task waits on the queue of the worker that ran its last one (which
+    # holds the workflow cached) before any workflow worker may take it. A live worker picks a task
+    # up within milliseconds here, so a few seconds only ever expire for a worker that is gone; the
+    # SDK's 10 s made a killed worker's posts go out 10 s late (the fault probe of issue 15).
+    sticky_queue_schedule_to_start_seconds: float = Field(3.0, gt=0)
 
 
 class MediaSettings(BaseModel):
@@ -259,6 +284,9 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     data_dir: str = ".engage"
     dependency_timeout_seconds: float = 5.0
+    # The interactive API pages (``/docs``, ``/redoc``); unset: served except in ``prod``.
+    # ``/openapi.json`` is always served: frontends generate their clients from it.
+    docs_enabled: bool | None = None
 
     ports: Ports = Ports()
     service_urls: ServiceUrls = ServiceUrls()
@@ -276,15 +304,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:
-        if (
-            self.environment == "prod"
-            and not self.auth.jwks_url
-            and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
-        ):
-            raise ValueError(
-                "ENGAGE_AUTH__JWT_SECRET is the development default; set a real secret "
-                "or ENGAGE_AUTH__JWKS_URL when ENGAGE_ENVIRONMENT=prod"
-            )
+        if self.environment == "prod":
+            _require_identity_provider(self.auth)
         if self.environment == "prod" and any(
             key.get_secret_value() == DEV_TOKEN_KEY for key in self.publisher.token_keys
         ):
@@ -308,12 +329,37 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def serves_docs(self) -> bool:
+        if self.docs_enabled is None:
+            return self.environment != "prod"
+        return self.docs_enabled
+
     def service_url(self, service: ServiceName) -> str:
         configured = getattr(self.service_urls, service, "") if service != "gateway" else ""
         return configured or f"http://127.0.0.1:{getattr(self.ports, service)}"
 
     def task_queue(self, name: str) -> str:
         return f"{self.temporal.task_queue_prefix}{name}"
+
+
+def _require_identity_provider(auth: AuthSettings) -> None:
+    """Production verifies tokens against an identity provider's key set, never a shared secret."""
+    if not auth.jwks_url:
+        raise ValueError(
+            "ENGAGE_AUTH__JWKS_URL is required when ENGAGE_ENVIRONMENT=prod: tokens are "
+            "verified (RS256/ES256) against the identity provider's key set, and HS256 tokens "
+            "signed with ENGAGE_AUTH__JWT_SECRET are refused"
+        )
+    url = urlsplit(auth.jwks_url)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        raise ValueError(f"ENGAGE_AUTH__JWKS_URL is not an http(s) URL: {auth.jwks_url!r}")
+    # RFC 6761: no name under .invalid resolves, the placeholder of deploy/k8s's ConfigMap.
+    if url.hostname == "invalid" or url.hostname.endswith(".invalid"):
+        raise ValueError(
+            f"ENGAGE_AUTH__JWKS_URL is a placeholder ({auth.jwks_url}); set the identity "
+            "provider's JWKS URL when ENGAGE_ENVIRONMENT=prod"
+        )
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""Tokens: HS256 in development, RS256 against a JWKS in production, dev secret refused in prod."""
+"""Tokens: HS256 in development, RS256 against a JWKS in production, which requires one."""
 
 from __future__ import annotations
 
@@ -32,37 +32,47 @@ MEDIA_KEYS = MediaSettings(url_signing_keys=["a-real-media-link-key-from-vault"]
 LISTENING_KEYS = ListeningSettings(credential_keys=[Fernet.generate_key().decode()])
 
 
-def test_prod_refuses_the_development_secrets() -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
-        Settings(environment="prod")
-    with pytest.raises(ValidationError, match="JWT_SECRET is the development default"):
-        Settings(environment="prod", auth=AuthSettings(jwks_url=""))
+IDENTITY_PROVIDER = AuthSettings(jwks_url="https://idp.example/jwks")
+
+
+def test_prod_requires_a_jwks_url_and_refuses_hs256_secrets() -> None:
+    for refused in (
+        AuthSettings(),
+        AuthSettings(jwks_url=""),
+        AuthSettings(jwt_secret="a-real-secret-from-vault"),
+    ):
+        with pytest.raises(ValidationError, match="JWKS_URL is required when"):
+            Settings(environment="prod", auth=refused)
+    for url, reason in (
+        ("ftp://idp.example/jwks", "is not an http"),
+        ("idp.example/jwks", "is not an http"),
+        ("https://identity-provider.invalid/.well-known/jwks.json", "is a placeholder"),
+    ):
+        with pytest.raises(ValidationError, match=f"JWKS_URL {reason}"):
+            Settings(environment="prod", auth=AuthSettings(jwks_url=url))
+    with pytest.raises(ValidationError, match="jwks_algorithms"):
+        AuthSettings.model_validate({"jwks_algorithms": ["HS256"]})
+    # Development and tests keep HS256 with the secret.
+    assert Settings(environment="dev").auth.jwks_url is None
+    assert Settings(environment="test").auth.jwks_url is None
+
+
+def test_prod_refuses_the_development_keys() -> None:
     keys = PublisherSettings(token_keys=[Fernet.generate_key().decode()])
     with pytest.raises(ValidationError, match="TOKEN_KEYS holds the development key"):
-        Settings(environment="prod", auth=AuthSettings(jwt_secret="a-real-secret-from-vault"))
+        Settings(environment="prod", auth=IDENTITY_PROVIDER)
     with pytest.raises(ValidationError, match="CREDENTIAL_KEYS holds the development key"):
-        Settings(
-            environment="prod",
-            auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
-            publisher=keys,
-        )
+        Settings(environment="prod", auth=IDENTITY_PROVIDER, publisher=keys)
     with pytest.raises(ValidationError, match="URL_SIGNING_KEYS holds the development key"):
         Settings(
             environment="prod",
-            auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
+            auth=IDENTITY_PROVIDER,
             publisher=keys,
             listening=LISTENING_KEYS,
         )
     assert Settings(
         environment="prod",
-        auth=AuthSettings(jwt_secret="a-real-secret-from-vault"),
-        publisher=keys,
-        listening=LISTENING_KEYS,
-        media=MEDIA_KEYS,
-    )
-    assert Settings(
-        environment="prod",
-        auth=AuthSettings(jwks_url="https://idp.example/jwks"),
+        auth=IDENTITY_PROVIDER,
         publisher=keys,
         listening=LISTENING_KEYS,
         media=MEDIA_KEYS,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from shared.settings import Settings
 
@@ -346,25 +347,53 @@ OPERATOR_SECRETS = {
     "ENGAGE_LISTENING__CREDENTIAL_KEYS": '["bGlzdGVuaW5nLWNyZWRlbnRpYWwta2V5LTAxMjM0NTY="]',
     "ENGAGE_MEDIA__URL_SIGNING_KEYS": '["operator-media-key-0123456789abcdef"]',
 }
+# What an operator's overlay puts in the ConfigMap in place of the base's placeholders.
+OPERATOR_CONFIG = {
+    "ENGAGE_AUTH__JWKS_URL": "https://idp.example.com/.well-known/jwks.json",
+}
+
+
+def load_pod_settings(
+    monkeypatch: pytest.MonkeyPatch, config: dict[str, str], container: dict[str, Any]
+) -> Settings:
+    """The settings a container loads from ``config`` and the operator's Secret."""
+    for variable in [v for v in os.environ if v.startswith("ENGAGE_")]:
+        monkeypatch.delenv(variable)
+    for key, value in config.items():
+        monkeypatch.setenv(key, value)
+    for variable in container.get("env", []):
+        if variable.get("valueFrom", {}).get("secretKeyRef"):
+            monkeypatch.setenv(variable["name"], OPERATOR_SECRETS[variable["name"]])
+    return Settings()
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
 def test_every_pod_starts_with_prod_settings(
     manifests: list[Manifest], kind: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Exactly the environment a pod gets (the ConfigMap plus its Secret references) loads as
-    ``prod`` settings: a secret the settings refuse to default in prod is never left out."""
+    """Exactly the environment a pod gets (the ConfigMap with the operator's JWKS URL, plus its
+    Secret references) loads as ``prod`` settings: a secret the settings refuse to default in
+    prod is never left out."""
     data: dict[str, str] = get(manifests, "ConfigMap", CONFIG_MAP)["data"]
     for container in containers(get(manifests, kind, name)):
-        for variable in [v for v in os.environ if v.startswith("ENGAGE_")]:
-            monkeypatch.delenv(variable)
-        for key, value in data.items():
-            monkeypatch.setenv(key, value)
-        for variable in container.get("env", []):
-            if variable.get("valueFrom", {}).get("secretKeyRef"):
-                monkeypatch.setenv(variable["name"], OPERATOR_SECRETS[variable["name"]])
-        settings = Settings()
+        settings = load_pod_settings(monkeypatch, {**data, **OPERATOR_CONFIG}, container)
         assert settings.environment == "prod", f"{name}/{container['name']}"
+        assert settings.auth.jwks_url == OPERATOR_CONFIG["ENGAGE_AUTH__JWKS_URL"]
+        assert not settings.serves_docs, f"{name}/{container['name']} serves /docs in prod"
+
+
+def test_pods_refuse_to_start_with_the_placeholder_jwks_url(
+    manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base's JWKS URL is a placeholder: a cluster where no operator replaced it fails at
+    start-up rather than answering 401 to every request."""
+    data: dict[str, str] = get(manifests, "ConfigMap", CONFIG_MAP)["data"]
+    assert data["ENGAGE_AUTH__JWKS_URL"].startswith("https://identity-provider.invalid/")
+    gateway = main_container(
+        get(manifests, "Deployment", "gateway"), ["engage", "serve", "gateway"]
+    )
+    with pytest.raises(ValidationError, match="ENGAGE_AUTH__JWKS_URL is a placeholder"):
+        load_pod_settings(monkeypatch, data, gateway)
 
 
 def test_config_map_suits_a_cluster(manifests: list[Manifest]) -> None:

@@ -120,7 +120,7 @@ class OutboxRelay:
                 backoff = poll
             except Exception as error:  # keep relaying across outages; nothing is lost
                 backoff = min(backoff * 2, 5.0)
-                log.warning("outbox relay: %s; retrying in %.1fs", error, backoff)
+                log.warning("outbox relay: %s; retrying in %.1fs", _reason(error), backoff)
                 # Commits must not hurry a retry while NATS or the database is away.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
@@ -128,3 +128,8 @@ class OutboxRelay:
             if published == 0:
                 wakers = (stop,) if self._wakeup is None else (stop, self._wakeup.signal)
                 await wait_for_any(*wakers, at_most=poll)
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, even for an exception without a message (a bare ``TimeoutError()``)."""
+    return str(error) or repr(error)

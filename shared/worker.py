@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ async def run_worker(
                         client,
                         task_queue=settings.task_queue(task_queue),
                         workflows=workflows,
-                        **_workflow_tuning(settings.worker),
+                        **workflow_tuning(settings.worker),
                     )
                 )
             for queue in queues:
@@ -151,9 +152,14 @@ async def run_worker(
     await runtime.stop()
 
 
-def _workflow_tuning(tuning: WorkerSettings) -> dict[str, Any]:
-    """The configured workflow-task limits; unset ones keep the SDK's defaults."""
-    options: dict[str, Any] = {}
+def workflow_tuning(tuning: WorkerSettings) -> dict[str, Any]:
+    """The configured workflow-task limits and sticky timeout; unset limits keep the SDK's
+    defaults."""
+    options: dict[str, Any] = {
+        "sticky_queue_schedule_to_start_timeout": timedelta(
+            seconds=tuning.sticky_queue_schedule_to_start_seconds
+        )
+    }
     if tuning.max_concurrent_workflow_tasks is not None:
         options["max_concurrent_workflow_tasks"] = tuning.max_concurrent_workflow_tasks
     if tuning.workflow_task_pollers is not None:

@@ -15,6 +15,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from engage.infra import terminate_group
 from shared.settings import Settings
@@ -82,13 +83,17 @@ class WorkerProcess:
     async def _polling(self) -> bool:
         assert self._process is not None
         assert self._process.returncode is None, self._log.read_text()
-        described = await self._temporal.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=self._temporal.namespace,
-                task_queue=TaskQueue(name=self._queue),
-                task_queue_type=self._queue_type,
+        try:
+            described = await self._temporal.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=self._temporal.namespace,
+                    task_queue=TaskQueue(name=self._queue),
+                    task_queue_type=self._queue_type,
+                )
             )
-        )
+        except RPCError:
+            # A busy server (a loaded machine) cancels the call at its deadline: ask again.
+            return False
         identity = f"{self._process.pid}@"
         return any(poller.identity.startswith(identity) for poller in described.pollers)
 

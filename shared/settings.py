@@ -99,6 +99,17 @@ class TemporalSettings(BaseModel):
     task_queue_prefix: str = ""
 
 
+class GatewaySettings(BaseModel):
+    """How much the gateway takes from a caller before a service sees any of it."""
+
+    # A JSON body: the largest the API needs (a long post with its variants, a plan of many
+    # items) is a few hundred kilobytes.
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    # A raw body streamed to a service (media uploads, imports): the largest upload a service
+    # takes (``media.max_video_bytes``); each service applies its own, smaller, per-kind caps.
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+
+
 class WorkerSettings(BaseModel):
     """How much a Temporal worker process takes on at once (``engage worker``).
 
@@ -290,6 +301,7 @@ class Settings(BaseSettings):
 
     ports: Ports = Ports()
     service_urls: ServiceUrls = ServiceUrls()
+    gateway: GatewaySettings = GatewaySettings()
     auth: AuthSettings = AuthSettings()
     events: EventSettings = EventSettings()
     temporal: TemporalSettings = TemporalSettings()

@@ -10,8 +10,9 @@ be probed. Platforms may ask with ``HEAD`` first; that answer has the headers wi
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.content import media_service, repository
 from services.content.api import StorageDep
@@ -24,6 +25,10 @@ from shared.media_links import PATH, LinkCheck, MediaLinks
 from shared.settings import Settings
 
 router = APIRouter(tags=["public media"])
+# A Unix time in seconds has 10 digits until the year 2286; a signature is an unpadded base64
+# SHA-256 digest (43 characters).
+MAX_EXPIRES_DIGITS = 20
+MAX_SIGNATURE_LENGTH = 100
 
 
 def _refused() -> ProblemError:
@@ -62,8 +67,8 @@ async def public_media(
     request: Request,
     runtime: Runtime,
     storage: StorageDep,
-    expires: str = "",
-    signature: str = "",
+    expires: Annotated[str, Query(max_length=MAX_EXPIRES_DIGITS)] = "",
+    signature: Annotated[str, Query(max_length=MAX_SIGNATURE_LENGTH)] = "",
 ) -> Response:
     settings: Settings = request.app.state.settings
     media = await _linked_media(runtime, settings, media_id, expires, signature)

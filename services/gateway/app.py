@@ -4,6 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.gateway.api import SERVICE_APIS, v1_routers
+from services.gateway.body_limit import BodyLimit, limit_by_route
 from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
@@ -24,14 +25,17 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
         await engagements.close()
         await http.aclose()
 
+    routers = v1_routers(apis)
     app = create_service_app(
         ServiceRuntime("gateway", settings, database=False),
-        v1_routers(apis),
+        routers,
         title="Atlantide Engage API",
         extra_checks={"temporal": engagements.check},
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(BodyLimit, limit_of=limit_by_route(routes, settings.gateway))
     app.state.engagements = engagements
     app.state.services = Services.connect(settings, http, [api.service for api in apis])
     return app

@@ -40,7 +40,10 @@ def _language_code(value: str) -> str:
 
 
 Language = Annotated[
-    str, AfterValidator(_language_code), Field(description="An ISO 639-1 code (it, en)")
+    str,
+    StringConstraints(max_length=16),
+    AfterValidator(_language_code),
+    Field(description="An ISO 639-1 code (it, en)"),
 ]
 
 
@@ -82,7 +85,9 @@ def _canonical_exclusions(value: str) -> str:
 QueryExpression = Annotated[
     str,
     AfterValidator(_canonical_expression),
+    # After the parser, which refuses a longer text with the position it stopped at.
     Field(
+        max_length=query_language.MAX_LENGTH,
         description='What to listen for, as listening tools write it: words, "exact phrases", '
         "#hashtags, @accounts, lang:it, place:Siena, joined by AND, OR, NOT and parentheses "
         "(side by side: AND); answered in its canonical form",
@@ -92,7 +97,10 @@ QueryExpression = Annotated[
 Exclusions = Annotated[
     str,
     AfterValidator(_canonical_exclusions),
-    Field(description="Mentions matching this expression are left out (same syntax)"),
+    Field(
+        max_length=query_language.MAX_LENGTH,
+        description="Mentions matching this expression are left out (same syntax)",
+    ),
 ]
 
 
@@ -111,10 +119,11 @@ class QueryCreate(BaseModel):
         "an exact phrase, hashtag or account",
     )
     exclusions: Exclusions | None = None
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
     sources: list[SourceKind] | None = Field(
         default=None,
         min_length=1,
+        max_length=len(SourceKind),
         description="Where to read mentions from; by default the channels that are sources",
     )
     languages: list[Language] = Field(

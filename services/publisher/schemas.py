@@ -20,6 +20,8 @@ from services.publisher.contracts import FailureClass, PublicationStatus
 from shared.domain import Channel, TimeZoneName
 
 AccountId = Annotated[str, Field(min_length=1, max_length=200)]
+# Platforms' tokens are opaque strings of a few hundred characters (a JWT a few thousand).
+MAX_TOKEN_LENGTH = 8192
 # A moment given with its offset (a client's local time), kept as the same instant in UTC.
 UtcMoment = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
@@ -33,8 +35,8 @@ class ConnectionCreate(BaseModel):
     channel: Channel
     account_id: AccountId
     display_name: str = Field("", max_length=200)
-    access_token: str = Field(min_length=1, repr=False)
-    refresh_token: str | None = Field(None, repr=False)
+    access_token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH, repr=False)
+    refresh_token: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, repr=False)
     expires_at: AwareDatetime | None = None
 
 

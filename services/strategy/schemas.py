@@ -42,7 +42,7 @@ class EngagementCreate(BaseModel):
 
     organization_id: uuid.UUID
     mode: InterventionMode
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
     starts_on: date
     ends_on: date
     time_scale: float | None = Field(

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from services.content.contests import awards, repository, service
 from services.content.contests.domain import ContestStatus, EntryStatus
@@ -29,6 +29,8 @@ engagement_router = APIRouter(prefix="/engagements/{engagement_id}/contests", ta
 
 WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
+# A contest's draws are numbered from 1 in a PostgreSQL integer.
+DrawNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @engagement_router.post(
@@ -175,7 +177,7 @@ async def list_contest_draws(contest_id: uuid.UUID, session: SessionDep) -> list
     ),
 )
 async def verify_contest_draw(
-    contest_id: uuid.UUID, number: int, session: SessionDep
+    contest_id: uuid.UUID, number: DrawNumber, session: SessionDep
 ) -> DrawVerification:
     return await awards.verify_draw(session, contest_id, number)
 

@@ -35,6 +35,7 @@ from shared.domain import Channel
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Region = Annotated[
     str,
+    StringConstraints(min_length=1, max_length=100),
     AfterValidator(normalise_region),
     Field(description="ISO 3166 code (IT, IT-25) or an Italian region's name (Lombardia)"),
 ]
@@ -47,7 +48,7 @@ class ContestRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    channels: list[Channel] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel))
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     mechanism: EntryMechanism

@@ -4,7 +4,9 @@ validator checks the caller's roles and organisation and the engagement's state.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from services.gateway.deps import EngagementDep, EngagementsDep
 from services.gateway.engagements import actor_of
@@ -80,7 +82,7 @@ async def list_engagement_tasks(
 )
 async def complete_task(
     engagement: EngagementDep,
-    task_id: str,
+    task_id: Annotated[str, Path(max_length=200)],
     body: TaskCompletionBody,
     engagements: EngagementsDep,
     principal: CurrentPrincipal,

@@ -40,7 +40,9 @@ class PlanPublishingStart(BaseModel):
         None, description="When given, it must be the engagement's organisation"
     )
     connections: dict[Channel, uuid.UUID] = Field(
-        min_length=1, description="The connection each channel's posts go out through"
+        min_length=1,
+        max_length=len(Channel),
+        description="The connection each channel's posts go out through",
     )
 
 

@@ -82,10 +82,10 @@ async def list_conversations(
     response: Response,
     state: State | None = None,
     category: Category | None = None,
-    assignee: str | None = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
     breached: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[ConversationOut]:
     await engagements.require(session, engagement_id, wait_seconds=0)
     found = await repository.inbox(

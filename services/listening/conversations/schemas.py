@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.listening.conversations.triage import Category
 from shared.auth import Role
+
+IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 is Monday, 7 Sunday")]
 
 State = Literal["open", "assigned", "answered", "closed", "ignored"]
 ReplyStatus = Literal["awaiting_review", "pending", "sent", "failed"]
@@ -160,18 +162,17 @@ class InboxSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_first_response_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
-    # ISO weekdays: 1 is Monday.
-    business_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    business_days: list[IsoWeekday] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, max_length=7
+    )
     opens: time = time(9, 0)
     closes: time = time(18, 0)
-    time_zone: str = "Europe/Rome"
+    time_zone: str = Field("Europe/Rome", max_length=64)
     escalate_after_minutes: int = Field(60, ge=1, le=60 * 24 * 30)
 
     @field_validator("business_days")
     @classmethod
     def _weekdays(cls, days: list[int]) -> list[int]:
-        if any(day < 1 or day > 7 for day in days):
-            raise ValueError("business days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
         return sorted(set(days))
 
     @field_validator("opens", "closes")

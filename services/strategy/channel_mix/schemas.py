@@ -13,9 +13,9 @@ from shared.domain import Channel, ContentKind
 
 class ChannelMixInputs(Body):
     personas: list[Persona] = Field(min_length=1, max_length=20)
-    objectives: list[Goal] = Field(min_length=1)
+    objectives: list[Goal] = Field(min_length=1, max_length=len(Goal))
     content_kinds: list[ContentKind] = Field(
-        min_length=1, description="What the client can produce"
+        min_length=1, max_length=len(ContentKind), description="What the client can produce"
     )
     effort_hours_per_week: float = Field(
         gt=0, le=168, description="Hours a week the client (or agency) can spend on channels"

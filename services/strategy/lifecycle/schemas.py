@@ -74,4 +74,6 @@ class EngagementFilters(BaseModel):
         "open task assigned to one of them",
     )
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Engagements per page")
-    offset: int = Field(0, ge=0, description="Engagements skipped (the `Link` header's next)")
+    offset: int = Field(
+        0, ge=0, le=2**31 - 1, description="Engagements skipped (the `Link` header's next)"
+    )

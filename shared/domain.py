@@ -4,7 +4,7 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 
 class Channel(StrEnum):
@@ -54,4 +54,5 @@ def known_time_zone(value: str) -> str:
 
 
 # An IANA time zone name (``Europe/Rome``); any other string is a validation error.
-TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]
+# IANA names are at most about 30 characters long.
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(known_time_zone)]

@@ -63,21 +63,33 @@ class Cadence(BaseModel):
     count: int = Field(ge=1, le=50)
 
 
+# Bounds of a rule set: far beyond any plan, small enough to validate and store at once.
+MAX_RULES = 100
+MAX_WINDOWS = 24
+MAX_GUIDELINES = 50
+# A do or don't of a rule: one sentence.
+Guideline = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
 class EditorialRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: RuleId
     pillar: str = Field(min_length=1, max_length=200, description="What: the content pillar")
-    formats: list[ContentKind] = Field(min_length=1)
-    channels: list[Channel] = Field(min_length=1, description="Where")
-    days: list[Weekday] = Field(min_length=1, description="When: weekdays eligible for posting")
-    windows: list[TimeWindow] = Field(min_length=1, description="When: local time windows")
+    formats: list[ContentKind] = Field(min_length=1, max_length=len(ContentKind))
+    channels: list[Channel] = Field(min_length=1, max_length=len(Channel), description="Where")
+    days: list[Weekday] = Field(
+        min_length=1, max_length=7, description="When: weekdays eligible for posting"
+    )
+    windows: list[TimeWindow] = Field(
+        min_length=1, max_length=MAX_WINDOWS, description="When: local time windows"
+    )
     cadence: Cadence
     target: str = Field(min_length=1, max_length=200, description="For whom: the persona")
     tone_of_voice: str = Field("", max_length=500)
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=30)
-    do: list[str] = Field(default_factory=list)
-    dont: list[str] = Field(default_factory=list)
+    do: list[Guideline] = Field(default_factory=list, max_length=MAX_GUIDELINES)
+    dont: list[Guideline] = Field(default_factory=list, max_length=MAX_GUIDELINES)
 
     @field_validator("channels", "days", "formats")
     @classmethod
@@ -91,7 +103,7 @@ class EditorialRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timezone: TimeZoneName = "Europe/Rome"
-    rules: list[EditorialRule] = Field(min_length=1)
+    rules: list[EditorialRule] = Field(min_length=1, max_length=MAX_RULES)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EditorialRules:

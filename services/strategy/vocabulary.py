@@ -79,7 +79,7 @@ class Place(Body):
 class Persona(Body):
     name: Text
     age_band: AgeBand
-    interests: list[Interest] = Field(min_length=1)
+    interests: list[Interest] = Field(min_length=1, max_length=len(Interest))
     language: Language = Field(description='BCP 47 language, optionally with region: "it-IT"')
     place: Place
     description: LongText = ""

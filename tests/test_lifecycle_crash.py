@@ -58,6 +58,8 @@ WORKERS = {
     "publisher": (task_queues.PUBLISHER, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
     # The completed engagement's listening queries are stopped there.
     "listening": (task_queues.LISTENING, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+    # Each cycle's periodic report records the reporting service's KPIs of its window.
+    "reporting": (task_queues.REPORTING, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
 }
 
 
@@ -176,8 +178,8 @@ async def test_killed_workers_neither_lose_nor_repeat_a_lifecycle_fact(
         update={"task_queue_prefix": prefix}
     )
     try:
-        for worker in workers:
-            await worker.start()
+        # Started before the workers: the workflow worker's lifecycle starter, consuming the
+        # engagement's ``engagement_created``, then finds it running instead of racing the test.
         handle: Handle = await platform.temporal.start_workflow(
             WORKFLOW_NAME,
             engagement,
@@ -185,6 +187,8 @@ async def test_killed_workers_neither_lose_nor_repeat_a_lifecycle_fact(
             task_queue=prefix + task_queues.WORKFLOWS,
             result_type=EngagementState,
         )
+        for worker in workers:
+            await worker.start()
         await approve_when_waiting(handle, engagement, Gate.BRIEF)
 
         async def design_started() -> bool:

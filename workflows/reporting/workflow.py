@@ -11,6 +11,8 @@ publisher's tables (``publisher.engagement_period_summary``) and replay that way
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -54,11 +56,7 @@ class PeriodicReportWorkflow:
             retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         return PeriodicReportSummary(
-            cycle=request.cycle,
-            period_start=request.period_start,
-            period_end=request.period_end,
-            window_start=request.window_start,
-            window_end=request.window_end,
+            **_period(request),
             posts_published=kpis.publishing.published,
             posts_failed=kpis.publishing.failed,
             kpis=kpis,
@@ -80,11 +78,7 @@ class PeriodicReportWorkflow:
             retry_policy=SERVICE_ACTIVITY_RETRY,
         )
         return PeriodicReportSummary(
-            cycle=request.cycle,
-            period_start=request.period_start,
-            period_end=request.period_end,
-            window_start=request.window_start,
-            window_end=request.window_end,
+            **_period(request),
             posts_published=figures.posts_published,
             posts_failed=figures.posts_failed,
             by_channel=figures.by_channel,
@@ -92,3 +86,10 @@ class PeriodicReportWorkflow:
             metrics=figures.metrics,
             metrics_collected_at=figures.metrics_collected_at,
         )
+
+
+def _period(request: PeriodicReportInput) -> dict[str, Any]:
+    """Which cycle and period the summary is of, whichever service gave its figures."""
+    return request.model_dump(
+        include={"cycle", "period_start", "period_end", "window_start", "window_end"}
+    )

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import events
-from services.reporting.contracts import Cadence, ReportStatus
+from services.reporting.contracts import Cadence, ReportStatus, report_workflow_id
 from services.reporting.models import (
     OrganizationFact,
     Report,
@@ -208,8 +208,13 @@ async def request_report(
         status=ReportStatus.REQUESTED.value,
         requested_by=principal.subject,
         recipients=list(body.recipients),
-        workflow_id=f"report-{report_id}",
+        workflow_id=report_workflow_id(report_id),
     )
+    return await _opened(session, report)
+
+
+async def _opened(session: AsyncSession, report: Report) -> Report:
+    """Store a new report with its ``report_requested`` event."""
     session.add(report)
     await session.flush()
     await _emit(
@@ -217,7 +222,7 @@ async def request_report(
         report,
         "requested",
         events.REPORT_REQUESTED,
-        events.ReportRequested(**_fact(report), requested_by=principal.subject),
+        events.ReportRequested(**_fact(report), requested_by=report.requested_by),
     )
     return report
 
@@ -230,11 +235,9 @@ def calendar_period(at: datetime, cadence: Cadence, timezone: str) -> tuple[date
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if cadence == "weekly":
         end = midnight - timedelta(days=midnight.weekday())
-        start = end - timedelta(days=7)
-        return start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+        return end - timedelta(days=7), end
     end = midnight.replace(day=1)
-    start = (end - timedelta(days=1)).replace(day=1)
-    return start.replace(tzinfo=zone), end.replace(tzinfo=zone)
+    return (end - timedelta(days=1)).replace(day=1), end
 
 
 async def open_periodic_report(
@@ -271,16 +274,7 @@ async def open_periodic_report(
         recipients=[],
         workflow_id=workflow_id,
     )
-    session.add(report)
-    await session.flush()
-    await _emit(
-        session,
-        report,
-        "requested",
-        events.REPORT_REQUESTED,
-        events.ReportRequested(**_fact(report), requested_by=report.requested_by),
-    )
-    return report
+    return await _opened(session, report)
 
 
 # --- rendering ---------------------------------------------------------------------------------

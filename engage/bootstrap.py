@@ -1,4 +1,5 @@
-"""One-off preparation before services start: database, schemas, event stream."""
+"""One-off preparation before services start: database, schemas, the services' roles, event
+stream."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from shared.db.migrations import upgrade_all
+from shared.db.roles import ensure_roles
 from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import DATA_SERVICES, Settings
 
@@ -54,6 +56,7 @@ async def drop_database(settings: Settings) -> None:
 async def prepare(settings: Settings) -> None:
     await ensure_database(settings)
     await upgrade_all(DATA_SERVICES, settings.database_url)
+    await ensure_roles(settings)
     nc = await connect_nats(settings, "bootstrap")
     try:
         await ensure_stream(nc.jetstream(), settings.events)

@@ -280,6 +280,66 @@ class LifecycleSettings(BaseModel):
     cycles_per_run: int = Field(8, ge=1)
 
 
+# Every development password starts with this; ``prod`` refuses any that does.
+DEV_PASSWORD_PREFIX = "engage-dev-"  # noqa: S105 - refused in prod
+
+
+class Credential(BaseModel):
+    """One component's own identity on PostgreSQL or NATS (docs/least-privilege.md)."""
+
+    # Empty: the section's default name for the component.
+    user: str = ""
+    # Empty: a fixed development password in ``dev`` and ``test``; in ``prod`` the identity is
+    # then not provisioned, and the component connects as its process is configured to.
+    password: SecretStr = SecretStr("")
+
+    def resolve(
+        self, name: str, default_user: str, environment: Environment
+    ) -> tuple[str, str] | None:
+        """``(user, password)``, or None when this identity is not provisioned."""
+        password = self.password.get_secret_value()
+        if not password:
+            if environment == "prod":
+                return None
+            password = f"{DEV_PASSWORD_PREFIX}{name}-not-for-production"
+        return self.user or default_user, password
+
+
+class DatabaseRolesSettings(BaseModel):
+    """Each data service's own PostgreSQL role, with rights on its own schema's rows only.
+
+    ``engage migrate`` and ``engage up`` create or update them as the owner
+    (``ENGAGE_DATABASE_URL``) after the migrations; ``engage up`` connects each service's
+    processes as its role. Default user names: ``engage_<service>``.
+    """
+
+    enabled: bool = True
+    strategy: Credential = Credential()
+    content: Credential = Credential()
+    publisher: Credential = Credential()
+    listening: Credential = Credential()
+    reporting: Credential = Credential()
+
+
+class NatsUsersSettings(BaseModel):
+    """NATS users with subject permissions: each service publishes its own domains' subjects only.
+
+    The NATS server started by ``engage up`` is configured with them, and each process it runs
+    connects as its component's user; ``admin`` (the stream's set-up, operator commands) may do
+    everything. Default user names: ``engage-<component>``.
+    """
+
+    enabled: bool = True
+    admin: Credential = Credential()
+    gateway: Credential = Credential()
+    strategy: Credential = Credential()
+    content: Credential = Credential()
+    publisher: Credential = Credential()
+    listening: Credential = Credential()
+    reporting: Credential = Credential()
+    workflows: Credential = Credential()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -292,6 +352,11 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/engage"
     database_pool_size: int = 10
     nats_url: str = "nats://127.0.0.1:4222"
+    # Who this process is to NATS: a user and password, or a credentials file (a user JWT and its
+    # nkey seed, for servers with decentralised authentication). Unset: no credentials.
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
+    nats_credentials_file: str = ""
     otlp_endpoint: str | None = None
     data_dir: str = ".engage"
     dependency_timeout_seconds: float = 5.0
@@ -313,11 +378,14 @@ class Settings(BaseSettings):
     notifications: NotificationsSettings = NotificationsSettings()
     reporting: ReportingSettings = ReportingSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    database_roles: DatabaseRolesSettings = DatabaseRolesSettings()
+    nats_users: NatsUsersSettings = NatsUsersSettings()
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_dev(self) -> Settings:
         if self.environment == "prod":
             _require_identity_provider(self.auth)
+            _refuse_dev_passwords(self)
         if self.environment == "prod" and any(
             key.get_secret_value() == DEV_TOKEN_KEY for key in self.publisher.token_keys
         ):
@@ -353,6 +421,24 @@ class Settings(BaseSettings):
 
     def task_queue(self, name: str) -> str:
         return f"{self.temporal.task_queue_prefix}{name}"
+
+
+def _refuse_dev_passwords(settings: Settings) -> None:
+    """A development password (``engage-dev-...``) is never a production one."""
+    passwords = {"ENGAGE_NATS_PASSWORD": settings.nats_password}
+    for section, credentials in (
+        ("DATABASE_ROLES", settings.database_roles),
+        ("NATS_USERS", settings.nats_users),
+    ):
+        for name, credential in credentials:
+            if isinstance(credential, Credential):
+                passwords[f"ENGAGE_{section}__{name.upper()}__PASSWORD"] = credential.password
+    for variable, password in passwords.items():
+        if password.get_secret_value().startswith(DEV_PASSWORD_PREFIX):
+            raise ValueError(
+                f"{variable} is a development password; set a real one (or none) when "
+                "ENGAGE_ENVIRONMENT=prod"
+            )
 
 
 def _require_identity_provider(auth: AuthSettings) -> None:

@@ -89,14 +89,91 @@ class EventSettings(BaseModel):
     relay_poll_seconds: float = 0.2
     relay_batch_size: int = 200
     duplicate_window_seconds: int = 120
+    # How often each process checks that NATS answers through its client (live streams end
+    # at the first check that fails), and how long a client may go unanswered before it is
+    # closed and replaced by a new connection.
+    nats_probe_interval_seconds: float = Field(2.0, gt=0)
+    nats_replace_after_seconds: float = Field(60.0, gt=0)
 
 
 class TemporalSettings(BaseModel):
+    """Where the Temporal frontend is, and how a client proves who it is to it.
+
+    TLS is on in ``prod`` (unless ``tls`` is set to false, which ``prod`` refuses without
+    ``allow_plaintext``) and off in ``dev``/``test``, where ``engage up`` runs a plaintext
+    development server. A client authenticates with a certificate (mTLS: ``tls_client_cert_file``
+    and ``tls_client_key_file``) or an API key (sent as a bearer token, only over TLS).
+    """
+
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
     ui_port: int = 8233
     # Prepended to every task queue name, so test runs never steal each other's tasks.
     task_queue_prefix: str = ""
+    # Unset: TLS in ``prod`` (or when a certificate or API key is configured), plaintext otherwise.
+    tls: bool | None = None
+    # PEM files (in Kubernetes, a Secret mounted as a volume). Without a CA file the server's
+    # certificate is checked against the system's roots (what Temporal Cloud needs).
+    tls_server_ca_cert_file: str = ""
+    tls_client_cert_file: str = ""
+    tls_client_key_file: str = ""
+    # The name the server's certificate must carry, when it differs from the address's host.
+    tls_server_name: str = ""
+    api_key: SecretStr | None = None
+    # ``prod`` only: accept ``tls=false`` (a Temporal reachable only on a private network).
+    allow_plaintext: bool = False
+
+    @model_validator(mode="after")
+    def _client_certificate_comes_with_its_key(self) -> TemporalSettings:
+        if bool(self.tls_client_cert_file) != bool(self.tls_client_key_file):
+            raise ValueError(
+                "ENGAGE_TEMPORAL__TLS_CLIENT_CERT_FILE and ENGAGE_TEMPORAL__TLS_CLIENT_KEY_FILE "
+                "go together (mTLS needs the certificate and its private key)"
+            )
+        if self.tls is False and (self._tls_files() or self.api_key is not None):
+            raise ValueError(
+                "ENGAGE_TEMPORAL__TLS is false while TLS files or an API key are configured"
+            )
+        return self
+
+    def _tls_files(self) -> bool:
+        return bool(
+            self.tls_server_ca_cert_file or self.tls_client_cert_file or self.tls_server_name
+        )
+
+    def uses_tls(self, environment: Environment) -> bool:
+        if self.tls is not None:
+            return self.tls
+        return environment == "prod" or self._tls_files() or self.api_key is not None
+
+
+class TokenBucketSettings(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_second``."""
+
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+class RateLimitSettings(BaseModel):
+    """Per-principal rate limits of the gateway, one token bucket per caller and route class.
+
+    The caller is the verified token's subject, or the client address when the request has no
+    valid token. Buckets live in each gateway replica's memory: N replicas behind a load balancer
+    allow up to N times these rates.
+    """
+
+    enabled: bool = True
+    # GET and HEAD: a dashboard opening fires a few dozen reads at once.
+    read: TokenBucketSettings = TokenBucketSettings(per_second=20.0, burst=100)
+    # POST, PUT, PATCH, DELETE.
+    write: TokenBucketSettings = TokenBucketSettings(per_second=5.0, burst=30)
+    # Routes taking a raw body (media uploads, imports).
+    upload: TokenBucketSettings = TokenBucketSettings(per_second=0.5, burst=10)
+    # Opening a live event stream (an EventSource reconnects after a few seconds).
+    stream: TokenBucketSettings = TokenBucketSettings(per_second=0.5, burst=10)
+    # Buckets kept at most (about 200 bytes each); past it the least recently used is forgotten,
+    # so a flood of distinct callers cannot grow the gateway's memory.
+    max_buckets: int = Field(50_000, ge=1)
 
 
 class GatewaySettings(BaseModel):
@@ -108,6 +185,13 @@ class GatewaySettings(BaseModel):
     # A raw body streamed to a service (media uploads, imports): the largest upload a service
     # takes (``media.max_video_bytes``); each service applies its own, smaller, per-kind caps.
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    # Live event streams (``/v1/stream``, ``/v1/engagements/{id}/stream``) one caller (token
+    # subject) may hold open at once in one gateway process; one more is a 429.
+    max_streams_per_principal: int = Field(5, ge=1)
+    # How far back a resume point (``Last-Event-ID``, ``since``) may reach, in stream sequences:
+    # one further back starts this many sequences before the newest event.
+    max_replay_events: int = Field(10_000, ge=0)
 
 
 class WorkerSettings(BaseModel):
@@ -385,6 +469,7 @@ class Settings(BaseSettings):
     def _refuse_dev_secret_outside_dev(self) -> Settings:
         if self.environment == "prod":
             _require_identity_provider(self.auth)
+            _refuse_plaintext_temporal(self.temporal)
             _refuse_dev_passwords(self)
         if self.environment == "prod" and any(
             key.get_secret_value() == DEV_TOKEN_KEY for key in self.publisher.token_keys
@@ -458,6 +543,18 @@ def _require_identity_provider(auth: AuthSettings) -> None:
             f"ENGAGE_AUTH__JWKS_URL is a placeholder ({auth.jwks_url}); set the identity "
             "provider's JWKS URL when ENGAGE_ENVIRONMENT=prod"
         )
+
+
+def _refuse_plaintext_temporal(temporal: TemporalSettings) -> None:
+    """Production reaches Temporal over TLS, unless the operator says its network is private."""
+    if temporal.uses_tls("prod") or temporal.allow_plaintext:
+        return
+    raise ValueError(
+        "ENGAGE_TEMPORAL__TLS=false is refused when ENGAGE_ENVIRONMENT=prod: workflow "
+        "histories and updates would cross the network in clear; configure TLS "
+        "(ENGAGE_TEMPORAL__TLS_* files or an API key), or set "
+        "ENGAGE_TEMPORAL__ALLOW_PLAINTEXT=true for a Temporal reachable only on a private network"
+    )
 
 
 @lru_cache

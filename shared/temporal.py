@@ -1,10 +1,13 @@
-"""The one way to reach Temporal: pydantic payloads and tracing on every client."""
+"""The one way to reach Temporal: pydantic payloads, tracing, and TLS or an API key as the
+settings say, on every client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -17,6 +20,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from shared.errors import DependencyUnavailableError
 from shared.retrying import until_connected
@@ -27,10 +31,32 @@ from shared.telemetry import temporal_interceptors
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal.address,
-        namespace=settings.temporal.namespace,
         data_converter=pydantic_data_converter,
         interceptors=temporal_interceptors(),
+        **connect_options(settings),
     )
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """The namespace and the transport security of a connection: ``tls`` is ``False`` (plaintext,
+    the development server) or a ``TLSConfig`` from the configured PEM files, read now so that a
+    rotated certificate is picked up on the next connection."""
+    temporal = settings.temporal
+    options: dict[str, Any] = {"namespace": temporal.namespace, "tls": False}
+    if temporal.uses_tls(settings.environment):
+        options["tls"] = TLSConfig(
+            server_root_ca_cert=_pem(temporal.tls_server_ca_cert_file),
+            client_cert=_pem(temporal.tls_client_cert_file),
+            client_private_key=_pem(temporal.tls_client_key_file),
+            domain=temporal.tls_server_name or None,
+        )
+    if temporal.api_key is not None:
+        options["api_key"] = temporal.api_key.get_secret_value()
+    return options
+
+
+def _pem(path: str) -> bytes | None:
+    return Path(path).read_bytes() if path else None
 
 
 async def ensure_interval_schedule(

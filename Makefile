@@ -4,7 +4,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 SYNCED := $(VENV)/.synced
 
-.PHONY: install up test lint typecheck pytest bench migrate clean
+.PHONY: install up test lint typecheck pytest bench chaos migrate clean
 
 $(SYNCED): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -36,6 +36,10 @@ test: lint typecheck pytest
 
 bench: install
 	$(VENV)/bin/python -m benchmarks
+
+# The fault suite (docs/chaos.md): a private platform, engagements under faults, invariants.
+chaos: install
+	$(VENV)/bin/python -m chaos
 
 clean:
 	rm -rf $(VENV) .engage .mypy_cache .ruff_cache .pytest_cache

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from engage.nats_auth import CONFIG_NAME, write_server_config
 from shared.settings import Settings
 
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -264,8 +265,12 @@ def _venv_binary(name: str) -> Path:
 # --- NATS -----------------------------------------------------------------------------------
 
 
-async def start_nats(settings: Settings) -> EmbeddedProcess | None:
-    """Start ``nats-server`` with JetStream, unless NATS already answers."""
+async def start_nats(settings: Settings, *, users: bool = False) -> EmbeddedProcess | None:
+    """Start ``nats-server`` with JetStream, unless NATS already answers.
+
+    With ``users`` (``engage up``) the server admits only the configured NATS users, each with
+    its subject permissions (``engage.nats_auth``); without, anyone (the tests' own servers).
+    """
     if await nats_reachable(settings):
         return None
     host, port = nats_target(settings)
@@ -273,6 +278,10 @@ async def start_nats(settings: Settings) -> EmbeddedProcess | None:
     store = data_dir(settings) / "nats"
     store.mkdir(parents=True, exist_ok=True)
     argv = [str(_venv_binary("nats-server")), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
+    if users:
+        config = write_server_config(settings, data_dir(settings) / CONFIG_NAME)
+        if config is not None:
+            argv += ["-c", str(config)]
     handle = await _spawn("nats", argv, settings, f"nats://{host}:{port}")
     await _await_ready(handle, lambda: nats_reachable(settings))
     return handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -28,7 +29,18 @@ async def connect_nats(settings: Settings, name: str) -> NatsClient:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         error_cb=on_error,
+        **nats_credentials(settings),
     )
+
+
+def nats_credentials(settings: Settings) -> dict[str, Any]:
+    """Who the process is to NATS (docs/least-privilege.md): a credentials file, or a user and
+    password; none when neither is set."""
+    if settings.nats_credentials_file:
+        return {"user_credentials": settings.nats_credentials_file}
+    if settings.nats_user:
+        return {"user": settings.nats_user, "password": settings.nats_password.get_secret_value()}
+    return {}
 
 
 def stream_config(events: EventSettings) -> StreamConfig:

@@ -13,6 +13,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
 from shared.events.envelope import new_event
 from shared.events.relay import OutboxRelay
+from shared.events.subjects import NO_ORGANIZATION
 
 EVENTS = 5_000
 STAGE_BATCH = 500
@@ -32,7 +33,7 @@ async def run() -> None:
             started = time.perf_counter()
             for _ in range(EVENTS):
                 await js.publish(
-                    f"{settings.events.subject_prefix}.bench.baseline",
+                    f"{settings.events.subject_prefix}.bench.baseline.{NO_ORGANIZATION}",
                     payload,
                     headers={"Nats-Msg-Id": str(uuid.uuid4())},
                 )

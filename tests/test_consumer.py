@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +28,7 @@ from shared.events.consumer import (
     PoisonMessageError,
     TransientError,
     dead_letter_subject,
+    spec_for,
 )
 from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings, Settings
@@ -320,3 +323,84 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_n_deliveries(
     assert unreadable.data == b"{not json"
     assert unreadable.headers is not None
     assert unreadable.headers[REASON_HEADER].startswith("not a CloudEvent: ")
+
+
+async def refilter_keeps_the_durables_place(
+    client: NatsClient, events: EventSettings, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[list[str], list[str], str]:
+    """A durable made before events carried their organisation (filter ``<prefix>.test.noted``)
+    has acknowledged two old events of three; the consumer then starts with today's filter.
+
+    Returns the events it handled, the two published under today's subjects, and the
+    durable's filter afterwards."""
+    js = client.jetstream()
+    old_subject = f"{events.subject_prefix}.test.noted"
+    await js.add_consumer(
+        events.stream,
+        ConsumerConfig(
+            durable_name="test-refilter",
+            filter_subject=old_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+        ),
+    )
+    for note in ("old 1", "old 2", "old 3"):
+        event = sample(note)
+        await js.publish(old_subject, event.model_dump_json().encode(), stream=events.stream)
+    pull = await js.pull_subscribe_bind("test-refilter", stream=events.stream)
+    first, second, _unacked = await pull.fetch(3, timeout=5)
+    await first.ack_sync()
+    await second.ack_sync()
+    await pull.unsubscribe()
+    organization = str(uuid.uuid4())
+    fresh = [
+        new_event("test.noted", {"note": f"new {n}", "organization_id": organization}, source="t")
+        for n in (1, 2)
+    ]
+    for event in fresh:
+        await publish(client, events, event)
+
+    calls: list[str] = []
+    consumer = EventConsumer(
+        js,
+        spec_for("test-refilter", "test.noted", events),
+        recording_handler(calls),
+        sessions,
+        ProcessedEvent,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, batch=5))
+    try:
+        await wait_until(lambda: asyncio.sleep(0, result=len(calls) >= 2), timeout=10)
+    finally:
+        stop.set()
+        await task
+    info = await js.consumer_info(events.stream, "test-refilter")
+    return calls, [event.id for event in fresh], info.config.filter_subject or ""
+
+
+async def test_a_durable_with_the_old_filter_is_refiltered_on_the_shared_server(
+    effects: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    """NATS 2.9 (the shared server) cannot change a filter: the durable is made again."""
+    calls, fresh, filter_subject = await refilter_keeps_the_durables_place(
+        nats_client, isolated_events, effects
+    )
+    assert filter_subject == f"{isolated_events.subject_prefix}.test.noted.*"
+    # The acknowledged old events are not handled again; the unacknowledged one is on a
+    # subject the new filter does not match (see docs/events.md on the upgrade).
+    assert calls == fresh
+
+
+async def test_a_durable_with_the_old_filter_is_updated_in_place_on_nats_2_10_and_later(
+    effects: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
+) -> None:
+    async with own_nats(settings, tmp_path) as (nats, client):
+        assert client.connected_server_version.minor >= 10
+        calls, fresh, filter_subject = await refilter_keeps_the_durables_place(
+            client, nats.events, effects
+        )
+    assert filter_subject == f"{nats.events.subject_prefix}.test.noted.*"
+    assert calls == fresh

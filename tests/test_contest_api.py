@@ -338,7 +338,7 @@ async def test_the_draw_is_verifiable_and_claims_publish_the_result(
 
     events = platform.settings.events
     js = nats_client.jetstream()
-    subject = f"{events.subject_prefix}.content.contest_result_published"
+    subject = f"{events.subject_prefix}.content.contest_result_published.*"
 
     async def result_event() -> list[dict[str, Any]]:
         return [

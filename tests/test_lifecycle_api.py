@@ -50,7 +50,7 @@ async def lifecycle_events(
     nats_client: NatsClient, platform: Platform, engagement_id: str, name: str
 ) -> list[dict[str, Any]]:
     events = platform.settings.events
-    subject = f"{events.subject_prefix}.lifecycle.{name}"
+    subject = f"{events.subject_prefix}.lifecycle.{name}.*"
     found = [
         json.loads(msg.data)
         for msg in await stream_messages(nats_client.jetstream(), events.stream, subject)

@@ -59,9 +59,41 @@ async def test_relay_publishes_committed_events_in_order_and_marks_them(
         nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
     )
     assert [event.id for event in events_of(messages)] == ids
+    # The events name no organisation: ``_`` stands in its place.
     assert {msg.subject for msg in messages} == {
-        f"{isolated_events.subject_prefix}.test.something_happened"
+        f"{isolated_events.subject_prefix}.test.something_happened._"
     }
+
+
+async def test_relay_publishes_an_event_under_its_organisation(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    organization_id = uuid.uuid4()
+    async with session_scope(fresh_sessions, SYSTEM) as session:
+        owned = new_event(
+            "test.owned", {"organization_id": str(organization_id)}, source="urn:test"
+        )
+        await outbox.add(session, owned)
+        # Not a UUID: nothing says whose it is.
+        await outbox.add(
+            session, new_event("test.owned", {"organization_id": "nobody"}, source="urn:test")
+        )
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, nats_client.jetstream(), isolated_events)
+    assert await relay.relay_once() == 2
+
+    prefix = isolated_events.subject_prefix
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{prefix}.*.*.{organization_id}"
+    )
+    assert [event.id for event in events_of(messages)] == [owned.id]
+    assert [msg.subject for msg in messages] == [f"{prefix}.test.owned.{organization_id}"]
+    assert owned.nats_subject(prefix) == messages[0].subject
+    unowned = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{prefix}.test.owned._"
+    )
+    assert len(unowned) == 1
 
 
 async def test_relay_dying_between_publish_and_mark_delivers_exactly_once(

@@ -429,7 +429,7 @@ async def test_plan_changes_are_published_as_events(
 
     async def data_of(event: str) -> list[dict[str, Any]]:
         messages = await stream_messages(
-            js, settings.stream, f"{settings.subject_prefix}.content.{event}"
+            js, settings.stream, f"{settings.subject_prefix}.content.{event}.*"
         )
         return [
             envelope["data"]

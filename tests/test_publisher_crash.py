@@ -202,7 +202,7 @@ async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_
         messages = await stream_messages(
             nats_client.jetstream(),
             events.stream,
-            f"{events.subject_prefix}.publisher.post_published",
+            f"{events.subject_prefix}.publisher.post_published.*",
         )
         mine = [m for m in messages if json.loads(m.data)["data"]["publication_id"] == done["id"]]
         assert len(mine) <= 1

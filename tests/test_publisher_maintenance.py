@@ -75,7 +75,7 @@ async def published_events(
 ) -> list[dict[str, Any]]:
     events = platform.settings.events
     messages = await stream_messages(
-        nats_client.jetstream(), events.stream, f"{events.subject_prefix}.publisher.{event}"
+        nats_client.jetstream(), events.stream, f"{events.subject_prefix}.publisher.{event}.*"
     )
     return [json.loads(msg.data)["data"] for msg in messages]
 

@@ -145,7 +145,7 @@ async def test_oauth_connects_a_sandbox_account_that_can_then_publish(
 
     async def announced() -> bool:
         messages = await stream_messages(
-            nats_client.jetstream(), events.stream, f"{events.subject_prefix}.publisher.*"
+            nats_client.jetstream(), events.stream, f"{events.subject_prefix}.publisher.>"
         )
         return any(
             json.loads(msg.data)["data"].get("connection_id") == connection["id"]

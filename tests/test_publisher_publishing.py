@@ -37,7 +37,7 @@ async def test_a_scheduled_post_is_published_once_on_time(
     assert [post["id"] for post in posts] == [done["platform_post_id"]]
 
     events = platform.settings.events
-    subject = f"{events.subject_prefix}.publisher.post_published"
+    subject = f"{events.subject_prefix}.publisher.post_published.*"
     published = [
         json.loads(msg.data)
         for msg in await stream_messages(nats_client.jetstream(), events.stream, subject)

@@ -141,7 +141,7 @@ async def create_settled_org(platform: Platform, js: JetStreamContext, name: str
     """
     organization_id = await create_org(platform, name)
     events = platform.settings.events
-    subject = f"{events.subject_prefix}.strategy.organization_created"
+    subject = f"{events.subject_prefix}.strategy.organization_created.*"
 
     async def announced() -> bool:
         messages = await stream_messages(js, events.stream, subject)

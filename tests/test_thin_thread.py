@@ -59,7 +59,7 @@ async def test_engagement_starts_its_workflow_and_emits_phase_started(
 
     js = nats_client.jetstream()
     events = platform.settings.events
-    subject = f"{events.subject_prefix}.lifecycle.phase_started"
+    subject = f"{events.subject_prefix}.lifecycle.phase_started.*"
 
     async def phase_started_for_engagement() -> bool:
         return any(

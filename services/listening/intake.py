@@ -44,13 +44,12 @@ async def publish_raw_mentions(
     semaphore still waits, bounded by the timeout around the whole batch."""
     pending: list[asyncio.Future[PubAck]] = []
     trace = current_trace_headers()
-    subject = f"{settings.events.subject_prefix}.{events.MENTION_RECEIVED}"
     async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
         for mention in mentions:
             event = mention_received(mention)
             pending.append(
                 await js.publish_async(
-                    subject,
+                    event.nats_subject(settings.events.subject_prefix),
                     event.model_dump_json().encode(),
                     stream=settings.events.stream,
                     headers={"Nats-Msg-Id": mention.dedup_key, **trace},

@@ -28,10 +28,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -41,12 +43,15 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
+from shared.events.subjects import event_filter
 from shared.settings import EventSettings
 from shared.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+# The first NATS server that changes a durable consumer's filter subject in place.
+REFILTER_IN_PLACE = (2, 10)
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
@@ -100,7 +105,7 @@ def spec_for(
     """A durable consumer of one event (``<domain>.<event>``) on the configured stream."""
     return ConsumerSpec(
         durable=durable,
-        filter_subject=f"{events.subject_prefix}.{event}",
+        filter_subject=event_filter(events.subject_prefix, event),
         stream=events.stream,
         fetch_batch=fetch_batch,
         dead_letter_subject=dead_letter_subject(events, durable),
@@ -206,6 +211,7 @@ class _Consumer:
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         spec = self.spec
+        await self._refilter()
         return await self._js.pull_subscribe(
             spec.filter_subject,
             durable=spec.durable,
@@ -213,6 +219,48 @@ class _Consumer:
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=spec.deliver_policy,
+                max_deliver=spec.max_deliver,
+                ack_wait=spec.ack_wait_seconds,
+            ),
+        )
+
+    async def _refilter(self) -> None:
+        """Bring a durable created with another filter subject (the subjects before the
+        organisation was their last token) to the spec's, keeping its place in the stream.
+
+        NATS 2.10 and later update the filter in place. 2.9 accepts the update but then skips
+        what the old filter did not match, so there the durable is created again, starting
+        after its ack floor: what it had delivered but not acknowledged is delivered again (the
+        consumer is idempotent)."""
+        spec = self.spec
+        try:
+            info = await self._js.consumer_info(spec.stream, spec.durable)
+        except NotFoundError:
+            return
+        config = info.config
+        if config.filter_subject == spec.filter_subject and not config.filter_subjects:
+            return
+        log.warning(
+            "consumer %s: filter %s becomes %s",
+            spec.durable,
+            config.filter_subject or config.filter_subjects,
+            spec.filter_subject,
+        )
+        version = self._js._nc.connected_server_version  # the context's client
+        if (version.major, version.minor) >= REFILTER_IN_PLACE:
+            config.filter_subject = spec.filter_subject
+            config.filter_subjects = None
+            await self._js.add_consumer(spec.stream, config)
+            return
+        await self._js.delete_consumer(spec.stream, spec.durable)
+        await self._js.add_consumer(
+            spec.stream,
+            ConsumerConfig(
+                durable_name=spec.durable,
+                filter_subject=spec.filter_subject,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=(info.ack_floor.stream_seq if info.ack_floor else 0) + 1,
                 max_deliver=spec.max_deliver,
                 ack_wait=spec.ack_wait_seconds,
             ),
@@ -254,6 +302,10 @@ class _Consumer:
                 await self.handle_fetched(messages)
             except (NatsTimeoutError, TimeoutError):
                 continue
+            except ConnectionClosedError:
+                # The client was closed (replaced, see ``supervisor.py``): whoever runs this
+                # consumer starts it again on the new one.
+                raise
             except NatsError as error:
                 # NATS is away: the client reconnects by itself, and whatever was not acked is
                 # redelivered after ack_wait. The consumer must outlive the outage.

@@ -1,7 +1,8 @@
 """The one event envelope: CloudEvents 1.0, structured JSON mode.
 
 ``type`` carries the schema version (``engage.lifecycle.phase_started.v1``); the NATS subject is
-the type without its version, under the configured prefix (``engage.lifecycle.phase_started``).
+the type without its version, under the configured prefix, followed by the organisation the event
+belongs to (``engage.lifecycle.phase_started.<organization_id>``, see ``subjects.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.subjects import NO_ORGANIZATION, event_subject, organization_token
 
 EVENT_TYPE_PREFIX = "engage"
 
@@ -34,8 +37,14 @@ class CloudEvent(BaseModel):
         _, domain, event, _version = self.type.split(".")
         return f"{domain}.{event}"
 
+    @property
+    def organization_id(self) -> uuid.UUID | None:
+        """The organisation the event belongs to (``data.organization_id``), if it names one."""
+        token = organization_token(self.data)
+        return None if token == NO_ORGANIZATION else uuid.UUID(token)
+
     def nats_subject(self, prefix: str) -> str:
-        return f"{prefix}.{self.name}"
+        return event_subject(prefix, self.name, self.data)
 
 
 def new_event(

@@ -16,12 +16,14 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.outbox import OutboxMixin
+from shared.events.subjects import event_subject
 from shared.events.wakeup import OutboxWakeup, wait_for_any
 from shared.settings import EventSettings
 
@@ -80,7 +82,7 @@ class OutboxRelay:
             return len(published)
 
     async def _send(self, row: OutboxMixin) -> asyncio.Future[PubAck]:
-        subject = f"{self._events.subject_prefix}.{row.name}"
+        subject = event_subject(self._events.subject_prefix, row.name, row.envelope.get("data", {}))
         headers = {"Nats-Msg-Id": row.event_id, **row.headers}
         return await self._js.publish_async(
             subject,
@@ -118,6 +120,10 @@ class OutboxRelay:
             try:
                 published = await self.relay_once()
                 backoff = poll
+            except ConnectionClosedError:
+                # The client was closed (replaced, see ``supervisor.py``): whoever runs the
+                # relay starts it again on the new one.
+                raise
             except Exception as error:  # keep relaying across outages; nothing is lost
                 backoff = min(backoff * 2, 5.0)
                 log.warning("outbox relay: %s; retrying in %.1fs", _reason(error), backoff)

@@ -83,11 +83,24 @@ def worker_health(name: Annotated[str, typer.Argument(help=", ".join(WORKER_NAME
 
 @app.command()
 def migrate() -> None:
-    """Create the database if missing, migrate every service's schema, ensure the event stream."""
+    """Create the database if missing, migrate every service's schema, create or update the
+    services' roles, ensure the event stream (as NATS's admin user, unless ENGAGE_NATS_USER)."""
     from engage.bootstrap import prepare
+    from engage.nats_auth import ADMIN, as_component
 
-    asyncio.run(prepare(get_settings()))
-    typer.echo("database migrated and stream ready")
+    asyncio.run(prepare(as_component(get_settings(), ADMIN)))
+    typer.echo("database migrated, roles granted and stream ready")
+
+
+@app.command("nats-config")
+def nats_config() -> None:
+    """Print the NATS server's users and their subject permissions (the ``authorization``
+    block ``engage up`` gives its embedded server), for a server of one's own."""
+    import json
+
+    from engage.nats_auth import server_config
+
+    typer.echo(json.dumps(server_config(get_settings()), indent=2))
 
 
 @app.command()

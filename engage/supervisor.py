@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 from rich.console import Console
@@ -24,9 +25,10 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from engage import infra
+from engage import infra, nats_auth
 from engage.bootstrap import prepare
 from engage.infra import EmbeddedProcess, InfraError
+from shared.db.roles import service_database_url
 from shared.settings import DATA_SERVICES, SERVICE_NAMES, ServiceName, Settings
 
 SERVED_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES
@@ -78,7 +80,10 @@ class _Component:
 
 COMPONENTS = (
     _Component("PostgreSQL", infra.postgres_target, infra.postgres_reachable, infra.start_postgres),
-    _Component("NATS", infra.nats_target, infra.nats_reachable, infra.start_nats),
+    # The embedded NATS admits only the components' users (engage/nats_auth.py).
+    _Component(
+        "NATS", infra.nats_target, infra.nats_reachable, partial(infra.start_nats, users=True)
+    ),
     _Component("Temporal", infra.temporal_target, infra.temporal_reachable, infra.start_temporal),
     # Notifications' e-mail: the embedded server keeps what is sent under <data_dir>/mail.
     _Component("SMTP", infra.smtp_target, infra.smtp_reachable, infra.start_smtp),
@@ -92,9 +97,22 @@ def child_specs(settings: Settings) -> list[ChildSpec]:
     return services + workers
 
 
-def child_environment(settings: Settings) -> dict[str, str]:
-    """The children read their settings from the environment: pin what was checked here."""
-    return {
+def child_component(spec: ChildSpec) -> str | None:
+    """Whom a child acts for: the service it serves or works for, ``workflows``; the sandbox
+    platform is no component of ours."""
+    name = spec.args[-1]
+    return None if name == SANDBOX else name
+
+
+def child_environment(
+    settings: Settings, component: str | None = None, *, nats_users: bool = False
+) -> dict[str, str]:
+    """The children read their settings from the environment: pin what was checked here.
+
+    A data service's processes connect to PostgreSQL as its own role, and with ``nats_users``
+    (the embedded NATS, configured here) each component's to NATS as its own user.
+    """
+    environment = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "ENGAGE_DATABASE_URL": settings.database_url,
@@ -102,6 +120,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
         "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
         "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
     }
+    if component in DATA_SERVICES:
+        environment["ENGAGE_DATABASE_URL"] = service_database_url(settings, component)
+    if nats_users and component is not None:
+        environment |= nats_auth.component_environment(settings, component)
+    return environment
 
 
 def browsable_host(host: str) -> str:
@@ -141,7 +164,6 @@ class _Platform:
         specs = child_specs(settings)
         self.children = [_Child(s, COLOURS[i % len(COLOURS)]) for i, s in enumerate(specs)]
         self.width = max(len(s.name) for s in specs)
-        self.environment = child_environment(settings)
         self._run_task: asyncio.Task[None] | None = None
         self._exit_code: int | None = None
         self._stopping = False
@@ -170,10 +192,15 @@ class _Platform:
                     loop.remove_signal_handler(sig)
         return self._exit_code or 0
 
+    @property
+    def _nats_users(self) -> bool:
+        """Whether NATS admits only our users: the embedded server, configured here."""
+        return self.origins.get("NATS") == EMBEDDED
+
     async def _run(self) -> None:
         await self._ensure_infrastructure()
         with self.console.status("Creating the database, migrating schemas, ensuring the stream"):
-            await prepare(self.settings)
+            await prepare(nats_auth.as_component(self.settings, nats_auth.ADMIN))
         self.console.print(
             f"[green]✓[/] database migrated, stream {self.settings.events.stream} ready"
         )
@@ -270,7 +297,9 @@ class _Platform:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            env=self.environment,
+            env=child_environment(
+                self.settings, child_component(child.spec), nats_users=self._nats_users
+            ),
             limit=LINE_LIMIT_BYTES,
         )
         child.process = process

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import nats
+from sqlalchemy.engine import make_url
 
 from engage.infra import (
     EmbeddedProcess,
@@ -19,6 +20,7 @@ from engage.infra import (
     stop_process,
     temporal_reachable,
 )
+from engage.supervisor import child_component, child_environment, child_specs
 from shared.settings import Settings, TemporalSettings
 
 
@@ -125,3 +127,32 @@ async def test_embedded_temporal_answers_and_stops(tmp_path: Path) -> None:
     finally:
         await assert_stopped(handle)
     assert not await temporal_reachable(settings)
+
+
+def test_each_child_connects_as_its_own_component() -> None:
+    settings = Settings(
+        environment="dev",
+        database_url="postgresql+asyncpg://owner:secret@db.local:5432/engage",
+    )
+    specs = {spec.name: spec for spec in child_specs(settings)}
+
+    def environment(name: str, *, nats_users: bool) -> dict[str, str]:
+        return child_environment(settings, child_component(specs[name]), nats_users=nats_users)
+
+    for name in ("content", "worker content"):
+        content = environment(name, nats_users=True)
+        url = make_url(content["ENGAGE_DATABASE_URL"])
+        assert (url.username, url.host, url.database) == ("engage_content", "db.local", "engage")
+        assert url.password == "engage-dev-content-not-for-production"
+        assert content["ENGAGE_NATS_USER"] == "engage-content"
+    # No database of their own: they keep the URL they were given.
+    for name in ("gateway", "sandbox", "worker workflows"):
+        assert environment(name, nats_users=True)["ENGAGE_DATABASE_URL"] == settings.database_url
+    assert environment("worker workflows", nats_users=True)["ENGAGE_NATS_USER"] == (
+        "engage-workflows"
+    )
+    assert "ENGAGE_NATS_USER" not in environment("sandbox", nats_users=True)
+    # A NATS that answered before ``engage up``: the children keep the environment's credentials.
+    assert environment("content", nats_users=False).get("ENGAGE_NATS_USER") == os.environ.get(
+        "ENGAGE_NATS_USER"
+    )

@@ -22,12 +22,15 @@ from chaos.faults import Outcome, run_faults
 from chaos.options import ChaosOptions
 from chaos.platform import Platform, private_settings
 from chaos.prober import Prober
+from chaos.stream_watch import StreamWatch
 from shared.auth import ALL_ORGANIZATIONS, Role, issue_dev_token
 from shared.db.session import create_engine
 from shared.events.jetstream import connect_nats
 
 BENCHMARK = "chaos"
 SETUP_SECONDS = 300.0
+# After the relays and consumers have drained: time for the live stream to deliver the last.
+STREAM_CATCH_UP_SECONDS = 5.0
 
 
 def emit(metric: str, ok: bool | None = None, **figures: Any) -> None:
@@ -100,6 +103,8 @@ async def run(options: ChaosOptions, scratch: Path) -> bool:
             for engagement in engagements
         ]
         emit("engagements_set_up", seconds=round(await until_past_setup(engagements, prober), 1))
+        watch = StreamWatch(platform.gateway_url, token, options.client_retry_seconds)
+        watching = asyncio.create_task(watch.run(engagements[0].run.organization_id))
         faults_started = time.monotonic()
         outcomes = await run_faults(platform, prober, options, emit_fault)
         faults_seconds = time.monotonic() - faults_started
@@ -108,7 +113,14 @@ async def run(options: ChaosOptions, scratch: Path) -> bool:
         stop_probing.set()
         await probing
         return await verify(
-            platform, options, engagements, prober, outcomes, faults_seconds, running_after_faults
+            platform,
+            options,
+            engagements,
+            prober,
+            (watch, watching),
+            outcomes,
+            faults_seconds,
+            running_after_faults,
         )
     finally:
         stop_probing.set()
@@ -120,6 +132,7 @@ async def verify(
     options: ChaosOptions,
     engagements: list[Engagement],
     prober: Prober,
+    watched: tuple[StreamWatch, asyncio.Task[None]],
     outcomes: list[Outcome],
     faults_seconds: float,
     running_after_faults: int,
@@ -150,7 +163,19 @@ async def verify(
         outbox_wait = await checks.settle_outboxes(engine, options.settle_seconds)
         consumer_wait = await checks.settle_consumers(js, settings, options.settle_seconds)
         emit("settled", outbox_s=round(outbox_wait, 1), consumers_s=round(consumer_wait, 1))
+        await asyncio.sleep(STREAM_CATCH_UP_SECONDS)
+        watch, watching = watched
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
         stream = await checks.read_stream(js, settings)
+        organization = {
+            event.event_id: event.seq
+            for event in stream
+            if event.subject.endswith(f".{watch.organization_id}")
+        }
+        live = watch.figures(organization)
+        emit("live_stream_delivered_every_event", live["missed"] == 0, **live)
+        held = held and live["missed"] == 0
         sandbox_url = f"http://127.0.0.1:{settings.ports.sandbox}"
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30, trust_env=False) as client:
             sandbox = checks.Sandbox(client)
@@ -186,6 +211,8 @@ async def main() -> int:
         held = await run(options, scratch)
     except Exception as error:
         emit("aborted", False, error=f"{type(error).__name__}: {error}", logs=str(scratch / "logs"))
+    except asyncio.CancelledError:
+        emit("aborted", False, error="stopped (SIGTERM or Ctrl-C)")
     finally:
         kept = options.keep or not held
         emit(

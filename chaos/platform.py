@@ -31,7 +31,7 @@ from temporalio.client import Client
 from engage import infra
 from engage.bootstrap import prepare
 from engage.infra import EmbeddedProcess
-from engage.supervisor import child_specs
+from engage.supervisor import RESTART_WINDOW_SECONDS, child_specs, restart_delay
 from shared import task_queues
 from shared.settings import (
     NotificationsSettings,
@@ -43,7 +43,7 @@ from shared.settings import (
 from shared.temporal import connect_temporal
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-READY_SECONDS = 180.0
+READY_SECONDS = 300.0
 STOP_GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
 # The sandbox is the outside world (a social network): its throttle would slow the checks'
@@ -136,19 +136,21 @@ class Child:
     # Exits nobody asked for (the process died on its own), with their codes.
     unexpected_exits: list[int] = field(default_factory=list)
     kill_requested: bool = False
+    # When it was last started again (the supervisor's backoff counts those of the last minute).
+    restarted_at: list[float] = field(default_factory=list)
     respawned: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Platform:
     """Start with ``start``; ``close`` stops every process it started, whatever happened."""
 
-    def __init__(self, settings: Settings, scratch: Path, restart_delay: float) -> None:
+    def __init__(self, settings: Settings, scratch: Path, down_seconds: float) -> None:
         self.settings = settings
         self.scratch = scratch
         self.logs = scratch / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.environment = child_environment(settings, scratch)
-        self.restart_delay = restart_delay
+        self.down_seconds = down_seconds
         self.infrastructure: dict[str, EmbeddedProcess] = {}
         self.children = {
             spec.name: Child(spec.name, spec.args, spec.port) for spec in child_specs(settings)
@@ -225,18 +227,24 @@ class Platform:
         child.respawned.set()
 
     async def _watch(self, child: Child) -> None:
-        """The supervisor's job: a child that exits is started again after a short delay."""
+        """The supervisor's job: a child that exits is started again, after ``down_seconds``
+        when we killed it, else after the supervisor's backoff."""
         while True:
             assert child.process is not None
             code = await child.process.wait()
             if self._stopping:
                 return
+            child.respawned.clear()
             if child.kill_requested:
                 child.kill_requested = False
+                delay = self.down_seconds
             else:
                 child.unexpected_exits.append(code)
-            child.respawned.clear()
-            await asyncio.sleep(self.restart_delay)
+                now = time.monotonic()
+                recent = [at for at in child.restarted_at if now - at < RESTART_WINDOW_SECONDS]
+                child.restarted_at = [*recent, now]
+                delay = restart_delay(len(child.restarted_at))
+            await asyncio.sleep(delay)
             await self._spawn(child)
 
     async def kill(self, name: str) -> float:

@@ -463,6 +463,44 @@ async def start_postgres(settings: Settings) -> EmbeddedProcess | None:
     return handle
 
 
+def postgres_pid(settings: Settings) -> int | None:
+    """The postmaster running on the embedded cluster, whoever started it (its ``postmaster.pid``
+    names it while it runs)."""
+    try:
+        first_line = (data_dir(settings) / "postgres" / "postmaster.pid").read_text().split("\n")[0]
+        pid = int(first_line)
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    with contextlib.suppress(OSError):  # no /proc: take the file's word for it
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # a stale file whose pid now belongs to another program
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's, and alive
+    return True
+
+
+async def stop_pid(pid: int, sig: signal.Signals, grace: float = 10.0) -> None:
+    """Stop a process that is not our child: ``sig``, wait up to ``grace``, then SIGKILL."""
+    for signal_to_send, wait in ((sig, grace), (signal.SIGKILL, PROBE_TIMEOUT_SECONDS)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal_to_send)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            await asyncio.sleep(0.1)
+
+
 # --- SMTP -----------------------------------------------------------------------------------
 
 

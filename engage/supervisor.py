@@ -78,6 +78,16 @@ class _Component:
     start: Callable[[Settings], Awaitable[EmbeddedProcess | None]]
 
 
+@dataclass
+class _Embedded:
+    """A server started here: restarted when it dies, like the children."""
+
+    component: _Component
+    handle: EmbeddedProcess
+    watcher: asyncio.Task[None] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+
+
 COMPONENTS = (
     _Component("PostgreSQL", infra.postgres_target, infra.postgres_reachable, infra.start_postgres),
     # The embedded NATS admits only the components' users (engage/nats_auth.py).
@@ -156,10 +166,16 @@ def _progress(console: Console) -> Progress:
 
 
 class _Platform:
-    def __init__(self, settings: Settings, console: Console) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        console: Console,
+        components: tuple[_Component, ...] = COMPONENTS,
+    ) -> None:
         self.settings = settings
         self.console = console
-        self.embedded: list[EmbeddedProcess] = []
+        self.components = components
+        self.embedded: list[_Embedded] = []
         self.origins: dict[str, str] = {}
         specs = child_specs(settings)
         self.children = [_Child(s, COLOURS[i % len(COLOURS)]) for i, s in enumerate(specs)]
@@ -240,11 +256,27 @@ class _Platform:
                 )
             self.console.print(f"[green]✓[/] stopped {len(running)} processes")
         await asyncio.gather(*(self._drain(c) for c in self.children))
-        for handle in reversed(self.embedded):
+        await self._stop_infrastructure()
+        self.console.print("[bold]Platform stopped.")
+
+    async def _stop_infrastructure(self) -> None:
+        self._stopping = True
+        watchers = [e.watcher for e in self.embedded if e.watcher is not None]
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        for embedded in reversed(self.embedded):
+            handle = embedded.handle
             with self.console.status(f"Stopping embedded {handle.name}"):
                 await infra.stop_process(handle, STOP_GRACE_SECONDS)
             self.console.print(f"[green]✓[/] stopped embedded {handle.name}")
-        self.console.print("[bold]Platform stopped.")
+        if self.origins.get("PostgreSQL") == EMBEDDED:
+            # One started on the embedded cluster by hand (after a crash, say) is ours too.
+            pid = infra.postgres_pid(self.settings)
+            if pid is not None:
+                with self.console.status(f"Stopping PostgreSQL {pid} on the embedded cluster"):
+                    await infra.stop_pid(pid, signal.SIGINT, STOP_GRACE_SECONDS)
+                self.console.print(f"[green]✓[/] stopped PostgreSQL {pid} (not started here)")
 
     # --- infrastructure ---------------------------------------------------------------------
 
@@ -252,7 +284,7 @@ class _Platform:
         with _progress(self.console) as progress:
             try:
                 async with asyncio.TaskGroup() as group:
-                    for component in COMPONENTS:
+                    for component in self.components:
                         group.create_task(self._ensure(component, progress))
             except ExceptionGroup as failure:
                 raise InfraError("\n".join(describe(e) for e in failure.exceptions)) from None
@@ -281,7 +313,9 @@ class _Platform:
             self.origins[title] = EXTERNAL
             finish(f"[green]✓[/] {title}: using {where}")
             return
-        self.embedded.append(handle)
+        embedded = _Embedded(component, handle)
+        embedded.watcher = asyncio.create_task(self._watch_embedded(embedded))
+        self.embedded.append(embedded)
         self.origins[title] = EMBEDDED
         finish(f"[green]✓[/] {title}: embedded on {where}")
 
@@ -341,26 +375,56 @@ class _Platform:
             self._finish(1)
 
     async def _restart(self, child: _Child, code: int) -> bool:
+        if not await self._back_off(child.spec.name, child.restarts, code):
+            return False
+        await self._spawn(child)
+        return True
+
+    async def _back_off(self, name: str, restarts: deque[float], code: int) -> bool:
+        """Wait before the next restart; False (and the platform stopping) after too many."""
         now = time.monotonic()
-        while child.restarts and now - child.restarts[0] > RESTART_WINDOW_SECONDS:
-            child.restarts.popleft()
-        name = child.spec.name
-        if len(child.restarts) >= MAX_RESTARTS:
+        while restarts and now - restarts[0] > RESTART_WINDOW_SECONDS:
+            restarts.popleft()
+        if len(restarts) >= MAX_RESTARTS:
             self.console.print(
                 f"[bold red]{name} exited with code {code} after {MAX_RESTARTS} restarts within "
                 f"{RESTART_WINDOW_SECONDS:.0f}s; giving up and stopping the platform."
             )
             self._finish(1)
             return False
-        child.restarts.append(now)
-        delay = restart_delay(len(child.restarts))
+        restarts.append(now)
+        delay = restart_delay(len(restarts))
         self.console.print(
             f"[yellow]{name} exited with code {code}; restarting in {delay:.0f}s "
-            f"(restart {len(child.restarts)}/{MAX_RESTARTS} this minute)"
+            f"(restart {len(restarts)}/{MAX_RESTARTS} this minute)"
         )
         await asyncio.sleep(delay)
-        await self._spawn(child)
         return True
+
+    async def _watch_embedded(self, embedded: _Embedded) -> None:
+        """Start a dead embedded server again; the children reconnect to it by themselves."""
+        title = embedded.component.title
+        while True:
+            code = await embedded.handle.process.wait()
+            if self._stopping:
+                return
+            # What the server left in its process group (a crashed postmaster's backends).
+            await infra.stop_process(embedded.handle, STOP_GRACE_SECONDS)
+            name = f"embedded {title}"
+            if not await self._back_off(name, embedded.restarts, code):
+                return
+            try:
+                handle = await embedded.component.start(self.settings)
+            except InfraError as error:
+                self.console.print(Text(f"{name}: {describe(error)}", style="yellow"))
+                continue
+            if handle is None:
+                self.console.print(
+                    f"[yellow]{title} answers again, started by someone else: used as it is"
+                )
+                return
+            embedded.handle = handle
+            self.console.print(f"[green]✓[/] {name} restarted")
 
     # --- readiness and summary --------------------------------------------------------------
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
+import signal
 import socket
 from pathlib import Path
 
 import asyncpg
 import nats
+from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from engage.infra import (
     EmbeddedProcess,
     nats_reachable,
+    postgres_pid,
     postgres_reachable,
     start_nats,
     start_postgres,
@@ -20,7 +25,17 @@ from engage.infra import (
     stop_process,
     temporal_reachable,
 )
-from engage.supervisor import child_component, child_environment, child_specs
+from engage.nats_auth import as_component
+from engage.supervisor import (
+    COMPONENTS,
+    EMBEDDED,
+    _Component,
+    _Platform,
+    child_component,
+    child_environment,
+    child_specs,
+)
+from shared.events.jetstream import connect_nats
 from shared.settings import Settings, TemporalSettings
 
 
@@ -156,3 +171,54 @@ def test_each_child_connects_as_its_own_component() -> None:
     assert environment("content", nats_users=False).get("ENGAGE_NATS_USER") == os.environ.get(
         "ENGAGE_NATS_USER"
     )
+
+
+def quiet_platform(settings: Settings, components: tuple[_Component, ...]) -> _Platform:
+    return _Platform(settings, Console(file=io.StringIO()), components=components)
+
+
+async def test_engage_up_restarts_an_embedded_server_that_dies_and_stops_it(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(nats_url=f"nats://127.0.0.1:{free_port()}", data_dir=str(tmp_path))
+    platform = quiet_platform(settings, tuple(c for c in COMPONENTS if c.title == "NATS"))
+    await platform._ensure_infrastructure()
+    [embedded] = platform.embedded
+    first = embedded.handle
+    try:
+        os.killpg(first.process.pid, signal.SIGKILL)
+        async with asyncio.timeout(30):
+            while embedded.handle is first or not await nats_reachable(settings):
+                await asyncio.sleep(0.1)
+        # The server started again is configured as the first was: users only.
+        nc = await connect_nats(as_component(settings, "admin"), "test")
+        await nc.close()
+    finally:
+        await platform._stop_infrastructure()
+    assert not await nats_reachable(settings)
+    assert not group_alive(embedded.handle)
+
+
+async def test_a_postgres_started_by_hand_on_the_embedded_cluster_stops_with_the_platform(
+    tmp_path: Path,
+) -> None:
+    """``engage up`` had started PostgreSQL; someone started it again by hand on the same
+    cluster (before the supervisor did): stopping the platform stops it too."""
+    settings = Settings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/engage",
+        data_dir=str(tmp_path),
+    )
+    by_hand = await start_postgres(settings)
+    assert by_hand is not None
+    try:
+        platform = quiet_platform(settings, ())
+        platform.origins["PostgreSQL"] = EMBEDDED
+        assert postgres_pid(settings) == by_hand.process.pid
+
+        await platform._stop_infrastructure()
+
+        assert not await postgres_reachable(settings)
+        assert await asyncio.wait_for(by_hand.process.wait(), 5) == 0  # a clean, fast shutdown
+        assert postgres_pid(settings) is None
+    finally:
+        await stop_process(by_hand)

@@ -57,7 +57,9 @@ async def until_past_setup(engagements: list[Engagement], prober: Prober) -> flo
     while time.monotonic() - started < SETUP_SECONDS:
         if not prober.engagement_id and engagements[0].run.engagement_id:
             prober.engagement_id = engagements[0].run.engagement_id
-        if all(e.past_setup or e.finished for e in engagements) and prober.engagement_id:
+        if all(e.finished for e in engagements) or (
+            all(e.past_setup or e.finished for e in engagements) and prober.engagement_id
+        ):
             break
         await asyncio.sleep(0.5)
     return time.monotonic() - started

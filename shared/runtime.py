@@ -1,7 +1,8 @@
 """What one service process holds: its settings, database sessions and NATS connection.
 
 NATS is connected in the background with retries, so a service starts (and reports not-ready on
-``/readyz``) while NATS is away, instead of crashing.
+``/readyz``) while NATS is away, instead of crashing; a ``NatsSupervisor`` then probes the client
+and replaces it when it is dead.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db.session import create_engine, create_session_factory
-from shared.errors import DependencyUnavailableError
 from shared.events.jetstream import connect_nats
-from shared.retrying import until_connected
+from shared.events.supervisor import NatsSupervisor
 from shared.settings import Settings
 
 
@@ -27,8 +27,14 @@ class ServiceRuntime:
         self.settings = settings
         self._engine: AsyncEngine | None = create_engine(settings) if database else None
         self._sessions = create_session_factory(self._engine) if self._engine else None
-        self._nats: NatsClient | None = None
-        self._connecting: asyncio.Task[None] | None = None
+        self.nats_supervisor = NatsSupervisor(
+            lambda: connect_nats(settings, name),
+            probe_timeout_seconds=settings.dependency_timeout_seconds,
+            probe_interval_seconds=settings.events.nats_probe_interval_seconds,
+            replace_after_seconds=settings.events.nats_replace_after_seconds,
+        )
+        self._stopping = asyncio.Event()
+        self._supervising: asyncio.Task[None] | None = None
 
     @property
     def has_database(self) -> bool:
@@ -41,32 +47,27 @@ class ServiceRuntime:
 
     @property
     def nats(self) -> NatsClient:
-        if self._nats is None or not self._nats.is_connected:
-            raise DependencyUnavailableError("nats")
-        return self._nats
+        return self.nats_supervisor.client
 
     @property
     def js(self) -> JetStreamContext:
         return self.nats.jetstream()
 
     async def start(self) -> None:
-        self._connecting = asyncio.create_task(self._connect_nats())
+        self._supervising = asyncio.create_task(self.nats_supervisor.run(self._stopping))
 
     async def wait_for_nats(self) -> NatsClient:
-        assert self._connecting is not None, "start() first"
-        await asyncio.shield(self._connecting)
-        return self.nats
-
-    async def _connect_nats(self) -> None:
-        self._nats = await until_connected(lambda: connect_nats(self.settings, self.name), "nats")
+        """The current client (a replaced one is closed: its users end and ask again)."""
+        assert self._supervising is not None, "start() first"
+        return await self.nats_supervisor.wait_for_client()
 
     async def stop(self) -> None:
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
+        self._stopping.set()
+        if self._supervising is not None and not self._supervising.done():
+            self._supervising.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
-        if self._nats is not None and not self._nats.is_closed:
-            await self._nats.drain()
+                await self._supervising
+        await self.nats_supervisor.close()
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -75,4 +76,5 @@ class ServiceRuntime:
             await session.execute(text("SELECT 1"))
 
     async def check_nats(self) -> None:
-        await self.nats.flush(timeout=max(1, int(self.settings.dependency_timeout_seconds)))
+        # Never a flush of the shared client: see ``shared/events/supervisor.py``.
+        await self.nats_supervisor.probe()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,8 +63,18 @@ class OwnNats:
         self._server = None
         await wait_until(lambda: asyncio.sleep(0, result=not client.is_connected), timeout=10)
 
+    def pause(self) -> None:
+        """Stall the server (SIGSTOP): connections stay open and nothing answers."""
+        assert self._server is not None
+        os.kill(self._server.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._server is not None
+        os.kill(self._server.process.pid, signal.SIGCONT)
+
     async def close(self) -> None:
         if self._server is not None:
+            self.resume()
             await infra.stop_process(self._server)
 
 

@@ -8,6 +8,7 @@ from services.gateway.body_limit import BodyLimit, limit_by_route
 from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
+from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -37,5 +38,6 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(BodyLimit, limit_of=limit_by_route(routes, settings.gateway))
     app.state.engagements = engagements
+    register_stream_schemas(app)
     app.state.services = Services.connect(settings, http, [api.service for api in apis])
     return app

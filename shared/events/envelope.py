@@ -19,6 +19,10 @@ EVENT_TYPE_PREFIX = "engage"
 
 
 class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode: ``type`` is
+    ``engage.<domain>.<event>.v<version>``, ``subject`` the id of the resource it is about,
+    ``data`` the event's fields (``organization_id`` among them when it belongs to one)."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str

@@ -587,6 +587,13 @@ async def test_record_reply_outcome_answers_once_and_shows_failures(
     names = [event["type"] for event in await outbox_events(sessions, conversation.id)]
     assert names.count("engage.conversations.first_response.v1") == 1
     assert names.count("engage.conversations.reply_failed.v1") == 1
+    # Every sent reply is announced once with who wrote it (the audit log's "reply").
+    events = await outbox_events(sessions, conversation.id)
+    [reply_sent] = [e for e in events if e["type"] == "engage.conversations.reply_sent.v1"]
+    assert (reply_sent["data"]["reply_id"], reply_sent["data"]["sent_by"]) == (
+        str(sent_id),
+        "tester",
+    )
     report = await platform.gateway.get(
         f"/v1/listening/engagements/{engagement_id}/conversations/sla",
         headers=platform.auth(Role.MANAGER),

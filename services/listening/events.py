@@ -216,6 +216,8 @@ CONVERSATION_TRIAGED = "conversations.triaged"
 CONVERSATION_ASSIGNED = "conversations.assigned"
 CONVERSATION_FIRST_RESPONSE = "conversations.first_response"
 CONVERSATION_REPLY_FAILED = "conversations.reply_failed"
+# Every reply that went out (the first one is also a ``first_response``).
+CONVERSATION_REPLY_SENT = "conversations.reply_sent"
 CONVERSATION_SLA_DUE_SOON = "conversations.sla_due_soon"
 CONVERSATION_SLA_BREACHED = "conversations.sla_breached"
 CONVERSATION_SLA_ESCALATED = "conversations.sla_escalated"
@@ -269,10 +271,21 @@ class ConversationFirstResponse(ConversationFact):
     within_sla: bool
 
 
+class ConversationReplySent(ConversationFact):
+    reply_id: uuid.UUID
+    # The subject of whoever wrote it.
+    sent_by: str
+    sent_at: datetime
+    platform_reply_id: str | None
+    url: str | None
+
+
 class ConversationReplyFailed(ConversationFact):
     reply_id: uuid.UUID
     failure: str
     failed_at: datetime
+    # None in events emitted before it was carried.
+    sent_by: str | None = None
 
 
 class ConversationSlaFact(ConversationFact):

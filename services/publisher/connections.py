@@ -40,6 +40,7 @@ async def create_connection(
         display_name=data.display_name,
         credentials=credentials,
         vault=vault,
+        connected_by=principal.subject,
     )
 
 
@@ -52,6 +53,7 @@ async def store_connection(
     display_name: str | None,
     credentials: Credentials,
     vault: TokenVault,
+    connected_by: str,
 ) -> Connection:
     """Create the connection, or re-authorise the existing one for the same account (keeping
     its display name when ``display_name`` is None)."""
@@ -78,6 +80,7 @@ async def store_connection(
                 organization_id=organization_id,
                 channel=channel,
                 account_id=account_id,
+                connected_by=connected_by,
             ),
             source=events.SOURCE,
             subject=str(connection.id),
@@ -122,19 +125,42 @@ async def engagement_connections(
     return EngagementConnections(channels=answers)
 
 
-async def rotate_keys(session: AsyncSession, vault: TokenVault) -> KeysRotated:
+async def rotate_keys(
+    session: AsyncSession, vault: TokenVault, principal: Principal
+) -> KeysRotated:
     """Re-encrypt every visible connection's tokens with the newest key, so older keys can be
-    retired; connections no configured key can open are listed, not changed."""
-    rotated, unreadable = 0, []
+    retired; connections no configured key can open are listed, not changed. Each organisation
+    touched gets a ``tokens_resealed`` fact (its audit log shows who rotated)."""
+    rotated: dict[uuid.UUID, int] = {}
+    unreadable: dict[uuid.UUID, list[uuid.UUID]] = {}
     for connection in await repository.connections_for_update(session):
+        organization = connection.organization_id
         try:
             credentials = vault.open(connection.token_ciphertext)
         except TokenKeyError:
-            unreadable.append(connection.id)
+            unreadable.setdefault(organization, []).append(connection.id)
             continue
         connection.token_ciphertext = vault.seal(credentials)
-        rotated += 1
-    return KeysRotated(rotated=rotated, unreadable=unreadable)
+        rotated[organization] = rotated.get(organization, 0) + 1
+    for organization in sorted(rotated.keys() | unreadable.keys()):
+        await outbox.add(
+            session,
+            new_event(
+                events.TOKENS_RESEALED,
+                events.TokensResealed(
+                    organization_id=organization,
+                    connections=rotated.get(organization, 0),
+                    unreadable=unreadable.get(organization, []),
+                    rotated_by=principal.subject,
+                ),
+                source=events.SOURCE,
+                subject=str(organization),
+            ),
+        )
+    return KeysRotated(
+        rotated=sum(rotated.values()),
+        unreadable=[connection for ids in unreadable.values() for connection in ids],
+    )
 
 
 async def mark_needs_reauth(session: AsyncSession, connection_id: uuid.UUID, reason: str) -> None:

@@ -16,6 +16,8 @@ SOURCE = "urn:atlantide-engage:publisher"
 
 CHANNEL_CONNECTED = "publisher.channel_connected"
 CHANNEL_NEEDS_REAUTH = "publisher.channel_needs_reauth"
+# An organisation's stored platform tokens re-encrypted with the newest key (a key rotation).
+TOKENS_RESEALED = "publisher.tokens_resealed"
 POST_SCHEDULED = "publisher.post_scheduled"
 POST_PUBLISHED = "publisher.post_published"
 POST_FAILED = "publisher.post_failed"
@@ -33,6 +35,16 @@ class ChannelConnected(BaseModel):
     organization_id: uuid.UUID
     channel: str
     account_id: str
+    # Who gave the token (None in events emitted before it was carried, and for a re-auth).
+    connected_by: str | None = None
+
+
+class TokensResealed(BaseModel):
+    organization_id: uuid.UUID
+    # How many of its connections' tokens were re-encrypted, and those no key could open.
+    connections: int
+    unreadable: list[uuid.UUID]
+    rotated_by: str
 
 
 class ChannelNeedsReauth(ChannelConnected):

@@ -136,6 +136,7 @@ class OAuthFlow:
             display_name=connected.display_name,
             credentials=connected.credentials,
             vault=self._vault,
+            connected_by=pending.created_by,
         )
 
     async def _forget(self, session: AsyncSession, pending: OAuthState) -> None:

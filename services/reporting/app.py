@@ -1,5 +1,6 @@
 from fastapi import APIRouter, FastAPI
 
+from services.reporting.audit.api import audit_router
 from services.reporting.kpis.api import kpis_router
 from services.reporting.reports.api import reports_router
 from services.reporting.reports.runs import ReportRuns
@@ -9,7 +10,7 @@ from shared.settings import Settings
 from shared.temporal import TemporalConnection
 
 # The routes it offers the frontends (the gateway forwards them under /v1).
-ROUTERS: list[APIRouter] = [kpis_router, reports_router]
+ROUTERS: list[APIRouter] = [kpis_router, reports_router, audit_router]
 
 
 def build_app(settings: Settings) -> FastAPI:

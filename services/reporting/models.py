@@ -279,3 +279,31 @@ class ReportDocument(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+
+class AuditEntry(OrgScoped, Base):
+    """Who did what, when, in which organisation, and how it ended: one row per audited event
+    (``services.reporting.audit``), keyed by the event's id so a redelivery adds nothing."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_reporting_audit_entries_org_time", "organization_id", "occurred_at", "event_id"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # A token's subject, or ``system`` for what the platform did by itself (a scheduled post).
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    object_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    object_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    # succeeded | failed
+    result: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The event that said it, for whoever wants the whole fact.
+    event_type: Mapped[str] = mapped_column(String(200), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.content.contests import events as contests
 from services.listening import events as listening
 from services.publisher import events as publisher
+from services.reporting.audit import entries as audit
 from services.reporting.models import ProcessedEvent
 from services.reporting.readmodel import contests as contest_facts
 from services.reporting.readmodel import engagements as engagement_facts
@@ -44,7 +45,24 @@ def in_order(handler: EventHandler) -> BatchHandler:
     return handle_all
 
 
-def _subscription(event: str, handler: EventHandler) -> Subscription:
+def audited(event: str, handler: EventHandler) -> EventHandler:
+    """``handler``, also writing the audit entry when ``event`` is audited (same transaction)."""
+    if event not in audit.AUDITED:
+        return handler
+
+    async def handle(session: AsyncSession, received: CloudEvent) -> None:
+        await handler(session, received)
+        await audit.record(session, received)
+
+    return handle
+
+
+async def _audit_only(session: AsyncSession, event: CloudEvent) -> None:
+    await audit.record(session, event)
+
+
+def _subscription(event: str, handler: EventHandler = _audit_only) -> Subscription:
+    handler = audited(event, handler)
     return Subscription(
         durable=durable(event),
         event=event,
@@ -99,4 +117,13 @@ SUBSCRIPTIONS: Sequence[Subscription] = [
     _subscription(contests.CONTEST_ENTRY_REJECTED, contest_facts.record_entry_rejected),
     _subscription(contests.CONTEST_DRAWN, contest_facts.record_draw),
     _subscription(contests.CONTEST_WINNER_UNCLAIMED, contest_facts.record_unclaimed),
+]
+# The audited events no fact of the read model needs: their consumers write the audit log only.
+SUBSCRIPTIONS = [
+    *SUBSCRIPTIONS,
+    *(
+        _subscription(event)
+        for event in audit.AUDITED
+        if event not in {subscription.event for subscription in SUBSCRIPTIONS}
+    ),
 ]

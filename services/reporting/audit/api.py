@@ -1,0 +1,59 @@
+"""HTTP route of the audit log: an organisation's, for its managers and for admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from services.reporting.audit import repository
+from services.reporting.audit.schemas import AuditEntryOut, AuditPage
+from shared.app import SessionDep
+from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.paging import CURSOR_MAX_LENGTH, decode_cursor, encode_cursor, invalid_cursor
+
+audit_router = APIRouter(tags=["audit"])
+
+READ_AUDIT = require_roles(Role.ADMIN, Role.MANAGER)
+PAGE_LIMIT = 200
+
+
+@audit_router.get(
+    "/organizations/{organization_id}/audit-log",
+    response_model=AuditPage,
+    dependencies=[READ_AUDIT],
+    summary="Who approved, published, replied, connected a channel or rotated token keys in an "
+    "organisation, when, and how it ended: newest first, a page at a time (admin, manager)",
+)
+async def list_audit_entries(
+    organization_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    engagement_id: uuid.UUID | None = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH)] = None,
+) -> AuditPage:
+    principal.require_organization(organization_id)
+    after = None
+    if cursor is not None:
+        at, event_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(at), event_id)
+        except ValueError as error:
+            raise invalid_cursor() from error
+    wanted = repository.AuditFilter(organization_id, engagement_id, actor, action, since, until)
+    found = await repository.page(session, wanted, limit, after)
+    last = found[-1] if len(found) == limit else None
+    return AuditPage(
+        entries=[AuditEntryOut.model_validate(entry) for entry in found],
+        next_cursor=None
+        if last is None
+        else encode_cursor(last.occurred_at.isoformat(), last.event_id),
+    )

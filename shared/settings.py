@@ -237,7 +237,9 @@ class MediaSettings(BaseModel):
     public_base_url: str = ""
     # HMAC-SHA256 keys of those links, newest first: links are signed with the first and accepted
     # with any, so a key can be rotated in while links signed with the old one are still out.
-    url_signing_keys: list[SecretStr] = Field(default=[SecretStr(DEV_MEDIA_URL_KEY)], min_length=1)
+    # ``[]``: this process holds no key (a pod that neither signs nor checks links, given none of
+    # the Secret, deploy/k8s); it then signs nothing and accepts no link.
+    url_signing_keys: list[SecretStr] = [SecretStr(DEV_MEDIA_URL_KEY)]
     # How long a signed link stays valid: long enough for a platform to fetch (and for Instagram
     # or Facebook to process) the file, short enough that a leaked link soon stops working.
     public_url_ttl_seconds: int = Field(3600, gt=0)
@@ -260,6 +262,8 @@ class PublisherSettings(BaseModel):
 
     # Fernet keys (urlsafe base64, 32 bytes) for channel tokens at rest, newest first: tokens are
     # encrypted with the first and decrypted with any, so a key can be rotated in.
+    # ``[]``: this process holds no key and cannot seal or open a token (a pod of another
+    # service, deploy/k8s).
     token_keys: list[SecretStr] = [SecretStr(DEV_TOKEN_KEY)]
     # Overrides of each platform's API base URL (channel -> URL); empty means the real host.
     api_base_urls: dict[str, str] = {}

@@ -60,7 +60,7 @@ from services.strategy import worker as strategy_worker
 from services.strategy.app import build_app as build_strategy
 from services.strategy.models import OutboxEvent
 from shared import task_queues
-from shared.auth import Role, issue_dev_token
+from shared.auth import CLIENT_ROLES, Role, issue_dev_token
 from shared.db.migrations import upgrade, upgrade_all
 from shared.db.session import create_engine, create_session_factory
 from shared.events.jetstream import connect_nats, ensure_stream
@@ -261,7 +261,11 @@ class Platform:
         )
 
     def token(self, *roles: Role, orgs: list[str] | None = None, **kwargs: object) -> str:
-        return issue_dev_token(self.settings, "tester", list(roles), orgs or ["*"], **kwargs)  # type: ignore[arg-type]
+        """Roles in ``orgs``; without them, agency roles in every organisation and client roles
+        in an organisation of their own (``*`` grants no client role)."""
+        if orgs is None:
+            orgs = [str(uuid.uuid4()) if set(roles) & CLIENT_ROLES else "*"]
+        return issue_dev_token(self.settings, "tester", list(roles), orgs, **kwargs)  # type: ignore[arg-type]
 
     def auth(self, *roles: Role, orgs: list[str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(*roles, orgs=orgs)}"}

@@ -6,32 +6,35 @@ checks the objects that come out, so a regression in any base file fails here.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
+import tomllib
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from shared.media_links import LinkCheck, MediaLinks
+from shared.sealing import Sealer
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 KUSTOMIZE_DIR = ROOT / "deploy" / "k8s"
 
 PART_OF = "atlantide-engage"
-IMAGE = "atlantide-engage:latest"
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"atlantide-engage:{VERSION}"
 CONFIG_MAP = "engage-config"
 SECRET = "engage-secrets"
-SECRET_ENV = (
-    "ENGAGE_DATABASE_URL",
-    "ENGAGE_AUTH__JWT_SECRET",
-    "ENGAGE_PUBLISHER__TOKEN_KEYS",
-    "ENGAGE_LISTENING__CREDENTIAL_KEYS",
-    "ENGAGE_MEDIA__URL_SIGNING_KEYS",
-)
+TEMPORAL_TLS_SECRET = "engage-temporal-tls"
+TEMPORAL_TLS_DIR = "/etc/engage/temporal-tls"
 USER_ID = 10001
 
 SERVICE_PORTS: dict[str, int] = {
@@ -59,6 +62,67 @@ WORKLOADS: tuple[tuple[str, str], ...] = (
     ("Job", MIGRATIONS_JOB),
 )
 WORKLOAD_IDS = [f"{kind}/{name}" for kind, name in WORKLOADS]
+
+TOKEN_KEYS = "ENGAGE_PUBLISHER__TOKEN_KEYS"
+CREDENTIAL_KEYS = "ENGAGE_LISTENING__CREDENTIAL_KEYS"
+MEDIA_KEYS = "ENGAGE_MEDIA__URL_SIGNING_KEYS"
+# Key lists prod refuses to default (shared/settings.py): a process holds them from the Secret,
+# or holds none ("[]").
+KEY_LISTS = (TOKEN_KEYS, CREDENTIAL_KEYS, MEDIA_KEYS)
+DATABASE = "ENGAGE_DATABASE_URL"
+ROLE_PASSWORDS = {
+    f"ENGAGE_DATABASE_ROLES__{service.upper()}__PASSWORD": f"{service}-database-password"
+    for service in ("strategy", "content", "publisher", "listening", "reporting")
+}
+# What each process reads from the Secret (environment variable -> Secret key), from what its
+# code reads of the settings:
+# - ENGAGE_DATABASE_URL: every process with a database (``ServiceRuntime(database=True)``, the
+#   workers with an outbox): a data service and its worker connect as the service's own role;
+#   the Job connects as the owner and creates those roles with their passwords. The gateway and
+#   the workflow worker have no database.
+# - token keys: the publisher and its worker (``TokenVault``: OAuth callbacks, publishing).
+# - credential keys: the listening service and its worker (``Sealer`` of sources, notifications).
+# - media link keys: content (checks ``/public/media`` links) and publisher (signs them), and
+#   their workers (``MediaLinks``).
+# In prod tokens are verified against the JWKS: no process gets ENGAGE_AUTH__JWT_SECRET.
+SECRETS: dict[str, dict[str, str]] = {
+    "gateway": {},
+    "workflow-worker": {},
+    MIGRATIONS_JOB: {DATABASE: "database-url", **ROLE_PASSWORDS},
+    **{
+        name: {DATABASE: f"{service}-database-url"}
+        for service in ("strategy", "reporting")
+        for name in (service, f"{service}-worker")
+    },
+    **{
+        name: {DATABASE: "content-database-url", MEDIA_KEYS: "media-url-signing-keys"}
+        for name in ("content", "content-worker")
+    },
+    **{
+        name: {
+            DATABASE: "publisher-database-url",
+            TOKEN_KEYS: "publisher-token-keys",
+            MEDIA_KEYS: "media-url-signing-keys",
+        }
+        for name in ("publisher", "publisher-worker")
+    },
+    **{
+        name: {DATABASE: "listening-database-url", CREDENTIAL_KEYS: "listening-credential-keys"}
+        for name in ("listening", "listening-worker")
+    },
+}
+# Where each key list is read (a pattern in the code of services/ and workflows/): a package
+# reading one must run only in workloads given it, or the table above is out of date.
+KEY_READERS: dict[str, str] = {
+    TOKEN_KEYS: r"\btoken_keys\b|\bTokenVault\b",
+    CREDENTIAL_KEYS: r"\bcredential_keys\b",
+    MEDIA_KEYS: r"\bMediaLinks\b|\burl_signing_keys\b",
+}
+# The processes that connect to Temporal (``TemporalConnection`` or ``connect_temporal``): they
+# alone mount its client certificate and may reach it.
+TEMPORAL_CLIENTS = frozenset(
+    {"gateway", "publisher", "listening", "reporting", *WORKERS},
+)
 
 Manifest = dict[str, Any]
 
@@ -208,6 +272,26 @@ def test_every_container_runs_the_platform_image(
         assert container["image"] == IMAGE, f"{name}/{container['name']}"
 
 
+def test_images_are_pinned_by_version_tag_or_digest(manifests: list[Manifest]) -> None:
+    """No ``latest`` and no untagged image: a rollout runs the build it names."""
+    images = [
+        container["image"]
+        for manifest in manifests
+        if "template" in manifest.get("spec", {})
+        for container in containers(manifest)
+    ]
+    assert images
+    for image in images:
+        name, _, digest = image.partition("@")
+        if digest:
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+            continue
+        last_part = name.rpartition("/")[2]
+        tag = last_part.rpartition(":")[2] if ":" in last_part else ""
+        assert tag, f"{image} has no tag"
+        assert tag != "latest", f"{image} runs whatever was pushed last"
+
+
 # -- probes -------------------------------------------------------------------------------------
 
 PROBE_HANDLERS = ("httpGet", "exec", "tcpSocket", "grpc")
@@ -317,35 +401,71 @@ def test_writable_paths_are_empty_dirs(manifests: list[Manifest], kind: str, nam
 # -- settings and secrets -----------------------------------------------------------------------
 
 
+def secret_references(container: dict[str, Any]) -> dict[str, str]:
+    """Environment variable -> key of ``engage-secrets``, for every variable read from it."""
+    found: dict[str, str] = {}
+    for variable in container.get("env", []):
+        reference = variable.get("valueFrom", {}).get("secretKeyRef")
+        if reference is not None:
+            assert reference["name"] == SECRET, f"{variable['name']} reads {reference['name']}"
+            assert not reference.get("optional"), f"{variable['name']} may be left out"
+            found[variable["name"]] = reference["key"]
+    return found
+
+
+def test_the_secret_table_covers_every_workload() -> None:
+    assert set(SECRETS) == {name for _, name in WORKLOADS}
+
+
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
-def test_settings_come_from_the_config_map_and_the_secret(
+def test_each_workload_gets_exactly_the_secrets_it_uses(
     manifests: list[Manifest], kind: str, name: str
 ) -> None:
     config_maps = objects(manifests, "ConfigMap")
     for container in containers(get(manifests, kind, name)):
         where = f"{name}/{container['name']}"
-        referenced = {
-            source["configMapRef"]["name"]
-            for source in container.get("envFrom", [])
-            if "configMapRef" in source
-        }
+        sources = container.get("envFrom", [])
+        referenced = {s["configMapRef"]["name"] for s in sources if "configMapRef" in s}
         assert CONFIG_MAP in referenced, f"{where} does not load {CONFIG_MAP}"
         assert referenced <= set(config_maps), f"{where} loads a missing ConfigMap"
+        assert not any("secretRef" in source for source in sources), f"{where} loads a Secret"
+        assert secret_references(container) == SECRETS[name], where
         env = {variable["name"]: variable for variable in container.get("env", [])}
-        for variable in SECRET_ENV:
-            assert variable in env, f"{where} does not set {variable}"
-            assert "value" not in env[variable], f"{where} has a literal {variable}"
-            secret_ref = env[variable].get("valueFrom", {}).get("secretKeyRef")
-            assert secret_ref == {"name": SECRET, "key": variable}, where
+        # A key list the process does not use is explicitly empty: it neither gets the key nor
+        # falls back to the development key (which prod refuses).
+        for variable in KEY_LISTS:
+            if variable not in SECRETS[name]:
+                assert env.get(variable, {}).get("value") == "[]", f"{where}: {variable}"
+        assert "ENGAGE_AUTH__JWT_SECRET" not in env, f"{where} gets the HS256 secret"
 
 
-# Values an operator would put in the Secret: not the development defaults.
+def test_the_secret_table_follows_the_code() -> None:
+    """Every package that reads a key list runs only in workloads that are given it."""
+    for variable, pattern in KEY_READERS.items():
+        holders = {name for name, secrets in SECRETS.items() if variable in secrets}
+        readers: set[str] = set()
+        for path in [*ROOT.glob("services/*/**/*.py"), *ROOT.glob("workflows/**/*.py")]:
+            if re.search(pattern, path.read_text()):
+                parts = path.relative_to(ROOT).parts
+                if parts[0] == "workflows":
+                    readers.add("workflow-worker")
+                else:
+                    readers |= {parts[1], f"{parts[1]}-worker"} & set(SECRETS)
+        assert readers, f"nothing reads {variable}: the pattern is out of date"
+        assert readers <= holders, f"{sorted(readers - holders)} read {variable} without it"
+
+
+# Values an operator would put in the Secret (by key): not the development defaults.
 OPERATOR_SECRETS = {
-    "ENGAGE_DATABASE_URL": "postgresql+asyncpg://engage:pw@postgres:5432/engage",
-    "ENGAGE_AUTH__JWT_SECRET": "operator-jwt-secret-0123456789abcdef",
-    "ENGAGE_PUBLISHER__TOKEN_KEYS": '["b3BlcmF0b3ItdG9rZW4ta2V5LTAxMjM0NTY3ODlhYg=="]',
-    "ENGAGE_LISTENING__CREDENTIAL_KEYS": '["bGlzdGVuaW5nLWNyZWRlbnRpYWwta2V5LTAxMjM0NTY="]',
-    "ENGAGE_MEDIA__URL_SIGNING_KEYS": '["operator-media-key-0123456789abcdef"]',
+    "database-url": "postgresql+asyncpg://engage:pw@postgres:5432/engage",
+    **{
+        f"{service}-database-url": f"postgresql+asyncpg://engage_{service}:pw@postgres:5432/engage"
+        for service in ("strategy", "content", "publisher", "listening", "reporting")
+    },
+    **{key: f"operator-password-for-{key}" for key in ROLE_PASSWORDS.values()},
+    "publisher-token-keys": '["b3BlcmF0b3ItdG9rZW4ta2V5LTAxMjM0NTY3ODlhYmM="]',
+    "listening-credential-keys": '["bGlzdGVuaW5nLWNyZWRlbnRpYWwta2V5LTAxMjM0NTY="]',
+    "media-url-signing-keys": '["operator-media-key-0123456789abcdef"]',
 }
 # What an operator's overlay puts in the ConfigMap in place of the base's placeholders.
 OPERATOR_CONFIG = {
@@ -362,8 +482,10 @@ def load_pod_settings(
     for key, value in config.items():
         monkeypatch.setenv(key, value)
     for variable in container.get("env", []):
-        if variable.get("valueFrom", {}).get("secretKeyRef"):
-            monkeypatch.setenv(variable["name"], OPERATOR_SECRETS[variable["name"]])
+        if "value" in variable:
+            monkeypatch.setenv(variable["name"], variable["value"])
+    for variable, key in secret_references(container).items():
+        monkeypatch.setenv(variable, OPERATOR_SECRETS[key])
     return Settings()
 
 
@@ -377,9 +499,54 @@ def test_every_pod_starts_with_prod_settings(
     data: dict[str, str] = get(manifests, "ConfigMap", CONFIG_MAP)["data"]
     for container in containers(get(manifests, kind, name)):
         settings = load_pod_settings(monkeypatch, {**data, **OPERATOR_CONFIG}, container)
-        assert settings.environment == "prod", f"{name}/{container['name']}"
+        where = f"{name}/{container['name']}"
+        assert settings.environment == "prod", where
         assert settings.auth.jwks_url == OPERATOR_CONFIG["ENGAGE_AUTH__JWKS_URL"]
-        assert not settings.serves_docs, f"{name}/{container['name']} serves /docs in prod"
+        assert not settings.serves_docs, f"{where} serves /docs in prod"
+        assert settings.temporal.uses_tls(settings.environment), f"{where}: plaintext Temporal"
+        secrets = SECRETS[name]
+        if DATABASE in secrets:
+            assert settings.database_url == OPERATOR_SECRETS[secrets[DATABASE]], where
+        held = {
+            TOKEN_KEYS: settings.publisher.token_keys,
+            CREDENTIAL_KEYS: settings.listening.credential_keys,
+            MEDIA_KEYS: settings.media.url_signing_keys,
+        }
+        for variable, keys in held.items():
+            assert bool(keys) == (variable in secrets), f"{where}: {variable}"
+
+
+def test_a_process_without_a_key_can_neither_seal_nor_sign(
+    manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[]`` means no key at all, not the development one: the strategy service cannot open a
+    channel token or sign a media link, nor accept one the publisher signed; the publisher can."""
+    data: dict[str, str] = {
+        **get(manifests, "ConfigMap", CONFIG_MAP)["data"],
+        **OPERATOR_CONFIG,
+    }
+    strategy = main_container(
+        get(manifests, "Deployment", "strategy"), ["engage", "serve", "strategy"]
+    )
+    settings = load_pod_settings(monkeypatch, data, strategy)
+    with pytest.raises(ValueError, match="requires at least one"):
+        Sealer(settings.publisher.token_keys)
+    with pytest.raises(ValueError, match="requires at least one"):
+        Sealer(settings.listening.credential_keys)
+    keyless = MediaLinks.from_settings(settings)
+    assert keyless.keys == ()
+    organization, media = uuid.uuid4(), uuid.uuid4()
+    with pytest.raises(IndexError):
+        keyless.url(organization, media)
+
+    publisher = main_container(
+        get(manifests, "Deployment", "publisher"), ["engage", "serve", "publisher"]
+    )
+    settings = load_pod_settings(monkeypatch, data, publisher)
+    Sealer(settings.publisher.token_keys).seal(b"token")
+    query = parse_qs(urlsplit(MediaLinks.from_settings(settings).url(organization, media)).query)
+    expires, signature = query["expires"][0], query["signature"][0]
+    assert keyless.check(organization, media, expires, signature) is LinkCheck.INVALID
 
 
 def test_pods_refuse_to_start_with_the_placeholder_jwks_url(
@@ -409,7 +576,8 @@ def test_config_map_suits_a_cluster(manifests: list[Manifest]) -> None:
     # An empty value is not "unset": ENGAGE_AUTH__JWKS_URL="" would, for instance, bypass the
     # refusal of the development JWT secret in prod.
     assert all(value != "" for value in data.values()), data
-    for variable in SECRET_ENV:
+    secret_variables = {variable for secrets in SECRETS.values() for variable in secrets}
+    for variable in (*secret_variables, *KEY_LISTS, "ENGAGE_AUTH__JWT_SECRET"):
         assert variable not in data, f"{variable} is a secret and belongs in {SECRET}"
 
 
@@ -469,3 +637,259 @@ def test_every_workload_has_its_own_service_account(manifests: list[Manifest]) -
             "automountServiceAccountToken", accounts[account].get("automountServiceAccountToken")
         )
         assert automount is False, f"{name} mounts a Kubernetes API token"
+
+
+# -- network policies ---------------------------------------------------------------------------
+
+NAMESPACE = "engage"
+INGRESS_NAMESPACE = "ingress-nginx"
+DNS_NAMESPACE = "kube-system"
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector selects an object with ``labels``."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "In":
+            matched = key in labels and labels[key] in values
+        elif operator == "NotIn":
+            matched = key not in labels or labels[key] not in values
+        else:
+            assert operator in {"Exists", "DoesNotExist"}, operator
+            matched = (key in labels) == (operator == "Exists")
+        if not matched:
+            return False
+    return True
+
+
+def pod_labels(manifests: list[Manifest], name: str) -> dict[str, str]:
+    kind = "Job" if name == MIGRATIONS_JOB else "Deployment"
+    labels: dict[str, str] = get(manifests, kind, name)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+# The other end of a connection: an engage pod (by workload), a pod of another namespace, or an
+# address outside the cluster.
+Peer = tuple[str, dict[str, str] | None, str | None]  # namespace, pod labels, IP
+
+
+def engage_pod(manifests: list[Manifest], name: str) -> Peer:
+    return (NAMESPACE, pod_labels(manifests, name), None)
+
+
+def outside(ip: str) -> Peer:
+    return ("", None, ip)
+
+
+def in_namespace(namespace: str) -> Peer:
+    return (namespace, {"app": "anything"}, None)
+
+
+def peer_matches(rule_peer: dict[str, Any], peer: Peer) -> bool:
+    namespace, labels, ip = peer
+    if "ipBlock" in rule_peer:
+        if ip is None:
+            return False
+        block = rule_peer["ipBlock"]
+        address = ipaddress.ip_address(ip)
+        network = ipaddress.ip_network(block["cidr"])
+        if address.version != network.version or address not in network:
+            return False
+        return not any(
+            address in ipaddress.ip_network(excluded)
+            for excluded in block.get("except", [])
+            if ipaddress.ip_network(excluded).version == address.version
+        )
+    if labels is None:
+        return False
+    if "namespaceSelector" in rule_peer:
+        namespace_labels = {"kubernetes.io/metadata.name": namespace}
+        if not selects(rule_peer["namespaceSelector"], namespace_labels):
+            return False
+    elif namespace != NAMESPACE:
+        return False
+    return selects(rule_peer.get("podSelector", {}), labels)
+
+
+def rule_allows(rule: dict[str, Any], peers_key: str, peer: Peer, port: int, protocol: str) -> bool:
+    ports = rule.get("ports")
+    if ports and not any(
+        p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports
+    ):
+        return False
+    peers = rule.get(peers_key)
+    return not peers or any(peer_matches(rule_peer, peer) for rule_peer in peers)
+
+
+def allowed(
+    manifests: list[Manifest],
+    direction: str,
+    workload: str,
+    peer: Peer,
+    port: int,
+    protocol: str = "TCP",
+) -> bool:
+    """Whether the policies let ``workload``'s pods connect to (Egress) or be reached from
+    (Ingress) ``peer`` on ``port``, as the API server's NetworkPolicy semantics say: a pod
+    selected by no policy of that direction is open; otherwise some rule must allow it."""
+    labels = pod_labels(manifests, workload)
+    rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    applying = [
+        policy["spec"]
+        for policy in objects(manifests, "NetworkPolicy").values()
+        if direction in policy["spec"].get("policyTypes", [])
+        and selects(policy["spec"]["podSelector"], labels)
+    ]
+    if not applying:
+        return True
+    return any(
+        rule_allows(rule, peers_key, peer, port, protocol)
+        for spec in applying
+        for rule in spec.get(rules_key, [])
+    )
+
+
+def test_a_default_deny_selects_every_pod(manifests: list[Manifest]) -> None:
+    deny_all = [
+        name
+        for name, policy in objects(manifests, "NetworkPolicy").items()
+        if set(policy["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not policy["spec"].get("ingress")
+        and not policy["spec"].get("egress")
+    ]
+    assert deny_all, "no default-deny NetworkPolicy"
+    for _, name in WORKLOADS:
+        labels = pod_labels(manifests, name)
+        assert any(
+            selects(get(manifests, "NetworkPolicy", policy)["spec"]["podSelector"], labels)
+            for policy in deny_all
+        ), f"{name} is not under a default-deny policy"
+
+
+def test_policies_select_only_the_platforms_pods(manifests: list[Manifest]) -> None:
+    """PostgreSQL, NATS or Temporal may share the namespace: the default deny is not theirs."""
+    for name, policy in objects(manifests, "NetworkPolicy").items():
+        assert not selects(policy["spec"]["podSelector"], {"app": "postgres"}), name
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_every_pod_resolves_names_and_reaches_nats(
+    manifests: list[Manifest], kind: str, name: str
+) -> None:
+    dns = in_namespace(DNS_NAMESPACE)
+    assert allowed(manifests, "Egress", name, dns, 53, "UDP"), name
+    assert allowed(manifests, "Egress", name, dns, 53, "TCP"), name
+    assert not allowed(manifests, "Egress", name, in_namespace("elsewhere"), 53, "UDP"), name
+    assert allowed(manifests, "Egress", name, outside("10.0.12.7"), 4222), name
+    # No pod takes connections from anything but what its flows name.
+    assert not allowed(manifests, "Ingress", name, in_namespace("elsewhere"), 8000), name
+
+
+def test_only_the_gateway_is_reached_from_the_ingress_controller(
+    manifests: list[Manifest],
+) -> None:
+    controller = in_namespace(INGRESS_NAMESPACE)
+    assert allowed(manifests, "Ingress", "gateway", controller, 8000)
+    assert not allowed(manifests, "Ingress", "gateway", in_namespace("elsewhere"), 8000)
+    assert not allowed(manifests, "Ingress", "gateway", engage_pod(manifests, "strategy"), 8000)
+    # The public media links: platforms fetch /public/media/... from the content service.
+    assert allowed(manifests, "Ingress", "content", controller, SERVICE_PORTS["content"])
+    for service in ("strategy", "publisher", "listening", "reporting"):
+        assert not allowed(manifests, "Ingress", service, controller, SERVICE_PORTS[service])
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICE_PORTS if s != "gateway"])
+def test_data_services_take_calls_from_the_gateway_only(
+    manifests: list[Manifest], service: str
+) -> None:
+    port = SERVICE_PORTS[service]
+    gateway = engage_pod(manifests, "gateway")
+    assert allowed(manifests, "Egress", "gateway", engage_pod(manifests, service), port)
+    assert allowed(manifests, "Ingress", service, gateway, port)
+    for other in DEPLOYMENTS:
+        if other in {"gateway", service} or (service, other) == ("content", "publisher-worker"):
+            continue
+        caller = engage_pod(manifests, other)
+        assert not allowed(manifests, "Ingress", service, caller, port), f"{other} -> {service}"
+
+
+def test_the_publisher_worker_streams_media_from_the_content_service(
+    manifests: list[Manifest],
+) -> None:
+    content = engage_pod(manifests, "content")
+    assert allowed(manifests, "Egress", "publisher-worker", content, SERVICE_PORTS["content"])
+    worker = engage_pod(manifests, "publisher-worker")
+    assert allowed(manifests, "Ingress", "content", worker, SERVICE_PORTS["content"])
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_database_and_temporal_only_where_used(
+    manifests: list[Manifest], kind: str, name: str
+) -> None:
+    database = outside("10.0.20.5")
+    assert allowed(manifests, "Egress", name, database, 5432) == (DATABASE in SECRETS[name])
+    temporal = outside("10.0.30.5")
+    assert allowed(manifests, "Egress", name, temporal, 7233) == (name in TEMPORAL_CLIENTS)
+
+
+INTERNET_CLIENTS = {"publisher", "publisher-worker", "listening-worker"}
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_internet_on_https_for_platform_clients_only(
+    manifests: list[Manifest], kind: str, name: str
+) -> None:
+    for ip in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"):
+        expected = name in INTERNET_CLIENTS
+        assert allowed(manifests, "Egress", name, outside(ip), 443) == expected, f"{name} {ip}"
+        assert not allowed(manifests, "Egress", name, outside(ip), 22), f"{name} {ip}:22"
+    # A platform URL never reaches the cluster's network or the cloud's metadata service.
+    for ip in ("10.1.2.3", "172.20.0.9", "192.168.1.1", "169.254.169.254", "127.0.0.1", "fd00::1"):
+        assert not allowed(manifests, "Egress", name, outside(ip), 443), f"{name} -> {ip}"
+        assert not allowed(manifests, "Egress", name, outside(ip), 80), f"{name} -> {ip}"
+
+
+# -- Temporal client certificate ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_only_temporal_clients_mount_its_certificate(
+    manifests: list[Manifest], kind: str, name: str
+) -> None:
+    workload = get(manifests, kind, name)
+    volumes = {
+        volume["name"]: volume["secret"]["secretName"]
+        for volume in pod_spec(workload).get("volumes", [])
+        if "secret" in volume
+    }
+    holds = TEMPORAL_TLS_SECRET in volumes.values()
+    assert holds == (name in TEMPORAL_CLIENTS), name
+    assert set(volumes.values()) <= {TEMPORAL_TLS_SECRET}, f"{name} mounts {volumes}"
+    for container in containers(workload):
+        mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+        if holds:
+            assert mounts[TEMPORAL_TLS_DIR]["readOnly"] is True, name
+            assert volumes[mounts[TEMPORAL_TLS_DIR]["name"]] == TEMPORAL_TLS_SECRET, name
+        else:
+            assert TEMPORAL_TLS_DIR not in mounts, name
+
+
+def test_temporal_clients_use_mutual_tls_from_the_mounted_secret(
+    manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data: dict[str, str] = {**get(manifests, "ConfigMap", CONFIG_MAP)["data"], **OPERATOR_CONFIG}
+    gateway = main_container(
+        get(manifests, "Deployment", "gateway"), ["engage", "serve", "gateway"]
+    )
+    temporal = load_pod_settings(monkeypatch, data, gateway).temporal
+    assert temporal.uses_tls("prod")
+    assert not temporal.allow_plaintext
+    files = (
+        temporal.tls_server_ca_cert_file,
+        temporal.tls_client_cert_file,
+        temporal.tls_client_key_file,
+    )
+    assert [Path(f).parent for f in files] == [Path(TEMPORAL_TLS_DIR)] * 3, files

@@ -41,7 +41,7 @@ from services.content.uploads import (
     upload_limit,
 )
 from shared.app import SessionDep, SettingsDep
-from shared.auth import CurrentPrincipal, Role, current_principal, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal, current_principal
 from shared.domain import Channel
 
 router = APIRouter(tags=["content items"])
@@ -57,9 +57,6 @@ def _binary_body(media_types: Iterable[str]) -> dict[str, Any]:
 def _file_response(media_type: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {media_type: {"schema": {"type": "string"}}}}}
 
-
-WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-REVIEW = require_roles(Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER)
 
 FileName = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f/\\]+$")]
 OptionalNote = Annotated[ReviewNote | None, Body()]
@@ -80,7 +77,7 @@ def _item_out(item: object) -> ContentItemOut:
     "/content-items",
     status_code=status.HTTP_201_CREATED,
     response_model=ContentItemOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Create a content item, optionally with its channel variants (admin, manager, editor)"
     ),
@@ -130,7 +127,7 @@ async def export_items(
     "/content-items/import",
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResult,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     openapi_extra=_binary_body(IMPORT_MEDIA_TYPES),
     summary=(
         "Import posts from a CSV or JSON file: all rows or none; bad rows are reported "
@@ -158,7 +155,7 @@ async def get_item(item_id: uuid.UUID, session: SessionDep) -> ContentItemOut:
 @router.patch(
     "/content-items/{item_id}",
     response_model=ContentItemOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Edit a draft or rejected item; a rejected item becomes a draft again (admin, "
         "manager, editor)"
@@ -173,7 +170,7 @@ async def update_item(
 @router.put(
     "/content-items/{item_id}/variants/{channel}",
     response_model=VariantOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Create or replace the item's variant for a channel, checked against the platform "
         "rules (admin, manager, editor)"
@@ -193,7 +190,7 @@ async def put_variant(
 @router.delete(
     "/content-items/{item_id}/variants/{channel}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Remove the item's variant for a channel (admin, manager, editor)",
 )
 async def delete_variant(
@@ -206,7 +203,7 @@ async def delete_variant(
 @router.post(
     "/content-items/{item_id}/submit",
     response_model=ContentItemOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Submit a draft for review (admin, manager, editor)",
 )
 async def submit_item(
@@ -221,7 +218,7 @@ async def submit_item(
 @router.post(
     "/content-items/{item_id}/approve",
     response_model=ContentItemOut,
-    dependencies=[REVIEW],
+    dependencies=[AUTHORIZED],
     summary=(
         "Approve an item in review: the agency's approval (admin, manager) and, when the "
         "item needs it, the client's (client_approver)"
@@ -239,7 +236,7 @@ async def approve_item(
 @router.post(
     "/content-items/{item_id}/reject",
     response_model=ContentItemOut,
-    dependencies=[REVIEW],
+    dependencies=[AUTHORIZED],
     summary=(
         "Reject an item in review with a comment (admin, manager; client_approver on "
         "items that need client approval)"
@@ -269,7 +266,7 @@ async def list_review_events(item_id: uuid.UUID, session: SessionDep) -> list[Re
     "/media",
     status_code=status.HTTP_201_CREATED,
     response_model=MediaOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     openapi_extra=_binary_body(SUPPORTED_TYPES),
     summary=(
         "Upload a media file as the raw body with its Content-Type; its bytes must match "
@@ -332,7 +329,7 @@ async def get_media_content(
 @router.delete(
     "/media/{media_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Delete a medium no item or variant uses (admin, manager, editor)",
 )
 async def delete_media(media_id: uuid.UUID, session: SessionDep, storage: StorageDep) -> Response:

@@ -27,14 +27,10 @@ from services.publisher.schemas import (
     Reschedule,
 )
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.media_links import MediaLinks
 
 router = APIRouter(tags=["publisher"])
-
-CONNECT = require_roles(Role.ADMIN, Role.MANAGER)
-ROTATE_KEYS = require_roles(Role.ADMIN)
-SCHEDULE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 
 
 def _vault(request: Request) -> TokenVault:
@@ -67,7 +63,7 @@ OAuthFlowDep = Annotated[OAuthFlow, Depends(_oauth_flow)]
     "/connections",
     status_code=status.HTTP_201_CREATED,
     response_model=ConnectionOut,
-    dependencies=[CONNECT],
+    dependencies=[AUTHORIZED],
     summary="Connect a channel account with a long-lived token (admin, manager); "
     "the token is encrypted at rest and never returned",
 )
@@ -82,7 +78,7 @@ async def create_connection(
     "/connections/oauth/start",
     status_code=status.HTTP_201_CREATED,
     response_model=OAuthStarted,
-    dependencies=[CONNECT],
+    dependencies=[AUTHORIZED],
     summary="Start connecting a channel account with OAuth 2.0 (admin, manager): send the user "
     "to authorize_url; the platform returns to redirect_uri with code and state",
 )
@@ -95,7 +91,7 @@ async def start_oauth(
 @router.post(
     "/connections/oauth/complete",
     response_model=ConnectionOut,
-    dependencies=[CONNECT],
+    dependencies=[AUTHORIZED],
     summary="Finish an OAuth connection with the code and state from the redirect (admin, "
     "manager); the tokens are encrypted at rest and never returned",
 )
@@ -108,7 +104,7 @@ async def complete_oauth(
 @router.post(
     "/connections/rotate-keys",
     response_model=KeysRotated,
-    dependencies=[ROTATE_KEYS],
+    dependencies=[AUTHORIZED],
     summary="Re-encrypt every connection's tokens with the newest key of "
     "ENGAGE_PUBLISHER__TOKEN_KEYS (admin)",
 )
@@ -135,7 +131,7 @@ async def get_connection(connection_id: uuid.UUID, session: SessionDep) -> Conne
     "/publications",
     status_code=status.HTTP_201_CREATED,
     response_model=PublicationOut,
-    dependencies=[SCHEDULE],
+    dependencies=[AUTHORIZED],
     summary="Schedule a post of an approved content variant, published once at due_at by a "
     "durable workflow (admin, manager, editor); 409 variant-not-approved, 409 when already "
     "scheduled for that slot",
@@ -180,7 +176,7 @@ async def get_publication(publication_id: uuid.UUID, session: SessionDep) -> Pub
 @router.post(
     "/publications/{publication_id}/reschedule",
     response_model=PublicationOut,
-    dependencies=[SCHEDULE],
+    dependencies=[AUTHORIZED],
     summary="Move a post that has not started publishing (admin, manager, editor); 409 once "
     "publishing began",
 )
@@ -202,7 +198,7 @@ async def reschedule_publication(
 @router.post(
     "/publications/{publication_id}/cancel",
     response_model=PublicationOut,
-    dependencies=[SCHEDULE],
+    dependencies=[AUTHORIZED],
     summary="Cancel a post that has not started publishing (admin, manager, editor); 409 once "
     "publishing began",
 )

@@ -388,7 +388,7 @@ async def approve(
     task_queue_prefix: str,
 ) -> tuple[ConversationMessage, SendReplyInput]:
     """An agency role approves a reply waiting for review: it is sent."""
-    if not answering.may_review(principal.roles):
+    if not answering.may_review(principal.roles_in(conversation.organization_id)):
         raise ProblemError(
             403, "forbidden", "reviewing a reply is the agency's (admin, manager, editor)"
         )
@@ -414,7 +414,10 @@ async def _decide(
             f"engagement {conversation.engagement_id}'s intervention mode is not known yet",
         )
     decision = answering.may_answer(
-        InterventionMode(mode), principal.roles, Category(conversation.category), reply_id
+        InterventionMode(mode),
+        principal.roles_in(conversation.organization_id),
+        Category(conversation.category),
+        reply_id,
     )
     if not decision.allowed:
         raise ProblemError(403, "forbidden-by-mode", decision.reason, mode=mode)

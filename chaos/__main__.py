@@ -52,16 +52,16 @@ def emit_fault(outcome: Outcome) -> None:
 
 
 async def until_past_setup(engagements: list[Engagement], prober: Prober) -> float:
-    """Wait until every engagement publishes (or has ended); the prober follows the first."""
+    """Wait until every engagement publishes (or has ended); then the prober follows the
+    first."""
     started = time.monotonic()
     while time.monotonic() - started < SETUP_SECONDS:
-        if not prober.engagement_id and engagements[0].run.engagement_id:
-            prober.engagement_id = engagements[0].run.engagement_id
-        if all(e.finished for e in engagements) or (
-            all(e.past_setup or e.finished for e in engagements) and prober.engagement_id
-        ):
+        if all(e.past_setup or e.finished for e in engagements):
             break
         await asyncio.sleep(0.5)
+    # Probed from here on: its plan exists, so every probed read has something to answer.
+    prober.organization_id = engagements[0].run.organization_id
+    prober.engagement_id = engagements[0].run.engagement_id
     return time.monotonic() - started
 
 
@@ -171,7 +171,7 @@ async def verify(
         await asyncio.gather(watching, return_exceptions=True)
         stream = await checks.read_stream(js, settings)
         organization = {
-            event.event_id: event.seq
+            event.event_id: (event.seq, event.type)
             for event in stream
             if event.subject.endswith(f".{watch.organization_id}")
         }
@@ -185,7 +185,9 @@ async def verify(
             results = [
                 await checks.check_outbox(engine, js, settings, stream),
                 await checks.check_consumers(engine, js, settings, stream),
-                await checks.check_posts_and_replies(engine, sandbox),
+                await checks.check_posts_and_replies(
+                    engine, sandbox, sum(e.run.posts_planned for e in engagements)
+                ),
                 await checks.check_mentions(engine, sandbox),
                 await checks.check_workflows(
                     platform.temporal, [e.run.workflow_id for e in engagements if e.run.workflow_id]

@@ -1,11 +1,11 @@
 """The prober: an API client that never stops asking, and notes what each answer was.
 
-It calls the gateway in turn on reads that reach each data service and Temporal (an engagement's
-state, timeline, plan, publishing, mentions and KPIs) and on ``/readyz``, one request every
-``interval``, each with a client timeout. During an outage an answer may be a 503 problem+json
-with ``Retry-After`` (or a 429 with it); it must never be a 500 or any other 5xx, a 503 without
-those, or no answer at all within the timeout (a hang). A refused connection is the gateway
-itself being down (killed, restarting): counted apart, as the load balancer's business.
+It calls the gateway in turn on reads that reach each data service and Temporal (an
+engagement's state, timeline, plan, mentions and KPIs, the organisation's connections) and on
+``/readyz``, one request every ``interval``, each with a client timeout. During an outage an
+answer may be a 503 problem+json with ``Retry-After`` (or a 429 with it); it must never be a 500
+or any other 5xx, a 503 without those, or no answer at all within the timeout (a hang). A
+refused connection is the gateway itself being down (killed, restarting): allowed only then.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PATHS = (
     "/v1/engagements/{id}",
     "/v1/engagements/{id}/timeline",
     "/v1/engagements/{id}/plan",
-    "/v1/engagements/{id}/plan/publishing",
+    "/v1/connections?organization_id={org}",
     "/v1/listening/engagements/{id}/mentions",
     "/v1/engagements/{id}/kpis",
     "/readyz",
@@ -52,6 +52,7 @@ class Prober:
     interval: float
     timeout: float
     engagement_id: str = ""
+    organization_id: str = ""
     fault: str = "none"
     answers: list[Answer] = field(default_factory=list)
 
@@ -64,11 +65,12 @@ class Prober:
             while not stop.is_set():
                 path = PATHS[turn % len(PATHS)]
                 turn += 1
-                if "{id}" not in path or self.engagement_id:
-                    await self._ask(client, path.replace("{id}", self.engagement_id))
+                if "{" not in path or self.engagement_id:
+                    await self._ask(client, path)
                 await asyncio.sleep(self.interval)
 
-    async def _ask(self, client: httpx.AsyncClient, path: str) -> None:
+    async def _ask(self, client: httpx.AsyncClient, template: str) -> None:
+        path = template.replace("{id}", self.engagement_id).replace("{org}", self.organization_id)
         fault, started = self.fault, time.monotonic()
         try:
             response = await client.get(path)
@@ -81,7 +83,6 @@ class Prober:
             status, malformed = BROKEN, type(error).__name__
         else:
             status, malformed = response.status_code, _malformed(response)
-        template = next((p for p in PATHS if p.replace("{id}", self.engagement_id) == path), path)
         self.answers.append(Answer(template, fault, status, time.monotonic() - started, malformed))
 
     def bad(self) -> list[Answer]:

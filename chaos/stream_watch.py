@@ -90,12 +90,14 @@ class StreamWatch:
             fields = {}
         return last_id
 
-    def figures(self, organization_events: dict[str, int]) -> dict[str, object]:
+    def figures(self, organization_events: dict[str, tuple[int, str]]) -> dict[str, object]:
         """``organization_events``: the organisation's event ids on JetStream, with their
-        sequences."""
+        sequences and types."""
         first = self.first_seq if self.first_seq is not None else 0
-        expected = {event_id for event_id, seq in organization_events.items() if seq >= first}
-        missed = sorted(expected - self.received)
+        expected = {event_id for event_id, (seq, _) in organization_events.items() if seq >= first}
+        missed = sorted(
+            expected - self.received, key=lambda event_id: organization_events[event_id]
+        )
         return {
             "organization_id": self.organization_id,
             "events_on_jetstream": len(expected),
@@ -104,5 +106,9 @@ class StreamWatch:
             "connections": self.connections,
             "endings": dict(self.endings),
             "longest_silence_s": round(self.longest_silence_s, 1),
-            "examples": missed[:5],
+            "first_seq": self.first_seq,
+            "missed_events": [
+                {"seq": organization_events[event_id][0], "type": organization_events[event_id][1]}
+                for event_id in missed[:10]
+            ],
         }

@@ -13,7 +13,7 @@ class ChaosOptions:
     # Engagements run at once, each through the whole lifecycle with its own sandbox account.
     engagements: int = 2
     # About how long each engagement's seeding, launch and support take (the demo's --minutes).
-    lifecycle_seconds: float = 240.0
+    lifecycle_seconds: float = 420.0
     # Weeks of post-launch support (one cycle each).
     support_weeks: int = 1
     # How long a killed process stays dead before it is started again.
@@ -31,7 +31,7 @@ class ChaosOptions:
     # How long the engagements' driver retries a call answered 429/502/503/504 or refused.
     client_retry_seconds: float = 180.0
     # The longest the whole lifecycle of the engagements may take before it counts as stuck.
-    engagement_timeout_seconds: float = 600.0
+    engagement_timeout_seconds: float = 720.0
     # After the engagements end: how long the checks wait for the relays and consumers to drain.
     settle_seconds: float = 60.0
     # Keep the scratch directory (logs, data) after the run, and say where it is.

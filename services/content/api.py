@@ -35,9 +35,11 @@ from services.content.storage import MediaStorage, media_storage
 from services.content.uploads import (
     IMPORT_MEDIA_TYPES,
     MAX_IMPORT_BYTES,
+    body_chunks,
     import_format,
+    media_response,
     media_type_of_upload,
-    read_capped_body,
+    spooled_body,
     upload_limit,
 )
 from shared.app import SessionDep, SettingsDep
@@ -138,8 +140,9 @@ async def import_items(
     organization_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> ImportResult:
     file_format = import_format(request.headers.get("content-type"))
-    data = await read_capped_body(request, MAX_IMPORT_BYTES)
-    created = await importing.import_posts(session, principal, organization_id, file_format, data)
+    principal.require_organization(organization_id)
+    body = body_chunks(request, MAX_IMPORT_BYTES)
+    created = await importing.import_posts(session, principal, organization_id, file_format, body)
     return ImportResult(imported=len(created), item_ids=[item.id for item in created])
 
 
@@ -283,10 +286,12 @@ async def upload_media(
     storage: StorageDep,
 ) -> MediaOut:
     mime_type = media_type_of_upload(request.headers.get("content-type"))
-    data = await read_capped_body(request, upload_limit(mime_type, settings.media))
-    media = await media_service.upload(
-        session, principal, storage, organization_id, filename, mime_type, data
-    )
+    principal.require_organization(organization_id)
+    limit = upload_limit(mime_type, settings.media)
+    async with spooled_body(request, limit, storage.spool_dir) as spooled:
+        media = await media_service.upload(
+            session, principal, storage, organization_id, filename, mime_type, spooled
+        )
     return MediaOut.model_validate(media)
 
 
@@ -309,21 +314,17 @@ async def get_media(media_id: uuid.UUID, session: SessionDep) -> MediaOut:
     "/media/{media_id}/content",
     response_class=Response,
     responses=_file_response("application/octet-stream"),
-    summary="The medium's bytes, with its MIME type and SHA-256 as ETag (any role)",
+    summary=(
+        "The medium's bytes, with its MIME type and SHA-256 as ETag; one byte range with "
+        "Range (any role)"
+    ),
 )
 async def get_media_content(
-    media_id: uuid.UUID, session: SessionDep, storage: StorageDep
+    media_id: uuid.UUID, request: Request, session: SessionDep, storage: StorageDep
 ) -> Response:
     media = await media_service.require_media(session, media_id)
-    data = await media_service.read_bytes(storage, media)
-    return Response(
-        data,
-        media_type=media.mime_type,
-        headers={
-            "ETag": f'"{media.sha256}"',
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(media.filename)}",
-        },
-    )
+    disposition = f"inline; filename*=UTF-8''{quote(media.filename)}"
+    return await media_response(request, storage, media, {"Content-Disposition": disposition})
 
 
 @router.delete(

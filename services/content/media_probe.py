@@ -2,7 +2,8 @@
 
 The MIME type comes from the file's signature ("magic bytes"), never from its name; image
 dimensions come from the format's header; MP4/QuickTime dimensions and duration from the ``tkhd``
-and ``mvhd`` boxes.
+and ``mvhd`` boxes. A stored file is probed where it lies (``probe_file``): the readers seek to
+the few bytes they need, so a large video is never read whole, wherever its ``moov`` box is.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol, overload
 
 SUPPORTED_TYPES = frozenset(
     {
@@ -37,6 +39,64 @@ ALIASES = {
 }
 
 
+class Bytes(Protocol):
+    """What the header readers read: ``bytes``, or a file seen as bytes (``FileBytes``)."""
+
+    def __len__(self) -> int: ...
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+
+
+class FileBytes:
+    """A seekable file indexed like ``bytes``, read one block at a time: a reader that walks
+    boxes or segments costs one read per block it lands in, not the whole file."""
+
+    BLOCK = 64 * 1024
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self._file = file
+        self._size = size
+        self._block_start = -1
+        self._block = b""
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _read(self, start: int, stop: int) -> bytes:
+        if start >= stop:
+            return b""
+        if stop - start > self.BLOCK:
+            self._file.seek(start)
+            return self._file.read(stop - start)
+        block_start = start - start % self.BLOCK
+        if self._block_start != block_start or stop > block_start + len(self._block):
+            self._file.seek(block_start)
+            self._block = self._file.read(stop - block_start + self.BLOCK)
+            self._block_start = block_start
+        return self._block[start - block_start : stop - block_start]
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+
+    def __getitem__(self, index: int | slice) -> int | bytes:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._size)
+            if step != 1:
+                raise ValueError("FileBytes reads contiguous slices only")
+            return self._read(start, stop)
+        position = index + self._size if index < 0 else index
+        if not 0 <= position < self._size:
+            raise IndexError(index)
+        return self._read(position, position + 1)[0]
+
+
 @dataclass(frozen=True)
 class Probe:
     mime_type: str
@@ -49,6 +109,10 @@ def normalize_mime_type(content_type: str) -> str:
     """``Image/JPG; charset=x`` → ``image/jpeg``."""
     bare = content_type.split(";", 1)[0].strip().lower()
     return ALIASES.get(bare, bare)
+
+
+# The longest signature ``sniff`` looks at.
+SIGNATURE_BYTES = 16
 
 
 def sniff(data: bytes) -> str | None:
@@ -74,7 +138,17 @@ def sniff(data: bytes) -> str | None:
 
 def probe(data: bytes) -> Probe | None:
     """The file's real type and what its headers say; a truncated header leaves them unknown."""
-    mime_type = sniff(data)
+    return _probe(data[:SIGNATURE_BYTES], data)
+
+
+def probe_file(file: BinaryIO, size: int) -> Probe | None:
+    """``probe`` of a file of ``size`` bytes, reading only the parts its headers point to."""
+    file.seek(0)
+    return _probe(file.read(SIGNATURE_BYTES), FileBytes(file, size))
+
+
+def _probe(signature: bytes, data: Bytes) -> Probe | None:
+    mime_type = sniff(signature)
     if mime_type is None:
         return None
     reader = _HEADER_READERS.get(mime_type)
@@ -89,16 +163,16 @@ def probe(data: bytes) -> Probe | None:
 _RIFF_TYPES = {b"WEBP": "image/webp", b"WAVE": "audio/wav"}
 
 
-def _video_type(data: bytes) -> str:
+def _video_type(data: Bytes) -> str:
     return "video/quicktime" if data[8:12] == b"qt  " else "video/mp4"
 
 
-def _png(data: bytes) -> Probe:
+def _png(data: Bytes) -> Probe:
     width, height = struct.unpack(">II", data[16:24])
     return Probe("image/png", width, height)
 
 
-def _gif(data: bytes) -> Probe:
+def _gif(data: Bytes) -> Probe:
     width, height = struct.unpack("<HH", data[6:10])
     return Probe("image/gif", width, height)
 
@@ -107,11 +181,11 @@ def _gif(data: bytes) -> Probe:
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def _jpeg(data: bytes) -> Probe:
+def _jpeg(data: Bytes) -> Probe:
     return Probe("image/jpeg", *_jpeg_size(data))
 
 
-def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
+def _jpeg_size(data: Bytes) -> tuple[int | None, int | None]:
     offset = 2
     while offset + 9 <= len(data):
         if data[offset] != 0xFF:
@@ -128,11 +202,11 @@ def _jpeg_size(data: bytes) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _webp(data: bytes) -> Probe:
+def _webp(data: Bytes) -> Probe:
     return Probe("image/webp", *_webp_size(data))
 
 
-def _webp_size(data: bytes) -> tuple[int | None, int | None]:
+def _webp_size(data: Bytes) -> tuple[int | None, int | None]:
     chunk = data[12:16]
     if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
         width, height = struct.unpack("<HH", data[26:30])
@@ -147,7 +221,7 @@ def _webp_size(data: bytes) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+def _boxes(data: Bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """ISO base media boxes between ``start`` and ``end``: (type, payload start, box end)."""
     offset = start
     while offset + 8 <= end:
@@ -164,7 +238,7 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
         offset += size
 
 
-def _iso_video(data: bytes) -> Probe:
+def _iso_video(data: Bytes) -> Probe:
     width = height = None
     duration = None
     for kind, start, end in _boxes(data, 0, len(data)):
@@ -178,7 +252,7 @@ def _iso_video(data: bytes) -> Probe:
     return Probe(_video_type(data), width, height, duration)
 
 
-def _mvhd_duration(data: bytes, start: int) -> float | None:
+def _mvhd_duration(data: Bytes, start: int) -> float | None:
     version = data[start]
     if version == 1:
         timescale, duration = struct.unpack(">IQ", data[start + 20 : start + 32])
@@ -187,7 +261,7 @@ def _mvhd_duration(data: bytes, start: int) -> float | None:
     return duration / timescale if timescale else None
 
 
-def _track_size(data: bytes, start: int, end: int) -> tuple[int | None, int | None]:
+def _track_size(data: Bytes, start: int, end: int) -> tuple[int | None, int | None]:
     """Width and height of a video track (``tkhd``, 16.16 fixed point); audio tracks have 0."""
     for kind, payload, _ in _boxes(data, start, end):
         if kind == b"tkhd":

@@ -5,6 +5,7 @@ Pinterest, ...) fetch the files of a post from the URL they are given and send n
 The signed link (``shared/media_links.py``) is the credential: a forged, altered or foreign link
 is 403 and a genuine one past its expiry 410. An unknown medium is 403 as well, so that ids cannot
 be probed. Platforms may ask with ``HEAD`` first; that answer has the headers without the bytes.
+The bytes are streamed, whole or one ``Range`` of them (a video fetched in parts).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.content import media_service, repository
+from services.content import repository
 from services.content.api import StorageDep
 from services.content.models import Media
+from services.content.uploads import media_response
 from shared.app import Runtime
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -72,15 +74,5 @@ async def public_media(
 ) -> Response:
     settings: Settings = request.app.state.settings
     media = await _linked_media(runtime, settings, media_id, expires, signature)
-    headers = {
-        "ETag": f'"{media.sha256}"',
-        # Only the holder of the link may keep it; no shared cache outlives the link's expiry.
-        "Cache-Control": "private, no-store",
-        # Uploaded files are served as the type they were checked to be, never sniffed.
-        "X-Content-Type-Options": "nosniff",
-    }
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(media.size_bytes)
-        return Response(media_type=media.mime_type, headers=headers)
-    data = await media_service.read_bytes(storage, media)
-    return Response(data, media_type=media.mime_type, headers=headers)
+    # Only the holder of the link may keep it; no shared cache outlives the link's expiry.
+    return await media_response(request, storage, media, {"Cache-Control": "private, no-store"})

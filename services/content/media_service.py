@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.content import media_probe, repository
 from services.content.models import Media
-from services.content.storage import MediaMissingError, MediaStorage
+from services.content.storage import MediaStorage, SpooledFile
 from shared.auth import Principal
 from shared.errors import ConflictError, NotFoundError, ProblemError
 
 
-def inspect(mime_type: str, data: bytes) -> media_probe.Probe:
-    """What the bytes really are; 422 when they are not what the upload declared."""
-    found = media_probe.probe(data)
+def _probe(spooled: SpooledFile) -> media_probe.Probe | None:
+    with spooled.path.open("rb") as file:
+        return media_probe.probe_file(file, spooled.size)
+
+
+async def inspect(mime_type: str, spooled: SpooledFile) -> media_probe.Probe:
+    """What the file really is; 422 when it is not what the upload declared."""
+    found = await asyncio.to_thread(_probe, spooled)
     if found is None or found.mime_type != mime_type:
         detected = found.mime_type if found else None
         raise ProblemError(
@@ -40,25 +45,26 @@ async def upload(
     organization_id: uuid.UUID,
     filename: str,
     mime_type: str,
-    data: bytes,
+    spooled: SpooledFile,
 ) -> Media:
+    """Record a spooled upload and hand its file to the store (which moves or copies it)."""
     principal.require_organization(organization_id)
-    found = inspect(mime_type, data)
+    found = await inspect(mime_type, spooled)
     media_id = uuid.uuid4()
     media = Media(
         id=media_id,
         organization_id=organization_id,
         filename=filename,
         mime_type=mime_type,
-        size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=spooled.size,
+        sha256=spooled.sha256,
         width=found.width,
         height=found.height,
         duration_seconds=found.duration_seconds,
         storage_key=f"{organization_id}/{media_id}",
         created_by=principal.subject,
     )
-    await storage.put(media.storage_key, data, mime_type)
+    await storage.put(media.storage_key, spooled, mime_type)
     session.add(media)
     try:
         await session.flush()
@@ -73,13 +79,6 @@ async def require_media(session: AsyncSession, media_id: uuid.UUID) -> Media:
     if media is None:
         raise NotFoundError("media", media_id)
     return media
-
-
-async def read_bytes(storage: MediaStorage, media: Media) -> bytes:
-    try:
-        return await storage.get(media.storage_key)
-    except MediaMissingError as error:
-        raise NotFoundError("media file", media.id) from error
 
 
 async def delete(session: AsyncSession, storage: MediaStorage, media_id: uuid.UUID) -> None:

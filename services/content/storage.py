@@ -3,6 +3,10 @@
 Both stores address a file by a key (``<organization id>/<media id>``); the database keeps the key,
 checksum and type. The S3 store signs its requests with AWS Signature Version 4 itself and
 addresses the bucket path-style, which AWS S3, MinIO and Ceph all accept.
+
+Files go in and out in chunks: an upload is spooled to a file first (``spool_dir``), checked,
+then handed over (renamed into place, or streamed to the bucket with its checksum); a download
+is read as a byte range, one chunk at a time. Neither is ever held whole in memory.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -20,11 +27,40 @@ import httpx
 from shared.errors import DependencyUnavailableError
 from shared.settings import MediaSettings, Settings
 
+CHUNK_BYTES = 256 * 1024
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes ``start`` to ``end`` of a file, both included (as in ``Content-Range``)."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True)
+class SpooledFile:
+    """An upload written to ``path`` whole: its size and SHA-256 as it arrived."""
+
+    path: Path
+    size: int
+    sha256: str
+
 
 class MediaStorage(Protocol):
-    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    # Where uploads are spooled before they are stored (None: the system's temporary directory).
+    spool_dir: Path | None
 
-    async def get(self, key: str) -> bytes: ...
+    async def put(self, key: str, spooled: SpooledFile, content_type: str) -> None: ...
+
+    async def open(self, key: str, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        """The range's bytes in chunks; ``MediaMissingError`` before the first when absent."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -33,9 +69,23 @@ class MediaMissingError(LookupError):
     """The database knows a file that the store does not have."""
 
 
+async def file_chunks(file: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+    """``length`` bytes of ``file`` from ``start``, read in a thread one chunk at a time."""
+    await asyncio.to_thread(file.seek, start)
+    remaining = length
+    while remaining > 0:
+        chunk = await asyncio.to_thread(file.read, min(CHUNK_BYTES, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self._root = root
+        # Inside the store, so that a checked upload is renamed into place, not copied.
+        self.spool_dir: Path | None = root / ".incoming"
 
     def _path(self, key: str) -> Path:
         path = (self._root / key).resolve()
@@ -43,22 +93,29 @@ class LocalStorage:
             raise ValueError(f"storage key {key!r} leaves the media directory")
         return path
 
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(self._write, self._path(key), data)
+    async def put(self, key: str, spooled: SpooledFile, content_type: str) -> None:
+        await asyncio.to_thread(self._move, spooled.path, self._path(key))
 
     @staticmethod
-    def _write(path: Path, data: bytes) -> None:
+    def _move(source: Path, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside and rename, so a reader never sees half a file.
+        # Moved aside and renamed, so a reader never sees half a file.
         partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
+        shutil.move(source, partial)
         partial.replace(path)
 
-    async def get(self, key: str) -> bytes:
+    async def open(self, key: str, byte_range: ByteRange) -> AsyncIterator[bytes]:
         try:
-            return await asyncio.to_thread(self._path(key).read_bytes)
+            file = await asyncio.to_thread(self._path(key).open, "rb")
         except FileNotFoundError as error:
             raise MediaMissingError(key) from error
+        return self._chunks(file, byte_range)
+
+    @staticmethod
+    async def _chunks(file: BinaryIO, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        with file:
+            async for chunk in file_chunks(file, byte_range.start, byte_range.length):
+                yield chunk
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
@@ -133,6 +190,8 @@ class SigV4Signer:
 
 
 class S3Storage:
+    spool_dir: Path | None = None
+
     def __init__(self, settings: MediaSettings, timeout: float) -> None:
         self._base = f"{settings.s3_endpoint.rstrip('/')}/{settings.s3_bucket}"
         self._signer = SigV4Signer(
@@ -143,29 +202,64 @@ class S3Storage:
         )
         self._timeout = timeout
 
-    async def _send(
-        self, method: str, key: str, data: bytes = b"", content_type: str | None = None
-    ) -> httpx.Response:
+    def _request(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        key: str,
+        payload_hash: str = EMPTY_SHA256,
+        extra: dict[str, str] | None = None,
+        content: AsyncIterator[bytes] | None = None,
+    ) -> httpx.Request:
         url = f"{self._base}/{quote(key, safe='/')}"
-        extra = {"content-type": content_type} if content_type else {}
-        headers = self._signer.headers(method, url, hashlib.sha256(data).hexdigest(), extra)
+        headers = self._signer.headers(method, url, payload_hash, extra)
         headers.pop("host")  # httpx sets the same value itself
+        return http.build_request(method, url, headers=headers, content=content)
+
+    async def put(self, key: str, spooled: SpooledFile, content_type: str) -> None:
+        extra = {"content-type": content_type, "content-length": str(spooled.size)}
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as http:
-                return await http.request(method, url, headers=headers, content=data or None)
+                with spooled.path.open("rb") as file:
+                    request = self._request(
+                        http, "PUT", key, spooled.sha256, extra, file_chunks(file, 0, spooled.size)
+                    )
+                    response = await http.send(request)
         except httpx.TransportError as error:
             raise DependencyUnavailableError("media-storage") from error
-
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        _raise_for_status(await self._send("PUT", key, data, content_type), key)
-
-    async def get(self, key: str) -> bytes:
-        response = await self._send("GET", key)
         _raise_for_status(response, key)
-        return response.content
+
+    async def open(self, key: str, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        http = httpx.AsyncClient(timeout=self._timeout)
+        extra = {"range": f"bytes={byte_range.start}-{byte_range.end}"}
+        try:
+            response = await http.send(self._request(http, "GET", key, extra=extra), stream=True)
+        except httpx.TransportError as error:
+            await http.aclose()
+            raise DependencyUnavailableError("media-storage") from error
+        if not response.is_success:
+            await response.aclose()
+            await http.aclose()
+            _raise_for_status(response, key)
+        return self._chunks(http, response)
+
+    @staticmethod
+    async def _chunks(http: httpx.AsyncClient, response: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_bytes(CHUNK_BYTES):
+                yield chunk
+        except httpx.TransportError as error:
+            raise DependencyUnavailableError("media-storage") from error
+        finally:
+            await response.aclose()
+            await http.aclose()
 
     async def delete(self, key: str) -> None:
-        response = await self._send("DELETE", key)
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as http:
+                response = await http.send(self._request(http, "DELETE", key))
+        except httpx.TransportError as error:
+            raise DependencyUnavailableError("media-storage") from error
         if response.status_code != 404:
             _raise_for_status(response, key)
 

@@ -6,6 +6,7 @@ scopes its queries itself. A service's problem document is passed back to the ca
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,14 +16,25 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
 from shared.paging import FORWARDED_PREFIX_HEADER
 from shared.settings import ServiceName, Settings
 from shared.telemetry import current_trace_headers
 
+log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
-PASSED_THROUGH_HEADERS = frozenset({"retry-after", "www-authenticate"})
+# A media answer's 416 keeps its Content-Range (the file's size) and its other media headers.
+PASSED_THROUGH_HEADERS = frozenset(
+    {
+        "retry-after",
+        "www-authenticate",
+        "content-range",
+        "accept-ranges",
+        "x-content-type-options",
+    }
+)
 # What a forwarded request carries to the service besides the trace context.
 FORWARDED_REQUEST_HEADERS = (
     "authorization",
@@ -34,6 +46,7 @@ FORWARDED_REQUEST_HEADERS = (
     "if-none-match",
     "if-modified-since",
     "range",
+    "if-range",
 )
 # Connection-level headers are the gateway's own: never copied from a service's answer.
 HOP_BY_HOP_HEADERS = frozenset(
@@ -105,6 +118,10 @@ class ServiceClient:
             upstream = await self._http.send(upstream_request, stream=True)
         except httpx.TransportError as error:
             raise self._unreachable() from error
+        except ClientDisconnect:
+            # The caller hung up mid-body; the service sees its request cut short too.
+            log.info("%s %s: the client left before the body's end", request.method, path)
+            raise ProblemError(400, "body-incomplete", "the connection closed mid-body") from None
         answer_headers = {
             name: value
             for name, value in upstream.headers.items()

@@ -159,7 +159,7 @@ async def verify(
     held = held and probe["bad"] == 0
 
     engine = create_engine(settings)
-    nats = await connect_nats(settings, "chaos-checks")
+    nats = await connect_nats(platform.admin_settings, "chaos-checks")
     try:
         js = nats.jetstream()
         outbox_wait = await checks.settle_outboxes(engine, options.settle_seconds)

@@ -18,8 +18,10 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -28,10 +30,17 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from engage import infra
+from engage import infra, nats_auth
 from engage.bootstrap import prepare
 from engage.infra import EmbeddedProcess
-from engage.supervisor import RESTART_WINDOW_SECONDS, child_specs, restart_delay
+from engage.supervisor import (
+    RESTART_WINDOW_SECONDS,
+    ChildSpec,
+    child_component,
+    child_specs,
+    restart_delay,
+)
+from engage.supervisor import child_environment as supervisor_environment
 from shared import task_queues
 from shared.settings import (
     NotificationsSettings,
@@ -94,10 +103,17 @@ def free_port() -> int:
         return found
 
 
-def child_environment(settings: Settings, scratch: Path) -> dict[str, str]:
-    """What the supervisor pins for its children, and the private ports and directories; none
-    of the caller's own ``ENGAGE_*`` leaks in."""
+def child_environment(settings: Settings, scratch: Path, spec: ChildSpec) -> dict[str, str]:
+    """What the supervisor gives the child (its service's PostgreSQL role, its component's NATS
+    user), and the private ports and directories; none of the caller's own ``ENGAGE_*``."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("ENGAGE_")}
+    pinned = {
+        key: value
+        for key, value in supervisor_environment(
+            settings, child_component(spec), nats_users=True
+        ).items()
+        if key.startswith("ENGAGE_") and os.environ.get(key) != value
+    }
     ports = {
         f"ENGAGE_PORTS__{name.upper()}": str(value)
         for name, value in settings.ports.model_dump().items()
@@ -111,15 +127,13 @@ def child_environment(settings: Settings, scratch: Path) -> dict[str, str]:
             "TMPDIR": str(scratch),
             "ENGAGE_ENVIRONMENT": settings.environment,
             "ENGAGE_DATA_DIR": settings.data_dir,
-            "ENGAGE_DATABASE_URL": settings.database_url,
-            "ENGAGE_NATS_URL": settings.nats_url,
-            "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
-            "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
             "ENGAGE_TEMPORAL__UI_PORT": str(settings.temporal.ui_port),
             "ENGAGE_NOTIFICATIONS__SMTP_PORT": str(settings.notifications.smtp_port),
             "ENGAGE_SANDBOX__RATE_LIMIT_PER_SECOND": str(settings.sandbox.rate_limit_per_second),
             "ENGAGE_SANDBOX__RATE_LIMIT_BURST": str(settings.sandbox.rate_limit_burst),
         }
+        # The supervisor's own: the URLs, the service's role and the component's NATS user.
+        | pinned
     )
 
 
@@ -130,6 +144,7 @@ class Child:
     name: str
     args: tuple[str, ...]
     port: int | None
+    environment: dict[str, str]
     process: asyncio.subprocess.Process | None = None
     watcher: asyncio.Task[None] | None = None
     starts: int = 0
@@ -149,15 +164,22 @@ class Platform:
         self.scratch = scratch
         self.logs = scratch / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.environment = child_environment(settings, scratch)
         self.down_seconds = down_seconds
         self.infrastructure: dict[str, EmbeddedProcess] = {}
         self.children = {
-            spec.name: Child(spec.name, spec.args, spec.port) for spec in child_specs(settings)
+            spec.name: Child(
+                spec.name, spec.args, spec.port, child_environment(settings, scratch, spec)
+            )
+            for spec in child_specs(settings)
         }
         self.temporal: Client | None = None
         self._stopping = False
         self._stalled: EmbeddedProcess | None = None
+
+    @property
+    def admin_settings(self) -> Settings:
+        """The settings connecting to NATS as its admin (the stream's set-up, the checks)."""
+        return nats_auth.as_component(self.settings, nats_auth.ADMIN)
 
     @property
     def gateway_url(self) -> str:
@@ -168,7 +190,7 @@ class Platform:
     async def start(self) -> None:
         started = await asyncio.gather(
             infra.start_postgres(self.settings),
-            infra.start_nats(self.settings),
+            infra.start_nats(self.settings, users=True),
             infra.start_temporal(self.settings),
             return_exceptions=True,
         )
@@ -181,7 +203,7 @@ class Platform:
         missing = [name for name in INFRASTRUCTURE if name not in self.infrastructure]
         if missing:
             raise RuntimeError(f"{', '.join(missing)} already answered on a private port")
-        await prepare(self.settings)
+        await prepare(self.admin_settings)
         self.temporal = await connect_temporal(self.settings)
         for child in self.children.values():
             await self._spawn(child)
@@ -217,7 +239,7 @@ class Platform:
             child.process = await asyncio.create_subprocess_exec(
                 *(sys.executable, "-m", "engage", *child.args),
                 cwd=REPOSITORY,
-                env=self.environment,
+                env=child.environment,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
@@ -330,12 +352,12 @@ class Platform:
             self._stalled = None
 
     async def _start_infrastructure(self, name: str) -> None:
-        start = {
+        starts: dict[str, Callable[[Settings], Awaitable[EmbeddedProcess | None]]] = {
             "postgres": infra.start_postgres,
-            "nats": infra.start_nats,
+            "nats": partial(infra.start_nats, users=True),
             "temporal": infra.start_temporal,
-        }[name]
-        handle = await start(self.settings)
+        }
+        handle = await starts[name](self.settings)
         if handle is None:
             raise RuntimeError(f"{name}: something else answers on its private port")
         self.infrastructure[name] = handle

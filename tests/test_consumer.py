@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
@@ -31,6 +32,7 @@ from shared.events.consumer import (
     spec_for,
 )
 from shared.events.envelope import CloudEvent, new_event
+from shared.events.jetstream import connect_nats
 from shared.settings import EventSettings, Settings
 from tests.conftest import wait_until
 from tests.events_helpers import own_nats, stream_messages
@@ -404,3 +406,37 @@ async def test_a_durable_with_the_old_filter_is_updated_in_place_on_nats_2_10_an
         )
     assert filter_subject == f"{nats.events.subject_prefix}.test.noted.*"
     assert calls == fresh
+
+
+async def test_a_consumer_on_a_closed_client_stops_so_that_its_runner_starts_it_again(
+    effects: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    isolated_events: EventSettings,
+) -> None:
+    """A client the NATS supervisor replaced is closed: retrying on it would go on forever."""
+    client = await connect_nats(settings, "closed-consumer-test")
+    consumer = EventConsumer(
+        client.jetstream(),
+        spec_for("test-closed", "test.noted", isolated_events),
+        recording_handler([]),
+        effects,
+        ProcessedEvent,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, batch=5))
+
+    async def subscribed() -> bool:
+        try:
+            await client.jetstream().consumer_info(isolated_events.stream, "test-closed")
+        except NotFoundError:
+            return False
+        return True
+
+    await wait_until(subscribed, timeout=10)
+    await client.close()
+    try:
+        with pytest.raises(ConnectionClosedError):
+            async with asyncio.timeout(10):
+                await task
+    finally:
+        stop.set()

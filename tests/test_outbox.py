@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.errors import ConnectionClosedError
 from opentelemetry import context as otel_context
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +18,7 @@ from services.strategy.models import OutboxEvent, outbox
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
+from shared.events.jetstream import connect_nats
 from shared.events.outbox import outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
@@ -276,3 +278,23 @@ async def test_events_committed_while_nats_is_down_are_delivered_when_it_returns
         finally:
             stop.set()
             await running
+
+
+async def test_a_relay_on_a_closed_client_stops_so_that_its_runner_starts_it_again(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    isolated_events: EventSettings,
+) -> None:
+    """A client the NATS supervisor replaced is closed: retrying on it would go on forever."""
+    client = await connect_nats(settings, "closed-relay-test")
+    relay = OutboxRelay(fresh_sessions, OutboxEvent, client.jetstream(), isolated_events)
+    await client.close()
+    await stage(fresh_sessions, "waits for a live client")
+    stop = asyncio.Event()
+    try:
+        with pytest.raises(ConnectionClosedError):
+            async with asyncio.timeout(10):
+                await relay.run(stop)
+    finally:
+        stop.set()
+    assert await pending(fresh_sessions) == 1

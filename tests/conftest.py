@@ -62,10 +62,19 @@ from services.strategy.models import OutboxEvent
 from shared import task_queues
 from shared.auth import CLIENT_ROLES, Role, issue_dev_token
 from shared.db.migrations import upgrade, upgrade_all
+from shared.db.roles import drop_roles, ensure_roles, service_database_url
 from shared.db.session import create_engine, create_session_factory
 from shared.events.jetstream import connect_nats, ensure_stream
 from shared.events.relay import OutboxRelay
-from shared.settings import DATA_SERVICES, EventSettings, Settings, TemporalSettings
+from shared.settings import (
+    DATA_SERVICES,
+    Credential,
+    DatabaseRolesSettings,
+    EventSettings,
+    ServiceName,
+    Settings,
+    TemporalSettings,
+)
 from shared.telemetry import temporal_interceptors
 from tests.activity_probe import ActivityProbeWorkflow, run_activity
 from workflows.worker import WORKFLOWS
@@ -113,13 +122,19 @@ async def base_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
             "data_dir": str(tmp_path_factory.mktemp("engage-data")),
             "events": isolated_event_settings(RUN_ID),
             "temporal": TemporalSettings(task_queue_prefix=f"t{RUN_ID}-"),
+            # Roles of the run's own (roles are the server's, shared by concurrent runs).
+            "database_roles": DatabaseRolesSettings(
+                **{s: Credential(user=f"t{RUN_ID}_{s}") for s in DATA_SERVICES}
+            ),
         }
     )
     started = [await infra.start_postgres(settings), await infra.start_nats(settings)]
     await ensure_database(settings)
     await upgrade_all(DATA_SERVICES, settings.database_url)
+    await ensure_roles(settings)
     yield settings
     await drop_database(settings)
+    await drop_roles(settings)
     for process in started:
         if process is not None:
             await infra.stop_process(process)
@@ -219,6 +234,11 @@ async def fresh_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker
     await drop_database(scoped)
 
 
+def as_role(settings: Settings, service: ServiceName) -> Settings:
+    """The settings of a service's processes: its database as the service's role."""
+    return settings.model_copy(update={"database_url": service_database_url(settings, service)})
+
+
 async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     server = uvicorn.Server(
         uvicorn.Config(
@@ -278,11 +298,12 @@ async def platform(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Platform]:
     servers = [
-        await _serve(build_strategy(settings), settings.ports.strategy),
-        await _serve(build_content(settings), settings.ports.content),
-        await _serve(build_publisher(settings), settings.ports.publisher),
-        await _serve(build_listening(settings), settings.ports.listening),
-        await _serve(build_reporting(settings), settings.ports.reporting),
+        # Each service's API connects as the service's own role, as under ``engage up``.
+        await _serve(build_strategy(as_role(settings, "strategy")), settings.ports.strategy),
+        await _serve(build_content(as_role(settings, "content")), settings.ports.content),
+        await _serve(build_publisher(as_role(settings, "publisher")), settings.ports.publisher),
+        await _serve(build_listening(as_role(settings, "listening")), settings.ports.listening),
+        await _serve(build_reporting(as_role(settings, "reporting")), settings.ports.reporting),
         await _serve(build_sandbox(settings), settings.ports.sandbox),
         await _serve(build_gateway(settings), settings.ports.gateway),
     ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,15 @@ def openapi() -> None:
 
     document = build_app(get_settings()).openapi()
     typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@app.command()
+def permissions() -> None:
+    """Print the permission matrix as Markdown (``docs/permissions.md`` is this, committed)."""
+    from services.gateway.app import build_app
+    from shared.permissions import render_markdown
+
+    typer.echo(render_markdown(build_app(get_settings()).openapi()), nl=False)
 
 
 @app.command("worker-health")
@@ -141,10 +151,25 @@ def demo(
 
 @app.command()
 def token(
-    role: Annotated[list[Role], typer.Option("--role", help="Role to grant; repeatable.")],
+    role: Annotated[
+        list[Role] | None,
+        typer.Option(
+            "--role",
+            help="Role to grant in every --org (or, for agency roles "
+            "without --org, in every organisation); repeatable.",
+        ),
+    ] = None,
     org: Annotated[
         list[str] | None,
-        typer.Option("--org", help="Organisation id the token may see; repeatable."),
+        typer.Option("--org", help="Organisation id the --role roles apply to; repeatable."),
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant",
+            help="ORG=ROLE: a role in one organisation ('*' for every organisation, agency "
+            "roles only); repeatable.",
+        ),
     ] = None,
     subject: Annotated[str, typer.Option(help="The principal's id.")] = "dev@atlantide.local",
 ) -> None:
@@ -152,12 +177,33 @@ def token(
     settings = get_settings()
     if settings.environment == "prod":
         raise typer.BadParameter("development tokens are not issued when ENGAGE_ENVIRONMENT=prod")
+    roles = list(role or [])
     organizations = list(org or [])
-    if not organizations:
-        if not set(role) & AGENCY_ROLES:
+    org_roles = _grants(grant or [])
+    if roles and not organizations:
+        if set(roles) - AGENCY_ROLES:
             raise typer.BadParameter("client roles need --org: they see only their organisation")
         organizations = [ALL_ORGANIZATIONS]
-    typer.echo(issue_dev_token(settings, subject, role, organizations))
+    if not roles and not org_roles:
+        raise typer.BadParameter("grant at least one role: --role or --grant")
+    typer.echo(issue_dev_token(settings, subject, roles, organizations, org_roles=org_roles))
+
+
+def _grants(grants: list[str]) -> dict[str, list[Role]]:
+    """``ORG=ROLE`` options as roles per organisation."""
+    by_org: dict[str, list[Role]] = {}
+    for grant in grants:
+        organization, _, name = grant.partition("=")
+        try:
+            granted = Role(name)
+            if organization != ALL_ORGANIZATIONS:
+                uuid.UUID(organization)
+        except ValueError as error:
+            raise typer.BadParameter(f"--grant {grant!r} is not ORG=ROLE") from error
+        if organization == ALL_ORGANIZATIONS and granted not in AGENCY_ROLES:
+            raise typer.BadParameter(f"{granted} is a client role: it cannot be granted in '*'")
+        by_org.setdefault(organization, []).append(granted)
+    return by_org
 
 
 sentiment_app = typer.Typer(

@@ -231,6 +231,7 @@ class Tokens:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self.admin = self._mint("demo-admin@atlantide.local", Role.ADMIN, ALL_ORGANIZATIONS)
         self.manager = self._mint("demo-manager@atlantide.local", Role.MANAGER, ALL_ORGANIZATIONS)
         self.approver = self.viewer = ""
 
@@ -275,8 +276,9 @@ async def check_platform(client: httpx.AsyncClient, gateway_url: str) -> None:
 
 async def create_client(client: httpx.AsyncClient, tokens: Tokens) -> str:
     manager = tokens.headers(tokens.manager)
+    # Registering an organisation is the admin's; the manager runs the engagement.
     created = await _expect(
-        await client.post("/v1/organizations", json=CLIENT, headers=manager),
+        await client.post("/v1/organizations", json=CLIENT, headers=tokens.headers(tokens.admin)),
         201,
         "creating the client",
     )

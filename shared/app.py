@@ -7,13 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import CurrentPrincipal, TokenVerifier
+from shared.auth import CurrentPrincipal, TokenVerifier, current_principal
 from shared.db.session import session_scope
 from shared.errors import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from shared.health import ReadinessCheck, health_router
+from shared.permissions import operation_id, require_entries
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.telemetry import instrument_app, setup_telemetry
@@ -69,16 +71,30 @@ def create_service_app(
     app.include_router(health_router(runtime.name, checks, settings.dependency_timeout_seconds))
     for router in routers:
         app.include_router(router)
+    require_entries(_authenticated_operations(app))
     _register_problem_schema(app)
     instrument_app(app)
     return app
 
 
-def operation_id(route: APIRoute) -> str:
-    """The endpoint's name in camel case (``list_engagements``: ``listEngagements``): the name a
-    frontend's generated client gives the method, the same whatever the path or service."""
-    first, *rest = route.name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
+def _authenticated_operations(app: FastAPI) -> list[str]:
+    """The operations whose callers present a token: each needs its row in the permission
+    matrix, or the service refuses to start."""
+    # Each route as included, with the dependencies its routers add (the gateway's own routes
+    # authenticate through their router's).
+    return [
+        operation_id(context.original_route)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and _depends_on(context.dependant, current_principal)
+    ]
+
+
+def _depends_on(dependant: Dependant, call: object) -> bool:
+    return any(
+        dependency.call is call or _depends_on(dependency, call)
+        for dependency in dependant.dependencies
+    )
 
 
 def _register_problem_schema(app: FastAPI) -> None:

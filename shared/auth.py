@@ -1,8 +1,11 @@
 """Principals and bearer tokens.
 
-Claims: ``sub`` (the principal), ``roles`` and ``orgs`` (organisation ids the principal may see;
-``"*"`` for agency staff who see every client). Development signs HS256 with the configured
-secret; production verifies RS256 or ES256 against the identity provider's JWKS.
+Claims: ``sub`` (the principal) and its roles per organisation: ``org_roles`` maps organisation ids
+to the roles held there, ``"*"`` to the roles held in every organisation (agency staff who see
+every client); ``roles`` with ``orgs`` is the same grant written the older way (those roles in each
+of those organisations). ``"*"`` grants agency roles only: a token granting a client role in every
+organisation is refused. Development signs HS256 with the configured secret; production verifies
+RS256 or ES256 against the identity provider's JWKS.
 
 Every refused token gets the same 401: why the token was refused is logged, never answered.
 """
@@ -14,46 +17,91 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
 from shared.db.scoping import Scope
 from shared.errors import NotFoundError, ProblemError
+from shared.permissions import AGENCY_ROLES as AGENCY_ROLES
+from shared.permissions import AGENCY_WIDE, allowed_roles, operation_id
+from shared.permissions import CLIENT_ROLES as CLIENT_ROLES
+from shared.permissions import Role as Role
 from shared.settings import Settings
 
 ALL_ORGANIZATIONS = "*"
 
 
-class Role(StrEnum):
-    ADMIN = "admin"
-    MANAGER = "manager"
-    EDITOR = "editor"
-    CLIENT_APPROVER = "client_approver"
-    CLIENT_VIEWER = "client_viewer"
-
-
-AGENCY_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.EDITOR})
-
-
 class Principal(BaseModel):
+    """Who calls, and the roles it holds in each organisation it may see.
+
+    ``agency_roles`` are held in every organisation (a ``"*"`` grant); ``organization_roles`` in
+    the organisations named. The older form, ``roles`` in ``organizations`` (or in every
+    organisation with ``all_organizations``), is accepted as the same grant.
+    """
+
     subject: str
-    roles: frozenset[Role]
-    organizations: frozenset[uuid.UUID] = frozenset()
-    all_organizations: bool = False
+    agency_roles: frozenset[Role] = frozenset()
+    organization_roles: Mapping[uuid.UUID, frozenset[Role]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uniform_grant(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "roles" not in data:
+            return data
+        data = dict(data)
+        roles = frozenset(data.pop("roles"))
+        organizations = data.pop("organizations", ())
+        if data.pop("all_organizations", False):
+            data["agency_roles"] = roles
+        data["organization_roles"] = {organization: roles for organization in organizations}
+        return data
+
+    @property
+    def organizations(self) -> frozenset[uuid.UUID]:
+        return frozenset(org for org, roles in self.organization_roles.items() if roles)
+
+    @property
+    def all_organizations(self) -> bool:
+        return bool(self.agency_roles)
 
     @property
     def scope(self) -> Scope:
         return Scope(organizations=self.organizations, all_organizations=self.all_organizations)
 
-    def has_any_role(self, roles: frozenset[Role]) -> bool:
-        return bool(self.roles & roles)
+    def roles_in(self, organization_id: uuid.UUID) -> frozenset[Role]:
+        """The roles held in one organisation: every role a check asks about."""
+        return self.agency_roles | self.organization_roles.get(organization_id, frozenset())
+
+    def holds_in(self, organization_id: uuid.UUID, roles: frozenset[Role]) -> bool:
+        return bool(self.roles_in(organization_id) & roles)
+
+    def acting_as(self, roles: frozenset[Role], *, agency_wide: bool = False) -> Principal:
+        """The principal seeing only the organisations where it holds one of ``roles`` (and,
+        when ``agency_wide``, only if it holds one in every organisation); 403 if none."""
+        agency = self.agency_roles if self.agency_roles & roles else frozenset()
+        granted = (
+            {}
+            if agency_wide
+            else {org: held for org, held in self.organization_roles.items() if held & roles}
+        )
+        if not agency and not granted:
+            wanted = ", ".join(sorted(roles))
+            raise ProblemError(
+                403,
+                "forbidden",
+                "This action needs one of the roles: "
+                + wanted
+                + (" (in every organisation)" if agency_wide else ""),
+                required_roles=sorted(roles),
+            )
+        return self.model_copy(update={"agency_roles": agency, "organization_roles": granted})
 
     def require_organization(self, organization_id: uuid.UUID) -> None:
         """404, not 403: another client's organisation must not even be seen to exist."""
@@ -63,8 +111,23 @@ class Principal(BaseModel):
 
 class _Claims(BaseModel):
     sub: str
-    roles: list[Role]
-    orgs: list[str]
+    roles: list[Role] = []
+    orgs: list[str] = []
+    org_roles: dict[str, list[Role]] = {}
+
+    def grants(self) -> tuple[frozenset[Role], dict[uuid.UUID, frozenset[Role]]]:
+        """The roles held in every organisation, and those held per organisation."""
+        by_org: dict[str, set[Role]] = {}
+        for org in self.orgs:
+            by_org.setdefault(org, set()).update(self.roles)
+        for org, roles in self.org_roles.items():
+            by_org.setdefault(org, set()).update(roles)
+        agency = frozenset(by_org.pop(ALL_ORGANIZATIONS, ()))
+        if agency - AGENCY_ROLES:
+            raise ValueError(
+                f"client roles {sorted(agency - AGENCY_ROLES)} granted in every organisation"
+            )
+        return agency, {uuid.UUID(org): frozenset(roles) for org, roles in by_org.items()}
 
 
 UNAUTHORIZED_DETAIL = "The bearer token is missing, expired or invalid."
@@ -144,18 +207,13 @@ class TokenVerifier:
         try:
             raw = await self._decode(token)
             claims = _Claims.model_validate(raw)
-            organizations = frozenset(
-                uuid.UUID(org) for org in claims.orgs if org != ALL_ORGANIZATIONS
-            )
+            agency_roles, organization_roles = claims.grants()
         except (jwt.PyJWTError, ValidationError, ValueError) as error:
             # The reason helps whoever runs the platform, and would help whoever forges tokens.
             log.info("Bearer token refused: %s: %r", type(error).__name__, str(error))
             raise _unauthorized() from error
         return Principal(
-            subject=claims.sub,
-            roles=frozenset(claims.roles),
-            organizations=organizations,
-            all_organizations=ALL_ORGANIZATIONS in claims.orgs,
+            subject=claims.sub, agency_roles=agency_roles, organization_roles=organization_roles
         )
 
     async def _decode(self, token: str) -> dict[str, Any]:
@@ -192,14 +250,19 @@ def issue_dev_token(
     roles: list[Role],
     organizations: list[str],
     ttl: timedelta | None = None,
+    org_roles: Mapping[str, Sequence[Role]] | None = None,
 ) -> str:
-    """A development token signed with the HS256 secret (what ``engage token`` prints)."""
+    """A development token signed with the HS256 secret (what ``engage token`` prints):
+    ``roles`` in each of ``organizations``, plus ``org_roles`` (roles per organisation)."""
     now = datetime.now(UTC)
     lifetime = ttl if ttl is not None else timedelta(seconds=settings.auth.dev_token_ttl_seconds)
     claims = {
         "sub": subject,
         "roles": [role.value for role in roles],
         "orgs": organizations,
+        "org_roles": {
+            org: [role.value for role in held] for org, held in (org_roles or {}).items()
+        },
         "iss": settings.auth.issuer,
         "aud": settings.auth.audience,
         "iat": now,
@@ -219,7 +282,14 @@ async def current_principal(
         log.debug("Bearer token refused: no 'Authorization: Bearer' header")
         raise _unauthorized()
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+    principal = await verifier.verify(credentials.credentials)
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return principal
+    # The permission matrix, applied once per request: the principal the route (and its
+    # session's scope) sees holds one of the operation's roles in every organisation it sees.
+    operation = operation_id(route)
+    return principal.acting_as(allowed_roles(operation), agency_wide=operation in AGENCY_WIDE)
 
 
 async def verify_request(request: Request) -> Principal:
@@ -229,19 +299,18 @@ async def verify_request(request: Request) -> Principal:
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
+# A route's first dependency when it writes or reads a body: the token and the permission matrix
+# are checked before anything else of the request is.
+AUTHORIZED = Depends(current_principal)
+
 
 def require_roles(*roles: Role) -> Any:
-    """A dependency that admits only principals holding one of ``roles``."""
+    """A dependency that admits only principals holding one of ``roles`` in some organisation
+    they see for this route. The matrix (``shared.permissions``) already decides every route;
+    this narrows nothing and is kept only for routers written before it."""
     wanted = frozenset(roles)
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_any_role(wanted):
-            raise ProblemError(
-                403,
-                "forbidden",
-                "This action needs one of the roles: " + ", ".join(sorted(wanted)),
-                required_roles=sorted(wanted),
-            )
-        return principal
+        return principal.acting_as(wanted)
 
     return Depends(check)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from engage.cli import app as cli
-from shared.auth import Role, TokenVerifier, issue_dev_token
+from shared.auth import UNAUTHORIZED_DETAIL, Role, TokenVerifier, issue_dev_token
 from shared.errors import ProblemError
 from shared.settings import (
     AuthSettings,
@@ -85,11 +85,65 @@ async def test_dev_token_round_trip_carries_roles_and_organizations() -> None:
     token = issue_dev_token(settings, "giulia", [Role.CLIENT_APPROVER], [str(organization)])
     principal = await TokenVerifier(settings).verify(token)
     assert principal.subject == "giulia"
-    assert principal.roles == {Role.CLIENT_APPROVER}
+    assert principal.roles_in(organization) == {Role.CLIENT_APPROVER}
+    assert principal.roles_in(uuid.uuid4()) == frozenset()
     assert principal.organizations == {organization}
     assert principal.all_organizations is False
     assert principal.scope.allows(organization)
     assert not principal.scope.allows(uuid.uuid4())
+
+
+async def test_roles_differ_between_organisations() -> None:
+    settings = Settings(environment="test")
+    client, other = uuid.uuid4(), uuid.uuid4()
+    token = issue_dev_token(
+        settings,
+        "giulia",
+        [Role.CLIENT_VIEWER],
+        [str(other)],
+        org_roles={str(client): [Role.CLIENT_APPROVER], "*": [Role.EDITOR]},
+    )
+    principal = await TokenVerifier(settings).verify(token)
+    assert principal.roles_in(client) == {Role.CLIENT_APPROVER, Role.EDITOR}
+    assert principal.roles_in(other) == {Role.CLIENT_VIEWER, Role.EDITOR}
+    assert principal.roles_in(uuid.uuid4()) == {Role.EDITOR}
+    assert principal.all_organizations
+    # Acting for an approval, it sees only where it approves; for a manager's action, nothing.
+    approving = principal.acting_as(frozenset({Role.MANAGER, Role.CLIENT_APPROVER}))
+    assert approving.organizations == {client}
+    assert not approving.all_organizations
+    with pytest.raises(ProblemError) as refused:
+        principal.acting_as(frozenset({Role.MANAGER}))
+    assert refused.value.status == 403
+
+
+async def test_a_client_role_in_every_organisation_is_refused_with_the_generic_401(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = Settings(environment="test")
+    verifier = TokenVerifier(settings)
+    for token in (
+        issue_dev_token(settings, "x", [Role.CLIENT_VIEWER], ["*"]),
+        issue_dev_token(settings, "x", [], [], org_roles={"*": [Role.CLIENT_APPROVER]}),
+        issue_dev_token(settings, "x", [Role.MANAGER, Role.CLIENT_APPROVER], ["*"]),
+    ):
+        with caplog.at_level("INFO", logger="shared.auth"), pytest.raises(ProblemError) as caught:
+            await verifier.verify(token)
+        assert caught.value.status == 401
+        assert caught.value.detail == UNAUTHORIZED_DETAIL
+    assert "granted in every organisation" in caplog.text
+    # Agency roles in every organisation, client roles in one: accepted.
+    organization = uuid.uuid4()
+    principal = await verifier.verify(
+        issue_dev_token(
+            settings,
+            "x",
+            [Role.MANAGER],
+            ["*"],
+            org_roles={str(organization): [Role.CLIENT_APPROVER]},
+        )
+    )
+    assert principal.roles_in(organization) == {Role.MANAGER, Role.CLIENT_APPROVER}
 
 
 async def test_token_for_another_audience_is_rejected() -> None:
@@ -184,3 +238,14 @@ def test_engage_token_prints_a_verifiable_token_and_refuses_client_roles_without
     refused = runner.invoke(cli, ["token", "--role", "client_viewer"])
     assert refused.exit_code != 0
     assert "--org" in refused.output
+
+    organization = str(uuid.uuid4())
+    granted = runner.invoke(
+        cli, ["token", "--grant", f"{organization}=client_approver", "--grant", "*=editor"]
+    )
+    assert granted.exit_code == 0, granted.output
+    claims = jwt.decode(granted.output.strip(), options={"verify_signature": False})
+    assert claims["org_roles"] == {organization: ["client_approver"], "*": ["editor"]}
+    for wrong in ("*=client_viewer", "not-an-org=editor", f"{organization}=owner"):
+        refused = runner.invoke(cli, ["token", "--grant", wrong])
+        assert refused.exit_code != 0, wrong

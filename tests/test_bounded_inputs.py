@@ -88,7 +88,7 @@ async def test_bodies_under_their_cap_go_through(platform: Platform) -> None:
         created = await gateway.post(
             "/v1/organizations",
             content=chunked(organization_body(150), size=40),
-            headers={**platform.auth(Role.MANAGER), "Content-Type": "application/json"},
+            headers={**platform.auth(Role.ADMIN), "Content-Type": "application/json"},
         )
         # An upload has the larger cap of raw bodies, not the JSON one.
         uploaded = await gateway.post(

@@ -72,7 +72,8 @@ async def test_an_item_is_created_with_variants_that_default_to_its_own_fields(
     assert variants["youtube"]["media_ids"] == [video["id"]]
 
     read = await platform.gateway.get(
-        f"/v1/content-items/{item['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/content-items/{item['id']}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[item["organization_id"]]),
     )
     assert read.json() == item
     (event,) = await outbox_events(sessions, "content.item_created", item["id"])

@@ -109,7 +109,8 @@ async def test_an_upload_is_typed_measured_and_checksummed_from_its_bytes(
     assert media["filename"] == "poster.png"
 
     content = await platform.gateway.get(
-        f"/v1/media/{media['id']}/content", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/media/{media['id']}/content",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert content.status_code == 200
     assert content.content == data

@@ -49,7 +49,7 @@ async def draft(platform: Platform, organization_id: str, **fields: Any) -> Any:
 
 async def trail(platform: Platform, item_id: str) -> list[tuple[str, str, str]]:
     response = await platform.gateway.get(
-        f"/v1/content-items/{item_id}/review-events", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/content-items/{item_id}/review-events", headers=platform.auth(Role.EDITOR)
     )
     assert response.status_code == 200
     return [(e["action"], e["from_state"], e["to_state"]) for e in response.json()]

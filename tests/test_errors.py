@@ -34,7 +34,7 @@ async def test_malformed_json_is_400(platform: Platform) -> None:
     response = await platform.gateway.post(
         "/v1/organizations",
         content=b'{"name": "Cantina",',
-        headers={**platform.auth(Role.MANAGER), "Content-Type": "application/json"},
+        headers={**platform.auth(Role.ADMIN), "Content-Type": "application/json"},
     )
     body = assert_problem(response, 400, "malformed-json")
     assert "JSON" in str(body["detail"])

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -16,6 +17,7 @@ from services.gateway.forwarding import ServiceApi
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from shared.app import create_service_app
 from shared.auth import CurrentPrincipal, Role, issue_dev_token
+from shared.permissions import EVERYONE, PERMISSIONS
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from tests.conftest import _serve, free_port
@@ -37,8 +39,10 @@ async def double_number(number: int, principal: CurrentPrincipal) -> Doubled:
 
 
 async def test_an_endpoint_added_to_a_service_is_served_by_the_gateway(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Its one line besides the route: who may call it, in the permission matrix.
+    monkeypatch.setitem(PERMISSIONS, "doubleNumber", EVERYONE)
     listening_routers = [*LISTENING_ROUTERS, probes]
     port, gateway_port = free_port(), free_port()
     urls = settings.service_urls.model_copy(update={"listening": f"http://127.0.0.1:{port}"})

@@ -272,7 +272,7 @@ async def alerts_of(platform: Platform, engagement_id: str, **params: Any) -> di
     response = await platform.gateway.get(
         f"/v1/listening/engagements/{engagement_id}/alerts",
         params=params,
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.EDITOR),
     )
     assert response.status_code == 200, response.text
     page: dict[str, Any] = response.json()
@@ -285,7 +285,7 @@ async def test_rules_take_the_kinds_defaults_and_refuse_what_cannot_work(
     engagement_id = raised["engagement_id"]
     response = await platform.gateway.get(
         f"/v1/listening/engagements/{engagement_id}/alert-rules",
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[raised["organization_id"]]),
     )
     by_kind = {rule["kind"]: rule for rule in response.json()}
     volume = by_kind["volume_spike"]
@@ -504,7 +504,8 @@ async def test_acknowledge_then_resolve_with_a_note_and_409_once_over(
         )
         assert refused.status_code == 409, refused.text
         assert refused.json()["type"] == "urn:engage:problem:conflict"
-    fetched = await platform.gateway.get(url, headers=platform.auth(Role.CLIENT_VIEWER))
+    viewer_of_the_client = platform.auth(Role.CLIENT_VIEWER, orgs=[raised["organization_id"]])
+    fetched = await platform.gateway.get(url, headers=viewer_of_the_client)
     assert fetched.json()["status"] == "resolved"
 
 

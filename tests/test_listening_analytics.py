@@ -95,7 +95,7 @@ async def get(platform: Platform, engagement_id: str, route: str, **params: Any)
     return await platform.gateway.get(
         f"/v1/listening/engagements/{engagement_id}/{route}",
         params=params,
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.EDITOR),
     )
 
 

@@ -249,7 +249,8 @@ async def test_an_expression_is_shown_in_its_canonical_form_with_its_settings(
         key: created[key] for key in created.keys() & started["data"].keys()
     }
     read = await platform.gateway.get(
-        f"{QUERIES}/{created['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"{QUERIES}/{created['id']}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[created["organization_id"]]),
     )
     assert read.json() == created
 
@@ -517,7 +518,8 @@ async def test_queries_waiting_for_seeding_are_switched_on_by_it_once(
         started=0, already_active=2
     )
     read = await platform.gateway.get(
-        f"{QUERIES}/{waiting['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"{QUERIES}/{waiting['id']}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert read.json()["status"] == "active"
     assert len(await events_about(sessions, waiting["id"], "listening.query_started")) == 1

@@ -169,7 +169,7 @@ async def test_a_source_is_added_with_its_settings_checked_and_its_secret_never_
     listed = await platform.gateway.get(
         "/v1/listening/sources",
         params={"organization_id": organization_id},
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert [source["id"] for source in listed.json()] == [body["id"]]
 
@@ -323,7 +323,8 @@ async def test_a_failing_source_says_why_backs_off_and_recovers(
     ]
 
     health = await platform.gateway.get(
-        f"/v1/listening/sources/{source_id}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/listening/sources/{source_id}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert health.json()["health"]["status"] == "active"
     assert health.json()["health"]["mentions_read"] == 1

@@ -60,7 +60,7 @@ async def engagement_mentions(
     return await platform.gateway.get(
         f"/v1/listening/engagements/{engagement_id}/mentions",
         params=params,
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.EDITOR),
     )
 
 
@@ -162,7 +162,8 @@ async def test_raw_mentions_are_stored_once_with_language_sentiment_place_and_qu
     assert in_english["query_ids"] == [query["id"]]
     assert (by_name["query_ids"], by_name["engagement_ids"]) == ([], [engagement_id])
     read = await platform.gateway.get(
-        f"/v1/listening/mentions/{in_italian['id']}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/listening/mentions/{in_italian['id']}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[in_italian["organization_id"]]),
     )
     assert read.status_code == 200, read.text
     assert read.json() == in_italian
@@ -266,7 +267,7 @@ async def test_mentions_are_paged_by_cursor_and_kept_from_other_organisations(
         assert link.startswith(f"</v1/listening/engagements/{engagement_id}/mentions?")
         assert link.endswith('>; rel="next"')
         response = await platform.gateway.get(
-            link[1 : link.index(">")], headers=platform.auth(Role.CLIENT_VIEWER)
+            link[1 : link.index(">")], headers=platform.auth(Role.EDITOR)
         )
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [mention_id for page in pages for mention_id in page] == [m["id"] for m in everything]

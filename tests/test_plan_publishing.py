@@ -138,7 +138,7 @@ async def publishing_state(platform: Platform, engagement_id: str) -> dict[str, 
     async def scheduled() -> bool:
         read = await platform.gateway.get(
             f"/v1/engagements/{engagement_id}/plan/publishing",
-            headers=platform.auth(Role.CLIENT_VIEWER),
+            headers=platform.auth(Role.EDITOR),
         )
         if read.status_code == 200:
             state.update(read.json())

@@ -632,7 +632,7 @@ async def test_engagements_take_a_report_cadence_and_strategy_announces_it(
     organization = await platform.gateway.post(
         "/v1/organizations",
         json={"name": "Bakery", "timezone": "Europe/London"},
-        headers=manager,
+        headers=platform.auth(Role.ADMIN),
     )
     assert organization.status_code == 201, organization.text
     organization_id = organization.json()["id"]

@@ -152,7 +152,8 @@ async def test_a_relabel_corrects_the_mention_and_a_second_one_replaces_the_corr
     assert str(correction.organization_id) == organization_id
 
     read = await platform.gateway.get(
-        f"/v1/listening/mentions/{mention_id}", headers=platform.auth(Role.CLIENT_VIEWER)
+        f"/v1/listening/mentions/{mention_id}",
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert read.json()["sentiment"]["label"] == "mixed"
 
@@ -231,7 +232,7 @@ async def test_an_organisations_corrections_train_the_model_of_its_new_mentions(
     listed = await platform.gateway.get(
         "/v1/listening/sentiment-models",
         params={"organization_id": organization_id},
-        headers=platform.auth(Role.CLIENT_VIEWER),
+        headers=platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]),
     )
     assert listed.status_code == 200, listed.text
     [model] = listed.json()

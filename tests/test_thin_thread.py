@@ -16,7 +16,7 @@ CLOUDEVENT_REQUIRED = {"id", "source", "type", "specversion", "time", "dataconte
 
 async def create_org(platform: Platform, name: str = "Agriturismo La Quercia") -> str:
     response = await platform.gateway.post(
-        "/v1/organizations", json={"name": name}, headers=platform.auth(Role.MANAGER)
+        "/v1/organizations", json={"name": name}, headers=platform.auth(Role.ADMIN)
     )
     assert response.status_code == 201, response.text
     organization_id: str = response.json()["id"]

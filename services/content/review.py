@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from services.content.contracts import ReviewAction, ReviewState
-from shared.auth import Principal, Role
+from shared.auth import Role
 from shared.errors import ConflictError
 
 EDITABLE = frozenset({ReviewState.DRAFT, ReviewState.REJECTED})
@@ -43,12 +43,12 @@ def require_editable(current: str) -> None:
     require_state(current, EDITABLE, "edit")
 
 
-def approval_sides(principal: Principal, client_approval_required: bool) -> set[ApprovalSide]:
-    """The approvals the principal's roles stand for on an item."""
+def approval_sides(roles: frozenset[Role], client_approval_required: bool) -> set[ApprovalSide]:
+    """The approvals ``roles`` (the caller's, in the item's organisation) stand for on an item."""
     sides = set()
-    if principal.has_any_role(AGENCY_APPROVERS):
+    if roles & AGENCY_APPROVERS:
         sides.add(ApprovalSide.AGENCY)
-    if client_approval_required and Role.CLIENT_APPROVER in principal.roles:
+    if client_approval_required and Role.CLIENT_APPROVER in roles:
         sides.add(ApprovalSide.CLIENT)
     if not sides:
         raise ConflictError(

@@ -272,12 +272,15 @@ def _edited(session: AsyncSession, principal: Principal, item: ContentItem) -> N
     """Mark an edit; editing a rejected item reopens it as a draft."""
     review.require_editable(item.status)
     if item.status == ReviewState.REJECTED:
-        _record(session, item, ReviewAction.EDIT, ReviewState.DRAFT, *_who(principal))
+        _record(session, item, ReviewAction.EDIT, ReviewState.DRAFT, *_who(principal, item))
     item.updated_at = _now()
 
 
-def _who(principal: Principal) -> tuple[str, list[str]]:
-    return principal.subject, [role.value for role in principal.roles]
+def _who(principal: Principal, item: ContentItem) -> tuple[str, list[str]]:
+    """Who acts on ``item``, and the roles it holds in the item's organisation."""
+    return principal.subject, [
+        role.value for role in sorted(principal.roles_in(item.organization_id))
+    ]
 
 
 async def update_item(
@@ -346,7 +349,12 @@ async def submit(
         raise PlatformRuleViolationError(violations)
     item.agency_approved_by = item.client_approved_by = None
     _record(
-        session, item, ReviewAction.SUBMIT, ReviewState.IN_REVIEW, *_who(principal), note.comment
+        session,
+        item,
+        ReviewAction.SUBMIT,
+        ReviewState.IN_REVIEW,
+        *_who(principal, item),
+        note.comment,
     )
     await session.flush()
     await emit(
@@ -368,7 +376,9 @@ async def approve(
 ) -> ContentItem:
     item = await require_item(session, item_id)
     review.require_state(item.status, frozenset({ReviewState.IN_REVIEW}), "approve")
-    sides = review.approval_sides(principal, item.client_approval_required)
+    sides = review.approval_sides(
+        principal.roles_in(item.organization_id), item.client_approval_required
+    )
     recorded = {
         review.ApprovalSide.AGENCY: item.agency_approved_by,
         review.ApprovalSide.CLIENT: item.client_approved_by,
@@ -386,7 +396,7 @@ async def approve(
         item.agency_approved_by, item.client_approved_by, item.client_approval_required
     )
     to_state = ReviewState.APPROVED if complete else ReviewState.IN_REVIEW
-    _record(session, item, ReviewAction.APPROVE, to_state, *_who(principal), note.comment)
+    _record(session, item, ReviewAction.APPROVE, to_state, *_who(principal, item), note.comment)
     await session.flush()
     if complete and item.agency_approved_by is not None:
         await emit(
@@ -438,14 +448,14 @@ async def reject(
 ) -> ContentItem:
     item = await require_item(session, item_id)
     review.require_state(item.status, frozenset({ReviewState.IN_REVIEW}), "reject")
-    review.approval_sides(principal, item.client_approval_required)
+    review.approval_sides(principal.roles_in(item.organization_id), item.client_approval_required)
     item.agency_approved_by = item.client_approved_by = None
     _record(
         session,
         item,
         ReviewAction.REJECT,
         ReviewState.REJECTED,
-        *_who(principal),
+        *_who(principal, item),
         rejection.comment,
     )
     await session.flush()

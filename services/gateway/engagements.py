@@ -26,10 +26,12 @@ Result = TypeVar("Result", bound=BaseModel)
 REFUSAL_STATUS = {"not-found": 404, "forbidden": 403, "validation-error": 422, "conflict": 409}
 
 
-def actor_of(principal: Principal) -> Actor:
+def actor_of(principal: Principal, engagement: EngagementOut) -> Actor:
+    """The caller as the engagement's workflow sees it: its roles in the engagement's
+    organisation."""
     return Actor(
         subject=principal.subject,
-        roles=sorted(principal.roles),
+        roles=sorted(principal.roles_in(engagement.organization_id)),
         organizations=sorted(principal.organizations),
         all_organizations=principal.all_organizations,
     )

@@ -20,21 +20,20 @@ from services.listening.schemas import (
     QueryStop,
 )
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import FORWARDED_PREFIX_HEADER
 
 router = APIRouter(prefix="/listening/queries", tags=["listening"])
 mentions_router = APIRouter(prefix="/listening", tags=["listening"])
 
 # The roles that manage an engagement and connect its channels.
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=QueryOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Switch on a listening query: a boolean expression read from its sources, for an "
     "organisation and optionally one of its engagements (admin, manager); a bad expression is a "
     "422 naming its position",
@@ -66,7 +65,7 @@ async def get_listening_query(query_id: uuid.UUID, session: SessionDep) -> Query
 @router.post(
     "/{query_id}/stop",
     response_model=QueryOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Stop a listening query for good (admin, manager); a stopped query answers as it "
     "was stopped",
 )
@@ -114,7 +113,7 @@ async def get_mention(mention_id: uuid.UUID, session: SessionDep) -> MentionOut:
 @mentions_router.get(
     "/dead-letters",
     response_model=list[DeadLetterOut],
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Messages ingestion could not read, newest first, with the reason (admin, manager)",
 )
 async def list_dead_letters(

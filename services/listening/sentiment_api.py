@@ -17,20 +17,18 @@ from services.listening.sentiment_schemas import (
 )
 from services.listening.training_runs import TrainingRuns
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 router = APIRouter(prefix="/listening", tags=["listening"])
 
 # The agency's people who read mentions closely (there is no analyst role): a client's people
 # see mentions but do not relabel them.
-CORRECT = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-TRAIN = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 @router.post(
     "/mentions/{mention_id}/sentiment",
     response_model=MentionOut,
-    dependencies=[CORRECT],
+    dependencies=[AUTHORIZED],
     summary="Correct a mention's sentiment (admin, manager, editor): the mention reads as "
     "corrected (model version manual) and the correction trains the organisation's model",
 )
@@ -47,7 +45,7 @@ async def correct_mention_sentiment(
     "/sentiment-models",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SentimentTrainingOut,
-    dependencies=[TRAIN],
+    dependencies=[AUTHORIZED],
     summary="Train the organisation's sentiment model on its corrections (admin, manager): "
     "starts TrainOrganizationSentimentModel; 409 with too few corrections",
 )

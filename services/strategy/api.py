@@ -20,20 +20,18 @@ from services.strategy.schemas import (
     OrganizationOut,
 )
 from shared.app import Runtime, SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import next_page_link
 
 router = APIRouter(tags=["strategy"])
-
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 @router.post(
     "/organizations",
     status_code=status.HTTP_201_CREATED,
     response_model=OrganizationOut,
-    dependencies=[MANAGE],
-    summary="Register a client organisation (admin, manager)",
+    dependencies=[AUTHORIZED],
+    summary="Register a client organisation (admin, in every organisation)",
 )
 async def create_organization(
     body: OrganizationCreate, session: SessionDep, principal: CurrentPrincipal
@@ -65,7 +63,7 @@ async def get_organization(
     "/engagements",
     status_code=status.HTTP_201_CREATED,
     response_model=EngagementOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Store an engagement; its engagement_created event starts its lifecycle "
     "(admin, manager)",
 )
@@ -91,7 +89,7 @@ async def list_engagements(
 ) -> list[EngagementListed]:
     # One more than the page: whether a next page exists, in the same query.
     beyond_page = filters.model_copy(update={"limit": filters.limit + 1})
-    found = await repository.list_engagements(session, beyond_page, principal.roles)
+    found = await repository.list_engagements(session, beyond_page, principal)
     if len(found) > filters.limit:
         response.headers["Link"] = next_page_link(request, filters.limit, filters.offset)
     return [

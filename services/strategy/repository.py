@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.lifecycle.schemas import EngagementFilters
 from services.strategy.models import Engagement, EngagementSummary, Organization
+from shared.auth import Principal
 
 
 async def get_organization(
@@ -27,10 +28,10 @@ async def get_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Eng
 
 
 async def list_engagements(
-    session: AsyncSession, filters: EngagementFilters, roles: Collection[str]
+    session: AsyncSession, filters: EngagementFilters, principal: Principal
 ) -> Sequence[tuple[Engagement, EngagementSummary | None]]:
-    """One page of engagements with their summaries, newest first, in one query; ``roles`` are
-    the caller's, for ``waiting_for_me``."""
+    """One page of engagements with their summaries, newest first, in one query; for
+    ``waiting_for_me``, those waiting for a role the caller holds in their organisation."""
     statement = (
         select(Engagement, EngagementSummary)
         .outerjoin(EngagementSummary, EngagementSummary.engagement_id == Engagement.id)
@@ -45,5 +46,18 @@ async def list_engagements(
     if filters.phase is not None:
         statement = statement.where(EngagementSummary.phase == filters.phase.value)
     if filters.waiting_for_me:
-        statement = statement.where(EngagementSummary.waiting_roles.overlap(sorted(roles)))
+        statement = statement.where(_waiting_for(principal))
     return [(engagement, summary) for engagement, summary in (await session.execute(statement))]
+
+
+def _waiting_for(principal: Principal) -> ColumnElement[bool]:
+    """Engagements waiting for a role ``principal`` holds in the engagement's organisation."""
+    waiting = EngagementSummary.waiting_roles
+    conditions = [
+        (Engagement.organization_id == organization_id) & waiting.overlap(sorted(roles))
+        for organization_id, roles in principal.organization_roles.items()
+        if roles
+    ]
+    if principal.agency_roles:
+        conditions.append(waiting.overlap(sorted(principal.agency_roles)))
+    return or_(false(), *conditions)

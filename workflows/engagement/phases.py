@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from shared.auth import Role
 from shared.domain import Phase
+from shared.permissions import allowed_roles
 from workflows.engagement.messages import Gate, LifecycleTiming
 
 PHASES: tuple[Phase, ...] = tuple(Phase)
@@ -44,11 +45,13 @@ STRATEGY_DELIVERABLES: dict[Phase, dict[str, str]] = {
     },
 }
 
-# Roles that steer the engagement: pause, resume, cancel; overdue tasks escalate to them.
-CONTROL_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+# Roles that steer the engagement: pause, resume, cancel; overdue tasks escalate to them. The
+# permission matrix says who may; the workflow checks it again on the actor's roles in the
+# engagement's organisation.
+CONTROL_ROLES = allowed_roles("pauseEngagement")
 ESCALATION_ROLE = Role.MANAGER
 # The client or a manager may ask for an ad-hoc intervention once the engagement is live.
-INTERVENTION_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER})
+INTERVENTION_ROLES = allowed_roles("requestIntervention")
 
 
 def next_phase(phase: Phase) -> Phase | None:

@@ -22,13 +22,11 @@ from services.content.contests.schemas import (
 )
 from services.content.models import engagements
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 router = APIRouter(prefix="/contests", tags=["contests"])
 engagement_router = APIRouter(prefix="/engagements/{engagement_id}/contests", tags=["contests"])
 
-WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
 # A contest's draws are numbered from 1 in a PostgreSQL integer.
 DrawNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -37,7 +35,7 @@ DrawNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContestOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Create a draft contest for the engagement's organisation (admin, manager, editor)",
 )
 async def create_contest(
@@ -72,7 +70,7 @@ async def get_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
 @router.put(
     "/{contest_id}",
     response_model=ContestOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Replace a draft contest's rules; 409 once it is open (admin, manager, editor)",
 )
 async def update_contest(
@@ -84,7 +82,7 @@ async def update_contest(
 @router.post(
     "/{contest_id}/open",
     response_model=ContestOut,
-    dependencies=[DECIDE],
+    dependencies=[AUTHORIZED],
     summary="Open a draft contest to entries (admin, manager)",
 )
 async def open_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut:
@@ -95,7 +93,7 @@ async def open_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOut
 @router.post(
     "/{contest_id}/close",
     response_model=ContestOut,
-    dependencies=[DECIDE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Close an open contest; late mentions dated within it still count until the draw "
         "(admin, manager)"
@@ -109,7 +107,7 @@ async def close_contest(contest_id: uuid.UUID, session: SessionDep) -> ContestOu
     "/{contest_id}/entries",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     responses={200: {"model": EntryOut, "description": "This mention was already recorded"}},
     summary="Record an entry, accepted or rejected with its reason (admin, manager, editor)",
 )
@@ -143,7 +141,7 @@ async def list_contest_entries(
     "/{contest_id}/draw",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ContestOut,
-    dependencies=[DECIDE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Draw the winners of a closed contest: starts ContestClaimWorkflow, which draws, "
         "waits for claims and publishes the result (admin, manager)"
@@ -185,7 +183,7 @@ async def verify_contest_draw(
 @router.post(
     "/{contest_id}/claims",
     response_model=EntryOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Record a winner's claim before its deadline (admin, manager, editor)",
 )
 async def record_prize_claim(

@@ -21,12 +21,9 @@ from services.content.plan.schemas import (
     file_responses,
 )
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 router = APIRouter(prefix="/engagements/{engagement_id}/plan", tags=["editorial plan"])
-
-WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-APPROVE = require_roles(Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER)
 
 
 def attachment(body: str, media_type: str, filename: str) -> Response:
@@ -42,7 +39,7 @@ def attachment(body: str, media_type: str, filename: str) -> Response:
     status_code=status.HTTP_201_CREATED,
     response_model=PlanOut,
     responses={200: {"model": PlanOut, "description": "Regenerated, or unchanged"}},
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Generate the editorial plan from editorial rules, or regenerate it keeping "
         "filled slots (admin, manager, editor)"
@@ -92,7 +89,7 @@ async def get_plan_coverage(engagement_id: uuid.UUID, session: SessionDep) -> Co
 @router.post(
     "/approval",
     response_model=PlanOut,
-    dependencies=[APPROVE],
+    dependencies=[AUTHORIZED],
     summary="Approve the plan (admin, manager, client_approver of its organisation)",
 )
 async def approve_plan(
@@ -110,7 +107,7 @@ async def approve_plan(
 @router.put(
     "/slots/{slot_id}",
     response_model=SlotOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Fill a slot with a content variant (admin, manager, editor)",
 )
 async def fill_slot(

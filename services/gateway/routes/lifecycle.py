@@ -50,7 +50,7 @@ async def decide_approval(
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ApprovalOutcome:
-    update = ApprovalRequest(actor=actor_of(principal), **body.model_dump())
+    update = ApprovalRequest(actor=actor_of(principal, engagement), **body.model_dump())
     return await engagements.update(engagement, APPROVE_UPDATE, update, ApprovalOutcome)
 
 
@@ -87,7 +87,7 @@ async def complete_task(
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> Task:
-    update = TaskCompletion(actor=actor_of(principal), task_id=task_id, note=body.note)
+    update = TaskCompletion(actor=actor_of(principal, engagement), task_id=task_id, note=body.note)
     return await engagements.update(engagement, COMPLETE_TASK_UPDATE, update, Task)
 
 
@@ -102,7 +102,7 @@ async def request_intervention(
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> Intervention:
-    update = InterventionRequest(actor=actor_of(principal), **body.model_dump())
+    update = InterventionRequest(actor=actor_of(principal, engagement), **body.model_dump())
     return await engagements.update(engagement, REQUEST_INTERVENTION_UPDATE, update, Intervention)
 
 
@@ -113,7 +113,7 @@ async def _control(
     engagements: EngagementsDep,
     principal: CurrentPrincipal,
 ) -> ControlOutcome:
-    update = ControlRequest(actor=actor_of(principal), reason=body.reason)
+    update = ControlRequest(actor=actor_of(principal, engagement), reason=body.reason)
     return await engagements.update(engagement, name, update, ControlOutcome)
 
 

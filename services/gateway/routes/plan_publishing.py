@@ -18,7 +18,7 @@ from services.content.plan.schemas import PlanCalendar, PlanStatus
 from services.gateway.deps import EngagementDep, EngagementsDep, ServicesDep
 from services.publisher.schemas import ConnectionOut
 from shared import task_queues
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.domain import Channel
 from shared.errors import FieldError, NotFoundError, ProblemError, validation_problem
 from shared.settings import Settings
@@ -104,7 +104,7 @@ async def _require_connections(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PlanPublishingStarted,
-    dependencies=[require_roles(Role.ADMIN, Role.MANAGER)],
+    dependencies=[AUTHORIZED],
     summary="Publish the approved editorial plan: starts PublishPlanWorkflow, which schedules a "
     "post for every future slot filled with an approved variant (admin, manager)",
 )

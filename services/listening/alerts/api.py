@@ -28,22 +28,20 @@ from services.listening.alerts.schemas import (
     ResolveIn,
 )
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 alerts_router = APIRouter(prefix="/listening", tags=["listening"])
 
 # The roles that manage an engagement set its rules.
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 # The agency's people who watch mentions (there is no analyst role: editors are the analysts)
 # answer alerts; a client's people see them.
-ANSWER = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 
 
 @alerts_router.post(
     "/engagements/{engagement_id}/alert-rules",
     status_code=status.HTTP_201_CREATED,
     response_model=AlertRuleOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Add an alert rule to an engagement (admin, manager): a volume spike, a negative "
     "share spike or keywords, over its mentions or one query's",
 )
@@ -68,7 +66,7 @@ async def list_alert_rules(engagement_id: uuid.UUID, session: SessionDep) -> lis
 @alerts_router.patch(
     "/alert-rules/{rule_id}",
     response_model=AlertRuleOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Change an alert rule's name, keywords or figures, or switch it off (admin, manager)",
 )
 async def update_alert_rule(
@@ -81,7 +79,7 @@ async def update_alert_rule(
     "/alert-rules/{rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Delete an alert rule (admin, manager); its alerts stay",
 )
 async def delete_alert_rule(rule_id: uuid.UUID, session: SessionDep) -> Response:
@@ -112,7 +110,7 @@ async def get_alert(alert_id: uuid.UUID, session: SessionDep) -> AlertOut:
 @alerts_router.post(
     "/alerts/{alert_id}/acknowledge",
     response_model=AlertOut,
-    dependencies=[ANSWER],
+    dependencies=[AUTHORIZED],
     summary="Acknowledge an open alert (admin, manager, editor): its escalation stops; 409 "
     "once acknowledged or resolved",
 )
@@ -137,7 +135,7 @@ async def acknowledge_alert(
 @alerts_router.post(
     "/alerts/{alert_id}/resolve",
     response_model=AlertOut,
-    dependencies=[ANSWER],
+    dependencies=[AUTHORIZED],
     summary="Resolve an alert with a note saying how (admin, manager, editor); an open one is "
     "acknowledged by the same stroke; 409 once resolved",
 )

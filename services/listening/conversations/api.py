@@ -32,14 +32,12 @@ from services.listening.conversations.schemas import (
 from services.listening.conversations.triage import Category
 from services.listening.models import Conversation, engagements
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import next_page_link
 
 conversations_router = APIRouter(prefix="/listening", tags=["conversations"])
 
 # Everyone who works the inbox; a client viewer only reads it.
-WORK = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR, Role.CLIENT_APPROVER)
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 PAGE_LIMIT = 100
 
 
@@ -115,7 +113,7 @@ async def get_conversation(conversation_id: uuid.UUID, session: SessionDep) -> C
 @conversations_router.post(
     "/conversations/{conversation_id}/triage",
     response_model=ConversationOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Re-triage a conversation: its category and why",
 )
 async def retriage_conversation(
@@ -129,7 +127,7 @@ async def retriage_conversation(
 @conversations_router.post(
     "/conversations/{conversation_id}/assign",
     response_model=ConversationOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Assign a conversation to a person (subject) or a role; neither unassigns it",
 )
 async def assign_conversation(
@@ -144,7 +142,7 @@ async def assign_conversation(
     "/conversations/{conversation_id}/notes",
     response_model=NoteOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Add an internal note (never sent to the author)",
 )
 async def add_conversation_note(
@@ -158,7 +156,7 @@ async def add_conversation_note(
 @conversations_router.post(
     "/conversations/{conversation_id}/close",
     response_model=ConversationOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Close a conversation not closed or ignored; its resolution time is stored",
 )
 async def close_conversation(
@@ -172,7 +170,7 @@ async def close_conversation(
 @conversations_router.post(
     "/conversations/{conversation_id}/ignore",
     response_model=ConversationOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Ignore a conversation not answered yet (spam, nothing to say)",
 )
 async def ignore_conversation(
@@ -186,7 +184,7 @@ async def ignore_conversation(
 @conversations_router.post(
     "/conversations/{conversation_id}/reopen",
     response_model=ConversationOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Reopen a closed or ignored conversation (409 while its author has another open)",
 )
 async def reopen_conversation(conversation_id: uuid.UUID, session: SessionDep) -> ConversationOut:
@@ -259,7 +257,7 @@ async def list_saved_replies(
     "/saved-replies",
     response_model=SavedReplyOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Save a reply for the organisation's inbox",
 )
 async def create_saved_reply(
@@ -274,7 +272,7 @@ async def create_saved_reply(
 @conversations_router.put(
     "/saved-replies/{saved_reply_id}",
     response_model=SavedReplyOut,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Change a saved reply",
 )
 async def update_saved_reply(
@@ -288,7 +286,7 @@ async def update_saved_reply(
 @conversations_router.delete(
     "/saved-replies/{saved_reply_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[WORK],
+    dependencies=[AUTHORIZED],
     summary="Delete a saved reply (replies already sent keep their text)",
 )
 async def delete_saved_reply(saved_reply_id: uuid.UUID, session: SessionDep) -> None:
@@ -298,7 +296,7 @@ async def delete_saved_reply(saved_reply_id: uuid.UUID, session: SessionDep) -> 
 @conversations_router.get(
     "/engagements/{engagement_id}/inbox-settings",
     response_model=InboxSettingsOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="An engagement's first-response target and business hours (admin, manager)",
 )
 async def get_inbox_settings(engagement_id: uuid.UUID, session: SessionDep) -> InboxSettingsOut:
@@ -312,7 +310,7 @@ async def get_inbox_settings(engagement_id: uuid.UUID, session: SessionDep) -> I
 @conversations_router.put(
     "/engagements/{engagement_id}/inbox-settings",
     response_model=InboxSettingsOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Set an engagement's first-response target and business hours (admin, manager); "
     "conversations opened from now on follow them",
 )

@@ -18,14 +18,14 @@ from services.listening.notifications.schemas import (
 )
 from services.listening.notifications.service import SecretVault
 from shared.app import SessionDep, SettingsDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import next_page_link
 
 # Channels say where an organisation's alerts go: the roles that manage its engagements.
 notifications_router = APIRouter(
     prefix="/listening/notifications",
     tags=["listening"],
-    dependencies=[require_roles(Role.ADMIN, Role.MANAGER)],
+    dependencies=[AUTHORIZED],
 )
 
 

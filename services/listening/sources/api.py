@@ -11,19 +11,18 @@ from services.listening.sources import service
 from services.listening.sources.schemas import SourceCreate, SourceOut, SourceStatus
 from services.listening.sources.service import SourceVault
 from shared.app import SessionDep, SettingsDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 sources_router = APIRouter(prefix="/listening/sources", tags=["listening"])
 
 # The roles that manage an engagement and connect its channels.
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 @sources_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SourceOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Add a source of mentions: a feed, a Mastodon hashtag, a connected channel's "
     "comments, a webhook (admin, manager); its token or secret is stored sealed",
 )
@@ -61,7 +60,7 @@ async def get_listening_source(source_id: uuid.UUID, session: SessionDep) -> Sou
 @sources_router.post(
     "/{source_id}/stop",
     response_model=SourceOut,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Stop reading a source for good (admin, manager); a stopped source answers as it "
     "was stopped",
 )

@@ -36,7 +36,7 @@ from services.listening.sources.webhooks import (
     MetaDelivery,
 )
 from shared.app import Runtime, SettingsDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.db.scoping import SYSTEM, Scope
 from shared.db.session import session_scope
 from shared.errors import FieldError, NotFoundError, ProblemError, field_path, validation_problem
@@ -48,8 +48,6 @@ SPOOLED_IN_MEMORY_BYTES = 1024 * 1024
 
 push_router = APIRouter(prefix="/listening/sources", tags=["listening"])
 webhook_router = APIRouter(prefix="/listening/sources", tags=["listening webhooks"])
-
-MANAGE = require_roles(Role.ADMIN, Role.MANAGER)
 
 
 class WebhookReceived(BaseModel):
@@ -288,7 +286,7 @@ def _file_problem(check: imports.FileCheck) -> ProblemError:
     "/{source_id}/imports",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportAccepted,
-    dependencies=[MANAGE],
+    dependencies=[AUTHORIZED],
     summary="Import a file of mentions into an import source (admin, manager): CSV with a "
     "header row or JSON Lines; all or nothing, see docs/listening.md",
     responses={

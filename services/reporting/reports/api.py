@@ -19,13 +19,11 @@ from services.reporting.reports.schemas import (
     ReportRejection,
 )
 from shared.app import SessionDep, SettingsDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import next_page_link
 
 reports_router = APIRouter(tags=["reports"])
 
-REQUEST = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-DECIDE = require_roles(Role.ADMIN, Role.MANAGER)
 PAGE_LIMIT = 100
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 
@@ -42,7 +40,7 @@ ReportRunsDep = Annotated[ReportRuns, Depends(_report_runs)]
     "/engagements/{engagement_id}/reports",
     response_model=ReportDetail,
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[REQUEST],
+    dependencies=[AUTHORIZED],
     summary="Request a report of an engagement for any period: it is rendered as HTML and PDF, "
     "then waits for a manager's approval before the client sees it",
 )
@@ -101,7 +99,7 @@ async def get_report(
 @reports_router.post(
     "/reports/{report_id}/approve",
     response_model=ReportDetail,
-    dependencies=[DECIDE],
+    dependencies=[AUTHORIZED],
     summary="Approve a rendered report: it is delivered to the client (409 unless it awaits "
     "approval, so approving twice is a 409)",
 )
@@ -121,7 +119,7 @@ async def approve_report(
 @reports_router.post(
     "/reports/{report_id}/reject",
     response_model=ReportDetail,
-    dependencies=[DECIDE],
+    dependencies=[AUTHORIZED],
     summary="Send a rendered report back with the reason; it is not delivered (request a new "
     "one once the figures are right)",
 )

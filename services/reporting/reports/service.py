@@ -73,8 +73,9 @@ def check_period(starts_at: datetime, ends_at: datetime, max_days: int) -> None:
         )
 
 
-def _is_agency(principal: Principal) -> bool:
-    return principal.has_any_role(AGENCY_ROLES)
+def _is_agency(principal: Principal, organization_id: uuid.UUID) -> bool:
+    """Whether the caller is the agency for this organisation's reports."""
+    return principal.holds_in(organization_id, AGENCY_ROLES)
 
 
 def _fact(report: Report) -> dict[str, Any]:
@@ -118,7 +119,8 @@ async def require(session: AsyncSession, report_id: uuid.UUID, principal: Princi
     """The report, if the caller may see it: the agency always, the client once delivered."""
     report = await repository.get(session, report_id)
     if report is None or (
-        not _is_agency(principal) and report.status != ReportStatus.DELIVERED.value
+        not _is_agency(principal, report.organization_id)
+        and report.status != ReportStatus.DELIVERED.value
     ):
         raise NotFoundError("report", report_id)
     return report
@@ -159,9 +161,9 @@ async def list_reports(
     limit: int,
     offset: int,
 ) -> list[ReportOut]:
-    await engagements.require(session, engagement_id, wait_seconds=0)
+    organization_id = await engagements.require(session, engagement_id, wait_seconds=0)
     found = await repository.of_engagement(session, engagement_id, limit=limit, offset=offset)
-    if not _is_agency(principal):
+    if not _is_agency(principal, organization_id):
         found = [report for report in found if report.status == ReportStatus.DELIVERED.value]
     return await outputs(session, found)
 
@@ -373,7 +375,7 @@ async def record_render_failure(
 
 async def _awaiting(session: AsyncSession, report_id: uuid.UUID, principal: Principal) -> Report:
     report = await repository.get(session, report_id, lock=True)
-    if report is None or not _is_agency(principal):
+    if report is None or not _is_agency(principal, report.organization_id):
         raise NotFoundError("report", report_id)
     if report.status != ReportStatus.AWAITING_APPROVAL.value:
         raise ConflictError(

@@ -10,18 +10,16 @@ from services.strategy.assets import repository, service
 from services.strategy.assets.schemas import AssetDetails, AssetKind, AssetOut
 from services.strategy.service import require_organization
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 router = APIRouter(prefix="/organizations/{organization_id}/assets", tags=["assets"])
-
-WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=AssetOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Record an asset of the client: account, website, newsletter, event or offline "
         "touchpoint (admin, manager, editor)"
@@ -69,7 +67,7 @@ async def get_asset(
 @router.put(
     "/{asset_id}",
     response_model=AssetOut,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Replace an asset's details (admin, manager, editor)",
 )
 async def replace_asset(
@@ -86,7 +84,7 @@ async def replace_asset(
 @router.delete(
     "/{asset_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary="Remove an asset (admin, manager, editor)",
 )
 async def remove_asset(

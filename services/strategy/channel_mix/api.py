@@ -9,11 +9,11 @@ from fastapi import APIRouter, Response, status
 from services.strategy.channel_mix import scoring
 from services.strategy.channel_mix.schemas import ChannelMixInputs
 from services.strategy.deliverables import service
-from services.strategy.deliverables.api import WRITE, saved_response
+from services.strategy.deliverables.api import saved_response
 from services.strategy.deliverables.kinds import DeliverableKind
 from services.strategy.deliverables.schemas import DeliverableOut
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal
+from shared.auth import AUTHORIZED, CurrentPrincipal
 
 router = APIRouter(tags=["deliverables"])
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["deliverables"])
     response_model=DeliverableOut,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}},
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Score every channel for the personas, objectives, producible content and effort; "
         "store the result as a channel_mix version (admin, manager, editor)"

@@ -24,13 +24,10 @@ from services.strategy.deliverables.schemas import (
 )
 from services.strategy.service import require_engagement
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, current_principal, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal, current_principal
 
 router = APIRouter(tags=["deliverables"])
 
-WRITE = require_roles(Role.ADMIN, Role.MANAGER, Role.EDITOR)
-# Which of these may approve depends on the kind; the service checks it.
-APPROVE = require_roles(Role.ADMIN, Role.MANAGER, Role.CLIENT_APPROVER)
 
 DELIVERABLES = "/engagements/{engagement_id}/deliverables"
 # PostgreSQL integers: a larger number could never name a version.
@@ -91,7 +88,7 @@ async def list_deliverables(
     response_model=DeliverableOut,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": DeliverableOut, "description": "Unchanged: the latest version"}},
-    dependencies=[WRITE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Save a new draft version of an authored deliverable; the body follows the kind's "
         "schema (admin, manager, editor)"
@@ -176,7 +173,7 @@ async def get_deliverable_version(
 @router.post(
     DELIVERABLES + "/{kind}/versions/{version}/approve",
     response_model=DeliverableOut,
-    dependencies=[APPROVE],
+    dependencies=[AUTHORIZED],
     summary=(
         "Approve the latest version; approved versions are immutable (admin, manager; "
         "client_approver for brief, objectives, editorial_rules, graphic_line)"

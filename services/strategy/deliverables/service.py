@@ -219,9 +219,10 @@ async def summaries(session: AsyncSession, engagement_id: uuid.UUID) -> list[Del
     return list(by_kind.values())
 
 
-def _require_approver(principal: Principal, kind: DeliverableKind) -> None:
+def _require_approver(roles: frozenset[Role], kind: DeliverableKind) -> None:
+    """403 unless ``roles`` (the caller's, in the engagement's organisation) approve ``kind``."""
     allowed = approver_roles(kind)
-    if not principal.has_any_role(allowed):
+    if not roles & allowed:
         raise ProblemError(
             403,
             "forbidden",
@@ -238,8 +239,9 @@ async def approve(
     version: int,
     comment: str,
 ) -> Deliverable:
-    _require_approver(principal, kind)
     engagement = await _locked_engagement(session, engagement_id)
+    roles = principal.roles_in(engagement.organization_id)
+    _require_approver(roles, kind)
     deliverable = await find_version(session, engagement.id, kind, version)
     if deliverable.status == DeliverableStatus.APPROVED:
         raise ConflictError(
@@ -254,9 +256,7 @@ async def approve(
             version=version,
             latest_version=latest.version,
         )
-    approved_as: Literal["agency", "client"] = (
-        "agency" if principal.has_any_role(AGENCY_APPROVERS) else "client"
-    )
+    approved_as: Literal["agency", "client"] = "agency" if roles & AGENCY_APPROVERS else "client"
     deliverable.status = DeliverableStatus.APPROVED.value
     deliverable.approved_by = principal.subject
     deliverable.approved_as = approved_as

@@ -4,7 +4,9 @@ source, all or nothing, bounded in bytes, rows and errors."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 
@@ -241,3 +243,66 @@ async def test_only_managers_of_the_sources_organisation_import_into_an_import_s
         headers={**platform.auth(Role.MANAGER), "Content-Type": "text/csv"},
     )
     assert not_an_import.status_code == 404
+
+
+class ReadCounting(io.BytesIO):
+    """A spooled file that remembers how far it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.furthest = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        self.furthest = max(self.furthest, self.tell())
+        return chunk
+
+    def read1(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read1(size)
+        self.furthest = max(self.furthest, self.tell())
+        return chunk
+
+
+def test_checking_stops_reading_at_the_error_cap() -> None:
+    file = ReadCounting(b"{not json\n" * 1_000_000)
+    check = imports.check_file(file, imports.ImportFormat.JSONL)
+    assert check.truncated
+    assert len(check.errors) == imports.MAX_IMPORT_ERRORS
+    assert check.errors[-1].line == imports.MAX_IMPORT_ERRORS
+    # 100 lines of 10 bytes, and the read-ahead of one buffer: not the file's 10 MB.
+    assert file.furthest < 64 * 1024, file.furthest
+
+
+def test_checking_stops_reading_at_the_row_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imports, "MAX_IMPORT_ROWS", 50)
+    header = b"external_id,author,text,published_at\n"
+    rows = b"".join(b"n-%d,anna,Testo,2027-04-01T10:00:00Z\n" % n for n in range(200_000))
+    file = ReadCounting(header + rows)
+    check = imports.check_file(file, imports.ImportFormat.CSV)
+    assert check.too_many_rows
+    assert check.rows == 50
+    assert not check.errors
+    assert file.furthest < 64 * 1024, file.furthest
+
+
+def test_an_overlong_json_line_is_an_error_without_being_held() -> None:
+    valid = {
+        "external_id": "x",
+        "author": "a",
+        "text": "t",
+        "published_at": "2027-01-01T00:00:00Z",
+    }
+    overlong = json.dumps({**valid, "text": "x" * (8 * 1024 * 1024)}).encode()
+    file = io.BytesIO(json.dumps(valid).encode() + b"\n" + overlong + b"\n" + b"{bad\n")
+    tracemalloc.start()
+    try:
+        check = imports.check_file(file, imports.ImportFormat.JSONL)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(error.line, error.type) for error in check.errors] == [
+        (2, "line_too_long"),
+        (3, "json_invalid"),
+    ]
+    # The 8 MiB line was skipped a piece at a time.
+    assert peak < 4 * 1024 * 1024, peak

@@ -6,7 +6,8 @@ only when every line is valid a second time to publish (``valid_mentions``), so 
 bad line publishes nothing. Both reads stream from the spooled file: what is held in memory is
 at most ``MAX_IMPORT_ERRORS`` errors, or one chunk of mentions. Reading stops at
 ``MAX_IMPORT_ROWS`` rows and at ``MAX_IMPORT_ERRORS`` errors; the bytes are bounded while the
-body is spooled (``push_api.py``)."""
+body is spooled (``push_api.py``), and a JSON line at ``MAX_LINE_CHARS`` (a CSV cell at the csv
+module's field limit) is an error without being read whole."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
 MAX_IMPORT_ERRORS = 100
 PUBLISH_CHUNK = 1_000
+# The longest JSON line read: a mention at its maxima, every character escaped, is about 130k.
+MAX_LINE_CHARS = 256 * 1024
 
 COLUMNS = (
     "external_id",
@@ -175,8 +178,23 @@ def _csv_lines(text: IO[str]) -> Iterator[_Line]:
         )
 
 
+def _bounded_lines(text: IO[str]) -> Iterator[str | None]:
+    """The text's lines, or None for a line longer than ``MAX_LINE_CHARS`` (skipped unread)."""
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        if len(line) <= MAX_LINE_CHARS or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+            pass
+        yield None
+
+
 def _jsonl_lines(text: IO[str]) -> Iterator[_Line]:
-    for number, line in enumerate(text, start=1):
+    for number, line in enumerate(_bounded_lines(text), start=1):
+        if line is None:
+            message = f"longer than {MAX_LINE_CHARS} characters"
+            yield _Line(number, None, LineError(number, "line", message, "line_too_long"))
+            continue
         if not line.strip():
             continue
         try:

@@ -71,9 +71,11 @@ from shared.settings import (
     Credential,
     DatabaseRolesSettings,
     EventSettings,
+    RateLimitSettings,
     ServiceName,
     Settings,
     TemporalSettings,
+    TokenBucketSettings,
 )
 from shared.telemetry import temporal_interceptors
 from tests.activity_probe import ActivityProbeWorkflow, run_activity
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from tests.publisher_helpers import SandboxAccount
 
 RUN_ID = uuid.uuid4().hex[:8]
+GENEROUS_BUCKET = TokenBucketSettings(per_second=100_000.0, burst=100_000)
 # What the services' workers consume, besides relaying their outboxes.
 SUBSCRIPTIONS = [
     content_engagements.subscription,
@@ -184,6 +187,17 @@ async def settings(base_settings: Settings, temporal_env: WorkflowEnvironment) -
             # Generous limits: tests about rate limiting set their own faults.
             "sandbox": base_settings.sandbox.model_copy(
                 update={"rate_limit_per_second": 1000.0, "rate_limit_burst": 1000}
+            ),
+            # The tests all call as one subject: the gateway's own limits are tested on their own.
+            "gateway": base_settings.gateway.model_copy(
+                update={
+                    "rate_limits": RateLimitSettings(
+                        read=GENEROUS_BUCKET,
+                        write=GENEROUS_BUCKET,
+                        upload=GENEROUS_BUCKET,
+                        stream=GENEROUS_BUCKET,
+                    )
+                }
             ),
         }
     )

@@ -8,6 +8,7 @@ from services.gateway.body_limit import BodyLimit, limit_by_route
 from services.gateway.clients import Services
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
+from services.gateway.rate_limit import install_rate_limits
 from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -37,6 +38,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     )
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(BodyLimit, limit_of=limit_by_route(routes, settings.gateway))
+    # Added last, so it runs first: a caller over its budget is refused before its body is read.
+    install_rate_limits(app, settings.gateway.rate_limits, routes)
     app.state.engagements = engagements
     register_stream_schemas(app)
     app.state.services = Services.connect(settings, http, [api.service for api in apis])

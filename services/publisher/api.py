@@ -108,8 +108,10 @@ async def complete_oauth(
     summary="Re-encrypt every connection's tokens with the newest key of "
     "ENGAGE_PUBLISHER__TOKEN_KEYS (admin)",
 )
-async def rotate_keys(session: SessionDep, vault: VaultDep) -> KeysRotated:
-    return await connections.rotate_keys(session, vault)
+async def rotate_keys(
+    session: SessionDep, vault: VaultDep, principal: CurrentPrincipal
+) -> KeysRotated:
+    return await connections.rotate_keys(session, vault, principal)
 
 
 @router.get("/connections", response_model=list[ConnectionOut], summary="Channel connections")

@@ -476,6 +476,7 @@ async def record_reply_outcome(session: AsyncSession, outcome: ReplyOutcome) -> 
                 reply_id=message.id,
                 failure=message.failure,
                 failed_at=now,
+                sent_by=message.author,
             ),
         )
         return conversation
@@ -485,6 +486,20 @@ async def record_reply_outcome(session: AsyncSession, outcome: ReplyOutcome) -> 
     message.sent_at = now
     conversation.reply_failure = None
     conversation.updated_at = now
+    await facts.emit(
+        session,
+        events.CONVERSATION_REPLY_SENT,
+        conversation,
+        f"reply/{message.id}/sent",
+        events.ConversationReplySent(
+            **facts.fact_of(conversation),
+            reply_id=message.id,
+            sent_by=message.author,
+            sent_at=now,
+            platform_reply_id=message.platform_reply_id,
+            url=message.url,
+        ),
+    )
     if conversation.first_response_at is None:
         settings = await inbox_settings.engagement_settings(session, conversation.engagement_id)
         minutes = inbox_settings.calendar_of(settings).business_minutes_between(

@@ -232,6 +232,7 @@ async def connect(
                 display_name=f"bench {n}",
                 credentials=account.credentials,
                 vault=vault,
+                connected_by="bench",
             )
             for n, account in enumerate(accounts)
         ]

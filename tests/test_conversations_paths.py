@@ -184,7 +184,9 @@ async def sla_events(
 ) -> list[CloudEvent]:
     events_settings = platform.settings.events
     messages = await stream_messages(
-        nats_client.jetstream(), events_settings.stream, f"{events_settings.subject_prefix}.{name}.*"
+        nats_client.jetstream(),
+        events_settings.stream,
+        f"{events_settings.subject_prefix}.{name}.*",
     )
     return [event for event in events_of(messages) if event.subject == str(conversation_id)]
 

@@ -117,6 +117,7 @@ async def store(
             display_name=None,
             credentials=credentials,
             vault=vault,
+            connected_by="tester",
         )
         return connection.id
 

@@ -18,7 +18,7 @@ from services.publisher import connections
 from services.publisher.connectors.base import Credentials
 from services.publisher.connectors.sandbox import SandboxConnector
 from services.publisher.crypto import TokenKeyError, TokenVault
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.db.scoping import Scope
 from shared.db.session import session_scope
 from shared.settings import PublisherSettings
@@ -212,9 +212,10 @@ async def test_rotating_every_connection_onto_a_new_key(
     current = platform.settings.publisher.token_keys[0].get_secret_value()
     new = new_key()
     scope = Scope(organizations=frozenset({uuid.UUID(account.organization_id)}))
+    admin = Principal(subject="key-keeper", agency_roles=frozenset({Role.ADMIN}))
 
     async with session_scope(sessions, scope) as session:
-        outcome = await connections.rotate_keys(session, vault_of(new, current))
+        outcome = await connections.rotate_keys(session, vault_of(new, current), admin)
 
     assert (outcome.rotated, outcome.unreadable) == (1, [])
     raw = await raw_ciphertext(sessions, account.connection_id)
@@ -223,7 +224,7 @@ async def test_rotating_every_connection_onto_a_new_key(
         vault_of(current).open(raw)
     assert await raw_ciphertext(sessions, elsewhere.connection_id) == untouched
     async with session_scope(sessions, scope) as session:
-        again = await connections.rotate_keys(session, vault_of(new_key()))
+        again = await connections.rotate_keys(session, vault_of(new_key()), admin)
     assert (again.rotated, again.unreadable) == (0, [uuid.UUID(account.connection_id)])
 
 

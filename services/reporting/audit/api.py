@@ -12,19 +12,18 @@ from pydantic import AwareDatetime
 from services.reporting.audit import repository
 from services.reporting.audit.schemas import AuditEntryOut, AuditPage
 from shared.app import SessionDep
-from shared.auth import CurrentPrincipal, Role, require_roles
+from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import CURSOR_MAX_LENGTH, decode_cursor, encode_cursor, invalid_cursor
 
 audit_router = APIRouter(tags=["audit"])
 
-READ_AUDIT = require_roles(Role.ADMIN, Role.MANAGER)
 PAGE_LIMIT = 200
 
 
 @audit_router.get(
     "/organizations/{organization_id}/audit-log",
     response_model=AuditPage,
-    dependencies=[READ_AUDIT],
+    dependencies=[AUTHORIZED],
     summary="Who approved, published, replied, connected a channel or rotated token keys in an "
     "organisation, when, and how it ended: newest first, a page at a time (admin, manager)",
 )

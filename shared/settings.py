@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "engage-dev-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev
 DEV_MEDIA_URL_KEY = "engage-dev-media-key-not-for-production"
+DEV_ACTOR_SIGNING_KEY = "engage-dev-actor-key-not-for-production"
 
 Environment = Literal["dev", "test", "prod"]
 ServiceName = Literal["gateway", "strategy", "content", "publisher", "listening", "reporting"]
@@ -122,6 +123,14 @@ class TemporalSettings(BaseModel):
     api_key: SecretStr | None = None
     # ``prod`` only: accept ``tls=false`` (a Temporal reachable only on a private network).
     allow_plaintext: bool = False
+    # HMAC-SHA256 keys with which the gateway signs the actor of each workflow update it sends,
+    # newest first (signed with the first, accepted with any). Unset: a development key in
+    # ``dev``/``test``, none in ``prod`` (where only the gateway and the workflow worker get it).
+    actor_signing_keys: list[SecretStr] | None = None
+    # Workers refuse an update whose actor is unsigned, forged or older than the maximum age.
+    # Unset: on in ``prod``, off in ``dev``/``test`` (tests send updates straight to workflows).
+    verify_actors: bool | None = None
+    actor_signature_max_age_seconds: float = Field(300.0, gt=0)
 
     @model_validator(mode="after")
     def _client_certificate_comes_with_its_key(self) -> TemporalSettings:
@@ -140,6 +149,14 @@ class TemporalSettings(BaseModel):
         return bool(
             self.tls_server_ca_cert_file or self.tls_client_cert_file or self.tls_server_name
         )
+
+    def actor_keys(self, environment: Environment) -> list[bytes]:
+        if self.actor_signing_keys is None:
+            return [] if environment == "prod" else [DEV_ACTOR_SIGNING_KEY.encode()]
+        return [key.get_secret_value().encode() for key in self.actor_signing_keys]
+
+    def verifies_actors(self, environment: Environment) -> bool:
+        return self.verify_actors if self.verify_actors is not None else environment == "prod"
 
     def uses_tls(self, environment: Environment) -> bool:
         if self.tls is not None:
@@ -550,7 +567,13 @@ def _require_identity_provider(auth: AuthSettings) -> None:
 
 
 def _refuse_plaintext_temporal(temporal: TemporalSettings) -> None:
-    """Production reaches Temporal over TLS, unless the operator says its network is private."""
+    """Production reaches Temporal over TLS, unless the operator says its network is private,
+    and signs workflow updates' actors with a key of its own."""
+    if DEV_ACTOR_SIGNING_KEY.encode() in temporal.actor_keys("prod"):
+        raise ValueError(
+            "ENGAGE_TEMPORAL__ACTOR_SIGNING_KEYS holds the development key; set real keys "
+            "when ENGAGE_ENVIRONMENT=prod"
+        )
     if temporal.uses_tls("prod") or temporal.allow_plaintext:
         return
     raise ValueError(

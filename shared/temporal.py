@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from temporalio import client as temporal_client
+from temporalio import worker as temporal_worker
+from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
@@ -20,6 +29,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import TLSConfig
 
 from shared.errors import DependencyUnavailableError
@@ -32,7 +42,7 @@ async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal.address,
         data_converter=pydantic_data_converter,
-        interceptors=temporal_interceptors(),
+        interceptors=[*temporal_interceptors(), ActorSigning.from_settings(settings)],
         **connect_options(settings),
     )
 
@@ -57,6 +67,138 @@ def connect_options(settings: Settings) -> dict[str, Any]:
 
 def _pem(path: str) -> bytes | None:
     return Path(path).read_bytes() if path else None
+
+
+# The header of a workflow update that carries the signature of its ``actor``.
+ACTOR_SIGNATURE_HEADER = "engage-actor-signature"
+# How far ahead of the workflow's clock a signature may be dated (the clocks of two machines).
+ACTOR_CLOCK_SKEW_SECONDS = 60
+
+
+def actor_signature(
+    key: bytes, workflow_id: str, update: str, actor: BaseModel, issued_at: int
+) -> str:
+    """HMAC-SHA256 over what a signed update asserts: this actor, this update, this workflow,
+    at this time."""
+    message = "\n".join((workflow_id, update, actor.model_dump_json(), str(issued_at)))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _actor_of(args: Sequence[Any]) -> BaseModel | None:
+    """The ``actor`` an update's input carries (the engagement updates), or None."""
+    actor = getattr(args[0], "actor", None) if len(args) == 1 else None
+    return actor if isinstance(actor, BaseModel) else None
+
+
+class ActorSigning(temporal_client.Interceptor, temporal_worker.Interceptor):
+    """Updates carry the actor the gateway vouches for, and workflows believe only that.
+
+    On a client, every update whose input has an ``actor`` gets a signature header (with the
+    first key). On a worker that verifies, the update's validator first checks it (with any
+    key): an unsigned, forged, replayed-elsewhere or stale actor is refused as ``forbidden``
+    before the workflow's own validator sees it. Validators do not run on replay, so rotating
+    the keys never breaks a history.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        *,
+        verify: bool,
+        max_age_seconds: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = tuple(keys)
+        self.verify = verify
+        self.max_age_seconds = max_age_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ActorSigning:
+        temporal = settings.temporal
+        return cls(
+            temporal.actor_keys(settings.environment),
+            verify=temporal.verifies_actors(settings.environment),
+            max_age_seconds=temporal.actor_signature_max_age_seconds,
+        )
+
+    def intercept_client(
+        self, next: temporal_client.OutboundInterceptor
+    ) -> temporal_client.OutboundInterceptor:
+        return _SigningOutbound(next, self)
+
+    def workflow_interceptor_class(
+        self, input: temporal_worker.WorkflowInterceptorClassInput
+    ) -> type[temporal_worker.WorkflowInboundInterceptor] | None:
+        if not self.verify:
+            return None
+        signing = self
+
+        class VerifyingInbound(temporal_worker.WorkflowInboundInterceptor):
+            def handle_update_validator(self, input: temporal_worker.HandleUpdateInput) -> None:
+                actor = _actor_of(input.args)
+                if actor is not None:
+                    signing.check(
+                        workflow.info().workflow_id,
+                        input.update,
+                        actor,
+                        input.headers.get(ACTOR_SIGNATURE_HEADER),
+                        workflow.now().timestamp(),
+                    )
+                super().handle_update_validator(input)
+
+        return VerifyingInbound
+
+    def sign(self, workflow_id: str, update: str, actor: BaseModel) -> Payload | None:
+        if not self.keys:
+            return None
+        issued_at = int(self._clock())
+        signature = actor_signature(self.keys[0], workflow_id, update, actor, issued_at)
+        data = json.dumps({"issued_at": issued_at, "signature": signature}).encode()
+        return Payload(metadata={"encoding": b"json/plain"}, data=data)
+
+    def check(
+        self,
+        workflow_id: str,
+        update: str,
+        actor: BaseModel,
+        header: Payload | None,
+        now: float,
+    ) -> None:
+        """Refuse (``forbidden``) unless ``header`` signs ``actor`` for this update, recently."""
+        try:
+            claim = json.loads(header.data) if header is not None else {}
+            issued_at, signature = int(claim["issued_at"]), str(claim["signature"])
+        except (KeyError, TypeError, ValueError):
+            raise _refusal("the request's actor is not signed by the gateway") from None
+        if not any(
+            hmac.compare_digest(
+                signature, actor_signature(key, workflow_id, update, actor, issued_at)
+            )
+            for key in self.keys
+        ):
+            raise _refusal("the request's actor does not match the gateway's signature")
+        if not now - self.max_age_seconds <= issued_at <= now + ACTOR_CLOCK_SKEW_SECONDS:
+            raise _refusal("the request's actor signature has expired")
+
+
+def _refusal(message: str) -> ApplicationError:
+    return ApplicationError(message, type="forbidden", non_retryable=True)
+
+
+class _SigningOutbound(temporal_client.OutboundInterceptor):
+    def __init__(self, next: temporal_client.OutboundInterceptor, signing: ActorSigning) -> None:
+        super().__init__(next)
+        self._signing = signing
+
+    async def start_workflow_update(
+        self, input: temporal_client.StartWorkflowUpdateInput
+    ) -> temporal_client.WorkflowUpdateHandle[Any]:
+        actor = _actor_of(input.args)
+        signed = self._signing.sign(input.id, input.update, actor) if actor is not None else None
+        if signed is not None:
+            input.headers = {**input.headers, ACTOR_SIGNATURE_HEADER: signed}
+        return await super().start_workflow_update(input)
 
 
 async def ensure_interval_schedule(

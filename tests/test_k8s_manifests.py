@@ -70,6 +70,7 @@ MEDIA_KEYS = "ENGAGE_MEDIA__URL_SIGNING_KEYS"
 # or holds none ("[]").
 KEY_LISTS = (TOKEN_KEYS, CREDENTIAL_KEYS, MEDIA_KEYS)
 DATABASE = "ENGAGE_DATABASE_URL"
+ACTOR_KEYS = "ENGAGE_TEMPORAL__ACTOR_SIGNING_KEYS"
 ROLE_PASSWORDS = {
     f"ENGAGE_DATABASE_ROLES__{service.upper()}__PASSWORD": f"{service}-database-password"
     for service in ("strategy", "content", "publisher", "listening", "reporting")
@@ -86,8 +87,9 @@ ROLE_PASSWORDS = {
 #   their workers (``MediaLinks``).
 # In prod tokens are verified against the JWKS: no process gets ENGAGE_AUTH__JWT_SECRET.
 SECRETS: dict[str, dict[str, str]] = {
-    "gateway": {},
-    "workflow-worker": {},
+    # The actors of workflow updates: signed by the gateway, checked by the workflow worker.
+    "gateway": {ACTOR_KEYS: "temporal-actor-signing-keys"},
+    "workflow-worker": {ACTOR_KEYS: "temporal-actor-signing-keys"},
     MIGRATIONS_JOB: {DATABASE: "database-url", **ROLE_PASSWORDS},
     **{
         name: {DATABASE: f"{service}-database-url"}
@@ -466,6 +468,7 @@ OPERATOR_SECRETS = {
     "publisher-token-keys": '["b3BlcmF0b3ItdG9rZW4ta2V5LTAxMjM0NTY3ODlhYmM="]',
     "listening-credential-keys": '["bGlzdGVuaW5nLWNyZWRlbnRpYWwta2V5LTAxMjM0NTY="]',
     "media-url-signing-keys": '["operator-media-key-0123456789abcdef"]',
+    "temporal-actor-signing-keys": '["operator-actor-key-0123456789abcdef"]',
 }
 # What an operator's overlay puts in the ConfigMap in place of the base's placeholders.
 OPERATOR_CONFIG = {
@@ -514,6 +517,10 @@ def test_every_pod_starts_with_prod_settings(
         }
         for variable, keys in held.items():
             assert bool(keys) == (variable in secrets), f"{where}: {variable}"
+        # The gateway signs updates' actors, the workflow worker verifies them (prod verifies).
+        actor_keys = settings.temporal.actor_keys(settings.environment)
+        assert bool(actor_keys) == (ACTOR_KEYS in secrets), f"{where}: {ACTOR_KEYS}"
+        assert settings.temporal.verifies_actors(settings.environment), where
 
 
 def test_a_process_without_a_key_can_neither_seal_nor_sign(

@@ -4,6 +4,7 @@ plaintext unless told the network is private; development keeps its plaintext se
 from __future__ import annotations
 
 import datetime
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,19 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pydantic import ValidationError
-from temporalio.client import Client
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import TLSConfig
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from shared.settings import (
+    DEV_ACTOR_SIGNING_KEY,
     AuthSettings,
     ListeningSettings,
     MediaSettings,
@@ -26,7 +34,7 @@ from shared.settings import (
     Settings,
     TemporalSettings,
 )
-from shared.temporal import connect_options, connect_temporal
+from shared.temporal import ActorSigning, connect_options, connect_temporal
 
 
 def prod(temporal: TemporalSettings) -> Settings:
@@ -89,6 +97,8 @@ async def test_development_connects_in_plaintext_as_before(
     await connect_temporal(settings)
     [call] = captured_connect
     assert call["target_host"] == "127.0.0.1:7233"
+    # Every client signs the actor of the updates it sends (the gateway's engagement updates).
+    assert any(isinstance(i, ActorSigning) for i in call["interceptors"])
     assert call["namespace"] == "default"
     assert call["tls"] is False
     assert "api_key" not in call
@@ -184,3 +194,158 @@ def test_prod_refusal_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
 def test_a_client_certificate_needs_its_key() -> None:
     with pytest.raises(ValidationError, match="go together"):
         TemporalSettings(tls_client_cert_file="/etc/engage/temporal-tls/tls.crt")
+
+
+# -- workflow updates carry an actor the gateway signed ------------------------------------------
+
+KEY = b"actor-signing-key-from-the-secret"
+OLD_KEY = b"the-key-before-the-rotation"
+
+
+class ProbeActor(BaseModel):
+    subject: str
+    roles: list[str]
+
+
+class ProbeRequest(BaseModel):
+    actor: ProbeActor
+    note: str = ""
+
+
+class ProbeOutcome(BaseModel):
+    decided_by: str
+
+
+PROBE_UPDATE = "probe-decide"
+APPROVER = ProbeActor(subject="giulia", roles=["client_approver"])
+
+
+def signed_header(
+    signing: ActorSigning, workflow_id: str, update: str, actor: BaseModel
+) -> Payload | None:
+    return signing.sign(workflow_id, update, actor)
+
+
+def test_a_signed_actor_is_believed_and_a_changed_one_refused() -> None:
+    now = 1_800_000_000.0
+    gateway = ActorSigning([KEY], verify=False, clock=lambda: now)
+    worker = ActorSigning([KEY, OLD_KEY], verify=True)
+    header = signed_header(gateway, "engagement-1", PROBE_UPDATE, APPROVER)
+    worker.check("engagement-1", PROBE_UPDATE, APPROVER, header, now + 5)
+
+    manager = APPROVER.model_copy(update={"roles": ["manager"]})
+    refusals = {
+        "unsigned": ("engagement-1", PROBE_UPDATE, APPROVER, None, now),
+        "roles raised": ("engagement-1", PROBE_UPDATE, manager, header, now),
+        "another engagement": ("engagement-2", PROBE_UPDATE, APPROVER, header, now),
+        "another update": ("engagement-1", "cancel", APPROVER, header, now),
+        "stale": ("engagement-1", PROBE_UPDATE, APPROVER, header, now + 301),
+        "dated ahead": ("engagement-1", PROBE_UPDATE, APPROVER, header, now - 61),
+    }
+    for reason, arguments in refusals.items():
+        with pytest.raises(ApplicationError) as refused:
+            worker.check(*arguments)
+        assert refused.value.type == "forbidden", reason
+        assert refused.value.non_retryable, reason
+
+    # Signed with the previous key (before a rotation), still accepted while listed.
+    rotated = ActorSigning([OLD_KEY], verify=False, clock=lambda: now)
+    worker.check(
+        "engagement-1",
+        PROBE_UPDATE,
+        APPROVER,
+        signed_header(rotated, "engagement-1", PROBE_UPDATE, APPROVER),
+        now,
+    )
+    forged = ActorSigning([b"a-key-the-attacker-made-up"], verify=False, clock=lambda: now)
+    with pytest.raises(ApplicationError, match="does not match"):
+        worker.check(
+            "engagement-1",
+            PROBE_UPDATE,
+            APPROVER,
+            signed_header(forged, "engagement-1", PROBE_UPDATE, APPROVER),
+            now,
+        )
+    # A worker without keys believes no one.
+    with pytest.raises(ApplicationError, match="does not match"):
+        ActorSigning([], verify=True).check("engagement-1", PROBE_UPDATE, APPROVER, header, now)
+
+
+def test_actor_signing_follows_the_settings() -> None:
+    dev = ActorSigning.from_settings(Settings(environment="dev"))
+    assert dev.keys
+    assert not dev.verify
+    production = ActorSigning.from_settings(prod(TemporalSettings()))
+    assert production.keys == ()
+    assert production.verify
+    configured = ActorSigning.from_settings(
+        prod(TemporalSettings(actor_signing_keys=["k1-from-the-secret", "k0"]))
+    )
+    assert configured.keys == (b"k1-from-the-secret", b"k0")
+    with pytest.raises(ValidationError, match="ACTOR_SIGNING_KEYS holds the development key"):
+        prod(TemporalSettings(actor_signing_keys=[DEV_ACTOR_SIGNING_KEY]))
+
+
+@workflow.defn(name="test-actor-probe")
+class ActorProbeWorkflow:
+    def __init__(self) -> None:
+        self._done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._done)
+
+    @workflow.update(name=PROBE_UPDATE)
+    async def decide(self, request: ProbeRequest) -> ProbeOutcome:
+        self._done = True
+        return ProbeOutcome(decided_by=request.actor.subject)
+
+    @decide.validator
+    def validate_decide(self, request: ProbeRequest) -> None:
+        if not request.actor.roles:
+            raise ApplicationError("no role", type="forbidden", non_retryable=True)
+
+
+async def test_the_workflow_worker_refuses_unsigned_and_forged_actors(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """A sandboxed workflow behind a verifying worker: the gateway's signed update goes through;
+    the same update sent straight to Temporal, or signed with another key, is refused."""
+    base = temporal_env.client
+
+    def client_with(*interceptors: Any) -> Client:
+        return Client(
+            base.service_client,
+            namespace=base.namespace,
+            data_converter=pydantic_data_converter,
+            interceptors=interceptors,
+        )
+
+    gateway = client_with(ActorSigning([KEY], verify=False))
+    forger = client_with(ActorSigning([b"made-up"], verify=False))
+    task_queue = f"actor-probe-{uuid.uuid4()}"
+    worker_client = client_with(ActorSigning([KEY], verify=True))
+    # The sandbox as the workflow worker runs it; this module's own imports pass through.
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "cryptography", "pytest", "shared", "httpx"
+        )
+    )
+    async with Worker(
+        worker_client, task_queue=task_queue, workflows=[ActorProbeWorkflow], workflow_runner=runner
+    ):
+        workflow_id = f"actor-probe-{uuid.uuid4()}"
+        await base.start_workflow(ActorProbeWorkflow.run, id=workflow_id, task_queue=task_queue)
+        request = ProbeRequest(actor=APPROVER)
+        for client in (base, forger):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await client.get_workflow_handle(workflow_id).execute_update(
+                    PROBE_UPDATE, request, result_type=ProbeOutcome
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert refused.value.cause.type == "forbidden"
+        outcome = await gateway.get_workflow_handle(workflow_id).execute_update(
+            PROBE_UPDATE, request, result_type=ProbeOutcome
+        )
+        assert outcome == ProbeOutcome(decided_by="giulia")
+        await gateway.get_workflow_handle(workflow_id).result()

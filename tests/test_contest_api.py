@@ -285,7 +285,7 @@ async def test_invalid_bodies_name_their_fields(platform: Platform) -> None:
 async def test_the_draw_is_verifiable_and_claims_publish_the_result(
     platform: Platform, nats_client: NatsClient
 ) -> None:
-    _, engagement_id = await new_engagement(platform)
+    organization_id, engagement_id = await new_engagement(platform)
     contest_id = await open_contest(platform, engagement_id)
     path = f"/v1/contests/{contest_id}"
     handles = ["anna", "bruno", "carla", "dario"]
@@ -309,7 +309,9 @@ async def test_the_draw_is_verifiable_and_claims_publish_the_result(
     assert record["requested_by"] == "tester"
     assert_problem(await post(platform, f"{path}/draw", Role.MANAGER), 409, "conflict")
 
-    verification = (await get(platform, record["verification_url"], Role.CLIENT_VIEWER)).json()
+    verification = (
+        await get(platform, record["verification_url"], Role.CLIENT_VIEWER, [organization_id])
+    ).json()
     assert verification["recomputed_matches"] is True
     entry_ids = [uuid.UUID(text) for text in verification["entry_ids"]]
     assert entry_ids == sorted((uuid.UUID(text) for text in accepted), key=str)
@@ -329,7 +331,7 @@ async def test_the_draw_is_verifiable_and_claims_publish_the_result(
         return (await get(platform, f"{path}/result")).status_code == 200
 
     await wait_until(published, timeout=20)
-    result = (await get(platform, f"{path}/result", Role.CLIENT_VIEWER)).json()
+    result = (await get(platform, f"{path}/result", Role.CLIENT_VIEWER, [organization_id])).json()
     assert sorted(winner["handle"] for winner in result["winners"]) == sorted(
         accepted[winner] for winner in record["winners"]
     )

@@ -467,7 +467,7 @@ async def test_analysis_evidence_must_name_an_asset_of_the_organization(
 
 async def test_deliverable_kinds_publish_their_schemas_and_approvers(platform: Platform) -> None:
     response = await platform.gateway.get(
-        "/v1/deliverable-kinds", headers=platform.auth(Role.CLIENT_VIEWER, orgs=[])
+        "/v1/deliverable-kinds", headers=platform.auth(Role.CLIENT_VIEWER)
     )
     assert response.status_code == 200, response.text
     kinds = {item["kind"]: item for item in response.json()}

@@ -16,8 +16,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from services.gateway.api import SERVICE_APIS, v1_routers
 from services.gateway.app import build_app as build_gateway
-from services.gateway.rate_limit import RateLimit, TokenBuckets
+from services.gateway.rate_limit import RateLimit, TokenBuckets, classify_by_route
 from shared.auth import Principal, Role, TokenVerifier, issue_dev_token
 from shared.settings import RateLimitSettings, Settings, TokenBucketSettings
 from tests.conftest import Platform
@@ -140,6 +141,27 @@ def test_buckets_that_refilled_are_forgotten() -> None:
         buckets.take(("read", "sub:active"), policy)
 
     assert len(buckets) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route_class"),
+    [
+        ("GET", "/v1/stream", "stream"),
+        ("GET", "/v1/engagements/7f1c1f4e-0c55-4d2a-9a57-4f3f3c1c2f10/stream", "stream"),
+        ("POST", "/v1/media", "upload"),
+        ("POST", "/v1/content-items/import", "upload"),
+        ("POST", "/v1/listening/sources/7f1c1f4e-0c55-4d2a-9a57-4f3f3c1c2f10/imports", "upload"),
+        ("GET", "/v1/media/7f1c1f4e-0c55-4d2a-9a57-4f3f3c1c2f10/content", "read"),
+        ("GET", "/v1/engagements", "read"),
+        ("POST", "/v1/engagements", "write"),
+        ("DELETE", "/v1/media/7f1c1f4e-0c55-4d2a-9a57-4f3f3c1c2f10", "write"),
+    ],
+)
+def test_each_route_falls_in_its_class(method: str, path: str, route_class: str) -> None:
+    routes = [route for router in v1_routers(SERVICE_APIS) for route in router.routes]
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+
+    assert classify_by_route(routes)(scope) == route_class
 
 
 # The gateway, in front of the platform's services

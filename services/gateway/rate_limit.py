@@ -17,6 +17,7 @@ dropped as soon as it is seen, since a full bucket is what a new caller gets any
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.body_limit import takes_raw_body
@@ -123,19 +124,36 @@ def _streams(route: BaseRoute) -> bool:
     )
 
 
+def _stream_routes(routes: Iterable[BaseRoute]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path pattern, methods) of the routes answering an event stream, included routers'
+    routes too (FastAPI keeps those as route contexts, each with its full path)."""
+    found = []
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for path, original in (
+            [(context.path, context.original_route) for context in contexts()]
+            if contexts is not None
+            else [(getattr(route, "path", ""), route)]
+        ):
+            if _streams(original):
+                assert isinstance(original, APIRoute)
+                found.append((compile_path(path)[0], original.methods or set()))
+    return found
+
+
 def classify_by_route(routes: Iterable[BaseRoute]) -> Callable[[Scope], RouteClass]:
     """The route class of a request, from the route it goes to."""
     routes = list(routes)
-    stream_routes = [route for route in routes if _streams(route)]
+    stream_routes = _stream_routes(routes)
     upload_routes = [route for route in routes if takes_raw_body(route)]
 
-    def matches(candidates: list[BaseRoute], scope: Scope) -> bool:
-        return any(route.matches(scope)[0] is Match.FULL for route in candidates)
-
     def classify(scope: Scope) -> RouteClass:
-        if matches(stream_routes, scope):
+        if any(
+            scope["method"] in methods and pattern.match(scope["path"])
+            for pattern, methods in stream_routes
+        ):
             return "stream"
-        if matches(upload_routes, scope):
+        if any(route.matches(scope)[0] is Match.FULL for route in upload_routes):
             return "upload"
         return "write" if scope["method"] in WRITE_METHODS else "read"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.strategy.contracts import EngagementCreated
 from services.strategy.schemas import EngagementOut
 from shared.auth import Principal
-from shared.errors import ConflictError, ProblemError
+from shared.errors import ConflictError, DependencyUnavailableError, ProblemError
 from shared.temporal import TemporalConnection
 from workflows.engagement.messages import STATE_QUERY, Actor, EngagementState
 from workflows.lifecycle_start import start_lifecycle
@@ -68,10 +69,22 @@ class EngagementControl(TemporalConnection):
         """The workflow's live state, or None when its workflow was never started."""
         handle = self.client.get_workflow_handle(engagement.workflow_id)
         try:
-            state: EngagementState = await handle.query(STATE_QUERY, result_type=EngagementState)
+            # Temporal holds a query until a workflow worker takes it: with none running, the
+            # caller gets a 503 (deadline exceeded) instead of waiting without end.
+            state: EngagementState = await handle.query(
+                STATE_QUERY,
+                result_type=EngagementState,
+                rpc_timeout=timedelta(seconds=self._settings.dependency_timeout_seconds),
+            )
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return None
+            # The client's own deadline surfaces as CANCELLED ("Timeout expired").
+            if error.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise DependencyUnavailableError(
+                    "workflow worker",
+                    "The engagement's workflow did not answer in time; try again shortly.",
+                ) from error
             raise
         return state
 

@@ -65,7 +65,7 @@ async def test_a_chunked_body_passing_the_cap_is_413(platform: Platform) -> None
         json_route = await gateway.post(
             "/v1/organizations",
             content=chunked(organization_body(JSON_CAP)),
-            headers={**platform.auth(Role.MANAGER), "Content-Type": "application/json"},
+            headers={**platform.auth(Role.ADMIN), "Content-Type": "application/json"},
         )
         # A forwarded upload is cut off while it streams to the content service.
         upload = await gateway.post(

@@ -12,12 +12,15 @@ from tests.test_content_items import create_item, post_body
 POST_TEXT = "Vendemmia 2026: vi aspettiamo in cantina!"
 
 
-async def review(platform: Platform, item_id: str, action: str, role: Role) -> dict[str, Any]:
-    """Submit, approve or reject the item as ``role``."""
+async def review(
+    platform: Platform, item_id: str, action: str, role: Role, organization_id: str | None = None
+) -> dict[str, Any]:
+    """Submit, approve or reject the item as ``role`` (a client's role: in ``organization_id``,
+    the item's)."""
     moved = await platform.gateway.post(
         f"/v1/content-items/{item_id}/{action}",
         json={"comment": "ok"} if action == "reject" else {},
-        headers=platform.auth(role),
+        headers=platform.auth(role, orgs=[organization_id] if organization_id else None),
     )
     assert moved.status_code == 200, moved.text
     item: dict[str, Any] = moved.json()

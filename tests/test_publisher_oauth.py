@@ -147,10 +147,11 @@ async def test_oauth_connects_a_sandbox_account_that_can_then_publish(
         messages = await stream_messages(
             nats_client.jetstream(), events.stream, f"{events.subject_prefix}.publisher.>"
         )
+        told = [json.loads(msg.data) for msg in messages]
         return any(
-            json.loads(msg.data)["data"].get("connection_id") == connection["id"]
-            and msg.subject.endswith(".channel_connected")
-            for msg in messages
+            event["data"].get("connection_id") == connection["id"]
+            and event["type"] == "engage.publisher.channel_connected.v1"
+            for event in told
         )
 
     await wait_until(announced, timeout=10, interval=0.2)

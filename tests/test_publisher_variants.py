@@ -137,7 +137,7 @@ async def test_only_a_variant_approved_by_everyone_it_needs_is_published(
     for refused in refusals:
         assert_problem(refused, 409, "variant-not-approved")
 
-    await review(platform, client_item, "approve", Role.CLIENT_APPROVER)
+    await review(platform, client_item, "approve", Role.CLIENT_APPROVER, organization_id)
     created = await post(platform, request(account, needs_client))
     assert created.status_code == 201, created.text
     assert created.json()["variant_id"] == needs_client

@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,15 +136,25 @@ async def _outbox_rows(engine: AsyncEngine) -> dict[str, dict[str, datetime | No
     return rows
 
 
-async def settle_outboxes(engine: AsyncEngine, within: float) -> float:
-    """Wait until every outbox row is marked published; seconds waited."""
+async def _settle(settled: Callable[[], Awaitable[bool]], within: float) -> float:
+    """Poll ``settled`` until it holds or ``within`` seconds pass; seconds waited (the checks
+    that follow say what did not settle)."""
     started = time.monotonic()
     while time.monotonic() - started < within:
-        rows = await _outbox_rows(engine)
-        if all(published for service in rows.values() for published in service.values()):
+        if await settled():
             break
         await asyncio.sleep(SETTLE_POLL_SECONDS)
     return time.monotonic() - started
+
+
+async def settle_outboxes(engine: AsyncEngine, within: float) -> float:
+    """Wait until every outbox row is marked published; seconds waited."""
+
+    async def published() -> bool:
+        rows = await _outbox_rows(engine)
+        return all(published for service in rows.values() for published in service.values())
+
+    return await _settle(published, within)
 
 
 async def check_outbox(
@@ -197,17 +207,16 @@ async def check_outbox(
 
 async def settle_consumers(js: JetStreamContext, settings: Settings, within: float) -> float:
     """Wait until no durable consumer has anything pending or unacknowledged."""
-    started = time.monotonic()
-    while time.monotonic() - started < within:
+
+    async def drained() -> bool:
         consumers = await js.consumers_info(settings.events.stream)
-        if all(
+        return all(
             info.num_pending == 0 and info.num_ack_pending == 0
             for info in consumers
             if info.config.durable_name
-        ):
-            break
-        await asyncio.sleep(SETTLE_POLL_SECONDS)
-    return time.monotonic() - started
+        )
+
+    return await _settle(drained, within)
 
 
 async def check_consumers(

@@ -14,6 +14,7 @@ import typer
 import uvicorn
 
 from shared.auth import AGENCY_ROLES, ALL_ORGANIZATIONS, Role, issue_dev_token
+from shared.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from shared.settings import DATA_SERVICES, SERVICE_NAMES, get_settings
 
 app = typer.Typer(help="Atlantide Engage: engagement programmes as durable workflows.")
@@ -46,6 +47,7 @@ def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVABLE))]) -> 
         proxy_headers=True,
         # Open event streams would otherwise hold a shutdown until their clients leave.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
     )
 
 

@@ -66,6 +66,7 @@ from shared.db.roles import drop_roles, ensure_roles, service_database_url
 from shared.db.session import create_engine, create_session_factory
 from shared.events.jetstream import connect_nats, ensure_stream
 from shared.events.relay import OutboxRelay
+from shared.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from shared.settings import (
     DATA_SERVICES,
     Credential,
@@ -261,6 +262,7 @@ async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[
             port=port,
             log_level="warning",
             timeout_graceful_shutdown=SERVER_GRACE_SECONDS,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -11,14 +11,22 @@ from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
 from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
+from shared.keep_alive import internal_limits
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+
+GATEWAY_CONNECTIONS_PER_SERVICE = 64
 
 
 def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> FastAPI:
     """The gateway in front of ``apis``: the data services' routes it forwards."""
     engagements = EngagementControl(settings)
-    http = httpx.AsyncClient(timeout=settings.dependency_timeout_seconds * 2)
+    # As many kept-alive connections as requests in flight: a new connection per request costs
+    # more than the request itself.
+    http = httpx.AsyncClient(
+        timeout=settings.dependency_timeout_seconds * 2,
+        limits=internal_limits(GATEWAY_CONNECTIONS_PER_SERVICE * len(apis)),
+    )
 
     async def on_startup(app: FastAPI) -> None:
         engagements.start_connecting()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,11 +12,9 @@ from services.reporting.audit import repository
 from services.reporting.audit.schemas import AuditEntryOut, AuditPage
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import CURSOR_MAX_LENGTH, decode_cursor, encode_cursor, invalid_cursor
+from shared.paging import CURSOR_MAX_LENGTH, MAX_PAGE, PageQuery, encode_cursor
 
 audit_router = APIRouter(tags=["audit"])
-
-PAGE_LIMIT = 200
 
 
 @audit_router.get(
@@ -36,23 +33,16 @@ async def list_audit_entries(
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH)] = None,
 ) -> AuditPage:
     principal.require_organization(organization_id)
-    after = None
-    if cursor is not None:
-        at, event_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), event_id)
-        except ValueError as error:
-            raise invalid_cursor() from error
     wanted = repository.AuditFilter(organization_id, engagement_id, actor, action, since, until)
-    found = await repository.page(session, wanted, limit, after)
-    last = found[-1] if len(found) == limit else None
+    found = await repository.page(session, wanted, PageQuery(limit=limit, cursor=cursor))
+    held = found[:limit]
     return AuditPage(
-        entries=[AuditEntryOut.model_validate(entry) for entry in found],
-        next_cursor=None
-        if last is None
-        else encode_cursor(last.occurred_at.isoformat(), last.event_id),
+        entries=[AuditEntryOut.model_validate(entry) for entry in held],
+        next_cursor=encode_cursor(repository.AUDIT_ORDER.key_of(held[-1]))
+        if len(found) > limit
+        else None,
     )

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.models import AuditEntry
+from shared.paging import Keyset, PageQuery, paged
+
+# Newest first; the event id breaks ties between entries of the same moment.
+AUDIT_ORDER = Keyset((AuditEntry.occurred_at, AuditEntry.event_id), descending=True)
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,9 @@ class AuditFilter:
     until: datetime | None = None
 
 
-async def page(
-    session: AsyncSession,
-    wanted: AuditFilter,
-    limit: int,
-    after: tuple[datetime, str] | None,
-) -> Sequence[AuditEntry]:
+async def page(session: AsyncSession, wanted: AuditFilter, page: PageQuery) -> Sequence[AuditEntry]:
+    """The entries ``wanted``, newest first, from after the page's cursor: one more than the
+    page when more follow."""
     statement = select(AuditEntry).where(AuditEntry.organization_id == wanted.organization_id)
     if wanted.engagement_id is not None:
         statement = statement.where(AuditEntry.engagement_id == wanted.engagement_id)
@@ -40,9 +41,4 @@ async def page(
         statement = statement.where(AuditEntry.occurred_at >= wanted.since)
     if wanted.until is not None:
         statement = statement.where(AuditEntry.occurred_at < wanted.until)
-    if after is not None:
-        statement = statement.where(
-            tuple_(AuditEntry.occurred_at, AuditEntry.event_id) < tuple_(*after)
-        )
-    statement = statement.order_by(AuditEntry.occurred_at.desc(), AuditEntry.event_id.desc())
-    return (await session.scalars(statement.limit(limit))).all()
+    return (await session.scalars(paged(statement, AUDIT_ORDER, page))).all()

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -36,9 +36,10 @@ Row = TypeVar("Row")
 
 
 class PageQuery(BaseModel):
-    """A list's ``limit`` and ``cursor`` query parameters, bounded."""
+    """A list's ``limit`` and ``cursor`` query parameters, bounded.
 
-    model_config = ConfigDict(extra="forbid")
+    Extra parameters are left alone: a list's filters sit beside this model in the query, and
+    FastAPI hands every query parameter to each query model."""
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Rows per page")
     cursor: str | None = Field(

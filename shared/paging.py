@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, TypeVarTuple
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
@@ -33,6 +33,7 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
 Row = TypeVar("Row")
+Columns = TypeVarTuple("Columns")
 
 
 class PageQuery(BaseModel):
@@ -64,7 +65,7 @@ class Keyset:
         return tuple(getattr(row, column.key) for column in self.columns)
 
 
-def paged(statement: Select[Any], keyset: Keyset, page: PageQuery) -> Select[Any]:
+def paged(statement: Select[*Columns], keyset: Keyset, page: PageQuery) -> Select[*Columns]:
     """``statement`` ordered by ``keyset``, from after the cursor, one row more than the page
     (whether a next page exists, in the same query)."""
     if page.cursor is not None:

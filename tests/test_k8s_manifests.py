@@ -21,9 +21,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from engage.nats_auth import ADMIN, COMPONENTS, as_component
 from shared.media_links import LinkCheck, MediaLinks
 from shared.sealing import Sealer
-from shared.settings import Settings
+from shared.settings import GatewaySettings, MediaSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 KUSTOMIZE_DIR = ROOT / "deploy" / "k8s"
@@ -71,6 +72,15 @@ MEDIA_KEYS = "ENGAGE_MEDIA__URL_SIGNING_KEYS"
 KEY_LISTS = (TOKEN_KEYS, CREDENTIAL_KEYS, MEDIA_KEYS)
 DATABASE = "ENGAGE_DATABASE_URL"
 ACTOR_KEYS = "ENGAGE_TEMPORAL__ACTOR_SIGNING_KEYS"
+NATS_USER = "ENGAGE_NATS_USER"
+NATS_PASSWORD = "ENGAGE_NATS_PASSWORD"
+# Whom each workload is to NATS (engage/nats_auth.py): a service's processes are the service,
+# the workflow worker is ``workflows``, the Job (which ensures the stream) is ``admin``.
+NATS_COMPONENTS: dict[str, str] = {
+    **{name: name for name in SERVICE_PORTS},
+    **WORKERS,
+    MIGRATIONS_JOB: ADMIN,
+}
 ROLE_PASSWORDS = {
     f"ENGAGE_DATABASE_ROLES__{service.upper()}__PASSWORD": f"{service}-database-password"
     for service in ("strategy", "content", "publisher", "listening", "reporting")
@@ -86,6 +96,7 @@ ROLE_PASSWORDS = {
 # - media link keys: content (checks ``/public/media`` links) and publisher (signs them), and
 #   their workers (``MediaLinks``).
 # In prod tokens are verified against the JWKS: no process gets ENGAGE_AUTH__JWT_SECRET.
+# - NATS password: every process, its component's user's own (its user name is a plain value).
 SECRETS: dict[str, dict[str, str]] = {
     # The actors of workflow updates: signed by the gateway, checked by the workflow worker.
     "gateway": {ACTOR_KEYS: "temporal-actor-signing-keys"},
@@ -113,6 +124,8 @@ SECRETS: dict[str, dict[str, str]] = {
         for name in ("listening", "listening-worker")
     },
 }
+for _workload, _component in NATS_COMPONENTS.items():
+    SECRETS[_workload][NATS_PASSWORD] = f"nats-{_component}-password"
 # Where each key list is read (a pattern in the code of services/ and workflows/): a package
 # reading one must run only in workloads given it, or the table above is out of date.
 KEY_READERS: dict[str, str] = {
@@ -400,6 +413,45 @@ def test_writable_paths_are_empty_dirs(manifests: list[Manifest], kind: str, nam
             assert not mounts[path].get("readOnly"), f"{name}/{container['name']}: {path}"
 
 
+def largest_upload() -> int:
+    """The largest body the content service takes, from the settings' defaults: the gateway's
+    upload cap and the content service's per-kind caps (a video's, 512 MiB)."""
+    media = MediaSettings()
+    return max(
+        GatewaySettings().max_upload_bytes,
+        media.max_video_bytes,
+        media.max_image_bytes,
+        media.max_audio_bytes,
+    )
+
+
+def test_the_content_service_has_room_for_the_largest_upload(
+    manifests: list[Manifest],
+) -> None:
+    """An upload is spooled whole to a file before it is stored: under the data directory with
+    the local store, in /tmp with S3 (services/content/uploads.py, storage.py). Each of those
+    volumes holds the largest upload, and a volume in memory counts against the memory limit."""
+    data_dir = get(manifests, "ConfigMap", CONFIG_MAP)["data"]["ENGAGE_DATA_DIR"]
+    deployment = get(manifests, "Deployment", "content")
+    container = main_container(deployment, ["engage", "serve", "content"])
+    volumes = {volume["name"]: volume for volume in pod_spec(deployment)["volumes"]}
+    mounted = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    cap = largest_upload()
+    assert cap >= 512 * 2**20, "the video cap this test was written for has shrunk"
+    memory_volumes = 0.0
+    for path in ("/tmp", data_dir):  # noqa: S108 - mount paths, not temporary files
+        empty_dir = volumes[mounted[path]]["emptyDir"]
+        size = quantity(empty_dir["sizeLimit"])
+        assert size >= cap, f"content: the volume at {path} ({size:.0f} B) is below {cap} B"
+        if empty_dir.get("medium") == "Memory":
+            memory_volumes += size
+    limit = quantity(container["resources"]["limits"]["memory"])
+    request = quantity(container["resources"]["requests"]["memory"])
+    assert limit >= memory_volumes + request, "content: in-memory volumes exceed the limit"
+    # The page cache of the upload being written is charged to the container too.
+    assert limit >= request + cap, f"content: memory limit {limit:.0f} B leaves no room"
+
+
 # -- settings and secrets -----------------------------------------------------------------------
 
 
@@ -441,6 +493,23 @@ def test_each_workload_gets_exactly_the_secrets_it_uses(
         assert "ENGAGE_AUTH__JWT_SECRET" not in env, f"{where} gets the HS256 secret"
 
 
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS, ids=WORKLOAD_IDS)
+def test_each_workload_is_its_own_component_to_nats(
+    manifests: list[Manifest], kind: str, name: str
+) -> None:
+    """The NATS user follows the command the pod runs (``serve``/``worker <component>``,
+    ``migrate`` as admin), with the user name NatsUsersSettings gives that component."""
+    workload = get(manifests, kind, name)
+    command = full_command(pod_spec(workload)["containers"][0])
+    component = ADMIN if command == ["engage", "migrate"] else command[-1]
+    assert component in COMPONENTS, f"{name} runs {command}: no NATS user for it"
+    assert NATS_COMPONENTS[name] == component, name
+    for container in containers(workload):
+        env = {variable["name"]: variable for variable in container.get("env", [])}
+        assert env[NATS_USER].get("value") == f"engage-{component}", name
+        assert "ENGAGE_NATS_CREDENTIALS_FILE" not in env, name
+
+
 def test_the_secret_table_follows_the_code() -> None:
     """Every package that reads a key list runs only in workloads that are given it."""
     for variable, pattern in KEY_READERS.items():
@@ -469,6 +538,7 @@ OPERATOR_SECRETS = {
     "listening-credential-keys": '["bGlzdGVuaW5nLWNyZWRlbnRpYWwta2V5LTAxMjM0NTY="]',
     "media-url-signing-keys": '["operator-media-key-0123456789abcdef"]',
     "temporal-actor-signing-keys": '["operator-actor-key-0123456789abcdef"]',
+    **{f"nats-{component}-password": f"operator-nats-{component}" for component in COMPONENTS},
 }
 # What an operator's overlay puts in the ConfigMap in place of the base's placeholders.
 OPERATOR_CONFIG = {
@@ -517,6 +587,11 @@ def test_every_pod_starts_with_prod_settings(
         }
         for variable, keys in held.items():
             assert bool(keys) == (variable in secrets), f"{where}: {variable}"
+        # Its component's NATS user, which `engage migrate` keeps rather than defaulting to admin's.
+        component = NATS_COMPONENTS[name]
+        assert settings.nats_user == f"engage-{component}", where
+        assert settings.nats_password.get_secret_value() == f"operator-nats-{component}", where
+        assert as_component(settings, ADMIN).nats_user == settings.nats_user, where
         # The gateway signs updates' actors, the workflow worker verifies them (prod verifies).
         actor_keys = settings.temporal.actor_keys(settings.environment)
         assert bool(actor_keys) == (ACTOR_KEYS in secrets), f"{where}: {ACTOR_KEYS}"

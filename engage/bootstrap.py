@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from shared.db.migrations import upgrade_all
 from shared.db.roles import ensure_roles
+from shared.db.tls import plain_tls_default
 from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import DATA_SERVICES, Settings
 
@@ -28,6 +29,7 @@ async def _server(settings: Settings) -> asyncpg.Connection:
         password=url.password,
         database="postgres",
         timeout=settings.dependency_timeout_seconds,
+        **plain_tls_default(settings.database_url),
     )
 
 

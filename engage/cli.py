@@ -44,6 +44,7 @@ def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVABLE))]) -> 
         host=settings.host,
         port=getattr(settings.ports, service),
         log_level="info",
+        access_log=settings.access_log,
         proxy_headers=True,
         # Open event streams would otherwise hold a shutdown until their clients leave.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -32,6 +32,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from engage.nats_auth import CONFIG_NAME, write_server_config
+from shared.db.tls import plain_tls_default
 from shared.settings import Settings
 
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -122,6 +123,7 @@ async def _postgres_probe(settings: Settings) -> Exception | None:
             password=url.password,
             database="postgres",
             timeout=PROBE_TIMEOUT_SECONDS,
+            **plain_tls_default(settings.database_url),
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         return error

@@ -468,6 +468,10 @@ class Settings(BaseSettings):
     # The interactive API pages (``/docs``, ``/redoc``); unset: served except in ``prod``.
     # ``/openapi.json`` is always served: frontends generate their clients from it.
     docs_enabled: bool | None = None
+    # One log line per HTTP request from uvicorn. Off by default: the request metrics and traces
+    # say the same for every route, and under load the lines cost more than the requests (``engage
+    # up`` spent half a core printing them).
+    access_log: bool = False
 
     ports: Ports = Ports()
     service_urls: ServiceUrls = ServiceUrls()

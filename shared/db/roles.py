@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from shared.db.tls import plain_tls_default
 from shared.settings import DATA_SERVICES, Credential, ServiceName, Settings
 
 ROW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -69,6 +70,7 @@ async def _connect(settings: Settings, database: str) -> asyncpg.Connection:
         password=url.password,
         database=database,
         timeout=settings.dependency_timeout_seconds,
+        **plain_tls_default(settings.database_url),
     )
 
 

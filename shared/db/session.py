@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from shared.db.scoping import Scope, set_scope
+from shared.db.tls import plain_tls_default
 from shared.settings import Settings
 
 
@@ -26,7 +27,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         pool_pre_ping=False,
-        connect_args={"timeout": settings.dependency_timeout_seconds},
+        connect_args={
+            "timeout": settings.dependency_timeout_seconds,
+            **plain_tls_default(settings.database_url),
+        },
     )
 
 

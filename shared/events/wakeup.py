@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from shared.db.tls import plain_tls_default
+
 log = logging.getLogger(__name__)
 
 MAX_RECONNECT_SECONDS = 5.0
@@ -31,6 +33,7 @@ class OutboxWakeup:
 
     def __init__(self, database_url: str, channel: str) -> None:
         self._dsn = asyncpg_dsn(database_url)
+        self._tls = plain_tls_default(database_url)
         self._channel = channel
         self.signal = asyncio.Event()
         self.listening = asyncio.Event()
@@ -40,7 +43,7 @@ class OutboxWakeup:
         backoff = 0.1
         while not stop.is_set():
             try:
-                connection = await asyncpg.connect(self._dsn)
+                connection = await asyncpg.connect(self._dsn, **self._tls)
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("outbox wake-up: %s; polling only, retrying in %.1fs", error, backoff)
                 with contextlib.suppress(TimeoutError):

@@ -111,7 +111,9 @@ def _register_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# Dependencies are coroutines, however trivial: FastAPI runs a plain function in its thread pool,
+# a hand-off per dependency per request (tests/test_architecture.py checks every route).
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
@@ -131,7 +133,7 @@ async def scoped_session(
 SessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -12,12 +12,12 @@ from services.gateway.engagements import EngagementControl
 from services.strategy.schemas import EngagementOut
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def _engagements(request: Request) -> EngagementControl:
+async def _engagements(request: Request) -> EngagementControl:
     control: EngagementControl = request.app.state.engagements
     return control
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
@@ -49,6 +49,12 @@ def current_trace_headers() -> dict[str, str]:
 
 def context_from_headers(headers: Mapping[str, str] | None) -> otel_context.Context:
     return propagate.extract(dict(headers or {}))
+
+
+def trace_links(contexts: Iterable[otel_context.Context]) -> list[trace.Link]:
+    """Links to the spans ``contexts`` carry (those with one), e.g. a batch's messages'."""
+    spans = (trace.get_current_span(context).get_span_context() for context in contexts)
+    return [trace.Link(span) for span in spans if span.is_valid]
 
 
 tracer = trace.get_tracer("atlantide-engage")

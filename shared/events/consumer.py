@@ -34,6 +34,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -45,7 +46,7 @@ from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
 from shared.events.subjects import event_filter
 from shared.settings import EventSettings
-from shared.telemetry import context_from_headers, tracer
+from shared.telemetry import context_from_headers, trace_links, tracer
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,7 @@ class _Consumer:
         with tracer.start_as_current_span(
             f"consume {msg.subject}",
             context=context_from_headers(msg.headers),
+            kind=SpanKind.CONSUMER,
             attributes={"messaging.message.id": event.id, "engage.consumer": self.spec.durable},
         ):
             try:
@@ -382,8 +384,13 @@ class BatchEventConsumer(EventConsumer):
                 await self.dead_letter(msg, None, f"not a CloudEvent: {error}")
         if not readable:
             return
+        # The batch continues the trace of its first event and links every event's own.
+        contexts = [context_from_headers(msg.headers) for msg, _ in readable]
         with tracer.start_as_current_span(
             f"consume {self.spec.filter_subject} batch",
+            context=contexts[0],
+            kind=SpanKind.CONSUMER,
+            links=trace_links(contexts),
             attributes={
                 "engage.consumer": self.spec.durable,
                 "messaging.batch.message_count": len(readable),

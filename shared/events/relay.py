@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +27,7 @@ from shared.events.outbox import OutboxMixin
 from shared.events.subjects import event_subject
 from shared.events.wakeup import OutboxWakeup, wait_for_any
 from shared.settings import EventSettings
+from shared.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +85,22 @@ class OutboxRelay:
 
     async def _send(self, row: OutboxMixin) -> asyncio.Future[PubAck]:
         subject = event_subject(self._events.subject_prefix, row.name, row.envelope.get("data", {}))
-        headers = {"Nats-Msg-Id": row.event_id, **row.headers}
-        return await self._js.publish_async(
-            subject,
-            json.dumps(row.envelope, separators=(",", ":")).encode(),
-            wait_stall=PUBLISH_TIMEOUT_SECONDS,
-            stream=self._events.stream,
-            headers=headers,
-        )
+        # The publish continues the trace the row was staged in (its ``headers``), and the
+        # message carries the publish's own context, so a consumer's span follows it.
+        with tracer.start_as_current_span(
+            f"publish {subject}",
+            context=context_from_headers(row.headers),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.message.id": row.event_id},
+        ):
+            headers = {**row.headers, **current_trace_headers(), "Nats-Msg-Id": row.event_id}
+            return await self._js.publish_async(
+                subject,
+                json.dumps(row.envelope, separators=(",", ":")).encode(),
+                wait_stall=PUBLISH_TIMEOUT_SECONDS,
+                stream=self._events.stream,
+                headers=headers,
+            )
 
     async def _mark_published(self, session: AsyncSession, seqs: Sequence[int]) -> None:
         await session.execute(

@@ -1,6 +1,7 @@
-"""An engagement's live state while no workflow worker runs: Temporal holds a query until a
-worker takes it, so the gateway gives up after its dependency timeout and answers 503 with
-``Retry-After`` instead of hanging (found by the fault suite, killing the workflow worker)."""
+"""An engagement's live state and its updates while no workflow worker runs: Temporal holds a
+query or an update until a worker takes it, so the gateway gives up after its deadline and answers
+503 with ``Retry-After`` instead of hanging (found by the fault suite, killing the workflow
+worker)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from tests.test_thin_thread import create_org
 from workflows.engagement.messages import WORKFLOW_NAME
 
 
-async def test_the_engagement_answers_503_when_no_workflow_worker_takes_its_query(
-    platform: Platform,
-) -> None:
+async def _engagement_without_a_worker(platform: Platform) -> tuple[str, dict[str, str]]:
+    """An engagement whose workflow waits on a task queue no worker polls: a worker that is down."""
     organization = await create_org(platform)
     engagement_id = await stored_engagement(platform, organization)
     manager = platform.auth(Role.MANAGER, orgs=[organization])
@@ -24,10 +24,16 @@ async def test_the_engagement_answers_503_when_no_workflow_worker_takes_its_quer
     # Stored without its workflow: its state is simply absent.
     assert engagement.status_code == 200, engagement.text
     workflow_id = engagement.json()["workflow_id"]
-    # Its workflow waits on a task queue no worker polls: a worker that is down.
     await platform.temporal.start_workflow(
         WORKFLOW_NAME, id=workflow_id, task_queue=f"nobody-polls-{uuid.uuid4()}"
     )
+    return engagement_id, manager
+
+
+async def test_the_engagement_answers_503_when_no_workflow_worker_takes_its_query(
+    platform: Platform,
+) -> None:
+    engagement_id, manager = await _engagement_without_a_worker(platform)
 
     began = time.monotonic()
     answer = await platform.gateway.get(f"/v1/engagements/{engagement_id}", headers=manager)
@@ -36,4 +42,21 @@ async def test_the_engagement_answers_503_when_no_workflow_worker_takes_its_quer
     assert answer.status_code == 503, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert int(answer.headers["Retry-After"]) > 0
-    assert took < platform.settings.dependency_timeout_seconds + 5
+    # Not hanging: the deadline, and a margin for a loaded machine.
+    assert took < platform.settings.dependency_timeout_seconds + 10
+
+
+async def test_an_update_answers_503_when_no_workflow_worker_takes_it(platform: Platform) -> None:
+    engagement_id, manager = await _engagement_without_a_worker(platform)
+
+    began = time.monotonic()
+    answer = await platform.gateway.post(
+        f"/v1/engagements/{engagement_id}/pause", json={"reason": "fault test"}, headers=manager
+    )
+    took = time.monotonic() - began
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "may still" in answer.json()["detail"]
+    assert int(answer.headers["Retry-After"]) > 0
+    assert took < platform.settings.dependency_timeout_seconds * 3 + 10

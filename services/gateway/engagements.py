@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -94,9 +94,22 @@ class EngagementControl(TemporalConnection):
         """Send an update; a validator's refusal becomes the problem it names."""
         handle = self.client.get_workflow_handle(engagement.workflow_id)
         try:
-            outcome: Result = await handle.execute_update(name, request, result_type=result)
+            # Like a query, an update waits for a workflow worker to take it: with none running
+            # the caller gets a 503 after the deadline rather than a request that never ends.
+            outcome: Result = await handle.execute_update(
+                name,
+                request,
+                result_type=result,
+                rpc_timeout=timedelta(seconds=self._settings.dependency_timeout_seconds * 3),
+            )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from error
+        except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+            raise DependencyUnavailableError(
+                "workflow worker",
+                "The engagement's workflow did not take the request in time, and it may still "
+                "do so: read the engagement before sending it again.",
+            ) from error
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise ConflictError("the engagement's workflow is not running") from error

@@ -73,7 +73,7 @@ def create_service_app(
         app.include_router(router)
     require_entries(_authenticated_operations(app))
     _register_problem_schema(app)
-    instrument_app(app)
+    instrument_app(app, runtime.name)
     return app
 
 

@@ -232,6 +232,8 @@ class WorkerSettings(BaseModel):
     # up within milliseconds here, so a few seconds only ever expire for a worker that is gone; the
     # SDK's 10 s made a killed worker's posts go out 10 s late (the fault probe of issue 15).
     sticky_queue_schedule_to_start_seconds: float = Field(3.0, gt=0)
+    # Where the worker serves its ``/metrics`` (it has no HTTP API of its own); unset: nowhere.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
 
 
 class MediaSettings(BaseModel):

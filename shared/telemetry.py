@@ -1,28 +1,40 @@
-"""OpenTelemetry: one tracer provider per process; W3C context across HTTP, Temporal and NATS."""
+"""OpenTelemetry: one tracer and one meter provider per process; W3C context across HTTP, Temporal
+and NATS; the metrics (``shared.metrics``) served as Prometheus text on ``/metrics``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import prometheus_client
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from starlette.requests import Request
+from starlette.responses import Response
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from shared.metrics import HttpMetrics
 from shared.settings import Settings
 
 _configured: set[str] = set()
 
 
 def setup_telemetry(service_name: str, settings: Settings) -> None:
-    """Install the process's tracer provider; export over OTLP/HTTP only when configured."""
+    """Install the process's tracer and meter providers; spans go out over OTLP/HTTP only when
+    configured, metrics are read by Prometheus from ``/metrics``."""
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: f"engage-{service_name}"}))
+    resource = Resource.create({SERVICE_NAME: f"engage-{service_name}"})
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+    )
+    provider = TracerProvider(resource=resource)
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -32,8 +44,22 @@ def setup_telemetry(service_name: str, settings: Settings) -> None:
     _configured.add(service_name)
 
 
-def instrument_app(app: FastAPI) -> None:
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+def instrument_app(app: FastAPI, service: str) -> None:
+    """Trace and measure the app's requests; serve the process's metrics on ``/metrics``."""
+    app.add_route("/metrics", _metrics, include_in_schema=False)
+    app.add_middleware(HttpMetrics, service=service)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+async def _metrics(_: Request) -> Response:
+    return Response(
+        prometheus_client.generate_latest(), media_type=prometheus_client.CONTENT_TYPE_LATEST
+    )
+
+
+def serve_metrics(port: int) -> None:
+    """``/metrics`` on a port of its own, for a process without an HTTP API (a worker)."""
+    prometheus_client.start_http_server(port)
 
 
 def temporal_interceptors() -> list[TracingInterceptor]:

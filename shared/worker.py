@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
@@ -24,9 +25,10 @@ from shared.events.consumer import EffectConsumer, Subscription
 from shared.events.outbox import OutboxMixin, outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
+from shared.metrics import WORKFLOW_STATUSES, record_workflow_counts
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings, WorkerSettings
-from shared.telemetry import setup_telemetry
+from shared.telemetry import serve_metrics, setup_telemetry
 from shared.temporal import connect_temporal
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 RESTART_SECONDS = 2.0
 HEARTBEAT_STALE_SECONDS = 60.0
+# How often the workflow worker reads the workflows' counts from Temporal's visibility.
+WORKFLOW_COUNT_SECONDS = 30.0
 
 
 def heartbeat_path(name: str) -> Path:
@@ -91,6 +95,8 @@ async def run_worker(
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     setup_telemetry(f"{name}-worker", settings)
+    if settings.worker.metrics_port is not None:
+        serve_metrics(settings.worker.metrics_port)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     runtime = ServiceRuntime(f"{name}-worker", settings, database=outbox_model is not None)
@@ -118,6 +124,11 @@ async def run_worker(
         if effects is not None:
             run_effects = functools.partial(_run_effects, runtime, client, effects, stop)
             tasks.append(asyncio.create_task(keep_running("effect consumers", run_effects, stop)))
+        if workflows:
+            counting = functools.partial(
+                _count_workflows_until, client, settings.task_queue(task_queue), workflows, stop
+            )
+            tasks.append(asyncio.create_task(keep_running("workflow counts", counting, stop)))
         async with contextlib.AsyncExitStack() as running:
             if workflows:
                 await running.enter_async_context(
@@ -188,6 +199,28 @@ async def keep_running(what: str, run: Callable[[], Awaitable[None]], stop: asyn
             log.exception("%s stopped; starting it again in %s s", what, RESTART_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESTART_SECONDS)
+
+
+async def count_workflows(client: Client, task_queue: str, workflows: Sequence[type]) -> None:
+    """Set ``engage_workflows`` from Temporal's visibility: each type's executions on
+    ``task_queue`` (this deployment's) by status."""
+    for defined in workflows:
+        # The registered name (``@workflow.defn(name=...)``): the SDK keeps it on the class.
+        name = workflow._Definition.must_from_class(defined).name or defined.__name__
+        counted = await client.count_workflows(
+            f"WorkflowType = '{name}' AND TaskQueue = '{task_queue}' GROUP BY ExecutionStatus"
+        )
+        groups = [(str(group.group_values[0]), group.count) for group in counted.groups]
+        record_workflow_counts(name, groups, WORKFLOW_STATUSES)
+
+
+async def _count_workflows_until(
+    client: Client, task_queue: str, workflows: Sequence[type], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        await count_workflows(client, task_queue, workflows)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WORKFLOW_COUNT_SECONDS)
 
 
 async def _relay(runtime: ServiceRuntime, model: type[OutboxMixin], stop: asyncio.Event) -> None:

@@ -44,6 +44,7 @@ from services.listening.sentiment.registry import OrganizationModels
 from shared.errors import NotFoundError, ProblemError
 from shared.events.consumer import Subscription
 from shared.events.envelope import CloudEvent, new_event
+from shared.metrics import MENTIONS_INGESTED, on_commit
 
 DURABLE = "listening-mentions"
 # Raw mentions taken at each fetch and stored in one transaction.
@@ -238,6 +239,7 @@ class MentionIngestion:
         stored = await repository.insert_mentions(
             session, [[row.get(column) for column in repository.MENTION_COLUMNS] for row in rows]
         )
+        on_commit(session, lambda: MENTIONS_INGESTED.add(len(stored)))
         await _announce(session, accepted, [row for row in rows if row["id"] in stored])
 
     async def _labelled(

@@ -37,6 +37,7 @@ from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.envelope import new_event
 from shared.media_links import MediaLinks
+from shared.metrics import PUBLICATION_LATENESS, PUBLICATIONS, on_commit
 
 ConnectorFor = Callable[[str], Connector]
 SETTLED = frozenset({"published", "cancelled", "failed"})
@@ -193,6 +194,7 @@ class Publisher:
                 already = await repository.get_publication(session, publication_id)
                 assert already is not None
                 return outcome_of(already)
+            _measure(session, publication, "published")
             await outbox.add(
                 session,
                 new_event(
@@ -239,6 +241,7 @@ class Publisher:
         publication.status = "scheduled" if will_retry else "failed"
         publication.failure_class = failure_class
         publication.failure_detail = detail[:2000]
+        _measure(session, publication, "retrying" if will_retry else "failed")
         await outbox.add(
             session,
             new_event(
@@ -263,6 +266,7 @@ class Publisher:
             publication.status = "unconfirmed"
             publication.failure_class = "unknown"
             publication.failure_detail = detail[:2000]
+            _measure(session, publication, "unconfirmed")
             await outbox.add(
                 session,
                 new_event(
@@ -277,3 +281,17 @@ class Publisher:
                     event_id=_event_id(publication, f"unconfirmed/{publication.attempts}"),
                 ),
             )
+
+
+def _measure(session: AsyncSession, publication: Publication, status: str) -> None:
+    """Count the publish's outcome (and a published post's lateness) once it commits."""
+    labels = {"channel": publication.channel}
+    published_at = publication.published_at if status == "published" else None
+    lateness = (published_at - publication.due_at).total_seconds() if published_at else None
+
+    def record() -> None:
+        PUBLICATIONS.add(1, {**labels, "status": status})
+        if lateness is not None:
+            PUBLICATION_LATENESS.record(max(lateness, 0.0), labels)
+
+    on_commit(session, record)

@@ -69,5 +69,5 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(health_router("sandbox", {}, settings.dependency_timeout_seconds))
     for router in (api.router, oauth.router, admin.router):
         app.include_router(router)
-    instrument_app(app)
+    instrument_app(app, "sandbox")
     return app

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,12 +46,20 @@ from shared.db.session import session_scope
 from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
 from shared.events.subjects import event_filter
+from shared.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_LAG,
+    CONSUMER_MESSAGES,
+    CONSUMER_REDELIVERIES,
+)
 from shared.settings import EventSettings
 from shared.telemetry import context_from_headers, trace_links, tracer
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+# How often a consumer asks JetStream how far behind it is.
+LAG_SAMPLE_SECONDS = 5.0
 # The first NATS server that changes a durable consumer's filter subject in place.
 REFILTER_IN_PLACE = (2, 10)
 
@@ -161,6 +170,18 @@ class _Consumer:
     def __init__(self, js: JetStreamContext, spec: ConsumerSpec) -> None:
         self._js = js
         self.spec = spec
+        self._labels = {"consumer": spec.durable}
+
+    def _settled(self, msg: Msg, outcome: str) -> None:
+        CONSUMER_MESSAGES.add(1, {**self._labels, "outcome": outcome})
+        if (msg.metadata.num_delivered or 1) > 1:
+            CONSUMER_REDELIVERIES.add(1, self._labels)
+
+    async def sample_lag(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Record how many messages wait for this consumer and how many it holds unsettled."""
+        info = await subscription.consumer_info()
+        CONSUMER_LAG.set(info.num_pending or 0, self._labels)
+        CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0, self._labels)
 
     async def _handle_once(self, event: CloudEvent) -> None:
         raise NotImplementedError
@@ -193,6 +214,7 @@ class _Consumer:
                 },
             )
         await msg.term()
+        self._settled(msg, "term")
 
     async def _settle_failure(self, msg: Msg, event: CloudEvent, error: Exception) -> None:
         """Redeliver the message later, or dead-letter it at its last allowed delivery."""
@@ -206,9 +228,11 @@ class _Consumer:
         if transient is not None:
             log.warning("event %s will be redelivered: %s", event.id, error)
             await msg.nak(delay=transient.delay or self.spec.nak_delay_seconds)
+            self._settled(msg, "nak")
             return
         log.error("event %s failed; it will be redelivered", event.id, exc_info=error)
         await msg.nak(delay=self.spec.nak_delay_seconds)
+        self._settled(msg, "nak")
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         spec = self.spec
@@ -289,6 +313,7 @@ class _Consumer:
                 await self._settle_failure(msg, event, error)
                 return
         await msg.ack()
+        self._settled(msg, "ack")
 
     async def handle_fetched(self, messages: list[Msg]) -> None:
         """Settle what one fetch returned: one message at a time."""
@@ -298,8 +323,12 @@ class _Consumer:
     async def run(self, stop: asyncio.Event, batch: int | None = None) -> None:
         batch = batch or self.spec.fetch_batch
         subscription = await self.subscribe()
+        lag_sampled_at = float("-inf")
         while not stop.is_set():
             try:
+                if time.monotonic() - lag_sampled_at >= LAG_SAMPLE_SECONDS:
+                    lag_sampled_at = time.monotonic()
+                    await self.sample_lag(subscription)
                 messages = await subscription.fetch(batch, timeout=1.0)
                 await self.handle_fetched(messages)
             except (NatsTimeoutError, TimeoutError):
@@ -410,6 +439,7 @@ class BatchEventConsumer(EventConsumer):
                 return
         for msg, _ in readable:
             await msg.ack()
+            self._settled(msg, "ack")
 
     async def _handle_batch(self, events: list[CloudEvent]) -> None:
         async with session_scope(self._sessions, SYSTEM) as session:

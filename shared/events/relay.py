@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -20,18 +21,21 @@ from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.outbox import OutboxMixin
 from shared.events.subjects import event_subject
 from shared.events.wakeup import OutboxWakeup, wait_for_any
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_PENDING, OUTBOX_PUBLISHED, RELAY_LAG
 from shared.settings import EventSettings
 from shared.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# How often a relay counts what its outbox still holds (one indexed count).
+BACKLOG_SAMPLE_SECONDS = 5.0
 
 
 class OutboxRelay:
@@ -48,6 +52,8 @@ class OutboxRelay:
         self._js = js
         self._events = events
         self._wakeup = wakeup
+        self._labels = {"outbox": str(inspect(model).local_table.schema)}
+        self._backlog_sampled_at = float("-inf")
 
     async def relay_once(self) -> int:
         """Publish one batch of pending events; returns how many were published."""
@@ -62,7 +68,7 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            published: list[int] = []
+            published: list[OutboxMixin] = []
             acks: list[asyncio.Future[PubAck]] = []
             try:
                 # Sent in order on one connection, acknowledged together: a batch costs one
@@ -73,15 +79,37 @@ class OutboxRelay:
                     for row, ack in zip(rows, acks, strict=True):
                         if (await ack).duplicate:
                             log.info("event %s was already in the stream", row.event_id)
-                        published.append(row.seq)
+                        published.append(row)
             finally:
                 for ack in acks:
                     ack.cancel()
                 # The events acknowledged before a failure are marked; the rest are sent again
                 # (JetStream drops those it already has).
                 if published:
-                    await self._mark_published(session, published)
-            return len(published)
+                    await self._mark_published(session, [row.seq for row in published])
+                now = datetime.now(UTC)
+                lags = [(now - row.created_at).total_seconds() for row in published]
+        # Measured once the marks are committed.
+        for lag in lags:
+            RELAY_LAG.record(lag, self._labels)
+        OUTBOX_PUBLISHED.add(len(lags), self._labels)
+        return len(lags)
+
+    async def sample_backlog(self) -> None:
+        """Count the events still to publish and the age of the oldest one."""
+        model = self._model
+        async with self._sessions() as session:
+            pending, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(model.created_at)).where(
+                        model.published_at.is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_BACKLOG.set(pending, self._labels)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_PENDING.set(max(age, 0.0), self._labels)
+        self._backlog_sampled_at = time.monotonic()
 
     async def _send(self, row: OutboxMixin) -> asyncio.Future[PubAck]:
         subject = event_subject(self._events.subject_prefix, row.name, row.envelope.get("data", {}))
@@ -128,6 +156,8 @@ class OutboxRelay:
                 # Cleared before looking: a commit from now on wakes the next wait.
                 self._wakeup.signal.clear()
             try:
+                if time.monotonic() - self._backlog_sampled_at >= BACKLOG_SAMPLE_SECONDS:
+                    await self.sample_backlog()
                 published = await self.relay_once()
                 backoff = poll
             except ConnectionClosedError:

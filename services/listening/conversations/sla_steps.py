@@ -15,6 +15,7 @@ from services.listening.conversations import facts
 from services.listening.conversations.service import require
 from services.listening.models import Conversation
 from shared.auth import Role
+from shared.metrics import SLA_BREACHES, on_commit
 
 # An SLA breach's task escalates to this role, as the lifecycle's overdue tasks do.
 ESCALATION_ROLE = Role.MANAGER
@@ -79,6 +80,7 @@ async def sla_breached(
             or UNASSIGNED_TASK_OWNER.value
         )
         conversation.updated_at = now
+        on_commit(session, lambda: SLA_BREACHES.add(1))
         await facts.emit(
             session,
             events.CONVERSATION_SLA_BREACHED,

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:engage:problem:"
 RETRY_AFTER_SECONDS = 5
+# PostgreSQL's refusals of a character in text (NUL, in text or in JSON): the request's value,
+# valid JSON and valid to every schema, is the caller's error rather than a bug.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 class FieldError(BaseModel):
@@ -180,6 +183,13 @@ def _unavailable(request: Request, dependency: str) -> JSONResponse:
 
 
 async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in UNSTORABLE_TEXT:
+        return problem_response(
+            request,
+            422,
+            "unstorable-text",
+            "A text value holds a character that cannot be stored, such as NUL (U+0000).",
+        )
     if isinstance(error, DBAPIError) and not (
         error.connection_invalidated or isinstance(error, OperationalError)
     ):

@@ -7,12 +7,31 @@ from datetime import datetime, time
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from services.listening.conversations.triage import Category
 from shared.auth import Role
 
 IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 is Monday, 7 Sunday")]
+# A wall clock without an offset: JSON Schema's ``time`` format requires one, so the documented
+# shape is the one sent and answered (``09:00``, answered as ``09:00:00``).
+WallClock = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$",
+            "description": "Whole minutes of the zone's wall clock, HH:MM",
+        }
+    ),
+]
 
 State = Literal["open", "assigned", "answered", "closed", "ignored"]
 ReplyStatus = Literal["awaiting_review", "pending", "sent", "failed"]
@@ -165,8 +184,8 @@ class InboxSettingsBody(BaseModel):
     business_days: list[IsoWeekday] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, max_length=7
     )
-    opens: time = time(9, 0)
-    closes: time = time(18, 0)
+    opens: WallClock = time(9, 0)
+    closes: WallClock = time(18, 0)
     time_zone: str = Field("Europe/Rome", max_length=64)
     escalate_after_minutes: int = Field(60, ge=1, le=60 * 24 * 30)
 

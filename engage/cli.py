@@ -15,6 +15,7 @@ import uvicorn
 
 from shared.auth import AGENCY_ROLES, ALL_ORGANIZATIONS, Role, issue_dev_token
 from shared.keep_alive import SERVER_KEEP_ALIVE_SECONDS
+from shared.logging_json import setup_logging
 from shared.settings import DATA_SERVICES, SERVICE_NAMES, get_settings
 
 app = typer.Typer(help="Atlantide Engage: engagement programmes as durable workflows.")
@@ -39,10 +40,13 @@ def serve(service: Annotated[str, typer.Argument(help=", ".join(SERVABLE))]) -> 
     if service not in SERVABLE:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVABLE)}")
     settings = get_settings()
+    setup_logging(service, settings)
     uvicorn.run(
         f"services.{service}.main:app",
         host=settings.host,
         port=getattr(settings.ports, service),
+        # The process's JSON lines (``setup_logging``), uvicorn's records included.
+        log_config=None,
         log_level="info",
         access_log=settings.access_log,
         proxy_headers=True,

@@ -25,6 +25,7 @@ from shared.events.consumer import EffectConsumer, Subscription
 from shared.events.outbox import OutboxMixin, outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
+from shared.logging_json import setup_logging
 from shared.metrics import WORKFLOW_STATUSES, record_workflow_counts
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings, WorkerSettings
@@ -93,7 +94,7 @@ async def run_worker(
     subscriptions: Sequence[Subscription] = (),
     effects: Effects | None = None,
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(f"{name}-worker", settings)
     setup_telemetry(f"{name}-worker", settings)
     if settings.worker.metrics_port is not None:
         serve_metrics(settings.worker.metrics_port)

@@ -46,6 +46,7 @@ from shared.db.session import session_scope
 from shared.events.envelope import CloudEvent
 from shared.events.outbox import ProcessedEventMixin
 from shared.events.subjects import event_filter
+from shared.logging_json import CONTEXT_FIELDS, log_context
 from shared.metrics import (
     CONSUMER_ACK_PENDING,
     CONSUMER_LAG,
@@ -298,11 +299,17 @@ class _Consumer:
         except ValidationError as error:
             await self.dead_letter(msg, None, f"not a CloudEvent: {error}")
             return
-        with tracer.start_as_current_span(
-            f"consume {msg.subject}",
-            context=context_from_headers(msg.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={"messaging.message.id": event.id, "engage.consumer": self.spec.durable},
+        with (
+            tracer.start_as_current_span(
+                f"consume {msg.subject}",
+                context=context_from_headers(msg.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.message.id": event.id,
+                    "engage.consumer": self.spec.durable,
+                },
+            ),
+            log_context(**{field: event.data.get(field) for field in CONTEXT_FIELDS}),
         ):
             try:
                 await self._handle_once(event)

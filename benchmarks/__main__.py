@@ -5,6 +5,7 @@ import sys
 
 from benchmarks import (
     conversations_sla,
+    gateway_read,
     lifecycle,
     listening_pipeline,
     outbox_relay,
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "listening_pipeline": listening_pipeline,
     "conversations_sla": conversations_sla,
     "reporting_kpis": reporting_kpis,
+    "gateway_read": gateway_read,
 }
 
 

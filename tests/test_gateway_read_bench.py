@@ -1,0 +1,117 @@
+"""The ``gateway_read`` benchmark's load generator and tenancy check, run for a second against
+the test platform, and shown able to fail: a record of another organisation counts as a leak,
+another organisation's id as a refusal, an unreadable answer as a leak."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from benchmarks.gateway_read import (
+    ROUTES,
+    Caller,
+    LoadResult,
+    Read,
+    Tally,
+    check,
+    closed_loop,
+    list_owners,
+    load_client,
+    record_owner,
+    seed,
+    summary,
+)
+from shared.auth import Role
+from tests.conftest import Platform
+
+A_ORG = "00000000-0000-0000-0000-00000000000a"
+A = Caller("A", A_ORG, "token-a")
+
+
+async def test_a_second_of_load_on_every_route_leaks_nothing(platform: Platform) -> None:
+    tenants = [await seed(platform.settings, platform.gateway, name) for name in ("A", "B")]
+    reads = [(tenant.caller, tenant.read(route)) for route in ROUTES for tenant in tenants]
+    async with load_client(str(platform.gateway.base_url), 12) as client:
+        result = await closed_loop(client, reads, 12, 1.0)
+
+    figures = summary(result)
+    assert figures["requests"] >= len(reads)
+    assert figures["errors"] == {}
+    assert figures["leaks"] == 0
+    # Every answer named at least one record, each compared with its caller's organisation
+    # (each list holds the caller's three engagements).
+    assert figures["checked"] >= figures["requests"]
+    assert set(result.tallies) == {"A", "B"}
+    assert all(tally.requests > 0 for tally in result.tallies.values())
+    assert figures["requests_per_second"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
+async def test_the_checker_counts_another_organisations_records(platform: Platform) -> None:
+    a, b = [await seed(platform.settings, platform.gateway, name) for name in ("A", "B")]
+    # A caller of A holding a manager's role in every organisation: the gateway rightly answers
+    # with B's records too, and the checker, expecting A's only, counts each of them.
+    agency = Caller("A", a.caller.organization_id, platform.token(Role.MANAGER))
+    reads = [
+        (agency, a.read("engagement_list")),
+        (agency, b.read("organization")),
+        (agency, b.read("engagement_detail")),
+    ]
+    async with load_client(str(platform.gateway.base_url), 3) as client:
+        result = await closed_loop(client, reads, 3, 0.5)
+
+    figures = summary(result)
+    assert figures["errors"] == {}
+    # Each B organisation and B engagement answered is one leak; each list holds B's three.
+    assert figures["leaks"] >= figures["requests"]
+
+
+async def test_the_checker_counts_a_refusal_of_another_organisations_id(
+    platform: Platform,
+) -> None:
+    a, b = [await seed(platform.settings, platform.gateway, name) for name in ("A", "B")]
+    reads = [(a.caller, b.read("engagement_detail")), (a.caller, b.read("organization"))]
+    async with load_client(str(platform.gateway.base_url), 2) as client:
+        result = await closed_loop(client, reads, 2, 0.5)
+
+    figures = summary(result)
+    assert figures["leaks"] == 0
+    assert figures["checked"] == 0
+    assert figures["errors"] == {"404": figures["requests"]}
+
+
+def test_an_answer_whose_owner_cannot_be_read_is_a_leak() -> None:
+    tally = Tally()
+    check(tally, A, Read(("/v1/engagements",), list_owners), httpx.Response(200, json={"x": 1}))
+    check(tally, A, Read(("/v1/engagements/1",), record_owner), httpx.Response(200, text="<p>"))
+    assert tally.leaks == 2
+
+
+def test_a_429_without_retry_after_is_counted_and_errors_are_shaped() -> None:
+    tally = Tally(latencies=[0.001 * n for n in range(1, 101)])
+    read = Read(("/v1/ping",), None)
+    check(tally, A, read, httpx.Response(429, headers={"Retry-After": "1"}))
+    check(tally, A, read, httpx.Response(429))
+    check(tally, A, read, httpx.Response(503))
+    check(tally, A, read, httpx.Response(200, json={"anything": "at all"}))
+
+    figures = summary(LoadResult({"A": tally}, seconds=2.0))
+    assert figures["requests"] == 100
+    assert figures["requests_per_second"] == 50.0
+    assert figures["p50_ms"] == 51.0
+    assert figures["p99_ms"] == 100.0
+    assert figures["errors"] == {"429": 2, "503": 1}
+    assert figures["rate_limited"] == 2
+    assert figures["without_retry_after"] == 1
+    assert figures["server_errors"] == 1
+    assert figures["leaks"] == 0
+
+
+def test_tallies_of_several_callers_add_up() -> None:
+    first = Tally([0.01], Counter({"404": 1}), leaks=1, checked=3)
+    second = Tally([0.02, 0.03], Counter({"404": 2, "429": 1}), checked=2, without_retry_after=1)
+    total = LoadResult({"A": first, "B": second}, seconds=1.0).total
+    assert total.requests == 3
+    assert total.errors == Counter({"404": 3, "429": 1})
+    assert (total.leaks, total.checked, total.without_retry_after) == (1, 5, 1)

@@ -76,8 +76,8 @@ CONSUMER_REDELIVERIES = _meter.create_counter(
 PUBLICATIONS = _meter.create_counter(
     "engage_publications",
     unit="1",
-    description="Publish outcomes, by channel and status (published, retrying, failed, "
-    "unconfirmed)",
+    description="Publish outcomes, by channel, status (published, retrying, failed, unconfirmed) "
+    "and failure class (auth, rate_limited, ..., none)",
 )
 PUBLICATION_LATENESS = _meter.create_histogram(
     "engage_publication_lateness",
@@ -90,6 +90,11 @@ MENTIONS_INGESTED = _meter.create_counter(
 )
 SLA_BREACHES = _meter.create_counter(
     "engage_sla_breaches", unit="1", description="Conversations whose answer SLA was breached"
+)
+TEMPORAL_REACHABLE = _meter.create_gauge(
+    "engage_temporal_reachable",
+    unit="1",
+    description="1 when the workflow worker's last read of Temporal's visibility succeeded, else 0",
 )
 WORKFLOWS = _meter.create_gauge(
     "engage_workflows",
@@ -115,6 +120,7 @@ METRIC_NAMES: Mapping[str, str] = {
     "engage_listening_mentions_ingested_total": "counter",
     "engage_sla_breaches_total": "counter",
     "engage_workflows": "gauge",
+    "engage_temporal_reachable": "gauge",
 }
 
 # What Temporal's visibility reports as ``ExecutionStatus``.

@@ -19,6 +19,7 @@ from typing import Any
 from nats.js import JetStreamContext
 from temporalio import workflow
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from shared.events.consumer import EffectConsumer, Subscription
@@ -26,7 +27,7 @@ from shared.events.outbox import OutboxMixin, outbox_channel
 from shared.events.relay import OutboxRelay
 from shared.events.wakeup import OutboxWakeup
 from shared.logging_json import setup_logging
-from shared.metrics import WORKFLOW_STATUSES, record_workflow_counts
+from shared.metrics import TEMPORAL_REACHABLE, WORKFLOW_STATUSES, record_workflow_counts
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings, WorkerSettings
 from shared.telemetry import serve_metrics, setup_telemetry
@@ -213,13 +214,18 @@ async def count_workflows(client: Client, task_queue: str, workflows: Sequence[t
         )
         groups = [(str(group.group_values[0]), group.count) for group in counted.groups]
         record_workflow_counts(name, groups, WORKFLOW_STATUSES)
+    TEMPORAL_REACHABLE.set(1)
 
 
 async def _count_workflows_until(
     client: Client, task_queue: str, workflows: Sequence[type], stop: asyncio.Event
 ) -> None:
     while not stop.is_set():
-        await count_workflows(client, task_queue, workflows)
+        try:
+            await count_workflows(client, task_queue, workflows)
+        except RPCError as error:
+            TEMPORAL_REACHABLE.set(0)
+            log.warning("Temporal's visibility did not answer: %s", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), WORKFLOW_COUNT_SECONDS)
 

@@ -156,7 +156,8 @@ async def test_the_named_metrics_are_scraped_with_the_scenario_in_them(
     assert total(samples, "engage_consumer_messages_total", consumer=durable, outcome="nak") == 1
     assert total(samples, "engage_consumer_messages_total", consumer=durable, outcome="ack") == 1
 
-    assert total(samples, "engage_publications_total", channel="sandbox", status="published") >= 1
+    published = {"channel": "sandbox", "status": "published", "failure_class": "none"}
+    assert total(samples, "engage_publications_total", **published) >= 1
     assert total(samples, "engage_publication_lateness_seconds_count", channel="sandbox") >= 1
     assert total(samples, "engage_listening_mentions_ingested_total") >= 1
     assert total(samples, "engage_sla_breaches_total") >= 1
@@ -166,6 +167,7 @@ async def test_the_named_metrics_are_scraped_with_the_scenario_in_them(
     )
     assert running >= 1
     assert total(samples, "engage_workflows", workflow_type="PublishPostWorkflow") >= 1
+    assert total(samples, "engage_temporal_reachable") == 1
 
 
 async def test_a_measurement_waits_for_its_transaction_to_commit(

@@ -1,7 +1,8 @@
-"""The committed Grafana dashboards (``deploy/grafana``) refer only to metrics the code exports:
-each PromQL expression's metric names are in ``shared.metrics.METRIC_NAMES`` (which the scrape
-test, ``test_metrics.py``, finds on ``/metrics``), and each workflow type it names is one the
-workflow worker runs."""
+"""The committed Grafana dashboards and alerting rules (``deploy/grafana``) refer only to metrics
+the code exports: each PromQL expression's metric names are in ``shared.metrics.METRIC_NAMES``
+(which the scrape test, ``test_metrics.py``, finds on ``/metrics``), and each workflow type it
+names is one the workflow worker runs. Each alert's runbook is a section of
+``docs/operations.md``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from temporalio import workflow
 
 from shared.metrics import METRIC_NAMES
 from workflows.worker import WORKFLOWS
 
-DASHBOARDS = sorted((Path(__file__).parents[1] / "deploy" / "grafana").glob("*.json"))
+ROOT = Path(__file__).parents[1]
+DASHBOARDS = sorted((ROOT / "deploy" / "grafana").glob("*.json"))
+ALERTS = ROOT / "deploy" / "grafana" / "alerts.yaml"
+RUNBOOK = ROOT / "docs" / "operations.md"
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^}]*\}")
@@ -71,6 +76,10 @@ def test_a_dashboard_refers_only_to_exported_metrics(path: Path) -> None:
     dashboard = json.loads(path.read_text())
     found = expressions(dashboard)
     assert len(found) >= 8, "a dashboard with (almost) no queries"
+    assert_only_exported(found)
+
+
+def assert_only_exported(found: list[str]) -> None:
     unknown = {
         expression: sorted(metric_names(expression) - exported_series()) for expression in found
     }
@@ -84,3 +93,27 @@ def test_a_dashboard_refers_only_to_exported_metrics(path: Path) -> None:
         for name in pattern.split("|")
     }
     assert named <= registered, named - registered
+
+
+def anchor(heading: str) -> str:
+    """A Markdown heading's anchor, as GitHub makes it."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_alerts_refer_to_exported_metrics_and_to_their_runbook() -> None:
+    rules = [
+        rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]
+    ]
+    assert len(rules) >= 5
+    assert_only_exported([rule["expr"] for rule in rules])
+    headings = {
+        anchor(line.lstrip("#"))
+        for line in RUNBOOK.read_text().splitlines()
+        if line.startswith("#")
+    }
+    runbooks = {rule["alert"]: rule["annotations"]["runbook"] for rule in rules}
+    assert all(link.startswith("docs/operations.md#") for link in runbooks.values()), runbooks
+    missing = {
+        alert: link for alert, link in runbooks.items() if link.partition("#")[2] not in headings
+    }
+    assert not missing

@@ -289,8 +289,11 @@ def _measure(session: AsyncSession, publication: Publication, status: str) -> No
     published_at = publication.published_at if status == "published" else None
     lateness = (published_at - publication.due_at).total_seconds() if published_at else None
 
+    failure_class = publication.failure_class if status != "published" else None
+    outcome = {**labels, "status": status, "failure_class": failure_class or "none"}
+
     def record() -> None:
-        PUBLICATIONS.add(1, {**labels, "status": status})
+        PUBLICATIONS.add(1, outcome)
         if lateness is not None:
             PUBLICATION_LATENESS.record(max(lateness, 0.0), labels)
 

@@ -30,6 +30,7 @@ from tests.k8s_render import (
     NAMESPACE,
     OVERLAY_SECRETS,
     OVERLAYS,
+    PART_OF,
     PROD,
     ROOT,
     SECRET,
@@ -42,6 +43,7 @@ from tests.k8s_render import (
     containers,
     effective_security,
     get,
+    in_namespace,
     load_pod_settings,
     objects,
     outside,
@@ -185,6 +187,27 @@ def test_each_workload_gets_only_the_secret_keys_it_uses(overlay: str) -> None:
         # Only prod's Temporal has TLS: its clients mount the client certificate there alone.
         mounts_certificate = overlay == PROD and name in TEMPORAL_CLIENTS
         assert secret_volumes == ({TEMPORAL_TLS_SECRET} if mounts_certificate else set()), name
+
+
+def test_every_engage_process_is_scraped_by_prometheus(overlay: str) -> None:
+    """Annotated for Prometheus's pod discovery, on the one port that serves ``/metrics`` (a
+    worker's ENGAGE_WORKER__METRICS_PORT), which the policies open to ``monitoring`` alone."""
+    manifests = render(overlay)
+    prometheus, elsewhere = in_namespace("monitoring"), in_namespace("elsewhere")
+    for name, deployment in objects(manifests, "Deployment").items():
+        template = deployment["spec"]["template"]
+        if template["metadata"]["labels"].get("app.kubernetes.io/part-of") != PART_OF:
+            continue
+        annotations = template["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", f"{overlay} {name}"
+        assert annotations.get("prometheus.io/path") == "/metrics", f"{overlay} {name}"
+        container = template["spec"]["containers"][0]
+        [port] = [p["containerPort"] for p in container["ports"]]
+        if name in WORKERS:
+            env = {v["name"]: v.get("value") for v in container["env"]}
+            assert env["ENGAGE_WORKER__METRICS_PORT"] == str(port), f"{overlay} {name}"
+        assert allowed(manifests, "Ingress", name, prometheus, port), f"{overlay} {name}"
+        assert not allowed(manifests, "Ingress", name, elsewhere, port), f"{overlay} {name}"
 
 
 # -- dev: the whole platform in one namespace ---------------------------------------------------
@@ -361,8 +384,12 @@ def test_prod_publishes_the_gateway_and_the_public_media_path_only() -> None:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
                 routes.append((path["path"], path["pathType"], backend["name"], backend["port"]))
-    assert sorted(r[2] for r in routes) == ["content", "gateway"], routes
-    for path, path_type, service, port in routes:
+    # The gateway's /metrics goes to a Service without endpoints: refused, not published.
+    assert ("/metrics", "Exact", "not-published") in [r[:3] for r in routes], routes
+    assert not get(manifests, "Service", "not-published")["spec"].get("selector")
+    published = [r for r in routes if r[2] != "not-published"]
+    assert sorted(r[2] for r in published) == ["content", "gateway"], routes
+    for path, path_type, service, port in published:
         assert path_type == "Prefix"
         assert path == ("/" if service == "gateway" else f"{PUBLIC_MEDIA_PATH}/"), routes
         ports = get(manifests, "Service", service)["spec"]["ports"]

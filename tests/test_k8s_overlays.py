@@ -97,6 +97,22 @@ def test_every_object_is_valid_for_kubernetes_1_31(overlay: str) -> None:
     assert checked > 50, f"{overlay}: only {checked} objects validated"
 
 
+def test_every_overlay_and_component_is_covered() -> None:
+    """A new overlay is rendered and checked here as soon as it exists; every component is used."""
+    found = {
+        f"overlays/{path.parent.name}" for path in K8S_DIR.glob("overlays/*/kustomization.yaml")
+    }
+    assert found == set(OVERLAYS)
+    used = {
+        line.strip().removeprefix("- ../../")
+        for overlay in OVERLAYS
+        for line in (K8S_DIR / overlay / "kustomization.yaml").read_text().splitlines()
+        if line.strip().startswith("- ../../components/")
+    }
+    components = {f"components/{p.parent.name}" for p in K8S_DIR.glob("components/*/*.yaml")}
+    assert used == components
+
+
 def test_the_schema_validation_refuses_what_the_api_server_would() -> None:
     """The check above can fail: strict schemas refuse an unknown field and a wrong type."""
     deployment = copy.deepcopy(get(render(PROD), "Deployment", "gateway"))

@@ -45,6 +45,7 @@ from services.content.uploads import (
 from shared.app import SessionDep, SettingsDep
 from shared.auth import AUTHORIZED, CurrentPrincipal, current_principal
 from shared.domain import Channel
+from shared.paging import PageDep, page_of
 
 router = APIRouter(tags=["content items"])
 
@@ -93,16 +94,20 @@ async def create_item(
 @router.get(
     "/content-items",
     response_model=list[ContentItemOut],
-    summary="Content items the caller may see (any role)",
+    summary="Content items the caller may see, oldest first, a page at a time (any role)",
 )
 async def list_items(
+    page: PageDep,
+    request: Request,
+    response: Response,
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
     engagement_id: uuid.UUID | None = None,
     status: ReviewState | None = None,
 ) -> list[ContentItemOut]:
-    found = await repository.list_items(session, organization_id, engagement_id, status)
-    return [_item_out(item) for item in found]
+    found = await repository.page_of_items(session, page, organization_id, engagement_id, status)
+    held = page_of(found, repository.ITEM_ORDER, page, request, response)
+    return [_item_out(item) for item in held]
 
 
 @router.get(
@@ -255,14 +260,17 @@ async def reject_item(
     "/content-items/{item_id}/review-events",
     response_model=list[ReviewEventOut],
     summary=(
-        "The item's review audit trail: who moved it, when, from and to which state, why "
-        "(any role, own organisations)"
+        "The item's review audit trail: who moved it, when, from and to which state, why; "
+        "oldest first, a page at a time (any role, own organisations)"
     ),
 )
-async def list_review_events(item_id: uuid.UUID, session: SessionDep) -> list[ReviewEventOut]:
+async def list_review_events(
+    item_id: uuid.UUID, page: PageDep, request: Request, response: Response, session: SessionDep
+) -> list[ReviewEventOut]:
     await items.require_item(session, item_id)
-    found = await repository.review_events(session, item_id)
-    return [ReviewEventOut.model_validate(event) for event in found]
+    found = await repository.review_events(session, item_id, page)
+    held = page_of(found, repository.REVIEW_ORDER, page, request, response)
+    return [ReviewEventOut.model_validate(event) for event in held]
 
 
 @router.post(
@@ -295,12 +303,21 @@ async def upload_media(
     return MediaOut.model_validate(media)
 
 
-@router.get("/media", response_model=list[MediaOut], summary="Media the caller may see (any role)")
+@router.get(
+    "/media",
+    response_model=list[MediaOut],
+    summary="Media the caller may see, oldest first, a page at a time (any role)",
+)
 async def list_media(
-    session: SessionDep, organization_id: uuid.UUID | None = None
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    organization_id: uuid.UUID | None = None,
 ) -> list[MediaOut]:
-    found = await repository.list_media(session, organization_id)
-    return [MediaOut.model_validate(media) for media in found]
+    found = await repository.list_media(session, page, organization_id)
+    held = page_of(found, repository.MEDIA_ORDER, page, request, response)
+    return [MediaOut.model_validate(media) for media in held]
 
 
 @router.get(

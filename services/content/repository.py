@@ -8,16 +8,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.content.contracts import ReviewState
 from services.content.models import ContentItem, Media, ReviewEvent, Variant
 from shared.domain import Channel
+from shared.paging import Keyset, PageQuery, paged
 
 
 async def get_item(session: AsyncSession, item_id: uuid.UUID) -> ContentItem | None:
     return await session.scalar(select(ContentItem).where(ContentItem.id == item_id))
+
+
+# Oldest first; the id orders items created in the same transaction (an import's rows).
+ITEM_ORDER = Keyset((ContentItem.created_at, ContentItem.id))
+MEDIA_ORDER = Keyset((Media.created_at, Media.id))
+# In the order the steps were taken.
+REVIEW_ORDER = Keyset((ReviewEvent.id,))
+
+
+def _items(
+    organization_id: uuid.UUID | None, engagement_id: uuid.UUID | None, status: ReviewState | None
+) -> Select[ContentItem]:
+    statement = select(ContentItem)
+    if organization_id is not None:
+        statement = statement.where(ContentItem.organization_id == organization_id)
+    if engagement_id is not None:
+        statement = statement.where(ContentItem.engagement_id == engagement_id)
+    if status is not None:
+        statement = statement.where(ContentItem.status == status.value)
+    return statement
 
 
 async def list_items(
@@ -26,14 +47,22 @@ async def list_items(
     engagement_id: uuid.UUID | None = None,
     status: ReviewState | None = None,
 ) -> Sequence[ContentItem]:
-    statement = select(ContentItem).order_by(ContentItem.created_at, ContentItem.id)
-    if organization_id is not None:
-        statement = statement.where(ContentItem.organization_id == organization_id)
-    if engagement_id is not None:
-        statement = statement.where(ContentItem.engagement_id == engagement_id)
-    if status is not None:
-        statement = statement.where(ContentItem.status == status.value)
+    """Every item matching, oldest first (the export's rows)."""
+    statement = _items(organization_id, engagement_id, status).order_by(*ITEM_ORDER.columns)
     return (await session.scalars(statement)).all()
+
+
+async def page_of_items(
+    session: AsyncSession,
+    page: PageQuery,
+    organization_id: uuid.UUID | None = None,
+    engagement_id: uuid.UUID | None = None,
+    status: ReviewState | None = None,
+) -> Sequence[ContentItem]:
+    """A page of the items matching from after the page's cursor (one more than the page when
+    more follow)."""
+    statement = _items(organization_id, engagement_id, status)
+    return (await session.scalars(paged(statement, ITEM_ORDER, page))).all()
 
 
 async def get_variant(session: AsyncSession, variant_id: uuid.UUID) -> Variant | None:
@@ -45,12 +74,14 @@ async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
 
 
 async def list_media(
-    session: AsyncSession, organization_id: uuid.UUID | None = None
+    session: AsyncSession, page: PageQuery, organization_id: uuid.UUID | None = None
 ) -> Sequence[Media]:
-    statement = select(Media).order_by(Media.created_at, Media.id)
+    """A page of the media from after the page's cursor (one more than the page when more
+    follow)."""
+    statement = select(Media)
     if organization_id is not None:
         statement = statement.where(Media.organization_id == organization_id)
-    return (await session.scalars(statement)).all()
+    return (await session.scalars(paged(statement, MEDIA_ORDER, page))).all()
 
 
 async def media_of_organization(
@@ -83,9 +114,13 @@ async def media_in_use(session: AsyncSession, media_id: uuid.UUID) -> bool:
     return bool(await session.scalar(select(used)))
 
 
-async def review_events(session: AsyncSession, item_id: uuid.UUID) -> Sequence[ReviewEvent]:
-    statement = select(ReviewEvent).where(ReviewEvent.item_id == item_id).order_by(ReviewEvent.id)
-    return (await session.scalars(statement)).all()
+async def review_events(
+    session: AsyncSession, item_id: uuid.UUID, page: PageQuery
+) -> Sequence[ReviewEvent]:
+    """A page of the item's review steps from after the page's cursor (one more than the page
+    when more follow)."""
+    statement = select(ReviewEvent).where(ReviewEvent.item_id == item_id)
+    return (await session.scalars(paged(statement, REVIEW_ORDER, page))).all()
 
 
 async def approved_variants(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from services.publisher import connections, publications, repository
 from services.publisher.contracts import CancelRequest, PublicationStatus, RescheduleRequest
@@ -29,6 +29,7 @@ from services.publisher.schemas import (
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.media_links import MediaLinks
+from shared.paging import PageDep, page_of
 
 router = APIRouter(tags=["publisher"])
 
@@ -114,12 +115,21 @@ async def rotate_keys(
     return await connections.rotate_keys(session, vault, principal)
 
 
-@router.get("/connections", response_model=list[ConnectionOut], summary="Channel connections")
+@router.get(
+    "/connections",
+    response_model=list[ConnectionOut],
+    summary="Channel connections, oldest first, a page at a time",
+)
 async def list_connections(
-    session: SessionDep, organization_id: uuid.UUID | None = None
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    organization_id: uuid.UUID | None = None,
 ) -> list[ConnectionOut]:
-    found = await repository.list_connections(session, organization_id)
-    return [ConnectionOut.model_validate(connection) for connection in found]
+    found = await repository.list_connections(session, organization_id, page)
+    held = page_of(found, repository.CONNECTION_ORDER, page, request, response)
+    return [ConnectionOut.model_validate(connection) for connection in held]
 
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut, summary="One connection")
@@ -153,17 +163,25 @@ async def schedule_publication(
     return PublicationOut.model_validate(publication)
 
 
-@router.get("/publications", response_model=list[PublicationOut], summary="Scheduled posts")
+@router.get(
+    "/publications",
+    response_model=list[PublicationOut],
+    summary="Scheduled posts, by when they fall due, a page at a time",
+)
 async def list_publications(
+    page: PageDep,
+    request: Request,
+    response: Response,
     session: SessionDep,
     organization_id: uuid.UUID | None = None,
     engagement_id: uuid.UUID | None = None,
     status: PublicationStatus | None = None,
 ) -> list[PublicationOut]:
-    found = await repository.list_publications(
-        session, organization_id=organization_id, engagement_id=engagement_id, status=status
+    found = await repository.page_of_publications(
+        session, page, organization_id=organization_id, engagement_id=engagement_id, status=status
     )
-    return [PublicationOut.model_validate(publication) for publication in found]
+    held = page_of(found, repository.PUBLICATION_ORDER, page, request, response)
+    return [PublicationOut.model_validate(publication) for publication in held]
 
 
 @router.get(
@@ -221,13 +239,16 @@ async def cancel_publication(
 @router.get(
     "/publications/{publication_id}/metrics",
     response_model=list[PostMetricsOut],
-    summary="Metrics collected for a published post, oldest first",
+    summary="Metrics collected for a published post, oldest first, a page at a time",
 )
 async def publication_metrics(
-    publication_id: uuid.UUID, session: SessionDep
+    publication_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
 ) -> list[PostMetricsOut]:
     await publications.require_publication(session, publication_id)
-    return [
-        PostMetricsOut.model_validate(sample)
-        for sample in await repository.metrics_of(session, publication_id)
-    ]
+    found = await repository.metrics_of(session, publication_id, page)
+    held = page_of(found, repository.METRICS_ORDER, page, request, response)
+    return [PostMetricsOut.model_validate(sample) for sample in held]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Select, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,13 @@ from services.publisher.models import (
     Reply,
     ReviewedItem,
 )
+from shared.paging import Keyset, PageQuery, paged
+
+# Oldest first; the id orders rows stored in the same transaction.
+CONNECTION_ORDER = Keyset((Connection.created_at, Connection.id))
+# By when they fall due.
+PUBLICATION_ORDER = Keyset((Publication.due_at, Publication.id))
+METRICS_ORDER = Keyset((PostMetricsSample.collected_at, PostMetricsSample.id))
 
 # --- connections ----------------------------------------------------------------------------
 
@@ -47,12 +54,14 @@ async def connection_of_account(
 
 
 async def list_connections(
-    session: AsyncSession, organization_id: uuid.UUID | None
+    session: AsyncSession, organization_id: uuid.UUID | None, page: PageQuery
 ) -> Sequence[Connection]:
-    statement = select(Connection).order_by(Connection.created_at)
+    """A page of the connections from after the page's cursor (one more than the page when
+    more follow)."""
+    statement = select(Connection)
     if organization_id is not None:
         statement = statement.where(Connection.organization_id == organization_id)
-    return (await session.scalars(statement)).all()
+    return (await session.scalars(paged(statement, CONNECTION_ORDER, page))).all()
 
 
 async def connections_for_update(session: AsyncSession) -> Sequence[Connection]:
@@ -158,6 +167,19 @@ async def mark_published(
     )
 
 
+def _publications(
+    organization_id: uuid.UUID | None, engagement_id: uuid.UUID | None, status: str | None
+) -> Select[Publication]:
+    statement = select(Publication)
+    if organization_id is not None:
+        statement = statement.where(Publication.organization_id == organization_id)
+    if engagement_id is not None:
+        statement = statement.where(Publication.engagement_id == engagement_id)
+    if status is not None:
+        statement = statement.where(Publication.status == status)
+    return statement
+
+
 async def list_publications(
     session: AsyncSession,
     *,
@@ -165,14 +187,22 @@ async def list_publications(
     engagement_id: uuid.UUID | None,
     status: str | None,
 ) -> Sequence[Publication]:
-    statement = select(Publication).order_by(Publication.due_at)
-    if organization_id is not None:
-        statement = statement.where(Publication.organization_id == organization_id)
-    if engagement_id is not None:
-        statement = statement.where(Publication.engagement_id == engagement_id)
-    if status is not None:
-        statement = statement.where(Publication.status == status)
-    return (await session.scalars(statement)).all()
+    statement = _publications(organization_id, engagement_id, status)
+    return (await session.scalars(statement.order_by(*PUBLICATION_ORDER.columns))).all()
+
+
+async def page_of_publications(
+    session: AsyncSession,
+    page: PageQuery,
+    *,
+    organization_id: uuid.UUID | None,
+    engagement_id: uuid.UUID | None,
+    status: str | None,
+) -> Sequence[Publication]:
+    """A page of the publications from after the page's cursor (one more than the page when
+    more follow)."""
+    statement = _publications(organization_id, engagement_id, status)
+    return (await session.scalars(paged(statement, PUBLICATION_ORDER, page))).all()
 
 
 async def published_since(
@@ -231,15 +261,12 @@ async def publications_of_period(
 
 
 async def metrics_of(
-    session: AsyncSession, publication_id: uuid.UUID
+    session: AsyncSession, publication_id: uuid.UUID, page: PageQuery
 ) -> Sequence[PostMetricsSample]:
-    return (
-        await session.scalars(
-            select(PostMetricsSample)
-            .where(PostMetricsSample.publication_id == publication_id)
-            .order_by(PostMetricsSample.collected_at)
-        )
-    ).all()
+    """A page of the post's metrics samples from after the page's cursor (one more than the
+    page when more follow)."""
+    statement = select(PostMetricsSample).where(PostMetricsSample.publication_id == publication_id)
+    return (await session.scalars(paged(statement, METRICS_ORDER, page))).all()
 
 
 async def latest_metrics(

@@ -21,7 +21,7 @@ from services.strategy.schemas import (
 )
 from shared.app import Runtime, SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import next_page_link
+from shared.paging import PageDep, encode_cursor, page_of, set_next_link
 
 router = APIRouter(tags=["strategy"])
 
@@ -43,10 +43,14 @@ async def create_organization(
 @router.get(
     "/organizations",
     response_model=list[OrganizationOut],
-    summary="Organisations the caller may see",
+    summary="Organisations the caller may see, by name, a page at a time",
 )
-async def list_organizations(session: SessionDep) -> list[OrganizationOut]:
-    return [OrganizationOut.model_validate(o) for o in await repository.list_organizations(session)]
+async def list_organizations(
+    page: PageDep, request: Request, response: Response, session: SessionDep
+) -> list[OrganizationOut]:
+    found = await repository.list_organizations(session, page)
+    held = page_of(found, repository.ORGANIZATION_ORDER, page, request, response)
+    return [OrganizationOut.model_validate(organization) for organization in held]
 
 
 @router.get(
@@ -78,7 +82,8 @@ async def create_engagement(
 @router.get(
     "/engagements",
     response_model=list[EngagementListed],
-    summary="Engagements the caller may see, newest first, with their summaries (any role)",
+    summary="Engagements the caller may see, newest first, with their summaries, a page at a "
+    "time (any role)",
 )
 async def list_engagements(
     filters: Annotated[EngagementFilters, Query()],
@@ -87,17 +92,18 @@ async def list_engagements(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> list[EngagementListed]:
-    # One more than the page: whether a next page exists, in the same query.
-    beyond_page = filters.model_copy(update={"limit": filters.limit + 1})
-    found = await repository.list_engagements(session, beyond_page, principal)
+    found = await repository.list_engagements(session, filters, principal)
+    held = found[: filters.limit]
     if len(found) > filters.limit:
-        response.headers["Link"] = next_page_link(request, filters.limit, filters.offset)
+        last, _ = held[-1]
+        cursor = encode_cursor(repository.ENGAGEMENT_ORDER.key_of(last))
+        set_next_link(request, response, cursor)
     return [
         EngagementListed(
             **EngagementOut.model_validate(engagement).model_dump(),
             state=EngagementSummaryOut.model_validate(summary) if summary is not None else None,
         )
-        for engagement, summary in found[: filters.limit]
+        for engagement, summary in held
     ]
 
 

@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.strategy.lifecycle.schemas import EngagementFilters
 from services.strategy.models import Engagement, EngagementSummary, Organization
 from shared.auth import Principal
+from shared.paging import Keyset, PageQuery, paged
+
+# By name; the id orders two organisations of the same name.
+ORGANIZATION_ORDER = Keyset((Organization.name, Organization.id))
+# Newest first; the id orders engagements created in the same transaction.
+ENGAGEMENT_ORDER = Keyset((Engagement.created_at, Engagement.id), descending=True)
 
 
 async def get_organization(
@@ -19,8 +25,10 @@ async def get_organization(
     return await session.scalar(select(Organization).where(Organization.id == organization_id))
 
 
-async def list_organizations(session: AsyncSession) -> Sequence[Organization]:
-    return (await session.scalars(select(Organization).order_by(Organization.name))).all()
+async def list_organizations(session: AsyncSession, page: PageQuery) -> Sequence[Organization]:
+    """A page of the organisations the session sees, from after the page's cursor (one more
+    than the page when more follow)."""
+    return (await session.scalars(paged(select(Organization), ORGANIZATION_ORDER, page))).all()
 
 
 async def get_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
@@ -30,14 +38,11 @@ async def get_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Eng
 async def list_engagements(
     session: AsyncSession, filters: EngagementFilters, principal: Principal
 ) -> Sequence[tuple[Engagement, EngagementSummary | None]]:
-    """One page of engagements with their summaries, newest first, in one query; for
-    ``waiting_for_me``, those waiting for a role the caller holds in their organisation."""
-    statement = (
-        select(Engagement, EngagementSummary)
-        .outerjoin(EngagementSummary, EngagementSummary.engagement_id == Engagement.id)
-        .order_by(Engagement.created_at.desc(), Engagement.id)
-        .limit(filters.limit)
-        .offset(filters.offset)
+    """One page of engagements with their summaries, newest first, in one query (one more
+    than the page when more follow); for ``waiting_for_me``, those waiting for a role the
+    caller holds in their organisation."""
+    statement = select(Engagement, EngagementSummary).outerjoin(
+        EngagementSummary, EngagementSummary.engagement_id == Engagement.id
     )
     if filters.organization_id is not None:
         statement = statement.where(Engagement.organization_id == filters.organization_id)
@@ -47,7 +52,8 @@ async def list_engagements(
         statement = statement.where(EngagementSummary.phase == filters.phase.value)
     if filters.waiting_for_me:
         statement = statement.where(_waiting_for(principal))
-    return [(engagement, summary) for engagement, summary in (await session.execute(statement))]
+    found = await session.execute(paged(statement, ENGAGEMENT_ORDER, filters))
+    return [(engagement, summary) for engagement, summary in found]
 
 
 def _waiting_for(principal: Principal) -> ColumnElement[bool]:

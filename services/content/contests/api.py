@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from services.content.contests import awards, repository, service
 from services.content.contests.domain import ContestStatus, EntryStatus
@@ -23,6 +23,7 @@ from services.content.contests.schemas import (
 from services.content.models import engagements
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
+from shared.paging import PageDep, page_of
 
 router = APIRouter(prefix="/contests", tags=["contests"])
 engagement_router = APIRouter(prefix="/engagements/{engagement_id}/contests", tags=["contests"])
@@ -48,16 +49,20 @@ async def create_contest(
 @engagement_router.get(
     "",
     response_model=list[ContestOut],
-    summary="The engagement's contests (any role, own organisations)",
+    summary="The engagement's contests, by start, a page at a time (any role, own organisations)",
 )
 async def list_contests(
     engagement_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
     session: SessionDep,
     contest_status: Annotated[ContestStatus | None, Query(alias="status")] = None,
 ) -> list[ContestOut]:
     await engagements.require(session, engagement_id)
-    contests = await repository.list_contests(session, engagement_id, contest_status)
-    return [ContestOut.model_validate(contest) for contest in contests]
+    found = await repository.list_contests(session, engagement_id, contest_status, page)
+    held = page_of(found, repository.CONTEST_ORDER, page, request, response)
+    return [ContestOut.model_validate(contest) for contest in held]
 
 
 @router.get(
@@ -124,17 +129,22 @@ async def submit_contest_entry(
     "/{contest_id}/entries",
     response_model=list[EntryOut],
     summary=(
-        "The contest's entries, with rejection reasons and awards (any role, own organisations)"
+        "The contest's entries, with rejection reasons and awards; oldest first, a page at a "
+        "time (any role, own organisations)"
     ),
 )
 async def list_contest_entries(
     contest_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
     session: SessionDep,
     entry_status: Annotated[EntryStatus | None, Query(alias="status")] = None,
 ) -> list[EntryOut]:
     await service.require_contest(session, contest_id)
-    entries = await repository.list_entries(session, contest_id, entry_status)
-    return [EntryOut.model_validate(entry) for entry in entries]
+    found = await repository.list_entries(session, contest_id, entry_status, page)
+    held = page_of(found, repository.ENTRY_ORDER, page, request, response)
+    return [EntryOut.model_validate(entry) for entry in held]
 
 
 @router.post(
@@ -157,13 +167,17 @@ async def request_draw(
     "/{contest_id}/draws",
     response_model=list[DrawOut],
     summary=(
-        "The contest's draws: seed, entries hash, winners and reserves (any role, own "
-        "organisations)"
+        "The contest's draws: seed, entries hash, winners and reserves; in draw order, a page "
+        "at a time (any role, own organisations)"
     ),
 )
-async def list_contest_draws(contest_id: uuid.UUID, session: SessionDep) -> list[DrawOut]:
+async def list_contest_draws(
+    contest_id: uuid.UUID, page: PageDep, request: Request, response: Response, session: SessionDep
+) -> list[DrawOut]:
     await service.require_contest(session, contest_id)
-    return [awards.draw_view(record) for record in await repository.list_draws(session, contest_id)]
+    found = await repository.page_of_draws(session, contest_id, page)
+    held = page_of(found, repository.DRAW_ORDER, page, request, response)
+    return [awards.draw_view(record) for record in held]
 
 
 @router.get(

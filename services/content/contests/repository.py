@@ -13,10 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.content.contests.domain import Award, EntryStatus
 from services.content.contests.models import Contest, ContestDraw, ContestEntry
+from shared.paging import Keyset, PageQuery, paged
 
 # "share" lets entries arrive side by side; "update" serialises a contest's state changes
 # (opening, drawing, claims) against them and against each other.
 Lock = Literal["share", "update"]
+
+# By start; the id orders contests created in the same transaction.
+CONTEST_ORDER = Keyset((Contest.starts_at, Contest.created_at, Contest.id))
+ENTRY_ORDER = Keyset((ContestEntry.entered_at, ContestEntry.id))
+# A contest's draws are numbered from 1.
+DRAW_ORDER = Keyset((ContestDraw.number,))
 
 
 async def get_contest(
@@ -29,14 +36,14 @@ async def get_contest(
 
 
 async def list_contests(
-    session: AsyncSession, engagement_id: uuid.UUID | None, status: str | None
+    session: AsyncSession, engagement_id: uuid.UUID, status: str | None, page: PageQuery
 ) -> Sequence[Contest]:
-    statement = select(Contest).order_by(Contest.starts_at, Contest.created_at)
-    if engagement_id is not None:
-        statement = statement.where(Contest.engagement_id == engagement_id)
+    """A page of the engagement's contests from after the page's cursor (one more than the
+    page when more follow)."""
+    statement = select(Contest).where(Contest.engagement_id == engagement_id)
     if status is not None:
         statement = statement.where(Contest.status == status)
-    return (await session.scalars(statement)).all()
+    return (await session.scalars(paged(statement, CONTEST_ORDER, page))).all()
 
 
 async def entry_by_mention(
@@ -68,16 +75,14 @@ async def get_entry(
 
 
 async def list_entries(
-    session: AsyncSession, contest_id: uuid.UUID, status: str | None = None
+    session: AsyncSession, contest_id: uuid.UUID, status: str | None, page: PageQuery
 ) -> Sequence[ContestEntry]:
-    statement = (
-        select(ContestEntry)
-        .where(ContestEntry.contest_id == contest_id)
-        .order_by(ContestEntry.entered_at, ContestEntry.id)
-    )
+    """A page of the contest's entries from after the page's cursor (one more than the page
+    when more follow)."""
+    statement = select(ContestEntry).where(ContestEntry.contest_id == contest_id)
     if status is not None:
         statement = statement.where(ContestEntry.status == status)
-    return (await session.scalars(statement)).all()
+    return (await session.scalars(paged(statement, ENTRY_ORDER, page))).all()
 
 
 async def count_accepted(
@@ -145,10 +150,14 @@ async def get_draw(session: AsyncSession, contest_id: uuid.UUID, number: int) ->
 
 
 async def list_draws(session: AsyncSession, contest_id: uuid.UUID) -> Sequence[ContestDraw]:
-    return (
-        await session.scalars(
-            select(ContestDraw)
-            .where(ContestDraw.contest_id == contest_id)
-            .order_by(ContestDraw.number)
-        )
-    ).all()
+    statement = select(ContestDraw).where(ContestDraw.contest_id == contest_id)
+    return (await session.scalars(statement.order_by(*DRAW_ORDER.columns))).all()
+
+
+async def page_of_draws(
+    session: AsyncSession, contest_id: uuid.UUID, page: PageQuery
+) -> Sequence[ContestDraw]:
+    """A page of the contest's draws from after the page's cursor (one more than the page when
+    more follow)."""
+    statement = select(ContestDraw).where(ContestDraw.contest_id == contest_id)
+    return (await session.scalars(paged(statement, DRAW_ORDER, page))).all()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
 from services.gateway.deps import EngagementDep, EngagementsDep
 from services.gateway.engagements import actor_of
@@ -17,6 +17,7 @@ from services.gateway.schemas import (
     TaskCompletionBody,
 )
 from shared.auth import CurrentPrincipal
+from shared.paging import PageDep, encode_cursor, invalid_cursor, set_next_link
 from workflows.engagement.messages import (
     APPROVE_UPDATE,
     CANCEL_UPDATE,
@@ -57,22 +58,46 @@ async def decide_approval(
 @router.get(
     "/tasks",
     response_model=list[Task],
-    summary="The engagement's human tasks, optionally by status or overdue (any role)",
+    summary="The engagement's human tasks, optionally by status or overdue, in the order they "
+    "were opened, a page at a time (any role)",
 )
 async def list_engagement_tasks(
     engagement: EngagementDep,
     engagements: EngagementsDep,
+    page: PageDep,
+    request: Request,
+    response: Response,
     status: TaskStatus | None = None,
     overdue: bool | None = None,
 ) -> list[Task]:
     state = await engagements.state(engagement)
     tasks = state.tasks if state is not None else []
-    return [
+    following = tasks[_after(tasks, page.cursor) :]
+    wanted = [
         task
-        for task in tasks
+        for task in following
         if (status is None or task.status is status)
         and (overdue is None or task.overdue is overdue)
     ]
+    held = wanted[: page.limit]
+    if len(wanted) > page.limit:
+        set_next_link(request, response, _task_cursor(held[-1]))
+    return held
+
+
+def _task_cursor(task: Task) -> str:
+    return encode_cursor([task.id])
+
+
+def _after(tasks: list[Task], cursor: str | None) -> int:
+    """Where the page starts: after the cursor's task. The workflow only ever appends tasks, so
+    a task keeps its place whatever its status becomes."""
+    if cursor is None:
+        return 0
+    place = next((n for n, task in enumerate(tasks) if _task_cursor(task) == cursor), None)
+    if place is None:
+        raise invalid_cursor()
+    return place + 1
 
 
 @router.post(

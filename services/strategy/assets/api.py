@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from services.strategy.assets import repository, service
 from services.strategy.assets.schemas import AssetDetails, AssetKind, AssetOut
 from services.strategy.service import require_organization
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
+from shared.paging import PageDep, page_of
 
 router = APIRouter(prefix="/organizations/{organization_id}/assets", tags=["assets"])
 
@@ -38,17 +39,22 @@ async def record_asset(
 @router.get(
     "",
     response_model=list[AssetOut],
-    summary="The organisation's assets, optionally of one kind (any role, own organisations)",
+    summary="The organisation's assets, optionally of one kind, by kind then oldest first, a "
+    "page at a time (any role, own organisations)",
 )
 async def list_assets(
     organization_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
     kind: AssetKind | None = None,
 ) -> list[AssetOut]:
     await require_organization(session, principal, organization_id)
-    assets = await repository.list_assets(session, organization_id, kind)
-    return [AssetOut.model_validate(asset) for asset in assets]
+    found = await repository.page_of_assets(session, organization_id, kind, page)
+    held = page_of(found, repository.ASSET_ORDER, page, request, response)
+    return [AssetOut.model_validate(asset) for asset in held]
 
 
 @router.get(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.models import Asset, Organization
+from shared.paging import Keyset, PageQuery, paged
 
 
 async def lock_organization(session: AsyncSession, organization_id: uuid.UUID) -> None:
@@ -26,17 +27,30 @@ async def get_asset(
     )
 
 
+# By kind, then oldest first; the id orders assets recorded in the same transaction.
+ASSET_ORDER = Keyset((Asset.kind, Asset.created_at, Asset.id))
+
+
+def _assets(organization_id: uuid.UUID, kind: str | None) -> Select[Asset]:
+    statement = select(Asset).where(Asset.organization_id == organization_id)
+    if kind is not None:
+        statement = statement.where(Asset.kind == kind)
+    return statement
+
+
 async def list_assets(
     session: AsyncSession, organization_id: uuid.UUID, kind: str | None = None
 ) -> Sequence[Asset]:
-    statement = (
-        select(Asset)
-        .where(Asset.organization_id == organization_id)
-        .order_by(Asset.kind, Asset.created_at, Asset.id)
-    )
-    if kind is not None:
-        statement = statement.where(Asset.kind == kind)
+    statement = _assets(organization_id, kind).order_by(*ASSET_ORDER.columns)
     return (await session.scalars(statement)).all()
+
+
+async def page_of_assets(
+    session: AsyncSession, organization_id: uuid.UUID, kind: str | None, page: PageQuery
+) -> Sequence[Asset]:
+    """A page of the organisation's assets from after the page's cursor (one more than the
+    page when more follow)."""
+    return (await session.scalars(paged(_assets(organization_id, kind), ASSET_ORDER, page))).all()
 
 
 async def asset_ids(session: AsyncSession, organization_id: uuid.UUID) -> set[uuid.UUID]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from services.strategy.deliverables import service
+from services.strategy.deliverables import repository, service
 from services.strategy.deliverables.kinds import (
     BODY_SCHEMAS,
     AuthoredKind,
@@ -25,6 +25,7 @@ from services.strategy.deliverables.schemas import (
 from services.strategy.service import require_engagement
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal, current_principal
+from shared.paging import PageDep, page_of
 
 router = APIRouter(tags=["deliverables"])
 
@@ -149,13 +150,20 @@ async def get_latest_deliverable(
 @router.get(
     DELIVERABLES + "/{kind}/versions",
     response_model=list[DeliverableOut],
-    summary="Every version of a deliverable, oldest first (any role, own organisations)",
+    summary="Every version of a deliverable, oldest first, a page at a time (any role, own "
+    "organisations)",
 )
 async def list_deliverable_versions(
-    engagement_id: uuid.UUID, kind: DeliverableKind, session: SessionDep
+    engagement_id: uuid.UUID,
+    kind: DeliverableKind,
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
 ) -> list[DeliverableOut]:
-    versions = await service.list_versions(session, engagement_id, kind)
-    return [DeliverableOut.model_validate(deliverable) for deliverable in versions]
+    found = await service.list_versions(session, engagement_id, kind, page)
+    held = page_of(found, repository.VERSION_ORDER, page, request, response)
+    return [DeliverableOut.model_validate(deliverable) for deliverable in held]
 
 
 @router.get(

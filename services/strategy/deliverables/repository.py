@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.models import Deliverable, Engagement
+from shared.paging import Keyset, PageQuery, paged
 
 
 async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
@@ -45,16 +46,19 @@ async def get_version(
     )
 
 
+# Oldest first: a deliverable's versions are numbered from 1.
+VERSION_ORDER = Keyset((Deliverable.version,))
+
+
 async def list_versions(
-    session: AsyncSession, engagement_id: uuid.UUID, kind: str
+    session: AsyncSession, engagement_id: uuid.UUID, kind: str, page: PageQuery
 ) -> Sequence[Deliverable]:
-    return (
-        await session.scalars(
-            select(Deliverable)
-            .where(Deliverable.engagement_id == engagement_id, Deliverable.kind == kind)
-            .order_by(Deliverable.version)
-        )
-    ).all()
+    """A page of a deliverable's versions from after the page's cursor (one more than the page
+    when more follow)."""
+    statement = select(Deliverable).where(
+        Deliverable.engagement_id == engagement_id, Deliverable.kind == kind
+    )
+    return (await session.scalars(paged(statement, VERSION_ORDER, page))).all()
 
 
 async def version_states(

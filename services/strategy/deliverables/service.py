@@ -41,6 +41,7 @@ from shared.errors import (
     validation_problem,
 )
 from shared.events.envelope import new_event
+from shared.paging import PageQuery
 
 AGENCY_APPROVERS = frozenset({Role.ADMIN, Role.MANAGER})
 ID_NAMESPACE = uuid.NAMESPACE_URL
@@ -198,10 +199,10 @@ async def latest_approved(
 
 
 async def list_versions(
-    session: AsyncSession, engagement_id: uuid.UUID, kind: DeliverableKind
+    session: AsyncSession, engagement_id: uuid.UUID, kind: DeliverableKind, page: PageQuery
 ) -> Sequence[Deliverable]:
     engagement = await require_engagement(session, engagement_id)
-    return await repository.list_versions(session, engagement.id, kind)
+    return await repository.list_versions(session, engagement.id, kind, page)
 
 
 async def summaries(session: AsyncSession, engagement_id: uuid.UUID) -> list[DeliverableSummary]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from services.strategy.lifecycle import service
+from services.strategy.lifecycle import repository, service
 from services.strategy.lifecycle.schemas import TimelineEntry
 from shared.app import SessionDep
+from shared.paging import PageDep, set_next_link
 
 router = APIRouter(tags=["lifecycle"])
 
@@ -16,12 +17,18 @@ router = APIRouter(tags=["lifecycle"])
 @router.get(
     "/engagements/{engagement_id}/timeline",
     response_model=list[TimelineEntry],
-    summary="What happened, in order: event, phase, who, when (any role, own organisations)",
+    summary="What happened, in order: event, phase, who, when; a page at a time (any role, own "
+    "organisations)",
 )
 async def get_engagement_timeline(
-    engagement_id: uuid.UUID, session: SessionDep
+    engagement_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
 ) -> list[TimelineEntry]:
-    return [
-        TimelineEntry.model_validate(entry)
-        for entry in await service.timeline(session, engagement_id)
-    ]
+    found = await service.timeline(session, engagement_id, page)
+    held = found[: page.limit]
+    if len(found) > page.limit:
+        set_next_link(request, response, repository.timeline_cursor(held[-1]))
+    return [TimelineEntry.model_validate(entry) for entry in held]

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.contracts import LifecycleStep
 from services.strategy.lifecycle.summary import Summary
 from services.strategy.models import EngagementSummary, LifecycleEvent, PhaseRecord, TimelineNote
+from shared.errors import ProblemError
+from shared.paging import Keyset, PageQuery, decode_cursor, encode_cursor, paged
 
 
 async def insert_events(
@@ -111,14 +113,49 @@ async def insert_note(
     return inserted.first() is not None
 
 
-async def notes(session: AsyncSession, engagement_id: uuid.UUID) -> Sequence[TimelineNote]:
-    return (
-        await session.scalars(
-            select(TimelineNote)
-            .where(TimelineNote.engagement_id == engagement_id)
-            .order_by(TimelineNote.occurred_at, TimelineNote.recorded_at, TimelineNote.id)
-        )
-    ).all()
+# A lifecycle fact's place in the timeline: its seq orders the facts of one instant.
+FACT_ORDER = Keyset((LifecycleEvent.occurred_at, LifecycleEvent.seq))
+# A note's place: after the facts of its instant, then as it was recorded.
+NOTE_ORDER = Keyset((TimelineNote.occurred_at, TimelineNote.recorded_at, TimelineNote.id))
+TimelineRow = LifecycleEvent | TimelineNote
+
+
+async def timeline_page(
+    session: AsyncSession, engagement_id: uuid.UUID, page: PageQuery
+) -> list[TimelineRow]:
+    """Facts and notes in time order (at one instant the facts, then the notes) from after the
+    page's cursor, the place of a fact or of a note: one more than the page when more follow."""
+    facts = select(LifecycleEvent).where(LifecycleEvent.engagement_id == engagement_id)
+    notes = select(TimelineNote).where(TimelineNote.engagement_id == engagement_id)
+    if page.cursor is not None:
+        after = _timeline_position(page.cursor)
+        if len(after) == len(FACT_ORDER.columns):
+            facts = facts.where(tuple_(*FACT_ORDER.columns) > tuple_(*after))
+            notes = notes.where(TimelineNote.occurred_at >= after[0])
+        else:
+            facts = facts.where(LifecycleEvent.occurred_at > after[0])
+            notes = notes.where(tuple_(*NOTE_ORDER.columns) > tuple_(*after))
+    # Each side's first rows past the cursor hold the merged page's.
+    from_start = page.model_copy(update={"cursor": None})
+    found: list[TimelineRow] = [
+        *(await session.scalars(paged(facts, FACT_ORDER, from_start))),
+        *(await session.scalars(paged(notes, NOTE_ORDER, from_start))),
+    ]
+    # A stable sort: facts stay before the notes of their instant, each in its own order.
+    return sorted(found, key=lambda entry: entry.occurred_at)[: page.limit + 1]
+
+
+def timeline_cursor(entry: TimelineRow) -> str:
+    order = FACT_ORDER if isinstance(entry, LifecycleEvent) else NOTE_ORDER
+    return encode_cursor(order.key_of(entry))
+
+
+def _timeline_position(cursor: str) -> tuple[Any, ...]:
+    """A fact's place (two parts) or a note's (three); anything else is refused (422)."""
+    try:
+        return decode_cursor(cursor, FACT_ORDER)
+    except ProblemError:
+        return decode_cursor(cursor, NOTE_ORDER)
 
 
 async def current_phase(session: AsyncSession, engagement_id: uuid.UUID) -> str | None:

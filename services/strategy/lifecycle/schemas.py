@@ -13,10 +13,7 @@ from services.strategy.events import TimelineNoteName
 from services.strategy.lifecycle.summary import SummaryStatus, WaitingApproval
 from services.strategy.schemas import EngagementOut
 from shared.domain import Phase
-
-# The most engagements one page lists.
-DEFAULT_PAGE = 100
-MAX_PAGE = 200
+from shared.paging import PageQuery
 
 
 class TimelineEntry(BaseModel):
@@ -60,7 +57,7 @@ class EngagementListed(EngagementOut):
     state: EngagementSummaryOut | None
 
 
-class EngagementFilters(BaseModel):
+class EngagementFilters(PageQuery):
     """``GET /engagements``: which engagements, and which page of them (newest first)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -72,8 +69,4 @@ class EngagementFilters(BaseModel):
         False,
         description="Only those with an approval one of the caller's roles can give, or an "
         "open task assigned to one of them",
-    )
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Engagements per page")
-    offset: int = Field(
-        0, ge=0, le=2**31 - 1, description="Engagements skipped (the `Link` header's next)"
     )

@@ -24,12 +24,12 @@ from services.strategy.models import (
     Deliverable,
     Engagement,
     LifecycleEvent,
-    TimelineNote,
     outbox,
 )
 from shared.domain import Phase
 from shared.errors import NotFoundError
 from shared.events.envelope import new_event
+from shared.paging import PageQuery
 
 
 def event_id(engagement_id: uuid.UUID, idempotency_key: str) -> uuid.UUID:
@@ -119,14 +119,12 @@ async def record(session: AsyncSession, request: RecordLifecycleEvents) -> Lifec
 
 
 async def timeline(
-    session: AsyncSession, engagement_id: uuid.UUID
-) -> list[LifecycleEvent | TimelineNote]:
-    """The lifecycle's facts and the notes other services' facts left, in time order (a sort
-    that keeps each list's own order among facts of the same instant)."""
+    session: AsyncSession, engagement_id: uuid.UUID, page: PageQuery
+) -> list[repository.TimelineRow]:
+    """A page of the lifecycle's facts and of the notes other services' facts left, in time
+    order (one more than the page when more follow)."""
     await _require_engagement(session, engagement_id)
-    facts = await repository.timeline(session, engagement_id)
-    notes = await repository.notes(session, engagement_id)
-    return sorted([*facts, *notes], key=lambda entry: entry.occurred_at)
+    return await repository.timeline_page(session, engagement_id, page)
 
 
 async def latest_versions(

@@ -275,7 +275,7 @@ async def test_mentions_are_paged_by_cursor_and_kept_from_other_organisations(
     assert times == sorted(times, reverse=True)
     forged = await engagement_mentions(platform, engagement_id, cursor="not-a-cursor")
     assert forged.status_code == 422
-    assert forged.json()["errors"][0]["field"] == "query.cursor"
+    assert forged.json()["type"] == "urn:engage:problem:invalid-cursor"
 
     stranger = platform.auth(Role.MANAGER, orgs=[str(uuid.uuid4())])
     assert (

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from services.listening import mentions, repository, service
-from services.listening.contracts import QueryStatus
 from services.listening.schemas import (
     DeadLetterFilters,
     DeadLetterOut,
     MentionFilters,
     MentionOut,
     QueryCreate,
+    QueryFilters,
     QueryOut,
     QueryStop,
 )
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import FORWARDED_PREFIX_HEADER
+from shared.paging import page_of
 
 router = APIRouter(prefix="/listening/queries", tags=["listening"])
 mentions_router = APIRouter(prefix="/listening", tags=["listening"])
@@ -44,17 +43,20 @@ async def create_listening_query(
     return QueryOut.model_validate(await service.create_query(session, principal, body))
 
 
-@router.get("", response_model=list[QueryOut], summary="Listening queries")
+@router.get(
+    "",
+    response_model=list[QueryOut],
+    summary="Listening queries, oldest first; a Link header names the next page",
+)
 async def list_listening_queries(
+    filters: Annotated[QueryFilters, Query()],
+    request: Request,
+    response: Response,
     session: SessionDep,
-    organization_id: uuid.UUID | None = None,
-    engagement_id: uuid.UUID | None = None,
-    status: QueryStatus | None = None,
 ) -> list[QueryOut]:
-    found = await repository.list_queries(
-        session, organization_id=organization_id, engagement_id=engagement_id, status=status
-    )
-    return [QueryOut.model_validate(query) for query in found]
+    found = await repository.list_queries(session, filters)
+    held = page_of(found, repository.QUERY_ORDER, filters, request, response)
+    return [QueryOut.model_validate(query) for query in held]
 
 
 @router.get("/{query_id}", response_model=QueryOut, summary="One listening query")
@@ -78,15 +80,6 @@ async def stop_listening_query(
     return QueryOut.model_validate(query)
 
 
-def _link_next(request: Request, response: Response, cursor: str | None) -> None:
-    """``Link: <…>; rel="next"`` (RFC 8288) with the caller's other query parameters kept."""
-    if cursor is None:
-        return
-    following = urlencode({**request.query_params, "cursor": cursor})
-    path = request.headers.get(FORWARDED_PREFIX_HEADER, "") + request.url.path
-    response.headers["Link"] = f'<{path}?{following}>; rel="next"'
-
-
 @mentions_router.get(
     "/engagements/{engagement_id}/mentions",
     response_model=list[MentionOut],
@@ -100,9 +93,9 @@ async def list_engagement_mentions(
     response: Response,
     session: SessionDep,
 ) -> list[MentionOut]:
-    page, following = await mentions.engagement_mentions(session, engagement_id, filters)
-    _link_next(request, response, following)
-    return page
+    found = await mentions.engagement_mentions(session, engagement_id, filters)
+    held = page_of(found, repository.MENTION_ORDER, filters, request, response)
+    return [mentions.mention_view(mention) for mention in held]
 
 
 @mentions_router.get("/mentions/{mention_id}", response_model=MentionOut, summary="One mention")
@@ -114,7 +107,8 @@ async def get_mention(mention_id: uuid.UUID, session: SessionDep) -> MentionOut:
     "/dead-letters",
     response_model=list[DeadLetterOut],
     dependencies=[AUTHORIZED],
-    summary="Messages ingestion could not read, newest first, with the reason (admin, manager)",
+    summary="Messages ingestion could not read, newest first, with the reason (admin, "
+    "manager); a Link header names the next page",
 )
 async def list_dead_letters(
     filters: Annotated[DeadLetterFilters, Query()],
@@ -122,6 +116,6 @@ async def list_dead_letters(
     response: Response,
     session: SessionDep,
 ) -> list[DeadLetterOut]:
-    page, following = await mentions.dead_letters(session, filters)
-    _link_next(request, response, following)
-    return page
+    found = await repository.list_dead_letters(session, filters)
+    held = page_of(found, repository.DEAD_LETTER_ORDER, filters, request, response)
+    return [DeadLetterOut.model_validate(letter) for letter in held]

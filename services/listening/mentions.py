@@ -1,13 +1,7 @@
-"""Reading mentions and dead letters: pages newest first, with an opaque cursor.
-
-A cursor is the (time, id) of the last row of the page before, so a page never repeats or skips
-a row when mentions arrive between two requests (an offset would)."""
+"""Reading mentions: one as the API answers it, and an engagement's a page at a time."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,44 +9,15 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import repository
-from services.listening.models import DeadLetter, Mention, engagements
+from services.listening.models import Mention, engagements
 from services.listening.schemas import (
     AuthorOut,
-    DeadLetterFilters,
-    DeadLetterOut,
     MentionFilters,
     MentionOut,
     PlaceOut,
     SentimentOut,
 )
 from shared.errors import FieldError, NotFoundError, validation_problem
-
-
-def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([at.isoformat(), str(row_id)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> repository.After | None:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        after = (datetime.fromisoformat(at), uuid.UUID(row_id))
-    except (ValueError, TypeError, binascii.Error):
-        after = None
-    if after is None or after[0].tzinfo is None:
-        raise validation_problem(
-            [
-                FieldError(
-                    field="query.cursor",
-                    message="not a cursor this API gave: use the Link header's next page",
-                    type="cursor",
-                )
-            ]
-        )
-    return after
 
 
 def mention_view(mention: Mention) -> MentionOut:
@@ -121,20 +86,11 @@ def check_period(
 
 async def engagement_mentions(
     session: AsyncSession, engagement_id: uuid.UUID, filters: MentionFilters
-) -> tuple[list[MentionOut], str | None]:
-    """A page of the engagement's mentions, and the cursor of the next page if there is one."""
+) -> Sequence[Mention]:
+    """A page of the engagement's mentions: one more than the page when more follow."""
     check_period(filters.published_from, filters.published_to)
-    after = decode_cursor(filters.cursor)
     await engagements.require(session, engagement_id)
-    # One more than the page: whether a next page exists, in the same query.
-    found = await repository.list_mentions(
-        session, engagement_id, filters, after, filters.limit + 1
-    )
-    page = found[: filters.limit]
-    following = (
-        encode_cursor(page[-1].published_at, page[-1].id) if len(found) > filters.limit else None
-    )
-    return [mention_view(mention) for mention in page], following
+    return await repository.list_mentions(session, engagement_id, filters)
 
 
 async def require_mention(session: AsyncSession, mention_id: uuid.UUID) -> MentionOut:
@@ -142,17 +98,3 @@ async def require_mention(session: AsyncSession, mention_id: uuid.UUID) -> Menti
     if mention is None:
         raise NotFoundError("mention", mention_id)
     return mention_view(mention)
-
-
-async def dead_letters(
-    session: AsyncSession, filters: DeadLetterFilters
-) -> tuple[list[DeadLetterOut], str | None]:
-    after = decode_cursor(filters.cursor)
-    found: Sequence[DeadLetter] = await repository.list_dead_letters(
-        session, filters.organization_id, after, filters.limit + 1
-    )
-    page = found[: filters.limit]
-    following = (
-        encode_cursor(page[-1].created_at, page[-1].id) if len(found) > filters.limit else None
-    )
-    return [DeadLetterOut.model_validate(letter) for letter in page], following

@@ -7,33 +7,31 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Table, cast, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Table, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening.contracts import SourceKind
 from services.listening.models import SEARCH_CONFIG, DeadLetter, ListeningQuery, Mention
-from services.listening.schemas import MentionFilters
+from services.listening.schemas import DeadLetterFilters, MentionFilters, QueryFilters
+from shared.paging import Keyset, paged
 
-# Where a page starts: the (time, id) of the last row of the page before, newest first.
-After = tuple[datetime, uuid.UUID]
+# Oldest first, as created; mentions and dead letters newest first. The id breaks ties.
+QUERY_ORDER = Keyset((ListeningQuery.created_at, ListeningQuery.id))
+MENTION_ORDER = Keyset((Mention.published_at, Mention.id), descending=True)
+DEAD_LETTER_ORDER = Keyset((DeadLetter.created_at, DeadLetter.id), descending=True)
 
 
-async def list_queries(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID | None,
-    engagement_id: uuid.UUID | None,
-    status: str | None,
-) -> Sequence[ListeningQuery]:
-    statement = select(ListeningQuery).order_by(ListeningQuery.created_at, ListeningQuery.id)
-    if organization_id is not None:
-        statement = statement.where(ListeningQuery.organization_id == organization_id)
-    if engagement_id is not None:
-        statement = statement.where(ListeningQuery.engagement_id == engagement_id)
-    if status is not None:
-        statement = statement.where(ListeningQuery.status == status)
-    return (await session.scalars(statement)).all()
+async def list_queries(session: AsyncSession, filters: QueryFilters) -> Sequence[ListeningQuery]:
+    """A page of queries from after the cursor: one more than the page when more follow."""
+    statement = select(ListeningQuery)
+    if filters.organization_id is not None:
+        statement = statement.where(ListeningQuery.organization_id == filters.organization_id)
+    if filters.engagement_id is not None:
+        statement = statement.where(ListeningQuery.engagement_id == filters.engagement_id)
+    if filters.status is not None:
+        statement = statement.where(ListeningQuery.status == filters.status)
+    return (await session.scalars(paged(statement, QUERY_ORDER, filters))).all()
 
 
 async def engagement_queries_for_update(
@@ -153,46 +151,32 @@ def mention_conditions(
 
 
 async def list_mentions(
-    session: AsyncSession,
-    engagement_id: uuid.UUID,
-    filters: MentionFilters,
-    after: After | None,
-    limit: int,
+    session: AsyncSession, engagement_id: uuid.UUID, filters: MentionFilters
 ) -> Sequence[Mention]:
-    """An engagement's mentions, newest first (ties by id), from after ``after``."""
-    statement = (
-        select(Mention)
-        .where(
-            *mention_conditions(
-                engagement_id,
-                query_id=filters.query_id,
-                source=filters.source,
-                language=filters.language,
-                sentiment=filters.sentiment,
-                place=filters.place,
-                published_from=filters.published_from,
-                published_to=filters.published_to,
-            )
+    """A page of an engagement's mentions from after the cursor: one more than the page when
+    more follow."""
+    statement = select(Mention).where(
+        *mention_conditions(
+            engagement_id,
+            query_id=filters.query_id,
+            source=filters.source,
+            language=filters.language,
+            sentiment=filters.sentiment,
+            place=filters.place,
+            published_from=filters.published_from,
+            published_to=filters.published_to,
         )
-        .order_by(Mention.published_at.desc(), Mention.id.desc())
-        .limit(limit)
     )
     if filters.q is not None:
         searched = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), filters.q)
         statement = statement.where(Mention.search.bool_op("@@")(searched))
-    if after is not None:
-        statement = statement.where(tuple_(Mention.published_at, Mention.id) < tuple_(*after))
-    return (await session.scalars(statement)).all()
+    return (await session.scalars(paged(statement, MENTION_ORDER, filters))).all()
 
 
 async def list_dead_letters(
-    session: AsyncSession, organization_id: uuid.UUID | None, after: After | None, limit: int
+    session: AsyncSession, filters: DeadLetterFilters
 ) -> Sequence[DeadLetter]:
-    statement = (
-        select(DeadLetter).order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc()).limit(limit)
-    )
-    if organization_id is not None:
-        statement = statement.where(DeadLetter.organization_id == organization_id)
-    if after is not None:
-        statement = statement.where(tuple_(DeadLetter.created_at, DeadLetter.id) < tuple_(*after))
-    return (await session.scalars(statement)).all()
+    statement = select(DeadLetter)
+    if filters.organization_id is not None:
+        statement = statement.where(DeadLetter.organization_id == filters.organization_id)
+    return (await session.scalars(paged(statement, DEAD_LETTER_ORDER, filters))).all()

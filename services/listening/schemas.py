@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from services.listening import query_language
 from services.listening.contracts import QueryStatus, SourceKind
 from shared.domain import Channel
+from shared.paging import PageQuery
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SearchTerm = Annotated[
@@ -156,6 +157,14 @@ class QueryStop(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class QueryFilters(PageQuery):
+    """``GET /listening/queries``: which queries, oldest first, one page."""
+
+    organization_id: uuid.UUID | None = None
+    engagement_id: uuid.UUID | None = None
+    status: QueryStatus | None = None
+
+
 class QueryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -184,8 +193,6 @@ class QueryOut(BaseModel):
 
 # Mentions
 
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
 SentimentLabel = Literal["positive", "neutral", "negative", "mixed"]
 PlaceCode = Annotated[
     str,
@@ -195,17 +202,12 @@ PlaceCode = Annotated[
         "09) or an ISO 3166-1 alpha-2 country code (IT)"
     ),
 ]
-Cursor = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=200),
-    Field(description="Where the page starts: the `Link` header's next page sets it"),
-]
 
 
-class MentionFilters(BaseModel):
+class MentionFilters(PageQuery):
     """``GET /listening/engagements/{id}/mentions``: which mentions, newest first, one page."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     query_id: uuid.UUID | None = Field(None, description="Only those this query matched")
     source: SourceKind | None = None
@@ -225,16 +227,10 @@ class MentionFilters(BaseModel):
         description='Full-text search of the text, words as written: "quoted phrase", OR, '
         "-excluded",
     )
-    cursor: Cursor | None = None
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Mentions per page")
 
 
-class DeadLetterFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeadLetterFilters(PageQuery):
     organization_id: uuid.UUID | None = None
-    cursor: Cursor | None = None
-    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Dead letters per page")
 
 
 class AuthorOut(BaseModel):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from services.listening import corrections, sentiment_training
 from services.listening.mentions import mention_view
 from services.listening.schemas import MentionOut
 from services.listening.sentiment_schemas import (
     SentimentCorrectionIn,
+    SentimentModelFilters,
     SentimentModelOut,
     SentimentModelRequest,
     SentimentTrainingOut,
@@ -18,6 +20,7 @@ from services.listening.sentiment_schemas import (
 from services.listening.training_runs import TrainingRuns
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
+from shared.paging import page_of
 
 router = APIRouter(prefix="/listening", tags=["listening"])
 
@@ -68,17 +71,23 @@ async def train_sentiment_model(
 @router.get(
     "/sentiment-models",
     response_model=list[SentimentModelOut],
-    summary="The organisation's sentiment models, newest first, with trainings running or failed",
+    summary="The organisation's sentiment models, newest first, with trainings running or "
+    "failed; a Link header names the next page",
 )
 async def list_sentiment_models(
-    organization_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+    filters: Annotated[SentimentModelFilters, Query()],
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
 ) -> list[SentimentModelOut]:
-    principal.require_organization(organization_id)
-    found = [
-        SentimentModelOut.model_validate(model)
-        for model in await sentiment_training.list_models(session, organization_id)
+    principal.require_organization(filters.organization_id)
+    found = await sentiment_training.list_models(session, filters)
+    held = page_of(found, sentiment_training.MODEL_ORDER, filters, request, response)
+    current = await sentiment_training.current_training(session, filters.organization_id)
+    return [
+        SentimentModelOut.model_validate(model).model_copy(
+            update={"current": model.training_id == current}
+        )
+        for model in held
     ]
-    ready = [model for model in found if model.status == sentiment_training.READY]
-    if ready:
-        max(ready, key=lambda model: model.trained_at or model.created_at).current = True
-    return found

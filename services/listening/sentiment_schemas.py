@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.listening.schemas import SentimentLabel
+from shared.paging import PageQuery
 
 
 class SentimentCorrectionIn(BaseModel):
@@ -20,6 +21,10 @@ class SentimentCorrectionIn(BaseModel):
 class SentimentModelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    organization_id: uuid.UUID
+
+
+class SentimentModelFilters(PageQuery):
     organization_id: uuid.UUID
 
 

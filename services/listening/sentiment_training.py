@@ -46,8 +46,10 @@ from services.listening.sentiment.model import (
 from services.listening.sentiment.registry import serialised
 from services.listening.sentiment.text import encode
 from services.listening.sentiment.training import BITS
+from services.listening.sentiment_schemas import SentimentModelFilters
 from shared.errors import ProblemError
 from shared.events.envelope import new_event
+from shared.paging import Keyset, paged
 
 # Corrections one language needs before a model is trained on them: fewer teach the heads
 # little beyond the lexicon they start from.
@@ -55,6 +57,8 @@ MIN_CORRECTIONS = 20
 CROSS_VALIDATION_FOLDS = 5
 
 TRAINING, READY, FAILED = "training", "ready", "failed"
+# Newest first; the id breaks ties.
+MODEL_ORDER = Keyset((SentimentModelVersion.created_at, SentimentModelVersion.id), descending=True)
 
 
 class TooFewCorrectionsError(ProblemError):
@@ -127,15 +131,30 @@ async def request_training(
 
 
 async def list_models(
-    session: AsyncSession, organization_id: uuid.UUID
+    session: AsyncSession, filters: SentimentModelFilters
 ) -> Sequence[SentimentModelVersion]:
-    """The organisation's trainings, newest first."""
-    found = await session.scalars(
-        select(SentimentModelVersion)
-        .where(SentimentModelVersion.organization_id == organization_id)
-        .order_by(SentimentModelVersion.created_at.desc(), SentimentModelVersion.id)
+    """A page of the organisation's trainings, newest first, from after the cursor: one more
+    than the page when more follow."""
+    statement = select(SentimentModelVersion).where(
+        SentimentModelVersion.organization_id == filters.organization_id
     )
-    return found.all()
+    return (await session.scalars(paged(statement, MODEL_ORDER, filters))).all()
+
+
+async def current_training(session: AsyncSession, organization_id: uuid.UUID) -> uuid.UUID | None:
+    """The training of the newest ready model, the one labelling the organisation's mentions:
+    found apart from the page, which may not hold it."""
+    return await session.scalar(
+        select(SentimentModelVersion.training_id)
+        .where(
+            SentimentModelVersion.organization_id == organization_id,
+            SentimentModelVersion.status == READY,
+        )
+        .order_by(
+            func.coalesce(SentimentModelVersion.trained_at, SentimentModelVersion.created_at).desc()
+        )
+        .limit(1)
+    )
 
 
 @dataclass(frozen=True, slots=True)

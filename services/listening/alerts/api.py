@@ -29,6 +29,7 @@ from services.listening.alerts.schemas import (
 )
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
+from shared.paging import PageDep, page_of
 
 alerts_router = APIRouter(prefix="/listening", tags=["listening"])
 
@@ -57,10 +58,20 @@ async def create_alert_rule(
 @alerts_router.get(
     "/engagements/{engagement_id}/alert-rules",
     response_model=list[AlertRuleOut],
-    summary="An engagement's alert rules, oldest first",
+    summary="An engagement's alert rules, oldest first; a Link header names the next page",
 )
-async def list_alert_rules(engagement_id: uuid.UUID, session: SessionDep) -> list[AlertRuleOut]:
-    return [service.rule_view(rule) for rule in await service.list_rules(session, engagement_id)]
+async def list_alert_rules(
+    engagement_id: uuid.UUID,
+    page: PageDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+) -> list[AlertRuleOut]:
+    found = await service.list_rules(session, engagement_id, page)
+    return [
+        service.rule_view(rule)
+        for rule in page_of(found, service.RULE_ORDER, page, request, response)
+    ]
 
 
 @alerts_router.patch(

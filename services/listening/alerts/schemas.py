@@ -9,14 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.listening.alerts.contracts import AlertKind, AlertStatus, ResponsibleRole
+from shared.paging import PageQuery
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 MAX_KEYWORDS = 50
-DEFAULT_ALERTS = 50
-MAX_ALERTS = 200
 
 
 class Thresholds(BaseModel):
@@ -148,17 +147,12 @@ class AlertOut(BaseModel):
     workflow_id: str = Field(description="Its CrisisEscalation workflow")
 
 
-class AlertFilters(BaseModel):
-    """``GET /listening/engagements/{id}/alerts``: newest first, at most ``limit``."""
-
-    model_config = ConfigDict(extra="forbid")
+class AlertFilters(PageQuery):
+    """``GET /listening/engagements/{id}/alerts``: newest first, at most ``limit``; the
+    ``cursor`` is the previous page's ``next_cursor``."""
 
     status: AlertStatus | None = None
     kind: AlertKind | None = None
-    cursor: str | None = Field(
-        None, min_length=1, max_length=200, description="The previous page's next_cursor"
-    )
-    limit: int = Field(DEFAULT_ALERTS, ge=1, le=MAX_ALERTS)
 
 
 class AlertPage(BaseModel):

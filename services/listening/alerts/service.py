@@ -3,12 +3,11 @@ acknowledged to resolved, and the events that say so."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening import events
@@ -31,6 +30,11 @@ from services.listening.models import Alert, AlertRule, ListeningQuery, engageme
 from shared.auth import Principal
 from shared.errors import ConflictError, FieldError, NotFoundError, validation_problem
 from shared.events.envelope import new_event
+from shared.paging import Keyset, PageQuery, encode_cursor, paged
+
+# Rules oldest first, alerts newest first; the id breaks ties.
+RULE_ORDER = Keyset((AlertRule.created_at, AlertRule.id))
+ALERT_ORDER = Keyset((Alert.raised_at, Alert.id), descending=True)
 
 # Rules
 
@@ -86,14 +90,14 @@ async def require_rule(session: AsyncSession, rule_id: uuid.UUID) -> AlertRule:
     return rule
 
 
-async def list_rules(session: AsyncSession, engagement_id: uuid.UUID) -> list[AlertRule]:
+async def list_rules(
+    session: AsyncSession, engagement_id: uuid.UUID, page: PageQuery
+) -> Sequence[AlertRule]:
+    """A page of the engagement's rules from after the cursor: one more than the page when
+    more follow."""
     await engagements.require(session, engagement_id)
-    found = await session.scalars(
-        select(AlertRule)
-        .where(AlertRule.engagement_id == engagement_id)
-        .order_by(AlertRule.created_at, AlertRule.id)
-    )
-    return list(found.all())
+    statement = select(AlertRule).where(AlertRule.engagement_id == engagement_id)
+    return (await session.scalars(paged(statement, RULE_ORDER, page))).all()
 
 
 async def update_rule(
@@ -151,25 +155,6 @@ def alert_view(alert: Alert) -> AlertOut:
     )
 
 
-def _encode_cursor(alert: Alert) -> str:
-    return base64.urlsafe_b64encode(f"{alert.raised_at.isoformat()}|{alert.id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raised_at, alert_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        decoded = datetime.fromisoformat(raised_at), uuid.UUID(alert_id)
-    except (ValueError, binascii.Error):
-        raise validation_problem(
-            [FieldError(field="query.cursor", message="not a cursor", type="invalid_cursor")]
-        ) from None
-    if decoded[0].tzinfo is None:
-        raise validation_problem(
-            [FieldError(field="query.cursor", message="not a cursor", type="invalid_cursor")]
-        )
-    return decoded
-
-
 async def list_alerts(
     session: AsyncSession, engagement_id: uuid.UUID, filters: AlertFilters
 ) -> AlertPage:
@@ -182,26 +167,13 @@ async def list_alerts(
         statement = statement.where(Alert.status == filters.status)
     if filters.kind is not None:
         statement = statement.where(Alert.kind == filters.kind)
-    if filters.cursor is not None:
-        raised_at, alert_id = _decode_cursor(filters.cursor)
-        statement = statement.where(
-            or_(
-                Alert.raised_at < raised_at,
-                (Alert.raised_at == raised_at) & (Alert.id > alert_id),
-            )
-        )
-    found = list(
-        (
-            await session.scalars(
-                statement.order_by(Alert.raised_at.desc(), Alert.id).limit(filters.limit + 1)
-            )
-        ).all()
-    )
+    found = (await session.scalars(paged(statement, ALERT_ORDER, filters))).all()
     page = found[: filters.limit]
-    more = len(found) > filters.limit
     return AlertPage(
         alerts=[alert_view(alert) for alert in page],
-        next_cursor=_encode_cursor(page[-1]) if more else None,
+        next_cursor=encode_cursor(ALERT_ORDER.key_of(page[-1]))
+        if len(found) > filters.limit
+        else None,
     )
 
 

@@ -15,6 +15,7 @@ from services.listening.conversations.schemas import (
     Assignment,
     ConversationDetail,
     ConversationOut,
+    InboxFilters,
     InboxSettingsBody,
     InboxSettingsOut,
     MessageOut,
@@ -25,20 +26,16 @@ from services.listening.conversations.schemas import (
     Retriage,
     SavedReplyBody,
     SavedReplyCreate,
+    SavedReplyFilters,
     SavedReplyOut,
     SlaReport,
-    State,
 )
-from services.listening.conversations.triage import Category
 from services.listening.models import Conversation, engagements
 from shared.app import SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import next_page_link
+from shared.paging import page_of
 
 conversations_router = APIRouter(prefix="/listening", tags=["conversations"])
-
-# Everyone who works the inbox; a client viewer only reads it.
-PAGE_LIMIT = 100
 
 
 def _reply_runs(request: Request) -> ReplyRuns:
@@ -75,30 +72,15 @@ async def _detail(session: SessionDep, conversation: Conversation) -> Conversati
 )
 async def list_conversations(
     engagement_id: uuid.UUID,
+    filters: Annotated[InboxFilters, Query()],
     session: SessionDep,
     request: Request,
     response: Response,
-    state: State | None = None,
-    category: Category | None = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
-    breached: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[ConversationOut]:
     await engagements.require(session, engagement_id, wait_seconds=0)
-    found = await repository.inbox(
-        session,
-        engagement_id,
-        state=state,
-        category=category.value if category else None,
-        assignee=assignee,
-        breached=breached,
-        limit=limit,
-        offset=offset,
-    )
-    if len(found) == limit:
-        response.headers["Link"] = next_page_link(request, limit, offset)
-    return [ConversationOut.model_validate(conversation) for conversation in found]
+    found = await repository.inbox(session, engagement_id, filters)
+    held = page_of(found, repository.INBOX_ORDER, filters, request, response)
+    return [ConversationOut.model_validate(conversation) for conversation in held]
 
 
 @conversations_router.get(
@@ -242,15 +224,19 @@ async def approve_reply(
 
 
 @conversations_router.get(
-    "/saved-replies", response_model=list[SavedReplyOut], summary="An organisation's saved replies"
+    "/saved-replies",
+    response_model=list[SavedReplyOut],
+    summary="An organisation's saved replies, by title; a Link header names the next page",
 )
 async def list_saved_replies(
-    session: SessionDep, organization_id: uuid.UUID | None = None
+    filters: Annotated[SavedReplyFilters, Query()],
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> list[SavedReplyOut]:
-    return [
-        SavedReplyOut.model_validate(saved)
-        for saved in await repository.saved_replies(session, organization_id)
-    ]
+    found = await repository.saved_replies(session, filters)
+    held = page_of(found, repository.SAVED_REPLY_ORDER, filters, request, response)
+    return [SavedReplyOut.model_validate(saved) for saved in held]
 
 
 @conversations_router.post(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.listening.conversations.schemas import InboxFilters, SavedReplyFilters
 from services.listening.models import (
     Conversation,
     ConversationMessage,
@@ -20,8 +21,12 @@ from services.listening.models import (
     SavedReply,
     Source,
 )
+from shared.paging import Keyset, paged
 
 OPEN_STATES = ("open", "assigned", "answered")
+# The inbox newest first, saved replies by title; the id breaks ties.
+INBOX_ORDER = Keyset((Conversation.opened_at, Conversation.id), descending=True)
+SAVED_REPLY_ORDER = Keyset((SavedReply.title, SavedReply.id))
 
 
 async def conversation(
@@ -95,30 +100,23 @@ async def notes(session: AsyncSession, conversation_id: uuid.UUID) -> Sequence[C
 
 
 async def inbox(
-    session: AsyncSession,
-    engagement_id: uuid.UUID,
-    *,
-    state: str | None,
-    category: str | None,
-    assignee: str | None,
-    breached: bool | None,
-    limit: int,
-    offset: int,
+    session: AsyncSession, engagement_id: uuid.UUID, filters: InboxFilters
 ) -> Sequence[Conversation]:
-    """An engagement's conversations, newest first; ``assignee`` is a person or a role."""
+    """A page of an engagement's conversations from after the cursor: one more than the page
+    when more follow."""
     query = select(Conversation).where(Conversation.engagement_id == engagement_id)
-    if state is not None:
-        query = query.where(Conversation.state == state)
-    if category is not None:
-        query = query.where(Conversation.category == category)
-    if assignee is not None:
+    if filters.state is not None:
+        query = query.where(Conversation.state == filters.state)
+    if filters.category is not None:
+        query = query.where(Conversation.category == filters.category.value)
+    if filters.assignee is not None:
         query = query.where(
-            (Conversation.assignee_subject == assignee) | (Conversation.assignee_role == assignee)
+            (Conversation.assignee_subject == filters.assignee)
+            | (Conversation.assignee_role == filters.assignee)
         )
-    if breached is not None:
-        query = query.where(Conversation.sla_breached.is_(breached))
-    query = query.order_by(Conversation.opened_at.desc(), Conversation.id.desc())
-    return (await session.execute(query.limit(limit).offset(offset))).scalars().all()
+    if filters.breached is not None:
+        query = query.where(Conversation.sla_breached.is_(filters.breached))
+    return (await session.execute(paged(query, INBOX_ORDER, filters))).scalars().all()
 
 
 async def engagement_mode(session: AsyncSession, engagement_id: uuid.UUID) -> str | None:
@@ -159,13 +157,13 @@ async def saved_reply(session: AsyncSession, saved_reply_id: uuid.UUID) -> Saved
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def saved_replies(
-    session: AsyncSession, organization_id: uuid.UUID | None
-) -> Sequence[SavedReply]:
-    query = select(SavedReply).order_by(SavedReply.title, SavedReply.id)
-    if organization_id is not None:
-        query = query.where(SavedReply.organization_id == organization_id)
-    return (await session.execute(query)).scalars().all()
+async def saved_replies(session: AsyncSession, filters: SavedReplyFilters) -> Sequence[SavedReply]:
+    """A page of saved replies from after the cursor: one more than the page when more
+    follow."""
+    query = select(SavedReply)
+    if filters.organization_id is not None:
+        query = query.where(SavedReply.organization_id == filters.organization_id)
+    return (await session.execute(paged(query, SAVED_REPLY_ORDER, filters))).scalars().all()
 
 
 async def sla_figures(session: AsyncSession, engagement_id: uuid.UUID) -> dict[str, Any]:

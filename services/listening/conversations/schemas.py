@@ -18,6 +18,7 @@ from pydantic import (
 
 from services.listening.conversations.triage import Category
 from shared.auth import Role
+from shared.paging import PageQuery
 
 IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 is Monday, 7 Sunday")]
 # A wall clock without an offset: JSON Schema's ``time`` format requires one, so the documented
@@ -64,6 +65,15 @@ class NoteOut(BaseModel):
     text: str
     written_by: str
     created_at: datetime
+
+
+class InboxFilters(PageQuery):
+    """``GET /listening/engagements/{id}/conversations``: which conversations, newest first."""
+
+    state: State | None = None
+    category: Category | None = None
+    assignee: str | None = Field(None, max_length=200, description="A person or a role")
+    breached: bool | None = None
 
 
 class ConversationOut(BaseModel):
@@ -162,6 +172,10 @@ class SavedReplyBody(BaseModel):
 
 class SavedReplyCreate(SavedReplyBody):
     organization_id: uuid.UUID
+
+
+class SavedReplyFilters(PageQuery):
+    organization_id: uuid.UUID | None = None
 
 
 class SavedReplyOut(BaseModel):

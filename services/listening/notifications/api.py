@@ -19,7 +19,7 @@ from services.listening.notifications.schemas import (
 from services.listening.notifications.service import SecretVault
 from shared.app import SessionDep, SettingsDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import next_page_link
+from shared.paging import page_of
 
 # Channels say where an organisation's alerts go: the roles that manage its engagements.
 notifications_router = APIRouter(
@@ -48,7 +48,8 @@ async def create_notification_channel(
 @notifications_router.get(
     "/channels",
     response_model=list[ChannelOut],
-    summary="Notification channels the caller's organisations have (admin, manager)",
+    summary="Notification channels the caller's organisations have, oldest first (admin, "
+    "manager); a Link header names the next page",
 )
 async def list_notification_channels(
     filters: Annotated[ChannelFilters, Query()],
@@ -56,11 +57,9 @@ async def list_notification_channels(
     response: Response,
     session: SessionDep,
 ) -> list[ChannelOut]:
-    beyond_page = filters.model_copy(update={"limit": filters.limit + 1})
-    found = await service.list_channels(session, beyond_page)
-    if len(found) > filters.limit:
-        response.headers["Link"] = next_page_link(request, filters.limit, filters.offset)
-    return [service.channel_view(channel) for channel in found[: filters.limit]]
+    found = await service.list_channels(session, filters)
+    held = page_of(found, service.CHANNEL_ORDER, filters, request, response)
+    return [service.channel_view(channel) for channel in held]
 
 
 @notifications_router.get(
@@ -97,8 +96,6 @@ async def list_notification_deliveries(
     session: SessionDep,
 ) -> list[DeliveryOut]:
     channel = await service.require_channel(session, channel_id)
-    beyond_page = filters.model_copy(update={"limit": filters.limit + 1})
-    found = await service.list_deliveries(session, channel, beyond_page)
-    if len(found) > filters.limit:
-        response.headers["Link"] = next_page_link(request, filters.limit, filters.offset)
-    return found[: filters.limit]
+    found = await service.list_deliveries(session, channel, filters)
+    held = page_of(found, service.DELIVERY_ORDER, filters, request, response)
+    return await service.delivery_views(session, held)

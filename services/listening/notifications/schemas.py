@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from shared.paging import PageQuery
+
 # The events a channel may be sent, by name (``<domain>.<event>``).
 NotifiedEvent = Literal[
     "listening.alert_raised",
@@ -74,21 +76,13 @@ class ChannelOut(BaseModel):
     created_at: datetime
 
 
-class ChannelFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChannelFilters(PageQuery):
     organization_id: uuid.UUID | None = None
     engagement_id: uuid.UUID | None = None
-    limit: int = Field(100, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=10_000)
 
 
-class DeliveryFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeliveryFilters(PageQuery):
     status: DeliveryStatus | None = None
-    limit: int = Field(50, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=10_000)
 
 
 class AttemptOut(BaseModel):

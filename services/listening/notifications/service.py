@@ -36,6 +36,7 @@ from shared.auth import Principal
 from shared.errors import FieldError, NotFoundError, validation_problem
 from shared.events.consumer import Subscription
 from shared.events.envelope import CloudEvent
+from shared.paging import Keyset, paged
 from shared.sealing import Sealer
 from shared.settings import ListeningSettings
 
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 NOTIFIED_EVENTS: tuple[str, ...] = get_args(NotifiedEvent)
 # One address, no display name: enough to refuse a typo and a header injection.
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# Channels oldest first, a channel's deliveries newest first; the id breaks ties.
+CHANNEL_ORDER = Keyset((NotificationChannel.created_at, NotificationChannel.id))
+DELIVERY_ORDER = Keyset((NotificationDelivery.created_at, NotificationDelivery.id), descending=True)
 
 
 class SecretVault:
@@ -130,19 +134,14 @@ async def require_channel(session: AsyncSession, channel_id: uuid.UUID) -> Notif
 
 async def list_channels(
     session: AsyncSession, filters: ChannelFilters
-) -> list[NotificationChannel]:
-    statement = (
-        select(NotificationChannel)
-        .where(NotificationChannel.deleted_at.is_(None))
-        .order_by(NotificationChannel.created_at, NotificationChannel.id)
-        .limit(filters.limit)
-        .offset(filters.offset)
-    )
+) -> Sequence[NotificationChannel]:
+    """A page of channels from after the cursor: one more than the page when more follow."""
+    statement = select(NotificationChannel).where(NotificationChannel.deleted_at.is_(None))
     if filters.organization_id is not None:
         statement = statement.where(NotificationChannel.organization_id == filters.organization_id)
     if filters.engagement_id is not None:
         statement = statement.where(NotificationChannel.engagement_id == filters.engagement_id)
-    return list((await session.scalars(statement)).all())
+    return (await session.scalars(paged(statement, CHANNEL_ORDER, filters))).all()
 
 
 async def delete_channel(session: AsyncSession, channel_id: uuid.UUID) -> None:
@@ -169,19 +168,19 @@ def channel_view(channel: NotificationChannel) -> ChannelOut:
 
 async def list_deliveries(
     session: AsyncSession, channel: NotificationChannel, filters: DeliveryFilters
-) -> list[DeliveryOut]:
-    """The channel's deliveries, newest first, each with its attempts (at most
-    ``max_attempts``, so the page stays bounded)."""
-    statement = (
-        select(NotificationDelivery)
-        .where(NotificationDelivery.channel_id == channel.id)
-        .order_by(NotificationDelivery.created_at.desc(), NotificationDelivery.id.desc())
-        .limit(filters.limit)
-        .offset(filters.offset)
-    )
+) -> Sequence[NotificationDelivery]:
+    """A page of the channel's deliveries from after the cursor: one more than the page when
+    more follow."""
+    statement = select(NotificationDelivery).where(NotificationDelivery.channel_id == channel.id)
     if filters.status is not None:
         statement = statement.where(NotificationDelivery.status == filters.status)
-    deliveries = list((await session.scalars(statement)).all())
+    return (await session.scalars(paged(statement, DELIVERY_ORDER, filters))).all()
+
+
+async def delivery_views(
+    session: AsyncSession, deliveries: Sequence[NotificationDelivery]
+) -> list[DeliveryOut]:
+    """Each delivery with its attempts (at most ``max_attempts``, so a page stays bounded)."""
     attempts: dict[uuid.UUID, list[AttemptOut]] = {delivery.id: [] for delivery in deliveries}
     if deliveries:
         rows = await session.scalars(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from services.listening.sources import service
-from services.listening.sources.schemas import SourceCreate, SourceOut, SourceStatus
+from services.listening.sources.schemas import SourceCreate, SourceFilters, SourceOut
 from services.listening.sources.service import SourceVault
 from shared.app import SessionDep, SettingsDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
+from shared.paging import page_of
 
 sources_router = APIRouter(prefix="/listening/sources", tags=["listening"])
 
@@ -38,18 +40,18 @@ async def create_listening_source(
 @sources_router.get(
     "",
     response_model=list[SourceOut],
-    summary="Sources and their health: failing ones say why and since when",
+    summary="Sources and their health, oldest first: failing ones say why and since when; a "
+    "Link header names the next page",
 )
 async def list_listening_sources(
+    filters: Annotated[SourceFilters, Query()],
+    request: Request,
+    response: Response,
     session: SessionDep,
-    organization_id: uuid.UUID | None = None,
-    engagement_id: uuid.UUID | None = None,
-    status: SourceStatus | None = None,
 ) -> list[SourceOut]:
-    found = await service.list_sources(
-        session, organization_id=organization_id, engagement_id=engagement_id, status=status
-    )
-    return [service.source_view(source) for source in found]
+    found = await service.list_sources(session, filters)
+    held = page_of(found, service.SOURCE_ORDER, filters, request, response)
+    return [service.source_view(source) for source in held]
 
 
 @sources_router.get("/{source_id}", response_model=SourceOut, summary="One source and its health")

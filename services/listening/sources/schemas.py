@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from services.listening.contracts import SourceKind
+from shared.paging import PageQuery
 
 SourceStatus = Literal["active", "failing", "stopped"]
 
@@ -58,6 +59,14 @@ class SourceHealth(BaseModel):
     last_success_at: datetime | None
     next_poll_at: datetime | None = Field(None, description="None for sources that are pushed")
     mentions_read: int
+
+
+class SourceFilters(PageQuery):
+    """``GET /listening/sources``: which sources, oldest first, one page."""
+
+    organization_id: uuid.UUID | None = None
+    engagement_id: uuid.UUID | None = None
+    status: SourceStatus | None = None
 
 
 class SourceOut(BaseModel):

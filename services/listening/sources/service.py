@@ -4,6 +4,7 @@ changes after a poll, and the events that say so."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -15,10 +16,16 @@ from services.listening.contracts import SourceKind
 from services.listening.models import Source, engagements, outbox
 from services.listening.sources.readers import Cursor, SourceError
 from services.listening.sources.registry import CONNECTED_KINDS, PUSHED_SETTINGS, READERS
-from services.listening.sources.schemas import SourceCreate, SourceHealth, SourceOut, SourceStatus
+from services.listening.sources.schemas import (
+    SourceCreate,
+    SourceFilters,
+    SourceHealth,
+    SourceOut,
+)
 from shared.auth import Principal
 from shared.errors import FieldError, NotFoundError, field_path, validation_problem
 from shared.events.envelope import new_event
+from shared.paging import Keyset, paged
 from shared.sealing import Sealer
 from shared.settings import ListeningSettings
 
@@ -26,6 +33,8 @@ from shared.settings import ListeningSettings
 FIRST_BACKOFF_SECONDS = 30
 # Pushed sources are never due.
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+# Oldest first; the id breaks ties.
+SOURCE_ORDER = Keyset((Source.created_at, Source.id))
 
 
 class ConnectedChannel(BaseModel):
@@ -153,21 +162,16 @@ async def require_source(
     return source
 
 
-async def list_sources(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID | None,
-    engagement_id: uuid.UUID | None,
-    status: SourceStatus | None,
-) -> list[Source]:
-    statement = select(Source).order_by(Source.created_at, Source.id)
-    if organization_id is not None:
-        statement = statement.where(Source.organization_id == organization_id)
-    if engagement_id is not None:
-        statement = statement.where(Source.engagement_id == engagement_id)
-    if status is not None:
-        statement = statement.where(Source.status == status)
-    return list((await session.scalars(statement)).all())
+async def list_sources(session: AsyncSession, filters: SourceFilters) -> Sequence[Source]:
+    """A page of sources from after the cursor: one more than the page when more follow."""
+    statement = select(Source)
+    if filters.organization_id is not None:
+        statement = statement.where(Source.organization_id == filters.organization_id)
+    if filters.engagement_id is not None:
+        statement = statement.where(Source.engagement_id == filters.engagement_id)
+    if filters.status is not None:
+        statement = statement.where(Source.status == filters.status)
+    return (await session.scalars(paged(statement, SOURCE_ORDER, filters))).all()
 
 
 def stop_source(source: Source, now: datetime) -> None:

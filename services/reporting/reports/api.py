@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
-from services.reporting.reports import service
+from services.reporting.reports import repository, service
 from services.reporting.reports.runs import ReportRuns
 from services.reporting.reports.schemas import (
     ReportApproval,
@@ -20,11 +20,10 @@ from services.reporting.reports.schemas import (
 )
 from shared.app import SessionDep, SettingsDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
-from shared.paging import next_page_link
+from shared.paging import PageDep, page_of
 
 reports_router = APIRouter(tags=["reports"])
 
-PAGE_LIMIT = 100
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 
 
@@ -72,17 +71,13 @@ async def list_reports(
     engagement_id: uuid.UUID,
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: PageDep,
     request: Request,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ReportOut]:
-    found = await service.list_reports(
-        session, engagement_id, principal, limit=limit, offset=offset
-    )
-    if len(found) == limit:
-        response.headers["Link"] = next_page_link(request, limit, offset)
-    return found
+    found = await service.list_reports(session, engagement_id, principal, page)
+    held = page_of(found, repository.REPORT_ORDER, page, request, response)
+    return await service.outputs(session, held)
 
 
 @reports_router.get(

@@ -10,6 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.models import Report, ReportDocument
+from shared.paging import Keyset, PageQuery, paged
+
+# The latest period first, then the latest requested; the id breaks ties.
+REPORT_ORDER = Keyset((Report.period_end, Report.created_at, Report.id), descending=True)
 
 
 async def get(session: AsyncSession, report_id: uuid.UUID, *, lock: bool = False) -> Report | None:
@@ -20,16 +24,14 @@ async def get(session: AsyncSession, report_id: uuid.UUID, *, lock: bool = False
 
 
 async def of_engagement(
-    session: AsyncSession, engagement_id: uuid.UUID, *, limit: int, offset: int
+    session: AsyncSession, engagement_id: uuid.UUID, page: PageQuery, *, status: str | None
 ) -> Sequence[Report]:
-    query = (
-        select(Report)
-        .where(Report.engagement_id == engagement_id)
-        .order_by(Report.period_end.desc(), Report.created_at.desc(), Report.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(query)).scalars().all()
+    """A page of the engagement's reports (only those in ``status`` when given) from after the
+    cursor: one more than the page when more follow."""
+    query = select(Report).where(Report.engagement_id == engagement_id)
+    if status is not None:
+        query = query.where(Report.status == status)
+    return (await session.execute(paged(query, REPORT_ORDER, page))).scalars().all()
 
 
 async def periodic(

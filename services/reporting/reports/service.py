@@ -41,6 +41,7 @@ from services.reporting.reports.schemas import (
 from shared.auth import AGENCY_ROLES, Principal
 from shared.errors import ConflictError, FieldError, NotFoundError, validation_problem
 from shared.events.envelope import new_event
+from shared.paging import PageQuery
 
 # The gateway's path of a report's documents (the frontends' and the e-mail's link).
 DOCUMENT_PATH = "/v1/reports/{report_id}/report.{format}"
@@ -154,18 +155,14 @@ async def detail(session: AsyncSession, report: Report) -> ReportDetail:
 
 
 async def list_reports(
-    session: AsyncSession,
-    engagement_id: uuid.UUID,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-) -> list[ReportOut]:
+    session: AsyncSession, engagement_id: uuid.UUID, principal: Principal, page: PageQuery
+) -> Sequence[Report]:
+    """A page of the engagement's reports the caller may read: a client's people, only the
+    delivered ones (one more than the page when more follow)."""
     organization_id = await engagements.require(session, engagement_id, wait_seconds=0)
-    found = await repository.of_engagement(session, engagement_id, limit=limit, offset=offset)
-    if not _is_agency(principal, organization_id):
-        found = [report for report in found if report.status == ReportStatus.DELIVERED.value]
-    return await outputs(session, found)
+    delivered_only = not _is_agency(principal, organization_id)
+    status = ReportStatus.DELIVERED.value if delivered_only else None
+    return await repository.of_engagement(session, engagement_id, page, status=status)
 
 
 async def document(

@@ -3,7 +3,8 @@ and NATS; the metrics (``shared.metrics``) served as Prometheus text on ``/metri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import prometheus_client
 from fastapi import FastAPI
@@ -17,8 +18,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from starlette.requests import Request
 from starlette.responses import Response
+from temporalio import client as temporal_client
+from temporalio import worker as temporal_worker
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from shared.logging_json import CONTEXT_FIELDS, log_context
 from shared.metrics import HttpMetrics
 from shared.settings import Settings
 
@@ -62,8 +66,37 @@ def serve_metrics(port: int) -> None:
     prometheus_client.start_http_server(port)
 
 
-def temporal_interceptors() -> list[TracingInterceptor]:
-    return [TracingInterceptor()]
+def temporal_interceptors() -> list[temporal_client.Interceptor]:
+    return [TracingInterceptor(), LogContextInterceptor()]
+
+
+class LogContextInterceptor(temporal_client.Interceptor, temporal_worker.Interceptor):
+    """An activity's log lines name the organisation and engagement its input names."""
+
+    def intercept_activity(
+        self, next: temporal_worker.ActivityInboundInterceptor
+    ) -> temporal_worker.ActivityInboundInterceptor:
+        return _ActivityLogContext(next)
+
+
+class _ActivityLogContext(temporal_worker.ActivityInboundInterceptor):
+    async def execute_activity(self, input: temporal_worker.ExecuteActivityInput) -> Any:
+        with log_context(**_named_ids(input.args)):
+            return await super().execute_activity(input)
+
+
+def _named_ids(args: Sequence[Any]) -> dict[str, object]:
+    """The organisation and engagement ids of the first argument that has either."""
+    for argument in args:
+        found = {
+            field: argument.get(field)
+            if isinstance(argument, Mapping)
+            else getattr(argument, field, None)
+            for field in CONTEXT_FIELDS
+        }
+        if any(value is not None for value in found.values()):
+            return found
+    return {}
 
 
 def current_trace_headers() -> dict[str, str]:

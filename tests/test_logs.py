@@ -16,8 +16,12 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 from opentelemetry import context as otel_context
+from pydantic import BaseModel
 from sqlalchemy.engine import make_url
+from temporalio import activity
+from temporalio.worker import Worker
 
+from shared import task_queues
 from shared.auth import Role
 from shared.db.roles import service_database_url
 from shared.events.consumer import EffectConsumer, spec_for
@@ -25,6 +29,7 @@ from shared.events.envelope import CloudEvent, new_event
 from shared.logging_json import REDACTED, JsonFormatter, json_handler, secret_values
 from shared.settings import DATA_SERVICES, EventSettings, Settings
 from shared.telemetry import context_from_headers, current_trace_headers, tracer
+from tests.activity_probe import run_activity
 from tests.conftest import Platform, wait_until
 from tests.publisher_helpers import connect_sandbox, schedule, settled
 from tests.test_source_webhooks import add_source, inbound_item, signed
@@ -148,6 +153,34 @@ async def test_a_consumer_logs_in_its_events_trace_with_its_ids(
     assert line["trace_id"] == trace_id
     assert line["span_id"] != f"{producer.get_span_context().span_id:016x}"
     assert (line["level"], line["logger"]) == ("info", __name__)
+
+
+class Probe(BaseModel):
+    organization_id: uuid.UUID
+    engagement_id: uuid.UUID
+
+
+@activity.defn(name="tests.log_probe")
+async def log_probe(probe: Probe) -> str:
+    log.info("activity probe of %s", probe.engagement_id)
+    return "logged"
+
+
+async def test_an_activity_logs_with_the_ids_its_input_names(
+    platform: Platform, captured: io.StringIO
+) -> None:
+    probe = Probe(organization_id=uuid.uuid4(), engagement_id=uuid.uuid4())
+    queue = f"logs-{uuid.uuid4().hex[:8]}"
+    async with Worker(platform.temporal, task_queue=queue, activities=[log_probe]):
+        workflows = platform.settings.task_queue(task_queues.WORKFLOWS)
+        result = await run_activity(platform.temporal, workflows, queue, "tests.log_probe", probe)
+    assert result == "logged"
+    [line] = [
+        record for record in lines(captured) if record["message"].startswith("activity probe")
+    ]
+    assert line["organization_id"] == str(probe.organization_id)
+    assert line["engagement_id"] == str(probe.engagement_id)
+    assert len(line["trace_id"]) == 32
 
 
 def test_the_formatter_redacts_what_looks_like_a_credential() -> None:

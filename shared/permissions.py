@@ -63,6 +63,17 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "getDeliverableVersion": EVERYONE,
     "approveDeliverableVersion": APPROVERS,
     "scoreChannelMix": AGENCY,
+    # Strategy: touchpoints of the real world and their tracked links (following a link takes
+    # no token, so it has no row).
+    "createTouchpoint": AGENCY_LEADS,
+    "listTouchpoints": EVERYONE,
+    "getTouchpoint": EVERYONE,
+    "updateTouchpoint": AGENCY_LEADS,
+    "archiveTouchpoint": AGENCY_LEADS,
+    "getTouchpointQrCodeSvg": EVERYONE,
+    "getTouchpointQrCodePng": EVERYONE,
+    "listTouchpointScans": EVERYONE,
+    "summarizeTouchpointScans": EVERYONE,
     # The engagement's lifecycle (the gateway's updates to its workflow).
     "decideApproval": APPROVERS,
     "listEngagementTasks": EVERYONE,
@@ -261,8 +272,8 @@ def render_markdown(openapi: Mapping[str, Any]) -> str:
             lines.append(f"| `{name}`{note} | {method.upper()} | `{path}` | {marks} |")
     lines += [
         "",
-        "Routes without a bearer token (health checks, signed media links, sources' webhooks)",
-        "are not in this table.",
+        "Routes without a bearer token (health checks, signed media links, sources' webhooks,",
+        "touchpoints' tracked links `/t/{code}`) are not in this table.",
         "",
     ]
     return "\n".join(lines)

@@ -66,8 +66,9 @@ async def new_org(platform: Platform, name: str = "Agriturismo La Quercia") -> s
 
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-# Routes about the gateway itself, answered without a principal and naming no organisation.
-UNSCOPED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Routes answered without a principal: the gateway's own, naming no organisation, and a
+# touchpoint's tracked link, for anyone holding it (its code is the credential).
+UNSCOPED_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/t/{code}"})
 SERVICE_SCHEMAS = ("strategy", "content", "publisher", "listening", "reporting")
 # Rows kept by the machinery, not by anyone's request: the outboxes (their relay marks them
 # published), the consumers' processed events and the services' copies of other services' facts.
@@ -102,6 +103,7 @@ class Tenant:
     conversation_id: str
     reply_id: str
     dead_letter_id: str
+    touchpoint_id: str
 
     def ids(self) -> list[str]:
         return [getattr(self, field.name) for field in fields(self)]
@@ -129,6 +131,7 @@ ID_PARAMETERS: dict[str, Callable[[Tenant], str]] = {
     "mention_id": lambda b: b.mention_id,
     "conversation_id": lambda b: b.conversation_id,
     "reply_id": lambda b: b.reply_id,
+    "touchpoint_id": lambda b: b.touchpoint_id,
 }
 # Path parameters that are not ids: a value B's data has.
 NAMED_PARAMETERS: dict[str, str] = {
@@ -559,6 +562,18 @@ async def tenant_b(
             headers=staff,
         )
     )
+    touchpoint = await _created(
+        await gateway.post(
+            f"/v1/engagements/{engagement_id}/touchpoints",
+            json={
+                "kind": "print",
+                "name": "Wine list",
+                "destination_url": "https://cantina.example/vini",
+                "channels": ["instagram"],
+            },
+            headers=staff,
+        )
+    )
     report = await _created(
         await gateway.post(
             f"/v1/engagements/{engagement_id}/reports",
@@ -596,6 +611,7 @@ async def tenant_b(
         conversation_id=conversation_id,
         reply_id=reply_id,
         dead_letter_id=dead_letter_id,
+        touchpoint_id=touchpoint["id"],
     )
     await _settled(sessions, tenant)
     return tenant

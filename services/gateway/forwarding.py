@@ -30,6 +30,9 @@ class ServiceApi:
 
     service: ServiceName
     routers: Sequence[APIRouter]
+    # Routes for anyone on the internet (a touchpoint's tracked link): served at the gateway's
+    # root as the service declares them, without a token.
+    public_routers: Sequence[APIRouter] = ()
 
 
 class ForwardedRoute(APIRoute):
@@ -37,17 +40,21 @@ class ForwardedRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         self.service: ServiceName = options.pop("service")
+        self.public: bool = options.pop("public", False)
         super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         service = self.service
+        public = self.public
+        prefix = "" if public else API_PREFIX
 
         async def forward(request: Request) -> Response:
             # The gateway authenticates before anything reaches a service; the service verifies
             # the same token again and decides what the principal may do.
-            await verify_request(request)
+            if not public:
+                await verify_request(request)
             services: Services = request.app.state.services
-            return await services.client(service).forward(request, API_PREFIX)
+            return await services.client(service).forward(request, prefix)
 
         return forward
 
@@ -77,18 +84,34 @@ def forwarded_routes(
     return router
 
 
-def _forwarded(service: ServiceName, route: APIRoute, methods: set[str]) -> ForwardedRoute:
+def public_routes(apis: Iterable[ServiceApi]) -> APIRouter:
+    """The services' public routes, at the gateway's root, each forwarded without a token."""
+    router = APIRouter()
+    for api in apis:
+        for service_router in api.public_routers:
+            for route in service_router.routes:
+                if isinstance(route, APIRoute):
+                    router.routes.append(
+                        _forwarded(api.service, route, set(route.methods or ()), public=True)
+                    )
+    return router
+
+
+def _forwarded(
+    service: ServiceName, route: APIRoute, methods: set[str], *, public: bool = False
+) -> ForwardedRoute:
     return ForwardedRoute(
-        API_PREFIX + route.path,
+        ("" if public else API_PREFIX) + route.path,
         route.endpoint,
         service=service,
+        public=public,
         methods=methods,
         name=route.name,
         response_model=route.response_model,
         status_code=route.status_code,
         tags=route.tags,
         # Documents the bearer scheme on every operation; the handler itself authenticates.
-        dependencies=[Depends(current_principal), *route.dependencies],
+        dependencies=[*([] if public else [Depends(current_principal)]), *route.dependencies],
         summary=route.summary,
         description=route.description,
         response_description=route.response_description,

@@ -5,6 +5,7 @@ from services.strategy.assets import api as assets
 from services.strategy.channel_mix import api as channel_mix
 from services.strategy.deliverables import api as deliverables
 from services.strategy.lifecycle import api as lifecycle
+from services.strategy.touchpoints import api as touchpoints
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -16,12 +17,16 @@ ROUTERS: list[APIRouter] = [
     deliverables.router,
     channel_mix.router,
     lifecycle.router,
+    touchpoints.router,
 ]
+# Routes for anyone on the internet, without a token (a touchpoint's tracked link): the gateway
+# serves them at its root, not under /v1.
+PUBLIC_ROUTERS: list[APIRouter] = [touchpoints.public_router]
 
 
 def build_app(settings: Settings) -> FastAPI:
     return create_service_app(
         ServiceRuntime("strategy", settings),
-        ROUTERS,
+        [*ROUTERS, *PUBLIC_ROUTERS],
         title="Atlantide Engage: strategy",
     )

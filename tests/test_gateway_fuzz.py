@@ -5,7 +5,8 @@ the documented ones.
 
 Generation is derandomized and bounded (a few examples per operation), so a run is reproducible
 and short. In valid requests, path, query and body fields naming an organisation or engagement
-carry real ones, so those requests reach the services' rules rather than stopping at a 404.
+carry real ones (a content item and a saved reply too), so those requests reach the services'
+rules rather than stopping at a 404.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -45,6 +47,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+# An invalid request is refused (4xx), as the documented schema says it is invalid.
+INVALID_CHECKS = [*CHECKS, negative_data_rejection]
 VALID_EXAMPLES = 4
 INVALID_EXAMPLES = 2
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -92,7 +96,8 @@ class Fuzzer:
                 headers=self.headers,
                 timeout=REQUEST_TIMEOUT_SECONDS,
             )
-            case.validate_response(response, checks=CHECKS, headers=self.headers)
+            checks = CHECKS if valid else INVALID_CHECKS
+            case.validate_response(response, checks=checks, headers=self.headers)
 
         answers_as_documented()
 
@@ -117,16 +122,38 @@ def operations() -> list[ParameterSet]:
     ]
 
 
+async def created_id(platform: Platform, path: str, body: dict[str, str]) -> str:
+    created = await platform.gateway.post(path, json=body, headers=platform.auth(Role.ADMIN))
+    assert created.status_code == 201, created.text
+    identifier: str = created.json()["id"]
+    return identifier
+
+
 @pytest.fixture(scope="module")
 async def fuzzer(platform: Platform) -> Fuzzer:
     organization_id = await create_org(platform, "Fuzzed Organisation")
     engagement = await started_engagement(platform, organization_id)
+    item_id = await created_id(
+        platform,
+        "/v1/content-items",
+        {"organization_id": organization_id, "kind": "text", "title": "Aperitivo in vigna"},
+    )
+    saved_reply_id = await created_id(
+        platform,
+        "/v1/listening/saved-replies",
+        {"organization_id": organization_id, "title": "Orari", "text": "Aperti dalle 9 alle 18."},
+    )
     document = (await platform.gateway.get("/openapi.json")).json()
     return Fuzzer(
         schema=schemathesis.openapi.from_dict(document),
         base_url=str(platform.gateway.base_url).rstrip("/"),
         headers=platform.auth(Role.ADMIN, orgs=[organization_id]),
-        known_ids={"organization_id": organization_id, "engagement_id": engagement["id"]},
+        known_ids={
+            "organization_id": organization_id,
+            "engagement_id": engagement["id"],
+            "item_id": item_id,
+            "saved_reply_id": saved_reply_id,
+        },
     )
 
 

@@ -10,8 +10,8 @@ included, not the limit. Two organisations A and B, each with a few engagements
 (``BENCH_GATEWAY_ENGAGEMENTS``, 3), are created through the gateway with development tokens; the
 readers then hold ``client_viewer`` in their own organisation only (the token's ``org_roles``).
 
-**Throughput.** A closed-loop load generator in this process (``httpx.AsyncClient``,
-``BENCH_GATEWAY_CONNECTIONS`` workers, 64, each with a kept-alive connection, for
+**Throughput.** A closed-loop load generator in this process (``BENCH_GATEWAY_CONNECTIONS``
+workers, 64, each with an ``httpx.AsyncClient`` and kept-alive connection of its own, for
 ``BENCH_GATEWAY_SECONDS``, 10, after a short unmeasured warm-up) reads, one route after the
 other: ``GET /v1/organizations/{id}`` (``organization``), ``GET /v1/engagements``
 (``engagement_list``) and ``GET /v1/engagements/{id}`` (``engagement_detail``, a workflow query
@@ -54,7 +54,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import shutil
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -101,6 +104,9 @@ TARGET_RATIO = 0.2
 READY_SECONDS = 300.0
 STOP_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+# ``wrk``'s cross-check of the throughput phase, when it is installed (``0`` skips it).
+WRK = shutil.which("wrk") if os.environ.get("BENCH_GATEWAY_WRK", "1") != "0" else None
+WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 # The rate-limited gateway's read budget, when not the configured one.
 READ_PER_SECOND = os.environ.get("BENCH_GATEWAY_READ_PER_SECOND")
 READ_BURST = os.environ.get("BENCH_GATEWAY_READ_BURST")
@@ -262,24 +268,21 @@ class LoadResult:
 
 
 async def closed_loop(
-    client: httpx.AsyncClient,
-    reads: Sequence[tuple[Caller, Read]],
-    connections: int,
-    seconds: float,
+    clients: Sequence[httpx.AsyncClient], reads: Sequence[tuple[Caller, Read]], seconds: float
 ) -> LoadResult:
-    """``connections`` workers, worker ``i`` as ``reads[i % len(reads)]``, each sending its next
+    """A worker per client, worker ``i`` as ``reads[i % len(reads)]``, each sending its next
     request as soon as the last is answered, for ``seconds``."""
     tallies = {caller.name: Tally() for caller, _ in reads}
     deadline = time.perf_counter() + seconds
 
-    async def worker(n: int) -> None:
+    async def worker(n: int, client: httpx.AsyncClient) -> None:
         caller, read = reads[n % len(reads)]
         path = read.paths[(n // len(reads)) % len(read.paths)]
         while time.perf_counter() < deadline:
             await request(client, caller, read, path, tallies[caller.name])
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in range(connections)))
+    await asyncio.gather(*(worker(n, client) for n, client in enumerate(clients)))
     return LoadResult(tallies, time.perf_counter() - started)
 
 
@@ -322,13 +325,27 @@ def summary(result: LoadResult) -> dict[str, Any]:
     }
 
 
-def load_client(base_url: str, connections: int) -> httpx.AsyncClient:
+def load_client(
+    base_url: str, connections: int, tls: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         trust_env=False,
+        verify=tls or ssl.create_default_context(),
         timeout=REQUEST_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
+
+
+@contextlib.asynccontextmanager
+async def load_clients(base_url: str, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """A client of one kept-alive connection per worker. httpx's pool spends CPU per request in
+    proportion to the requests it holds: 64 workers sharing one client cost the generator about
+    12 CPU-ms per request against about 1.7 with a client each (on the development machine).
+    The clients share one TLS context (each would load the CA bundle)."""
+    tls = ssl.create_default_context()
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(load_client(base_url, 1, tls)) for _ in range(count)]
 
 
 # --- the platform ----------------------------------------------------------------------------
@@ -647,10 +664,10 @@ async def measured(
     platform: Platform, base_url: str, reads: Sequence[tuple[Caller, Read]]
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """A warm-up, then ``SECONDS`` of closed-loop load: its summary and CPU per request."""
-    async with load_client(base_url, CONNECTIONS) as client:
-        await closed_loop(client, reads, CONNECTIONS, WARM_UP_SECONDS)
+    async with load_clients(base_url, CONNECTIONS) as clients:
+        await closed_loop(clients, reads, WARM_UP_SECONDS)
         before = await cpu_seconds(platform)
-        result = await closed_loop(client, reads, CONNECTIONS, SECONDS)
+        result = await closed_loop(clients, reads, SECONDS)
         after = await cpu_seconds(platform)
     return summary(result), cpu_ms_per_request(before, after, result.total.requests)
 
@@ -707,6 +724,90 @@ async def throughput(platform: Platform, tenants: Sequence[Tenant]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    # Connections that failed, and requests unanswered within the timeout.
+    socket_errors: int
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The figures of ``wrk --latency``'s report."""
+
+    def latency(share: str) -> float:
+        found = re.search(rf"^\s*{share}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+        if found is None:
+            raise ValueError(f"no {share}% latency in wrk's output:\n{output}")
+        return round(float(found[1]) * WRK_UNITS[found[2]], 2)
+
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    requests = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
+    if rate is None or requests is None:
+        raise ValueError(f"no rate in wrk's output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        requests_per_second=float(rate[1]),
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        requests=int(requests[1]),
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in socket.groups()) if socket else 0,
+    )
+
+
+async def wrk(executable: str, url: str, headers: Mapping[str, str]) -> WrkResult:
+    """``wrk`` on one URL: one thread, ``CONNECTIONS`` connections, ``SECONDS``."""
+    args = [executable, "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(SECONDS))}s", "--latency"]
+    # wrk's own timeout (2 s) would drop the slow answers from the latencies.
+    args += ["--timeout", f"{round(REQUEST_TIMEOUT_SECONDS)}s"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    ran = await asyncio.create_subprocess_exec(
+        *args, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await ran.communicate()
+    return parse_wrk(output.decode(errors="replace"))
+
+
+async def wrk_cross_check(executable: str, platform: Platform, tenant: Tenant) -> None:
+    """The throughput phase again with ``wrk`` as the load generator, as A only (one URL per
+    run: the first engagement for the detail) and without the tenancy check: what the routes
+    serve when the generator costs next to nothing."""
+    baseline = await wrk(executable, f"{platform.baseline_url}/v1/ping", {})
+    for route in ROUTES:
+        path = tenant.read(route).paths[0]
+        figures = await wrk(executable, f"{platform.gateway_url}{path}", tenant.caller.headers)
+        report(
+            BENCHMARK,
+            f"{route}_requests_per_second_wrk",
+            figures.requests_per_second,
+            "requests/s",
+            connections=CONNECTIONS,
+            seconds=SECONDS,
+            threads=1,
+            baseline="bare_uvicorn_wrk",
+            baseline_value=baseline.requests_per_second,
+            ratio=round(figures.requests_per_second / baseline.requests_per_second, 3)
+            if baseline.requests_per_second
+            else None,
+            target_ratio=TARGET_RATIO,
+            requests=figures.requests,
+            non_2xx=figures.non_2xx,
+            socket_errors=figures.socket_errors,
+            p50_ms=figures.p50_ms,
+            p99_ms=figures.p99_ms,
+            baseline_p50_ms=baseline.p50_ms,
+            baseline_p99_ms=baseline.p99_ms,
+        )
+
+
 async def rate_limits(platform: Platform, flooder: Tenant, well_behaved: Tenant) -> None:
     budget = platform.read_budget
     rate = WELL_BEHAVED_SHARE * budget.per_second
@@ -725,10 +826,14 @@ async def rate_limits(platform: Platform, flooder: Tenant, well_behaved: Tenant)
     behaving = well_behaved.caller
     flood_read = flooder.read("engagement_list")
     steady_read = well_behaved.read("engagement_list")
-    async with load_client(platform.limited_gateway_url, FLOOD_CONNECTIONS + 16) as client:
+    url = platform.limited_gateway_url
+    async with (
+        load_clients(url, FLOOD_CONNECTIONS) as flooders,
+        load_client(url, CONNECTIONS) as client,
+    ):
         alone = summary(await paced(client, behaving, steady_read, rate, SECONDS))
         flood, steady = await asyncio.gather(
-            closed_loop(client, [(flooding, flood_read)], FLOOD_CONNECTIONS, SECONDS),
+            closed_loop(flooders, [(flooding, flood_read)], SECONDS),
             paced(client, behaving, steady_read, rate, SECONDS),
         )
     flooded, beside = summary(flood), summary(steady)
@@ -786,4 +891,6 @@ async def run() -> None:
                 tenants = [await seed(platform.settings, gateway, name) for name in ("A", "B")]
                 await wait_readable(gateway, tenants)
             await throughput(platform, tenants)
+            if WRK is not None:
+                await wrk_cross_check(WRK, platform, tenants[0])
             await rate_limits(platform, tenants[0], tenants[1])

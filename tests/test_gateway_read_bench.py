@@ -17,7 +17,8 @@ from benchmarks.gateway_read import (
     check,
     closed_loop,
     list_owners,
-    load_client,
+    load_clients,
+    parse_wrk,
     record_owner,
     seed,
     summary,
@@ -32,8 +33,8 @@ A = Caller("A", A_ORG, "token-a")
 async def test_a_second_of_load_on_every_route_leaks_nothing(platform: Platform) -> None:
     tenants = [await seed(platform.settings, platform.gateway, name) for name in ("A", "B")]
     reads = [(tenant.caller, tenant.read(route)) for route in ROUTES for tenant in tenants]
-    async with load_client(str(platform.gateway.base_url), 12) as client:
-        result = await closed_loop(client, reads, 12, 1.0)
+    async with load_clients(str(platform.gateway.base_url), 12) as clients:
+        result = await closed_loop(clients, reads, 1.0)
 
     figures = summary(result)
     assert figures["requests"] >= len(reads)
@@ -58,8 +59,8 @@ async def test_the_checker_counts_another_organisations_records(platform: Platfo
         (agency, b.read("organization")),
         (agency, b.read("engagement_detail")),
     ]
-    async with load_client(str(platform.gateway.base_url), 3) as client:
-        result = await closed_loop(client, reads, 3, 0.5)
+    async with load_clients(str(platform.gateway.base_url), 3) as clients:
+        result = await closed_loop(clients, reads, 0.5)
 
     figures = summary(result)
     assert figures["errors"] == {}
@@ -72,8 +73,8 @@ async def test_the_checker_counts_a_refusal_of_another_organisations_id(
 ) -> None:
     a, b = [await seed(platform.settings, platform.gateway, name) for name in ("A", "B")]
     reads = [(a.caller, b.read("engagement_detail")), (a.caller, b.read("organization"))]
-    async with load_client(str(platform.gateway.base_url), 2) as client:
-        result = await closed_loop(client, reads, 2, 0.5)
+    async with load_clients(str(platform.gateway.base_url), 2) as clients:
+        result = await closed_loop(clients, reads, 0.5)
 
     figures = summary(result)
     assert figures["leaks"] == 0
@@ -115,3 +116,25 @@ def test_tallies_of_several_callers_add_up() -> None:
     assert total.requests == 3
     assert total.errors == Counter({"404": 3, "429": 1})
     assert (total.leaks, total.checked, total.without_retry_after) == (1, 5, 1)
+
+
+WRK_REPORT = """Running 5s test @ http://127.0.0.1:8000/v1/engagements
+  1 threads and 64 connections
+  Latency Distribution
+     50%    1.00s
+     75%    1.50s
+     90%    1.80s
+     99%  785.12us
+  77 requests in 5.02s, 1.70MB read
+  Socket errors: connect 0, read 1, write 0, timeout 12
+  Non-2xx or 3xx responses: 3
+Requests/sec:     15.28
+Transfer/sec:    577.39KB
+"""
+
+
+def test_wrk_report_is_read_with_its_units_and_errors() -> None:
+    figures = parse_wrk(WRK_REPORT)
+    assert figures.requests_per_second == 15.28
+    assert (figures.p50_ms, figures.p99_ms) == (1000.0, 0.79)
+    assert (figures.requests, figures.non_2xx, figures.socket_errors) == (77, 3, 13)

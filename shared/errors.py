@@ -30,6 +30,10 @@ RETRY_AFTER_SECONDS = 5
 # PostgreSQL's refusals of a character in text (NUL, in text or in JSON): the request's value,
 # valid JSON and valid to every schema, is the caller's error rather than a bug.
 UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# SQLSTATE classes of a server that cannot serve now but will: connection exceptions (08),
+# insufficient resources such as too many connections (53), an operator's shutdown or a server
+# still starting (57P). The caller is told to come back (503), not that we failed (500).
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 
 
 class FieldError(BaseModel):
@@ -190,8 +194,11 @@ async def _on_database_down(request: Request, error: Exception) -> JSONResponse:
             "unstorable-text",
             "A text value holds a character that cannot be stored, such as NUL (U+0000).",
         )
+    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", None) or "")
     if isinstance(error, DBAPIError) and not (
-        error.connection_invalidated or isinstance(error, OperationalError)
+        error.connection_invalidated
+        or isinstance(error, OperationalError)
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES)
     ):
         return await _on_unexpected(request, error)
     log.warning("database unavailable: %s", error)

@@ -165,6 +165,17 @@ async def test_saved_replies_are_walked_by_title_then_id(platform: Platform) -> 
     assert ids(pages) == [str(saved_id) for _, saved_id in sorted(saved)]
     assert [row["title"] for page in pages for row in page] == sorted(titles)
     await refuses_bad_pages(platform, path, manager, organization_id=organization_id)
+    # A title PostgreSQL cannot even compare (NUL) is the caller's error too, not a 500.
+    unstorable = await platform.gateway.get(
+        path,
+        params={
+            "organization_id": organization_id,
+            "cursor": encode_cursor(["\x00", str(uuid.uuid4())]),
+        },
+        headers=manager,
+    )
+    assert unstorable.status_code == 422, unstorable.text
+    assert unstorable.headers["content-type"] == "application/problem+json"
 
 
 def report(

@@ -27,9 +27,12 @@ be 0), ``checked`` (records whose owner was compared) and ``cpu_ms_per_request``
 (``gateway``, ``strategy``, ``worker workflows``, ``temporal``, ``postgres`` (the scratch
 database's backends), ``load_generator`` (this process), ...; CPU seconds over the measured
 window divided by the requests answered); ``<route>_latency_p99`` in ms with the baseline's p99
-(``p50`` too). The generator is Python: on a small machine it takes a core of its own, and
-can bound the baseline's rate before uvicorn does, so read the ratio with the
-``load_generator`` CPU beside it (``wrk`` would push the baseline further).
+(``p50`` too). The generator is Python (about 1.7 CPU-ms per request): on a small machine it
+bounds the baseline's rate long before uvicorn does, so read the ratio with the
+``load_generator`` CPU beside it. Where ``wrk`` is installed (``BENCH_GATEWAY_WRK=0`` skips it)
+the same phase runs again with it, one thread, as A only and without the tenancy check:
+``<route>_requests_per_second_wrk`` against the bare route under ``wrk`` (``bare_uvicorn_wrk``),
+with ``non_2xx`` and ``socket_errors`` (connections lost, answers later than 30 s).
 
 **Rate limits before saturation.** A second gateway process (``engage serve gateway`` on another
 port, in front of the same services) keeps the configured read budget (20/s, burst 100 unless

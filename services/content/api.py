@@ -65,7 +65,7 @@ FileName = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[^\x00-
 OptionalNote = Annotated[ReviewNote | None, Body()]
 
 
-def _storage(settings: SettingsDep) -> MediaStorage:
+async def _storage(settings: SettingsDep) -> MediaStorage:
     return media_storage(settings)
 
 

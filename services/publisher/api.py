@@ -34,17 +34,17 @@ from shared.paging import PageDep, page_of
 router = APIRouter(tags=["publisher"])
 
 
-def _vault(request: Request) -> TokenVault:
+async def _vault(request: Request) -> TokenVault:
     vault: TokenVault = request.app.state.vault
     return vault
 
 
-def _scheduler(request: Request) -> Scheduler:
+async def _scheduler(request: Request) -> Scheduler:
     scheduler: Scheduler = request.app.state.scheduler
     return scheduler
 
 
-def _media_links(request: Request) -> MediaLinks:
+async def _media_links(request: Request) -> MediaLinks:
     return MediaLinks.from_settings(request.app.state.settings)
 
 
@@ -53,7 +53,7 @@ SchedulerDep = Annotated[Scheduler, Depends(_scheduler)]
 MediaLinksDep = Annotated[MediaLinks, Depends(_media_links)]
 
 
-def _oauth_flow(request: Request, vault: VaultDep) -> OAuthFlow:
+async def _oauth_flow(request: Request, vault: VaultDep) -> OAuthFlow:
     return OAuthFlow(request.app.state.settings, vault)
 
 

@@ -22,7 +22,7 @@ class Sandbox:
     traffic: TrafficControl
 
 
-def _sandbox(request: Request) -> Sandbox:
+async def _sandbox(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
 

@@ -86,7 +86,7 @@ def register_stream_schemas(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _resume_point(
+async def _resume_point(
     last_event_id: Annotated[
         int | None,
         Header(
@@ -118,7 +118,7 @@ ResumePoint = Annotated[int | None, Depends(_resume_point)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _token_expiry(
+async def _token_expiry(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> datetime | None:
     """When the caller's token expires: the stream ends then.
@@ -134,7 +134,7 @@ def _token_expiry(
 TokenExpiry = Annotated[datetime | None, Depends(_token_expiry)]
 
 
-def _open_streams(request: Request, settings: SettingsDep) -> OpenStreams:
+async def _open_streams(request: Request, settings: SettingsDep) -> OpenStreams:
     state = request.app.state
     if not hasattr(state, "open_streams"):
         state.open_streams = OpenStreams(settings.gateway.max_streams_per_principal)

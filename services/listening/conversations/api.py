@@ -38,7 +38,7 @@ from shared.paging import page_of
 conversations_router = APIRouter(prefix="/listening", tags=["conversations"])
 
 
-def _reply_runs(request: Request) -> ReplyRuns:
+async def _reply_runs(request: Request) -> ReplyRuns:
     runs: ReplyRuns = request.app.state.reply_runs
     return runs
 

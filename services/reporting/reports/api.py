@@ -27,7 +27,7 @@ reports_router = APIRouter(tags=["reports"])
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 
 
-def _report_runs(request: Request) -> ReportRuns:
+async def _report_runs(request: Request) -> ReportRuns:
     runs: ReportRuns = request.app.state.report_runs
     return runs
 

@@ -94,13 +94,6 @@ def set_next_link(request: Request, response: Response, cursor: str) -> None:
     response.headers["Link"] = f'<{path}?{following}>; rel="next"'
 
 
-def next_page_link(request: Request, limit: int, offset: int) -> str:
-    """Offset pagination's next link: only until every list pages by cursor."""
-    following = urlencode({**request.query_params, "limit": limit, "offset": offset + limit})
-    path = request.headers.get(FORWARDED_PREFIX_HEADER, "") + request.url.path
-    return f'<{path}?{following}>; rel="next"'
-
-
 # --- cursors ----------------------------------------------------------------------------------
 
 

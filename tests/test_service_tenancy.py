@@ -32,6 +32,7 @@ from tests.test_plan_api import plan_body
 from tests.test_strategy_channel_mix import mix_inputs
 from tests.test_strategy_deliverables import brief_body
 from tests.test_thin_thread import create_org
+from tests.test_touchpoints import touchpoint_body
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ENGAGEMENT_ROWS = text(
@@ -53,6 +54,8 @@ ENGAGEMENT_ROWS = text(
     UNION ALL SELECT 'deliverable', kind || ':' || version || ':' || status
         FROM strategy.deliverables WHERE engagement_id = :e
     UNION ALL SELECT 'report', id::text FROM reporting.reports WHERE engagement_id = :e
+    UNION ALL SELECT 'touchpoint', id::text || ':' || name || ':' || coalesce(archived_at::text, '')
+        FROM strategy.touchpoints WHERE engagement_id = :e
     ORDER BY 1, 2
     """
 )
@@ -68,6 +71,7 @@ class Intruder:
     item_id: str
     connection_id: str
     variant_id: str
+    touchpoint_id: str
     headers: dict[str, str]
 
 
@@ -147,6 +151,24 @@ WRITES = [
         "POST",
         "/engagements/{engagement_id}/channel-mix",
         lambda a: {"json": mix_inputs()},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/touchpoints",
+        lambda a: {"json": touchpoint_body()},
+    ),
+    Write(
+        "strategy",
+        "PATCH",
+        "/engagements/{engagement_id}/touchpoints/{touchpoint_id}",
+        lambda a: {"json": {"name": "Insegna"}},
+    ),
+    Write(
+        "strategy",
+        "DELETE",
+        "/engagements/{engagement_id}/touchpoints/{touchpoint_id}",
+        lambda a: {},
     ),
     Write(
         "publisher",
@@ -275,6 +297,12 @@ async def intruder(platform: Platform, account: SandboxAccount) -> Intruder:
         headers=owner_staff,
     )
     assert brief.status_code == 201, brief.text
+    touchpoint = await platform.gateway.post(
+        f"{platform.settings.service_url('strategy')}/engagements/{engagement_id}/touchpoints",
+        json=touchpoint_body(objective_ids=[]),
+        headers=owner_staff,
+    )
+    assert touchpoint.status_code == 201, touchpoint.text
     slot_id = next(slot["id"] for period in calendar.json()["periods"] for slot in period["slots"])
 
     organization_id = account.organization_id
@@ -292,6 +320,7 @@ async def intruder(platform: Platform, account: SandboxAccount) -> Intruder:
         item.json()["id"],
         account.connection_id,
         await account.approved_variant(platform),
+        touchpoint.json()["id"],
         headers,
     )
 
@@ -309,6 +338,7 @@ async def test_a_service_refuses_a_write_naming_another_organisations_engagement
         engagement_id=intruder.engagement_id,
         item_id=intruder.item_id,
         slot_id=intruder.plan_slot_id,
+        touchpoint_id=intruder.touchpoint_id,
         **options.pop("path", {}),
     )
     headers = {**intruder.headers, **options.pop("headers", {})}

@@ -9,6 +9,7 @@ backoff, and Ctrl-C or SIGTERM stops everything this process started.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -340,6 +341,7 @@ class _Platform:
         child.pump = asyncio.create_task(self._pump(child, process))
 
     async def _pump(self, child: _Child, process: asyncio.subprocess.Process) -> None:
+        # Each line shown as a person reads it; the processes' JSON lines are for collectors.
         assert process.stdout is not None
         prefix = Text(f"{child.spec.name:<{self.width}} │ ", style=child.style)
         while True:
@@ -349,7 +351,7 @@ class _Platform:
                 line = b"(an over-long line was dropped)\n"
             if not line:
                 return
-            body = Text.from_ansi(line.decode("utf-8", errors="replace").rstrip())
+            body = Text.from_ansi(readable(line.decode("utf-8", errors="replace").rstrip()))
             self.console.print(Text.assemble(prefix, body), soft_wrap=True)
 
     async def _drain(self, child: _Child) -> None:
@@ -497,3 +499,20 @@ class _Platform:
 async def run_platform(settings: Settings) -> int:
     """Run the platform until Ctrl-C/SIGTERM (exit code 0) or a child keeps crashing (1)."""
     return await _Platform(settings, Console(highlight=False)).main()
+
+
+def readable(line: str) -> str:
+    """A process's JSON log line as ``LEVEL logger: message`` (and its exception), for the
+    terminal ``engage up`` runs in; any other line as it came."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "message" not in record:
+        return line
+    text = f"{str(record.get('level', '')).upper()} {record.get('logger', '')}: {record['message']}"
+    if exception := record.get("exception"):
+        text += f"\n{exception}"
+    return text

@@ -34,8 +34,10 @@ pytest: install
 
 test: lint typecheck pytest
 
+# Speed and memory figures, then the fault suite's (too long for CI's run on two cores).
 bench: install
 	$(VENV)/bin/python -m benchmarks
+	$(VENV)/bin/python -m chaos
 
 # The fault suite (docs/chaos.md): a private platform, engagements under faults, invariants.
 chaos: install

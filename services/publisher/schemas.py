@@ -22,6 +22,9 @@ from shared.domain import Channel, TimeZoneName
 AccountId = Annotated[str, Field(min_length=1, max_length=200)]
 # Platforms' tokens are opaque strings of a few hundred characters (a JWT a few thousand).
 MAX_TOKEN_LENGTH = 8192
+# A token travels in an ``Authorization: Bearer`` header: visible ASCII without spaces (RFC 6750's
+# b64token and every platform's tokens fit). Anything else could be stored but never sent.
+HEADER_SAFE_CHARACTERS = r"^[\x21-\x7E]+$"
 # A moment given with its offset (a client's local time), kept as the same instant in UTC.
 UtcMoment = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
 
@@ -35,8 +38,12 @@ class ConnectionCreate(BaseModel):
     channel: Channel
     account_id: AccountId
     display_name: str = Field("", max_length=200)
-    access_token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH, repr=False)
-    refresh_token: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, repr=False)
+    access_token: str = Field(
+        min_length=1, max_length=MAX_TOKEN_LENGTH, pattern=HEADER_SAFE_CHARACTERS, repr=False
+    )
+    refresh_token: str | None = Field(
+        None, max_length=MAX_TOKEN_LENGTH, pattern=HEADER_SAFE_CHARACTERS, repr=False
+    )
     expires_at: AwareDatetime | None = None
 
 

@@ -39,3 +39,29 @@ async def test_a_stored_non_ascii_token_is_an_auth_error_not_a_crash() -> None:
             await case.connector.account_metrics(
                 Credentials(access_token="ключ"), case.request.account_id
             )
+
+
+@pytest.mark.parametrize("account_id", ["\x03abc", "../users", "a b", "pagina/1"])
+async def test_an_account_id_that_would_change_the_apis_path_is_refused_with_422(
+    platform: Platform, account_id: str
+) -> None:
+    organization_id = await create_org(platform)
+    answer = await platform.gateway.post(
+        "/v1/connections",
+        json={
+            "organization_id": organization_id,
+            "channel": "sandbox",
+            "account_id": account_id,
+            "access_token": "token-1",
+        },
+        headers=platform.auth(Role.MANAGER, orgs=[organization_id]),
+    )
+    assert answer.status_code == 422, answer.text
+    assert any(error["field"].endswith("account_id") for error in answer.json()["errors"])
+
+
+async def test_a_stored_account_id_no_url_can_carry_is_an_auth_error() -> None:
+    # Instagram's account metrics are read at /{account id}.
+    async with open_case("instagram") as case:
+        with pytest.raises(AuthError, match="not ASCII"):
+            await case.connector.account_metrics(case.credentials, "\x03\u7f51")

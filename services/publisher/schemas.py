@@ -19,7 +19,11 @@ from pydantic import (
 from services.publisher.contracts import FailureClass, PublicationStatus
 from shared.domain import Channel, TimeZoneName
 
-AccountId = Annotated[str, Field(min_length=1, max_length=200)]
+# A platform's account id goes into its API's paths: the characters platforms use for them
+# (numeric ids, YouTube's UC…, usernames, Mastodon's user@instance), nothing that changes a path.
+AccountId = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:+-]*$")
+]
 # Platforms' tokens are opaque strings of a few hundred characters (a JWT a few thousand).
 MAX_TOKEN_LENGTH = 8192
 # A token travels in an ``Authorization: Bearer`` header: visible ASCII without spaces (RFC 6750's

@@ -164,10 +164,14 @@ class PlatformApi:
         where = f"{self.name}: {method} {urlsplit(url).path}"
         try:
             response = await self.http.request(method, url, **kwargs)
-        except UnicodeEncodeError as error:
-            # A header no HTTP request can carry (a stored token with a non-ASCII character):
-            # nothing was sent, and sending again will not help until the account is reconnected.
-            raise AuthError(f"{where} was not sent: a credential is not ASCII") from error
+        except (UnicodeEncodeError, httpx.InvalidURL) as error:
+            # A header or a URL no HTTP request can carry (a stored token or account id with a
+            # character stored before it was checked): nothing was sent, and sending again will
+            # not help until the account is reconnected.
+            raise AuthError(
+                f"{self.name}: {method} was not sent: the connection's token or account id is "
+                "not ASCII"
+            ) from error
         except _NEVER_SENT as error:
             raise RetryableError(f"{where} was not sent: {type(error).__name__}") from error
         except httpx.TransportError as error:

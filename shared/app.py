@@ -15,6 +15,7 @@ from shared.auth import CurrentPrincipal, TokenVerifier, current_principal
 from shared.db.session import session_scope
 from shared.errors import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from shared.health import ReadinessCheck, health_router
+from shared.logging_json import CONTEXT_FIELDS, bind_for_this_task
 from shared.permissions import operation_id, require_entries
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -57,6 +58,7 @@ def create_service_app(
         redoc_url="/redoc" if settings.serves_docs else None,
         responses=PROBLEM_RESPONSES,
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(bind_request_log_ids)],
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -75,6 +77,13 @@ def create_service_app(
     _register_problem_schema(app)
     instrument_app(app, runtime.name)
     return app
+
+
+async def bind_request_log_ids(request: Request) -> None:
+    """The organisation and engagement a request's path names go into its log lines."""
+    bind_for_this_task(
+        **{field: request.path_params.get(field) for field in CONTEXT_FIELDS},
+    )
 
 
 def _authenticated_operations(app: FastAPI) -> list[str]:

@@ -45,6 +45,12 @@ _PATTERNS = (
 _SHORTEST_SECRET = 8
 
 
+def bind_for_this_task(**ids: object) -> None:
+    """Bind exactly these ``organization_id``/``engagement_id`` (the others unbound) for the rest
+    of the current task: an HTTP request's, whatever an earlier request in the same task bound."""
+    _context.set(tuple((key, str(value)) for key, value in ids.items() if value is not None))
+
+
 @contextlib.contextmanager
 def log_context(**ids: object) -> Iterator[None]:
     """Bind ``organization_id``/``engagement_id`` to every record written inside."""

@@ -93,6 +93,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "updateItem": AGENCY,
     "putVariant": AGENCY,
     "deleteVariant": AGENCY,
+    "previewVariant": EVERYONE,
     "submitItem": AGENCY,
     "approveItem": APPROVERS,
     "rejectItem": APPROVERS,

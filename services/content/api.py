@@ -12,7 +12,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from services.content import exporting, importing, media_service, platform_rules, repository
+from services.content import (
+    exporting,
+    importing,
+    media_service,
+    platform_rules,
+    previews,
+    repository,
+)
 from services.content import service as items
 from services.content.contracts import ReviewState
 from services.content.media_probe import SUPPORTED_TYPES
@@ -206,6 +213,21 @@ async def delete_variant(
 ) -> Response:
     await items.delete_variant(session, principal, item_id, channel)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/content-items/{item_id}/variants/{channel}/preview",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    summary=(
+        "How the platform's feed will show the item's variant for a channel: text cut at its "
+        '"see more", first image cropped to its ratio, link card; an HTML page (any role, own '
+        "organisations)"
+    ),
+)
+async def preview_variant(item_id: uuid.UUID, channel: Channel, session: SessionDep) -> Response:
+    html = await previews.variant_preview(session, item_id, channel)
+    return Response(html, media_type="text/html")
 
 
 @router.post(

@@ -26,7 +26,16 @@ some 25-40 posts/s, a ratio near 0.1, and less when other processes share the ma
 20 workflow task pollers or a 20,000-workflow cache kept the same CPU per post, and their rate
 moved with the other load on the machine, not with the setting.
 
+Two scenarios run on the same platform, one after the other, each with accounts of its own:
+``publish`` (N posts due at one instant over five accounts) and ``publish_1000`` (1,000 posts due
+at the start of the same minute over 20 accounts, as agencies schedule campaigns on the hour),
+each against its own ceiling (the same posts over the same number of fresh accounts).
+``cpu_ms_per_post`` names each process: ``workflows`` (the workflow worker), ``publisher``,
+``temporal`` (the dev server), ``postgres`` (the scratch database's backends), ``sandbox`` and
+``rest`` (everything else on the machine, other people's load included).
+
 ``BENCH_PUBLISH_POSTS`` lowers N (default 10,000) for a quick run; every figure names the N used.
+``BENCH_PUBLISH_SCENARIOS`` (comma-separated, default both) runs only some scenarios.
 """
 
 from __future__ import annotations
@@ -46,9 +55,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks import publish_batch_workflow as batch_design
 from benchmarks.common import report, scratch_settings, scratch_stream
 from benchmarks.cpu import CpuMeter
 from benchmarks.workers import (
@@ -80,13 +90,39 @@ from shared.media_links import MediaLinks
 from shared.settings import Settings
 
 BENCHMARK = "publish"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """``posts`` due at one instant over ``accounts`` accounts (each post in a slot of its own);
+    ``on_the_minute``: the instant is the start of a minute."""
+
+    name: str
+    posts: int
+    accounts: int
+    on_the_minute: bool = False
+    # "post": the product (a workflow per post); "batch": the stand-in of the batch design.
+    design: str = "post"
+
+
 POSTS = int(os.environ.get("BENCH_PUBLISH_POSTS", "10000"))
-ACCOUNTS = 5
+SCENARIOS = {
+    "publish": Scenario("publish", POSTS, 5),
+    "publish_1000": Scenario("publish_1000", 1000, 20, on_the_minute=True),
+    "publish_batch": Scenario("publish_batch", POSTS, 5, design="batch"),
+    "publish_1000_batch": Scenario("publish_1000_batch", 1000, 20, True, design="batch"),
+}
+CHOSEN = [
+    name.strip()
+    for name in os.environ.get("BENCH_PUBLISH_SCENARIOS", "publish,publish_1000").split(",")
+    if name.strip()
+]
 # What a real platform allows one account: sustained posts per second and burst.
 RATE_LIMIT_PER_SECOND = 50.0
 RATE_LIMIT_BURST = 100
-# Senders per account when measuring the ceiling, and their pause after a 429.
-SENDERS_PER_ACCOUNT = 8
+# Senders over all accounts when measuring the ceiling (at least two an account), and their pause
+# after a 429. More than about 100 connections at once time out on a loaded machine.
+SENDERS = 40
 BACKOFF_SECONDS = 0.01
 INSERT_BATCH = 500
 INSERTS_IN_FLIGHT = 4
@@ -165,7 +201,8 @@ async def sandbox_process(settings: Settings) -> AsyncIterator[Sandbox]:
 
 
 async def _wait_for(client: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(30):
+    # Importing the sandbox takes over 30 s on a loaded 2-core machine.
+    async with asyncio.timeout(180):
         while True:
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get("/")).status_code == 200:
@@ -190,7 +227,7 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 async def measure_ceiling(
-    sandbox: httpx.AsyncClient, accounts: list[Account]
+    sandbox: httpx.AsyncClient, accounts: list[Account], posts: int
 ) -> tuple[float, list[float]]:
     """Posts per second the sandbox accepts when pushed over kept-alive connections, and how long
     after the start each was accepted."""
@@ -199,21 +236,25 @@ async def measure_ceiling(
 
     async def send(account: Account) -> None:
         headers = {"Authorization": f"Bearer {account.credentials.access_token}"}
-        while len(accepted) < POSTS:
-            answer = await sandbox.post(
-                f"/v1/accounts/{account.account_id}/posts",
-                json={"text": "Ceiling probe", "media": [], "tags": []},
-                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
-            )
+        while len(accepted) < posts:
+            try:
+                answer = await sandbox.post(
+                    f"/v1/accounts/{account.account_id}/posts",
+                    json={"text": "Ceiling probe", "media": [], "tags": []},
+                    headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+                )
+            except httpx.TransportError:
+                # A connection refused or timed out by a saturated machine: try again.
+                await asyncio.sleep(BACKOFF_SECONDS)
+                continue
             if answer.status_code == 429:
                 await asyncio.sleep(BACKOFF_SECONDS)
                 continue
             answer.raise_for_status()
             accepted.append(time.perf_counter() - started)
 
-    await asyncio.gather(
-        *(send(account) for account in accounts for _ in range(SENDERS_PER_ACCOUNT))
-    )
+    senders = max(2, SENDERS / len(accounts))
+    await asyncio.gather(*(send(account) for account in accounts for _ in range(int(senders))))
     return len(accepted) / (time.perf_counter() - started), accepted
 
 
@@ -274,8 +315,9 @@ async def schedule(
     settings: Settings,
     organization_id: uuid.UUID,
     connection_ids: list[uuid.UUID],
+    posts: int,
 ) -> list[Publication]:
-    """POSTS publications through the API's code path, spread evenly over the accounts."""
+    """``posts`` publications through the API's code path, spread evenly over the accounts."""
     placeholder = datetime.now(UTC) + timedelta(days=1)
     in_flight = asyncio.Semaphore(INSERTS_IN_FLIGHT)
     variant_id = await approve_variant(sessions, organization_id)
@@ -284,7 +326,7 @@ async def schedule(
     async def place(first: int) -> list[Publication]:
         placed: list[Publication] = []
         async with in_flight, session_scope(sessions, SYSTEM) as session:
-            for n in range(first, min(first + INSERT_BATCH, POSTS)):
+            for n in range(first, min(first + INSERT_BATCH, posts)):
                 data = PublicationCreate(
                     organization_id=organization_id,
                     connection_id=connection_ids[n % len(connection_ids)],
@@ -296,15 +338,22 @@ async def schedule(
                 placed.append(publication)
         return placed
 
-    batches = await asyncio.gather(*(place(first) for first in range(0, POSTS, INSERT_BATCH)))
+    batches = await asyncio.gather(*(place(first) for first in range(0, posts, INSERT_BATCH)))
     return [publication for batch in batches for publication in batch]
 
 
 async def set_due(
-    sessions: async_sessionmaker[AsyncSession], publications: list[Publication], due_at: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    organization_id: uuid.UUID,
+    publications: list[Publication],
+    due_at: datetime,
 ) -> None:
     async with session_scope(sessions, SYSTEM) as session:
-        await session.execute(update(Publication).values(due_at=due_at))
+        await session.execute(
+            update(Publication)
+            .where(Publication.organization_id == organization_id)
+            .values(due_at=due_at)
+        )
     for publication in publications:
         publication.due_at = due_at
 
@@ -326,36 +375,58 @@ async def connected_scheduler(settings: Settings) -> AsyncIterator[Scheduler]:
         await scheduler.close()
 
 
-async def start_workflows(scheduler: Scheduler, publications: list[Publication]) -> None:
-    """Each post's workflow, started as the API starts it once the post is placed."""
+async def start_workflows(
+    scheduler: Scheduler, settings: Settings, publications: list[Publication], design: str
+) -> None:
+    """Each post's workflow, started as the API starts it once the post is placed; in the batch
+    design, each post added by signal-with-start to its account's and due minute's workflow."""
     in_flight = asyncio.Semaphore(STARTS_IN_FLIGHT)
+    prefix = settings.temporal.task_queue_prefix
 
     async def start(publication: Publication) -> None:
         async with in_flight:
-            await scheduler.start(publication)
+            if design == "post":
+                await scheduler.start(publication)
+                return
+            await scheduler.client.start_workflow(
+                batch_design.BATCH_WORKFLOW,
+                batch_design.BatchInput(due_at=publication.due_at, task_queue_prefix=prefix),
+                id=batch_design.batch_workflow_id(publication.connection_id, publication.due_at),
+                task_queue=prefix + batch_design.WORKFLOW_QUEUE,
+                start_signal=batch_design.ADD_POST_SIGNAL,
+                start_signal_args=[publication.id],
+            )
 
     await asyncio.gather(*(start(publication) for publication in publications))
 
 
-async def wait_settled(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def wait_settled(
+    sessions: async_sessionmaker[AsyncSession], organization_id: uuid.UUID, posts: int
+) -> None:
     """Until every post is settled, or no post has settled for ``STALL`` (the rest are lost)."""
     settled, progress_at = -1, time.monotonic()
-    while settled < POSTS and time.monotonic() - progress_at < STALL.total_seconds():
+    while settled < posts and time.monotonic() - progress_at < STALL.total_seconds():
         await asyncio.sleep(1)
         async with session_scope(sessions, SYSTEM) as session:
             now_settled = await session.scalar(
-                select(func.count()).where(Publication.status.in_(SETTLED))
+                select(func.count()).where(
+                    Publication.organization_id == organization_id,
+                    Publication.status.in_(SETTLED),
+                )
             )
         if now_settled != settled:
             settled, progress_at = now_settled or 0, time.monotonic()
 
 
-async def latenesses(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[datetime, float]]:
-    """(published at, seconds after due) of every published post."""
+async def latenesses(
+    sessions: async_sessionmaker[AsyncSession], organization_id: uuid.UUID
+) -> list[tuple[datetime, float]]:
+    """(published at, seconds after due) of every published post of the organisation."""
     async with session_scope(sessions, SYSTEM) as session:
         rows = await session.execute(
             select(Publication.published_at, Publication.due_at).where(
-                Publication.status == "published"
+                Publication.organization_id == organization_id,
+                Publication.status == "published",
             )
         )
         return [
@@ -387,9 +458,10 @@ async def posts_per_key(sandbox: httpx.AsyncClient, accounts: list[Account]) -> 
     return counts
 
 
-def platform_workers(settings: Settings) -> list[WorkerProcess]:
-    """The workflow worker, and the publisher's worker (whose sandbox queue publishes)."""
-    return [
+def platform_workers(settings: Settings, batch_design_too: bool) -> list[WorkerProcess]:
+    """The workflow worker, and the publisher's worker (whose sandbox queue publishes); with
+    ``batch_design_too`` the batch design's two stand-in processes as well."""
+    workers = [
         engage_worker("workflows", settings.task_queue(task_queues.WORKFLOWS), WORKFLOW_QUEUE),
         engage_worker(
             "publisher",
@@ -397,9 +469,39 @@ def platform_workers(settings: Settings) -> list[WorkerProcess]:
             ACTIVITY_QUEUE,
         ),
     ]
+    if batch_design_too:
+        prefix = settings.temporal.task_queue_prefix
+        module = (sys.executable, "-m", "benchmarks.publish_batch")
+        workers += [
+            WorkerProcess(
+                "batch_workflows",
+                (*module, "workflows"),
+                prefix + batch_design.WORKFLOW_QUEUE,
+                WORKFLOW_QUEUE,
+            ),
+            WorkerProcess(
+                "batch_publisher",
+                (*module, "publisher"),
+                prefix + batch_design.ACTIVITY_QUEUE,
+                ACTIVITY_QUEUE,
+            ),
+        ]
+    return workers
+
+
+async def postgres_backends(sessions: async_sessionmaker[AsyncSession]) -> dict[str, list[int]]:
+    """PostgreSQL's processes serving the scratch database (connections come and go)."""
+    async with session_scope(sessions, SYSTEM) as session:
+        found = await session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        )
+        return {"postgres": list(found)}
 
 
 async def run() -> None:
+    unknown = [name for name in CHOSEN if name not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown publish scenario {', '.join(unknown)}")
     async with contextlib.AsyncExitStack() as stack:
         scratch = await stack.enter_async_context(scratch_settings("publisher"))
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-publish-")))
@@ -415,17 +517,31 @@ async def run() -> None:
             running_workers(
                 temporal.client,
                 settings,
-                platform_workers(settings),
+                platform_workers(
+                    settings, any(SCENARIOS[name].design == "batch" for name in CHOSEN)
+                ),
                 data_dir,
                 extra_env=WORKER_SETTINGS,
             )
         )
         scheduler = await stack.enter_async_context(connected_scheduler(settings))
         pids = {**workers.pids, "sandbox": sandbox.pid, "temporal": temporal.pid}
-        await measure(settings, sandbox.client, scheduler, sessions, CpuMeter(pids))
+        for name in CHOSEN:
+            await measure(
+                SCENARIOS[name], settings, sandbox.client, scheduler, sessions, CpuMeter(pids)
+            )
+
+
+def due_instant(scenario: Scenario) -> datetime:
+    """Late enough for every workflow to start first; the start of a minute if asked."""
+    due_at = datetime.now(UTC) + timedelta(seconds=10 + scenario.posts * START_SECONDS_PER_POST)
+    if scenario.on_the_minute:
+        due_at = due_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return due_at
 
 
 async def measure(
+    scenario: Scenario,
     settings: Settings,
     sandbox: httpx.AsyncClient,
     scheduler: Scheduler,
@@ -433,41 +549,45 @@ async def measure(
     cpu: CpuMeter,
 ) -> None:
     connector = SandboxConnector.from_settings(settings)
-    probes = [await sign_up(sandbox, connector, f"Ceiling {n}") for n in range(ACCOUNTS)]
-    ceiling, accepted_after = await measure_ceiling(sandbox, probes)
+    tag = scenario.name
+    probes = [
+        await sign_up(sandbox, connector, f"{tag} ceiling {n}") for n in range(scenario.accounts)
+    ]
+    ceiling, accepted_after = await measure_ceiling(sandbox, probes, scenario.posts)
 
-    accounts = [await sign_up(sandbox, connector, f"Publisher {n}") for n in range(ACCOUNTS)]
+    accounts = [
+        await sign_up(sandbox, connector, f"{tag} publisher {n}") for n in range(scenario.accounts)
+    ]
     organization_id, connection_ids = await connect(
         sessions, TokenVault(settings.publisher), accounts
     )
-    placed = await schedule(sessions, settings, organization_id, connection_ids)
-    lead = timedelta(seconds=10 + POSTS * START_SECONDS_PER_POST)
-    due_at = datetime.now(UTC) + lead
-    await set_due(sessions, placed, due_at)
+    placed = await schedule(sessions, settings, organization_id, connection_ids, scenario.posts)
+    due_at = due_instant(scenario)
+    await set_due(sessions, organization_id, placed, due_at)
     # Metered from the first start: each post's first workflow task runs while the rest start.
     metered_from = time.perf_counter()
-    cpu.start()
-    await start_workflows(scheduler, placed)
+    cpu.start(await postgres_backends(sessions))
+    await start_workflows(scheduler, settings, placed, scenario.design)
     started_after_due = max(0.0, (datetime.now(UTC) - due_at).total_seconds())
     await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
-    await wait_settled(sessions)
-    cpu_use = cpu.stop()
+    await wait_settled(sessions, organization_id, scenario.posts)
+    cpu_use = cpu.stop(await postgres_backends(sessions))
     metered = time.perf_counter() - metered_from
     cpu_ms_per_post = {
-        name: round(cores * metered / POSTS * 1000, 1)
+        name: round(cores * metered / scenario.posts * 1000, 1)
         for name, cores in cpu_use.items()
         if name not in ("cores", "machine_busy_cores")
     }
-    published = await latenesses(sessions)
+    published = await latenesses(sessions, organization_id)
     keys = {publication.idempotency_key for publication in placed}
     per_key = await posts_per_key(sandbox, accounts)
     stats = (await sandbox.get("/sandbox/stats")).json()
 
-    run = {"posts": POSTS, "accounts": ACCOUNTS}
+    run = {"posts": scenario.posts, "accounts": scenario.accounts, "design": scenario.design}
     last_published = max((at for at, _ in published), default=due_at)
     rate = len(published) / max((last_published - due_at).total_seconds(), 1e-3)
     report(
-        BENCHMARK,
+        tag,
         "posts_published_per_second",
         round(rate, 1),
         "posts/s",
@@ -477,7 +597,11 @@ async def measure(
         platform_concurrency=settings.publisher.platform_concurrency,
         workflows_started_after_due_seconds=round(started_after_due, 1),
         cpu_ms_per_post=cpu_ms_per_post,
+        cpu_ms_per_post_total=round(
+            sum(value for name, value in cpu_ms_per_post.items() if name != "rest"), 1
+        ),
         machine_busy_cores=cpu_use.get("machine_busy_cores"),
+        load_averages=[round(value, 2) for value in os.getloadavg()],
         sandbox_rejected_rate_limited=stats["rejected_rate_limited"],
         baseline="sandbox_accept_ceiling",
         baseline_value=round(ceiling, 1),
@@ -486,7 +610,7 @@ async def measure(
     delays = [lateness for _, lateness in published] or [float("nan")]
     for name, share in (("p50", 0.5), ("p99", 0.99)):
         report(
-            BENCHMARK,
+            tag,
             f"lateness_{name}",
             round(percentile(delays, share), 2),
             "s",
@@ -495,7 +619,7 @@ async def measure(
             baseline_value=round(percentile(accepted_after, share), 2),
         )
     report(
-        BENCHMARK,
+        tag,
         "duplicate_posts",
         sum(count - 1 for key, count in per_key.items() if key in keys and count > 1),
         "posts",
@@ -506,9 +630,9 @@ async def measure(
         baseline_value=0,
     )
     report(
-        BENCHMARK,
+        tag,
         "lost_posts",
-        POSTS - len(published),
+        scenario.posts - len(published),
         "posts",
         **run,
         baseline="required",

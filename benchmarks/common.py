@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,11 +20,20 @@ from shared.settings import EventSettings, Settings
 
 
 def report(benchmark: str, metric: str, value: float, unit: str, **details: Any) -> None:
-    """One JSON line per figure, with its baseline among ``details``."""
+    """One JSON line per figure, with its baseline among ``details`` and the machine's load
+    average (one minute) when it was printed: the machine may be shared."""
     print(
         json.dumps(
-            {"benchmark": benchmark, "metric": metric, "value": value, "unit": unit, **details}
-        )
+            {
+                "benchmark": benchmark,
+                "metric": metric,
+                "value": value,
+                "unit": unit,
+                **details,
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        ),
+        flush=True,
     )
 
 

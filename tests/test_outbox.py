@@ -6,10 +6,13 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from opentelemetry import context as otel_context
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -298,3 +301,53 @@ async def test_a_relay_on_a_closed_client_stops_so_that_its_runner_starts_it_aga
     finally:
         stop.set()
     assert await pending(fresh_sessions) == 1
+
+
+class CountingPublishes:
+    """A JetStream context that notes the ``Nats-Msg-Id`` of every publish it passes on."""
+
+    def __init__(self, js: JetStreamContext, sent: list[str]) -> None:
+        self._js = js
+        self._sent = sent
+
+    async def publish_async(
+        self, subject: str, payload: bytes, **options: Any
+    ) -> asyncio.Future[PubAck]:
+        self._sent.append(options["headers"]["Nats-Msg-Id"])
+        return await self._js.publish_async(subject, payload, **options)
+
+
+async def test_two_relays_on_one_outbox_publish_each_event_once_and_in_order(
+    fresh_sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+    isolated_events: EventSettings,
+) -> None:
+    ids = await stage(fresh_sessions, *(f"event {n}" for n in range(300)))
+    small_batches = isolated_events.model_copy(update={"relay_batch_size": 25})
+    sent: list[str] = []
+    relays = [
+        OutboxRelay(
+            fresh_sessions,
+            OutboxEvent,
+            cast(JetStreamContext, CountingPublishes(nats_client.jetstream(), sent)),
+            small_batches,
+        )
+        for _ in range(2)
+    ]
+
+    async def relay_until_drained(relay: OutboxRelay) -> int:
+        relayed = 0
+        while await pending(fresh_sessions):
+            relayed += await relay.relay_once()
+            await asyncio.sleep(0)
+        return relayed
+
+    relayed = await asyncio.gather(*(relay_until_drained(relay) for relay in relays))
+
+    assert sum(relayed) == len(ids)
+    # JetStream would drop a second copy: what matters is that no relay sent one.
+    assert sorted(sent) == sorted(ids), "an event was sent twice, or never"
+    messages = await stream_messages(
+        nats_client.jetstream(), isolated_events.stream, f"{isolated_events.subject_prefix}.>"
+    )
+    assert [event.id for event in events_of(messages)] == ids, "the stream keeps the outbox's order"

@@ -478,6 +478,7 @@ class _Platform:
             label = SANDBOX_LABEL if name == SANDBOX else name
             table.add_row(label, self._service_url(getattr(settings.ports, name)), state)
         table.add_row("API docs", f"{self._service_url(settings.ports.gateway)}/docs", "")
+        table.add_row("Console", f"{self._service_url(settings.ports.gateway)}/console", "")
         for worker in WORKERS:
             table.add_row(f"worker {worker}", "Temporal task queues", "started here")
         temporal_host = browsable_host(infra.temporal_target(settings)[0])

@@ -2,10 +2,12 @@ from collections.abc import Sequence
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from services.gateway.api import SERVICE_APIS, v1_routers
 from services.gateway.body_limit import BodyLimit, limit_by_route
 from services.gateway.clients import Services
+from services.gateway.console import routes as console
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
@@ -50,5 +52,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     install_rate_limits(app, settings.gateway.rate_limits, routes)
     app.state.engagements = engagements
     register_stream_schemas(app)
+    # The console's pages are HTML for people, outside the JSON API's schema.
+    app.include_router(console.router)
+    app.mount(console.STATIC_PATH, StaticFiles(directory=console.STATIC_DIR), name="console-static")
     app.state.services = Services.connect(settings, http, [api.service for api in apis])
     return app

@@ -1,0 +1,1 @@
+"""The project manager's console: HTML pages served by the gateway at ``/console``."""

@@ -1,0 +1,346 @@
+"""``/console``: HTML pages for project managers, outside the JSON API (not in the OpenAPI).
+
+Pages are shells rendered without a token; their sections are fragments the browser loads
+(htmx) with the caller's bearer token, each composed from the gateway's own ``/v1`` routes
+called with that token (``gateway_calls``). Writes (approvals, alert acknowledgements) and the
+live event stream go from the browser straight to the ``/v1`` endpoints (``static/console.js``).
+So every rule is the services' own, as for any frontend.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.gateway.console.charts import calendar_weeks, local_time, sentiment_chart
+from services.gateway.console.gateway_calls import Answer, GatewayCalls
+from services.gateway.console.i18n import (
+    LANGUAGE_COOKIE,
+    LANGUAGES,
+    Language,
+    language_of,
+    translator,
+)
+from shared.app import SettingsDep
+from shared.auth import AGENCY_ROLES, ALL_ORGANIZATIONS, Role, issue_dev_token
+from shared.domain import Phase
+from shared.errors import FieldError, ProblemError, validation_problem
+from workflows.engagement.phases import PHASES, STRATEGY_DELIVERABLES
+
+CONSOLE_PREFIX = "/console"
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PATH = f"{CONSOLE_PREFIX}/static"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["hhmm"] = local_time
+# Only the console's own files run and load: no inline script, nothing from another origin.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+# Engagements per page of the list (each row reads its alerts and SLA report too).
+ENGAGEMENTS_PER_PAGE = 20
+MAP_WIDTH = 640
+KIND_PHASE = {
+    kind: phase for phase, kinds in STRATEGY_DELIVERABLES.items() for kind in kinds.values()
+}
+
+router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    language = language_of(request)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"t": translator(language), "lang": language, "languages": LANGUAGES, **context},
+        status_code=status_code,
+        headers=SECURITY_HEADERS,
+    )
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            chosen,
+            max_age=LANGUAGE_COOKIE_SECONDS,
+            path=CONSOLE_PREFIX,
+            samesite="strict",
+            httponly=True,
+        )
+    return response
+
+
+def _problem(request: Request, answer: Answer) -> Response:
+    """A read the caller may not make, shown where its section would be."""
+    return _render(request, "fragments/problem.html", answer=answer)
+
+
+# Pages ---------------------------------------------------------------------------------------
+
+
+@router.get("", response_class=RedirectResponse)
+async def console_home() -> RedirectResponse:
+    return RedirectResponse(f"{CONSOLE_PREFIX}/engagements", status_code=303)
+
+
+def _dev_tokens_offered(request: Request) -> bool:
+    settings = request.app.state.settings
+    return bool(settings.environment != "prod" and not settings.auth.jwks_url)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request) -> Response:
+    return _render(
+        request,
+        "sign_in.html",
+        public=True,
+        dev_tokens=_dev_tokens_offered(request),
+        roles=list(Role),
+        agency_roles=sorted(AGENCY_ROLES),
+    )
+
+
+class DevSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@+-]+( [\w.@+-]+)*$")
+    role: Role
+    organization_id: uuid.UUID | None = None
+
+
+class IssuedToken(BaseModel):
+    token: str
+    expires_in: int
+
+
+@router.post("/sign-in", response_model=IssuedToken)
+async def issue_console_token(
+    body: DevSignIn, request: Request, settings: SettingsDep
+) -> IssuedToken:
+    """A development token, as ``engage token`` issues it; never where tokens come from an
+    identity provider or in production."""
+    if not _dev_tokens_offered(request):
+        raise ProblemError(
+            403,
+            "forbidden",
+            "This gateway does not issue development tokens: sign in with the identity "
+            "provider's token.",
+        )
+    if body.role in AGENCY_ROLES:
+        where = ALL_ORGANIZATIONS
+    elif body.organization_id is not None:
+        where = str(body.organization_id)
+    else:
+        raise validation_problem(
+            [
+                FieldError(
+                    field="body.organization_id",
+                    message="a client role needs its organisation",
+                    type="missing",
+                )
+            ]
+        )
+    token = issue_dev_token(settings, body.subject, [], [], org_roles={where: [body.role]})
+    return IssuedToken(token=token, expires_in=settings.auth.dev_token_ttl_seconds)
+
+
+@router.get("/engagements", response_class=HTMLResponse)
+async def engagements_page(request: Request) -> Response:
+    return _render(request, "engagements.html")
+
+
+@router.get("/engagements/{engagement_id}", response_class=HTMLResponse)
+async def engagement_page(request: Request, engagement_id: uuid.UUID) -> Response:
+    return _render(request, "engagement.html", engagement_id=engagement_id)
+
+
+# Fragments -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EngagementRow:
+    engagement: dict[str, Any]
+    organization: str
+    open_alerts: int | None
+    sla_breaches: int | None
+
+
+@router.get("/fragments/engagements", response_class=HTMLResponse)
+async def engagements_fragment(
+    request: Request, cursor: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
+    calls = GatewayCalls(request)
+    params = {"limit": str(ENGAGEMENTS_PER_PAGE)}
+    if cursor:
+        params["cursor"] = cursor
+    listed, organizations = await calls.all(
+        [calls.get("/v1/engagements", params), calls.get("/v1/organizations", {"limit": "200"})]
+    )
+    if not listed.ok:
+        return _problem(request, listed)
+    names = {org["id"]: org["name"] for org in organizations.body} if organizations.ok else {}
+    engagements: list[dict[str, Any]] = listed.body
+
+    async def row(engagement: dict[str, Any]) -> EngagementRow:
+        listening = f"/v1/listening/engagements/{engagement['id']}"
+        alerts, sla = await calls.all(
+            [
+                calls.get(f"{listening}/alerts", {"status": "open", "limit": "200"}),
+                calls.get(f"{listening}/conversations/sla"),
+            ]
+        )
+        return EngagementRow(
+            engagement,
+            names.get(engagement["organization_id"], engagement["organization_id"]),
+            len(alerts.body["alerts"]) if alerts.ok else None,
+            int(sla.body["breached"]) if sla.ok else None,
+        )
+
+    rows = await calls.all([row(engagement) for engagement in engagements])
+    return _render(request, "fragments/engagements.html", rows=rows, next_cursor=listed.cursor)
+
+
+@dataclass
+class PhaseView:
+    phase: Phase
+    progress: str
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    deliverables: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _phases(state: dict[str, Any] | None, deliverables: list[dict[str, Any]]) -> list[PhaseView]:
+    current = PHASES.index(Phase(state["phase"])) if state else -1
+    finished = bool(state) and state is not None and state["status"] == "completed"
+    views = []
+    for index, phase in enumerate(PHASES):
+        if finished or index < current:
+            progress = "done"
+        elif index == current:
+            progress = "current"
+        else:
+            progress = "upcoming"
+        view = PhaseView(phase, progress)
+        if state:
+            view.recorded = [d for d in state["deliverables"] if d["phase"] == phase]
+            view.approvals = [a for a in state["pending_approvals"] if a["phase"] == phase]
+            view.decisions = [d for d in state["decisions"] if d["phase"] == phase]
+        view.deliverables = [
+            d for d in deliverables if KIND_PHASE.get(d["kind"], Phase.ANALYSIS) == phase
+        ]
+        views.append(view)
+    return views
+
+
+@router.get("/fragments/engagements/{engagement_id}/overview", response_class=HTMLResponse)
+async def engagement_overview(request: Request, engagement_id: uuid.UUID) -> Response:
+    calls = GatewayCalls(request)
+    base = f"/v1/engagements/{engagement_id}"
+    engagement, deliverables, tasks, alerts, items, sla = await calls.all(
+        [
+            calls.get(base),
+            calls.get(f"{base}/deliverables"),
+            calls.get(f"{base}/tasks", {"limit": "200"}),
+            calls.get(
+                f"/v1/listening/engagements/{engagement_id}/alerts",
+                {"status": "open", "limit": "50"},
+            ),
+            calls.get(
+                "/v1/content-items",
+                {"engagement_id": str(engagement_id), "status": "in_review", "limit": "50"},
+            ),
+            calls.get(f"/v1/listening/engagements/{engagement_id}/conversations/sla"),
+        ]
+    )
+    if not engagement.ok:
+        return _problem(request, engagement)
+    organization = await calls.get(f"/v1/organizations/{engagement.body['organization_id']}")
+    state = engagement.body["state"]
+    return _render(
+        request,
+        "fragments/overview.html",
+        engagement=engagement.body,
+        organization=organization.body["name"] if organization.ok else None,
+        state=state,
+        phases=_phases(state, deliverables.body if deliverables.ok else []),
+        deliverables=deliverables,
+        tasks=tasks,
+        alerts=alerts,
+        items=items,
+        sla=sla,
+    )
+
+
+@router.get("/fragments/engagements/{engagement_id}/insights", response_class=HTMLResponse)
+async def engagement_insights(
+    request: Request, engagement_id: uuid.UUID, lang: Language | None = None
+) -> Response:
+    calls = GatewayCalls(request)
+    listening = f"/v1/listening/engagements/{engagement_id}"
+    language = lang or language_of(request)
+    volume, picture, reports = await calls.all(
+        [
+            calls.get(f"{listening}/volume", {"interval": "day"}),
+            calls.get(
+                f"{listening}/map.png",
+                {"level": "province", "width": str(MAP_WIDTH), "lang": language},
+            ),
+            calls.get(f"/v1/engagements/{engagement_id}/reports", {"limit": "10"}),
+        ]
+    )
+    chart = sentiment_chart(volume.body["buckets"]) if volume.ok else None
+    map_uri = (
+        "data:image/png;base64," + base64.b64encode(picture.content).decode()
+        if picture.ok and picture.content
+        else None
+    )
+    return _render(
+        request,
+        "fragments/insights.html",
+        volume=volume,
+        chart=chart,
+        picture=picture,
+        map_uri=map_uri,
+        reports=reports,
+    )
+
+
+@router.get("/fragments/engagements/{engagement_id}/calendar", response_class=HTMLResponse)
+async def engagement_calendar(
+    request: Request,
+    engagement_id: uuid.UUID,
+    view: Annotated[str, Query(pattern="^(monthly|weekly)$")] = "monthly",
+    period: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> Response:
+    calls = GatewayCalls(request)
+    plan = await calls.get(f"/v1/engagements/{engagement_id}/plan", {"view": view})
+    if not plan.ok and plan.status != 404:
+        return _problem(request, plan)
+    periods: list[dict[str, Any]] = plan.body["periods"] if plan.ok else []
+    shown = min(period, len(periods) - 1) if periods else 0
+    current = periods[shown] if periods else None
+    return _render(
+        request,
+        "fragments/calendar.html",
+        engagement_id=engagement_id,
+        plan=plan,
+        view=view,
+        index=shown,
+        count=len(periods),
+        current=current,
+        weeks=calendar_weeks(current["period"], current["slots"]) if current else [],
+    )

@@ -1,0 +1,64 @@
+"""What the console draws from the API's answers: the sentiment chart and the calendar grid."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.gateway.console.charts import (
+    CHART_HEIGHT,
+    CHART_PADDING,
+    calendar_weeks,
+    sentiment_chart,
+)
+from services.gateway.console.i18n import MESSAGES
+
+
+def bucket(day: str, count: int, net: float | None) -> dict[str, object]:
+    return {"start": f"{day}T00:00:00+01:00", "count": count, "net_sentiment": net}
+
+
+def test_the_sentiment_chart_scales_mentions_and_net_sentiment() -> None:
+    chart = sentiment_chart(
+        [bucket("2027-03-01", 4, 1.0), bucket("2027-03-02", 0, None), bucket("2027-03-03", 2, -1.0)]
+    )
+    assert chart is not None
+    assert (chart.total, chart.max_count) == (6, 4)
+    assert (chart.first_label, chart.last_label) == ("2027-03-01", "2027-03-03")
+    tallest, empty, half = chart.bars
+    assert tallest.height == CHART_HEIGHT - 2 * CHART_PADDING
+    assert empty.height == 0
+    assert half.height == tallest.height / 2
+    # +1 at the top, -1 at the bottom; a day without labelled mentions has no point.
+    assert [y for _, y, _ in chart.points] == [chart.top_y, chart.bottom_y]
+    assert len(chart.line.split()) == 2
+
+
+def test_no_mention_draws_no_chart() -> None:
+    assert sentiment_chart([]) is None
+    assert sentiment_chart([bucket("2027-03-01", 0, None)]) is None
+
+
+def test_a_month_is_laid_out_in_weeks_from_monday() -> None:
+    slots = [
+        {"day": "2027-03-31", "local_start": "2027-03-31T18:00:00", "channel": "instagram"},
+        {"day": "2027-03-01", "local_start": "2027-03-01T12:00:00", "channel": "facebook"},
+        {"day": "2027-03-01", "local_start": "2027-03-01T09:00:00", "channel": "instagram"},
+    ]
+    weeks = calendar_weeks("2027-03", slots)
+    assert all(len(week) == 7 for week in weeks)
+    days = [cell.day for week in weeks for cell in week if cell.day is not None]
+    assert (days[0], days[-1], len(days)) == (date(2027, 3, 1), date(2027, 3, 31), 31)
+    first = weeks[0][0]  # 1 March 2027 is a Monday
+    assert [slot["channel"] for slot in first.slots] == ["instagram", "facebook"]
+    assert (weeks[-1][2].day, weeks[-1][3].day) == (date(2027, 3, 31), None)
+
+
+def test_an_iso_week_is_its_seven_days() -> None:
+    weeks = calendar_weeks("2027-W13", [])
+    assert [cell.day for cell in weeks[0]] == [date(2027, 3, 29 + n) for n in range(3)] + [
+        date(2027, 4, n) for n in range(1, 5)
+    ]
+
+
+def test_every_word_is_in_both_languages() -> None:
+    assert all(italian and english for italian, english in MESSAGES.values())

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from opentelemetry import metrics
+from opentelemetry.metrics import Counter, Histogram, Instrument
+from opentelemetry.metrics import _Gauge as Gauge
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -27,100 +30,168 @@ _meter = metrics.get_meter("atlantide-engage")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 14400.0)
 
-HTTP_REQUESTS = _meter.create_counter(
-    "engage_http_requests", unit="1", description="HTTP requests answered, by route and status"
-)
-HTTP_DURATION = _meter.create_histogram(
-    "engage_http_request_duration",
-    unit="s",
-    description="Time to answer an HTTP request, by route",
-    explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
-)
-OUTBOX_BACKLOG = _meter.create_gauge(
-    "engage_outbox_backlog", unit="1", description="Events staged in an outbox, not yet published"
-)
-OUTBOX_OLDEST_PENDING = _meter.create_gauge(
-    "engage_outbox_oldest_pending_age",
-    unit="s",
-    description="Age of the oldest event an outbox has not published (0 when empty)",
-)
-OUTBOX_PUBLISHED = _meter.create_counter(
-    "engage_outbox_published", unit="1", description="Events the relay published to JetStream"
-)
-RELAY_LAG = _meter.create_histogram(
-    "engage_outbox_relay_lag",
-    unit="s",
-    description="From an event's commit to its publication by the relay",
-    explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
-)
-CONSUMER_LAG = _meter.create_gauge(
-    "engage_consumer_lag",
-    unit="1",
-    description="Messages of a durable consumer's subjects not yet delivered to it",
-)
-CONSUMER_ACK_PENDING = _meter.create_gauge(
-    "engage_consumer_ack_pending",
-    unit="1",
-    description="Messages delivered to a durable consumer and not yet settled",
-)
-CONSUMER_MESSAGES = _meter.create_counter(
-    "engage_consumer_messages",
-    unit="1",
-    description="Messages a consumer settled, by outcome (ack, nak, term)",
-)
-CONSUMER_REDELIVERIES = _meter.create_counter(
-    "engage_consumer_redeliveries",
-    unit="1",
-    description="Messages a consumer received again (JetStream delivered them before)",
-)
-PUBLICATIONS = _meter.create_counter(
-    "engage_publications",
-    unit="1",
-    description="Publish outcomes, by channel, status (published, retrying, failed, unconfirmed) "
-    "and failure class (auth, rate_limited, ..., none)",
-)
-PUBLICATION_LATENESS = _meter.create_histogram(
-    "engage_publication_lateness",
-    unit="s",
-    description="From a post's due time to its publication",
-    explicit_bucket_boundaries_advisory=LATENESS_BUCKETS,
-)
-MENTIONS_INGESTED = _meter.create_counter(
-    "engage_listening_mentions_ingested", unit="1", description="Mentions stored by listening"
-)
-SLA_BREACHES = _meter.create_counter(
-    "engage_sla_breaches", unit="1", description="Conversations whose answer SLA was breached"
-)
-TEMPORAL_REACHABLE = _meter.create_gauge(
-    "engage_temporal_reachable",
-    unit="1",
-    description="1 when the workflow worker's last read of Temporal's visibility succeeded, else 0",
-)
-WORKFLOWS = _meter.create_gauge(
-    "engage_workflows",
-    unit="1",
-    description="Workflow executions by type and status, from Temporal's visibility",
-)
+Kind = Literal["counter", "histogram", "gauge"]
 
-# The Prometheus names of the instruments above (a counter gains ``_total``; a histogram
-# ``_bucket``, ``_sum`` and ``_count``): what dashboards and alerts may refer to.
+
+@dataclass(frozen=True)
+class Definition:
+    """One instrument: its OpenTelemetry name, kind, unit (``1`` or ``s``) and description, and
+    a histogram's bucket boundaries."""
+
+    name: str
+    kind: Kind
+    unit: str
+    description: str
+    buckets: Sequence[float] | None = None
+
+    @property
+    def prometheus_name(self) -> str:
+        """The exporter's name: seconds gain ``_seconds``, a counter ``_total`` (a histogram's
+        series add ``_bucket``, ``_sum`` and ``_count`` to it)."""
+        seconds = "_seconds" if self.unit == "s" else ""
+        return self.name + seconds + ("_total" if self.kind == "counter" else "")
+
+    def create(self) -> Instrument:
+        if self.kind == "counter":
+            return _meter.create_counter(self.name, unit=self.unit, description=self.description)
+        if self.kind == "gauge":
+            return _meter.create_gauge(self.name, unit=self.unit, description=self.description)
+        return _meter.create_histogram(
+            self.name,
+            unit=self.unit,
+            description=self.description,
+            explicit_bucket_boundaries_advisory=self.buckets,
+        )
+
+
+DEFINITIONS = (
+    Definition(
+        "engage_http_requests", "counter", "1", "HTTP requests answered, by route and status"
+    ),
+    Definition(
+        "engage_http_request_duration",
+        "histogram",
+        "s",
+        "Time to answer an HTTP request, by route",
+        LATENCY_BUCKETS,
+    ),
+    Definition(
+        "engage_outbox_backlog", "gauge", "1", "Events staged in an outbox, not yet published"
+    ),
+    Definition(
+        "engage_outbox_oldest_pending_age",
+        "gauge",
+        "s",
+        "Age of the oldest event an outbox has not published (0 when empty)",
+    ),
+    Definition(
+        "engage_outbox_published", "counter", "1", "Events the relay published to JetStream"
+    ),
+    Definition(
+        "engage_outbox_relay_lag",
+        "histogram",
+        "s",
+        "From an event's commit to its publication by the relay",
+        LATENCY_BUCKETS,
+    ),
+    Definition(
+        "engage_consumer_lag",
+        "gauge",
+        "1",
+        "Messages of a durable consumer's subjects not yet delivered to it",
+    ),
+    Definition(
+        "engage_consumer_ack_pending",
+        "gauge",
+        "1",
+        "Messages delivered to a durable consumer and not yet settled",
+    ),
+    Definition(
+        "engage_consumer_messages",
+        "counter",
+        "1",
+        "Messages a consumer settled, by outcome (ack, nak, term)",
+    ),
+    Definition(
+        "engage_consumer_redeliveries",
+        "counter",
+        "1",
+        "Messages a consumer received again (JetStream delivered them before)",
+    ),
+    Definition(
+        "engage_publications",
+        "counter",
+        "1",
+        "Publish outcomes, by channel, status (published, retrying, failed, unconfirmed) "
+        "and failure class (auth, rate_limited, ..., none)",
+    ),
+    Definition(
+        "engage_publication_lateness",
+        "histogram",
+        "s",
+        "From a post's due time to its publication",
+        LATENESS_BUCKETS,
+    ),
+    Definition(
+        "engage_listening_mentions_ingested", "counter", "1", "Mentions stored by listening"
+    ),
+    Definition(
+        "engage_sla_breaches", "counter", "1", "Conversations whose answer SLA was breached"
+    ),
+    Definition(
+        "engage_temporal_reachable",
+        "gauge",
+        "1",
+        "1 when the workflow worker's last read of Temporal's visibility succeeded, else 0",
+    ),
+    Definition(
+        "engage_workflows",
+        "gauge",
+        "1",
+        "Workflow executions by type and status, from Temporal's visibility",
+    ),
+)
+_INSTRUMENTS = {definition.name: definition.create() for definition in DEFINITIONS}
+
+
+def _counter(name: str) -> Counter:
+    instrument = _INSTRUMENTS[name]
+    assert isinstance(instrument, Counter), f"{name} is not a counter"
+    return instrument
+
+
+def _histogram(name: str) -> Histogram:
+    instrument = _INSTRUMENTS[name]
+    assert isinstance(instrument, Histogram), f"{name} is not a histogram"
+    return instrument
+
+
+def _gauge(name: str) -> Gauge:
+    instrument = _INSTRUMENTS[name]
+    assert isinstance(instrument, Gauge), f"{name} is not a gauge"
+    return instrument
+
+
+HTTP_REQUESTS = _counter("engage_http_requests")
+HTTP_DURATION = _histogram("engage_http_request_duration")
+OUTBOX_BACKLOG = _gauge("engage_outbox_backlog")
+OUTBOX_OLDEST_PENDING = _gauge("engage_outbox_oldest_pending_age")
+OUTBOX_PUBLISHED = _counter("engage_outbox_published")
+RELAY_LAG = _histogram("engage_outbox_relay_lag")
+CONSUMER_LAG = _gauge("engage_consumer_lag")
+CONSUMER_ACK_PENDING = _gauge("engage_consumer_ack_pending")
+CONSUMER_MESSAGES = _counter("engage_consumer_messages")
+CONSUMER_REDELIVERIES = _counter("engage_consumer_redeliveries")
+PUBLICATIONS = _counter("engage_publications")
+PUBLICATION_LATENESS = _histogram("engage_publication_lateness")
+MENTIONS_INGESTED = _counter("engage_listening_mentions_ingested")
+SLA_BREACHES = _counter("engage_sla_breaches")
+TEMPORAL_REACHABLE = _gauge("engage_temporal_reachable")
+WORKFLOWS = _gauge("engage_workflows")
+
+# The Prometheus names of the instruments above: what dashboards and alerts may refer to.
 METRIC_NAMES: Mapping[str, str] = {
-    "engage_http_requests_total": "counter",
-    "engage_http_request_duration_seconds": "histogram",
-    "engage_outbox_backlog": "gauge",
-    "engage_outbox_oldest_pending_age_seconds": "gauge",
-    "engage_outbox_published_total": "counter",
-    "engage_outbox_relay_lag_seconds": "histogram",
-    "engage_consumer_lag": "gauge",
-    "engage_consumer_ack_pending": "gauge",
-    "engage_consumer_messages_total": "counter",
-    "engage_consumer_redeliveries_total": "counter",
-    "engage_publications_total": "counter",
-    "engage_publication_lateness_seconds": "histogram",
-    "engage_listening_mentions_ingested_total": "counter",
-    "engage_sla_breaches_total": "counter",
-    "engage_workflows": "gauge",
-    "engage_temporal_reachable": "gauge",
+    definition.prometheus_name: definition.kind for definition in DEFINITIONS
 }
 
 # What Temporal's visibility reports as ``ExecutionStatus``.

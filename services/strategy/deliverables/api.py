@@ -184,7 +184,8 @@ async def get_deliverable_version(
     dependencies=[AUTHORIZED],
     summary=(
         "Approve the latest version; approved versions are immutable (admin, manager; "
-        "client_approver for brief, objectives, editorial_rules, graphic_line)"
+        "client_approver for brief, objectives, editorial_rules, graphic_line, business_impact, "
+        "positioning)"
     ),
 )
 async def approve_deliverable_version(

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator, model
 
 from services.strategy.bodies import Body
 from services.strategy.channel_mix.schemas import ChannelMix
+from services.strategy.deliverables.business_impact import BusinessImpact
+from services.strategy.deliverables.positioning import Positioning
 from services.strategy.vocabulary import Goal, LongText, Persona, Text
 from shared.domain import Channel
 from shared.editorial import EditorialRules, RuleId
@@ -26,6 +28,8 @@ class DeliverableKind(StrEnum):
     OBJECTIVES = "objectives"
     EDITORIAL_RULES = "editorial_rules"
     GRAPHIC_LINE = "graphic_line"
+    BUSINESS_IMPACT = "business_impact"
+    POSITIONING = "positioning"
 
 
 class DeliverableStatus(StrEnum):
@@ -34,7 +38,15 @@ class DeliverableStatus(StrEnum):
 
 
 # What the agency writes by hand; the channel mix is computed (POST .../channel-mix) instead.
-AuthoredKind = Literal["analysis", "brief", "objectives", "editorial_rules", "graphic_line"]
+AuthoredKind = Literal[
+    "analysis",
+    "brief",
+    "objectives",
+    "editorial_rules",
+    "graphic_line",
+    "business_impact",
+    "positioning",
+]
 
 # What is shown to the client for sign-off. The analysis and the channel mix are the agency's
 # own assessments and are approved by the agency only.
@@ -44,6 +56,8 @@ CLIENT_APPROVED_KINDS = frozenset(
         DeliverableKind.OBJECTIVES,
         DeliverableKind.EDITORIAL_RULES,
         DeliverableKind.GRAPHIC_LINE,
+        DeliverableKind.BUSINESS_IMPACT,
+        DeliverableKind.POSITIONING,
     }
 )
 
@@ -129,6 +143,9 @@ class Brief(Body):
     constraints: list[Text] = Field(default_factory=list)
     budget: Budget | None = None
     timing: Timing
+    business_impact_version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The business_impact version the brief builds on"
+    )
 
 
 # --- objectives, actions and the channel-for-objective matrix ---------------------------------
@@ -191,6 +208,12 @@ class Objectives(Body):
     objectives: list[Objective] = Field(min_length=1)
     actions: list[Action] = Field(default_factory=list)
     matrix: list[ChannelAssignment] = Field(min_length=1)
+    business_impact_version: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The business_impact version whose KPIs these objectives carry",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Objectives:
@@ -286,4 +309,6 @@ BODY_SCHEMAS: dict[DeliverableKind, type[BaseModel]] = {
     DeliverableKind.OBJECTIVES: Objectives,
     DeliverableKind.EDITORIAL_RULES: EditorialRules,
     DeliverableKind.GRAPHIC_LINE: GraphicLine,
+    DeliverableKind.BUSINESS_IMPACT: BusinessImpact,
+    DeliverableKind.POSITIONING: Positioning,
 }

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.strategy import events
 from services.strategy import repository as strategy
 from services.strategy.assets import repository as assets
-from services.strategy.deliverables import render, repository
+from services.strategy.deliverables import links, render, repository
 from services.strategy.deliverables.kinds import (
     BODY_SCHEMAS,
     CLIENT_APPROVED_KINDS,
@@ -118,6 +118,7 @@ async def save_version(
     engagement = await _locked_engagement(session, engagement_id)
     if isinstance(body, Analysis):
         await _check_asset_evidence(session, engagement, body)
+    await links.check(session, engagement, body)
     content = body.model_dump(mode="json")
     latest = await repository.latest(session, engagement.id, kind)
     if latest is not None and latest.body == content:

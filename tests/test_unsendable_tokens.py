@@ -4,6 +4,7 @@ collection it is part of (found when the gateway fuzzer stored a non-ASCII token
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from services.publisher.connectors.base import AuthError, Credentials
@@ -13,21 +14,26 @@ from tests.fakes.cases import open_case
 from tests.test_thin_thread import create_org
 
 
-@pytest.mark.parametrize("token", ["tok€n", "two words", "tab\there", "ключ"])
-async def test_a_token_that_cannot_be_sent_is_refused_with_422(
-    platform: Platform, token: str
-) -> None:
+async def _connect(platform: Platform, *, account_id: str, access_token: str) -> httpx.Response:
+    """A manager of a new organisation connects its sandbox account."""
     organization_id = await create_org(platform)
-    answer = await platform.gateway.post(
+    return await platform.gateway.post(
         "/v1/connections",
         json={
             "organization_id": organization_id,
             "channel": "sandbox",
-            "account_id": "acct-1",
-            "access_token": token,
+            "account_id": account_id,
+            "access_token": access_token,
         },
         headers=platform.auth(Role.MANAGER, orgs=[organization_id]),
     )
+
+
+@pytest.mark.parametrize("token", ["tok€n", "two words", "tab\there", "ключ"])
+async def test_a_token_that_cannot_be_sent_is_refused_with_422(
+    platform: Platform, token: str
+) -> None:
+    answer = await _connect(platform, account_id="acct-1", access_token=token)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert any(error["field"].endswith("access_token") for error in answer.json()["errors"])
@@ -45,17 +51,7 @@ async def test_a_stored_non_ascii_token_is_an_auth_error_not_a_crash() -> None:
 async def test_an_account_id_that_would_change_the_apis_path_is_refused_with_422(
     platform: Platform, account_id: str
 ) -> None:
-    organization_id = await create_org(platform)
-    answer = await platform.gateway.post(
-        "/v1/connections",
-        json={
-            "organization_id": organization_id,
-            "channel": "sandbox",
-            "account_id": account_id,
-            "access_token": "token-1",
-        },
-        headers=platform.auth(Role.MANAGER, orgs=[organization_id]),
-    )
+    answer = await _connect(platform, account_id=account_id, access_token="token-1")
     assert answer.status_code == 422, answer.text
     assert any(error["field"].endswith("account_id") for error in answer.json()["errors"])
 

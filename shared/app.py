@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -22,6 +23,10 @@ from shared.settings import Settings
 from shared.telemetry import instrument_app, setup_telemetry
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
+# httpx writes a line per request at INFO: one per forwarded read in the gateway (a JSON line, its
+# secrets redacted, then printed again by ``engage up``), which cost more than the forwarding.
+# The request metrics and traces already say it; a failure is logged where it is handled.
+QUIET_LOGGERS = ("httpx",)
 
 
 def create_service_app(
@@ -36,6 +41,8 @@ def create_service_app(
 ) -> FastAPI:
     settings = runtime.settings
     setup_telemetry(runtime.name, settings)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

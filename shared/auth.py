@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -189,9 +190,24 @@ class RateLimitedJWKClient(jwt.PyJWKClient):
             return self._last_key_set
 
 
+# Tokens verified lately, remembered so that a caller's next requests skip the signature check
+# and the claims' validation: at most this many, each until its ``exp`` and at most this long
+# (a key withdrawn from the identity provider's set stops admitting its tokens within it).
+VERIFIED_TOKENS = 4096
+VERIFIED_TOKEN_SECONDS = 60.0
+
+
 class TokenVerifier:
-    def __init__(self, settings: Settings) -> None:
+    """Verifies bearer tokens: the signature, ``exp``, ``aud``, ``iss`` and the claims' grants.
+
+    A token verified once is answered from memory until it expires (``VERIFIED_TOKENS``,
+    ``VERIFIED_TOKEN_SECONDS``): the same bytes verified the same way give the same principal.
+    A refused token is not remembered: each presentation is checked (and logged) again."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._auth = settings.auth
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._jwks = (
             RateLimitedJWKClient(
                 self._auth.jwks_url,
@@ -204,6 +220,14 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        now = self._clock()
+        known = self._verified.get(token)
+        if known is not None:
+            principal, valid_until = known
+            if now < valid_until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
         try:
             raw = await self._decode(token)
             claims = _Claims.model_validate(raw)
@@ -212,9 +236,16 @@ class TokenVerifier:
             # The reason helps whoever runs the platform, and would help whoever forges tokens.
             log.info("Bearer token refused: %s: %r", type(error).__name__, str(error))
             raise _unauthorized() from error
-        return Principal(
+        principal = Principal(
             subject=claims.sub, agency_roles=agency_roles, organization_roles=organization_roles
         )
+        self._remember(token, principal, float(raw["exp"]), now)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires: float, now: float) -> None:
+        self._verified[token] = (principal, min(expires, now + VERIFIED_TOKEN_SECONDS))
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         key: Any

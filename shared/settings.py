@@ -209,6 +209,9 @@ class GatewaySettings(BaseModel):
     # How far back a resume point (``Last-Event-ID``, ``since``) may reach, in stream sequences:
     # one further back starts this many sequences before the newest event.
     max_replay_events: int = Field(10_000, ge=0)
+    # How long an engagement's live workflow state, once queried, answers its reads (seconds, at
+    # most 1: a change is visible within it; 0 queries the workflow on every read).
+    live_state_max_age_seconds: float = Field(0.5, ge=0, le=1)
 
 
 class WorkerSettings(BaseModel):

@@ -1,6 +1,5 @@
 from collections.abc import Sequence
 
-import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -13,7 +12,6 @@ from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
 from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
-from shared.keep_alive import internal_limits
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
@@ -25,9 +23,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     engagements = EngagementControl(settings)
     # As many kept-alive connections as requests in flight: a new connection per request costs
     # more than the request itself.
-    http = httpx.AsyncClient(
-        timeout=settings.dependency_timeout_seconds * 2,
-        limits=internal_limits(GATEWAY_CONNECTIONS_PER_SERVICE * len(apis)),
+    services = Services.connect(
+        settings, GATEWAY_CONNECTIONS_PER_SERVICE, [api.service for api in apis]
     )
 
     async def on_startup(app: FastAPI) -> None:
@@ -35,7 +32,7 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
 
     async def on_shutdown(app: FastAPI) -> None:
         await engagements.close()
-        await http.aclose()
+        await services.aclose()
 
     routers = v1_routers(apis)
     app = create_service_app(
@@ -55,5 +52,5 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     # The console's pages are HTML for people, outside the JSON API's schema.
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, StaticFiles(directory=console.STATIC_DIR), name="console-static")
-    app.state.services = Services.connect(settings, http, [api.service for api in apis])
+    app.state.services = services
     return app

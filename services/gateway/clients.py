@@ -19,6 +19,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
+from shared.keep_alive import ConnectionLanes
 from shared.paging import FORWARDED_PREFIX_HEADER
 from shared.settings import ServiceName, Settings
 from shared.telemetry import current_trace_headers
@@ -58,9 +59,9 @@ BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
 class ServiceClient:
-    def __init__(self, name: str, http: httpx.AsyncClient, base_url: str) -> None:
+    def __init__(self, name: str, lanes: ConnectionLanes, base_url: str) -> None:
         self.name = name
-        self._http = http
+        self._lanes = lanes
         self._base_url = base_url.rstrip("/")
 
     async def call(
@@ -76,8 +77,9 @@ class ServiceClient:
         """Call the service on the caller's behalf; a problem answer is raised as its own."""
         headers = {"Authorization": request.headers.get("Authorization", "")}
         headers.update(current_trace_headers())
+        lane = await self._lanes.acquire()
         try:
-            response = await self._http.request(
+            response = await lane.request(
                 method,
                 self._base_url + path,
                 headers=headers,
@@ -87,9 +89,14 @@ class ServiceClient:
             )
         except httpx.TransportError as error:
             raise self._unreachable() from error
+        finally:
+            self._lanes.release(lane)
         if not response.is_success:
             raise _problem_from(self.name, response)
         return returns.model_validate_json(response.content)
+
+    async def aclose(self) -> None:
+        await self._lanes.aclose()
 
     def _unreachable(self) -> DependencyUnavailableError:
         return DependencyUnavailableError(self.name, f"the {self.name} service is not reachable")
@@ -108,20 +115,28 @@ class ServiceClient:
         headers.update(current_trace_headers())
         headers[FORWARDED_PREFIX_HEADER] = prefix
         has_body = "content-length" in headers or "transfer-encoding" in request.headers
-        upstream_request = self._http.build_request(
-            request.method,
-            httpx.URL(self._base_url + path, query=request.scope["query_string"] or None),
-            headers=headers,
-            content=request.stream() if has_body else None,
-        )
+        lane = await self._lanes.acquire()
         try:
-            upstream = await self._http.send(upstream_request, stream=True)
+            upstream = await lane.send(
+                lane.build_request(
+                    request.method,
+                    httpx.URL(self._base_url + path, query=request.scope["query_string"] or None),
+                    headers=headers,
+                    content=request.stream() if has_body else None,
+                ),
+                stream=True,
+            )
         except httpx.TransportError as error:
+            self._lanes.release(lane)
             raise self._unreachable() from error
         except ClientDisconnect:
+            self._lanes.release(lane)
             # The caller hung up mid-body; the service sees its request cut short too.
             log.info("%s %s: the client left before the body's end", request.method, path)
             raise ProblemError(400, "body-incomplete", "the connection closed mid-body") from None
+        except BaseException:
+            self._lanes.release(lane)
+            raise
         answer_headers = {
             name: value
             for name, value in upstream.headers.items()
@@ -129,20 +144,29 @@ class ServiceClient:
         }
         length = upstream.headers.get("content-length")
         if upstream.status_code >= 400 or (
-            length is not None and int(length) <= BUFFERED_ANSWER_BYTES
+            length is not None and length.isdigit() and int(length) <= BUFFERED_ANSWER_BYTES
         ):
             try:
                 await upstream.aread()
             finally:
                 await upstream.aclose()
+                self._lanes.release(lane)
             if upstream.status_code >= 400:
                 raise _problem_from(self.name, upstream)
+            # The service's bytes as they came: its answer is already the route's schema.
             return Response(upstream.content, upstream.status_code, answer_headers)
+
+        self._lanes.detach()
+
+        async def close() -> None:
+            await upstream.aclose()
+            await self._lanes.return_detached(lane)
+
         return StreamingResponse(
             upstream.aiter_raw(),
             upstream.status_code,
             answer_headers,
-            background=BackgroundTask(upstream.aclose),
+            background=BackgroundTask(close),
         )
 
 
@@ -184,15 +208,28 @@ def _problem_from(service: str, response: httpx.Response) -> ProblemError:
 
 @dataclass(frozen=True)
 class Services:
-    """One client per data service, sharing one connection pool."""
+    """One client per data service, each with its own kept-alive connections."""
 
     clients: dict[ServiceName, ServiceClient]
 
     @classmethod
     def connect(
-        cls, settings: Settings, http: httpx.AsyncClient, names: Iterable[ServiceName]
+        cls, settings: Settings, connections: int, names: Iterable[ServiceName]
     ) -> Services:
-        return cls({name: ServiceClient(name, http, settings.service_url(name)) for name in names})
+        """A client per service, each with up to ``connections`` kept-alive connections."""
+        timeout = settings.dependency_timeout_seconds * 2
+        return cls(
+            {
+                name: ServiceClient(
+                    name, ConnectionLanes(connections, timeout), settings.service_url(name)
+                )
+                for name in names
+            }
+        )
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
 
     def client(self, name: ServiceName) -> ServiceClient:
         return self.clients[name]

@@ -11,10 +11,12 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.gateway.live_states import LiveStates
 from services.strategy.contracts import EngagementCreated
 from services.strategy.schemas import EngagementOut
 from shared.auth import Principal
 from shared.errors import ConflictError, DependencyUnavailableError, ProblemError
+from shared.settings import Settings
 from shared.temporal import TemporalConnection
 from workflows.engagement.messages import STATE_QUERY, Actor, EngagementState
 from workflows.lifecycle_start import start_lifecycle
@@ -53,6 +55,12 @@ def _refusal(error: WorkflowUpdateFailedError) -> ProblemError:
 class EngagementControl(TemporalConnection):
     """Starts engagements' workflows, reads their live state and sends them updates."""
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.live_states = LiveStates(
+            self._query_state, settings.gateway.live_state_max_age_seconds
+        )
+
     async def start(self, engagement: EngagementOut, time_scale: float | None) -> None:
         created = EngagementCreated(
             engagement_id=engagement.id,
@@ -64,10 +72,15 @@ class EngagementControl(TemporalConnection):
             time_scale=time_scale,
         )
         await start_lifecycle(self.client, self._settings, created)
+        self.live_states.forget(engagement.workflow_id)
 
     async def state(self, engagement: EngagementOut) -> EngagementState | None:
-        """The workflow's live state, or None when its workflow was never started."""
-        handle = self.client.get_workflow_handle(engagement.workflow_id)
+        """The workflow's live state (read at most ``live_state_max_age_seconds`` ago), or None
+        when its workflow was never started."""
+        return await self.live_states.get(engagement.workflow_id)
+
+    async def _query_state(self, workflow_id: str) -> EngagementState | None:
+        handle = self.client.get_workflow_handle(workflow_id)
         try:
             # Temporal holds a query until a workflow worker takes it: with none running, the
             # caller gets a 503 (deadline exceeded) instead of waiting without end.
@@ -114,4 +127,7 @@ class EngagementControl(TemporalConnection):
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise ConflictError("the engagement's workflow is not running") from error
             raise
+        finally:
+            # Refused, accepted or unknown (a timeout): the next read asks the workflow again.
+            self.live_states.forget(engagement.workflow_id)
         return outcome

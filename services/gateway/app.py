@@ -10,6 +10,7 @@ from services.gateway.console import routes as console
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
+from services.gateway.routes import relationships
 from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -34,7 +35,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
         await engagements.close()
         await services.aclose()
 
-    routers = v1_routers(apis)
+    # Outreach candidates and knowledge transfer: composed from two services' reads.
+    routers = [*v1_routers(apis), relationships.router]
     app = create_service_app(
         ServiceRuntime("gateway", settings, database=False),
         routers,

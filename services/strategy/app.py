@@ -5,7 +5,9 @@ from services.strategy.assets import api as assets
 from services.strategy.channel_mix import api as channel_mix
 from services.strategy.deliverables import api as deliverables
 from services.strategy.lifecycle import api as lifecycle
+from services.strategy.outreach import api as outreach
 from services.strategy.touchpoints import api as touchpoints
+from services.strategy.training import api as training
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -18,6 +20,8 @@ ROUTERS: list[APIRouter] = [
     channel_mix.router,
     lifecycle.router,
     touchpoints.router,
+    outreach.router,
+    training.router,
 ]
 # Routes for anyone on the internet, without a token (a touchpoint's tracked link): the gateway
 # serves them at its root, not under /v1.

@@ -47,6 +47,7 @@ from services.reporting.models import (
     ProcessedEvent,
     QueryFact,
 )
+from services.reporting.readmodel.relationships import RelationshipFact
 from services.reporting.readmodel.subscriptions import SUBSCRIPTIONS
 from shared.db.scoping import SYSTEM
 from shared.db.session import create_engine, create_session_factory, session_scope
@@ -67,6 +68,7 @@ READ_MODEL: Sequence[type[Base]] = (
     MentionFact,
     ConversationFact,
     ContestEntryFact,
+    RelationshipFact,
 )
 FETCH_SECONDS = 1.0
 # An ephemeral consumer left behind (the rebuild was killed) is removed by JetStream after this.

@@ -20,6 +20,7 @@ from services.reporting.readmodel import contests as contest_facts
 from services.reporting.readmodel import engagements as engagement_facts
 from services.reporting.readmodel import listening as listening_facts
 from services.reporting.readmodel import posts as post_facts
+from services.reporting.readmodel import relationships as relationship_facts
 from services.strategy import events as strategy
 from shared.events.consumer import BatchHandler, EventHandler, Subscription
 from shared.events.envelope import CloudEvent
@@ -117,6 +118,11 @@ SUBSCRIPTIONS: Sequence[Subscription] = [
     _subscription(contests.CONTEST_ENTRY_REJECTED, contest_facts.record_entry_rejected),
     _subscription(contests.CONTEST_DRAWN, contest_facts.record_draw),
     _subscription(contests.CONTEST_WINNER_UNCLAIMED, contest_facts.record_unclaimed),
+    *(_subscription(name, handler) for name, handler in relationship_facts.OUTREACH_EVENTS.items()),
+    *(
+        _subscription(name, relationship_facts.record_training)
+        for name in relationship_facts.TRAINING_EVENTS
+    ),
 ]
 # The audited events no fact of the read model needs: their consumers write the audit log only.
 SUBSCRIPTIONS = [

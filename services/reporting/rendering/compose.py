@@ -24,6 +24,7 @@ from services.reporting.rendering.document import (
     Subheading,
 )
 from services.reporting.rendering.formatting import Formats
+from services.reporting.rendering.relationships import relationship_sections
 from services.reporting.rendering.summary import change_summary
 from services.reporting.rendering.wording import WORDS, Words, channel_name
 
@@ -226,6 +227,7 @@ def compose(
             posts_section,
             conversations,
             contests,
+            *relationship_sections(context.relationships, context.language, formats),
         ),
         footer=f"{context.organization_name} · {period}",
         page_label=words.page,

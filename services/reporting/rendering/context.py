@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.reporting.kpis.schemas import Period
+from services.reporting.rendering.relationships import RelationshipFigures
 
 Language = Literal["it", "en"]
 
@@ -44,6 +45,8 @@ class ReportContext(BaseModel):
     time_zone: str = "Europe/Rome"
     generated_at: datetime
     post_links: list[PostLink] = Field(default_factory=list, max_length=50)
+    # Seeding and training as they stood in the period (None: not read, no section).
+    relationships: RelationshipFigures | None = None
 
     @field_validator("time_zone")
     @classmethod

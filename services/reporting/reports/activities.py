@@ -87,6 +87,9 @@ class ReportActivities:
             )
             organization = await service.organization(session, report.organization_id)
             context = service.render_context(report, organization, datetime.now(UTC))
+            context = context.model_copy(
+                update={"relationships": await service.relationship_figures(session, report)}
+            )
         try:
             rendered = await asyncio.to_thread(render_report, kpis, context)
         except RenderingError as error:

@@ -29,7 +29,9 @@ from services.reporting.models import (
     engagements,
     outbox,
 )
+from services.reporting.readmodel import relationships as relationship_facts
 from services.reporting.rendering import ReportContext
+from services.reporting.rendering.relationships import RelationshipFigures
 from services.reporting.reports import repository
 from services.reporting.reports.schemas import (
     DocumentLink,
@@ -294,6 +296,13 @@ def render_context(
         language="en" if report.language == "en" else "it",
         time_zone=timezone,
         generated_at=now,
+    )
+
+
+async def relationship_figures(session: AsyncSession, report: Report) -> RelationshipFigures:
+    """The engagement's seeding and training as they stood at the period's end and start."""
+    return await relationship_facts.figures(
+        session, report.engagement_id, report.period_start, report.period_end
     )
 
 

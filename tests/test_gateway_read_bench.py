@@ -18,7 +18,9 @@ from benchmarks.gateway_read import (
     closed_loop,
     list_owners,
     load_clients,
+    parse_hey,
     parse_wrk,
+    per_worker_rate,
     record_owner,
     seed,
     summary,
@@ -138,3 +140,40 @@ def test_wrk_report_is_read_with_its_units_and_errors() -> None:
     assert figures.requests_per_second == 15.28
     assert (figures.p50_ms, figures.p99_ms) == (1000.0, 0.79)
     assert (figures.requests, figures.non_2xx, figures.socket_errors) == (77, 3, 13)
+
+
+HEY_REPORT = """
+Summary:
+  Total:	5.0123 secs
+  Slowest:	0.2113 secs
+  Fastest:	0.0021 secs
+  Average:	0.0154 secs
+  Requests/sec:	297.4400
+
+Latency distribution:
+  10% in 0.0040 secs
+  50% in 0.0081 secs
+  99% in 0.0456 secs
+
+Status code distribution:
+  [200]	1480 responses
+  [503]	6 responses
+
+Error distribution:
+  [4]	Get "http://127.0.0.1:8000/v1/engagements": context deadline exceeded
+  [1]	Get "http://127.0.0.1:8000/v1/engagements": EOF
+"""
+
+
+def test_hey_report_is_read_with_its_statuses_and_errors() -> None:
+    figures = parse_hey(HEY_REPORT)
+    assert figures.requests_per_second == 297.44
+    assert (figures.p50_ms, figures.p99_ms) == (8.1, 45.6)
+    assert figures.statuses == {"200": 1480, "503": 6}
+    assert (figures.errors, figures.non_2xx, figures.requests) == (5, 6, 1491)
+
+
+def test_the_open_loop_rate_is_shared_among_hey_workers() -> None:
+    # hey's -q is each worker's rate: 300 requests/s over 50 workers is 6 each.
+    assert per_worker_rate(300, 50) == 6
+    assert per_worker_rate(300, 64) * 64 == 300

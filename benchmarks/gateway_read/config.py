@@ -1,0 +1,39 @@
+"""What the benchmark's environment variables set, and its fixed figures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+BENCHMARK = "gateway_read"
+BASELINE = "bare_uvicorn"
+SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_GATEWAY_CONNECTIONS", "64"))
+FLOOD_CONNECTIONS = int(os.environ.get("BENCH_GATEWAY_FLOOD_CONNECTIONS", "32"))
+ENGAGEMENTS = int(os.environ.get("BENCH_GATEWAY_ENGAGEMENTS", "3"))
+WARM_UP_SECONDS = min(2.0, SECONDS / 5)
+# The well-behaved caller's rate, as a share of its read budget.
+WELL_BEHAVED_SHARE = 0.5
+TARGET_RATIO = 0.2
+READY_SECONDS = 300.0
+STOP_SECONDS = 60.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+# ``wrk``'s cross-check of the throughput phase, when it is installed (``0`` skips it), run
+# ``RUNS`` times in a row per route: the spread of those runs is a figure of its own.
+WRK = shutil.which("wrk") if os.environ.get("BENCH_GATEWAY_WRK", "1") != "0" else None
+RUNS = int(os.environ.get("BENCH_GATEWAY_RUNS", "3"))
+TARGET_SPREAD = 0.1
+# The open-loop phase: ``hey`` at a fixed total rate, spread over its workers (``hey -q`` is a
+# rate per worker), when it is installed (``BENCH_GATEWAY_HEY=0`` skips it).
+HEY = shutil.which("hey") if os.environ.get("BENCH_GATEWAY_HEY", "1") != "0" else None
+OPEN_LOOP_RATE = float(os.environ.get("BENCH_GATEWAY_OPEN_LOOP_RATE", "300"))
+OPEN_LOOP_WORKERS = int(os.environ.get("BENCH_GATEWAY_OPEN_LOOP_WORKERS", "50"))
+TARGET_OPEN_LOOP_P99_MS = 50.0
+# The rate-limited gateway's read budget, when not the configured one.
+READ_PER_SECOND = os.environ.get("BENCH_GATEWAY_READ_PER_SECOND")
+READ_BURST = os.environ.get("BENCH_GATEWAY_READ_BURST")
+# The throughput gateway's budget: far above anything this generator can send.
+UNLIMITED_BUCKET = {"PER_SECOND": "1000000", "BURST": "1000000"}
+REPOSITORY = Path(__file__).resolve().parents[2]
+ROUTES = ("organization", "engagement_list", "engagement_detail")

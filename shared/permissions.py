@@ -111,6 +111,16 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "cancelEngagement": AGENCY_LEADS,
     "streamEngagement": EVERYONE,
     "streamOrganizations": EVERYONE,
+    # Content: the client's website watched (coordinamento con sito web), Spotify link items.
+    "addWatchedSite": AGENCY_LEADS,
+    "listWatchedSites": EVERYONE,
+    "getWatchedSite": EVERYONE,
+    "removeWatchedSite": AGENCY_LEADS,
+    "listWatchedSiteDrafts": EVERYONE,
+    "pollWatchedSite": AGENCY_LEADS,
+    "createSpotifyItem": AGENCY,
+    # Analysis: a place's presence on Foursquare, as evidence (the gateway's).
+    "getPlaceEvidence": AGENCY,
     # Content: items, review, media, platform rules.
     "createItem": AGENCY,
     "listItems": EVERYONE,

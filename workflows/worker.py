@@ -17,6 +17,7 @@ from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
 from workflows.reporting.report import EngagementReportWorkflow
 from workflows.reporting.workflow import PeriodicReportWorkflow
+from workflows.website.polling import WebsitePollWorkflow
 
 WORKFLOWS: list[type] = [
     EngagementWorkflow,
@@ -32,6 +33,7 @@ WORKFLOWS: list[type] = [
     CrisisEscalationWorkflow,
     SendReplyWorkflow,
     ConversationSlaWorkflow,
+    WebsitePollWorkflow,
 ]
 
 

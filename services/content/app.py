@@ -1,9 +1,10 @@
 from fastapi import APIRouter, FastAPI
 
 from services.content import api as items_api
-from services.content import media_public
+from services.content import media_public, spotify_items
 from services.content.contests import api as contests_api
 from services.content.plan import api as plan_api
+from services.content.website import api as website_api
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -15,6 +16,8 @@ ROUTERS: list[APIRouter] = [
     contests_api.router,
     contests_api.engagement_router,
     plan_api.router,
+    website_api.router,
+    spotify_items.router,
 ]
 
 

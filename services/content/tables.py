@@ -4,7 +4,8 @@ Each feature's models module is imported here so that its tables join ``Base.met
 """
 
 import services.content.contests.models
-import services.content.plan.models  # noqa: F401
+import services.content.plan.models
+import services.content.website.models  # noqa: F401
 from services.content.models import Base
 
 __all__ = ["Base"]

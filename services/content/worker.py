@@ -1,4 +1,5 @@
-"""The content service's worker: its activities and its outbox relay."""
+"""The content service's worker: its activities, its outbox relay and the schedule that polls
+watched sites."""
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from services.content.contests import mention_entries
 from services.content.contests.activities import ContestActivities
 from services.content.models import OutboxEvent, engagements
 from services.content.plan.activities import PlanActivities
+from services.content.website.activities import WebsiteActivities, ensure_poll_schedule
 from shared import task_queues
 from shared.media_links import MediaLinks
 from shared.settings import Settings, get_settings
@@ -26,6 +28,7 @@ def activities(
         *ContentItemActivities(sessions, links).all(),
         *ContestActivities(sessions).all(),
         *PlanActivities(sessions).all(),
+        *WebsiteActivities(sessions).all(),
     ]
 
 
@@ -35,6 +38,7 @@ async def main(settings: Settings) -> None:
         settings,
         task_queues.CONTENT,
         activities=lambda runtime: activities(runtime.sessions, settings),
+        on_connected=lambda client: ensure_poll_schedule(client, settings),
         outbox_model=OutboxEvent,
         subscriptions=[engagements.subscription, mention_entries.subscription],
     )

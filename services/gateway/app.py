@@ -11,6 +11,7 @@ from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
 from services.gateway.routes import relationships
+from services.gateway.routes.places import router as place_evidence
 from services.gateway.routes.streams import register_stream_schemas
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -37,6 +38,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
 
     # Outreach candidates and knowledge transfer: composed from two services' reads.
     routers = [*v1_routers(apis), relationships.router]
+    # A place's Foursquare presence as analysis evidence: composed here, not forwarded.
+    routers.append(place_evidence)
     app = create_service_app(
         ServiceRuntime("gateway", settings, database=False),
         routers,

@@ -77,8 +77,11 @@ class Severity(StrEnum):
 
 
 class Evidence(Body):
-    kind: Literal["asset", "metric", "listening_baseline"]
-    ref: Text = Field(description="An asset id, a metric name, or a listening baseline id")
+    kind: Literal["asset", "metric", "listening_baseline", "place"]
+    ref: Text = Field(
+        description="An asset id, a metric name, a listening baseline id, or a Foursquare "
+        "place id (GET /v1/engagements/{id}/place-evidence/{fsq_id})"
+    )
     note: LongText = ""
 
 

@@ -10,11 +10,11 @@ import re
 import secrets
 import unicodedata
 from datetime import date
-from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 import segno
 
 from services.strategy.touchpoints.schemas import Medium
+from shared.utm import with_utm
 
 # 64 random bits (11 URL-safe characters): a link cannot be found by trying codes, and a
 # collision among the touchpoints of every client is not to be expected.
@@ -66,17 +66,8 @@ def default_campaign(organization_name: str, starts_on: date) -> str:
 def tagged(destination: str, *, kind: str, name: str, campaign: str, medium: Medium) -> str:
     """``destination`` with the touchpoint's UTM parameters: source its kind, medium how it was
     followed, campaign the engagement's, content the touchpoint's name."""
-    parts = urlsplit(destination)
-    kept = [
-        piece
-        for piece in parts.query.split("&")
-        if piece and unquote_plus(piece.partition("=")[0]) not in UTM_KEYS
-    ]
-    tags = [
-        f"{key}={quote(value, safe='')}"
-        for key, value in zip(UTM_KEYS, (kind, medium.value, campaign, slug(name)), strict=True)
-    ]
-    return urlunsplit(parts._replace(query="&".join([*kept, *tags])))
+    values = (kind, medium.value, campaign, slug(name))
+    return with_utm(destination, dict(zip(UTM_KEYS, values, strict=True)))
 
 
 def _qr(content: str) -> segno.QRCode:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import TypeVar
 from typing import cast as typed
 
 from sqlalchemy import ColumnElement, Table, cast, func, or_, select, text
@@ -12,8 +13,9 @@ from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.listening.contracts import SourceKind
-from services.listening.models import SEARCH_CONFIG, DeadLetter, ListeningQuery, Mention
+from services.listening.models import SEARCH_CONFIG, DeadLetter, ListeningQuery, Mention, Source
 from services.listening.schemas import DeadLetterFilters, MentionFilters, QueryFilters
+from services.listening.sources.schemas import SourceFilters
 from shared.paging import Keyset, paged
 
 # Oldest first, as created; mentions and dead letters newest first. The id breaks ties.
@@ -22,16 +24,31 @@ MENTION_ORDER = Keyset((Mention.published_at, Mention.id), descending=True)
 DEAD_LETTER_ORDER = Keyset((DeadLetter.created_at, DeadLetter.id), descending=True)
 
 
+# What is listed by organisation, engagement and status: queries and sources.
+Scoped = TypeVar("Scoped", ListeningQuery, Source)
+
+
+async def page_by_scope(
+    session: AsyncSession,
+    model: type[Scoped],
+    order: Keyset,
+    filters: QueryFilters | SourceFilters,
+) -> Sequence[Scoped]:
+    """A page of ``model`` rows of the organisation, engagement and status the filters name
+    (each when given), from after the cursor: one more than the page when more follow."""
+    statement = select(model)
+    if filters.organization_id is not None:
+        statement = statement.where(model.organization_id == filters.organization_id)
+    if filters.engagement_id is not None:
+        statement = statement.where(model.engagement_id == filters.engagement_id)
+    if filters.status is not None:
+        statement = statement.where(model.status == filters.status)
+    return (await session.scalars(paged(statement, order, filters))).all()
+
+
 async def list_queries(session: AsyncSession, filters: QueryFilters) -> Sequence[ListeningQuery]:
     """A page of queries from after the cursor: one more than the page when more follow."""
-    statement = select(ListeningQuery)
-    if filters.organization_id is not None:
-        statement = statement.where(ListeningQuery.organization_id == filters.organization_id)
-    if filters.engagement_id is not None:
-        statement = statement.where(ListeningQuery.engagement_id == filters.engagement_id)
-    if filters.status is not None:
-        statement = statement.where(ListeningQuery.status == filters.status)
-    return (await session.scalars(paged(statement, QUERY_ORDER, filters))).all()
+    return await page_by_scope(session, ListeningQuery, QUERY_ORDER, filters)
 
 
 async def engagement_queries_for_update(

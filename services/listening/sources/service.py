@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.listening import events
+from services.listening import events, repository
 from services.listening.contracts import SourceKind
 from services.listening.models import Source, engagements, outbox
 from services.listening.sources.readers import Cursor, SourceError
@@ -25,7 +25,7 @@ from services.listening.sources.schemas import (
 from shared.auth import Principal
 from shared.errors import FieldError, NotFoundError, field_path, validation_problem
 from shared.events.envelope import new_event
-from shared.paging import Keyset, paged
+from shared.paging import Keyset
 from shared.sealing import Sealer
 from shared.settings import ListeningSettings
 
@@ -164,14 +164,7 @@ async def require_source(
 
 async def list_sources(session: AsyncSession, filters: SourceFilters) -> Sequence[Source]:
     """A page of sources from after the cursor: one more than the page when more follow."""
-    statement = select(Source)
-    if filters.organization_id is not None:
-        statement = statement.where(Source.organization_id == filters.organization_id)
-    if filters.engagement_id is not None:
-        statement = statement.where(Source.engagement_id == filters.engagement_id)
-    if filters.status is not None:
-        statement = statement.where(Source.status == filters.status)
-    return (await session.scalars(paged(statement, SOURCE_ORDER, filters))).all()
+    return await repository.page_by_scope(session, Source, SOURCE_ORDER, filters)
 
 
 def stop_source(source: Source, now: datetime) -> None:

@@ -62,6 +62,12 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "listDeliverableVersions": EVERYONE,
     "getDeliverableVersion": EVERYONE,
     "approveDeliverableVersion": APPROVERS,
+    # Strategy: the client handbook (guida pratica), generated and versioned.
+    "generateHandbook": AGENCY,
+    "listHandbookVersions": EVERYONE,
+    "getHandbookVersion": EVERYONE,
+    "getHandbookHtml": EVERYONE,
+    "getHandbookPdf": EVERYONE,
     "scoreChannelMix": AGENCY,
     # Strategy: touchpoints of the real world and their tracked links (following a link takes
     # no token, so it has no row).

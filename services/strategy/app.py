@@ -4,6 +4,7 @@ from services.strategy import api
 from services.strategy.assets import api as assets
 from services.strategy.channel_mix import api as channel_mix
 from services.strategy.deliverables import api as deliverables
+from services.strategy.handbook import api as handbook
 from services.strategy.lifecycle import api as lifecycle
 from services.strategy.outreach import api as outreach
 from services.strategy.touchpoints import api as touchpoints
@@ -17,6 +18,7 @@ ROUTERS: list[APIRouter] = [
     api.router,
     assets.router,
     deliverables.router,
+    handbook.router,
     channel_mix.router,
     lifecycle.router,
     touchpoints.router,

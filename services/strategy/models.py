@@ -206,6 +206,26 @@ class Deliverable(OrgScoped, Timestamped, Base):
     approval_comment: Mapped[str | None] = mapped_column(Text)
 
 
+class Handbook(OrgScoped, Timestamped, Base):
+    """One version of an engagement's client handbook ("guida pratica"): what it was made of
+    (``sources``: deliverable kind -> version) and its content, from which HTML and PDF are
+    rendered. Versions are append-only."""
+
+    __tablename__ = "handbooks"
+    __table_args__ = (UniqueConstraint("engagement_id", "version", name="uq_handbooks_version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Organization.id), index=True, nullable=False
+    )
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Engagement.id), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False)
+    sources: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
 class OutboxEvent(OutboxMixin, Base):
     pass
 

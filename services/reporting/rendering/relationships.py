@@ -60,6 +60,8 @@ class _Words:
     outreach_none: str
     statuses: dict[str, str]
     steps: str
+    led_to: str
+    step_count: str
     total: str
     previous: str
     training: str
@@ -87,6 +89,8 @@ WORDS = {
             OutreachStatus.DECLINED: "Hanno declinato",
         },
         steps="Passi del periodo",
+        led_to="Esito del passo",
+        step_count="Passi",
         total="Contatti",
         previous="Precedente",
         training="Formazione e affiancamento",
@@ -112,6 +116,8 @@ WORDS = {
             OutreachStatus.DECLINED: "Declined",
         },
         steps="Steps in the period",
+        led_to="Led to",
+        step_count="Steps",
         total="Contacts",
         previous="Previous",
         training="Training and coaching",
@@ -160,7 +166,7 @@ def _outreach(figures: OutreachFigures | None, words: _Words, formats: Formats) 
                 )
             ),
             Subheading(words.steps),
-            Table((Column(words.steps), Column(words.total, numeric=True)), step_rows),
+            Table((Column(words.led_to), Column(words.step_count, numeric=True)), step_rows),
         ),
     )
 

@@ -17,8 +17,16 @@ from fastapi import Request, Response
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.content.website.activities import ROUND_EVERY, ensure_poll_schedule
+from services.content.website.contracts import (
+    WEBSITE_POLL_SCHEDULE_ID,
+    WEBSITE_POLL_WORKFLOW,
+    WebsitePollInput,
+    WebsitePollSummary,
+)
 from services.content.website.models import WatchedSite
 from services.content.website.service import SitePoller
+from shared import task_queues
 from shared.auth import Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -318,3 +326,31 @@ def test_the_sitemap_date_forms_and_the_default_campaign() -> None:
     assert _w3c_datetime("2026-12-03T10:00:00+01:00") == datetime(2026, 12, 3, 9, tzinfo=UTC)
     assert _w3c_datetime("yesterday") is None
     assert default_campaign("https://www.laquercia.example/feed") == "laquercia-example"
+
+
+async def test_the_schedule_polls_due_sites_each_in_its_own_activity(
+    platform: Platform, client: tuple[str, str]
+) -> None:
+    _, engagement_id = client
+    private = await watch(platform, engagement_id, "http://10.9.8.7/feed.xml")
+    await ensure_poll_schedule(platform.temporal, platform.settings)
+    prefix = platform.settings.temporal.task_queue_prefix
+
+    described = await platform.temporal.get_schedule_handle(
+        f"{prefix}{WEBSITE_POLL_SCHEDULE_ID}"
+    ).describe()
+    summary: WebsitePollSummary = await platform.temporal.execute_workflow(
+        WEBSITE_POLL_WORKFLOW,
+        WebsitePollInput(task_queue_prefix=prefix),
+        id=f"website-poll-test-{uuid.uuid4()}",
+        task_queue=platform.settings.task_queue(task_queues.WORKFLOWS),
+        result_type=WebsitePollSummary,
+    )
+
+    assert [interval.every for interval in described.schedule.spec.intervals] == [ROUND_EVERY]
+    [polled] = [result for result in summary.polled if str(result.site_id) == private["id"]]
+    assert (polled.outcome, polled.reason) == ("failing", "refused (private)")
+    read = await platform.gateway.get(
+        sites_path(engagement_id, private["id"]), headers=platform.auth(Role.MANAGER)
+    )
+    assert read.json()["status"] == "failing"

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared.domain import Channel
@@ -33,6 +34,21 @@ class WatchedSiteCreate(BaseModel):
         description="The drafted links' utm_campaign (lower case, digits, - and _); "
         "by default the site's host as a slug",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _fetchable(cls, value: str) -> str:
+        """A URL the fetch can send: its host a name or an address (IDN allowed), no control
+        character anywhere."""
+        if any(ord(character) < 0x20 or 0x7F <= ord(character) < 0xA0 for character in value):
+            raise ValueError("the URL holds a control character")
+        try:
+            parsed = httpx.URL(value)
+        except (httpx.InvalidURL, UnicodeError) as error:
+            raise ValueError(f"not a URL: {error}") from None
+        if not parsed.host or parsed.userinfo:
+            raise ValueError("the URL needs a host and no user name or password")
+        return value
 
     @field_validator("channels")
     @classmethod

@@ -14,6 +14,7 @@ test's event loop and must keep answering meanwhile.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -96,15 +97,35 @@ def wait_for_text(driver: WebDriver, css: str, text: str, timeout: float = WAIT_
         raise AssertionError(f"{css} never showed {text!r}; it shows {shown}") from None
 
 
+def click(driver: WebDriver, css: str) -> None:
+    """Click what ``css`` names, found again if a live refresh replaced it meanwhile."""
+    for _ in range(5):
+        try:
+            wait_for(driver, css).click()
+            return
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{css} kept being replaced")
+
+
 def screenshots(driver: WebDriver, name: str) -> None:
-    """The page at each width, whole (up to ``MAX_PAGE_HEIGHT``), as ``<name>-<width>.png``."""
+    """The whole page (up to ``MAX_PAGE_HEIGHT``) at each width, as ``<name>-<width>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         driver.set_window_size(width, 900)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(int(height), MAX_PAGE_HEIGHT))
-        path = SCREENSHOTS / f"{name}-{width}.png"
-        assert driver.save_screenshot(str(path)), path
+        height = min(
+            int(driver.execute_script("return document.documentElement.scrollHeight")),
+            MAX_PAGE_HEIGHT,
+        )
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+        )
+        (SCREENSHOTS / f"{name}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
     driver.set_window_size(WIDTHS[0], 900)
 
 
@@ -131,6 +152,32 @@ def open_engagement(driver: WebDriver, engagement_id: str) -> None:
     wait_for(driver, "[data-live-status][data-live-state='connected']")
 
 
+async def item_in_review(
+    platform: Platform, organization_id: str, engagement_id: str
+) -> dict[str, Any]:
+    """A post with a variant for the sandbox network, submitted for review."""
+    editor = platform.auth(Role.EDITOR)
+    created = await platform.gateway.post(
+        "/v1/content-items",
+        json={
+            "organization_id": organization_id,
+            "engagement_id": engagement_id,
+            "kind": "text",
+            "title": "Festa della vendemmia",
+            "body": "Sabato si vendemmia insieme! #vendemmia",
+            "variants": [{"channel": "sandbox"}],
+        },
+        headers=editor,
+    )
+    assert created.status_code == 201, created.text
+    item: dict[str, Any] = created.json()
+    submitted = await platform.gateway.post(
+        f"/v1/content-items/{item['id']}/submit", json={}, headers=editor
+    )
+    assert submitted.status_code == 200, submitted.text
+    return item
+
+
 async def test_a_manager_follows_an_engagement_live_and_approves_a_deliverable(
     platform: Platform, browser: WebDriver
 ) -> None:
@@ -140,6 +187,7 @@ async def test_a_manager_follows_an_engagement_live_and_approves_a_deliverable(
     engagement_id = engagement["id"]
     saved = await save(platform, engagement, "analysis", analysis_body())
     assert saved.status_code == 201, saved.text
+    item = await item_in_review(platform, organization_id, engagement_id)
 
     def sign_in_and_open() -> None:
         browser.get(f"{base}/console/sign-in")
@@ -175,7 +223,7 @@ async def test_a_manager_follows_an_engagement_live_and_approves_a_deliverable(
 
     def approve_the_analysis() -> None:
         form = "#phase-analysis .deliverable[data-kind='analysis'] form.action"
-        wait_for(browser, form).find_element(By.TAG_NAME, "button").click()
+        click(browser, f"{form} button")
         wait_for_text(browser, ".notice-ok", "analysis")
         wait_for_text(
             browser, "#phase-analysis .deliverable[data-kind='analysis'] [data-status]", "approved"
@@ -185,6 +233,38 @@ async def test_a_manager_follows_an_engagement_live_and_approves_a_deliverable(
         screenshots(browser, "4-deliverable-approved")
 
     await in_browser(approve_the_analysis)
+
+    def preview_and_approve_the_post() -> None:
+        card = f"li.item[data-item='{item['id']}']"
+        variant = f"{card} li.variant[data-channel='sandbox']"
+        # Until a preview is open, a live refresh may replace the card: try again then.
+        for _ in range(3):
+            try:
+                if not wait_for(browser, f"{card} details").get_attribute("open"):
+                    click(browser, f"{card} details summary")
+                click(browser, f"{variant} button[data-preview]")
+                frame = wait_for(browser, f"{variant} iframe.preview", timeout=5)
+                break
+            except (StaleElementReferenceException, TimeoutException):
+                continue
+        else:
+            raise AssertionError("the variant's preview never opened")
+        assert frame.get_attribute("sandbox") == ""
+        # The frame shows the content service's page, as the feed would show the post.
+        browser.switch_to.frame(frame)
+        wait_for_text(browser, "body", "Sabato si vendemmia")
+        browser.switch_to.default_content()
+        screenshots(browser, "5-content-preview")
+        click(browser, f"{card} form.action button")
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            seen.invisibility_of_element_located((By.CSS_SELECTOR, card))
+        )
+
+    await in_browser(preview_and_approve_the_post)
+    reviewed = await platform.gateway.get(
+        f"/v1/content-items/{item['id']}", headers=platform.auth(Role.MANAGER)
+    )
+    assert reviewed.json()["status"] == "approved"
 
     read = await platform.gateway.get(
         f"/v1/engagements/{engagement_id}/deliverables/analysis",
@@ -208,7 +288,7 @@ async def test_a_client_viewer_sees_why_it_may_not_approve(
         sign_in(browser, base, Role.CLIENT_VIEWER, organization_id)
         open_engagement(browser, engagement_id)
         form = "#phase-analysis .deliverable[data-kind='analysis'] form.action"
-        wait_for(browser, form).find_element(By.TAG_NAME, "button").click()
+        click(browser, f"{form} button")
         wait_for_text(browser, f"{form} .problem", "403")
         shown = browser.find_element(By.CSS_SELECTOR, f"{form} .problem").text
         assert "roles" in shown, shown  # the problem's detail: which roles may
@@ -217,12 +297,12 @@ async def test_a_client_viewer_sees_why_it_may_not_approve(
             By.CSS_SELECTOR, "#phase-analysis .deliverable[data-kind='analysis'] [data-status]"
         )
         assert status.text == "draft"
-        screenshots(browser, "5-viewer-refused")
+        screenshots(browser, "6-viewer-refused")
         # The language switch: the same page in Italian.
         browser.find_element(By.CSS_SELECTOR, ".languages a[lang='it']").click()
         wait_for(browser, "html[lang='it']")
         wait_for_text(browser, "#phase-analysis h3", "Analisi")
-        screenshots(browser, "6-engagement-it")
+        screenshots(browser, "7-engagement-it")
 
     await in_browser(refused_with_its_detail)
 

@@ -105,6 +105,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "content_review": ("Contenuti da rivedere", "Content to review"),
     "no_content_review": ("Nessun contenuto in revisione.", "No content in review."),
     "variants": ("Varianti", "Variants"),
+    "preview": ("Anteprima", "Preview"),
     "live": ("In diretta", "Live"),
     "live_help": (
         "Gli eventi dell'ingaggio arrivano qui e aggiornano la pagina senza ricaricarla.",

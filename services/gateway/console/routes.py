@@ -40,10 +40,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = f"{CONSOLE_PREFIX}/static"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["hhmm"] = local_time
-# Only the console's own files run and load: no inline script, nothing from another origin.
+# Only the console's own scripts run, and nothing loads from another origin. Inline styles are
+# allowed for a variant's preview: the content service's own page, shown in a sandboxed frame
+# (no script runs in it) that inherits this policy.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "Referrer-Policy": "no-referrer",

@@ -126,17 +126,34 @@
   var refreshTimer = null;
   var lastRefresh = 0;
   var pendingEvents = {};
-  function refreshSoon(events) {
+  var forced = false;
+  function refreshSoon(events, force) {
     events.forEach(function (name) { pendingEvents[name] = true; });
+    if (force) forced = true;
     if (refreshTimer) return;
     var wait = Math.max(REFRESH_DELAY_MS, lastRefresh + MIN_REFRESH_INTERVAL_MS - Date.now());
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
+      if (!forced && busy()) {
+        // Reloading now would wipe what the person is typing or looking at: later.
+        refreshSoon([]);
+        return;
+      }
+      forced = false;
       lastRefresh = Date.now();
       var names = Object.keys(pendingEvents);
       pendingEvents = {};
       names.forEach(function (name) { htmx.trigger(document.body, name); });
     }, wait);
+  }
+
+  function busy() {
+    var active = document.activeElement;
+    if (active && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) return true;
+    if (document.querySelector("iframe.preview")) return true;
+    return Array.prototype.some.call(document.querySelectorAll("form.action textarea"), function (field) {
+      return field.value.trim() !== "";
+    });
   }
 
   function eventsFor(name) {
@@ -181,7 +198,7 @@
           });
         }
         notice(word("done") + ": " + button.textContent.trim(), false);
-        refreshSoon(["engage:refresh", "engage:insights"]);
+        refreshSoon(["engage:refresh", "engage:insights"], true);
       }).catch(function (error) {
         out.textContent = String(error);
         out.hidden = false;
@@ -207,6 +224,26 @@
           save.click();
           save.remove();
           setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        });
+      }).catch(function (error) { notice(String(error), true); });
+    });
+  }
+
+  // A variant's platform preview: the content service's HTML page, fetched with the token and
+  // shown in a sandboxed frame (no script, an origin of its own).
+  function setUpPreviews() {
+    document.body.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest("button[data-preview]");
+      if (!button) return;
+      fetch(button.dataset.preview, { headers: authorized({ Accept: "text/html" }) }).then(function (response) {
+        if (!response.ok) return readProblem(response).then(function (text) { notice(text, true); });
+        return response.text().then(function (html) {
+          var frame = button.parentElement.querySelector("iframe.preview") || document.createElement("iframe");
+          frame.className = "preview";
+          frame.setAttribute("sandbox", "");
+          frame.title = button.textContent.trim();
+          frame.srcdoc = html;
+          button.after(frame);
         });
       }).catch(function (error) { notice(String(error), true); });
     });
@@ -352,6 +389,7 @@
     showWho();
     setUpActions();
     setUpDownloads();
+    setUpPreviews();
     setUpLive();
   }
 

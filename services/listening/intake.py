@@ -8,8 +8,11 @@ that window (the same key is unique in ``listening.mentions``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
 
+import pydantic_core
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
@@ -20,6 +23,9 @@ from shared.settings import Settings
 from shared.telemetry import current_trace_headers
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# Mentions sent before the acknowledgements of the window before are awaited: at most two
+# windows are unacknowledged at a time (below the client's 4,000 pending publishes).
+PUBLISH_WINDOW = 1_000
 
 
 def mention_received(mention: RawMention) -> CloudEvent:
@@ -32,27 +38,87 @@ def mention_received(mention: RawMention) -> CloudEvent:
     )
 
 
+# Where the fields every mention's event shares come from.
+_TEMPLATE = new_event(events.MENTION_RECEIVED, {}, source=events.SOURCE)
+_HEAD = b'{"id":"'
+_SOURCE_TO_TIME = (
+    b'","source":'
+    + pydantic_core.to_json(_TEMPLATE.source)
+    + b',"type":'
+    + pydantic_core.to_json(_TEMPLATE.type)
+    + b',"specversion":"1.0","time":'
+)
+_SUBJECT = b',"subject":'
+_DATA = b',"datacontenttype":"application/json","dataschema":null,"data":'
+
+
+def mention_received_json(mention: RawMention, time: bytes) -> bytes:
+    """``mention_received(mention).model_dump_json()`` for an event of ``time`` (as JSON),
+    written without building the event: the mention is serialised once, by its own model."""
+    key = mention.dedup_key
+    return b"".join(
+        (
+            _HEAD,
+            str(events.mention_event_id(key)).encode(),
+            _SOURCE_TO_TIME,
+            time,
+            _SUBJECT,
+            pydantic_core.to_json(key),
+            _DATA,
+            mention.__pydantic_serializer__.to_json(mention),
+            b"}",
+        )
+    )
+
+
+def mention_subject(settings: Settings, mention: RawMention) -> str:
+    """``mention_received(mention).nats_subject(...)``: the organisation is always a UUID."""
+    return f"{settings.events.subject_prefix}.{_TEMPLATE.name}.{mention.organization_id}"
+
+
+def _windows(mentions: Iterable[RawMention]) -> Iterator[list[RawMention]]:
+    remaining = iter(mentions)
+    while window := list(islice(remaining, PUBLISH_WINDOW)):
+        yield window
+
+
 async def publish_raw_mentions(
     js: JetStreamContext, settings: Settings, mentions: Iterable[RawMention]
 ) -> list[PubAck]:
     """Publish each mention for ingestion; returns once JetStream has stored them all, or
-    raises ``TimeoutError`` after ``PUBLISH_TIMEOUT_SECONDS`` without an acknowledgement.
+    raises ``TimeoutError`` when no acknowledgement came for ``PUBLISH_TIMEOUT_SECONDS``.
 
-    No ``wait_stall``: with it the client waits for its pending-acks semaphore through a new
-    task, which lets its flusher run, and so write to the socket, once per message (a third of
-    the publisher's time). Without it the messages of a batch go out in a few writes; a full
-    semaphore still waits, bounded by the timeout around the whole batch."""
-    pending: list[asyncio.Future[PubAck]] = []
+    The mentions go out in windows of ``PUBLISH_WINDOW``: a window is sent while the one
+    before is being acknowledged, so the acknowledgements pending stay bounded and sending
+    never waits for a round trip. No ``wait_stall``: with it the client waits for its
+    pending-acks semaphore through a new task, which lets its flusher run, and so write to the
+    socket, once per message."""
+    acks: list[PubAck] = []
     trace = current_trace_headers()
-    async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-        for mention in mentions:
-            event = mention_received(mention)
-            pending.append(
-                await js.publish_async(
-                    event.nats_subject(settings.events.subject_prefix),
-                    event.model_dump_json().encode(),
-                    stream=settings.events.stream,
-                    headers={"Nats-Msg-Id": mention.dedup_key, **trace},
-                )
+    time = pydantic_core.to_json(datetime.now(UTC))
+    stream = settings.events.stream
+    unacknowledged: list[asyncio.Future[PubAck]] = []
+    for window in _windows(mentions):
+        sent = [
+            await js.publish_async(
+                mention_subject(settings, mention),
+                mention_received_json(mention, time),
+                stream=stream,
+                headers={"Nats-Msg-Id": mention.dedup_key, **trace},
             )
-        return list(await asyncio.gather(*pending))
+            for mention in window
+        ]
+        acks += await _acknowledged(unacknowledged)
+        unacknowledged = sent
+    return acks + await _acknowledged(unacknowledged)
+
+
+async def _acknowledged(sent: list[asyncio.Future[PubAck]]) -> list[PubAck]:
+    """The acknowledgements of ``sent``, in order; ``TimeoutError`` when none comes for
+    ``PUBLISH_TIMEOUT_SECONDS`` (a stream slow under load still makes progress)."""
+    waiting: set[asyncio.Future[PubAck]] = set(sent)
+    while waiting:
+        done, waiting = await asyncio.wait(waiting, timeout=PUBLISH_TIMEOUT_SECONDS)
+        if not done:
+            raise TimeoutError(f"{len(waiting)} mentions not acknowledged by JetStream")
+    return [ack.result() for ack in sent]

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.service import require_engagement
 from services.strategy.touchpoints import links, repository, service
@@ -153,6 +154,14 @@ async def archive_touchpoint(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def _qr_content(
+    session: AsyncSession, settings: Settings, engagement_id: uuid.UUID, touchpoint_id: uuid.UUID
+) -> str:
+    """What the touchpoint's QR code holds: its ``qr_link``."""
+    touchpoint = await service.require_touchpoint(session, engagement_id, touchpoint_id)
+    return links.qr_link(_base_url(settings), touchpoint.code)
+
+
 def _qr_responses(media_type: str, what: str) -> dict[int | str, dict[str, object]]:
     return {
         200: {
@@ -175,8 +184,7 @@ async def get_touchpoint_qr_code_svg(
     settings: SettingsDep,
     size: QrPixels = links.DEFAULT_QR_PIXELS,
 ) -> Response:
-    touchpoint = await service.require_touchpoint(session, engagement_id, touchpoint_id)
-    content = links.qr_link(_base_url(settings), touchpoint.code)
+    content = await _qr_content(session, settings, engagement_id, touchpoint_id)
     return Response(links.qr_svg(content, size), media_type=SVG_MEDIA_TYPE)
 
 
@@ -193,8 +201,7 @@ async def get_touchpoint_qr_code_png(
     settings: SettingsDep,
     size: QrPixels = links.DEFAULT_QR_PIXELS,
 ) -> Response:
-    touchpoint = await service.require_touchpoint(session, engagement_id, touchpoint_id)
-    content = links.qr_link(_base_url(settings), touchpoint.code)
+    content = await _qr_content(session, settings, engagement_id, touchpoint_id)
     return Response(links.qr_png(content, size), media_type=PNG_MEDIA_TYPE)
 
 

@@ -76,6 +76,13 @@ async def require_touchpoint(
     session: AsyncSession, engagement_id: uuid.UUID, touchpoint_id: uuid.UUID
 ) -> Touchpoint:
     await require_engagement(session, engagement_id)
+    return await _engagement_touchpoint(session, engagement_id, touchpoint_id)
+
+
+async def _engagement_touchpoint(
+    session: AsyncSession, engagement_id: uuid.UUID, touchpoint_id: uuid.UUID
+) -> Touchpoint:
+    """The engagement's touchpoint; 404 when the engagement has none of that id."""
     touchpoint = await repository.get(session, engagement_id, touchpoint_id)
     if touchpoint is None:
         raise NotFoundError("touchpoint", touchpoint_id)
@@ -210,9 +217,7 @@ async def change_touchpoint(
     change: TouchpointChange,
 ) -> Touchpoint:
     engagement = await _locked_engagement(session, engagement_id)
-    touchpoint = await repository.get(session, engagement.id, touchpoint_id)
-    if touchpoint is None:
-        raise NotFoundError("touchpoint", touchpoint_id)
+    touchpoint = await _engagement_touchpoint(session, engagement.id, touchpoint_id)
     _refuse_archived(touchpoint)
     given = change.model_dump(exclude_unset=True, mode="json")
     await _check_references(session, engagement, given.get("channels"), given.get("objective_ids"))

@@ -1,4 +1,6 @@
-"""``python -m benchmarks [name ...]``: every benchmark (``make bench``), or only those named."""
+"""``python -m benchmarks [name ...]``: every benchmark (``make bench``), or only those named;
+then the peak memory of every process they started against its pod's limit, and the summary
+of today's figures against the committed reference (``reference.py``)."""
 
 import asyncio
 import sys
@@ -8,11 +10,14 @@ from benchmarks import (
     gateway_read,
     lifecycle,
     listening_pipeline,
+    memory,
     outbox_relay,
     publish,
+    reference,
     reporting_kpis,
     sentiment,
 )
+from benchmarks.common import REPORTED
 
 BENCHMARKS = {
     "outbox_relay": outbox_relay,
@@ -32,6 +37,9 @@ async def main(names: list[str]) -> None:
         raise SystemExit(f"unknown benchmark {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
     for name in names or list(BENCHMARKS):
         await BENCHMARKS[name].run()
+    memory.report_peaks()
+    print()
+    print(reference.summary(REPORTED, reference.load_reference()), flush=True)
 
 
 asyncio.run(main(sys.argv[1:]))

@@ -18,23 +18,23 @@ from shared.db.migrations import upgrade
 from shared.events.jetstream import connect_nats, ensure_stream
 from shared.settings import EventSettings, Settings
 
+# Every line reported in this process, for the summary ``make bench`` ends with.
+REPORTED: list[dict[str, Any]] = []
+
 
 def report(benchmark: str, metric: str, value: float, unit: str, **details: Any) -> None:
     """One JSON line per figure, with its baseline among ``details`` and the machine's load
     average (one minute) when it was printed: the machine may be shared."""
-    print(
-        json.dumps(
-            {
-                "benchmark": benchmark,
-                "metric": metric,
-                "value": value,
-                "unit": unit,
-                **details,
-                "load_average": round(os.getloadavg()[0], 2),
-            }
-        ),
-        flush=True,
-    )
+    line = {
+        "benchmark": benchmark,
+        "metric": metric,
+        "value": value,
+        "unit": unit,
+        **details,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    REPORTED.append(line)
+    print(json.dumps(line), flush=True)
 
 
 @asynccontextmanager

@@ -45,6 +45,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks import memory
 from benchmarks.common import report, scratch_settings, scratch_stream
 from benchmarks.workers import REPOSITORY, worker_environment
 from services.listening.contracts import RawMention
@@ -61,7 +62,7 @@ MENTIONS = int(os.environ.get("BENCH_LISTENING_MENTIONS", "100000"))
 SEED = 12
 ORGANISATIONS = 4
 PUBLISH_CHUNK = 10_000
-READY_SECONDS = 60.0
+READY_SECONDS = 180.0  # a loaded machine warms the consumer up slowly
 DRAIN_SECONDS = 600.0
 T0 = datetime(2027, 5, 1, 8, 0, tzinfo=UTC)
 # Where the consumer process writes its cProfile (``BENCH_LISTENING_PROFILE``), if anywhere.
@@ -225,6 +226,7 @@ async def consumer_process(
         yield process
     finally:
         if process.returncode is None:
+            memory.note("listening-consumer", process.pid)
             process.send_signal(signal.SIGTERM)
             try:
                 async with asyncio.timeout(30):

@@ -21,6 +21,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from benchmarks import memory
 from shared.settings import Settings
 from shared.temporal import connect_temporal
 
@@ -117,8 +118,9 @@ async def _processes(logs: Path) -> AsyncIterator[RunningProcesses]:
         yield running
     finally:
         processes = list(running.processes.values())
-        for process in processes:
+        for name, process in running.processes.items():
             if process.returncode is None:
+                memory.note(name, process.pid)
                 process.send_signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_SECONDS):

@@ -1,7 +1,8 @@
 """Bodies stream (issue 15): an upload goes to the media store, and a medium back to its reader,
 in chunks, through the gateway and the content service, without either holding the file; a
 caller who may not upload is refused before the body is read; downloads serve byte ranges; a cut
-upload stores nothing and logs one line; an import stops reading at its row and error caps."""
+upload stores nothing and logs one line. Imports' caps: test_streaming_imports.py; the S3 store:
+test_streaming_s3.py."""
 
 from __future__ import annotations
 
@@ -12,32 +13,18 @@ import logging
 import struct
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
-from starlette.requests import Request as StarletteRequest
-from starlette.responses import Response as StarletteResponse
-from starlette.routing import Route
 
-from services.content import importing, media_probe
-from services.content.storage import (
-    CHUNK_BYTES,
-    ByteRange,
-    MediaMissingError,
-    S3Storage,
-    SpooledFile,
-)
+from services.content import media_probe
 from shared.auth import Role
 from shared.media_links import MediaLinks
-from shared.settings import MediaSettings
-from tests.conftest import Platform, free_port, wait_until
-from tests.conftest import _serve as serve
+from tests.conftest import Platform, wait_until
 from tests.test_content_media import _box, png
 from tests.test_errors import assert_problem
 from tests.test_thin_thread import create_org
@@ -393,170 +380,3 @@ def test_a_stored_file_is_probed_without_reading_it_whole(tmp_path: Path) -> Non
         found = media_probe.probe_file(counting, size)  # type: ignore[arg-type]
     assert found == media_probe.Probe("video/mp4", 1280, 720, 7.0)
     assert counting.read_bytes < 512 * 1024
-
-
-# -- imports: reading stops at the caps -------------------------------------------------------
-
-CSV_HEADER = b"title,kind,body\r\n"
-
-
-def counted(lines: Iterator[bytes], pulled: list[int]) -> Iterator[bytes]:
-    for line in lines:
-        pulled[0] += len(line)
-        yield line
-
-
-def test_the_csv_parser_stops_reading_at_the_row_cap() -> None:
-    pulled = [0]
-    rows = (b"Post %d,text,ciao\r\n" % n for n in range(1_000_000))
-    parsed = importing.parse_csv(counted(_chain(CSV_HEADER, rows), pulled))
-    assert parsed.stopped_at_line == importing.MAX_ROWS + 2
-    assert len(parsed.rows) == importing.MAX_ROWS
-    assert parsed.errors[-1].reason.startswith(f"more than {importing.MAX_ROWS} posts")
-    assert pulled[0] < 1_000_000, pulled
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
-
-
-def test_the_json_parser_stops_reading_at_the_error_cap() -> None:
-    pulled = [0]
-    items = (b'%s{"title": "", "kind": "text"}\n' % (b"," if n else b"") for n in range(100_000))
-    parsed = importing.parse_json(counted(_chain(b"[\n", items), pulled))
-    assert len(parsed.errors) == importing.MAX_ERRORS
-    assert parsed.stopped_at_line == importing.MAX_ERRORS + 1
-    assert pulled[0] < 100_000, pulled
-
-
-async def test_an_import_far_over_its_caps_stops_reading_early(platform: Platform) -> None:
-    organization_id = await create_org(platform)
-
-    class Rows(Sent):
-        def __init__(self, total: int, row: bytes) -> None:
-            super().__init__(total, CSV_HEADER)
-            self.row = row
-
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            self.sent += len(self.head)
-            yield self.head
-            block = self.row * (64 * 1024 // len(self.row))
-            while self.sent < self.total:
-                self.sent += len(block)
-                yield block
-
-    async def send(body: Rows, content_type: str = "text/csv") -> httpx.Response:
-        return await platform.gateway.post(
-            "/v1/content-items/import",
-            params={"organization_id": organization_id},
-            content=body,
-            headers={**platform.auth(Role.EDITOR), "Content-Type": content_type},
-        )
-
-    # 40 MiB of posts: far over the rows cap, and 4 times the 10 MiB byte cap; reading stops at
-    # the 5001st post (a 422 that says where), before the byte cap would have answered 413.
-    refused = await send(Rows(40 * MiB, b"Post,text,ciao\r\n"))
-    problem = assert_problem(refused, 422, "import-failed")
-    assert problem["stopped_at_line"] == importing.MAX_ROWS + 2
-    assert problem["truncated"] is True
-
-    # Every row wrong: the list stops at the error cap, and so does reading.
-    refused = await send(Rows(40 * MiB, b"Post,hologram,ciao\r\n"))
-    problem = assert_problem(refused, 422, "import-failed")
-    rows = problem["rows"]
-    assert isinstance(rows, list)
-    assert len(rows) == importing.MAX_ERRORS
-    assert problem["stopped_at_line"] == importing.MAX_ERRORS + 1
-
-    # Sent as a browser sends (watching for the answer), the body stops when the service
-    # answers: it read the first rows, not the file.
-    for row, stopped_at in (
-        (b"Post,text,ciao\r\n", importing.MAX_ROWS + 2),
-        (b"Post,hologram,ciao\r\n", importing.MAX_ERRORS + 1),
-    ):
-        early = await send_until_answered(
-            platform.settings.ports.content,
-            f"/content-items/import?organization_id={organization_id}",
-            {**platform.auth(Role.EDITOR), "Content-Type": "text/csv"},
-            Rows(200 * MiB, row),
-        )
-        assert (early.status, early.problem["stopped_at_line"]) == (422, stopped_at)
-        assert early.sent < 16 * MiB, early.sent
-
-    listed = await platform.gateway.get(
-        "/v1/content-items",
-        params={"organization_id": organization_id},
-        headers=platform.auth(Role.EDITOR),
-    )
-    assert listed.json() == []
-    assert json.loads(refused.text)["detail"].endswith("nothing was imported")
-
-
-# -- the S3 store streams too -----------------------------------------------------------------
-
-
-def fake_s3() -> tuple[FastAPI, dict[str, bytes]]:
-    """A bucket that keeps objects in a dict and checks what S3 checks of a PUT: a declared
-    length (S3 refuses chunked bodies without it) and the payload hash the request was signed
-    with."""
-    objects: dict[str, bytes] = {}
-
-    async def object_route(request: StarletteRequest) -> StarletteResponse:
-        key = request.path_params["key"]
-        assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
-        if request.method == "PUT":
-            body = await request.body()
-            assert request.headers["content-length"] == str(len(body))
-            assert "transfer-encoding" not in request.headers
-            assert request.headers["x-amz-content-sha256"] == hashlib.sha256(body).hexdigest()
-            objects[key] = body
-            return StarletteResponse(status_code=200)
-        if key not in objects:
-            return StarletteResponse(b"<Error><Code>NoSuchKey</Code></Error>", 404)
-        if request.method == "DELETE":
-            del objects[key]
-            return StarletteResponse(status_code=204)
-        data = objects[key]
-        first, last = request.headers["range"].removeprefix("bytes=").split("-")
-        return StarletteResponse(data[int(first) : int(last) + 1], 206)
-
-    app = FastAPI()
-    app.router.routes.append(
-        Route("/media/{key:path}", object_route, methods=["GET", "PUT", "DELETE"])
-    )
-    return app, objects
-
-
-async def test_the_s3_store_streams_a_spooled_file_up_and_ranges_down(tmp_path: Path) -> None:
-    app, objects = fake_s3()
-    port = free_port()
-    server, task = await serve(app, port)
-    try:
-        settings = MediaSettings(
-            storage="s3",
-            s3_endpoint=f"http://127.0.0.1:{port}",
-            s3_bucket="media",
-            s3_access_key_id="key",
-            s3_secret_access_key=SecretStr("secret"),
-        )
-        store = S3Storage(settings, timeout=10)
-        data = bytes(range(256)) * (3 * 4096 + 7)
-        path = tmp_path / "spooled"
-        path.write_bytes(data)
-        spooled = SpooledFile(path, len(data), hashlib.sha256(data).hexdigest())
-        await store.put("org/one", spooled, "video/mp4")
-        assert objects["org/one"] == data
-
-        chunks = [chunk async for chunk in await store.open("org/one", ByteRange(5, 1_000_004))]
-        assert b"".join(chunks) == data[5:1_000_005]
-        assert max(len(chunk) for chunk in chunks) <= CHUNK_BYTES
-
-        with pytest.raises(MediaMissingError):
-            await store.open("org/other", ByteRange(0, 9))
-        await store.delete("org/one")
-        assert objects == {}
-        await store.delete("org/one")  # already gone: no error
-    finally:
-        server.should_exit = True
-        await task

@@ -471,7 +471,7 @@ async def test_deliverable_kinds_publish_their_schemas_and_approvers(platform: P
     )
     assert response.status_code == 200, response.text
     kinds = {item["kind"]: item for item in response.json()}
-    assert set(kinds) == {*AUTHORED_BODIES, "channel_mix"}
+    assert set(kinds) == {*AUTHORED_BODIES, "channel_mix", "business_impact", "positioning"}
     assert kinds["brief"]["approver_roles"] == ["admin", "client_approver", "manager"]
     assert kinds["analysis"]["approver_roles"] == ["admin", "manager"]
     assert kinds["channel_mix"]["written_by"] == "POST /engagements/{id}/channel-mix"

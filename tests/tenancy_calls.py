@@ -52,6 +52,11 @@ class Tenant:
     reply_id: str
     dead_letter_id: str
     touchpoint_id: str
+    contact_id: str
+    participant_id: str
+    competence_id: str
+    session_id: str
+    site_id: str
 
     def ids(self) -> list[str]:
         return [getattr(self, field.name) for field in fields(self)]
@@ -80,6 +85,11 @@ ID_PARAMETERS: dict[str, Callable[[Tenant], str]] = {
     "conversation_id": lambda b: b.conversation_id,
     "reply_id": lambda b: b.reply_id,
     "touchpoint_id": lambda b: b.touchpoint_id,
+    "contact_id": lambda b: b.contact_id,
+    "participant_id": lambda b: b.participant_id,
+    "competence_id": lambda b: b.competence_id,
+    "session_id": lambda b: b.session_id,
+    "site_id": lambda b: b.site_id,
 }
 # Path parameters that are not ids: a value B's data has.
 NAMED_PARAMETERS: dict[str, str] = {
@@ -91,6 +101,8 @@ NAMED_PARAMETERS: dict[str, str] = {
     # The lifecycle's tasks live in the engagement's workflow; B's engagement is stored without
     # one, and the engagement, B's, is what the gateway checks first.
     "task_id": "seeding-brief",
+    # A Foursquare venue is no record of B's: the engagement, B's, is what is checked first.
+    "fsq_id": "4b5a1d8af964a520f6b428e3",
 }
 # Query parameters a route requires that are not ids.
 REQUIRED_QUERY_VALUES: dict[str, str] = {
@@ -103,6 +115,7 @@ ID_LIST_FIELDS: dict[str, Callable[[Tenant], list[str]]] = {
     "media_ids": lambda b: [b.media_id],
     "query_ids": lambda b: [b.query_id],
     "engagement_ids": lambda b: [b.engagement_id],
+    "participant_ids": lambda b: [b.participant_id],
 }
 # Bodies the schema alone cannot make valid (rules across fields), from the services' own tests.
 JSON_BODIES: dict[tuple[str, str], Callable[[Tenant], dict[str, Any]]] = {
@@ -131,6 +144,10 @@ JSON_BODIES: dict[tuple[str, str], Callable[[Tenant], dict[str, Any]]] = {
         "name": "Their crisis desk",
         "events": ["listening.alert_raised"],
         "recipients": ["desk@example.org"],
+    },
+    ("POST", "/v1/engagements/{engagement_id}/watched-sites"): lambda b: {
+        "url": "https://cantina.example/feed.xml",
+        "channels": ["instagram"],
     },
     ("POST", "/v1/engagements/{engagement_id}/reports"): lambda b: {
         "from": "2027-03-01T00:00:00+01:00",

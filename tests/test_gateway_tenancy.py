@@ -191,6 +191,43 @@ async def tenant_b(
             headers=staff,
         )
     )
+    outreach = f"/v1/engagements/{engagement_id}/outreach/contacts"
+    contact = await _created(
+        await gateway.post(
+            outreach,
+            json={"kind": "person", "platform": "instagram", "handle": "cantina_amici"},
+            headers=staff,
+        )
+    )
+    training = f"/v1/engagements/{engagement_id}/training"
+    participant = await _created(
+        await gateway.post(f"{training}/participants", json={"name": "Giulia"}, headers=staff)
+    )
+    competence = await _created(
+        await gateway.post(
+            f"{training}/competences", json={"title": "Answers within the SLA"}, headers=staff
+        )
+    )
+    session = await _created(
+        await gateway.post(
+            f"{training}/sessions",
+            json={
+                "title": "Answering comments",
+                "starts_at": "2027-03-10T10:00:00+01:00",
+                "participant_ids": [participant["id"]],
+            },
+            headers=staff,
+        )
+    )
+    site = await _created(
+        await gateway.post(
+            f"/v1/engagements/{engagement_id}/watched-sites",
+            json=JSON_BODIES[("POST", "/v1/engagements/{engagement_id}/watched-sites")](
+                placeholder_tenant()
+            ),
+            headers=staff,
+        )
+    )
     report = await _created(
         await gateway.post(
             f"/v1/engagements/{engagement_id}/reports",
@@ -229,6 +266,11 @@ async def tenant_b(
         reply_id=reply_id,
         dead_letter_id=dead_letter_id,
         touchpoint_id=touchpoint["id"],
+        contact_id=contact["id"],
+        participant_id=participant["id"],
+        competence_id=competence["id"],
+        session_id=session["id"],
+        site_id=site["id"],
     )
     await wait_until_settled(sessions, tenant)
     return tenant

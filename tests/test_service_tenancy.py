@@ -171,6 +171,110 @@ WRITES = [
         lambda a: {},
     ),
     Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/handbook/versions",
+        lambda a: {},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/outreach/contacts",
+        lambda a: {"json": {"kind": "person", "platform": "instagram", "handle": "cantina"}},
+    ),
+    Write(
+        "strategy",
+        "PATCH",
+        "/engagements/{engagement_id}/outreach/contacts/{contact_id}",
+        lambda a: {"json": {"notes": "Met at the fair"}, "path": {"contact_id": uuid.uuid4()}},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/outreach/contacts/{contact_id}/steps",
+        lambda a: {"json": {"status": "contacted"}, "path": {"contact_id": uuid.uuid4()}},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/training/participants",
+        lambda a: {"json": {"name": "Giulia"}},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/training/competences",
+        lambda a: {"json": {"title": "Answers within the SLA"}},
+    ),
+    Write(
+        "strategy",
+        "PUT",
+        "/engagements/{engagement_id}/training/participants/{participant_id}/competences/"
+        "{competence_id}",
+        lambda a: {
+            "json": {},
+            "path": {"participant_id": uuid.uuid4(), "competence_id": uuid.uuid4()},
+        },
+    ),
+    Write(
+        "strategy",
+        "DELETE",
+        "/engagements/{engagement_id}/training/participants/{participant_id}/competences/"
+        "{competence_id}",
+        lambda a: {"path": {"participant_id": uuid.uuid4(), "competence_id": uuid.uuid4()}},
+    ),
+    Write(
+        "strategy",
+        "POST",
+        "/engagements/{engagement_id}/training/sessions",
+        lambda a: {"json": {"title": "Answering", "starts_at": "2027-03-10T10:00:00+01:00"}},
+    ),
+    Write(
+        "strategy",
+        "PATCH",
+        "/engagements/{engagement_id}/training/sessions/{session_id}",
+        lambda a: {"json": {"title": "Answering"}, "path": {"session_id": uuid.uuid4()}},
+    ),
+    Write(
+        "strategy",
+        "PUT",
+        "/engagements/{engagement_id}/training/sessions/{session_id}/attendance",
+        lambda a: {
+            "json": {"attendance": [{"participant_id": str(uuid.uuid4()), "present": True}]},
+            "path": {"session_id": uuid.uuid4()},
+        },
+    ),
+    Write(
+        "content",
+        "POST",
+        "/engagements/{engagement_id}/watched-sites",
+        lambda a: {"json": {"url": "https://cantina.example/feed.xml", "channels": ["instagram"]}},
+    ),
+    Write(
+        "content",
+        "DELETE",
+        "/engagements/{engagement_id}/watched-sites/{site_id}",
+        lambda a: {"path": {"site_id": uuid.uuid4()}},
+    ),
+    Write(
+        "content",
+        "POST",
+        "/engagements/{engagement_id}/watched-sites/{site_id}/poll",
+        lambda a: {"path": {"site_id": uuid.uuid4()}},
+    ),
+    Write(
+        "content",
+        "POST",
+        "/content-items/spotify",
+        lambda a: {
+            "json": {
+                "organization_id": a.organization_id,
+                "engagement_id": a.engagement_id,
+                "reference": "https://open.spotify.com/show/5CfCWKI5pZ28U0uOzXkDHe",
+            }
+        },
+    ),
+    Write(
         "publisher",
         "POST",
         "/publications",

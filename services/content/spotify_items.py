@@ -19,6 +19,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.content import service as items
+from services.content.models import engagements
 from services.content.schemas import ContentItemCreate, ContentItemOut, VariantSpec
 from services.publisher.connectors.base import ConnectorError, ContentRejectedError
 from services.publisher.connectors.spotify import Episode, Show, SpotifyCatalog
@@ -175,6 +176,10 @@ async def create_spotify_item(
     settings: SettingsDep,
 ) -> SpotifyItemOut:
     principal.require_organization(body.organization_id)
+    if body.engagement_id is not None:
+        # Refused before Spotify is asked: an engagement the caller may not see is a 404
+        # whether or not the catalogue is configured or answers.
+        await engagements.require(session, body.engagement_id, body.organization_id)
     kind, spotify_id = body.target()
     found = await read_catalog(settings, kind, spotify_id)
     title = found.title[:TITLE_LENGTH]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import Field
 
 from services.strategy.service import require_engagement
-from services.strategy.training import repository, service
+from services.strategy.training import progress, repository, service
 from services.strategy.training.schemas import (
     AttendanceRecord,
     Checklist,
@@ -278,4 +278,4 @@ async def list_competences(
     "and per person (any role, own organisations)",
 )
 async def get_training_progress(engagement_id: uuid.UUID, session: SessionDep) -> TrainingProgress:
-    return await service.engagement_progress(session, engagement_id)
+    return await progress.engagement_progress(session, engagement_id)

@@ -35,6 +35,16 @@ async def get_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Eng
     return await session.scalar(select(Engagement).where(Engagement.id == engagement_id))
 
 
+async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
+    """The engagement, locked until the transaction ends: what belongs to it (deliverable
+    versions, touchpoints, outreach, training, handbooks) changes one transaction at a time, so
+    numbers follow one another, names are checked for repeats and each event's figures follow
+    the last."""
+    return await session.scalar(
+        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
+    )
+
+
 async def list_engagements(
     session: AsyncSession, filters: EngagementFilters, principal: Principal
 ) -> Sequence[tuple[Engagement, EngagementSummary | None]]:

@@ -56,6 +56,14 @@ async def require_engagement(session: AsyncSession, engagement_id: uuid.UUID) ->
     return engagement
 
 
+async def locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
+    """``require_engagement``, locked until the transaction ends."""
+    engagement = await repository.lock_engagement(session, engagement_id)
+    if engagement is None:
+        raise NotFoundError("engagement", engagement_id)
+    return engagement
+
+
 async def create_engagement(
     session: AsyncSession, principal: Principal, data: EngagementCreate, environment: Environment
 ) -> Engagement:

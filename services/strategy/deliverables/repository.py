@@ -8,16 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.strategy.models import Deliverable, Engagement
+from services.strategy.models import Deliverable
 from shared.paging import Keyset, PageQuery, paged
-
-
-async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
-    """The engagement, locked until the transaction ends: its versions are numbered one at a
-    time."""
-    return await session.scalar(
-        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
-    )
 
 
 async def latest(

@@ -29,13 +29,12 @@ from services.strategy.deliverables.kinds import (
 )
 from services.strategy.deliverables.schemas import BriefFormat, DeliverableSummary
 from services.strategy.models import Deliverable, Engagement, outbox
-from services.strategy.service import require_engagement
+from services.strategy.service import locked_engagement, require_engagement
 from services.strategy.validation import validate_body
 from shared.auth import Principal, Role
 from shared.errors import (
     ConflictError,
     FieldError,
-    NotFoundError,
     ProblemError,
     field_path,
     validation_problem,
@@ -61,13 +60,6 @@ class Saved:
 
 def parse_body(kind: DeliverableKind, raw: Any) -> BaseModel:
     return validate_body(BODY_SCHEMAS[kind], raw)
-
-
-async def _locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
-    engagement = await repository.lock_engagement(session, engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement", engagement_id)
-    return engagement
 
 
 def _asset_evidence(analysis: Analysis) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -115,7 +107,7 @@ async def save_version(
     author: str,
 ) -> Saved:
     """A new draft version, unless the body equals the latest version's."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     if isinstance(body, Analysis):
         await _check_asset_evidence(session, engagement, body)
     await links.check(session, engagement, body)
@@ -241,7 +233,7 @@ async def approve(
     version: int,
     comment: str,
 ) -> Deliverable:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     roles = principal.roles_in(engagement.organization_id)
     _require_approver(roles, kind)
     deliverable = await find_version(session, engagement.id, kind, version)

@@ -25,9 +25,9 @@ from services.strategy.deliverables.positioning import Positioning
 from services.strategy.handbook import compose, document, events, repository
 from services.strategy.handbook.content import HandbookContent
 from services.strategy.models import Engagement, Handbook, outbox
-from services.strategy.service import require_engagement
+from services.strategy.service import locked_engagement, require_engagement
 from shared.editorial import EditorialRules
-from shared.errors import ConflictError, NotFoundError, ProblemError
+from shared.errors import ConflictError, ProblemError
 from shared.events.envelope import new_event
 from shared.paging import PageQuery
 
@@ -52,13 +52,6 @@ class Generated:
     created: bool
 
 
-async def _locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
-    engagement = await deliverables.lock_engagement(session, engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement", engagement_id)
-    return engagement
-
-
 async def _approved(
     session: AsyncSession, engagement: Engagement
 ) -> tuple[dict[DeliverableKind, BaseModel], dict[str, int]]:
@@ -75,7 +68,7 @@ async def _approved(
 async def generate(session: AsyncSession, engagement_id: uuid.UUID, author: str) -> Generated:
     """A new version from the approved deliverables; 409 without an approved channel mix that
     recommends a channel (the handbook is about the chosen channels)."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     bodies, sources = await _approved(session, engagement)
     mix = bodies.get(DeliverableKind.CHANNEL_MIX)
     if not isinstance(mix, ChannelMix):

@@ -9,21 +9,13 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.strategy.models import Engagement, Organization
+from services.strategy.models import Organization
 from services.strategy.outreach.models import OutreachContact, OutreachStep
 from shared.paging import Keyset, PageQuery, paged
 
 CONTACT_ORDER = Keyset((OutreachContact.created_at, OutreachContact.id))
 REMINDER_ORDER = Keyset((OutreachContact.due_on, OutreachContact.id))
 STEP_ORDER = Keyset((OutreachStep.created_at, OutreachStep.id))
-
-
-async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
-    """The engagement, locked until the transaction ends: its list changes one at a time, so
-    handles are checked for repeats and the counts each event carries follow one another."""
-    return await session.scalar(
-        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
-    )
 
 
 async def timezone(session: AsyncSession, organization_id: uuid.UUID) -> str:

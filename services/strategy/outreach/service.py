@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy import events as strategy_events
-from services.strategy.models import Engagement, outbox
+from services.strategy.models import outbox
 from services.strategy.outreach import events, repository
 from services.strategy.outreach.models import OutreachContact, OutreachStep
 from services.strategy.outreach.schemas import (
@@ -25,7 +25,7 @@ from services.strategy.outreach.schemas import (
     OutreachStatus,
     StepCreate,
 )
-from services.strategy.service import require_engagement
+from services.strategy.service import locked_engagement, require_engagement
 from shared.auth import Principal
 from shared.errors import ConflictError, NotFoundError
 from shared.events.envelope import new_event
@@ -65,13 +65,6 @@ async def require_contact(
     if contact is None:
         raise NotFoundError("outreach contact", contact_id)
     return contact
-
-
-async def _locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
-    engagement = await repository.lock_engagement(session, engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement", engagement_id)
-    return engagement
 
 
 async def _by_status(session: AsyncSession, engagement_id: uuid.UUID) -> dict[OutreachStatus, int]:
@@ -124,7 +117,7 @@ async def _emit_recorded(
 async def create_contact(
     session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: ContactCreate
 ) -> OutreachContact:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     handle_key = data.handle.lower()
     same = await repository.with_handle(session, engagement.id, data.platform, handle_key)
     if same is not None:
@@ -161,7 +154,7 @@ async def change_contact(
     contact_id: uuid.UUID,
     change: ContactChange,
 ) -> OutreachContact:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     contact = await repository.get(session, engagement.id, contact_id)
     if contact is None:
         raise NotFoundError("outreach contact", contact_id)
@@ -183,7 +176,7 @@ async def record_step(
 ) -> tuple[OutreachContact, OutreachStep]:
     """Move the relationship along an allowed transition (409 otherwise); the step's reminder
     replaces the contact's."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     contact = await repository.get(session, engagement.id, contact_id, lock=True)
     if contact is None:
         raise NotFoundError("outreach contact", contact_id)

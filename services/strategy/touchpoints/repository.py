@@ -12,19 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.strategy.models import Engagement, Organization
+from services.strategy.models import Organization
 from services.strategy.touchpoints.models import Touchpoint, TouchpointScan
 from shared.paging import Keyset, PageQuery, paged
 
 TOUCHPOINT_ORDER = Keyset((Touchpoint.created_at, Touchpoint.id))
-
-
-async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
-    """The engagement, locked until the transaction ends: its touchpoints' names are checked
-    for repeats one change at a time."""
-    return await session.scalar(
-        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
-    )
 
 
 async def organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:

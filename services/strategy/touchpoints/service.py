@@ -15,7 +15,7 @@ from services.strategy import events as strategy_events
 from services.strategy.deliverables import repository as deliverables
 from services.strategy.deliverables.kinds import DeliverableKind
 from services.strategy.models import Engagement, outbox
-from services.strategy.service import require_engagement
+from services.strategy.service import locked_engagement, require_engagement
 from services.strategy.touchpoints import events, links, repository
 from services.strategy.touchpoints.models import Touchpoint
 from services.strategy.touchpoints.schemas import (
@@ -87,13 +87,6 @@ async def _engagement_touchpoint(
     if touchpoint is None:
         raise NotFoundError("touchpoint", touchpoint_id)
     return touchpoint
-
-
-async def _locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
-    engagement = await repository.lock_engagement(session, engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement", engagement_id)
-    return engagement
 
 
 async def _objective_ids(session: AsyncSession, engagement_id: uuid.UUID) -> set[str]:
@@ -174,7 +167,7 @@ async def _emit_recorded(
 async def create_touchpoint(
     session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: TouchpointCreate
 ) -> Touchpoint:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     channels = [channel.value for channel in data.channels]
     await _check_references(session, engagement, channels, data.objective_ids)
     await _refuse_repeated_name(session, engagement.id, data.name)
@@ -216,7 +209,7 @@ async def change_touchpoint(
     touchpoint_id: uuid.UUID,
     change: TouchpointChange,
 ) -> Touchpoint:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     touchpoint = await _engagement_touchpoint(session, engagement.id, touchpoint_id)
     _refuse_archived(touchpoint)
     given = change.model_dump(exclude_unset=True, mode="json")

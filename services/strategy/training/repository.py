@@ -10,7 +10,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.strategy.models import Engagement
 from services.strategy.training.models import (
     Competence,
     CompetenceCheck,
@@ -23,14 +22,6 @@ from shared.paging import Keyset, PageQuery, paged
 PARTICIPANT_ORDER = Keyset((TrainingParticipant.created_at, TrainingParticipant.id))
 SESSION_ORDER = Keyset((TrainingSession.starts_at, TrainingSession.id))
 COMPETENCE_ORDER = Keyset((Competence.created_at, Competence.id))
-
-
-async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
-    """The engagement, locked until the transaction ends: its training changes one at a time,
-    so names are checked for repeats and the progress each event carries follows the last."""
-    return await session.scalar(
-        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
-    )
 
 
 async def participant(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy import events as strategy_events
 from services.strategy.models import Engagement, outbox
-from services.strategy.service import require_engagement
+from services.strategy.service import locked_engagement, require_engagement
 from services.strategy.training import events, repository
 from services.strategy.training.models import (
     Competence,
@@ -77,13 +77,6 @@ async def _emit(
     )
 
 
-async def _locked_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
-    engagement = await repository.lock_engagement(session, engagement_id)
-    if engagement is None:
-        raise NotFoundError("engagement", engagement_id)
-    return engagement
-
-
 # --- participants -----------------------------------------------------------------------------
 
 
@@ -100,7 +93,7 @@ async def require_participant(
 async def add_participant(
     session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: ParticipantCreate
 ) -> TrainingParticipant:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     same = await repository.participant_named(session, engagement.id, data.name)
     if same is not None:
         raise ConflictError(
@@ -176,7 +169,7 @@ def _default_mode(engagement: Engagement) -> TrainingMode:
 async def plan_session(
     session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: SessionCreate
 ) -> TrainingSession:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     await _check_invited(session, engagement.id, data.participant_ids, "body.participant_ids")
     training = TrainingSession(
         id=uuid.uuid4(),
@@ -227,7 +220,7 @@ async def change_session(
     change: SessionChange,
 ) -> TrainingSession:
     """Only a planned session changes: a held one has its attendance, a cancelled one is over."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     training = await repository.training_session(session, engagement.id, session_id, lock=True)
     if training is None:
         raise NotFoundError("training session", session_id)
@@ -293,7 +286,7 @@ async def record_attendance(
 ) -> SessionAttendance:
     """Who was there: only invited people, once the session has begun and unless cancelled;
     the session is held from its first attendance."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     training = await repository.training_session(session, engagement.id, session_id, lock=True)
     if training is None:
         raise NotFoundError("training session", session_id)
@@ -344,7 +337,7 @@ async def record_attendance(
 async def add_competence(
     session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, data: CompetenceCreate
 ) -> Competence:
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     same = await repository.competence_named(session, engagement.id, data.title)
     if same is not None:
         raise ConflictError(f"the checklist already has {data.title!r}", competence_id=str(same.id))
@@ -419,7 +412,7 @@ async def check_competence(
     note: str | None,
 ) -> CompetenceCheck:
     """Checked by the caller, now; checking again records the new checker, note and moment."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     person = await _person_and_competence(session, engagement, participant_id, competence_id)
     checked = await repository.check(session, person, competence_id, note, principal.subject)
     await _emit(
@@ -442,7 +435,7 @@ async def uncheck_competence(
     competence_id: uuid.UUID,
 ) -> None:
     """Withdraw a check (a mistake, or a skill to show again); nothing to withdraw is no event."""
-    engagement = await _locked_engagement(session, engagement_id)
+    engagement = await locked_engagement(session, engagement_id)
     person = await _person_and_competence(session, engagement, participant_id, competence_id)
     if await repository.uncheck(session, person.id, competence_id):
         await _emit(

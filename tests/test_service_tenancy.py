@@ -50,6 +50,20 @@ ENGAGEMENT_ROWS = text(
     UNION ALL SELECT 'report', id::text FROM reporting.reports WHERE engagement_id = :e
     UNION ALL SELECT 'touchpoint', id::text || ':' || name || ':' || coalesce(archived_at::text, '')
         FROM strategy.touchpoints WHERE engagement_id = :e
+    UNION ALL SELECT 'handbook', id::text FROM strategy.handbooks WHERE engagement_id = :e
+    UNION ALL SELECT 'contact', id::text || ':' || status || ':' || coalesce(notes, '')
+        FROM strategy.outreach_contacts WHERE engagement_id = :e
+    UNION ALL SELECT 'outreach_step', id::text FROM strategy.outreach_steps
+        WHERE engagement_id = :e
+    UNION ALL SELECT 'participant', id::text FROM strategy.training_participants
+        WHERE engagement_id = :e
+    UNION ALL SELECT 'training_session', id::text || ':' || status || ':' || title
+        FROM strategy.training_sessions WHERE engagement_id = :e
+    UNION ALL SELECT 'competence', id::text FROM strategy.training_competences
+        WHERE engagement_id = :e
+    UNION ALL SELECT 'competence_check', participant_id::text || ':' || competence_id::text
+        FROM strategy.training_competence_checks WHERE engagement_id = :e
+    UNION ALL SELECT 'watched_site', id::text FROM content.watched_sites WHERE engagement_id = :e
     ORDER BY 1, 2
     """
 )

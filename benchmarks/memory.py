@@ -33,6 +33,8 @@ DEPLOYMENT_OF = {
     "listening": "listening-worker",
     "listening-consumer": "listening-worker",
     "gateway": "gateway",
+    # The gateway_read benchmark's second gateway, which keeps the configured rate limits.
+    "gateway-rate-limited": "gateway",
     **{f"{name}-api": name for name in ("strategy", "content", "publisher", "listening")},
     "reporting-api": "reporting",
 }

@@ -8,6 +8,7 @@ from collections import Counter
 
 import httpx
 
+from benchmarks import memory
 from benchmarks.gateway_read import (
     ROUTES,
     Caller,
@@ -25,7 +26,11 @@ from benchmarks.gateway_read import (
     seed,
     summary,
 )
+from benchmarks.gateway_read.config import REPOSITORY
+from benchmarks.gateway_read.platform import memory_name
+from engage.supervisor import child_specs
 from shared.auth import Role
+from shared.settings import Settings
 from tests.conftest import Platform
 
 A_ORG = "00000000-0000-0000-0000-00000000000a"
@@ -177,3 +182,28 @@ def test_the_open_loop_rate_is_shared_among_hey_workers() -> None:
     # hey's -q is each worker's rate: 300 requests/s over 50 workers is 6 each.
     assert per_worker_rate(300, 50) == 6
     assert per_worker_rate(300, 64) * 64 == 300
+
+
+def test_every_process_engage_up_starts_is_noted_under_its_deployments_name() -> None:
+    # As ``children`` names them: ``gateway``, ``strategy``, ..., ``worker strategy``, ...
+    started = [
+        spec.args[-1] if spec.args[0] == "serve" else " ".join(spec.args)
+        for spec in child_specs(Settings())
+    ]
+    deployments = {name: memory.DEPLOYMENT_OF.get(memory_name(name)) for name in started}
+    assert deployments["gateway"] == "gateway"
+    assert deployments["strategy"] == "strategy"
+    assert deployments["worker strategy"] == "strategy-worker"
+    assert deployments["worker workflows"] == "workflow-worker"
+    # The sandbox is no pod of ours; every other process is one of deploy/k8s's Deployments,
+    # and each of those is measured.
+    assert deployments.pop("sandbox") is None
+    manifests = {path.stem for path in (REPOSITORY / "deploy" / "k8s" / "base").glob("*.yaml")}
+    assert set(deployments.values()) == manifests - {"configmap", "kustomization", "migrations-job"}
+    assert memory.DEPLOYMENT_OF[memory_name("limited_gateway")] == "gateway"
+    # The benchmark's own processes keep names of their own, beside no limit.
+    assert {memory_name(name) for name in ("supervisor", "bare_uvicorn", "temporal")} == {
+        "engage-up",
+        "bare-uvicorn",
+        "temporal",
+    }

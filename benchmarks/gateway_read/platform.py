@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from benchmarks import memory
 from benchmarks.cpu import process_cpu_seconds
 from benchmarks.gateway_read.config import (
     BASELINE,
@@ -179,6 +180,21 @@ def children(parent: int) -> dict[str, int]:
     return found
 
 
+def memory_name(name: str) -> str:
+    """The name ``benchmarks.memory`` knows a process by (``children``' name, or the one given
+    here): a service's API ``<service>-api``, its worker ``<service>``, as the other benchmarks
+    name their workers; the processes no Deployment runs keep a name of their own."""
+    if name.startswith("worker "):
+        return name.removeprefix("worker ")
+    if name in DATA_SERVICES:
+        return f"{name}-api"
+    return {
+        "limited_gateway": "gateway-rate-limited",
+        "supervisor": "engage-up",
+        BASELINE: "bare-uvicorn",
+    }.get(name, name)
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -253,14 +269,14 @@ async def running_platform(scratch: Path) -> AsyncIterator[Platform]:
                 f"{baseline_url}/v1/ping",
             ) as baseline,
         ):
-            pids = {
-                **children(up.pid),
-                "supervisor": up.pid,
-                "limited_gateway": limited.pid,
-                BASELINE: baseline.pid,
-                "load_generator": os.getpid(),
-            }
-            yield Platform(settings, gateway_url, baseline_url, limited_url, read_budget, pids)
+            started = {"supervisor": up.pid, "limited_gateway": limited.pid, BASELINE: baseline.pid}
+            pids = {**children(up.pid), **started, "load_generator": os.getpid()}
+            try:
+                yield Platform(settings, gateway_url, baseline_url, limited_url, read_budget, pids)
+            finally:
+                # Looked up again: a child the supervisor restarted has another pid by now.
+                for name, pid in {**children(up.pid), **started}.items():
+                    memory.note(memory_name(name), pid)
     finally:
         await drop_database(settings)
         await drop_roles(settings)

@@ -76,9 +76,9 @@ async def get_watched_site(
     summary="Stop watching a site; the items drafted from it stay in review (admin, manager)",
 )
 async def remove_watched_site(
-    engagement_id: uuid.UUID, site_id: uuid.UUID, session: SessionDep
+    engagement_id: uuid.UUID, site_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    await service.remove_site(session, engagement_id, site_id)
+    await service.remove_site(session, principal, engagement_id, site_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

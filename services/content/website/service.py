@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.content import service as items
 from services.content.models import Variant, engagements
 from services.content.schemas import ContentItemCreate, ReviewNote, VariantSpec
-from services.content.website import reading
+from services.content.website import events, reading
 from services.content.website.contracts import SitePolled
 from services.content.website.models import SiteDraft, WatchedSite
 from services.content.website.reading import OpenGraph, SitePage
@@ -89,7 +89,27 @@ async def add_site(
     )
     session.add(site)
     await session.flush()
+    await items.emit(
+        session,
+        events.WEBSITE_WATCH_ADDED,
+        events.WebsiteWatchAdded(
+            **_site_fact(site),
+            channels=data.channels,
+            utm_campaign=site.utm_campaign,
+            added_by=principal.subject,
+        ),
+        site.id,
+    )
     return site
+
+
+def _site_fact(site: WatchedSite) -> dict[str, object]:
+    return {
+        "site_id": site.id,
+        "organization_id": site.organization_id,
+        "engagement_id": site.engagement_id,
+        "url": site.url,
+    }
 
 
 async def require_site(
@@ -101,11 +121,15 @@ async def require_site(
     return site
 
 
-async def remove_site(session: AsyncSession, engagement_id: uuid.UUID, site_id: uuid.UUID) -> None:
+async def remove_site(
+    session: AsyncSession, principal: Principal, engagement_id: uuid.UUID, site_id: uuid.UUID
+) -> None:
     """The site is no longer watched; the items drafted from it stay where review has them."""
     site = await require_site(session, engagement_id, site_id)
+    fact = events.WebsiteWatchRemoved(**_site_fact(site), removed_by=principal.subject)
     await session.delete(site)
     await session.flush()
+    await items.emit(session, events.WEBSITE_WATCH_REMOVED, fact, site_id)
 
 
 async def poll_now(
@@ -176,9 +200,11 @@ class SitePoller:
             site = await session.get(WatchedSite, site_id, with_for_update=True)
             if site is None:
                 return SitePolled(site_id=site_id, outcome="skipped", drafted=drafted)
+            site.last_polled_at = _now()
+            if site.status == "failing":
+                await _announce_recovery(session, site, site.last_polled_at)
             site.cursor = reading.next_cursor(cursor, read, handled)
             site.status, site.failure, site.consecutive_failures = "active", None, 0
-            site.last_polled_at = _now()
             site.next_poll_at = site.last_polled_at + POLL_EVERY
         outcome = "drafted" if drafted else "unchanged"
         return SitePolled(site_id=site_id, outcome=outcome, drafted=drafted)
@@ -187,10 +213,13 @@ class SitePoller:
         async with session_scope(self._sessions, SYSTEM) as session:
             site = await session.get(WatchedSite, site_id, with_for_update=True)
             if site is not None:
+                was_failing = site.status == "failing"
                 site.status, site.failure = "failing", reason
                 site.consecutive_failures += 1
                 site.last_polled_at = _now()
                 site.next_poll_at = site.last_polled_at + backoff(site.consecutive_failures)
+                if not was_failing:
+                    await _announce_failure(session, site, site.last_polled_at)
         return SitePolled(site_id=site_id, outcome="failing", reason=reason)
 
     async def _drafted(self, site_id: uuid.UUID, page_url: str) -> bool | None:
@@ -220,6 +249,32 @@ class SitePoller:
             if done is None:
                 await draft_page(session, site, page, graph)
         return True
+
+
+async def _announce_failure(session: AsyncSession, site: WatchedSite, at: datetime) -> None:
+    """The site worked (or was never read) and now fails: said once, until it recovers."""
+    await items.emit(
+        session,
+        events.WEBSITE_WATCH_FAILING,
+        events.WebsiteWatchFailing(
+            **_site_fact(site),
+            reason=site.failure or "",
+            at=at,
+            next_poll_at=site.next_poll_at,
+        ),
+        site.id,
+        events.site_event_id(site.id, "failing", at),
+    )
+
+
+async def _announce_recovery(session: AsyncSession, site: WatchedSite, at: datetime) -> None:
+    await items.emit(
+        session,
+        events.WEBSITE_WATCH_RECOVERED,
+        events.WebsiteWatchRecovered(**_site_fact(site), failures=site.consecutive_failures, at=at),
+        site.id,
+        events.site_event_id(site.id, "recovered", at),
+    )
 
 
 def tagged_link(site: WatchedSite, page_url: str, channel: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.content.models import OutboxEvent
+from services.content.storage import media_storage
 from services.content.website.service import SitePoller
 from shared.auth import Role
 from shared.db.scoping import SYSTEM
@@ -103,7 +104,7 @@ async def test_a_site_added_failing_twice_recovering_and_removed_is_four_events(
     engagement_id = await stored_engagement(platform, organization_id)
     watched = await watch(platform, engagement_id, site.base_url + "/flaky.xml")
     site_id = uuid.UUID(watched["id"])
-    poller = SitePoller(sessions, loopback=True)
+    poller = SitePoller(sessions, media_storage(platform.settings), loopback=True)
 
     first = await poller.poll(site_id)
     await due_now(sessions, watched["id"])
@@ -157,7 +158,7 @@ async def test_a_site_that_never_worked_is_failing_once_and_a_healthy_one_says_n
     engagement_id = await stored_engagement(platform, organization_id)
     broken = await watch(platform, engagement_id, site.base_url + "/status/500")
     healthy = await watch(platform, engagement_id, site.base_url + "/rss.xml")
-    poller = SitePoller(sessions, loopback=True)
+    poller = SitePoller(sessions, media_storage(platform.settings), loopback=True)
 
     for _ in range(3):
         for watched in (broken, healthy):

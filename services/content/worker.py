@@ -11,6 +11,7 @@ from services.content.contests import mention_entries
 from services.content.contests.activities import ContestActivities
 from services.content.models import OutboxEvent, engagements
 from services.content.plan.activities import PlanActivities
+from services.content.storage import media_storage
 from services.content.website.activities import WebsiteActivities, ensure_poll_schedule
 from shared import task_queues
 from shared.media_links import MediaLinks
@@ -23,12 +24,13 @@ def activities(
 ) -> Sequence[Callable[..., Any]]:
     """Every activity the content service offers (items, plan, contests); media links are signed
     with ``settings`` (the process's own when None)."""
-    links = MediaLinks.from_settings(settings or get_settings())
+    settings = settings or get_settings()
+    links = MediaLinks.from_settings(settings)
     return [
         *ContentItemActivities(sessions, links).all(),
         *ContestActivities(sessions).all(),
         *PlanActivities(sessions).all(),
-        *WebsiteActivities(sessions).all(),
+        *WebsiteActivities(sessions, media_storage(settings)).all(),
     ]
 
 

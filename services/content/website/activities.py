@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
+from services.content.storage import MediaStorage
 from services.content.website import service
 from services.content.website.contracts import (
     DUE_SITES,
@@ -32,9 +33,15 @@ ROUND_EVERY = timedelta(minutes=1)
 
 
 class WebsiteActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, loopback: bool = False):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        storage: MediaStorage,
+        *,
+        loopback: bool = False,
+    ):
         self._sessions = sessions
-        self._poller = service.SitePoller(sessions, loopback=loopback)
+        self._poller = service.SitePoller(sessions, storage, loopback=loopback)
 
     @activity.defn(name=DUE_SITES)
     @problems_as_application_errors

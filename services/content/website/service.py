@@ -18,10 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.content import service as items
-from services.content.models import Variant, engagements
+from services.content.models import Media, Variant, engagements
 from services.content.schemas import ContentItemCreate, ReviewNote, VariantSpec
-from services.content.website import events, reading
+from services.content.storage import MediaStorage
+from services.content.website import events, images, reading
 from services.content.website.contracts import SitePolled
+from services.content.website.images import PageImage
 from services.content.website.models import SiteDraft, WatchedSite
 from services.content.website.reading import OpenGraph, SitePage
 from services.content.website.schemas import WatchedSiteCreate
@@ -164,10 +166,18 @@ def backoff(failures: int) -> timedelta:
 
 
 class SitePoller:
-    """Polls one site; ``loopback`` lets tests read fake sites on 127.0.0.1 (``safe_fetch``)."""
+    """Polls one site, keeping its pages' images in ``storage``; ``loopback`` lets tests read
+    fake sites on 127.0.0.1 (``safe_fetch``)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, loopback: bool = False):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        storage: MediaStorage,
+        *,
+        loopback: bool = False,
+    ):
         self._sessions = sessions
+        self._storage = storage
         self._loopback = loopback
 
     async def poll(self, site_id: uuid.UUID) -> SitePolled:
@@ -179,6 +189,7 @@ class SitePoller:
                 return SitePolled(site_id=site_id, outcome="skipped")
             site.next_poll_at = now + POLL_LEASE
             url, cursor, since = site.url, dict(site.cursor), site.watched_since
+            organization_id = site.organization_id
         try:
             read = await reading.read_site(url, cursor, since, loopback=self._loopback)
         except reading.SiteFailure as failure:
@@ -192,7 +203,8 @@ class SitePoller:
                 return SitePolled(site_id=site_id, outcome="skipped", drafted=drafted)
             if not done:
                 graph = await reading.read_open_graph(page.url, loopback=self._loopback)
-                if not await self._draft(site_id, page, graph):
+                image = await self._image(organization_id, page, graph)
+                if not await self._draft(site_id, page, graph, image):
                     return SitePolled(site_id=site_id, outcome="skipped", drafted=drafted)
                 drafted += 1
             handled.append(page)
@@ -235,19 +247,39 @@ class SitePoller:
             )
             return done is not None
 
-    async def _draft(self, site_id: uuid.UUID, page: SitePage, graph: OpenGraph) -> bool:
-        """Draft ``page`` unless it was; False when the site is gone meanwhile."""
-        async with session_scope(self._sessions, SYSTEM) as session:
-            site = await session.get(WatchedSite, site_id, with_for_update=True)
-            if site is None:
-                return False
-            done = await session.scalar(
-                select(SiteDraft.id).where(
-                    SiteDraft.site_id == site_id, SiteDraft.page_url == page.url
+    async def _image(
+        self, organization_id: uuid.UUID, page: SitePage, graph: OpenGraph
+    ) -> PageImage | None:
+        if graph.image is None:
+            return None
+        return await images.keep_image(
+            self._storage, organization_id, page.url, graph.image, loopback=self._loopback
+        )
+
+    async def _draft(
+        self, site_id: uuid.UUID, page: SitePage, graph: OpenGraph, image: PageImage | None
+    ) -> bool:
+        """Draft ``page`` unless it was; False when the site is gone meanwhile. The image is
+        removed from the store unless this draft recorded it."""
+        drafted = recorded = False
+        try:
+            async with session_scope(self._sessions, SYSTEM) as session:
+                site = await session.get(WatchedSite, site_id, with_for_update=True)
+                if site is None:
+                    return False
+                done = await session.scalar(
+                    select(SiteDraft.id).where(
+                        SiteDraft.site_id == site_id, SiteDraft.page_url == page.url
+                    )
                 )
-            )
-            if done is None:
-                await draft_page(session, site, page, graph)
+                if done is None:
+                    await draft_page(session, site, page, graph, image)
+                    drafted = True
+            # Committed: the draft holds the image now.
+            recorded = drafted
+        finally:
+            if not recorded:
+                await images.forget_image(self._storage, image)
         return True
 
 
@@ -291,28 +323,44 @@ def _summary(title: str, description: str | None) -> str:
 
 
 def _variant(
-    site: WatchedSite, page: SitePage, channel: str, title: str, text: str
+    site: WatchedSite, page: SitePage, channel: str, title: str, text: str, image: Media | None
 ) -> VariantSpec | str:
-    """The page's variant for ``channel``, or the first rule it breaks there."""
+    """The page's variant for ``channel``, with the page's image when the channel's rules take
+    it and else without, or the first rule it breaks there."""
     link = tagged_link(site, page.url, channel)
-    variant = Variant(channel=channel, text=text, title=title, link=link, media_ids=[])
-    broken = items.check_variant(variant, {})
-    if broken:
-        return broken[0].message[:300]
-    return VariantSpec(channel=Channel(channel), text=text, title=title, link=link)
+    media = {image.id: image} if image is not None else {}
+    broken: list[str] = []
+    for media_ids in ([list(media)] if media else []) + [[]]:
+        variant = Variant(channel=channel, text=text, title=title, link=link, media_ids=media_ids)
+        violations = items.check_variant(variant, media)
+        if not violations:
+            return VariantSpec(
+                channel=Channel(channel), text=text, title=title, link=link, media_ids=media_ids
+            )
+        broken.append(violations[0].message[:300])
+    return broken[-1]
 
 
 async def draft_page(
-    session: AsyncSession, site: WatchedSite, page: SitePage, graph: OpenGraph
+    session: AsyncSession,
+    site: WatchedSite,
+    page: SitePage,
+    graph: OpenGraph,
+    image: PageImage | None = None,
 ) -> SiteDraft:
     """A link item for the page with a variant per channel of the site, submitted for review
-    when at least one channel's rules accept it."""
+    when at least one channel's rules accept it; the page's stored image is the item's medium
+    and its variants' where the channels' rules take it."""
     title = (graph.title or page.title or page.url)[:300]
     text = _summary(title, graph.description)
+    medium = image.media(WATCHER) if image is not None else None
+    if medium is not None:
+        session.add(medium)
+        await session.flush()
     variants: list[VariantSpec] = []
     skipped: dict[str, str] = {}
     for channel in site.channels:
-        made = _variant(site, page, channel, title, text)
+        made = _variant(site, page, channel, title, text, medium)
         if isinstance(made, str):
             skipped[channel] = made
         else:
@@ -330,6 +378,7 @@ async def draft_page(
             title=title,
             body=graph.description or "",
             link=page.url,
+            media_ids=[medium.id] if medium is not None else [],
             variants=variants,
         ),
     )

@@ -22,7 +22,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from services.listening import events
 from services.listening.contracts import SLA_STARTED_BY, sla_workflow_id
-from services.listening.conversations import service
+from services.listening.conversations import replying
 from services.listening.conversations.answering import in_review_sample
 from services.listening.conversations.business_hours import BusinessCalendar
 from services.listening.intake import publish_raw_mentions
@@ -70,10 +70,10 @@ def reply_ids(*, sampled: bool) -> Iterator[uuid.UUID]:
 
 @pytest.fixture
 def next_reply_id(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
-    """Ids the conversations service gives its next new rows (a reply's first), in order."""
+    """Ids the conversations service gives its next replies, in order."""
     queued: list[uuid.UUID] = []
     monkeypatch.setattr(
-        service,
+        replying,
         "uuid",
         SimpleNamespace(uuid4=lambda: queued.pop(0) if queued else uuid.uuid4(), UUID=uuid.UUID),
     )

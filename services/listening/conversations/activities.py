@@ -24,7 +24,7 @@ from services.listening.contracts import (
     SlaStep,
     sla_workflow_id,
 )
-from services.listening.conversations import service, sla_steps
+from services.listening.conversations import replying, sla_steps
 from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -40,7 +40,7 @@ class ConversationActivities:
         """Mark the reply sent or failed; once the conversation is answered, tell its SLA
         workflow (again, if this is a retry: the signal changes nothing the second time)."""
         async with session_scope(self._sessions, SYSTEM) as session:
-            conversation = await service.record_reply_outcome(session, outcome)
+            conversation = await replying.record_reply_outcome(session, outcome)
             answered_at = conversation.first_response_at
         if answered_at is not None:
             await _signal_first_response(

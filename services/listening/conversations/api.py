@@ -9,7 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.listening.conversations import inbox_settings, repository, saved_replies, service
+from services.listening.conversations import (
+    inbox_settings,
+    replying,
+    repository,
+    saved_replies,
+    service,
+)
 from services.listening.conversations.replies import ReplyRuns
 from services.listening.conversations.schemas import (
     Assignment,
@@ -175,7 +181,7 @@ async def reopen_conversation(conversation_id: uuid.UUID, session: SessionDep) -
     return ConversationOut.model_validate(conversation)
 
 
-def _reply_out(prepared: service.PreparedReply, workflow_id: str | None) -> ReplyOut:
+def _reply_out(prepared: replying.PreparedReply, workflow_id: str | None) -> ReplyOut:
     return ReplyOut(
         **MessageOut.model_validate(prepared.message).model_dump(),
         rule=prepared.decision.reason,
@@ -200,7 +206,7 @@ async def reply_to_conversation(
     runs: ReplyRunsDep,
 ) -> ReplyOut:
     conversation = await service.require(session, conversation_id, for_update=True)
-    prepared = await service.reply(session, principal, conversation, body, runs.prefix, _now())
+    prepared = await replying.reply(session, principal, conversation, body, runs.prefix, _now())
     started = None if prepared.send is None else await runs.start(prepared.send)
     return _reply_out(prepared, started)
 
@@ -218,7 +224,7 @@ async def approve_reply(
     runs: ReplyRunsDep,
 ) -> MessageOut:
     conversation = await service.require(session, conversation_id, for_update=True)
-    message, send = await service.approve(session, principal, conversation, reply_id, runs.prefix)
+    message, send = await replying.approve(session, principal, conversation, reply_id, runs.prefix)
     await runs.start(send)
     return MessageOut.model_validate(message)
 

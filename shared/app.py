@@ -20,7 +20,7 @@ from shared.logging_json import CONTEXT_FIELDS, bind_for_this_task
 from shared.permissions import operation_id, require_entries
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
-from shared.telemetry import instrument_app, setup_telemetry
+from shared.telemetry import app_telemetry, instrument_app, setup_telemetry
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
 # httpx writes a line per request at INFO: one per forwarded read in the gateway (a JSON line, its
@@ -66,6 +66,7 @@ def create_service_app(
         responses=PROBLEM_RESPONSES,
         generate_unique_id_function=operation_id,
         dependencies=[Depends(bind_request_log_ids)],
+        telemetry=app_telemetry(),
     )
     app.state.runtime = runtime
     app.state.settings = settings

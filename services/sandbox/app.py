@@ -21,7 +21,7 @@ from services.sandbox.state import Clock, PlatformState, utc_now
 from shared.errors import install_problem_handlers
 from shared.health import health_router
 from shared.settings import Settings
-from shared.telemetry import instrument_app, setup_telemetry
+from shared.telemetry import app_telemetry, instrument_app, setup_telemetry
 
 TITLE = "Atlantide Engage SANDBOX platform (a local simulation, not a real social network)"
 
@@ -62,7 +62,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         finally:
             state.save()
 
-    app = FastAPI(title=TITLE, version="1", lifespan=lifespan)
+    app = FastAPI(title=TITLE, version="1", lifespan=lifespan, telemetry=app_telemetry())
     app.state.sandbox = sandbox
     install_problem_handlers(app)
     app.add_middleware(SandboxLabel)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -69,3 +69,9 @@ async def scratch_stream(settings: Settings, client_name: str) -> AsyncIterator[
     finally:
         await js.delete_stream(settings.events.stream)
         await nats.close()
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank); NaN when there are none."""
+    ordered = sorted(values) or [float("nan")]
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

@@ -57,8 +57,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from benchmarks import sla_timers
-from benchmarks.common import report, scratch_settings, scratch_stream
+from benchmarks import memory, sla_timers
+from benchmarks.common import percentile, report, scratch_settings, scratch_stream
 from benchmarks.cpu import CpuMeter
 from benchmarks.workers import (
     ACTIVITY_QUEUE,
@@ -116,11 +116,6 @@ class Seeded:
     answered: bool
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values) or [float("nan")]
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def spread(first_due: datetime, count: int, window: timedelta) -> list[datetime]:
     return [first_due + window * (n / count) for n in range(count)]
 
@@ -140,13 +135,6 @@ def cpu_ms_per(cpu_use: dict[str, float], seconds: float, count: int) -> dict[st
 def evenly(items: Sequence[T], count: int) -> list[T]:
     """``count`` of ``items`` spread evenly over them (due times early and late alike)."""
     return list(items[:: max(1, len(items) // count)][:count])
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 async def bounded(calls: Iterable[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
@@ -599,10 +587,13 @@ async def measure_per_conversation(
         unanswered_at_escalation_wait=round(open_events, 1),
         sampled=len(answered_histories) + len(open_histories),
     )
+    # The worker holding every open SLA workflow: its peak is also make bench's memory line.
+    memory.note("workflows", workflow_worker)
+    peak = memory.peak_rss_bytes(workflow_worker)
     report(
         BENCHMARK,
         "workflow_worker_peak_rss",
-        peak_rss_mib(workflow_worker),
+        round(peak / memory.MIB, 1) if peak is not None else float("nan"),
         "MiB",
         **run,
         open_workflows_at_end=len(seeded) - len(answered),

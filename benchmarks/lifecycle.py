@@ -59,7 +59,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from benchmarks import trivial
-from benchmarks.common import report, scratch_settings, scratch_stream
+from benchmarks.common import percentile, report, scratch_settings, scratch_stream
 from benchmarks.cpu import CpuMeter
 from benchmarks.workers import (
     ACTIVITY_QUEUE,
@@ -167,11 +167,6 @@ class Observations:
             for key, approved in self.approved_at.items()
             if key[0] in keys and key in self.phase_started_at
         ]
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def approver(gate: Gate, organization_id: uuid.UUID) -> Actor:

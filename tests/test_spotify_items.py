@@ -3,15 +3,18 @@ the Spotify catalog client from a fake of the documented Web API (tests/fakes/sp
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from services.content.app import build_app as build_content
+from services.content.spotify_items import AppToken, AppTokens
 from services.gateway.app import build_app as build_gateway
 from shared.auth import Role
 from shared.settings import OAuthAppSettings
@@ -174,3 +177,78 @@ async def test_bad_references_unknown_ids_other_clients_and_failures(
         f"/v1/content-items?organization_id={organization_id}", headers=editor
     )
     assert listed.json() == []
+
+
+async def create_show_item(gateway: Gateway, platform: Platform, organization_id: str) -> None:
+    created = await gateway.http.post(
+        PATH,
+        json={"organization_id": organization_id, "reference": f"spotify:show:{spotify.SHOW_ID}"},
+        headers=platform.auth(Role.EDITOR),
+    )
+    assert created.status_code == 201, created.text
+
+
+async def test_items_in_a_row_or_at_once_share_one_app_token(
+    platform: Platform, gateway: Gateway
+) -> None:
+    organization_id = await create_org(platform)
+
+    await create_show_item(gateway, platform, organization_id)
+    await create_show_item(gateway, platform, organization_id)
+    await asyncio.gather(*(create_show_item(gateway, platform, organization_id) for _ in range(3)))
+
+    assert len(gateway.fake.requests("token")) == 1
+    assert len(gateway.fake.requests("read")) == 5
+
+
+async def test_an_expired_or_refused_app_token_is_replaced(
+    platform: Platform, gateway: Gateway
+) -> None:
+    organization_id = await create_org(platform)
+    # Kept until a minute before Spotify's expiry: this one is used for a second.
+    gateway.fake.expires_in = 61
+
+    await create_show_item(gateway, platform, organization_id)
+    await asyncio.sleep(1.2)
+    gateway.fake.expires_in = 3600
+    await create_show_item(gateway, platform, organization_id)
+    expired = len(gateway.fake.requests("token"))
+    await create_show_item(gateway, platform, organization_id)
+    # Spotify ends the token early: the request fetches another, and the next reuses it.
+    gateway.fake.fail_next("read", Fault.EXPIRED_TOKEN)
+    await create_show_item(gateway, platform, organization_id)
+    await create_show_item(gateway, platform, organization_id)
+
+    assert expired == 2
+    assert len(gateway.fake.requests("token")) == 3
+    assert len(gateway.fake.requests("read")) == 6
+
+
+def test_the_token_cache_keeps_the_apps_used_last() -> None:
+    tokens = AppTokens(max_apps=2)
+    fetched: list[str] = []
+    later = datetime.now(UTC) + timedelta(hours=1)
+
+    def fetch(value: str) -> Callable[[], Awaitable[AppToken]]:
+        async def fresh() -> AppToken:
+            fetched.append(value)
+            return AppToken(value, later)
+
+        return fresh
+
+    async def run() -> list[str]:
+        return [
+            await tokens.token(("a", "1"), fetch("a1")),
+            await tokens.token(("b", "1"), fetch("b1")),
+            await tokens.token(("a", "1"), fetch("a1-again")),
+            await tokens.token(("c", "1"), fetch("c1")),
+            await tokens.token(("b", "1"), fetch("b1-again")),
+            await tokens.token(("c", "1"), fetch("c1-again")),
+            await tokens.token(("a", "1"), fetch("a1-third")),
+        ]
+
+    served = asyncio.run(run())
+
+    # b was the least recently used when c came, then a when b came back.
+    assert served == ["a1", "b1", "a1", "c1", "b1-again", "c1", "a1-third"]
+    assert fetched == ["a1", "b1", "c1", "b1-again", "a1-third"]

@@ -44,6 +44,9 @@ def spotify_error(status: int, message: str, **headers: str) -> Response:
 
 
 class FakeSpotify(FakePlatform):
+    # How long the app tokens it gives last, in seconds.
+    expires_in = 3600
+
     def live_posts(self) -> list[str]:
         return []
 
@@ -74,7 +77,9 @@ class FakeSpotify(FakePlatform):
                 return JSONResponse(
                     {"error": "invalid_client", "error_description": "Invalid client"}, 400
                 )
-            return Answer({"access_token": APP_TOKEN, "token_type": "Bearer", "expires_in": 3600})
+            return Answer(
+                {"access_token": APP_TOKEN, "token_type": "Bearer", "expires_in": self.expires_in}
+            )
 
         return await self.handle(request, "token", work, payload=form, authenticated=False)
 

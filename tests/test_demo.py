@@ -18,7 +18,6 @@ from nats.aio.client import Client as NatsClient
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engage import demo as demo_module
 from engage.demo import (
     ACKNOWLEDGE_NOTE,
     ALERT_RULE,
@@ -35,7 +34,9 @@ from engage.demo import (
     run_demo,
     summary,
     time_scale_for,
+    watch_inbox_and_alerts,
 )
+from engage.demo import plan as demo_plan
 from services.listening.alerts.contracts import ALERTS_WORKFLOW, AlertsInput, AlertsRound
 from services.listening.contracts import RawAuthor, RawMention, SourceKind
 from services.listening.conversations import intake
@@ -119,13 +120,13 @@ async def test_demo_runs_an_engagement_through_every_phase(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     customers: list[asyncio.Task[None]] = []
-    watch = demo_module.watch_inbox_and_alerts
 
+    # prepare_plan sets the inbox and the alert rule up before listening starts.
     async def watched(client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
-        await watch(client, tokens, run)
+        await watch_inbox_and_alerts(client, tokens, run)
         customers.append(asyncio.create_task(complain_then_evaluate(platform, nats_client, run)))
 
-    monkeypatch.setattr(demo_module, "watch_inbox_and_alerts", watched)
+    monkeypatch.setattr(demo_plan, "watch_inbox_and_alerts", watched)
     output = io.StringIO()
     try:
         run = await run_demo(

@@ -3,7 +3,7 @@ closes; the demo's manager approves each, and the client's viewer downloads the 
 Before the engagement starts its work, the client approves its objectives, which every report
 measures.
 
-Kept apart from ``engage.demo`` (which plays the lifecycle's people) as the reporting service
+Kept apart from ``engage.demo.people`` (which plays the lifecycle's people) as the reporting service
 is apart from the lifecycle: it reacts to ``reporting.*`` events only.
 """
 

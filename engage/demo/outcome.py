@@ -1,0 +1,82 @@
+"""The demo's closing summary: what the engagement did, what listening heard, the inbox, the
+alerts, the reports and where to look."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from engage.demo.display import first_response_said
+from engage.demo.reports import described
+from engage.demo.run import DemoRun
+from engage.demo.script import ALERT_RULE
+from shared.settings import Settings
+
+
+def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_url: str) -> None:
+    ui = f"http://127.0.0.1:{settings.temporal.ui_port}"
+    gates = ", ".join(f"{gate} ({role})" for gate, role in run.approvals)
+    posts = (
+        f"{run.posts_published} of the plan's {run.posts_planned} posts published on the sandbox"
+    )
+    if run.posts_published < run.posts_planned:
+        posts += " (the others follow at their time)"
+    console.print(
+        f"[bold green]Engagement completed[/] in {run.completed_after:.0f}s: "
+        f"{len(run.events)} events, "
+        f"gates approved: {gates}; {run.tasks_completed} tasks completed; {posts}.\n"
+        f"  listening   {heard(run)}\n"
+        f"  inbox       {inbox(run)}\n"
+        f"  alerts      {alerts(run)}\n"
+        f"  report      {described(run.report, gateway_url)}\n"
+        f"  engagement  {run.engagement_id}\n"
+        f"  workflow    {run.workflow_id}\n"
+        f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
+        f"  gateway     {gateway_url}/v1/engagements/{run.engagement_id}\n"
+        "              (TOKEN=$(.venv/bin/engage token --role manager); "
+        'curl -H "Authorization: Bearer $TOKEN" ...)',
+        highlight=False,
+    )
+
+
+def heard(run: DemoRun) -> str:
+    """What listening heard: the sentiment share and the top places."""
+    if not run.mentions:
+        return "no mentions yet (the sandbox's users comment as the posts age)"
+    labelled = {label: count for label, count in run.sentiment.items() if count}
+    share = ", ".join(
+        f"{count * 100 / run.mentions:.0f}% {label}" for label, count in labelled.items()
+    )
+    places = ", ".join(f"{place['name']} ({place['count']})" for place in run.top_places)
+    return f"{run.mentions} mentions: {share}; top places: {places or 'none named'}"
+
+
+def inbox(run: DemoRun) -> str:
+    """The conversation the demo answered, and how fast."""
+    if not run.watching:
+        return "not watched (no listening source near midnight)"
+    if not run.answered:
+        return "no conversation opened yet (comments come as the posts age)"
+    author = f"@{run.answered.get('author_handle')}"
+    if run.reply_failure:
+        return f"the reply to {author} failed: {run.reply_failure}"
+    if not run.first_response:
+        return f"{author} answered; the reply's first response had not arrived yet"
+    sla = first_response_said(run.first_response)
+    return f"{run.answered.get('source')} comment by {author} {sla}"
+
+
+def alerts(run: DemoRun) -> str:
+    """The alerts the rule raised and who acknowledged them."""
+    if not run.watching:
+        return "not watched (no listening source near midnight)"
+    if not run.alerts_raised:
+        return (
+            f"no alert raised: the rule {ALERT_RULE['name']!r} saw no complaint among the "
+            f"{run.mentions} mentions heard (about one in six sandbox users complains)"
+        )
+    if not run.alerts_acknowledged:
+        return f"{len(run.alerts_raised)} raised; the acknowledgement had not arrived yet"
+    return "; ".join(
+        f"alert {alert.get('kind')} acknowledged by manager ({alert.get('acknowledged_by')})"
+        for alert in run.alerts_acknowledged
+    )

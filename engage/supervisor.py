@@ -9,56 +9,63 @@ backoff, and Ctrl-C or SIGTERM stops everything this process started.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 import httpx
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress
 from rich.text import Text
-from sqlalchemy.engine import make_url
 
 from engage import infra, nats_auth
 from engage.bootstrap import prepare
+from engage.children import (
+    COMPONENTS,
+    MAX_RESTARTS,
+    RESTART_WINDOW_SECONDS,
+    ChildSpec,
+    _Component,
+    child_component,
+    child_environment,
+    child_specs,
+    restart_delay,
+)
 from engage.infra import EmbeddedProcess, InfraError
-from shared.db.roles import service_database_url
-from shared.settings import DATA_SERVICES, SERVICE_NAMES, ServiceName, Settings
+from engage.up_terminal import (
+    EMBEDDED,
+    EXTERNAL,
+    describe,
+    platform_table,
+    progress_lines,
+    readable,
+    service_url,
+)
+from shared.settings import Settings
 
-SERVED_SERVICES: tuple[ServiceName, ...] = SERVICE_NAMES
-# The built-in sandbox platform: served like a service, labelled so nobody takes it for a real one.
-SANDBOX = "sandbox"
-SANDBOX_LABEL = "sandbox platform (offline, not a real network)"
-# Each data service's worker (its activities and outbox relay), then the workflow worker.
-WORKERS: tuple[str, ...] = (*DATA_SERVICES, "workflows")
+__all__ = [
+    "COMPONENTS",
+    "EMBEDDED",
+    "RESTART_WINDOW_SECONDS",
+    "ChildSpec",
+    "_Component",
+    "_Platform",
+    "child_component",
+    "child_environment",
+    "child_specs",
+    "readable",
+    "restart_delay",
+    "run_platform",
+]
 
-MAX_RESTARTS = 5
-RESTART_WINDOW_SECONDS = 60.0
-MAX_BACKOFF_SECONDS = 10.0
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 READY_POLL_SECONDS = 0.5
 # Generous, so one long log line (a traceback's repr, a big JSON log) does not break the pump.
 LINE_LIMIT_BYTES = 1024 * 1024
 COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
-EMBEDDED = "embedded (started here)"
-EXTERNAL = "external"
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """One ``python -m engage ...`` process; ``port`` is set for HTTP services."""
-
-    name: str
-    args: tuple[str, ...]
-    port: int | None = None
 
 
 @dataclass
@@ -71,14 +78,6 @@ class _Child:
     restarts: deque[float] = field(default_factory=deque)
 
 
-@dataclass(frozen=True)
-class _Component:
-    title: str
-    target: Callable[[Settings], tuple[str, int]]
-    reachable: Callable[[Settings], Awaitable[bool]]
-    start: Callable[[Settings], Awaitable[EmbeddedProcess | None]]
-
-
 @dataclass
 class _Embedded:
     """A server started here: restarted when it dies, like the children."""
@@ -87,83 +86,6 @@ class _Embedded:
     handle: EmbeddedProcess
     watcher: asyncio.Task[None] | None = None
     restarts: deque[float] = field(default_factory=deque)
-
-
-COMPONENTS = (
-    _Component("PostgreSQL", infra.postgres_target, infra.postgres_reachable, infra.start_postgres),
-    # The embedded NATS admits only the components' users (engage/nats_auth.py).
-    _Component(
-        "NATS", infra.nats_target, infra.nats_reachable, partial(infra.start_nats, users=True)
-    ),
-    _Component("Temporal", infra.temporal_target, infra.temporal_reachable, infra.start_temporal),
-    # Notifications' e-mail: the embedded server keeps what is sent under <data_dir>/mail.
-    _Component("SMTP", infra.smtp_target, infra.smtp_reachable, infra.start_smtp),
-)
-
-
-def child_specs(settings: Settings) -> list[ChildSpec]:
-    services = [ChildSpec(s, ("serve", s), getattr(settings.ports, s)) for s in SERVED_SERVICES]
-    services.append(ChildSpec(SANDBOX, ("serve", SANDBOX), settings.ports.sandbox))
-    workers = [ChildSpec(f"worker {w}", ("worker", w)) for w in WORKERS]
-    return services + workers
-
-
-def child_component(spec: ChildSpec) -> str | None:
-    """Whom a child acts for: the service it serves or works for, ``workflows``; the sandbox
-    platform is no component of ours."""
-    name = spec.args[-1]
-    return None if name == SANDBOX else name
-
-
-def child_environment(
-    settings: Settings, component: str | None = None, *, nats_users: bool = False
-) -> dict[str, str]:
-    """The children read their settings from the environment: pin what was checked here.
-
-    A data service's processes connect to PostgreSQL as its own role, and with ``nats_users``
-    (the embedded NATS, configured here) each component's to NATS as its own user.
-    """
-    environment = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "ENGAGE_DATABASE_URL": settings.database_url,
-        "ENGAGE_NATS_URL": settings.nats_url,
-        "ENGAGE_TEMPORAL__ADDRESS": settings.temporal.address,
-        "ENGAGE_TEMPORAL__NAMESPACE": settings.temporal.namespace,
-    }
-    if component in DATA_SERVICES:
-        environment["ENGAGE_DATABASE_URL"] = service_database_url(settings, component)
-    if nats_users and component is not None:
-        environment |= nats_auth.component_environment(settings, component)
-    return environment
-
-
-def browsable_host(host: str) -> str:
-    if host in ("", "0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def database_display(database_url: str) -> str:
-    url = make_url(database_url).set(drivername="postgresql", password=None)
-    return url.render_as_string(hide_password=False)
-
-
-def restart_delay(recent_restarts: int) -> float:
-    return min(2.0 ** max(recent_restarts - 1, 0), MAX_BACKOFF_SECONDS)
-
-
-def describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, InfraError) else f"{type(error).__name__}: {error}"
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(finished_text=""),  # finished lines carry their own mark
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 class _Platform:
@@ -225,7 +147,10 @@ class _Platform:
             await self._spawn(child)
             child.watcher = asyncio.create_task(self._watch(child))
         ready = await self._wait_ready()
-        self.console.print(self._table(ready))
+        table = platform_table(
+            self.settings, ready, self.origins, embedded_logs=bool(self.embedded)
+        )
+        self.console.print(table)
         self.console.print("[bold]Platform running; press Ctrl-C to stop.")
         await asyncio.get_running_loop().create_future()  # until a signal or a give-up
 
@@ -282,7 +207,7 @@ class _Platform:
     # --- infrastructure ---------------------------------------------------------------------
 
     async def _ensure_infrastructure(self) -> None:
-        with _progress(self.console) as progress:
+        with progress_lines(self.console) as progress:
             try:
                 async with asyncio.TaskGroup() as group:
                     for component in self.components:
@@ -430,12 +355,9 @@ class _Platform:
 
     # --- readiness and summary --------------------------------------------------------------
 
-    def _service_url(self, port: int) -> str:
-        return f"http://{browsable_host(self.settings.host)}:{port}"
-
     async def _wait_ready(self) -> dict[str, bool]:
         services = [c.spec for c in self.children if c.spec.port is not None]
-        with _progress(self.console) as progress:
+        with progress_lines(self.console) as progress:
             async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
                 states = await asyncio.gather(
                     *(self._await_ready(client, progress, spec) for spec in services)
@@ -446,7 +368,7 @@ class _Platform:
         self, client: httpx.AsyncClient, progress: Progress, spec: ChildSpec
     ) -> bool:
         assert spec.port is not None
-        url = f"{self._service_url(spec.port)}/readyz"
+        url = f"{service_url(self.settings, spec.port)}/readyz"
         task = progress.add_task(f"{spec.name}: waiting for {url}", total=1)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         last = "no answer yet"
@@ -467,53 +389,7 @@ class _Platform:
         progress.update(task, description=description, completed=1)
         return False
 
-    def _table(self, ready: dict[str, bool]) -> Table:
-        settings = self.settings
-        table = Table(title="Atlantide Engage")
-        table.add_column("Component")
-        table.add_column("Where", overflow="fold")  # a clipped URL is useless
-        table.add_column("Runs")
-        for name, is_ready in ready.items():
-            state = "started here" if is_ready else "started here [yellow](not ready)[/]"
-            label = SANDBOX_LABEL if name == SANDBOX else name
-            table.add_row(label, self._service_url(getattr(settings.ports, name)), state)
-        table.add_row("API docs", f"{self._service_url(settings.ports.gateway)}/docs", "")
-        table.add_row("Console", f"{self._service_url(settings.ports.gateway)}/console", "")
-        for worker in WORKERS:
-            table.add_row(f"worker {worker}", "Temporal task queues", "started here")
-        temporal_host = browsable_host(infra.temporal_target(settings)[0])
-        table.add_row("Temporal", settings.temporal.address, self.origins["Temporal"])
-        ui = f"http://{temporal_host}:{settings.temporal.ui_port}"
-        table.add_row("Temporal UI", ui, self.origins["Temporal"])
-        table.add_row("NATS", settings.nats_url, self.origins["NATS"])
-        database = database_display(settings.database_url)
-        table.add_row("PostgreSQL", database, self.origins["PostgreSQL"])
-        smtp_host, smtp_port = infra.smtp_target(settings)
-        table.add_row("SMTP (notifications)", f"{smtp_host}:{smtp_port}", self.origins["SMTP"])
-        if self.origins["SMTP"] == EMBEDDED:
-            table.add_row("Mail kept", str(infra.mail_dir(settings)), "")
-        if self.embedded:
-            table.add_row("Embedded logs", str(infra.data_dir(settings) / "logs"), "")
-        return table
-
 
 async def run_platform(settings: Settings) -> int:
     """Run the platform until Ctrl-C/SIGTERM (exit code 0) or a child keeps crashing (1)."""
     return await _Platform(settings, Console(highlight=False)).main()
-
-
-def readable(line: str) -> str:
-    """A process's JSON log line as ``LEVEL logger: message`` (and its exception), for the
-    terminal ``engage up`` runs in; any other line as it came."""
-    if not line.startswith("{"):
-        return line
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(record, dict) or "message" not in record:
-        return line
-    text = f"{str(record.get('level', '')).upper()} {record.get('logger', '')}: {record['message']}"
-    if exception := record.get("exception"):
-        text += f"\n{exception}"
-    return text

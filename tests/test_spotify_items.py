@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from services.content.app import build_app as build_content
-from services.content.spotify_items import AppToken, AppTokens
 from services.gateway.app import build_app as build_gateway
+from services.publisher.connectors.spotify import AppToken, AppTokens
 from shared.auth import Role
 from shared.settings import OAuthAppSettings
 from tests.conftest import Platform, as_role

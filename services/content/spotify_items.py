@@ -6,31 +6,25 @@ carries the rest of the metadata (publisher, image, duration, release date).
 The catalog is reached with the agency's Spotify app (client credentials):
 ``ENGAGE_PUBLISHER__OAUTH_APPS__SPOTIFY__CLIENT_ID`` and ``…__CLIENT_SECRET``, at the API base
 ``publisher.api_base_urls["spotify"]`` when set (a fake in tests). Its app token is kept per
-process (``AppTokens``): every request reuses it until shortly before it expires, instead of
-asking Spotify's token endpoint each time.
+process (``APP_TOKENS``, the connector's ``AppTokens``): every request reuses it until shortly
+before it expires, instead of asking Spotify's token endpoint each time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.content import service as items
 from services.content.models import engagements
 from services.content.schemas import ContentItemCreate, ContentItemOut, VariantSpec
-from services.publisher.connectors.base import AuthError, ConnectorError, ContentRejectedError
-from services.publisher.connectors.http import Model
-from services.publisher.connectors.spotify import ACCOUNTS_HOST, Episode, Show, SpotifyCatalog
+from services.publisher.connectors.base import ConnectorError, ContentRejectedError
+from services.publisher.connectors.spotify import AppTokens, Episode, Show, SpotifyCatalog
 from shared.app import SessionDep, SettingsDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.domain import Channel, ContentKind
@@ -109,95 +103,8 @@ class SpotifyItemOut(BaseModel):
     spotify: SpotifyMetadata
 
 
-# Which app's token: the token endpoint's base URL and the app's client id.
-AppKey = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class AppToken:
-    value: str
-    # When it stops being used: the catalog's margin before Spotify's ``expires_in``.
-    expires_at: datetime
-
-
-class AppTokens:
-    """The app tokens of one process, by app, for at most ``max_apps`` apps (the least recently
-    used forgotten first). A token is reused until its ``expires_at``; while one request fetches
-    an app's token, the others for that app wait for it rather than each fetching their own."""
-
-    def __init__(self, max_apps: int = MAX_CACHED_APPS) -> None:
-        self._max_apps = max_apps
-        self._tokens: OrderedDict[AppKey, AppToken] = OrderedDict()
-        self._locks: dict[AppKey, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
-
-    def _lock(self, key: AppKey) -> asyncio.Lock:
-        # A lock belongs to the event loop it first waited on (a test run starts several).
-        loop = asyncio.get_running_loop()
-        held = self._locks.get(key)
-        if held is None or held[0] is not loop:
-            held = self._locks[key] = (loop, asyncio.Lock())
-        return held[1]
-
-    async def token(self, key: AppKey, fetch: Callable[[], Awaitable[AppToken]]) -> str:
-        async with self._lock(key):
-            held = self._tokens.get(key)
-            if held is None or held.expires_at <= datetime.now(UTC):
-                held = await fetch()
-            self._tokens[key] = held
-            self._tokens.move_to_end(key)
-            while len(self._tokens) > self._max_apps:
-                forgotten, _ = self._tokens.popitem(last=False)
-                lock = self._locks.get(forgotten)
-                if lock is not None and not lock[1].locked():
-                    del self._locks[forgotten]
-            return held.value
-
-    def refused(self, key: AppKey, value: str) -> None:
-        """Spotify refused ``value`` before its time: the next request fetches another (unless
-        one was fetched meanwhile)."""
-        held = self._tokens.get(key)
-        if held is not None and held.value == value:
-            del self._tokens[key]
-
-
-APP_TOKENS = AppTokens()
-
-
-class CachedTokenCatalog(SpotifyCatalog):
-    """Spotify's catalog with the process's app token (``tokens``) rather than its own."""
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        client_id: str,
-        client_secret: SecretStr,
-        *,
-        base_url: str | None,
-        tokens: AppTokens,
-    ) -> None:
-        super().__init__(http, client_id, client_secret, base_url=base_url)
-        self._tokens = tokens
-        self._key: AppKey = (base_url or ACCOUNTS_HOST, client_id)
-        self._served: str | None = None
-
-    async def _get(self, path: str, model: type[Model]) -> Model:
-        try:
-            return await self._fetch(path, model)
-        except AuthError:
-            # Spotify may end an app token early: fetch a new one, once.
-            if self._served is not None:
-                self._tokens.refused(self._key, self._served)
-            return await self._fetch(path, model)
-
-    async def _app_token(self) -> str:
-        self._served = await self._tokens.token(self._key, self._new_token)
-        return self._served
-
-    async def _new_token(self) -> AppToken:
-        self._token = None
-        value = await super()._app_token()
-        assert self._token is not None  # set by the catalog with the token it fetched
-        return AppToken(value, self._token.expires_at)
+# The process's app tokens: every request reuses the token until shortly before it expires.
+APP_TOKENS = AppTokens(max_apps=MAX_CACHED_APPS)
 
 
 def catalog(http: httpx.AsyncClient, settings: Settings) -> SpotifyCatalog:
@@ -206,7 +113,7 @@ def catalog(http: httpx.AsyncClient, settings: Settings) -> SpotifyCatalog:
         # The agency's setup, not an outage: nothing to retry until an administrator sets it.
         raise ConflictError("no Spotify app is configured for the agency", integration="spotify")
     base_url = settings.publisher.api_base_urls.get(Channel.SPOTIFY.value) or None
-    return CachedTokenCatalog(
+    return SpotifyCatalog(
         http, app.client_id, app.client_secret, base_url=base_url, tokens=APP_TOKENS
     )
 

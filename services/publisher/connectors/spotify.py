@@ -16,6 +16,9 @@ It is not a ``Connector``; the registry offers it instead (README "Connectors").
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -90,15 +93,63 @@ class Episode(Linkable):
     show: ShowRef | None = None
 
 
-class AppToken(BaseModel):
+class TokenGranted(BaseModel):
+    """The token endpoint's answer to the client-credentials grant."""
+
     access_token: str
     expires_in: int
 
 
-@dataclass
-class _CachedToken:
+# Which app's token: the token endpoint's base URL and the app's client id.
+AppKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class AppToken:
     value: str
+    # When it stops being used: ``_EXPIRY_MARGIN`` before Spotify's ``expires_in``.
     expires_at: datetime
+
+
+class AppTokens:
+    """App tokens by app, for at most ``max_apps`` apps (the least recently used forgotten
+    first). A token is reused until its ``expires_at``; while one request fetches an app's token,
+    the others for that app wait for it rather than each fetching their own. A catalog keeps its
+    own unless it is given one to share (a process's, so requests reuse the token)."""
+
+    def __init__(self, max_apps: int = 1) -> None:
+        self._max_apps = max_apps
+        self._tokens: OrderedDict[AppKey, AppToken] = OrderedDict()
+        self._locks: dict[AppKey, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+
+    def _lock(self, key: AppKey) -> asyncio.Lock:
+        # A lock belongs to the event loop it first waited on (a test run starts several).
+        loop = asyncio.get_running_loop()
+        held = self._locks.get(key)
+        if held is None or held[0] is not loop:
+            held = self._locks[key] = (loop, asyncio.Lock())
+        return held[1]
+
+    async def token(self, key: AppKey, fetch: Callable[[], Awaitable[AppToken]]) -> str:
+        async with self._lock(key):
+            held = self._tokens.get(key)
+            if held is None or held.expires_at <= datetime.now(UTC):
+                held = await fetch()
+            self._tokens[key] = held
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > self._max_apps:
+                forgotten, _ = self._tokens.popitem(last=False)
+                lock = self._locks.get(forgotten)
+                if lock is not None and not lock[1].locked():
+                    del self._locks[forgotten]
+            return held.value
+
+    def refused(self, key: AppKey, value: str) -> None:
+        """Spotify refused ``value`` before its time: the next request fetches another (unless
+        one was fetched meanwhile)."""
+        held = self._tokens.get(key)
+        if held is not None and held.value == value:
+            del self._tokens[key]
 
 
 class SpotifyCatalog:
@@ -110,6 +161,7 @@ class SpotifyCatalog:
         *,
         base_url: str | None = None,
         market: str = "IT",
+        tokens: AppTokens | None = None,
     ) -> None:
         self._api = PlatformApi(http, base_url or API_HOST, classify_spotify, name="spotify")
         self._accounts = PlatformApi(
@@ -117,7 +169,10 @@ class SpotifyCatalog:
         )
         self._client = httpx.BasicAuth(client_id, client_secret.get_secret_value())
         self._market = market
-        self._token: _CachedToken | None = None
+        self._tokens = tokens or AppTokens()
+        self._key: AppKey = (base_url or ACCOUNTS_HOST, client_id)
+        # The token this catalog last sent, to tell the store which one Spotify refused.
+        self._served: str | None = None
 
     async def show(self, show_id: str) -> Show:
         return await self._get(f"/v1/shows/{show_id}", Show)
@@ -130,7 +185,8 @@ class SpotifyCatalog:
             return await self._fetch(path, model)
         except AuthError:
             # Spotify may end an app token early: fetch a new one, once.
-            self._token = None
+            if self._served is not None:
+                self._tokens.refused(self._key, self._served)
             return await self._fetch(path, model)
 
     async def _fetch(self, path: str, model: type[Model]) -> Model:
@@ -144,17 +200,20 @@ class SpotifyCatalog:
         )
 
     async def _app_token(self) -> str:
+        self._served = await self._tokens.token(self._key, self._new_token)
+        return self._served
+
+    async def _new_token(self) -> AppToken:
         now = datetime.now(UTC)
-        if self._token is None or self._token.expires_at <= now:
-            token = await self._accounts.fetch(
-                "POST",
-                "/api/token",
-                AppToken,
-                # Asking for an app token changes nothing: safe to repeat.
-                write=False,
-                data={"grant_type": "client_credentials"},
-                auth=self._client,
-            )
-            expires_at = now + timedelta(seconds=token.expires_in) - _EXPIRY_MARGIN
-            self._token = _CachedToken(token.access_token, expires_at)
-        return self._token.value
+        granted = await self._accounts.fetch(
+            "POST",
+            "/api/token",
+            TokenGranted,
+            # Asking for an app token changes nothing: safe to repeat.
+            write=False,
+            data={"grant_type": "client_credentials"},
+            auth=self._client,
+        )
+        return AppToken(
+            granted.access_token, now + timedelta(seconds=granted.expires_in) - _EXPIRY_MARGIN
+        )

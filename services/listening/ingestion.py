@@ -49,6 +49,8 @@ from shared.metrics import MENTIONS_INGESTED, on_commit
 DURABLE = "listening-mentions"
 # Raw mentions taken at each fetch and stored in one transaction.
 FETCH_BATCH = 500
+# Engagements remembered as their organisation's before the memory starts again.
+OWNED_ENGAGEMENTS_KEPT = 65_536
 _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 
 
@@ -56,6 +58,20 @@ _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 class _CompiledQuery:
     expression_text: str
     exclusions_text: str | None
+    expression: query_matching.Predicate
+    exclusions: query_matching.Predicate | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyQuery:
+    """An active query as a batch matches it: its expressions compiled and what every mention
+    is checked against copied out of the ORM row once per batch, not read through it for every
+    mention."""
+
+    id: uuid.UUID
+    engagement_id: uuid.UUID | None
+    sources: frozenset[str]
+    languages: frozenset[str]
     expression: query_matching.Predicate
     exclusions: query_matching.Predicate | None
 
@@ -90,9 +106,26 @@ class QueryMatcher:
             self._compiled[query.id] = cached
         return cached
 
+    def ready(self, queries: Sequence[ListeningQuery]) -> list[ReadyQuery]:
+        """The queries as ``matching`` takes them, in the same order (once per batch)."""
+        found = []
+        for query in queries:
+            compiled = self._compile(query)
+            found.append(
+                ReadyQuery(
+                    id=query.id,
+                    engagement_id=query.engagement_id,
+                    sources=frozenset(query.sources),
+                    languages=frozenset(query.languages or ()),
+                    expression=compiled.expression,
+                    exclusions=compiled.exclusions,
+                )
+            )
+        return found
+
     def matching(
-        self, queries: list[ListeningQuery], mention: query_matching.MentionText, source: str
-    ) -> list[ListeningQuery]:
+        self, queries: Sequence[ReadyQuery], mention: query_matching.MentionText, source: str
+    ) -> list[ReadyQuery]:
         """The queries that read the mention's source and language, match it and do not
         exclude it. A query limited to languages does not take a mention of unknown language."""
         found = []
@@ -102,12 +135,11 @@ class QueryMatcher:
                 continue
             if query.languages and mention.language not in query.languages:
                 continue
-            compiled = self._compile(query)
             if normalised is None:
                 normalised = query_matching.Normalised.of(mention)
-            if not compiled.expression(normalised):
+            if not query.expression(normalised):
                 continue
-            if compiled.exclusions is not None and compiled.exclusions(normalised):
+            if query.exclusions is not None and query.exclusions(normalised):
                 continue
             found.append(query)
         return found
@@ -119,6 +151,8 @@ def _clean(value: str) -> str:
 
 def _names(values: list[str], mark: str) -> list[str]:
     """Hashtags or accounts without their mark, trimmed, each once in the order given."""
+    if not values:
+        return []
     cleaned = (_clean(value).removeprefix(mark).strip() for value in values)
     return list(dict.fromkeys(value for value in cleaned if value))
 
@@ -186,6 +220,8 @@ class MentionIngestion:
         # Each organisation's newest trained model, else the default one.
         self.models = OrganizationModels(lambda: self.model)
         self.matcher = QueryMatcher()
+        # (engagement, organisation) pairs found to belong together; see ``_accepted``.
+        self._owned: set[tuple[uuid.UUID, uuid.UUID]] = set()
         self.subscription = Subscription(
             durable=DURABLE,
             event=events.MENTION_RECEIVED,
@@ -229,9 +265,14 @@ class MentionIngestion:
         texts = [_clean(item.raw.text) for item in accepted]
         stated = [_language(item.raw.language) for item in accepted]
         labelled = await self._labelled(session, accepted, texts, stated)
-        queries_of = await repository.active_queries(
-            session, {item.raw.organization_id for item in accepted}
-        )
+        queries_of = {
+            organization_id: self.matcher.ready(queries)
+            for organization_id, queries in (
+                await repository.active_queries(
+                    session, {item.raw.organization_id for item in accepted}
+                )
+            ).items()
+        }
         rows = [
             self._row(item, text, language, reading, queries_of[item.raw.organization_id])
             for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True)
@@ -270,7 +311,9 @@ class MentionIngestion:
         """The event's raw mention, or None once it is written to the dead letters.
 
         ``checked`` holds what the batch found of each engagement and organisation named (why
-        not, or None), so each is looked up once per batch."""
+        not, or None), so each is looked up once per batch. An engagement found to be the
+        organisation's is remembered for the life of the process (``_owned``): an engagement
+        never changes organisation. A refusal is not: the engagement may be known later."""
         try:
             raw = RawMention.model_validate(event.data)
         except ValidationError as error:
@@ -279,10 +322,15 @@ class MentionIngestion:
         if raw.engagement_id is None:
             return _Accepted(event, raw, [])
         named = (raw.engagement_id, raw.organization_id)
+        if named in self._owned:
+            return _Accepted(event, raw, [raw.engagement_id])
         if named not in checked:
             checked[named] = await _engagement_refused(session, *named)
         reason = checked[named]
         if reason is None:
+            if len(self._owned) >= OWNED_ENGAGEMENTS_KEPT:
+                self._owned.clear()
+            self._owned.add(named)
             return _Accepted(event, raw, [raw.engagement_id])
         await _dead_letter(session, event, reason)
         return None
@@ -293,7 +341,7 @@ class MentionIngestion:
         text: str,
         stated_language: str | None,
         reading: Labelled,
-        queries: list[ListeningQuery],
+        queries: list[ReadyQuery],
     ) -> dict[str, Any]:
         raw = item.raw
         sentiment = self._sentiment(reading, stated_language)
@@ -409,8 +457,10 @@ async def _announce(
 
 
 def _ingested(row: dict[str, Any]) -> events.IngestedMention:
-    """The stored row as ``mentions_ingested`` tells it (from memory: no query)."""
-    return events.IngestedMention(
+    """The stored row as ``mentions_ingested`` tells it (from memory: no query). Built
+    without validation: every value is the row's own, already of the field's type (the
+    announcement is serialised once, by ``new_event``)."""
+    return events.IngestedMention.model_construct(
         mention_id=row["id"],
         engagement_ids=row["engagement_ids"],
         query_ids=row["query_ids"],

@@ -63,6 +63,7 @@ from services.publisher.contracts import (
     CONTENT_REJECTED_ERROR,
     ENGAGEMENT_CONNECTIONS,
     ENGAGEMENT_PERIOD_SUMMARY,
+    ENQUEUE_PUBLICATION,
     PUBLISH,
     SCHEDULE_PUBLICATION,
     WITHDRAW_ENGAGEMENT_POSTS,
@@ -73,6 +74,7 @@ from services.publisher.contracts import (
     EngagementPeriodQuery,
     EngagementPeriodSummary,
     EngagementPostsWithdrawn,
+    EnqueuePublication,
     MetricsCollected,
     PostMetricsTotals,
     PublishCommand,
@@ -80,6 +82,7 @@ from services.publisher.contracts import (
     ScheduledPublication,
     SchedulePublicationCommand,
     WithdrawEngagementPosts,
+    batch_workflow_id,
     platform_queue,
 )
 from services.reporting.contracts import (
@@ -164,6 +167,8 @@ class ServiceRecords:
     connections: dict[Channel, ChannelConnection] = field(default_factory=dict)
     connection_queries: list[EngagementConnectionsQuery] = field(default_factory=list)
     scheduled: dict[str, SchedulePublicationCommand] = field(default_factory=dict)
+    # Posts handed to their batch (publisher.enqueue_publication), in order.
+    enqueued: list[EnqueuePublication] = field(default_factory=list)
     items_scheduled: set[uuid.UUID] = field(default_factory=set)
     items_published: set[uuid.UUID] = field(default_factory=set)
     publish_attempts: list[PublishCommand] = field(default_factory=list)
@@ -270,11 +275,19 @@ class ServiceRecords:
         publication_id = uuid.uuid5(uuid.NAMESPACE_URL, key)
         return ScheduledPublication(
             publication_id=publication_id,
-            workflow_id=f"publication-{publication_id}",
+            workflow_id=(
+                batch_workflow_id(command.connection_id, command.due_at)
+                if command.in_batch
+                else f"publication-{publication_id}"
+            ),
             status="scheduled",
             due_at=command.due_at,
             newly_created=created,
         )
+
+    @activity.defn(name=ENQUEUE_PUBLICATION)
+    async def enqueue_publication(self, command: EnqueuePublication) -> None:
+        self.enqueued.append(command)
 
     @activity.defn(name=PUBLISH)
     async def publish(self, command: PublishCommand) -> PublishOutcome:
@@ -445,6 +458,7 @@ async def running_engagement(
                 records.withdraw_posts,
                 records.engagement_connections,
                 records.schedule_publication,
+                records.enqueue_publication,
                 records.collect_metrics,
                 records.period_summary,
             ],

@@ -248,16 +248,14 @@ async def _publish_the_plan_and_report(time_skipping: WorkflowEnvironment) -> No
             f"periodic-report-{engagement.engagement_id}-1"
         ).fetch_history()
         posts = {
-            f"publication-{uuid.uuid5(uuid.NAMESPACE_URL, key)}": command
+            uuid.uuid5(uuid.NAMESPACE_URL, key): command
             for key, command in records.scheduled.items()
         }
-        started = [
-            (await time_skipping.client.get_workflow_handle(post_id).describe()).workflow_type
-            for post_id in posts
-        ]
-        for post_id in posts:
+        own_workflows = []
+        for publication_id in posts:
             with contextlib.suppress(RPCError):
-                await time_skipping.client.get_workflow_handle(post_id).terminate()
+                own = time_skipping.client.get_workflow_handle(f"publication-{publication_id}")
+                own_workflows.append((await own.describe()).workflow_type)
 
     assert result.status is EngagementStatus.COMPLETED
     published = {d.phase: d.reference for d in result.deliverables if d.name == "plan_publishing"}
@@ -278,12 +276,19 @@ async def _publish_the_plan_and_report(time_skipping: WorkflowEnvironment) -> No
         "past": 1,
         "unfilled": 1,
     }
-    # Each post was placed once, for its slot, and waits for it in its own workflow.
+    # Each post was placed once, for its slot, to wait for it in its minute's batch.
     assert sorted((c.variant.variant_id, c.due_at) for c in posts.values()) == sorted(
         [(first.variant_id, slots[1].starts_at), (second.variant_id, slots[3].starts_at)]
     )
     assert {c.connection_id for c in posts.values()} == {SANDBOX_CONNECTION.connection_id}
-    assert started == ["PublishPostWorkflow"] * 2
+    assert {c.in_batch for c in posts.values()} == {True}
+    # Each handed once to its minute's batch (the publisher's signal-with-start), with its item;
+    # no post has a workflow of its own.
+    items = {first.variant_id: first.item_id, second.variant_id: second.item_id}
+    assert sorted((e.publication_id, e.item_id) for e in records.enqueued) == sorted(
+        (publication_id, items[c.variant.variant_id]) for publication_id, c in posts.items()
+    )
+    assert own_workflows == []
     assert records.items_scheduled == {first.item_id, second.item_id}
 
     # Two weekly cycles, one per run: each published, collected and reported.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
 from tests.test_content_media import jpeg, upload
 from tests.test_errors import assert_problem
 from tests.test_plan_api import approve_plan, fill, slots_of
-from tests.test_replay import replayer
+from tests.test_replay import HISTORIES, replayer
 
 ROME = ZoneInfo("Europe/Rome")
 # The live slots start this long after the test does: time enough to prepare the plan.
@@ -224,6 +225,8 @@ async def test_an_approved_plan_publishes_each_future_slot_once_on_time(
     ).fetch_history()
     replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert replayed.replay_failure is None, replayed.replay_failure
+    if os.environ.get("ENGAGE_RECORD_HISTORIES"):
+        (HISTORIES / "plan-publishing-posts-in-batches.json").write_text(history.to_json())
 
 
 async def test_a_slot_with_an_image_is_published_with_a_link_signed_when_it_goes_out(

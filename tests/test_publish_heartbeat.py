@@ -1,7 +1,7 @@
-"""The publish activity heartbeats, so a worker lost mid-publish costs seconds, not the publish
-timeout: its post is retried on another worker once the heartbeat timeout passes, and that
-attempt asks the platform before sending anything. A live worker waiting on a slow platform keeps
-heartbeating and is not retried.
+"""The batch's publish activity heartbeats, so a worker lost mid-publish costs seconds, not the
+publish timeout: its post is retried on another worker once the heartbeat timeout passes, and
+that attempt asks the platform before sending anything. A live worker waiting on a slow platform
+keeps heartbeating and is not retried.
 
 Both run the publisher's worker as a process of its own (as ``test_publisher_crash.py`` does),
 with the default publish timeout of 300 s: only the heartbeat can settle the post in time.
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.worker import Worker
 
-from services.publisher.contracts import MAINTENANCE_SCHEDULE_ID, PUBLISH
+from services.publisher.contracts import MAINTENANCE_SCHEDULE_ID, PUBLISH_BATCH
 from shared import task_queues
 from shared.settings import Settings
 from tests.conftest import Platform, wait_until
@@ -35,7 +35,7 @@ from tests.test_publisher_crash import (
 )
 from tests.test_thin_thread import create_org
 from tests.worker_processes import WorkerProcess
-from workflows.publishing.workflow import PUBLISH_HEARTBEAT_TIMEOUT, PublishPostWorkflow
+from workflows.publishing.batch import PUBLISH_HEARTBEAT_TIMEOUT, PublishBatchWorkflow
 
 # The platform call the publisher waits on: far longer than the heartbeat timeout.
 REQUEST_TIMEOUT_SECONDS = 120.0
@@ -62,7 +62,7 @@ def heartbeat_settings(platform: Platform) -> Settings:
 async def publisher_process(
     platform: Platform, settings: Settings, scratch: Path
 ) -> AsyncIterator[WorkerProcess]:
-    """The publisher's worker as a process, and the post workflows in this one."""
+    """The publisher's worker as a process, and the batch workflows in this one."""
     prefix = settings.temporal.task_queue_prefix
     worker = WorkerProcess(
         "publisher",
@@ -75,7 +75,7 @@ async def publisher_process(
     workflows = Worker(
         platform.temporal,
         task_queue=prefix + task_queues.WORKFLOWS,
-        workflows=[PublishPostWorkflow],
+        workflows=[PublishBatchWorkflow],
     )
     try:
         await worker.start()
@@ -95,13 +95,13 @@ async def hold_next_answer(account: SandboxAccount, seconds: float) -> None:
 
 
 async def publish_attempts(platform: Platform, workflow_id: str) -> list[int]:
-    """The attempt numbers with which the post's publish activities ended, from its history."""
+    """The attempt numbers with which the batch's publish activities ended, from its history."""
     history = await platform.temporal.get_workflow_handle(workflow_id).fetch_history()
     publishes = {
         event.event_id
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and event.activity_task_scheduled_event_attributes.activity_type.name == PUBLISH
+        and event.activity_task_scheduled_event_attributes.activity_type.name == PUBLISH_BATCH
     }
     return [
         event.activity_task_started_event_attributes.attempt

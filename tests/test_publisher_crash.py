@@ -39,7 +39,7 @@ from tests.events_helpers import stream_messages
 from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
 from tests.test_thin_thread import create_org
 from tests.worker_processes import WorkerProcess, worker_environment
-from workflows.publishing.workflow import PublishPostWorkflow
+from workflows.publishing.batch import PublishBatchWorkflow
 
 # Short, so that Temporal gives the dead worker's attempt to the next worker within seconds.
 PUBLISH_TIMEOUT_SECONDS = 8.0
@@ -154,7 +154,7 @@ async def test_a_worker_killed_after_the_platform_accepted_a_post_does_not_post_
     workflows = Worker(
         platform.temporal,
         task_queue=prefix + task_queues.WORKFLOWS,
-        workflows=[PublishPostWorkflow],
+        workflows=[PublishBatchWorkflow],
     )
     try:
         await worker.start()

@@ -12,9 +12,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from services.publisher.contracts import POST_STATE_QUERY, PublishPostState
+from services.publisher.contracts import (
+    BATCH_POST_STATE_QUERY,
+    PublishPostState,
+    batch_workflow_id,
+    in_a_batch,
+)
 from shared.auth import Role
-from tests.conftest import Platform
+from tests.conftest import Platform, wait_until
 from tests.publisher_helpers import SandboxAccount, schedule, settled
 from tests.test_thin_thread import create_org
 
@@ -33,8 +38,16 @@ def body(account: SandboxAccount, **fields: Any) -> dict[str, Any]:
 
 
 async def workflow_state(platform: Platform, publication: dict[str, Any]) -> PublishPostState:
-    handle = platform.temporal.get_workflow_handle(publication["workflow_id"])
-    state: PublishPostState = await handle.query(POST_STATE_QUERY, result_type=PublishPostState)
+    """The post as the batch holding it now sees it (a move changes the batch)."""
+    read = await platform.gateway.get(
+        f"/v1/publications/{publication['id']}", headers=platform.auth(Role.MANAGER)
+    )
+    workflow_id = read.json()["workflow_id"]
+    assert in_a_batch(workflow_id), workflow_id
+    handle = platform.temporal.get_workflow_handle(workflow_id)
+    state: PublishPostState = await handle.query(
+        BATCH_POST_STATE_QUERY, uuid.UUID(publication["id"]), result_type=PublishPostState
+    )
     return state
 
 
@@ -247,5 +260,45 @@ async def test_cancel_and_reschedule_racing_the_publish_never_duplicate_a_post(
             assert done["status"] == "published", done
             assert [post["id"] for post in posts] == [done["platform_post_id"]]
             assert cancels_accepted == [], "an accepted cancel always wins"
-            final_due = (await workflow_state(platform, publication)).due_at
+            # The claim publishes a post only at the due time its batch holds, which is the
+            # row's; the batch that published it may since have ended (a later run holds others).
+            final_due = datetime.fromisoformat(done["due_at"])
             assert datetime.fromisoformat(done["published_at"]) >= final_due, "never early"
+
+
+async def test_a_post_moved_to_another_minute_leaves_its_batch_and_is_published_once_by_the_new(
+    platform: Platform, account: SandboxAccount
+) -> None:
+    publication = await schedule(platform, account, in_seconds=5.0)
+    old_batch = publication["workflow_id"]
+    assert old_batch == batch_workflow_id(
+        uuid.UUID(account.connection_id), datetime.fromisoformat(publication["due_at"])
+    )
+    due = datetime.fromisoformat(publication["due_at"])
+    later = due.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)
+    moved = await platform.gateway.post(
+        f"/v1/publications/{publication['id']}/reschedule",
+        json={"due_at": later.isoformat()},
+        headers=platform.auth(Role.EDITOR),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["workflow_id"] == batch_workflow_id(uuid.UUID(account.connection_id), later)
+    waiting = await workflow_state(platform, publication)
+    assert (waiting.stage, waiting.due_at) == ("waiting", later)
+
+    old = platform.temporal.get_workflow_handle(old_batch)
+
+    async def dropped() -> bool:
+        state: PublishPostState = await old.query(
+            BATCH_POST_STATE_QUERY, uuid.UUID(publication["id"]), result_type=PublishPostState
+        )
+        return state.stage == "moved"
+
+    # The old batch reaches its due time, finds the post due at another time, and lets it go.
+    await wait_until(dropped, timeout=30, interval=0.3)
+    done = await settled(platform, publication["id"], timeout=90)
+    assert done["status"] == "published", done
+    assert datetime.fromisoformat(done["published_at"]) >= later
+    posts = await account.posts(publication["idempotency_key"])
+    assert [post["id"] for post in posts] == [done["platform_post_id"]]
+    assert done["attempts"] == 1

@@ -12,6 +12,7 @@ from workflows.lifecycle_start import lifecycle_start_consumer
 from workflows.listening.alerts import CrisisEscalationWorkflow, ListeningAlertsWorkflow
 from workflows.listening.polling import ListeningPollWorkflow
 from workflows.listening.workflow import TrainOrganizationSentimentModel
+from workflows.publishing.batch import PublishBatchWorkflow
 from workflows.publishing.maintenance import PublisherMaintenanceWorkflow
 from workflows.publishing.plan import PublishPlanWorkflow
 from workflows.publishing.workflow import PublishPostWorkflow
@@ -23,6 +24,7 @@ WORKFLOWS: list[type] = [
     EngagementWorkflow,
     ContestClaimWorkflow,
     PublishPostWorkflow,
+    PublishBatchWorkflow,
     PublisherMaintenanceWorkflow,
     PublishPlanWorkflow,
     PeriodicReportWorkflow,

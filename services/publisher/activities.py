@@ -25,6 +25,7 @@ from services.publisher import (
     publications,
     replies,
     repository,
+    scheduling,
 )
 from services.publisher.contracts import (
     AUTH_ERROR,
@@ -33,8 +34,10 @@ from services.publisher.contracts import (
     CONTENT_REJECTED_ERROR,
     ENGAGEMENT_CONNECTIONS,
     ENGAGEMENT_PERIOD_SUMMARY,
+    ENQUEUE_PUBLICATION,
     MARK_CANCELLED,
     PUBLISH,
+    PUBLISH_BATCH,
     READ_CONVERSATIONS,
     REFRESH_TOKENS,
     RETRYABLE_ERROR,
@@ -42,6 +45,7 @@ from services.publisher.contracts import (
     SEND_REPLY,
     UNKNOWN_OUTCOME_ERROR,
     WITHDRAW_ENGAGEMENT_POSTS,
+    BatchPostOutcome,
     CancelCommand,
     CancelRequest,
     CollectMetricsCommand,
@@ -51,8 +55,12 @@ from services.publisher.contracts import (
     EngagementPeriodQuery,
     EngagementPeriodSummary,
     EngagementPostsWithdrawn,
+    EnqueuePublication,
     FailureClass,
     MetricsCollected,
+    PostDue,
+    PublishBatchCommand,
+    PublishBatchResult,
     PublishCommand,
     PublishOutcome,
     PublishPostState,
@@ -64,9 +72,16 @@ from services.publisher.contracts import (
     SendReply,
     TokensRefreshed,
     WithdrawEngagementPosts,
+    in_a_batch,
 )
 from services.publisher.crypto import TokenVault
-from services.publisher.publishing import ConnectorFor, Publisher, PublishFailedError, outcome_of
+from services.publisher.publishing import (
+    ConnectorFor,
+    PostMovedError,
+    Publisher,
+    PublishFailedError,
+    outcome_of,
+)
 from services.publisher.schemas import PublicationCreate
 from shared.activity_errors import problems_as_application_errors
 from shared.db.scoping import SYSTEM
@@ -95,6 +110,8 @@ class PublisherActivities:
         connector_for: ConnectorFor,
         media_links: MediaLinks,
         temporal: Callable[[], Client] | None = None,
+        *,
+        platform_concurrency: int = 4,
     ) -> None:
         self._sessions = sessions
         self._vault = vault
@@ -103,6 +120,10 @@ class PublisherActivities:
         self._temporal = temporal
         self._media_links = media_links
         self._publisher = Publisher(sessions, vault, connector_for, media_links)
+        # Posts of batches published at a time on this worker: each platform queue already runs
+        # at most this many activities, and a batch's activity holds many posts.
+        self._platform_concurrency = platform_concurrency
+        self._in_flight: dict[str, asyncio.Semaphore] = {}
 
     @activity.defn(name=PUBLISH)
     @problems_as_application_errors
@@ -121,6 +142,79 @@ class PublisherActivities:
                     timedelta(seconds=error.retry_after) if error.retry_after else None
                 ),
             ) from error
+
+    @activity.defn(name=PUBLISH_BATCH)
+    @problems_as_application_errors
+    async def publish_batch(self, command: PublishBatchCommand) -> PublishBatchResult:
+        """Each post of a batch through ``Publisher.publish``: its own claim, idempotency key,
+        record and event. A failure to retry is answered, not waited for: the batch's workflow
+        holds the post until its retry is due. Heartbeats throughout, so a retry after a lost
+        worker finds its posts ``publishing`` and asks the platform before sending them."""
+        in_flight = self._in_flight.setdefault(
+            activity.info().task_queue, asyncio.Semaphore(self._platform_concurrency)
+        )
+        async with _heartbeating(PUBLISH_HEARTBEAT_SECONDS):
+            outcomes = await asyncio.gather(
+                *(self._publish_in_batch(in_flight, post) for post in command.posts)
+            )
+        return PublishBatchResult(outcomes=list(outcomes))
+
+    async def _publish_in_batch(
+        self, in_flight: asyncio.Semaphore, post: PostDue
+    ) -> BatchPostOutcome:
+        async with in_flight:
+            try:
+                outcome = await self._publisher.publish(post.publication_id, due_at=post.due_at)
+            except PostMovedError as moved:
+                return BatchPostOutcome(
+                    publication_id=post.publication_id, result="moved", due_at=moved.due_at
+                )
+            except PublishFailedError as error:
+                final = error.failure_class in ("auth", "content_rejected")
+                return BatchPostOutcome(
+                    publication_id=post.publication_id,
+                    result="failed" if final else "retry",
+                    failure_class=error.failure_class,
+                    detail=str(error)[:2000],
+                    retry_after=error.retry_after,
+                )
+            except Exception as error:
+                # One post's fault is not its batch's. Whatever the row says now, the next
+                # attempt reads it (and asks the platform first if it is ``publishing``).
+                activity.logger.warning("post %s: %r", post.publication_id, error)
+                return BatchPostOutcome(
+                    publication_id=post.publication_id,
+                    result="retry",
+                    failure_class="unknown",
+                    detail=f"{type(error).__name__}: {error}"[:2000],
+                )
+        if outcome.status == "cancelled":
+            return BatchPostOutcome(publication_id=post.publication_id, result="cancelled")
+        return BatchPostOutcome(
+            publication_id=post.publication_id,
+            result="published",
+            platform_post_id=outcome.platform_post_id,
+            published_at=outcome.published_at,
+        )
+
+    @activity.defn(name=ENQUEUE_PUBLICATION)
+    @problems_as_application_errors
+    async def enqueue_publication(self, command: EnqueuePublication) -> None:
+        """Hand a publication still waiting to its workflow (its batch: signal-with-start, so
+        repeating it changes nothing)."""
+        if self._temporal is None:
+            raise ApplicationError("the publisher has no Temporal client", non_retryable=True)
+        async with session_scope(self._sessions, SYSTEM) as session:
+            publication = await publications.require_publication(session, command.publication_id)
+        if publication.status != "scheduled":
+            return
+        await scheduling.hand_over(
+            self._temporal(),
+            publication,
+            task_queue_prefix=command.task_queue_prefix,
+            publish_timeout_seconds=command.publish_timeout_seconds,
+            item_id=command.item_id,
+        )
 
     @activity.defn(name=MARK_CANCELLED)
     @problems_as_application_errors
@@ -177,7 +271,11 @@ class PublisherActivities:
         )
         async with session_scope(self._sessions, SYSTEM) as session:
             publication, created = await publications.place_publication(
-                session, data, self._media_links, channel=command.channel.value
+                session,
+                data,
+                self._media_links,
+                channel=command.channel.value,
+                in_batch=command.in_batch,
             )
             return ScheduledPublication(
                 publication_id=publication.id,
@@ -192,9 +290,11 @@ class PublisherActivities:
     async def withdraw_engagement_posts(
         self, command: WithdrawEngagementPosts
     ) -> EngagementPostsWithdrawn:
-        """Cancel the engagement's waiting posts through their workflows, which record the
-        cancellation; a post whose publishing began is left to finish. Run again, it finds only
-        the posts still waiting, so nothing is cancelled twice."""
+        """Cancel the engagement's waiting posts: a batch's post in its row, under the lock its
+        claim takes (its batch finds it cancelled), a post with a workflow of its own through
+        that workflow, which records the cancellation; a post whose publishing began is left to
+        finish. Run again, it finds only the posts still waiting, so nothing is cancelled
+        twice."""
         if self._temporal is None:
             raise ApplicationError("the publisher has no Temporal client", non_retryable=True)
         client = self._temporal()
@@ -209,6 +309,9 @@ class PublisherActivities:
         request = CancelRequest(reason=command.reason, requested_by=command.cancelled_by)
         outcomes = []
         for publication_id, post_workflow_id in posts:
+            if in_a_batch(post_workflow_id):
+                outcomes.append(await self._withdraw_without_workflow(publication_id, command))
+                continue
             outcome = await _cancel_post(client, post_workflow_id, request)
             if outcome == "no_workflow":
                 outcome = await self._withdraw_without_workflow(publication_id, command)
@@ -222,8 +325,8 @@ class PublisherActivities:
     async def _withdraw_without_workflow(
         self, publication_id: uuid.UUID, command: WithdrawEngagementPosts
     ) -> WithdrawalOutcome:
-        """A post placed by a planner cancelled before it started the post's workflow (or one
-        whose workflow has ended): withdrawn here if it is still waiting."""
+        """A batch's post, a post placed by a planner cancelled before it started the post's
+        workflow, or one whose workflow has ended: withdrawn here if it is still waiting."""
         async with session_scope(self._sessions, SYSTEM) as session:
             publication = await publications.withdraw_waiting_publication(
                 session,
@@ -273,7 +376,7 @@ class PublisherActivities:
 
     def publishing(self) -> Sequence[Callable[..., Any]]:
         """Runs on each platform's queue."""
-        return [self.publish]
+        return [self.publish, self.publish_batch]
 
     def housekeeping(self) -> Sequence[Callable[..., Any]]:
         """Runs on the publisher's own queue."""
@@ -282,6 +385,7 @@ class PublisherActivities:
             self.collect_metrics,
             self.refresh_tokens,
             self.schedule_publication,
+            self.enqueue_publication,
             self.withdraw_engagement_posts,
             self.engagement_connections,
             self.engagement_period_summary,

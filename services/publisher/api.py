@@ -209,9 +209,10 @@ async def reschedule_publication(
 ) -> PublicationOut:
     publication = await publications.require_publication(session, publication_id)
     await scheduler.reschedule(
-        publication, RescheduleRequest(due_at=body.due_at, requested_by=principal.subject)
+        session,
+        publication,
+        RescheduleRequest(due_at=body.due_at, requested_by=principal.subject),
     )
-    publication.due_at = body.due_at
     return PublicationOut.model_validate(publication)
 
 
@@ -231,7 +232,7 @@ async def cancel_publication(
 ) -> PublicationOut:
     publication = await publications.require_publication(session, publication_id)
     await scheduler.cancel(
-        publication, CancelRequest(reason=body.reason, requested_by=principal.subject)
+        session, publication, CancelRequest(reason=body.reason, requested_by=principal.subject)
     )
     return PublicationOut.model_validate(publication)
 

@@ -11,7 +11,7 @@ platform gets its own concurrency limit; the other activities run on ``engage-pu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -133,6 +133,9 @@ class SchedulePublicationCommand(BaseModel):
     slot_id: uuid.UUID | None = None
     due_at: datetime
     timezone: str = "Europe/Rome"
+    # A new publication goes to its minute's ``PublishBatchWorkflow`` (False: its own
+    # ``PublishPostWorkflow``, as plan runs started before batches place them).
+    in_batch: bool = False
 
 
 class ScheduledPublication(BaseModel):
@@ -283,11 +286,98 @@ class CancelRequest(BaseModel):
 
 
 class PublishPostState(BaseModel):
-    stage: Literal["waiting", "publishing", "published", "failed", "cancelled"]
+    # ``moved``: a batch's post rescheduled into another minute's batch.
+    stage: Literal["waiting", "publishing", "published", "failed", "cancelled", "moved"]
     due_at: datetime
     attempts_failed: int = 0
     last_error: str | None = None
     platform_post_id: str | None = None
+
+
+# --- PublishBatchWorkflow: the posts of one connection due in the same minute ----------------
+
+BATCH_WORKFLOW = "PublishBatchWorkflow"
+ADD_POST_SIGNAL = "add_post"
+BATCH_POST_STATE_QUERY = "post_state"
+PUBLISH_BATCH = "publisher.publish_batch"
+ENQUEUE_PUBLICATION = "publisher.enqueue_publication"
+BATCH_WORKFLOW_PREFIX = "publish-batch-"
+
+
+def batch_workflow_id(connection_id: uuid.UUID, due_at: datetime) -> str:
+    """The batch that holds a post of ``connection_id`` due at ``due_at``: one per due minute."""
+    return f"{BATCH_WORKFLOW_PREFIX}{connection_id}-{due_at.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def in_a_batch(workflow_id: str) -> bool:
+    """Whether a publication's workflow is a batch (else its own ``PublishPostWorkflow``)."""
+    return workflow_id.startswith(BATCH_WORKFLOW_PREFIX)
+
+
+class PublishBatchInput(BaseModel):
+    connection_id: uuid.UUID
+    channel: str
+    # The batch's minute (UTC): a post moved out of it is no longer the batch's.
+    due_minute: datetime
+    task_queue_prefix: str = ""
+    # Longest one post's publish may take within a batch's activity.
+    publish_timeout_seconds: float = 300.0
+
+
+class AddPost(BaseModel):
+    """Hold a post until ``due_at``, or move it there if the batch holds it already."""
+
+    publication_id: uuid.UUID
+    due_at: datetime
+    # The content item the post comes from: marked published once the post is (plan publishing).
+    item_id: uuid.UUID | None = None
+    # The engagement the post belongs to: told (``publication_failed``) when the post fails.
+    engagement_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+
+
+class PostDue(BaseModel):
+    publication_id: uuid.UUID
+    # The due time the batch holds: a post whose row says otherwise has moved, and is not sent.
+    due_at: datetime
+
+
+class PublishBatchCommand(BaseModel):
+    posts: list[PostDue]
+
+
+class BatchPostOutcome(BaseModel):
+    """One post's outcome within a batch: ``published``, ``failed`` (for good), ``cancelled``,
+    ``moved`` (due at another time: ``due_at``), or ``retry`` (retryable or unknown, to be
+    tried again after ``retry_after`` seconds when the platform said, else the batch's backoff)."""
+
+    publication_id: uuid.UUID
+    result: Literal["published", "failed", "cancelled", "moved", "retry"]
+    platform_post_id: str | None = None
+    published_at: datetime | None = None
+    failure_class: FailureClass | None = None
+    detail: str | None = None
+    retry_after: float | None = None
+    due_at: datetime | None = None
+
+
+class PublishBatchResult(BaseModel):
+    outcomes: list[BatchPostOutcome]
+
+
+class PublishBatchSummary(BaseModel):
+    """What became of each post the batch held (its result)."""
+
+    posts: dict[uuid.UUID, PublishPostState]
+
+
+class EnqueuePublication(BaseModel):
+    """Hand a placed publication to the workflow its ``workflow_id`` names (plan publishing)."""
+
+    publication_id: uuid.UUID
+    item_id: uuid.UUID | None = None
+    task_queue_prefix: str = ""
+    publish_timeout_seconds: float = 300.0
 
 
 # --- PublisherMaintenanceWorkflow: token refresh and metrics collection, on a schedule --------

@@ -1,6 +1,7 @@
 """Rules for scheduled publications: placing a post of an approved variant once per (variant,
-channel, slot), and withdrawing one that is still waiting. Queries are in ``repository.py``; the
-post's workflow is started and controlled by ``scheduling.py``, its publishing is
+channel, slot), and withdrawing or moving one that is still waiting. Queries are in
+``repository.py``; the workflow holding the post (its minute's batch, or its own workflow for a
+post placed before batches) is started and controlled by ``scheduling.py``, its publishing is
 ``publishing.py``.
 
 A post says what its variant said when it was approved (``approvals.py``), with the variant's
@@ -20,7 +21,7 @@ from services.publisher.approvals import require_approved_variant
 from services.publisher.connections import require_connection
 from services.publisher.connectors.base import MediaRef, PublishRequest
 from services.publisher.connectors.registry import NO_PUBLISHING_API
-from services.publisher.contracts import CancelCommand, post_workflow_id
+from services.publisher.contracts import CancelCommand, batch_workflow_id, post_workflow_id
 from services.publisher.models import ApprovedVariant, Connection, Publication, engagements, outbox
 from services.publisher.schemas import PublicationCreate
 from shared.auth import Principal
@@ -48,7 +49,7 @@ async def schedule_publication(
 ) -> Publication:
     """The API's way: asking again for the same (variant, channel, slot) is a conflict."""
     principal.require_organization(data.organization_id)
-    publication, created = await place_publication(session, data, links)
+    publication, created = await place_publication(session, data, links, in_batch=True)
     if not created:
         raise ConflictError(
             "this variant is already scheduled on this channel for this slot",
@@ -63,11 +64,13 @@ async def place_publication(
     links: MediaLinks,
     *,
     channel: str | None = None,
+    in_batch: bool = False,
 ) -> tuple[Publication, bool]:
     """The publication of (variant, channel, slot): the existing one (False) or a new one (True).
 
     ``channel``, when given, is the channel the post is meant for: the connection must be on it,
-    as it must be on the variant's.
+    as it must be on the variant's. ``in_batch``: a new publication is held by its minute's
+    ``PublishBatchWorkflow`` (else by a ``PublishPostWorkflow`` of its own).
     """
     connection = await require_connection(session, data.connection_id)
     if connection.organization_id != data.organization_id:
@@ -96,7 +99,7 @@ async def place_publication(
         )
     variant = await require_approved_variant(session, data.organization_id, data.variant_id)
     _require_channel(connection, variant.channel)
-    publication = _new_publication(data, connection, key, variant, links)
+    publication = _new_publication(data, connection, key, variant, links, in_batch=in_batch)
     try:
         async with session.begin_nested():
             session.add(publication)
@@ -154,6 +157,8 @@ def _new_publication(
     key: str,
     variant: ApprovedVariant,
     links: MediaLinks,
+    *,
+    in_batch: bool,
 ) -> Publication:
     publication_id = uuid.uuid4()
     request = _post(variant, connection, key, links)
@@ -172,7 +177,11 @@ def _new_publication(
         timezone=data.timezone,
         status="scheduled",
         request=request.model_dump(mode="json"),
-        workflow_id=post_workflow_id(publication_id),
+        workflow_id=(
+            batch_workflow_id(connection.id, data.due_at)
+            if in_batch
+            else post_workflow_id(publication_id)
+        ),
     )
 
 
@@ -184,6 +193,31 @@ async def withdraw_waiting_publication(
     publication = await repository.get_publication(session, command.publication_id, for_update=True)
     if publication is None or publication.status != "scheduled":
         return publication
+    await _cancel(session, publication, command)
+    return publication
+
+
+async def lock_waiting(session: AsyncSession, publication: Publication, change: str) -> None:
+    """Lock the post's row (the lock its claim takes) and refuse unless it is still waiting:
+    a change made under it can never race a publish."""
+    await session.refresh(publication, with_for_update=True)
+    if publication.status != "scheduled":
+        raise ProblemError(
+            409,
+            "publication-not-waiting",
+            f"the post can no longer be {change}: it is {publication.status}",
+        )
+
+
+async def cancel_waiting(
+    session: AsyncSession, publication: Publication, command: CancelCommand
+) -> None:
+    """Cancel a batch's post in its row: its batch finds it cancelled when it reaches it."""
+    await lock_waiting(session, publication, "cancelled")
+    await _cancel(session, publication, command)
+
+
+async def _cancel(session: AsyncSession, publication: Publication, command: CancelCommand) -> None:
     publication.status = "cancelled"
     publication.failure_detail = f"cancelled by {command.cancelled_by}: {command.reason}"
     await outbox.add(
@@ -195,4 +229,3 @@ async def withdraw_waiting_publication(
             subject=str(publication.id),
         ),
     )
-    return publication

@@ -43,6 +43,15 @@ ConnectorFor = Callable[[str], Connector]
 SETTLED = frozenset({"published", "cancelled", "failed"})
 
 
+class PostMovedError(Exception):
+    """The post is due at another time than the one its batch holds: another batch (or this
+    one, later) publishes it."""
+
+    def __init__(self, due_at: datetime) -> None:
+        super().__init__(f"the post is now due at {due_at.isoformat()}")
+        self.due_at = due_at
+
+
 class PublishFailedError(Exception):
     """A publish attempt failed; ``failure_class`` says whether to retry."""
 
@@ -93,8 +102,12 @@ class Publisher:
         # Signs each attempt's links to media of the content store (fresh_media.py).
         self._media_links = media_links
 
-    async def publish(self, publication_id: uuid.UUID) -> PublishOutcome:
-        claim = await self._claim(publication_id)
+    async def publish(
+        self, publication_id: uuid.UUID, *, due_at: datetime | None = None
+    ) -> PublishOutcome:
+        """``due_at``: the due time the caller's batch holds; a post still waiting but due at
+        another time has been moved and is not published here (``PostMovedError``)."""
+        claim = await self._claim(publication_id, due_at)
         if isinstance(claim, PublishOutcome):
             if claim.status == "failed":
                 raise PublishFailedError(claim.failure_class or "unknown", claim.detail or "failed")
@@ -133,7 +146,9 @@ class Publisher:
             await self._record_failure(claim.publication_id, "auth", str(error), will_retry=False)
             raise PublishFailedError("auth", str(error)) from error
 
-    async def _claim(self, publication_id: uuid.UUID) -> _Claim | PublishOutcome:
+    async def _claim(
+        self, publication_id: uuid.UUID, due_at: datetime | None
+    ) -> _Claim | PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
             row = await repository.publication_and_connection_for_update(session, publication_id)
             if row is None:
@@ -141,6 +156,13 @@ class Publisher:
             publication, connection = row
             if publication.status in SETTLED:
                 return outcome_of(publication)
+            if (
+                due_at is not None
+                and publication.status == "scheduled"
+                and publication.due_at != due_at
+            ):
+                # Rescheduled under this row's lock since the batch took it: not this batch's.
+                raise PostMovedError(publication.due_at)
             if connection.status != "active":
                 reason = f"the {connection.channel} connection needs re-authorisation"
                 await self._fail(session, publication, "auth", reason, will_retry=False)

@@ -66,6 +66,7 @@ def build_activities(
         lambda channel: connector_for(Channel(channel), http, settings, apps=apps),
         MediaLinks.from_settings(settings),
         temporal,
+        platform_concurrency=settings.publisher.platform_concurrency,
     )
 
 

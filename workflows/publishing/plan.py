@@ -5,13 +5,16 @@ It reads the plan and the engagement's approved variants from the content servic
 slot filled with an approved variant, starting in the future, on a channel with a connection:
 places the publication by the variant's id (``publisher.schedule_publication``, the path of every
 post: the publisher posts the variant as content approved it; idempotent by variant, channel and
-slot), marks the item scheduled, and starts the post's own ``PublishPostWorkflow`` as an
-abandoned child, so posts outlive the planner. Every other slot is reported with its reason.
+slot), marks the item scheduled, and hands the post to its account's ``PublishBatchWorkflow`` for
+its minute (``publisher.enqueue_publication``, a signal-with-start), which outlives the planner.
+Runs started before batches (no ``publish-in-batches`` marker) place posts of their own and start
+each one's ``PublishPostWorkflow`` as an abandoned child, as they did. Every other slot is
+reported with its reason.
 
 The post, not the planner, marks its item published: it is the one that knows when, it survives
 a planner that has long finished, and a run of the planner never has to wait months for the last
 slot. Running the planner again (after filling more slots) schedules what is new; what was placed
-before is found by its key and its workflow is not started twice.
+before is found by its key, and handing it over again changes nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from services.content.plan.contracts import GET_PLAN, GetPlan, PlanSnapshot
     from services.publisher.contracts import (
+        ENQUEUE_PUBLICATION,
         POST_WORKFLOW,
         SCHEDULE_PUBLICATION,
+        EnqueuePublication,
         PublishPostInput,
         ScheduledPublication,
         SchedulePublicationCommand,
@@ -64,6 +69,8 @@ with workflow.unsafe.imports_passed_through():
 BATCH = 20
 # Variants with media are published from this change on (runs started before skipped them).
 PUBLISH_MEDIA_PATCH = "publish-variant-media"
+# Posts go to their minute's batch from this change on (runs started before start a child each).
+PUBLISH_IN_BATCHES_PATCH = "publish-in-batches"
 
 Result = TypeVar("Result", bound=BaseModel)
 
@@ -126,8 +133,9 @@ class PublishPlanWorkflow:
         if isinstance(variant, str):
             self._skip(slot, variant)
             return
+        in_batch = workflow.patched(PUBLISH_IN_BATCHES_PATCH)
         try:
-            placed = await self._place(slot, variant)
+            placed = await self._place(slot, variant, in_batch=in_batch)
         except ActivityError as error:
             self._skip(slot, "refused", str(error.cause or error))
             return
@@ -142,7 +150,10 @@ class PublishPlanWorkflow:
                 ),
                 ReviewStateChanged,
             )
-            await self._start_post(placed, slot, variant)
+            if in_batch:
+                await self._enqueue(placed, variant)
+            else:
+                await self._start_post(placed, slot, variant)
         self._state.scheduled.append(
             ScheduledSlot(
                 slot_id=slot.id,
@@ -184,7 +195,9 @@ class PublishPlanWorkflow:
             )
         )
 
-    async def _place(self, slot: PlanSlot, variant: ApprovedVariant) -> ScheduledPublication:
+    async def _place(
+        self, slot: PlanSlot, variant: ApprovedVariant, *, in_batch: bool
+    ) -> ScheduledPublication:
         request = self._request
         placed: ScheduledPublication = await workflow.execute_activity(
             SCHEDULE_PUBLICATION,
@@ -198,12 +211,27 @@ class PublishPlanWorkflow:
                 slot_id=slot.id,
                 due_at=slot.starts_at,
                 timezone=self._timezone,
+                in_batch=in_batch,
             ),
             result_type=ScheduledPublication,
             task_queue=request.task_queue_prefix + task_queues.PUBLISHER,
             start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
         )
         return placed
+
+    async def _enqueue(self, placed: ScheduledPublication, variant: ApprovedVariant) -> None:
+        request = self._request
+        await workflow.execute_activity(
+            ENQUEUE_PUBLICATION,
+            EnqueuePublication(
+                publication_id=placed.publication_id,
+                item_id=variant.item_id,
+                task_queue_prefix=request.task_queue_prefix,
+                publish_timeout_seconds=request.publish_timeout_seconds,
+            ),
+            task_queue=request.task_queue_prefix + task_queues.PUBLISHER,
+            start_to_close_timeout=SERVICE_ACTIVITY_TIMEOUT,
+        )
 
     async def _start_post(
         self, placed: ScheduledPublication, slot: PlanSlot, variant: ApprovedVariant

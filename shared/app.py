@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import CurrentPrincipal, TokenVerifier, current_principal
-from shared.db.session import session_scope
+from shared.db.session import read_scope, session_scope
 from shared.errors import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from shared.health import ReadinessCheck, health_router
 from shared.logging_json import CONTEXT_FIELDS, bind_for_this_task
@@ -148,6 +148,18 @@ async def scoped_session(
 
 # "function" scope: the commit happens before the response is sent, so a 2xx means committed.
 SessionDep = Annotated[AsyncSession, Depends(scoped_session, scope="function")]
+
+
+async def scoped_read_session(
+    runtime: Runtime, principal: CurrentPrincipal
+) -> AsyncIterator[AsyncSession]:
+    """A read scoped to the caller's organisations, outside any transaction: for a route whose
+    answer is one statement (``read_scope``); it cannot write."""
+    async with read_scope(runtime.sessions, principal.scope) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(scoped_read_session, scope="function")]
 
 
 async def _settings(request: Request) -> Settings:

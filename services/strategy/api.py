@@ -19,7 +19,7 @@ from services.strategy.schemas import (
     OrganizationCreate,
     OrganizationOut,
 )
-from shared.app import Runtime, SessionDep
+from shared.app import ReadSessionDep, Runtime, SessionDep
 from shared.auth import AUTHORIZED, CurrentPrincipal
 from shared.paging import PageDep, encode_cursor, page_of, set_next_link
 
@@ -46,7 +46,7 @@ async def create_organization(
     summary="Organisations the caller may see, by name, a page at a time",
 )
 async def list_organizations(
-    page: PageDep, request: Request, response: Response, session: SessionDep
+    page: PageDep, request: Request, response: Response, session: ReadSessionDep
 ) -> list[OrganizationOut]:
     found = await repository.list_organizations(session, page)
     held = page_of(found, repository.ORGANIZATION_ORDER, page, request, response)
@@ -57,7 +57,7 @@ async def list_organizations(
     "/organizations/{organization_id}", response_model=OrganizationOut, summary="One organisation"
 )
 async def get_organization(
-    organization_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+    organization_id: uuid.UUID, session: ReadSessionDep, principal: CurrentPrincipal
 ) -> OrganizationOut:
     organization = await service.require_organization(session, principal, organization_id)
     return OrganizationOut.model_validate(organization)
@@ -89,7 +89,7 @@ async def list_engagements(
     filters: Annotated[EngagementFilters, Query()],
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
 ) -> list[EngagementListed]:
     found = await repository.list_engagements(session, filters, principal)
@@ -112,5 +112,5 @@ async def list_engagements(
     response_model=EngagementOut,
     summary="One engagement as stored (any role, own organisations)",
 )
-async def get_engagement(engagement_id: uuid.UUID, session: SessionDep) -> EngagementOut:
+async def get_engagement(engagement_id: uuid.UUID, session: ReadSessionDep) -> EngagementOut:
     return EngagementOut.model_validate(await service.require_engagement(session, engagement_id))

@@ -160,6 +160,7 @@ async def test_demo_runs_an_engagement_through_every_phase(
     state = read.json()["state"]
     assert (state["status"], state["phase"]) == ("completed", "post_launch")
     assert state["post_launch"]["cycles_done"] == 2
+    await the_method_pieces_are_there(platform, run, printed)
 
     # The plan's posts: scheduled from seeding on, then out on the sandbox at their time (some
     # after this short demo has ended). Near midnight in Rome the demo makes no plan.
@@ -190,6 +191,56 @@ async def test_demo_runs_an_engagement_through_every_phase(
     assert run.watching == bool(run.posts_planned)
     if run.watching:
         await the_demo_answered_and_acknowledged(platform, run, printed)
+
+
+async def the_method_pieces_are_there(platform: Platform, run: DemoRun, printed: str) -> None:
+    """In design the manager scored and approved the channel mix, recorded a touchpoint (its QR
+    code scanned once) and generated the handbook, whose PDF the client's viewer downloaded; in
+    seeding an outreach contact was reached; in post-launch a training participant joined."""
+    manager = platform.auth(Role.MANAGER)
+    engagement = f"/v1/engagements/{run.engagement_id}"
+    method = run.method
+    mix = await platform.gateway.get(
+        f"{engagement}/deliverables/channel_mix", params={"status": "approved"}, headers=manager
+    )
+    assert mix.status_code == 200, mix.text
+    assert (mix.json()["version"], mix.json()["approved_by"]) == (
+        method.channel_mix_version,
+        "demo-manager@atlantide.local",
+    )
+    assert method.recommended == mix.json()["body"]["recommended"]
+    assert method.recommended
+    assert "sandbox" not in method.recommended
+
+    handbooks = await platform.gateway.get(f"{engagement}/handbook/versions", headers=manager)
+    [handbook] = handbooks.json()
+    assert (handbook["version"], handbook["channels"]) == (1, method.recommended)
+    assert handbook["sources"]["channel_mix"] == method.channel_mix_version
+    saved = Path(method.handbook_pdf_path)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert saved.stat().st_size == method.handbook_pdf_bytes
+    # The terminal wraps long lines: links are looked for with the whitespace taken out.
+    unwrapped = "".join(printed.split())
+    pdf = f"{engagement}/handbook/versions/1/handbook.pdf"
+    assert f"PDF:{gateway_url(platform)}{pdf}" in unwrapped
+    assert "strategy.handbook_generated" in [frame.event for frame in run.events]
+
+    touchpoint = method.touchpoint
+    assert method.touchpoint_scans == 1
+    scans = await platform.gateway.get(
+        f"{engagement}/touchpoints/{touchpoint['id']}/scans", headers=manager
+    )
+    assert (scans.json()["qr"], scans.json()["link"]) == (1, 0)
+    assert touchpoint["tracked_link"] in unwrapped
+
+    contacts = await platform.gateway.get(f"{engagement}/outreach/contacts", headers=manager)
+    [contact] = contacts.json()
+    assert (contact["handle"], contact["status"]) == ("camminando.in.umbria", "contacted")
+    [participant] = (
+        await platform.gateway.get(f"{engagement}/training/participants", headers=manager)
+    ).json()
+    assert (participant["name"], participant["job_title"]) == ("Chiara Bartolini", "receptionist")
+    assert "training participant Chiara Bartolini (receptionist)" in " ".join(printed.split())
 
 
 async def the_demo_answered_and_acknowledged(

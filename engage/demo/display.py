@@ -105,6 +105,8 @@ def summary(frame: Frame) -> str:
         "alert_escalated": f"{data.get('kind')} alert now with the {data.get('responsible_role')}",
         "alert_acknowledged": f"{data.get('kind')} alert acknowledged by "
         f"{data.get('acknowledged_by')}",
+        "handbook_generated": f"handbook v{data.get('version')} for {_joined(data, 'channels')}",
+        "touchpoint_recorded": f"{data.get('kind')} {data.get('name')!r} {data.get('change')}",
         "alert_resolved": f"{data.get('kind')} alert resolved by {data.get('resolved_by')}",
     }
     return lines.get(name, str(frame.cloud_event.get("subject", "")))

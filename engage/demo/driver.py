@@ -12,6 +12,7 @@ from rich.live import Live
 
 from engage.demo.display import Display
 from engage.demo.gateway import check_platform, create_client, read_top_places, start_engagement
+from engage.demo.method import download_handbook
 from engage.demo.outcome import print_outcome
 from engage.demo.people import Demo
 from engage.demo.plan import prepare_plan
@@ -82,6 +83,7 @@ async def run_demo(
                 ) from error
         if run.posts_planned:
             await read_top_places(client, tokens, run)
+        await download_handbook(client, tokens, run, Path(settings.data_dir) / "demo")
     # A terminal leaves the live view's last line open.
     console.print()
     print_outcome(console, run, settings, gateway_url)

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from engage.demo.display import first_response_said
 from engage.demo.reports import described
-from engage.demo.run import DemoRun
+from engage.demo.run import DemoMethod, DemoRun
 from engage.demo.script import ALERT_RULE
 from shared.settings import Settings
 
@@ -28,6 +28,7 @@ def print_outcome(console: Console, run: DemoRun, settings: Settings, gateway_ur
         f"  inbox       {inbox(run)}\n"
         f"  alerts      {alerts(run)}\n"
         f"  report      {described(run.report, gateway_url)}\n"
+        f"{method_lines(run.method, gateway_url)}"
         f"  engagement  {run.engagement_id}\n"
         f"  workflow    {run.workflow_id}\n"
         f"  Temporal UI {ui}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}\n"
@@ -80,3 +81,44 @@ def alerts(run: DemoRun) -> str:
         f"alert {alert.get('kind')} acknowledged by manager ({alert.get('acknowledged_by')})"
         for alert in run.alerts_acknowledged
     )
+
+
+def method_lines(method: DemoMethod, gateway_url: str) -> str:
+    """The method's pieces: the channel mix, the touchpoint, the handbook and its PDF, the
+    outreach contact and the training participant (one line each, when the phase came)."""
+    lines = []
+    if method.channel_mix_version:
+        recommended = ", ".join(method.recommended) or "no channel"
+        lines.append(
+            f"channel mix v{method.channel_mix_version} recommends {recommended}, "
+            "approved by the manager"
+        )
+    if method.touchpoint:
+        touchpoint = method.touchpoint
+        lines.append(
+            f"touchpoint  {touchpoint['kind']} {touchpoint['name']!r}: tracked link "
+            f"{touchpoint['tracked_link']} ({method.touchpoint_scans} scan counted)"
+        )
+    if method.handbook:
+        handbook = method.handbook
+        made_from = ", ".join(f"{kind} v{n}" for kind, n in handbook["sources"].items())
+        line = (
+            f"handbook    v{handbook['version']} for {', '.join(handbook['channels'])} "
+            f"(from {made_from})"
+        )
+        if method.handbook_pdf_path:
+            line += (
+                f", PDF {method.handbook_pdf_bytes / 1024:.0f} KiB saved at "
+                f"{method.handbook_pdf_path}"
+            )
+        lines.append(f"{line}\n              PDF: {gateway_url}{method.handbook_download}")
+    if method.outreach_contact:
+        contact = method.outreach_contact
+        lines.append(
+            f"outreach    {contact['kind']} @{contact['handle']} on {contact['platform']}: "
+            f"{contact['status']}"
+        )
+    if method.training_participant:
+        participant = method.training_participant
+        lines.append(f"training    participant {participant['name']} ({participant['job_title']})")
+    return "".join(f"  {line}\n" for line in lines)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from engage.demo.gateway import _expect
+from engage.demo.method import MethodSteps
 from engage.demo.reports import ReportFollower
 from engage.demo.run import DemoError, DemoRun, Frame, Tokens
 from engage.demo.script import ACKNOWLEDGE_NOTE, REPLY
@@ -46,6 +47,7 @@ class Demo:
             run.report,
             reports_dir,
         )
+        self._method = MethodSteps(client, tokens, run)
 
     async def handle(self, frame: Frame) -> None:
         if frame.event == MENTIONS_INGESTED:
@@ -68,6 +70,7 @@ class Demo:
             self._run.alerts_acknowledged.append(frame.data)
         elif frame.event == "lifecycle.phase_started":
             self._run.phases_started.append(str(frame.data["phase"]))
+            await self._method.phase_started(str(frame.data["phase"]))
         elif frame.event == "lifecycle.approval_requested":
             await self._approve(frame.data)
         elif frame.event == "lifecycle.task_created":

@@ -20,6 +20,8 @@ REPORT_READY = "reporting.report_ready"
 REPORT_DELIVERED = "reporting.report_delivered"
 REPORT_FAILED = "reporting.report_failed"
 APPROVAL_COMMENT = "Approvato dalla demo: figure verificate."
+# The one objective the client agrees to; the touchpoint serves it too.
+OBJECTIVE_ID = "farsi-conoscere"
 
 
 @dataclass
@@ -147,7 +149,7 @@ def objectives_body(starts_on: date, ends_on: date) -> dict[str, Any]:
     return {
         "objectives": [
             {
-                "id": "farsi-conoscere",
+                "id": OBJECTIVE_ID,
                 "title": "Farsi conoscere e ascoltare",
                 "goal": "awareness",
                 "kpis": [{**kpi, "by_date": ends_on.isoformat()} for kpi in kpis],
@@ -156,12 +158,12 @@ def objectives_body(starts_on: date, ends_on: date) -> dict[str, Any]:
         "actions": [
             {
                 "title": "Post settimanali e risposte entro l'ora",
-                "objective_ids": ["farsi-conoscere"],
+                "objective_ids": [OBJECTIVE_ID],
                 "channels": ["sandbox"],
                 "starts_on": starts_on.isoformat(),
             }
         ],
-        "matrix": [{"objective_id": "farsi-conoscere", "channel": "sandbox"}],
+        "matrix": [{"objective_id": OBJECTIVE_ID, "channel": "sandbox"}],
     }
 
 

@@ -36,6 +36,31 @@ class Frame:
 
 
 @dataclass
+class DemoMethod:
+    """The method's pieces the demo adds as the phases come: the channel mix, a touchpoint and
+    the client handbook (design), an outreach contact (seeding), a training participant
+    (post-launch)."""
+
+    channel_mix_version: int = 0
+    recommended: list[str] = field(default_factory=list)
+    touchpoint: dict[str, Any] = field(default_factory=dict)
+    touchpoint_scans: int = 0
+    handbook: dict[str, Any] = field(default_factory=dict)
+    handbook_pdf_path: str = ""
+    handbook_pdf_bytes: int = 0
+    outreach_contact: dict[str, Any] = field(default_factory=dict)
+    training_participant: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def handbook_download(self) -> str:
+        """The handbook's PDF, under the gateway."""
+        if not self.handbook:
+            return ""
+        engagement, version = self.handbook["engagement_id"], self.handbook["version"]
+        return f"/v1/engagements/{engagement}/handbook/versions/{version}/handbook.pdf"
+
+
+@dataclass
 class DemoRun:
     """What the demo did and saw: the test's evidence and the closing summary."""
 
@@ -64,6 +89,7 @@ class DemoRun:
     alerts_acknowledged: list[dict[str, Any]] = field(default_factory=list)
     # The first periodic report: approved by the manager, downloaded by the client.
     report: DemoReport = field(default_factory=DemoReport)
+    method: DemoMethod = field(default_factory=DemoMethod)
     follow_up_until: float | None = None
     events: list[Frame] = field(default_factory=list)
     completed: bool = False

@@ -72,3 +72,53 @@ POSTS: tuple[str, ...] = (
 FIRST_POST_AFTER_SECONDS = 12.0
 MIN_POST_GAP_SECONDS = 2.0
 POST_WINDOW_SECONDS = 20
+
+# The channel mix the agency scores in the design phase: who the client wants to reach, what
+# for, what it can produce and how many hours a week it has. The handbook covers the channels
+# it recommends (the sandbox is scored but never recommended: it reaches nobody).
+CHANNEL_MIX_INPUTS: dict[str, Any] = {
+    "personas": [
+        {
+            "name": "Famiglie in vacanza in Umbria",
+            "age_band": "35-44",
+            "interests": ["travel", "food_drink", "family_parenting"],
+            "language": "it",
+            "place": {"name": "Umbria e regioni vicine", "reach": "regional"},
+        },
+        {
+            "name": "Escursionisti stranieri",
+            "age_band": "25-34",
+            "interests": ["nature_outdoors", "travel"],
+            "language": "en",
+            "place": {"name": "Europa", "reach": "international"},
+        },
+    ],
+    "objectives": ["awareness", "engagement", "customer_care"],
+    "content_kinds": ["text", "image"],
+    "effort_hours_per_week": 6,
+}
+CHANNEL_MIX_COMMENT = "Mix valutato dall'agenzia sui profili dei canali"
+# A real-world touchpoint (design phase): the breakfast menu printed with a QR code that leads
+# to the booking page; its tracked link counts scans, nothing about who scanned.
+TOUCHPOINT: dict[str, Any] = {
+    "kind": "print",
+    "name": "Menù della colazione",
+    "place": "Sala colazioni del Sentiero",
+    "destination_url": "https://ilsentiero-gubbio.example/prenota",
+    "channels": ["sandbox"],
+}
+# Seeding: a local community the agency reaches out to (docs/outreach.md).
+OUTREACH_CONTACT: dict[str, Any] = {
+    "kind": "community",
+    "platform": "instagram",
+    "handle": "camminando.in.umbria",
+    "display_name": "Camminando in Umbria",
+    "notes": "Gruppo di escursionisti che racconta i sentieri intorno a Gubbio",
+}
+OUTREACH_STEP: dict[str, Any] = {
+    "status": "contacted",
+    "note": "Invitati a percorrere il sentiero dei Cappuccini con noi",
+    "next_step": "Proporre una data per l'uscita insieme",
+}
+# Post-launch: the client's receptionist joins the training plan, to take the inbox over.
+TRAINING_PARTICIPANT: dict[str, Any] = {"name": "Chiara Bartolini", "job_title": "receptionist"}

@@ -31,11 +31,22 @@ def takes_raw_body(route: BaseRoute) -> bool:
     return isinstance(route, APIRoute) and "requestBody" in (route.openapi_extra or {})
 
 
+def methods_of(routes: Iterable[BaseRoute]) -> frozenset[str]:
+    """Every method some of ``routes`` answer."""
+    return frozenset(
+        method for route in routes if isinstance(route, APIRoute) for method in route.methods or ()
+    )
+
+
 def limit_by_route(routes: Iterable[BaseRoute], settings: GatewaySettings) -> LimitOf:
     """The upload cap on routes that take a raw body, the JSON cap everywhere else."""
     raw_body_routes = [route for route in routes if takes_raw_body(route)]
+    # A request of another method (every read) goes to none of them: no path matched.
+    raw_body_methods = methods_of(raw_body_routes)
 
     def limit_of(scope: Scope) -> int:
+        if scope["method"] not in raw_body_methods:
+            return settings.max_body_bytes
         for route in raw_body_routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.body_limit import takes_raw_body
+from services.gateway.body_limit import methods_of, takes_raw_body
 from shared.auth import Principal, TokenVerifier
 from shared.errors import PROBLEM_MEDIA_TYPE, problem_response
 from shared.settings import RateLimitSettings, TokenBucketSettings
@@ -146,6 +146,8 @@ def classify_by_route(routes: Iterable[BaseRoute]) -> Callable[[Scope], RouteCla
     routes = list(routes)
     stream_routes = _stream_routes(routes)
     upload_routes = [route for route in routes if takes_raw_body(route)]
+    # A read never goes to an upload route: its path is not matched against them.
+    upload_methods = methods_of(upload_routes)
 
     def classify(scope: Scope) -> RouteClass:
         if any(
@@ -153,7 +155,9 @@ def classify_by_route(routes: Iterable[BaseRoute]) -> Callable[[Scope], RouteCla
             for pattern, methods in stream_routes
         ):
             return "stream"
-        if any(route.matches(scope)[0] is Match.FULL for route in upload_routes):
+        if scope["method"] in upload_methods and any(
+            route.matches(scope)[0] is Match.FULL for route in upload_routes
+        ):
             return "upload"
         return "write" if scope["method"] in WRITE_METHODS else "read"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, bindparam, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.strategy.lifecycle.schemas import EngagementFilters
@@ -19,10 +19,15 @@ ORGANIZATION_ORDER = Keyset((Organization.name, Organization.id))
 ENGAGEMENT_ORDER = Keyset((Engagement.created_at, Engagement.id), descending=True)
 
 
+# Built once, not per read (the session's scoping is added to each execution).
+_ORGANIZATION = select(Organization).where(Organization.id == bindparam("organization_id"))
+_ENGAGEMENT = select(Engagement).where(Engagement.id == bindparam("engagement_id"))
+
+
 async def get_organization(
     session: AsyncSession, organization_id: uuid.UUID
 ) -> Organization | None:
-    return await session.scalar(select(Organization).where(Organization.id == organization_id))
+    return await session.scalar(_ORGANIZATION, {"organization_id": organization_id})
 
 
 async def list_organizations(session: AsyncSession, page: PageQuery) -> Sequence[Organization]:
@@ -32,7 +37,7 @@ async def list_organizations(session: AsyncSession, page: PageQuery) -> Sequence
 
 
 async def get_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
-    return await session.scalar(select(Engagement).where(Engagement.id == engagement_id))
+    return await session.scalar(_ENGAGEMENT, {"engagement_id": engagement_id})
 
 
 async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:

@@ -457,10 +457,8 @@ async def _announce(
 
 
 def _ingested(row: dict[str, Any]) -> events.IngestedMention:
-    """The stored row as ``mentions_ingested`` tells it (from memory: no query). Built
-    without validation: every value is the row's own, already of the field's type (the
-    announcement is serialised once, by ``new_event``)."""
-    return events.IngestedMention.model_construct(
+    """The stored row as ``mentions_ingested`` tells it (from memory: no query)."""
+    return events.IngestedMention(
         mention_id=row["id"],
         engagement_ids=row["engagement_ids"],
         query_ids=row["query_ids"],

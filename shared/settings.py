@@ -80,6 +80,17 @@ class AuthSettings(BaseModel):
     issuer: str = "atlantide-engage"
     audience: str = "atlantide-engage"
     dev_token_ttl_seconds: int = 8 * 3600
+    # The console's sign-in at the identity provider (OpenID Connect, authorization code with
+    # PKCE), offered with ``jwks_url`` and a client id. The provider's endpoints come from the
+    # issuer's discovery document (``<issuer>/.well-known/openid-configuration``) unless both
+    # are set here.
+    console_client_id: str | None = None
+    # The callback registered at the provider; by default the gateway's address as the
+    # browser reached it, followed by ``/console/oidc/callback``.
+    console_redirect_url: str | None = None
+    console_scopes: str = "openid"
+    oidc_authorization_url: str | None = None
+    oidc_token_url: str | None = None
 
 
 class EventSettings(BaseModel):

@@ -2,154 +2,52 @@
 
 A person signs in, opens an engagement, watches a phase change arrive without reloading the page,
 approves a deliverable, and, signed in as a client viewer, sees the 403's detail when trying to.
+A manager answers a conversation of the inbox, and a client viewer sees why it may not.
 Each page is saved at 1280 px and at 390 px (a phone) in ``ENGAGE_SCREENSHOTS`` (default
-``.engage/screenshots/console``), printed at the end of the run.
-
-Selenium drives Debian's ``chromium`` through ``/usr/bin/chromedriver``, named explicitly so that
-Selenium Manager never looks for (or downloads) a browser or a driver. A missing browser fails.
-The browser calls are blocking, so they run in a thread: the platform's servers share the
-test's event loop and must keep answering meanwhile.
+``.engage/screenshots/console``), printed at the end of the run. The browser and its helpers:
+``tests/console_browser.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from selenium import webdriver
+from nats.aio.client import Client as NatsClient
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as seen
-from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import Role
 from tests.conftest import Platform
+from tests.console_browser import (
+    WAIT_SECONDS,
+    chromium,
+    click,
+    conversation_intake,
+    in_browser,
+    open_engagement,
+    screenshots,
+    sign_in,
+    type_into,
+    wait_for,
+    wait_for_text,
+)
 from tests.engagement_helpers import started_engagement
+from tests.test_conversations import opened_conversation
 from tests.test_lifecycle_api import approve as approve_gate
 from tests.test_strategy_deliverables import analysis_body, save
 from tests.test_thin_thread import create_org
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = Path(os.environ.get("ENGAGE_SCREENSHOTS", ROOT / ".engage/screenshots/console"))
-WIDTHS = (1280, 390)
-# The tallest full-page screenshot taken (px): long pages are cut there.
-MAX_PAGE_HEIGHT = 4000
-WAIT_SECONDS = 20
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.fail(
-            f"the browser tests need {', '.join(missing)} (apt-get install chromium "
-            "chromium-driver; .ci/run does it)"
-        )
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--lang=en-GB",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-    print(f"\nconsole screenshots: {SCREENSHOTS}", file=sys.__stderr__)
-
-
-def in_browser(step: Callable[[], Any]) -> Any:
-    """Run a blocking browser step off the event loop the platform serves on."""
-    return asyncio.to_thread(step)
-
-
-def wait_for(driver: WebDriver, css: str, timeout: float = WAIT_SECONDS) -> Any:
-    return WebDriverWait(driver, timeout).until(
-        seen.presence_of_element_located((By.CSS_SELECTOR, css)), f"nothing matched {css}"
-    )
-
-
-def wait_for_text(driver: WebDriver, css: str, text: str, timeout: float = WAIT_SECONDS) -> None:
-    try:
-        WebDriverWait(driver, timeout).until(
-            seen.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
-        )
-    except TimeoutException:
-        shown = [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
-        raise AssertionError(f"{css} never showed {text!r}; it shows {shown}") from None
-
-
-def click(driver: WebDriver, css: str) -> None:
-    """Click what ``css`` names, found again if a live refresh replaced it meanwhile."""
-    for _ in range(5):
-        try:
-            wait_for(driver, css).click()
-            return
-        except StaleElementReferenceException:
-            continue
-    raise AssertionError(f"{css} kept being replaced")
-
-
-def screenshots(driver: WebDriver, name: str) -> None:
-    """The whole page (up to ``MAX_PAGE_HEIGHT``) at each width, as ``<name>-<width>.png``."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in WIDTHS:
-        driver.set_window_size(width, 900)
-        height = min(
-            int(driver.execute_script("return document.documentElement.scrollHeight")),
-            MAX_PAGE_HEIGHT,
-        )
-        shot = driver.execute_cdp_cmd(
-            "Page.captureScreenshot",
-            {
-                "format": "png",
-                "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-            },
-        )
-        (SCREENSHOTS / f"{name}-{width}.png").write_bytes(base64.b64decode(shot["data"]))
-    driver.set_window_size(WIDTHS[0], 900)
-
-
-def sign_in(driver: WebDriver, base: str, role: Role, organization_id: str = "") -> None:
-    driver.get(f"{base}/console")
-    driver.execute_script("sessionStorage.clear()")
-    driver.get(f"{base}/console/engagements")
-    # Without a token, the console sends the person to sign in.
-    wait_for(driver, "#dev-sign-in")
-    assert "/console/sign-in" in driver.current_url
-    subject = driver.find_element(By.ID, "subject")
-    subject.clear()
-    subject.send_keys(f"console-{role.value}")
-    Select(driver.find_element(By.ID, "role")).select_by_value(role.value)
-    driver.find_element(By.ID, "organization_id").send_keys(organization_id)
-    driver.find_element(By.CSS_SELECTOR, "#dev-sign-in button[type=submit]").click()
-    WebDriverWait(driver, WAIT_SECONDS).until(seen.url_contains("/console/engagements"))
-
-
-def open_engagement(driver: WebDriver, engagement_id: str) -> None:
-    link = wait_for(driver, f"tr[data-engagement='{engagement_id}'] a")
-    link.click()
-    wait_for(driver, "#phase-analysis")
-    wait_for(driver, "[data-live-status][data-live-state='connected']")
 
 
 async def item_in_review(
@@ -347,3 +245,71 @@ async def test_console_pages_stay_out_of_the_api_and_issue_only_development_toke
     # A fragment without a token is the API's own 401, shown where the section would be.
     fragment = await platform.gateway.get("/console/fragments/engagements")
     assert "data-signed-out" in fragment.text
+
+
+QUESTION = "Avete posti per sabato sera? Siamo in quattro."
+REPLY = "Sì, vi aspettiamo sabato alle 20: tavolo per quattro in terrazza."
+
+
+async def outbound_messages(platform: Platform, conversation_id: str) -> list[dict[str, Any]]:
+    read = await platform.gateway.get(
+        f"/v1/listening/conversations/{conversation_id}", headers=platform.auth(Role.MANAGER)
+    )
+    assert read.status_code == 200, read.text
+    return [m for m in read.json()["messages"] if m["direction"] == "outbound"]
+
+
+async def test_a_manager_answers_a_conversation_a_client_viewer_sees_why_it_may_not(
+    platform: Platform,
+    browser: WebDriver,
+    sessions: async_sessionmaker[AsyncSession],
+    nats_client: NatsClient,
+) -> None:
+    base = str(platform.gateway.base_url).rstrip("/")
+    async with conversation_intake(platform, sessions, nats_client):
+        organization_id, engagement_id, conversation = await opened_conversation(
+            platform, sessions, nats_client, text=QUESTION
+        )
+    conversation_id = str(conversation.id)
+    card = f"li.conversation[data-conversation='{conversation_id}']"
+    form = f"{card} form.action"
+
+    def open_inbox(role: Role) -> None:
+        sign_in(browser, base, role, organization_id if role is Role.CLIENT_VIEWER else "")
+        # In English, whichever language an earlier test chose (the choice is a cookie).
+        browser.get(f"{base}/console/engagements/{engagement_id}?lang=en")
+        wait_for_text(browser, f"{card} li.message[data-direction='inbound']", QUESTION)
+
+    def a_viewer_is_refused_with_the_detail() -> None:
+        open_inbox(Role.CLIENT_VIEWER)
+        type_into(browser, f"{form} textarea", "Certo!")
+        click(browser, f"{form} button")
+        wait_for_text(browser, f"{form} .problem", "403")
+        shown = browser.find_element(By.CSS_SELECTOR, f"{form} .problem").text
+        # The problem's detail: the roles that may answer.
+        assert "This action needs one of the roles" in shown, shown
+        assert "manager" in shown, shown
+        wait_for_text(browser, ".notice-problem", "403")
+        screenshots(browser, "8-conversation-viewer-refused")
+
+    await in_browser(a_viewer_is_refused_with_the_detail)
+    assert await outbound_messages(platform, conversation_id) == []
+
+    def a_manager_replies() -> None:
+        open_inbox(Role.MANAGER)
+        # An empty reply is refused before it is sent; one over the sandbox's limit by the API.
+        click(browser, f"{form} button")
+        wait_for_text(browser, f"{form} .problem", "422")
+        type_into(browser, f"{form} textarea", "a" * 1001)
+        click(browser, f"{form} button")
+        wait_for_text(browser, f"{form} .problem", "at most 1000 characters")
+        type_into(browser, f"{form} textarea", REPLY)
+        click(browser, f"{form} button")
+        wait_for_text(browser, ".notice-ok", "Send the reply")
+        # The inbox reloads with the reply in the thread, without a page reload.
+        wait_for_text(browser, f"{card} li.message[data-direction='outbound']", REPLY)
+        screenshots(browser, "9-conversation-answered")
+
+    await in_browser(a_manager_replies)
+    [reply] = await outbound_messages(platform, conversation_id)
+    assert (reply["author"], reply["text"]) == ("console-manager", REPLY)

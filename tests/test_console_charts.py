@@ -7,6 +7,7 @@ from datetime import date
 from services.gateway.console.charts import (
     CHART_HEIGHT,
     CHART_PADDING,
+    MIN_CHART_BUCKETS,
     calendar_weeks,
     sentiment_chart,
 )
@@ -62,3 +63,20 @@ def test_an_iso_week_is_its_seven_days() -> None:
 
 def test_every_word_is_in_both_languages() -> None:
     assert all(italian and english for italian, english in MESSAGES.values())
+
+
+def test_the_chart_starts_at_the_first_mention_showing_a_week_at_least() -> None:
+    month = [bucket(f"2027-03-{day:02d}", 0, None) for day in range(1, 31)]
+    month[25] = bucket("2027-03-26", 3, 0.5)
+    month[27] = bucket("2027-03-28", 1, -1.0)
+    chart = sentiment_chart(month)
+    assert chart is not None
+    # The first mention is in the last week: the last seven days are shown.
+    assert len(chart.bars) == MIN_CHART_BUCKETS
+    assert (chart.first_label, chart.last_label) == ("2027-03-24", "2027-03-30")
+    month[2] = bucket("2027-03-03", 2, 1.0)
+    earlier = sentiment_chart(month)
+    assert earlier is not None
+    assert earlier.first_label == "2027-03-03"
+    assert len(earlier.bars) == 28
+    assert sentiment_chart([bucket("2027-03-01", 0, None)]) is None

@@ -40,8 +40,18 @@ class SentimentChart:
     total: int
 
 
+# The fewest buckets the chart shows, however recent the first mention.
+MIN_CHART_BUCKETS = 7
+
+
 def sentiment_chart(buckets: list[dict[str, Any]]) -> SentimentChart | None:
-    """The chart of ``/volume``'s buckets; None when no mention was counted."""
+    """The chart of ``/volume``'s buckets from the first with a mention (a week at least, so a
+    new engagement's few days are not squeezed into the corner of a month); None when no
+    mention was counted."""
+    first = next(
+        (n for n, bucket in enumerate(buckets) if int(bucket.get("count", 0))), len(buckets)
+    )
+    buckets = buckets[max(0, min(first, len(buckets) - MIN_CHART_BUCKETS)) :]
     total = sum(int(bucket.get("count", 0)) for bucket in buckets)
     if not buckets or total == 0:
         return None

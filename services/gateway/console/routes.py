@@ -10,6 +10,7 @@ So every rule is the services' own, as for any frontend.
 from __future__ import annotations
 
 import base64
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.gateway.console import oidc
 from services.gateway.console.charts import calendar_weeks, local_time, sentiment_chart
 from services.gateway.console.gateway_calls import Answer, GatewayCalls
 from services.gateway.console.i18n import (
@@ -57,6 +59,15 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 # Engagements per page of the list (each row reads its alerts and SLA report too).
 ENGAGEMENTS_PER_PAGE = 20
 MAP_WIDTH = 640
+# The places named under the map, most mentioned first (the map's words, for every reader).
+TOP_PLACES = 5
+# The inbox's conversations shown, each with its thread; the newest messages of each thread.
+CONVERSATIONS_SHOWN = 20
+MESSAGES_SHOWN = 6
+# The engagement's posts read to mark the calendar's slots (the list's largest page).
+PUBLICATIONS_READ = 200
+# Conversations that may still want an answer (closed and ignored ones refuse replies).
+ANSWERABLE_STATES = ("open", "assigned", "answered")
 KIND_PHASE = {
     kind: phase for phase, kinds in STRATEGY_DELIVERABLES.items() for kind in kinds.values()
 }
@@ -104,16 +115,128 @@ def _dev_tokens_offered(request: Request) -> bool:
     return bool(settings.environment != "prod" and not settings.auth.jwks_url)
 
 
+def _next_page(value: str | None) -> str:
+    """Where to go once signed in: a console page, never another site."""
+    return (
+        value
+        if value and value.startswith(f"{CONSOLE_PREFIX}/")
+        else f"{CONSOLE_PREFIX}/engagements"
+    )
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(request: Request) -> Response:
+async def sign_in_page(
+    request: Request, next: Annotated[str | None, Query(max_length=500)] = None
+) -> Response:
     return _render(
         request,
         "sign_in.html",
         public=True,
         dev_tokens=_dev_tokens_offered(request),
+        oidc=oidc.offered(request.app.state.settings.auth),
+        next_page=_next_page(next),
         roles=list(Role),
         agency_roles=sorted(AGENCY_ROLES),
     )
+
+
+def _oidc_problem(request: Request, problem: oidc.OidcError) -> Response:
+    response = _render(
+        request, "oidc_problem.html", status_code=problem.status, public=True, problem=problem
+    )
+    response.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
+    return response
+
+
+def _redirect_uri(request: Request) -> str:
+    configured: str | None = request.app.state.settings.auth.console_redirect_url
+    return configured or str(request.url_for("console_oidc_callback"))
+
+
+@router.get("/oidc/start", response_class=RedirectResponse)
+async def console_oidc_start(
+    request: Request,
+    settings: SettingsDep,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Start the identity provider's sign-in: to its authorization endpoint, with PKCE."""
+    if not oidc.offered(settings.auth):
+        return _oidc_problem(
+            request,
+            oidc.OidcError(
+                404,
+                "This gateway has no identity provider for the console "
+                "(ENGAGE_AUTH__JWKS_URL and ENGAGE_AUTH__CONSOLE_CLIENT_ID).",
+            ),
+        )
+    try:
+        endpoints = await oidc.provider(settings.auth, settings.dependency_timeout_seconds)
+    except oidc.OidcError as problem:
+        return _oidc_problem(request, problem)
+    flow = oidc.new_flow(_next_page(next))
+    response = RedirectResponse(
+        oidc.authorization_url(endpoints, settings.auth, flow, _redirect_uri(request)),
+        status_code=303,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+    # Lax: the provider sends the browser back with a top-level GET, which carries it.
+    response.set_cookie(
+        oidc.FLOW_COOKIE,
+        oidc.flow_cookie(flow),
+        max_age=oidc.FLOW_SECONDS,
+        path=oidc.FLOW_PATH,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get("/oidc/callback", response_class=HTMLResponse, name="console_oidc_callback")
+async def console_oidc_callback(
+    request: Request,
+    settings: SettingsDep,
+    state: Annotated[str | None, Query(max_length=500)] = None,
+    code: Annotated[str | None, Query(max_length=4000)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """The provider's answer: the state checked, the code exchanged with the verifier, and the
+    access token handed to the page, which keeps it as the development sign-in does."""
+    flow = oidc.flow_of(request.cookies.get(oidc.FLOW_COOKIE))
+    try:
+        if flow is None:
+            raise oidc.OidcError(
+                400,
+                "This browser has no sign-in under way (it expired after "
+                f"{oidc.FLOW_SECONDS // 60} minutes, or cookies are blocked): sign in again.",
+            )
+        if not state or not secrets.compare_digest(state.encode(), flow.state.encode()):
+            raise oidc.OidcError(
+                400,
+                "The identity provider's answer does not carry the state this browser's "
+                "sign-in started with, so it is refused: sign in again.",
+            )
+        if error:
+            raise oidc.OidcError(
+                400, f"The identity provider refused the sign-in: {error_description or error}"
+            )
+        if not code:
+            raise oidc.OidcError(400, "The identity provider's answer carries no code.")
+        endpoints = await oidc.provider(settings.auth, settings.dependency_timeout_seconds)
+        token = await oidc.exchange(
+            endpoints,
+            settings.auth,
+            flow,
+            code,
+            _redirect_uri(request),
+            settings.dependency_timeout_seconds,
+        )
+    except oidc.OidcError as problem:
+        return _oidc_problem(request, problem)
+    response = _render(request, "signed_in.html", public=True, token=token, next_page=flow.next)
+    response.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
+    return response
 
 
 class DevSignIn(BaseModel):
@@ -288,6 +411,48 @@ async def engagement_overview(request: Request, engagement_id: uuid.UUID) -> Res
     )
 
 
+@dataclass
+class ConversationView:
+    conversation: dict[str, Any]
+    messages: list[dict[str, Any]]
+    # The thread's read, when it failed (the conversation is still listed).
+    problem: Answer | None = None
+
+
+@router.get("/fragments/engagements/{engagement_id}/conversations", response_class=HTMLResponse)
+async def engagement_conversations(request: Request, engagement_id: uuid.UUID) -> Response:
+    """The inbox's conversations still open to an answer, each with its latest messages and a
+    reply form posting to ``/v1/listening/conversations/{id}/replies``."""
+    calls = GatewayCalls(request)
+    inbox = f"/v1/listening/engagements/{engagement_id}/conversations"
+    listed = await calls.all(
+        [
+            calls.get(inbox, {"state": state, "limit": str(CONVERSATIONS_SHOWN)})
+            for state in ANSWERABLE_STATES
+        ]
+    )
+    refused = next((answer for answer in listed if not answer.ok), None)
+    if refused is not None:
+        return _problem(request, refused)
+    conversations = sorted(
+        (conversation for answer in listed for conversation in answer.body),
+        key=lambda conversation: str(conversation["opened_at"]),
+        reverse=True,
+    )[:CONVERSATIONS_SHOWN]
+    threads = await calls.all(
+        [calls.get(f"/v1/listening/conversations/{c['id']}") for c in conversations]
+    )
+    views = [
+        ConversationView(
+            conversation,
+            thread.body["messages"][-MESSAGES_SHOWN:] if thread.ok else [],
+            None if thread.ok else thread,
+        )
+        for conversation, thread in zip(conversations, threads, strict=True)
+    ]
+    return _render(request, "fragments/conversations.html", conversations=views)
+
+
 @router.get("/fragments/engagements/{engagement_id}/insights", response_class=HTMLResponse)
 async def engagement_insights(
     request: Request, engagement_id: uuid.UUID, lang: Language | None = None
@@ -295,13 +460,14 @@ async def engagement_insights(
     calls = GatewayCalls(request)
     listening = f"/v1/listening/engagements/{engagement_id}"
     language = lang or language_of(request)
-    volume, picture, reports = await calls.all(
+    volume, picture, places, reports = await calls.all(
         [
             calls.get(f"{listening}/volume", {"interval": "day"}),
             calls.get(
                 f"{listening}/map.png",
                 {"level": "province", "width": str(MAP_WIDTH), "lang": language},
             ),
+            calls.get(f"{listening}/top-places", {"level": "province", "limit": str(TOP_PLACES)}),
             calls.get(f"/v1/engagements/{engagement_id}/reports", {"limit": "10"}),
         ]
     )
@@ -318,6 +484,7 @@ async def engagement_insights(
         chart=chart,
         picture=picture,
         map_uri=map_uri,
+        places=places.body if places.ok else [],
         reports=reports,
     )
 
@@ -330,9 +497,23 @@ async def engagement_calendar(
     period: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> Response:
     calls = GatewayCalls(request)
-    plan = await calls.get(f"/v1/engagements/{engagement_id}/plan", {"view": view})
+    plan, publications = await calls.all(
+        [
+            calls.get(f"/v1/engagements/{engagement_id}/plan", {"view": view}),
+            calls.get(
+                "/v1/publications",
+                {"engagement_id": str(engagement_id), "limit": str(PUBLICATIONS_READ)},
+            ),
+        ]
+    )
     if not plan.ok and plan.status != 404:
         return _problem(request, plan)
+    # Each slot's post, once the engagement scheduled it: its status, and its link when out.
+    posts = {
+        str(publication["slot_id"]): publication
+        for publication in (publications.body if publications.ok else [])
+        if publication["slot_id"]
+    }
     periods: list[dict[str, Any]] = plan.body["periods"] if plan.ok else []
     shown = min(period, len(periods) - 1) if periods else 0
     current = periods[shown] if periods else None
@@ -346,4 +527,5 @@ async def engagement_calendar(
         count=len(periods),
         current=current,
         weeks=calendar_weeks(current["period"], current["slots"]) if current else [],
+        posts=posts,
     )

@@ -71,7 +71,18 @@
     out.hidden = false;
   }
 
+  // Back from the identity provider: the page carries the access token the gateway exchanged.
+  function keepIssuedToken() {
+    var issued = document.getElementById("issued-token");
+    if (!issued) return false;
+    sessionStorage.setItem(TOKEN_KEY, issued.dataset.token);
+    var next = issued.dataset.next || "";
+    location.replace(next.indexOf("/console/") === 0 ? next : "/console/engagements");
+    return true;
+  }
+
   function setUpSignIn() {
+    if (keepIssuedToken()) return;
     if (new URLSearchParams(location.search).get("expired")) notice(word("sessionExpired"), true);
     var dev = document.getElementById("dev-sign-in");
     if (dev) {
@@ -93,6 +104,7 @@
       });
     }
     var pasted = document.getElementById("token-sign-in");
+    if (!pasted) return;
     pasted.addEventListener("submit", function (event) {
       event.preventDefault();
       var raw = pasted.token.value.trim();
@@ -159,6 +171,7 @@
   function eventsFor(name) {
     var wanted = ["engage:refresh"];
     if (/^(listening|reporting|conversations)\./.test(name)) wanted.push("engage:insights");
+    if (/^conversations\./.test(name)) wanted.push("engage:inbox");
     if (/^content\.plan/.test(name)) wanted.push("engage:plan");
     return wanted;
   }
@@ -198,7 +211,7 @@
           });
         }
         notice(word("done") + ": " + button.textContent.trim(), false);
-        refreshSoon(["engage:refresh", "engage:insights"], true);
+        refreshSoon(["engage:refresh", "engage:insights", "engage:inbox"], true);
       }).catch(function (error) {
         out.textContent = String(error);
         out.hidden = false;

@@ -55,7 +55,11 @@ _DATA = b',"datacontenttype":"application/json","dataschema":null,"data":'
 def mention_received_json(mention: RawMention, time: bytes) -> bytes:
     """``mention_received(mention).model_dump_json()`` for an event of ``time`` (as JSON),
     written without building the event: the mention is serialised once, by its own model."""
-    key = mention.dedup_key
+    return _envelope(mention, mention.dedup_key, time)
+
+
+def _envelope(mention: RawMention, key: str, time: bytes) -> bytes:
+    """``mention_received_json`` of a mention whose ``dedup_key`` is ``key``."""
     return b"".join(
         (
             _HEAD,
@@ -73,7 +77,12 @@ def mention_received_json(mention: RawMention, time: bytes) -> bytes:
 
 def mention_subject(settings: Settings, mention: RawMention) -> str:
     """``mention_received(mention).nats_subject(...)``: the organisation is always a UUID."""
-    return f"{settings.events.subject_prefix}.{_TEMPLATE.name}.{mention.organization_id}"
+    return f"{_subject_head(settings)}{mention.organization_id}"
+
+
+def _subject_head(settings: Settings) -> str:
+    """What every mention's subject starts with, up to its organisation."""
+    return f"{settings.events.subject_prefix}.{_TEMPLATE.name}."
 
 
 def _windows(mentions: Iterable[RawMention]) -> Iterator[list[RawMention]]:
@@ -97,17 +106,21 @@ async def publish_raw_mentions(
     trace = current_trace_headers()
     time = pydantic_core.to_json(datetime.now(UTC))
     stream = settings.events.stream
+    # What every mention shares, once (``mention_subject``; the key is the message id too).
+    head = _subject_head(settings)
     unacknowledged: list[asyncio.Future[PubAck]] = []
     for window in _windows(mentions):
-        sent = [
-            await js.publish_async(
-                mention_subject(settings, mention),
-                mention_received_json(mention, time),
-                stream=stream,
-                headers={"Nats-Msg-Id": mention.dedup_key, **trace},
+        sent = []
+        for mention in window:
+            key = mention.dedup_key
+            sent.append(
+                await js.publish_async(
+                    f"{head}{mention.organization_id}",
+                    _envelope(mention, key, time),
+                    stream=stream,
+                    headers={"Nats-Msg-Id": key, **trace},
+                )
             )
-            for mention in window
-        ]
         acks += await _acknowledged(unacknowledged)
         unacknowledged = sent
     return acks + await _acknowledged(unacknowledged)

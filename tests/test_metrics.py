@@ -166,7 +166,7 @@ async def test_the_named_metrics_are_scraped_with_the_scenario_in_them(
         samples, "engage_workflows", workflow_type="EngagementWorkflow", status="Running"
     )
     assert running >= 1
-    assert total(samples, "engage_workflows", workflow_type="PublishPostWorkflow") >= 1
+    assert total(samples, "engage_workflows", workflow_type="PublishBatchWorkflow") >= 1
     assert total(samples, "engage_temporal_reachable") == 1
 
 

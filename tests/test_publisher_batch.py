@@ -5,6 +5,7 @@ batch ended starting a new run."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from services.publisher.contracts import (
 from shared import task_queues
 from shared.domain import Channel
 from tests.lifecycle_helpers import start_time_skipping
+from tests.test_replay import HISTORIES, replayer
 from workflows.publishing.batch import PublishBatchWorkflow
 
 CONNECTION = uuid.uuid4()
@@ -159,6 +161,7 @@ async def test_a_batch_publishes_its_posts_together_and_settles_each_on_its_own(
         )
         waiting = await handle.query(BATCH_POST_STATE_QUERY, g, result_type=PublishPostState)
         summary = await handle.result()
+        history = await handle.fetch_history()
 
     assert waiting.stage == "waiting"
     assert waiting.due_at == minute + timedelta(seconds=45)
@@ -185,6 +188,10 @@ async def test_a_batch_publishes_its_posts_together_and_settles_each_on_its_own(
     assert later[frozenset({e})] >= minute + timedelta(seconds=20)
     assert later[frozenset({g})] >= minute + timedelta(seconds=45)
     assert later[frozenset({b})] >= first_time + timedelta(seconds=30), "its Retry-After"
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
+    if os.environ.get("ENGAGE_RECORD_HISTORIES"):
+        (HISTORIES / "publish-batch-each-post-settled.json").write_text(history.to_json())
 
 
 async def test_a_post_added_after_its_batch_ended_starts_a_new_run(

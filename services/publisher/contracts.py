@@ -1,8 +1,10 @@
 """What the publisher and the workflows exchange, importable by both (a service never imports
-``workflows``): the activities the publisher offers (names, payloads, task queues), and the two
-workflows the publisher itself starts and controls, ``PublishPostWorkflow`` (one per post: the
-API starts it, reschedules and cancels it through updates) and ``PublisherMaintenanceWorkflow``
-(its worker keeps the schedule that starts it): their names, ids, updates, queries and messages.
+``workflows``): the activities the publisher offers (names, payloads, task queues), and the
+workflows the publisher itself starts and controls, ``PublishBatchWorkflow`` (one per connection
+and due minute: the API and ``publisher.enqueue_publication`` add posts to it by
+signal-with-start), ``PublishPostWorkflow`` (one per post scheduled before batches: reschedules
+and cancels go through its updates) and ``PublisherMaintenanceWorkflow`` (its worker keeps the
+schedule that starts it): their names, ids, signals, updates, queries and messages.
 
 Publishing runs on one task queue per platform (``engage-publisher-<channel>``) so that each
 platform gets its own concurrency limit; the other activities run on ``engage-publisher``.

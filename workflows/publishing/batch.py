@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         PublishBatchResult,
         PublishBatchSummary,
         PublishPostState,
-        batch_workflow_id,
         platform_queue,
     )
     from shared import task_queues
@@ -204,10 +203,10 @@ class PublishBatchWorkflow:
             state.stage = "cancelled"
         elif outcome.result == "moved":
             assert outcome.due_at is not None
-            mine = batch_workflow_id(self._batch.connection_id, outcome.due_at)
             state.due_at = outcome.due_at
+            minute = outcome.due_at.astimezone(UTC).replace(second=0, microsecond=0)
             # Moved within this minute: held again at its new time; else another batch's.
-            state.stage = "waiting" if mine == workflow.info().workflow_id else "moved"
+            state.stage = "waiting" if minute == self._batch.due_minute else "moved"
         else:
             state.stage = "waiting"
             state.attempts_failed += 1

@@ -2,9 +2,10 @@
 ``PublishPlanWorkflow``'s (an approved editorial plan scheduling its own posts), started by the
 gateway and by ``EngagementWorkflow``.
 
-The two workflows the publisher service starts itself, ``PublishPostWorkflow`` and
-``PublisherMaintenanceWorkflow``, keep their messages in ``services/publisher/contracts.py``:
-a service may not import ``workflows``, and a workflow's messages live in one module.
+The workflows the publisher service starts itself, ``PublishBatchWorkflow``,
+``PublishPostWorkflow`` (posts scheduled before batches) and ``PublisherMaintenanceWorkflow``,
+keep their messages in ``services/publisher/contracts.py``: a service may not import
+``workflows``, and a workflow's messages live in one module.
 """
 
 from __future__ import annotations

@@ -184,6 +184,8 @@ def screenshots(driver: WebDriver, name: str, css: str | None = None) -> None:
                 "requestAnimationFrame(function () { requestAnimationFrame(done); });"
             )
             clip = dict(zip(("x", "y", "width", "height"), box, strict=True))
+            if css is None:
+                clip["width"] = width  # the scrollbar's strip too, on a page taller than the cap
             clip["height"] = min(clip["height"], MAX_PAGE_HEIGHT)
             shot = driver.execute_cdp_cmd(
                 "Page.captureScreenshot", {"format": "png", "clip": {**clip, "scale": 1}}

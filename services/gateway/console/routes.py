@@ -4,13 +4,13 @@ Pages are shells rendered without a token; their sections are fragments the brow
 (htmx) with the caller's bearer token, each composed from the gateway's own ``/v1`` routes
 called with that token (``gateway_calls``). Writes (approvals, alert acknowledgements) and the
 live event stream go from the browser straight to the ``/v1`` endpoints (``static/console.js``).
-So every rule is the services' own, as for any frontend.
+So every rule is the services' own, as for any frontend. Signing in is ``sign_in``; how a page
+is answered (templates, language, security headers) is ``rendering``.
 """
 
 from __future__ import annotations
 
 import base64
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,44 +18,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.console import oidc
-from services.gateway.console.charts import calendar_weeks, local_time, sentiment_chart
+from services.gateway.console import sign_in
+from services.gateway.console.charts import calendar_weeks, sentiment_chart
 from services.gateway.console.gateway_calls import Answer, GatewayCalls
-from services.gateway.console.i18n import (
-    LANGUAGE_COOKIE,
-    LANGUAGES,
-    Language,
-    language_of,
-    translator,
-)
-from shared.app import SettingsDep
-from shared.auth import AGENCY_ROLES, ALL_ORGANIZATIONS, Role, issue_dev_token
+from services.gateway.console.i18n import Language, language_of
+from services.gateway.console.rendering import CONSOLE_PREFIX, problem, render
 from shared.domain import Phase
-from shared.errors import FieldError, ProblemError, validation_problem
 from workflows.engagement.phases import PHASES, STRATEGY_DELIVERABLES
 
-CONSOLE_PREFIX = "/console"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = f"{CONSOLE_PREFIX}/static"
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TEMPLATES.env.filters["hhmm"] = local_time
-# Only the console's own scripts run, and nothing loads from another origin. Inline styles are
-# allowed for a variant's preview: the content service's own page, shown in a sandboxed frame
-# (no script runs in it) that inherits this policy.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 # Engagements per page of the list (each row reads its alerts and SLA report too).
 ENGAGEMENTS_PER_PAGE = 20
 MAP_WIDTH = 640
@@ -73,33 +46,7 @@ KIND_PHASE = {
 }
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
-
-
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    language = language_of(request)
-    response = TEMPLATES.TemplateResponse(
-        request,
-        template,
-        {"t": translator(language), "lang": language, "languages": LANGUAGES, **context},
-        status_code=status_code,
-        headers=SECURITY_HEADERS,
-    )
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            chosen,
-            max_age=LANGUAGE_COOKIE_SECONDS,
-            path=CONSOLE_PREFIX,
-            samesite="strict",
-            httponly=True,
-        )
-    return response
-
-
-def _problem(request: Request, answer: Answer) -> Response:
-    """A read the caller may not make, shown where its section would be."""
-    return _render(request, "fragments/problem.html", answer=answer)
+router.include_router(sign_in.router)
 
 
 # Pages ---------------------------------------------------------------------------------------
@@ -110,187 +57,14 @@ async def console_home() -> RedirectResponse:
     return RedirectResponse(f"{CONSOLE_PREFIX}/engagements", status_code=303)
 
 
-def _dev_tokens_offered(request: Request) -> bool:
-    settings = request.app.state.settings
-    return bool(settings.environment != "prod" and not settings.auth.jwks_url)
-
-
-def _next_page(value: str | None) -> str:
-    """Where to go once signed in: a console page, never another site."""
-    return (
-        value
-        if value and value.startswith(f"{CONSOLE_PREFIX}/")
-        else f"{CONSOLE_PREFIX}/engagements"
-    )
-
-
-@router.get("/sign-in", response_class=HTMLResponse)
-async def sign_in_page(
-    request: Request, next: Annotated[str | None, Query(max_length=500)] = None
-) -> Response:
-    return _render(
-        request,
-        "sign_in.html",
-        public=True,
-        dev_tokens=_dev_tokens_offered(request),
-        oidc=oidc.offered(request.app.state.settings.auth),
-        next_page=_next_page(next),
-        roles=list(Role),
-        agency_roles=sorted(AGENCY_ROLES),
-    )
-
-
-def _oidc_problem(request: Request, problem: oidc.OidcError) -> Response:
-    response = _render(
-        request, "oidc_problem.html", status_code=problem.status, public=True, problem=problem
-    )
-    response.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
-    return response
-
-
-def _redirect_uri(request: Request) -> str:
-    configured: str | None = request.app.state.settings.auth.console_redirect_url
-    return configured or str(request.url_for("console_oidc_callback"))
-
-
-@router.get("/oidc/start", response_class=RedirectResponse)
-async def console_oidc_start(
-    request: Request,
-    settings: SettingsDep,
-    next: Annotated[str | None, Query(max_length=500)] = None,
-) -> Response:
-    """Start the identity provider's sign-in: to its authorization endpoint, with PKCE."""
-    if not oidc.offered(settings.auth):
-        return _oidc_problem(
-            request,
-            oidc.OidcError(
-                404,
-                "This gateway has no identity provider for the console "
-                "(ENGAGE_AUTH__JWKS_URL and ENGAGE_AUTH__CONSOLE_CLIENT_ID).",
-            ),
-        )
-    try:
-        endpoints = await oidc.provider(settings.auth, settings.dependency_timeout_seconds)
-    except oidc.OidcError as problem:
-        return _oidc_problem(request, problem)
-    flow = oidc.new_flow(_next_page(next))
-    response = RedirectResponse(
-        oidc.authorization_url(endpoints, settings.auth, flow, _redirect_uri(request)),
-        status_code=303,
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
-    # Lax: the provider sends the browser back with a top-level GET, which carries it.
-    response.set_cookie(
-        oidc.FLOW_COOKIE,
-        oidc.flow_cookie(flow),
-        max_age=oidc.FLOW_SECONDS,
-        path=oidc.FLOW_PATH,
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="lax",
-    )
-    return response
-
-
-@router.get("/oidc/callback", response_class=HTMLResponse, name="console_oidc_callback")
-async def console_oidc_callback(
-    request: Request,
-    settings: SettingsDep,
-    state: Annotated[str | None, Query(max_length=500)] = None,
-    code: Annotated[str | None, Query(max_length=4000)] = None,
-    error: Annotated[str | None, Query(max_length=200)] = None,
-    error_description: Annotated[str | None, Query(max_length=1000)] = None,
-) -> Response:
-    """The provider's answer: the state checked, the code exchanged with the verifier, and the
-    access token handed to the page, which keeps it as the development sign-in does."""
-    flow = oidc.flow_of(request.cookies.get(oidc.FLOW_COOKIE))
-    try:
-        if flow is None:
-            raise oidc.OidcError(
-                400,
-                "This browser has no sign-in under way (it expired after "
-                f"{oidc.FLOW_SECONDS // 60} minutes, or cookies are blocked): sign in again.",
-            )
-        if not state or not secrets.compare_digest(state.encode(), flow.state.encode()):
-            raise oidc.OidcError(
-                400,
-                "The identity provider's answer does not carry the state this browser's "
-                "sign-in started with, so it is refused: sign in again.",
-            )
-        if error:
-            raise oidc.OidcError(
-                400, f"The identity provider refused the sign-in: {error_description or error}"
-            )
-        if not code:
-            raise oidc.OidcError(400, "The identity provider's answer carries no code.")
-        endpoints = await oidc.provider(settings.auth, settings.dependency_timeout_seconds)
-        token = await oidc.exchange(
-            endpoints,
-            settings.auth,
-            flow,
-            code,
-            _redirect_uri(request),
-            settings.dependency_timeout_seconds,
-        )
-    except oidc.OidcError as problem:
-        return _oidc_problem(request, problem)
-    response = _render(request, "signed_in.html", public=True, token=token, next_page=flow.next)
-    response.delete_cookie(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
-    return response
-
-
-class DevSignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(min_length=1, max_length=200, pattern=r"^[\w.@+-]+( [\w.@+-]+)*$")
-    role: Role
-    organization_id: uuid.UUID | None = None
-
-
-class IssuedToken(BaseModel):
-    token: str
-    expires_in: int
-
-
-@router.post("/sign-in", response_model=IssuedToken)
-async def issue_console_token(
-    body: DevSignIn, request: Request, settings: SettingsDep
-) -> IssuedToken:
-    """A development token, as ``engage token`` issues it; never where tokens come from an
-    identity provider or in production."""
-    if not _dev_tokens_offered(request):
-        raise ProblemError(
-            403,
-            "forbidden",
-            "This gateway does not issue development tokens: sign in with the identity "
-            "provider's token.",
-        )
-    if body.role in AGENCY_ROLES:
-        where = ALL_ORGANIZATIONS
-    elif body.organization_id is not None:
-        where = str(body.organization_id)
-    else:
-        raise validation_problem(
-            [
-                FieldError(
-                    field="body.organization_id",
-                    message="a client role needs its organisation",
-                    type="missing",
-                )
-            ]
-        )
-    token = issue_dev_token(settings, body.subject, [], [], org_roles={where: [body.role]})
-    return IssuedToken(token=token, expires_in=settings.auth.dev_token_ttl_seconds)
-
-
 @router.get("/engagements", response_class=HTMLResponse)
 async def engagements_page(request: Request) -> Response:
-    return _render(request, "engagements.html")
+    return render(request, "engagements.html")
 
 
 @router.get("/engagements/{engagement_id}", response_class=HTMLResponse)
 async def engagement_page(request: Request, engagement_id: uuid.UUID) -> Response:
-    return _render(request, "engagement.html", engagement_id=engagement_id)
+    return render(request, "engagement.html", engagement_id=engagement_id)
 
 
 # Fragments -----------------------------------------------------------------------------------
@@ -316,7 +90,7 @@ async def engagements_fragment(
         [calls.get("/v1/engagements", params), calls.get("/v1/organizations", {"limit": "200"})]
     )
     if not listed.ok:
-        return _problem(request, listed)
+        return problem(request, listed)
     names = {org["id"]: org["name"] for org in organizations.body} if organizations.ok else {}
     engagements: list[dict[str, Any]] = listed.body
 
@@ -336,7 +110,7 @@ async def engagements_fragment(
         )
 
     rows = await calls.all([row(engagement) for engagement in engagements])
-    return _render(request, "fragments/engagements.html", rows=rows, next_cursor=listed.cursor)
+    return render(request, "fragments/engagements.html", rows=rows, next_cursor=listed.cursor)
 
 
 @dataclass
@@ -393,10 +167,10 @@ async def engagement_overview(request: Request, engagement_id: uuid.UUID) -> Res
         ]
     )
     if not engagement.ok:
-        return _problem(request, engagement)
+        return problem(request, engagement)
     organization = await calls.get(f"/v1/organizations/{engagement.body['organization_id']}")
     state = engagement.body["state"]
-    return _render(
+    return render(
         request,
         "fragments/overview.html",
         engagement=engagement.body,
@@ -433,7 +207,7 @@ async def engagement_conversations(request: Request, engagement_id: uuid.UUID) -
     )
     refused = next((answer for answer in listed if not answer.ok), None)
     if refused is not None:
-        return _problem(request, refused)
+        return problem(request, refused)
     conversations = sorted(
         (conversation for answer in listed for conversation in answer.body),
         key=lambda conversation: str(conversation["opened_at"]),
@@ -450,7 +224,7 @@ async def engagement_conversations(request: Request, engagement_id: uuid.UUID) -
         )
         for conversation, thread in zip(conversations, threads, strict=True)
     ]
-    return _render(request, "fragments/conversations.html", conversations=views)
+    return render(request, "fragments/conversations.html", conversations=views)
 
 
 @router.get("/fragments/engagements/{engagement_id}/insights", response_class=HTMLResponse)
@@ -477,7 +251,7 @@ async def engagement_insights(
         if picture.ok and picture.content
         else None
     )
-    return _render(
+    return render(
         request,
         "fragments/insights.html",
         volume=volume,
@@ -507,7 +281,7 @@ async def engagement_calendar(
         ]
     )
     if not plan.ok and plan.status != 404:
-        return _problem(request, plan)
+        return problem(request, plan)
     # Each slot's post, once the engagement scheduled it: its status, and its link when out.
     posts = {
         str(publication["slot_id"]): publication
@@ -517,7 +291,7 @@ async def engagement_calendar(
     periods: list[dict[str, Any]] = plan.body["periods"] if plan.ok else []
     shown = min(period, len(periods) - 1) if periods else 0
     current = periods[shown] if periods else None
-    return _render(
+    return render(
         request,
         "fragments/calendar.html",
         engagement_id=engagement_id,

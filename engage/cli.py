@@ -134,9 +134,8 @@ def demo(
     ] = 2,
 ) -> None:
     """Run a sample client's engagement through all six phases, live (needs `make up`)."""
-    from rich.console import Console
-
     from engage.demo import DemoError, run_demo
+    from engage.output import output_console
 
     settings = get_settings()
     url = gateway_url or f"http://127.0.0.1:{settings.ports.gateway}"
@@ -145,14 +144,14 @@ def demo(
             run_demo(
                 settings,
                 url,
-                Console(),
+                output_console(),
                 target_seconds=minutes * 60,
                 support_weeks=support_weeks,
                 timeout_seconds=minutes * 180 + 60,
             )
         )
     except DemoError as error:
-        Console(stderr=True).print(f"[bold red]engage demo:[/] {error}", highlight=False)
+        output_console(stderr=True).print(f"[bold red]engage demo:[/] {error}")
         raise typer.Exit(1) from error
 
 

@@ -34,6 +34,7 @@ from engage.children import (
     restart_delay,
 )
 from engage.infra import EmbeddedProcess, InfraError
+from engage.output import output_console
 from engage.up_terminal import (
     EMBEDDED,
     EXTERNAL,
@@ -392,4 +393,4 @@ class _Platform:
 
 async def run_platform(settings: Settings) -> int:
     """Run the platform until Ctrl-C/SIGTERM (exit code 0) or a child keeps crashing (1)."""
-    return await _Platform(settings, Console(highlight=False)).main()
+    return await _Platform(settings, output_console()).main()

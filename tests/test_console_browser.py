@@ -11,7 +11,9 @@ Each page is saved at 1280 px and at 390 px (a phone) in ``ENGAGE_SCREENSHOTS`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -109,7 +111,10 @@ async def test_a_manager_follows_an_engagement_live_and_approves_a_deliverable(
     await approve_gate(platform, engagement, "brief", client)
 
     def phase_change_arrives_live() -> None:
-        wait_for(browser, "#live-events li[data-event='lifecycle.phase_started']")
+        started = wait_for(browser, "#live-events li[data-event='lifecycle.phase_started'] time")
+        # Shown in the client's zone (the organisation's Europe/Rome), as the rendered times are.
+        instant = datetime.fromisoformat(started.get_attribute("datetime").replace("Z", "+00:00"))
+        assert started.text == instant.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M:%S")
         wait_for(browser, "#phase-design[data-progress='current']")
         assert browser.find_element(By.ID, "phase-analysis").get_attribute("data-progress") == (
             "done"

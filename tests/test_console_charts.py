@@ -9,6 +9,7 @@ from services.gateway.console.charts import (
     CHART_PADDING,
     MIN_CHART_BUCKETS,
     calendar_weeks,
+    instant_in,
     sentiment_chart,
 )
 from services.gateway.console.i18n import MESSAGES
@@ -80,3 +81,12 @@ def test_the_chart_starts_at_the_first_mention_showing_a_week_at_least() -> None
     assert earlier.first_label == "2027-03-03"
     assert len(earlier.bars) == 28
     assert sentiment_chart([bucket("2027-03-01", 0, None)]) is None
+
+
+def test_an_instant_is_shown_in_the_clients_zone_with_its_abbreviation() -> None:
+    # The calendar shows slots in the client's zone; tasks and messages must agree with it.
+    assert instant_in("2026-12-04T08:30:00+00:00", "Europe/Rome") == "2026-12-04 09:30 CET"
+    assert instant_in("2026-07-04T08:30:00Z", "Europe/Rome") == "2026-07-04 10:30 CEST"
+    assert instant_in("2026-12-04T08:30:00", "Europe/Rome") == "2026-12-04 09:30 CET"
+    assert instant_in("2026-12-04T08:30:00+00:00", "Not/AZone") == "2026-12-04 08:30 UTC"
+    assert instant_in(None, "Europe/Rome") == ""

@@ -7,6 +7,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 200
@@ -139,3 +140,18 @@ def local_time(value: str | None) -> str:
     if not value:
         return ""
     return datetime.fromisoformat(value).strftime("%H:%M")
+
+
+def instant_in(value: str | None, zone: str) -> str:
+    """``YYYY-MM-DD HH:MM`` and the zone's abbreviation of an ISO instant in the client's time
+    zone ("" when absent): the calendar shows slots in that zone, so every time on a page is."""
+    if not value:
+        return ""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

@@ -10,13 +10,14 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from services.gateway.console.charts import local_time
+from services.gateway.console.charts import instant_in, local_time
 from services.gateway.console.gateway_calls import Answer
 from services.gateway.console.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translator
 
 CONSOLE_PREFIX = "/console"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["hhmm"] = local_time
+TEMPLATES.env.filters["instant_in"] = instant_in
 # Only the console's own scripts run, and nothing loads from another origin. Inline styles are
 # allowed for a variant's preview: the content service's own page, shown in a sandboxed frame
 # (no script runs in it) that inherits this policy.

@@ -175,6 +175,7 @@ async def engagement_overview(request: Request, engagement_id: uuid.UUID) -> Res
         "fragments/overview.html",
         engagement=engagement.body,
         organization=organization.body["name"] if organization.ok else None,
+        zone=_zone_of(organization),
         state=state,
         phases=_phases(state, deliverables.body if deliverables.ok else []),
         deliverables=deliverables,
@@ -224,7 +225,24 @@ async def engagement_conversations(request: Request, engagement_id: uuid.UUID) -
         )
         for conversation, thread in zip(conversations, threads, strict=True)
     ]
-    return render(request, "fragments/conversations.html", conversations=views)
+    return render(
+        request,
+        "fragments/conversations.html",
+        conversations=views,
+        zone=await _client_zone(calls, engagement_id),
+    )
+
+
+def _zone_of(organization: Answer) -> str:
+    """The client's time zone, in which the console shows every time (UTC when unreadable)."""
+    return str(organization.body.get("timezone", "UTC")) if organization.ok else "UTC"
+
+
+async def _client_zone(calls: GatewayCalls, engagement_id: uuid.UUID) -> str:
+    engagement = await calls.get(f"/v1/engagements/{engagement_id}")
+    if not engagement.ok:
+        return "UTC"
+    return _zone_of(await calls.get(f"/v1/organizations/{engagement.body['organization_id']}"))
 
 
 @router.get("/fragments/engagements/{engagement_id}/insights", response_class=HTMLResponse)

@@ -282,13 +282,26 @@
     return parts.join(" · ");
   }
 
+  // In the client's time zone, as every time the pages render (the overview names it).
+  function clock(at) {
+    var options = { hourCycle: "h23" };
+    var zoned = document.querySelector("[data-zone]");
+    if (zoned && zoned.dataset.zone) options.timeZone = zoned.dataset.zone;
+    try {
+      return at.toLocaleTimeString(document.documentElement.lang, options);
+    } catch (error) {
+      delete options.timeZone; // a zone this browser does not know
+      return at.toLocaleTimeString(document.documentElement.lang, options);
+    }
+  }
+
   function showEvent(list, name, event) {
     if (!list) return;
     var item = document.createElement("li");
     var when = document.createElement("time");
     var at = new Date(event.time || Date.now());
     when.dateTime = at.toISOString();
-    when.textContent = at.toLocaleTimeString(document.documentElement.lang, { hourCycle: "h23" });
+    when.textContent = clock(at);
     var what = document.createElement("strong");
     what.textContent = name;
     var detail = document.createElement("span");

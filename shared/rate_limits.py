@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
 # A plain non-negative number (ASCII digits only: ``"²".isdigit()`` is true).
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_COUNT = re.compile(r"[0-9]+")
 # Any number above this is an epoch timestamp rather than a delay (2001-09-09).
 _EPOCH_THRESHOLD = 1_000_000_000
 
@@ -66,6 +68,43 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
             delay := parse_reset(value, now)
         ) is not None:
             return delay
+    return None
+
+
+# An account's budget as the platform tells it with every answer: the requests its window (or
+# bucket) holds, those left, and when it is whole again. X spells them ``x-rate-limit-*``;
+# Mastodon, Vimeo and the sandbox ``X-RateLimit-*``; the IETF draft ``RateLimit-*``.
+BUDGET_HEADERS = (
+    ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"),
+    ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"),
+    ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"),
+)
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    limit: int
+    remaining: int
+    # Seconds until the budget is whole again.
+    reset_seconds: float
+
+
+def rate_budget(headers: Mapping[str, str], now: datetime | None = None) -> RateBudget | None:
+    """The budget an answer's headers tell, or None when they tell none (or not all of it)."""
+    for limit_name, remaining_name, reset_name in BUDGET_HEADERS:
+        remaining = headers.get(remaining_name)
+        if remaining is None:
+            continue
+        limit, reset = headers.get(limit_name), headers.get(reset_name)
+        if limit is None or reset is None:
+            return None
+        limit, remaining = limit.strip(), remaining.strip()
+        if not (_COUNT.fullmatch(limit) and _COUNT.fullmatch(remaining)):
+            return None
+        reset_seconds = parse_reset(reset, now or datetime.now(UTC))
+        if reset_seconds is None:
+            return None
+        return RateBudget(int(limit), int(remaining), reset_seconds)
     return None
 
 

@@ -75,6 +75,7 @@ from services.publisher.contracts import (
     in_a_batch,
 )
 from services.publisher.crypto import TokenVault
+from services.publisher.pacing import AccountPacer, WaitTooLongError
 from services.publisher.publishing import (
     ConnectorFor,
     PostMovedError,
@@ -100,6 +101,12 @@ WithdrawalOutcome = Literal["cancelled", "already_published", "failed"]
 # Well inside the post's workflow's heartbeat timeout (PUBLISH_HEARTBEAT_TIMEOUT), which is what
 # hands a dead worker's publish to another worker in seconds rather than at the publish timeout.
 PUBLISH_HEARTBEAT_SECONDS = 5.0
+# Longest a batch's post waits here for its account's rate limit: a longer wait is its batch
+# workflow's (one durable timer) rather than an activity's held open.
+LONGEST_WAIT_HERE = 120.0
+# What a post needs of its activity's time once its turn has come: its claim, the platform's
+# answer (the connectors' request timeout is 15 s) and its record.
+SEND_ALLOWANCE = 30.0
 
 
 class PublisherActivities:
@@ -124,6 +131,8 @@ class PublisherActivities:
         # at most this many activities, and a batch's activity holds many posts.
         self._platform_concurrency = platform_concurrency
         self._in_flight: dict[str, asyncio.Semaphore] = {}
+        # Each account's rate limit as this worker has learnt it from the platform's answers.
+        self._pacer = AccountPacer()
 
     @activity.defn(name=PUBLISH)
     @problems_as_application_errors
@@ -150,14 +159,49 @@ class PublisherActivities:
         record and event. A failure to retry is answered, not waited for: the batch's workflow
         holds the post until its retry is due. Heartbeats throughout, so a retry after a lost
         worker finds its posts ``publishing`` and asks the platform before sending them."""
+        info = activity.info()
         in_flight = self._in_flight.setdefault(
-            activity.info().task_queue, asyncio.Semaphore(self._platform_concurrency)
+            info.task_queue, asyncio.Semaphore(self._platform_concurrency)
         )
+        budget = info.start_to_close_timeout or timedelta(
+            seconds=LONGEST_WAIT_HERE + SEND_ALLOWANCE
+        )
+        # A post may wait for its account's turn until then, and is sent by the budget's end.
+        wait_ends = asyncio.get_running_loop().time() + budget.total_seconds() - SEND_ALLOWANCE
         async with _heartbeating(PUBLISH_HEARTBEAT_SECONDS):
             outcomes = await asyncio.gather(
-                *(self._publish_in_batch(in_flight, post) for post in command.posts)
+                *(
+                    self._paced(command.connection_id, wait_ends, in_flight, post)
+                    for post in command.posts
+                )
             )
         return PublishBatchResult(outcomes=list(outcomes))
+
+    async def _paced(
+        self,
+        connection_id: uuid.UUID | None,
+        wait_ends: float,
+        in_flight: asyncio.Semaphore,
+        post: PostDue,
+    ) -> BatchPostOutcome:
+        """The post waits for its account's turn (``pacing.py``) before anything else, its claim
+        included: a post cancelled or moved while it waits is found so when its turn comes.
+        One whose turn would come later than this activity can wait goes back to its batch,
+        which holds it until then."""
+        if connection_id is None:
+            return await self._publish_in_batch(in_flight, post)
+        longest = min(LONGEST_WAIT_HERE, wait_ends - asyncio.get_running_loop().time())
+        try:
+            async with self._pacer.turn(connection_id, longest=longest):
+                return await self._publish_in_batch(in_flight, post)
+        except WaitTooLongError as wait:
+            return BatchPostOutcome(
+                publication_id=post.publication_id,
+                result="retry",
+                failure_class="retryable",
+                detail=str(wait),
+                retry_after=wait.retry_after,
+            )
 
     async def _publish_in_batch(
         self, in_flight: asyncio.Semaphore, post: PostDue

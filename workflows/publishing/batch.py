@@ -161,7 +161,8 @@ class PublishBatchWorkflow:
                     posts=[
                         PostDue(publication_id=held.post.publication_id, due_at=held.state.due_at)
                         for held in posts
-                    ]
+                    ],
+                    connection_id=batch.connection_id,
                 ),
                 result_type=PublishBatchResult,
                 task_queue=batch.task_queue_prefix + platform_queue(batch.channel),

@@ -11,6 +11,9 @@ A failure becomes exactly one of the four classes in ``base.py``:
   ``retry_after`` from ``Retry-After`` (RFC 9110 §10.2.3: seconds or an HTTP date) or from the
   platform's reset headers.
 
+The answer to every write sent during a post's turn (``services/publisher/pacing.py``) also tells
+its account's pacer what the platform said of the account's rate limit.
+
 Access tokens travel only in the ``Authorization`` header, never in a URL: URLs end up in logs
 (httpx logs every request line at INFO) and error messages here name only the method and path.
 """
@@ -29,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from services.publisher import pacing
 from services.publisher.connectors.base import (
     AuthError,
     ConnectorError,
@@ -127,6 +131,14 @@ def classify_by_status(response: httpx.Response, write: bool, detail: str) -> Co
     return ContentRejectedError(detail, status=status)
 
 
+def _throttled_for(error: ConnectorError) -> float | None:
+    """How long the platform asked the account to wait: a retryable refusal with a delay that
+    is not a failure on its side (those say when the platform is back, not the account)."""
+    if not isinstance(error, RetryableError) or (error.status or 0) >= 500:
+        return None
+    return error.retry_after
+
+
 def malformed(write: bool, detail: str, *, status: int | None = None) -> ConnectorError:
     """A 2xx answer that is not what the platform documents: the write may have happened."""
     if write:
@@ -179,8 +191,13 @@ class PlatformApi:
             message = f"{where} got no answer: {type(error).__name__}"
             raise (UnknownOutcomeError if write else RetryableError)(message) from error
         if response.is_success or (accept is not None and accept(response)):
+            if write:
+                pacing.observe(response.status_code, response.headers, None)
             return response
-        raise self._classify(response, write)
+        refusal = self._classify(response, write)
+        if write:
+            pacing.observe(response.status_code, response.headers, _throttled_for(refusal))
+        raise refusal
 
     async def fetch(
         self, method: str, path_or_url: str, model: type[Model], *, write: bool, **kwargs: Any

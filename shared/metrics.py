@@ -145,6 +145,13 @@ DEFINITIONS = (
         "1 when the workflow worker's last read of Temporal's visibility succeeded, else 0",
     ),
     Definition(
+        "engage_gateway_read_cache",
+        "counter",
+        "1",
+        "Reads the gateway answered from its read cache (hit), from another read's call in "
+        "flight (shared), or by asking the service (miss)",
+    ),
+    Definition(
         "engage_workflows",
         "gauge",
         "1",
@@ -188,6 +195,7 @@ MENTIONS_INGESTED = _counter("engage_listening_mentions_ingested")
 SLA_BREACHES = _counter("engage_sla_breaches")
 TEMPORAL_REACHABLE = _gauge("engage_temporal_reachable")
 WORKFLOWS = _gauge("engage_workflows")
+GATEWAY_READ_CACHE = _counter("engage_gateway_read_cache")
 
 # The Prometheus names of the instruments above: what dashboards and alerts may refer to.
 METRIC_NAMES: Mapping[str, str] = {

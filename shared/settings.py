@@ -225,6 +225,10 @@ class GatewaySettings(BaseModel):
     # How long an engagement's live workflow state, once queried, answers its reads (seconds, at
     # most 1: a change is visible within it; 0 queries the workflow on every read).
     live_state_max_age_seconds: float = Field(0.5, ge=0, le=1)
+    # How long a service's answer to a caller's read is given back to the same caller (same
+    # token) without asking the service again (seconds, at most 1: a change made elsewhere is
+    # visible within it; a write through the gateway at once; 0 forwards every read).
+    read_cache_seconds: float = Field(1.0, ge=0, le=1)
 
 
 class WorkerSettings(BaseModel):

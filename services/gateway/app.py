@@ -10,6 +10,7 @@ from services.gateway.console import routes as console
 from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi
 from services.gateway.rate_limit import install_rate_limits
+from services.gateway.read_cache import WritesClearReads
 from services.gateway.routes import relationships
 from services.gateway.routes.places import router as place_evidence
 from services.gateway.routes.streams import register_stream_schemas
@@ -50,6 +51,8 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     )
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(BodyLimit, limit_of=limit_by_route(routes, settings.gateway))
+    # Inside the rate limiter: a write it refuses does not empty the read cache.
+    app.add_middleware(WritesClearReads, cache=services.reads)
     # Added last, so it runs first: a caller over its budget is refused before its body is read.
     install_rate_limits(app, settings.gateway.rate_limits, routes)
     app.state.engagements = engagements

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
+from services.gateway.read_cache import CONDITIONAL_HEADERS, Kept, ReadCache, cache_key, keepable
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
 from shared.keep_alive import ConnectionLanes
 from shared.paging import FORWARDED_PREFIX_HEADER
@@ -59,10 +60,11 @@ BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
 class ServiceClient:
-    def __init__(self, name: str, lanes: ConnectionLanes, base_url: str) -> None:
+    def __init__(self, name: str, lanes: ConnectionLanes, base_url: str, reads: ReadCache) -> None:
         self.name = name
         self._lanes = lanes
         self._base_url = base_url.rstrip("/")
+        self._reads = reads
 
     async def call(
         self,
@@ -74,8 +76,30 @@ class ServiceClient:
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
     ) -> Model:
-        """Call the service on the caller's behalf; a problem answer is raised as its own."""
-        headers = {"Authorization": request.headers.get("Authorization", "")}
+        """Call the service on the caller's behalf; a problem answer is raised as its own.
+
+        A read's answer may come from the read cache: the caller's own, at most
+        ``read_cache_seconds`` old."""
+        authorization = request.headers.get("Authorization", "")
+        if method == "GET" and body is None and self._reads.enabled:
+            query = str(httpx.QueryParams(params)) if params else ""
+            key = cache_key(self.name, "call", authorization, method, path, query)
+            answer = await self._reads.read(
+                key, lambda: self._call(authorization, method, path, None, params)
+            )
+        else:
+            answer, _ = await self._call(authorization, method, path, body, params)
+        return returns.model_validate_json(answer.body if isinstance(answer, Kept) else answer)
+
+    async def _call(
+        self,
+        authorization: str,
+        method: str,
+        path: str,
+        body: BaseModel | None,
+        params: dict[str, str] | None,
+    ) -> tuple[bytes, Kept | None]:
+        headers = {"Authorization": authorization}
         headers.update(current_trace_headers())
         lane = await self._lanes.acquire()
         try:
@@ -93,7 +117,8 @@ class ServiceClient:
             self._lanes.release(lane)
         if not response.is_success:
             raise _problem_from(self.name, response)
-        return returns.model_validate_json(response.content)
+        kept = keepable(response.headers, response.content) if response.status_code == 200 else None
+        return response.content, kept
 
     async def aclose(self) -> None:
         await self._lanes.aclose()
@@ -101,11 +126,36 @@ class ServiceClient:
     def _unreachable(self) -> DependencyUnavailableError:
         return DependencyUnavailableError(self.name, f"the {self.name} service is not reachable")
 
-    async def forward(self, request: Request, prefix: str) -> Response:
+    async def forward(self, request: Request, prefix: str, *, cached: bool = False) -> Response:
         """Send the caller's request, less the gateway's path ``prefix``, to the service as it
         came and give back the service's answer.
 
-        Bodies stream both ways; a problem answer is raised as the service's own problem."""
+        Bodies stream both ways; a problem answer is raised as the service's own problem. With
+        ``cached``, a ``GET``'s answer may come from the read cache: the caller's own, at most
+        ``read_cache_seconds`` old."""
+        if (
+            cached
+            and request.method == "GET"
+            and self._reads.enabled
+            and not any(name in request.headers for name in CONDITIONAL_HEADERS)
+        ):
+            headers = request.headers
+            key = cache_key(
+                self.name,
+                "forward",
+                headers.get("authorization", ""),
+                request.method,
+                _encoded_path(request),
+                request.scope["query_string"].decode("latin-1"),
+                headers.get("accept", ""),
+                headers.get("accept-language", ""),
+            )
+            answer = await self._reads.read(key, lambda: self._forward(request, prefix))
+            return answer.response() if isinstance(answer, Kept) else answer
+        response, _ = await self._forward(request, prefix)
+        return response
+
+    async def _forward(self, request: Request, prefix: str) -> tuple[Response, Kept | None]:
         path = _encoded_path(request).removeprefix(prefix)
         headers = {
             name: value
@@ -153,8 +203,11 @@ class ServiceClient:
                 self._lanes.release(lane)
             if upstream.status_code >= 400:
                 raise _problem_from(self.name, upstream)
+            kept = (
+                keepable(answer_headers, upstream.content) if upstream.status_code == 200 else None
+            )
             # The service's bytes as they came: its answer is already the route's schema.
-            return Response(upstream.content, upstream.status_code, answer_headers)
+            return Response(upstream.content, upstream.status_code, answer_headers), kept
 
         self._lanes.detach()
 
@@ -167,7 +220,7 @@ class ServiceClient:
             upstream.status_code,
             answer_headers,
             background=BackgroundTask(close),
-        )
+        ), None
 
 
 def _encoded_path(request: Request) -> str:
@@ -208,9 +261,11 @@ def _problem_from(service: str, response: httpx.Response) -> ProblemError:
 
 @dataclass(frozen=True)
 class Services:
-    """One client per data service, each with its own kept-alive connections."""
+    """One client per data service, each with its own kept-alive connections, and the read
+    cache they share."""
 
     clients: dict[ServiceName, ServiceClient]
+    reads: ReadCache
 
     @classmethod
     def connect(
@@ -218,13 +273,15 @@ class Services:
     ) -> Services:
         """A client per service, each with up to ``connections`` kept-alive connections."""
         timeout = settings.dependency_timeout_seconds * 2
+        reads = ReadCache(settings.gateway.read_cache_seconds)
         return cls(
             {
                 name: ServiceClient(
-                    name, ConnectionLanes(connections, timeout), settings.service_url(name)
+                    name, ConnectionLanes(connections, timeout), settings.service_url(name), reads
                 )
                 for name in names
-            }
+            },
+            reads,
         )
 
     async def aclose(self) -> None:

@@ -54,7 +54,8 @@ class ForwardedRoute(APIRoute):
             if not public:
                 await verify_request(request)
             services: Services = request.app.state.services
-            return await services.client(service).forward(request, prefix)
+            # A public route's answer is never kept: a touchpoint's link counts each scan.
+            return await services.client(service).forward(request, prefix, cached=not public)
 
         return forward
 

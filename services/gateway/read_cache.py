@@ -1,0 +1,221 @@
+"""Answers to reads the gateway forwarded, kept for the same caller for at most a second.
+
+A dashboard polls the same few reads with the same token over and over, and each costs the
+gateway and the service about 5 CPU-ms (issue 18). So a service's answer to a read is kept under
+a key that hashes the caller's ``Authorization`` header with everything else the answer may
+depend on (method, service, raw path, query, ``Accept``, ``Accept-Language``): it is only ever
+given back to a request carrying the same token, so the service, which computed it for that
+token, stays the one that decides who sees what; the cache decides nothing.
+
+What is kept: ``200`` answers with a JSON body of at most ``MAX_ANSWER_BYTES``, from
+authenticated routes, without ``Set-Cookie`` and without ``Cache-Control`` forbidding it
+(``no-store``, ``no-cache``, ``private``). Freshness, counted from when the service was asked:
+
+- an answer is served for at most ``max_age`` seconds (``read_cache_seconds``, at most 1): a
+  change committed at a service is visible through every gateway within it;
+- any write through this gateway (``clear``, by ``WritesClearReads``) forgets every answer before
+  it is forwarded and again once it is answered, and no call in flight meanwhile is kept: the
+  caller reads its own writes at once.
+
+Identical reads that miss together share one call to the service (single flight). A failure is
+given to the requests already waiting on that call and is never kept; a waiter whose call gives
+nothing to share (a streamed or uncacheable answer, a leader that left) asks the service itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.metrics import GATEWAY_READ_CACHE
+
+# Larger answers (long lists, exports) are rare and would crowd out the small reads that
+# dashboards repeat; a streamed answer is never kept.
+MAX_ANSWER_BYTES = 64 * 1024
+# Bounds on what one gateway process holds: 16 MiB at most (3 % of its 512 Mi limit), and enough
+# entries for a few thousand callers' dashboards within one second.
+MAX_ENTRIES = 4_096
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
+# What an entry costs besides its body and headers (the key, the objects holding it).
+ENTRY_OVERHEAD_BYTES = 256
+# Requests that ask for a conditional or partial answer go to the service as they are.
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since", "range", "if-range")
+REFUSING_CACHE_CONTROL = ("no-store", "no-cache", "private")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Result = TypeVar("Result")
+# What a read's leader got from the service, and what of it may be shared and kept (or None).
+Fetch = Callable[[], Awaitable[tuple[Result, "Kept | None"]]]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A service's ``200`` answer, as it was given to the caller."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def size(self) -> int:
+        return (
+            len(self.body)
+            + sum(len(name) + len(value) for name, value in self.headers)
+            + ENTRY_OVERHEAD_BYTES
+        )
+
+    def response(self) -> Response:
+        return Response(self.body, 200, dict(self.headers))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    answer: Kept
+    asked_at: float
+
+
+def keepable(headers: Mapping[str, str], body: bytes) -> Kept | None:
+    """The answer to keep from a ``200``'s headers and body, or None when it must not be."""
+    if len(body) > MAX_ANSWER_BYTES or "set-cookie" in headers:
+        return None
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not (content_type == "application/json" or content_type.endswith("+json")):
+        return None
+    cache_control = headers.get("cache-control", "").lower()
+    if any(refusal in cache_control for refusal in REFUSING_CACHE_CONTROL):
+        return None
+    return Kept(body, tuple(headers.items()))
+
+
+def cache_key(*parts: str) -> bytes:
+    """A digest of the parts: the caller's token is not held in memory as it came."""
+    digest = hashlib.blake2b(digest_size=32)
+    for part in parts:
+        digest.update(part.encode("latin-1", "replace"))
+        digest.update(b"\0")
+    return digest.digest()
+
+
+class ReadCache:
+    def __init__(
+        self,
+        max_age: float,
+        max_entries: int = MAX_ENTRIES,
+        max_bytes: int = MAX_TOTAL_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._kept: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._in_flight: dict[bytes, asyncio.Future[Kept | None]] = {}
+        self._bytes = 0
+        # Moved on by every write: a call sent before it is not kept.
+        self._generation = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_age > 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def clear(self) -> None:
+        """A write is on its way or answered: every read asks the service again."""
+        self._kept.clear()
+        self._bytes = 0
+        self._generation += 1
+        # Reads from now on start their own call; those waiting keep waiting on theirs.
+        self._in_flight.clear()
+
+    async def read(self, key: bytes, fetch: Fetch[Result]) -> Result | Kept:
+        """The kept answer under ``key`` if fresh, else the answer of a call in flight for
+        it, else ``fetch``'s (kept when it says so)."""
+        if not self.enabled:
+            return (await fetch())[0]
+        entry = self._kept.get(key)
+        if entry is not None:
+            if self._clock() - entry.asked_at < self.max_age:
+                self._kept.move_to_end(key)
+                GATEWAY_READ_CACHE.add(1, {"outcome": "hit"})
+                return entry.answer
+            self._forget(key)
+        in_flight = self._in_flight.get(key)
+        if in_flight is not None:
+            # A waiter that leaves (its client hung up) does not cancel the others' call.
+            shared = await asyncio.shield(in_flight)
+            if shared is not None:
+                GATEWAY_READ_CACHE.add(1, {"outcome": "shared"})
+                return shared
+            GATEWAY_READ_CACHE.add(1, {"outcome": "miss"})
+            return (await fetch())[0]
+        GATEWAY_READ_CACHE.add(1, {"outcome": "miss"})
+        return await self._lead(key, fetch)
+
+    async def _lead(self, key: bytes, fetch: Fetch[Result]) -> Result:
+        flight: asyncio.Future[Kept | None] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = flight
+        generation = self._generation
+        asked_at = self._clock()
+        try:
+            result, kept = await fetch()
+        except Exception as error:
+            flight.set_exception(error)
+            # Marked as seen: with no one waiting, asyncio would report it as never retrieved.
+            flight.exception()
+            raise
+        except BaseException:
+            # This request was cancelled: those waiting on it ask the service themselves.
+            flight.set_result(None)
+            raise
+        finally:
+            if self._in_flight.get(key) is flight:
+                del self._in_flight[key]
+        flight.set_result(kept)
+        if kept is not None and generation == self._generation:
+            self._keep(key, _Entry(kept, asked_at))
+        return result
+
+    def _keep(self, key: bytes, entry: _Entry) -> None:
+        self._forget(key)
+        self._kept[key] = entry
+        self._bytes += entry.answer.size
+        while len(self._kept) > self.max_entries or self._bytes > self.max_bytes:
+            _, oldest = self._kept.popitem(last=False)
+            self._bytes -= oldest.answer.size
+
+    def _forget(self, key: bytes) -> None:
+        entry = self._kept.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.answer.size
+
+
+class WritesClearReads:
+    """Every request but a read clears ``cache`` before it reaches a route and again once it
+    is answered (whatever its outcome), so its caller's next read reaches the service."""
+
+    def __init__(self, app: ASGIApp, cache: ReadCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        self.cache.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.cache.clear()

@@ -1,0 +1,358 @@
+"""The gateway's read cache (``services/gateway/read_cache.py``): a service's answer is given back
+only to the token it was computed for, for at most ``read_cache_seconds``, and never after a
+write through the gateway; identical misses share one call to the service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from services.gateway.app import build_app as build_gateway
+from services.gateway.forwarding import ServiceApi
+from services.gateway.read_cache import MAX_ANSWER_BYTES, Kept, ReadCache, cache_key
+from services.listening.app import ROUTERS as LISTENING_ROUTERS
+from shared.app import create_service_app
+from shared.auth import CurrentPrincipal, Role, issue_dev_token
+from shared.permissions import EVERYONE, PERMISSIONS
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from tests.conftest import Platform, _serve, free_port
+from tests.engagement_helpers import stored_engagement
+from tests.test_gateway_tenancy import new_org
+
+
+class Note(BaseModel):
+    name: str
+    text: str
+    owner: str
+
+
+class NoteText(BaseModel):
+    text: str
+
+
+class Filler(BaseModel):
+    filler: str
+
+
+@dataclass
+class Probe:
+    """The notes a probe service holds, each owned by a token subject, and the reads it got."""
+
+    notes: dict[str, Note]
+    reads: Counter[str]
+    # Held closed, a read of the note "slow" waits for it.
+    slow: asyncio.Event
+
+
+probe = Probe({}, Counter(), asyncio.Event())
+probes = APIRouter(prefix="/listening/probes", tags=["listening"])
+
+
+@probes.get("/notes/{name}", response_model=Note, summary="A note (its owner only)")
+async def read_probe_note(name: str, principal: CurrentPrincipal) -> Note:
+    probe.reads[name] += 1
+    if name == "slow":
+        await probe.slow.wait()
+    note = probe.notes.get(name)
+    # Another owner's note answers as one that does not exist, as the services' do.
+    if note is None or note.owner != principal.subject:
+        raise HTTPException(404, "no such note")
+    return note
+
+
+@probes.put("/notes/{name}", response_model=Note, summary="Write a note (any role)")
+async def write_probe_note(name: str, body: NoteText, principal: CurrentPrincipal) -> Note:
+    probe.notes[name] = Note(name=name, text=body.text, owner=principal.subject)
+    return probe.notes[name]
+
+
+@probes.get("/large", response_model=Filler, summary="A large answer (any role)")
+async def read_probe_large() -> Filler:
+    probe.reads["large"] += 1
+    return Filler(filler="x" * MAX_ANSWER_BYTES)
+
+
+@dataclass
+class Servers:
+    gateway: httpx.AsyncClient
+    service: httpx.AsyncClient
+    settings: Settings
+
+    def auth(self, subject: str) -> dict[str, str]:
+        token = issue_dev_token(self.settings, subject, [Role.MANAGER], ["*"])
+        return {"Authorization": f"Bearer {token}"}
+
+
+async def probe_servers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, read_cache_seconds: float
+) -> AsyncIterator[Servers]:
+    for operation in ("readProbeNote", "writeProbeNote", "readProbeLarge"):
+        monkeypatch.setitem(PERMISSIONS, operation, EVERYONE)
+    probe.notes.clear()
+    probe.reads.clear()
+    probe.slow = asyncio.Event()
+    routers = [*LISTENING_ROUTERS, probes]
+    port, gateway_port = free_port(), free_port()
+    urls = settings.service_urls.model_copy(update={"listening": f"http://127.0.0.1:{port}"})
+    gateway_settings = settings.gateway.model_copy(
+        update={"read_cache_seconds": read_cache_seconds}
+    )
+    scoped = settings.model_copy(update={"service_urls": urls, "gateway": gateway_settings})
+    service = create_service_app(
+        ServiceRuntime("listening", scoped, database=False), routers, title="listening"
+    )
+    gateway = build_gateway(scoped, [ServiceApi("listening", routers)])
+    servers = [await _serve(service, port), await _serve(gateway, gateway_port)]
+    try:
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}/v1") as through_gateway,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as direct,
+        ):
+            yield Servers(through_gateway, direct, scoped)
+    finally:
+        probe.slow.set()
+        for server, task in servers:
+            server.should_exit = True
+            await task
+
+
+@pytest.fixture
+async def cached(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Servers]:
+    async for servers in probe_servers(settings, monkeypatch, read_cache_seconds=1.0):
+        yield servers
+
+
+@pytest.fixture
+async def uncached(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Servers]:
+    async for servers in probe_servers(settings, monkeypatch, read_cache_seconds=0):
+        yield servers
+
+
+async def write(client: httpx.AsyncClient, auth: dict[str, str], name: str, text: str) -> None:
+    written = await client.put(f"/listening/probes/notes/{name}", json={"text": text}, headers=auth)
+    assert written.status_code == 200, written.text
+
+
+async def test_a_read_is_answered_again_from_the_cache_to_its_token_only(cached: Servers) -> None:
+    anna, bruno = cached.auth("anna"), cached.auth("bruno")
+    await write(cached.gateway, anna, "plan", "draft")
+
+    first = await cached.gateway.get("/listening/probes/notes/plan", headers=anna)
+    again = await cached.gateway.get("/listening/probes/notes/plan", headers=anna)
+    others = await cached.gateway.get("/listening/probes/notes/plan", headers=bruno)
+
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    # The same headers as the service's answer, and no more of the gateway's own.
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["content-length"] == first.headers["content-length"]
+    assert "age" not in again.headers
+    assert others.status_code == 404, others.text
+    # Anna's second read was the cache's; Bruno's reached the service, which refused it.
+    assert probe.reads["plan"] == 2
+
+
+async def test_a_write_through_the_gateway_is_read_back_at_once(cached: Servers) -> None:
+    anna = cached.auth("anna")
+    await write(cached.gateway, anna, "plan", "draft")
+    before = await cached.gateway.get("/listening/probes/notes/plan", headers=anna)
+
+    await write(cached.gateway, anna, "plan", "approved")
+    after = await cached.gateway.get("/listening/probes/notes/plan", headers=anna)
+
+    assert before.json()["text"] == "draft"
+    assert after.json()["text"] == "approved"
+
+
+async def test_a_change_made_elsewhere_is_visible_within_read_cache_seconds(
+    cached: Servers,
+) -> None:
+    anna = cached.auth("anna")
+    max_age = cached.settings.gateway.read_cache_seconds
+    await write(cached.gateway, anna, "plan", "draft")
+    assert (await cached.gateway.get("/listening/probes/notes/plan", headers=anna)).status_code
+    # Written at the service itself: this gateway does not know of it.
+    await write(cached.service, anna, "plan", "approved")
+    changed_at = time.monotonic()
+
+    stale_sent_at: list[float] = []
+    fresh_sent_at: list[float] = []
+    while time.monotonic() < changed_at + max_age + 0.3:
+        sent_at = time.monotonic()
+        text = (await cached.gateway.get("/listening/probes/notes/plan", headers=anna)).json()
+        (fresh_sent_at if text["text"] == "approved" else stale_sent_at).append(sent_at)
+        await asyncio.sleep(0.02)
+
+    # The kept answer was asked for before the change, so it expires before
+    # ``changed_at + max_age``: no stale answer to a read sent after that, and every read sent
+    # after it is fresh (the clock is the gateway's own, in this process).
+    assert stale_sent_at, "the answer kept before the change was never served"
+    assert max(stale_sent_at) < changed_at + max_age
+    assert [at for at in fresh_sent_at if at >= changed_at + max_age]
+    assert min(fresh_sent_at) <= changed_at + max_age + 0.3
+
+
+async def test_refusals_and_large_answers_are_not_kept(cached: Servers) -> None:
+    anna = cached.auth("anna")
+    for _ in range(2):
+        missing = await cached.gateway.get("/listening/probes/notes/missing", headers=anna)
+        assert missing.status_code == 404
+        large = await cached.gateway.get("/listening/probes/large", headers=anna)
+        assert large.status_code == 200
+        assert len(large.content) > MAX_ANSWER_BYTES
+
+    assert probe.reads["missing"] == 2
+    assert probe.reads["large"] == 2
+
+
+async def test_identical_reads_that_miss_together_make_one_call(cached: Servers) -> None:
+    anna = cached.auth("anna")
+    await write(cached.gateway, anna, "slow", "held")
+    probe.reads.clear()
+
+    reads = [
+        asyncio.create_task(cached.gateway.get("/listening/probes/notes/slow", headers=anna))
+        for _ in range(10)
+    ]
+    async with asyncio.timeout(10):
+        while probe.reads["slow"] == 0:
+            await asyncio.sleep(0.01)
+    # While the first call is held, the others wait for it instead of calling the service.
+    await asyncio.sleep(0.3)
+    assert probe.reads["slow"] == 1
+    probe.slow.set()
+    answers = await asyncio.gather(*reads)
+
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert {answer.json()["text"] for answer in answers} == {"held"}
+    assert probe.reads["slow"] == 1
+
+
+async def test_with_read_cache_seconds_0_every_read_reaches_the_service(
+    uncached: Servers,
+) -> None:
+    anna = uncached.auth("anna")
+    await write(uncached.gateway, anna, "plan", "draft")
+    for _ in range(3):
+        answer = await uncached.gateway.get("/listening/probes/notes/plan", headers=anna)
+        assert answer.status_code == 200
+
+    assert probe.reads["plan"] == 3
+
+
+async def test_another_organisations_principal_never_gets_a_kept_answer(
+    platform: Platform,
+) -> None:
+    """On the platform: A's forwarded and composed reads, kept, then B's token on A's ids."""
+    organization_a, organization_b = (
+        await new_org(platform, "Cantina A"),
+        await new_org(platform, "Cantina B"),
+    )
+    engagement_id = await stored_engagement(platform, organization_a)
+    reader_a = platform.auth(Role.CLIENT_VIEWER, orgs=[organization_a])
+    reader_b = platform.auth(Role.CLIENT_VIEWER, orgs=[organization_b])
+
+    for path in (f"/v1/organizations/{organization_a}", f"/v1/engagements/{engagement_id}"):
+        for _ in range(2):
+            answer = await platform.gateway.get(path, headers=reader_a)
+            assert answer.status_code == 200, answer.text
+        refused = await platform.gateway.get(path, headers=reader_b)
+        assert refused.status_code == 404, (path, refused.text)
+
+
+# --- the cache on its own ----------------------------------------------------------------------
+
+
+def kept(size: int) -> Kept:
+    return Kept(b"x" * size, (("content-type", "application/json"),))
+
+
+async def test_concurrent_misses_share_one_call_and_a_failure_is_not_kept() -> None:
+    cache = ReadCache(max_age=1.0)
+    key = cache_key("strategy", "GET", "/organizations/1")
+    release = asyncio.Event()
+    calls = 0
+
+    async def failing() -> tuple[str, Kept | None]:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        raise RuntimeError("the service failed")
+
+    waiting = [asyncio.create_task(cache.read(key, failing)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    release.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+
+    assert calls == 1
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    assert len(cache) == 0
+
+    async def answering() -> tuple[str, Kept | None]:
+        nonlocal calls
+        calls += 1
+        return "answer", kept(10)
+
+    assert await cache.read(key, answering) == "answer"
+    assert await cache.read(key, answering) == kept(10)
+    assert calls == 2
+
+
+async def test_a_write_during_a_call_keeps_its_answer_out() -> None:
+    cache = ReadCache(max_age=1.0)
+    key = cache_key("strategy", "GET", "/organizations/1")
+    release = asyncio.Event()
+
+    async def held() -> tuple[str, Kept | None]:
+        await release.wait()
+        return "before the write", kept(10)
+
+    reading = asyncio.create_task(cache.read(key, held))
+    await asyncio.sleep(0.01)
+    cache.clear()
+    release.set()
+
+    assert await reading == "before the write"
+    assert len(cache) == 0
+
+
+async def test_the_bounds_hold_least_recently_read_forgotten_first() -> None:
+    cache = ReadCache(max_age=1.0, max_entries=3, max_bytes=4 * kept(1000).size)
+
+    async def answer(size: int) -> tuple[str, Kept | None]:
+        return "answer", kept(size)
+
+    for number in range(5):
+        await cache.read(cache_key(str(number)), lambda: answer(1000))
+    assert len(cache) == 3
+    # Read again, the oldest kept stays; a large answer then pushes out the others.
+    assert await cache.read(cache_key("2"), lambda: answer(1000)) == kept(1000)
+    await cache.read(cache_key("large"), lambda: answer(2500))
+
+    assert len(cache) == 2
+    assert cache.size_bytes <= cache.max_bytes
+    assert await cache.read(cache_key("2"), lambda: answer(1000)) == kept(1000)
+
+
+async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> None:
+    now = 100.0
+    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    key = cache_key("1")
+
+    async def answer() -> tuple[str, Kept | None]:
+        return "asked", kept(10)
+
+    assert await cache.read(key, answer) == "asked"
+    now = 100.99
+    assert await cache.read(key, answer) == kept(10)
+    now = 101.0
+    assert await cache.read(key, answer) == "asked"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
 
 from services.listening.sentiment.lexicon import Sums, polarity_sums
 from services.listening.sentiment.text import Batch, hashed_features
@@ -98,6 +97,10 @@ def fit_head(x: Design, targets: NDArray[np.bool_], bits: int, l2: float = DEFAU
         gradient[slots_count:-1] = x.dense.T @ residual + l2 * u
         gradient[-1] = residual.sum()
         return loss, gradient
+
+    # Imported when training: scipy.optimize is about 40 MiB of every process that imports the
+    # sentiment package to score or name labels (the gateway too), and only training needs it.
+    from scipy.optimize import minimize
 
     start = np.zeros(slots_count + dense_count + 1, dtype=np.float64)
     result = minimize(

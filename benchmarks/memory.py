@@ -35,6 +35,8 @@ DEPLOYMENT_OF = {
     "gateway": "gateway",
     # The gateway_read benchmark's second gateway, which keeps the configured rate limits.
     "gateway-rate-limited": "gateway",
+    # And its third, with the read cache off.
+    "gateway-uncached": "gateway",
     **{f"{name}-api": name for name in ("strategy", "content", "publisher", "listening")},
     "reporting-api": "reporting",
 }

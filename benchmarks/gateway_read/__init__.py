@@ -44,6 +44,16 @@ a fixed ``BENCH_GATEWAY_OPEN_LOOP_RATE`` (300) requests/s, whatever the answers 
 target: under 50), with the rate reached (below the offered rate when answers come later than
 a worker's interval), the answers by status, and the bare route's p99 at the same rate.
 
+**Read cache.** The gateway keeps a caller's answers for ``read_cache_seconds`` (1 by default;
+``services/gateway/read_cache.py``), and the phases above, two principals reading a few records
+over and over, are its best case. So every line says ``cache`` and ``read_cache_seconds``, and
+a third gateway process (``engage serve gateway``, same services, unlimited buckets,
+``ENGAGE_GATEWAY__READ_CACHE_SECONDS=0``; ``BENCH_GATEWAY_UNCACHED=0`` skips it) is measured in
+the same run without it: ``<route>_requests_per_second_uncached`` (the httpx phase, tenancy
+checked, with the cached figure beside it), ``<route>_requests_per_second_wrk_uncached`` (one
+``wrk`` run) and ``organization_open_loop_latency_p99_uncached``, each with the CPU of every
+process (the third gateway's as ``uncached_gateway``).
+
 **Rate limits before saturation.** A second gateway process (``engage serve gateway`` on another
 port, in front of the same services) keeps the configured read budget (20/s, burst 100 unless
 ``ENGAGE_GATEWAY__RATE_LIMITS__READ__*`` says otherwise; ``BENCH_GATEWAY_READ_PER_SECOND`` and

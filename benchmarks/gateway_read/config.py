@@ -35,5 +35,10 @@ READ_PER_SECOND = os.environ.get("BENCH_GATEWAY_READ_PER_SECOND")
 READ_BURST = os.environ.get("BENCH_GATEWAY_READ_BURST")
 # The throughput gateway's budget: far above anything this generator can send.
 UNLIMITED_BUCKET = {"PER_SECOND": "1000000", "BURST": "1000000"}
+# The read cache's cost and gain: each route's phases again against a third gateway process
+# (``engage serve gateway``, same services, unlimited buckets) with the read cache off
+# (``BENCH_GATEWAY_UNCACHED=0`` skips it): the httpx phase, one ``wrk`` run and the
+# organisation's open loop, about 70 s in all.
+UNCACHED = os.environ.get("BENCH_GATEWAY_UNCACHED", "1") != "0"
 REPOSITORY = Path(__file__).resolve().parents[2]
 ROUTES = ("organization", "engagement_list", "engagement_detail")

@@ -130,12 +130,26 @@ def _answered(result: LoadResult) -> int:
     return result.total.requests
 
 
+def cache_on(platform: Platform) -> dict[str, Any]:
+    """What a line measured through the platform's gateway says of its read cache."""
+    seconds = platform.settings.gateway.read_cache_seconds
+    return {"cache": "on" if seconds > 0 else "off", "read_cache_seconds": seconds}
+
+
+CACHE_OFF = {"cache": "off", "read_cache_seconds": 0.0}
+
+
 async def throughput(platform: Platform, tenants: Sequence[Tenant]) -> None:
     anonymous = Caller("baseline", None, None)
     baseline = await httpx_phase(
         platform, platform.baseline_url, [(anonymous, Read(("/v1/ping",), None))]
     )
-    common = {"connections": CONNECTIONS, "seconds": SECONDS, "baseline": BASELINE}
+    common = {
+        "connections": CONNECTIONS,
+        "seconds": SECONDS,
+        "baseline": BASELINE,
+        **cache_on(platform),
+    }
     leaks = checked = 0
     for route in ROUTES:
         reads = [(tenant.caller, tenant.read(route)) for tenant in tenants]
@@ -143,6 +157,19 @@ async def throughput(platform: Platform, tenants: Sequence[Tenant]) -> None:
         leaks += figures.details["leaks"]
         checked += figures.details["checked"]
         report_against(f"{route}_requests_per_second", figures, baseline, **common)
+        if platform.uncached_gateway_url is not None:
+            # The same reads through a gateway without the cache: two principals reading the
+            # same few records are the cache's best case, so its figure goes beside this one.
+            uncached = await httpx_phase(platform, platform.uncached_gateway_url, reads)
+            leaks += uncached.details["leaks"]
+            checked += uncached.details["checked"]
+            report_against(
+                f"{route}_requests_per_second_uncached",
+                uncached,
+                baseline,
+                **{**common, **CACHE_OFF},
+                cached_requests_per_second=figures.requests_per_second,
+            )
         report(
             BENCHMARK,
             f"{route}_latency_p99",
@@ -188,10 +215,23 @@ async def wrk_runs(executable: str, platform: Platform, tenant: Tenant) -> None:
     route: each run's rate, and their spread ((highest - lowest) / highest)."""
     anonymous = Caller("baseline", None, None)
     baseline = await wrk_phase(platform, executable, f"{platform.baseline_url}/v1/ping", anonymous)
-    common = {"connections": CONNECTIONS, "seconds": SECONDS, "threads": 1}
+    common = {"connections": CONNECTIONS, "seconds": SECONDS, "threads": 1, **cache_on(platform)}
     for route in ROUTES:
-        url = f"{platform.gateway_url}{tenant.read(route).paths[0]}"
+        path = tenant.read(route).paths[0]
+        url = f"{platform.gateway_url}{path}"
         runs = [await wrk_phase(platform, executable, url, tenant.caller) for _ in range(RUNS)]
+        if platform.uncached_gateway_url is not None:
+            # One URL, one token: all but one read a second are the cache's; once without it.
+            uncached = await wrk_phase(
+                platform, executable, f"{platform.uncached_gateway_url}{path}", tenant.caller
+            )
+            report_against(
+                f"{route}_requests_per_second_wrk_uncached",
+                uncached,
+                baseline,
+                **{**common, **CACHE_OFF},
+                baseline="bare_uvicorn_wrk",
+            )
         median = sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
         rates = [run.requests_per_second for run in runs]
         report_against(
@@ -210,6 +250,7 @@ async def wrk_runs(executable: str, platform: Platform, tenant: Tenant) -> None:
             runs=rates,
             p99_ms=[run.p99_ms for run in runs],
             gateway_cpu_ms_per_request=[run.cpu.get("gateway") for run in runs],
+            **cache_on(platform),
             target=TARGET_SPREAD,
         )
 
@@ -250,6 +291,7 @@ async def open_loop(executable: str, platform: Platform, tenant: Tenant) -> None
             "ms",
             offered_per_second=OPEN_LOOP_RATE,
             workers=OPEN_LOOP_WORKERS,
+            **cache_on(platform),
             per_worker_per_second=per_worker_rate(OPEN_LOOP_RATE, OPEN_LOOP_WORKERS),
             seconds=SECONDS,
             requests_per_second=figures.requests_per_second,
@@ -260,6 +302,33 @@ async def open_loop(executable: str, platform: Platform, tenant: Tenant) -> None
             baseline="bare_uvicorn_hey",
             baseline_value=baseline.p99_ms,
             baseline_requests_per_second=baseline.requests_per_second,
+            target=TARGET_OPEN_LOOP_P99_MS,
+        )
+    if platform.uncached_gateway_url is not None:
+        path = tenant.read("organization").paths[0]
+        figures = await hey_phase(
+            platform,
+            executable,
+            f"{platform.uncached_gateway_url}{path}",
+            tenant.caller,
+            OPEN_LOOP_RATE,
+        )
+        report(
+            BENCHMARK,
+            "organization_open_loop_latency_p99_uncached",
+            figures.p99_ms,
+            "ms",
+            offered_per_second=OPEN_LOOP_RATE,
+            workers=OPEN_LOOP_WORKERS,
+            **CACHE_OFF,
+            seconds=SECONDS,
+            requests_per_second=figures.requests_per_second,
+            requests=figures.requests,
+            p50=figures.p50_ms,
+            **figures.details,
+            cpu_ms_per_request=figures.cpu,
+            baseline="bare_uvicorn_hey",
+            baseline_value=baseline.p99_ms,
             target=TARGET_OPEN_LOOP_P99_MS,
         )
 
@@ -296,7 +365,12 @@ async def rate_limits(platform: Platform, flooder: Tenant, well_behaved: Tenant)
             paced(client, behaving, steady_read, rate, SECONDS),
         )
     flooded, beside = summary(flood), summary(steady)
-    budget_figures = {"read_per_second": budget.per_second, "read_burst": budget.burst}
+    # The limited gateway keeps the configured read cache: the limiter answers before it.
+    budget_figures = {
+        "read_per_second": budget.per_second,
+        "read_burst": budget.burst,
+        **cache_on(platform),
+    }
     # What the bucket let through at most over the flood: past 1, the flood did overrun it.
     allowed = budget.burst + budget.per_second * flood.seconds
     report(

@@ -27,6 +27,7 @@ from benchmarks.gateway_read.config import (
     READY_SECONDS,
     REPOSITORY,
     STOP_SECONDS,
+    UNCACHED,
     UNLIMITED_BUCKET,
 )
 from benchmarks.workers import free_port
@@ -190,6 +191,7 @@ def memory_name(name: str) -> str:
         return f"{name}-api"
     return {
         "limited_gateway": "gateway-rate-limited",
+        "uncached_gateway": "gateway-uncached",
         "supervisor": "engage-up",
         BASELINE: "bare-uvicorn",
     }.get(name, name)
@@ -203,6 +205,8 @@ class Platform:
     limited_gateway_url: str
     # The read budget of that gateway's callers.
     read_budget: TokenBucketSettings
+    # A gateway with the read cache off, in front of the same services (None: not started).
+    uncached_gateway_url: str | None
     # Processes by name whose CPU is reported; PostgreSQL's backends are looked up each time.
     pids: dict[str, int]
 
@@ -224,7 +228,7 @@ async def running_platform(scratch: Path) -> AsyncIterator[Platform]:
     configured rate limits; everything stopped and the scratch data dropped after."""
     settings = scratch_settings(scratch)
     environment = platform_environment(settings)
-    limited_port, baseline_port = free_port(), free_port()
+    limited_port, baseline_port, uncached_port = free_port(), free_port(), free_port()
     configured = settings.gateway.rate_limits.read
     read_budget = TokenBucketSettings(
         per_second=float(READ_PER_SECOND or configured.per_second),
@@ -237,7 +241,13 @@ async def running_platform(scratch: Path) -> AsyncIterator[Platform]:
     gateway_url = f"http://127.0.0.1:{settings.ports.gateway}"
     limited_url = f"http://127.0.0.1:{limited_port}"
     baseline_url = f"http://127.0.0.1:{baseline_port}"
+    uncached_url = f"http://127.0.0.1:{uncached_port}"
     engage = (sys.executable, "-m", "engage")
+    uncached_environment = {
+        **unlimited(environment),
+        "ENGAGE_GATEWAY__READ_CACHE_SECONDS": "0",
+        "ENGAGE_PORTS__GATEWAY": str(uncached_port),
+    }
     try:
         async with (
             process(
@@ -268,11 +278,30 @@ async def running_platform(scratch: Path) -> AsyncIterator[Platform]:
                 scratch / "bare-uvicorn.log",
                 f"{baseline_url}/v1/ping",
             ) as baseline,
+            contextlib.AsyncExitStack() as optional,
         ):
             started = {"supervisor": up.pid, "limited_gateway": limited.pid, BASELINE: baseline.pid}
+            if UNCACHED:
+                uncached = await optional.enter_async_context(
+                    process(
+                        (*engage, "serve", "gateway"),
+                        uncached_environment,
+                        scratch / "uncached-gateway.log",
+                        f"{uncached_url}/readyz",
+                    )
+                )
+                started["uncached_gateway"] = uncached.pid
             pids = {**children(up.pid), **started, "load_generator": os.getpid()}
             try:
-                yield Platform(settings, gateway_url, baseline_url, limited_url, read_budget, pids)
+                yield Platform(
+                    settings,
+                    gateway_url,
+                    baseline_url,
+                    limited_url,
+                    read_budget,
+                    uncached_url if UNCACHED else None,
+                    pids,
+                )
             finally:
                 # Looked up again: a child the supervisor restarted has another pid by now.
                 for name, pid in {**children(up.pid), **started}.items():

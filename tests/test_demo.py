@@ -37,6 +37,13 @@ from engage.demo import (
     watch_inbox_and_alerts,
 )
 from engage.demo import plan as demo_plan
+from engage.demo.script import (
+    EDITORIAL_RULES,
+    GRAPHIC_LINE,
+    HANDBOOK_CHANNEL,
+    PLAN_REAPPROVAL_NOTE,
+    POSITIONING,
+)
 from services.listening.alerts.contracts import ALERTS_WORKFLOW, AlertsInput, AlertsRound
 from services.listening.contracts import RawAuthor, RawMention, SourceKind
 from services.listening.conversations import intake
@@ -224,6 +231,7 @@ async def the_method_pieces_are_there(platform: Platform, run: DemoRun, printed:
     pdf = f"{engagement}/handbook/versions/1/handbook.pdf"
     assert f"PDF:{gateway_url(platform)}{pdf}" in unwrapped
     assert "strategy.handbook_generated" in [frame.event for frame in run.events]
+    await the_handbook_says_what_design_agreed(platform, run, printed)
 
     touchpoint = method.touchpoint
     assert method.touchpoint_scans == 1
@@ -241,6 +249,66 @@ async def the_method_pieces_are_there(platform: Platform, run: DemoRun, printed:
     ).json()
     assert (participant["name"], participant["job_title"]) == ("Chiara Bartolini", "receptionist")
     assert "training participant Chiara Bartolini (receptionist)" in " ".join(printed.split())
+
+
+async def the_handbook_says_what_design_agreed(
+    platform: Platform, run: DemoRun, printed: str
+) -> None:
+    """The editorial rules, graphic line and positioning, saved by the manager and approved by
+    the client's approver, fill the handbook's chapter on the recommended channel: nothing is
+    left to agree. Setup made the plan again from the rules; the manager approved it again."""
+    manager = platform.auth(Role.MANAGER)
+    engagement = f"/v1/engagements/{run.engagement_id}"
+    agreed = {"editorial_rules": 1, "graphic_line": 1, "positioning": 1}
+    assert run.method.agreed == agreed
+    for kind in agreed:
+        approved = (
+            await platform.gateway.get(
+                f"{engagement}/deliverables/{kind}", params={"status": "approved"}, headers=manager
+            )
+        ).json()
+        assert (approved["version"], approved["approved_by"], approved["approved_as"]) == (
+            1,
+            "titolare@ilsentiero.example",
+            "client",
+        )
+    read = await platform.gateway.get(f"{engagement}/handbook/versions/1", headers=manager)
+    assert read.status_code == 200, read.text
+    handbook = read.json()
+    assert handbook["sources"] == {"channel_mix": run.method.channel_mix_version, **agreed}
+    content = handbook["content"]
+    assert content["gaps"] == []
+    assert content["positioning"]["statement"] == POSITIONING["statement"]
+    [guide] = [g for g in content["channels"] if g["channel"] == HANDBOOK_CHANNEL]
+    rules = EDITORIAL_RULES["rules"]
+    assert [line["pillar"] for line in guide["what_to_post"]] == [r["pillar"] for r in rules]
+    assert [line["when"] for line in guide["what_to_post"]] == [
+        "2 a week; Tue, Fri, 12:30-14:00",
+        "1 a week; Sat, 08:00-09:30",
+    ]
+    assert guide["tone"] == [POSITIONING["tone_of_voice"], *(r["tone_of_voice"] for r in rules)]
+    assert guide["do"][: len(rules[0]["do"])] == rules[0]["do"]
+    assert guide["dont"][-1] == f"Avoid: {', '.join(POSITIONING['words_to_avoid'])}"
+    replies = POSITIONING["replies"]
+    assert guide["answering"] == [
+        f"Answer within {replies['within_hours']} hours, every question and every complaint",
+        *replies["principles"],
+        *(f"Pass it on to the agency or a manager when: {c}" for c in replies["escalate_when"]),
+    ]
+    graphic = [line["what"] for line in guide["formats"] if line["source"] == "graphic line"]
+    assert "Post verticale: 1080x1350 px (4:5)" in graphic
+    assert (
+        "Colours: Verde oliva #6B7B3A, Pietra di Gubbio #E6DCC8, Terracotta #B5563A, "
+        "Antracite #2F2F2C"
+    ) in graphic
+    assert len(graphic) == len(GRAPHIC_LINE["channels"][0]["image_formats"]) + 4
+    said = "agreed editorial rules v1, graphic line v1, positioning v1, approved by the client"
+    assert said in " ".join(printed.split())
+    if run.posts_planned:
+        plan = (await platform.gateway.get(f"{engagement}/plan", headers=manager)).json()["plan"]
+        assert (plan["status"], plan["generation"]) == ("approved", run.method.plan_generation)
+        assert plan["rules"]["rules"][0]["id"] == rules[0]["id"]
+        assert plan["history"][-1]["note"] == PLAN_REAPPROVAL_NOTE
 
 
 async def the_demo_answered_and_acknowledged(

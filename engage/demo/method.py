@@ -1,9 +1,12 @@
 """The method's pieces the demo adds as the phases come, through the gateway as the agency's
 manager would. In the design phase, before the client approves the strategy: the channel mix
-scored and approved, a touchpoint recorded and its tracked link followed once, and the client
-handbook generated from the approved mix (the lifecycle reads the analysis phase's deliverables
-as that phase starts, before the demo could answer, so the mix comes with the strategy it
-shapes). In seeding an outreach contact is reached; once the engagement runs, a training
+scored and approved, a touchpoint recorded and its tracked link followed once, the editorial
+rules, graphic line and positioning for the recommended channel written by the manager and
+approved by the client, and the client handbook generated from them (the lifecycle reads the
+analysis phase's deliverables as that phase starts, before the demo could answer, so the mix
+comes with the strategy it shapes). The setup phase makes the plan again from the approved
+rules, which sends it back to draft: the manager approves it again before the editorial plan's
+gate. In seeding an outreach contact is reached; once the engagement runs, a training
 participant joins. At the end the client's viewer downloads the handbook's PDF."""
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from engage.demo.run import DemoError, DemoRun, Tokens
 from engage.demo.script import (
     CHANNEL_MIX_COMMENT,
     CHANNEL_MIX_INPUTS,
+    DESIGN_APPROVALS,
+    EDITORIAL_RULES,
+    GRAPHIC_LINE,
     OUTREACH_CONTACT,
     OUTREACH_STEP,
+    PLAN_REAPPROVAL_NOTE,
+    POSITIONING,
     TOUCHPOINT,
     TRAINING_PARTICIPANT,
 )
@@ -33,6 +41,7 @@ class MethodSteps:
     def __init__(self, client: httpx.AsyncClient, tokens: Tokens, run: DemoRun) -> None:
         self._client = client
         self._manager = tokens.headers(tokens.manager)
+        self._approver = tokens.headers(tokens.approver)
         self._run = run
 
     @property
@@ -43,6 +52,7 @@ class MethodSteps:
         if phase == "design":
             await self.score_channel_mix()
             await self.record_touchpoint()
+            await self.agree_design()
             await self.generate_handbook()
         elif phase == "seeding":
             await self.reach_out()
@@ -96,6 +106,48 @@ class MethodSteps:
             "reading the touchpoint's scans",
         )
         self._run.method.touchpoint_scans = int(scans["total"])
+
+    async def agree_design(self) -> None:
+        """What the handbook tells the client's staff: the editorial rules, the graphic line and
+        the positioning, each saved by the manager and signed off by the client's approver."""
+        for kind, body in (
+            ("editorial_rules", EDITORIAL_RULES),
+            ("graphic_line", GRAPHIC_LINE),
+            ("positioning", POSITIONING),
+        ):
+            draft = await _expect(
+                await self._client.put(
+                    f"{self._engagement}/deliverables/{kind}", json=body, headers=self._manager
+                ),
+                201,
+                f"saving the {kind}",
+            )
+            approved = await _expect(
+                await self._client.post(
+                    f"{self._engagement}/deliverables/{kind}/versions/{draft['version']}/approve",
+                    json={"comment": DESIGN_APPROVALS[kind]},
+                    headers=self._approver,
+                ),
+                200,
+                f"approving the {kind}",
+            )
+            self._run.method.agreed[kind] = int(approved["version"])
+
+    async def before_gate(self, gate: str) -> None:
+        """Setup made the plan again from the approved editorial rules (the demo's posts keep
+        their slots) and sent it back to draft: the manager approves it again, or seeding
+        would not publish it. 409: it is approved already."""
+        if gate != "editorial_plan" or not self._run.method.agreed:
+            return
+        response = await self._client.post(
+            f"{self._engagement}/plan/approval",
+            json={"note": PLAN_REAPPROVAL_NOTE},
+            headers=self._manager,
+        )
+        if response.status_code == 409:
+            return
+        plan = await _expect(response, 200, "approving the plan made from the editorial rules")
+        self._run.method.plan_generation = int(plan["generation"])
 
     async def generate_handbook(self) -> None:
         """The client handbook (guida pratica) from what is approved so far."""

@@ -84,8 +84,9 @@ def alerts(run: DemoRun) -> str:
 
 
 def method_lines(method: DemoMethod, gateway_url: str) -> str:
-    """The method's pieces: the channel mix, the touchpoint, the handbook and its PDF, the
-    outreach contact and the training participant (one line each, when the phase came)."""
+    """The method's pieces: the channel mix, the touchpoint, what design agreed with the client,
+    the handbook and its PDF, the outreach contact and the training participant (one line each,
+    when the phase came)."""
     lines = []
     if method.channel_mix_version:
         recommended = ", ".join(method.recommended) or "no channel"
@@ -99,16 +100,25 @@ def method_lines(method: DemoMethod, gateway_url: str) -> str:
             f"touchpoint  {touchpoint['kind']} {touchpoint['name']!r}: tracked link "
             f"{touchpoint['tracked_link']} ({method.touchpoint_scans} scan counted)"
         )
+    if method.agreed:
+        agreed = ", ".join(f"{kind.replace('_', ' ')} v{n}" for kind, n in method.agreed.items())
+        line = f"agreed      {agreed}, approved by the client"
+        if method.plan_generation:
+            line += (
+                f"\n              plan made again from the rules (generation "
+                f"{method.plan_generation}), approved again by the manager"
+            )
+        lines.append(line)
     if method.handbook:
         handbook = method.handbook
         made_from = ", ".join(f"{kind} v{n}" for kind, n in handbook["sources"].items())
         line = (
-            f"handbook    v{handbook['version']} for {', '.join(handbook['channels'])} "
-            f"(from {made_from})"
+            f"handbook    v{handbook['version']} for {', '.join(handbook['channels'])}, "
+            f"made from {made_from}"
         )
         if method.handbook_pdf_path:
             line += (
-                f", PDF {method.handbook_pdf_bytes / 1024:.0f} KiB saved at "
+                f"\n              PDF {method.handbook_pdf_bytes / 1024:.0f} KiB saved at "
                 f"{method.handbook_pdf_path}"
             )
         lines.append(f"{line}\n              PDF: {gateway_url}{method.handbook_download}")

@@ -128,6 +128,7 @@ class Demo:
             await _expect(response, 200, "acknowledging an alert")
 
     async def _approve(self, data: dict[str, Any]) -> None:
+        await self._method.before_gate(str(data["gate"]))
         role, headers = self._tokens.acting_as(data["approver_roles"])
         body = {
             "gate": data["gate"],

@@ -37,14 +37,18 @@ class Frame:
 
 @dataclass
 class DemoMethod:
-    """The method's pieces the demo adds as the phases come: the channel mix, a touchpoint and
-    the client handbook (design), an outreach contact (seeding), a training participant
-    (post-launch)."""
+    """The method's pieces the demo adds as the phases come: the channel mix, a touchpoint, the
+    editorial rules, graphic line and positioning and the client handbook (design), the plan
+    approved again once setup made it from the rules, an outreach contact (seeding), a
+    training participant (post-launch)."""
 
     channel_mix_version: int = 0
     recommended: list[str] = field(default_factory=list)
     touchpoint: dict[str, Any] = field(default_factory=dict)
     touchpoint_scans: int = 0
+    # Deliverable kind -> the version the client's approver approved.
+    agreed: dict[str, int] = field(default_factory=dict)
+    plan_generation: int = 0
     handbook: dict[str, Any] = field(default_factory=dict)
     handbook_pdf_path: str = ""
     handbook_pdf_bytes: int = 0

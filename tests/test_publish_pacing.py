@@ -2,8 +2,9 @@
 being sent to be refused: after a 429 with ``Retry-After`` nothing more of that account is sent
 before it, while another account's posts go on; where the platform tells its budget
 (``X-RateLimit-*``) the posts are paced to stay within it; a wait longer than the caller can
-afford is answered at once; and, end to end through the batches, posts over a tight sandbox
-limit are published once each without a refusal."""
+afford is answered at once; end to end through the batches, posts over a tight sandbox limit
+are published once each without a refusal. And the claim a post's turn leads to, in one
+statement when the post is waiting, decided by the row when it is not."""
 
 from __future__ import annotations
 
@@ -11,19 +12,31 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks.publish_posts import connect, schedule
+from benchmarks.publish_sandbox import Account
 from services.publisher.connectors.base import Credentials, PublishRequest, RetryableError
 from services.publisher.connectors.sandbox import SandboxConnector
+from services.publisher.models import Connection, Publication
 from services.publisher.pacing import AccountPacer, WaitTooLongError
+from services.publisher.publishing import PostMovedError, Publisher, PublishFailedError
 from services.sandbox.limits import TokenBucket
+from shared.db.scoping import SYSTEM
+from shared.db.session import session_scope
 from shared.domain import Channel
+from shared.media_links import MediaLinks
 from shared.rate_limits import rate_budget
+from shared.settings import Settings
 from tests.conftest import Platform
-from tests.publisher_helpers import SandboxAccount, connect_sandbox, schedule, settled
+from tests.publisher_helpers import SandboxAccount, connect_sandbox, settled
+from tests.publisher_helpers import schedule as schedule_through_the_api
+from tests.test_publisher_tokens import new_key, vault_of
 from tests.test_thin_thread import create_org
 
 CREDENTIALS = Credentials(access_token="token")
@@ -229,8 +242,8 @@ async def test_posts_over_a_tight_sandbox_limit_are_published_once_without_refus
     before = (await sandbox.get("/sandbox/stats")).json()["rejected_rate_limited"]
     await account.faults(rate_limit_per_second=2, rate_limit_burst=2)
     try:
-        posts = [await schedule(platform, account, in_seconds=3) for _ in range(8)]
-        others = [await schedule(platform, other, in_seconds=3) for _ in range(2)]
+        posts = [await schedule_through_the_api(platform, account, in_seconds=3) for _ in range(8)]
+        others = [await schedule_through_the_api(platform, other, in_seconds=3) for _ in range(2)]
         done = [await settled(platform, post["id"], timeout=60) for post in posts + others]
     finally:
         await account.faults(rate_limit_per_second=1000, rate_limit_burst=1000)
@@ -246,3 +259,49 @@ async def test_posts_over_a_tight_sandbox_limit_are_published_once_without_refus
     assert (published[-1] - published[0]).total_seconds() >= 2.0
     other_published = max(datetime.fromisoformat(post["published_at"]) for post in done[8:])
     assert other_published < published[-1], "the other account did not wait for this one"
+
+
+async def test_the_claim_takes_only_a_waiting_post_due_when_its_batch_holds_it(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The claim in one statement (``repository.claim_waiting``) and the reading it falls back
+    to: a waiting post is claimed and published once; a moved, a settled and a post whose token
+    no key reads are decided by the row, and the last asks for re-authorisation."""
+    vault = vault_of(new_key())
+    account = Account("claimed", Credentials(access_token="token"))
+    organization_id, [connection_id] = await connect(sessions, vault, [account])
+    waiting, moved, unreadable = await schedule(
+        sessions, settings, organization_id, [connection_id], 3
+    )
+    platform = FakePlatform(lambda name, now: created(name, int(now * 1e6)))
+    connector = platform.connector()
+    publisher = Publisher(sessions, vault, lambda _: connector, MediaLinks.from_settings(settings))
+
+    outcome = await publisher.publish(waiting.id, due_at=waiting.due_at)
+    assert outcome.status == "published"
+    again = await publisher.publish(waiting.id, due_at=waiting.due_at)
+    assert again.platform_post_id == outcome.platform_post_id, "settled: not sent again"
+    with pytest.raises(PostMovedError):
+        await publisher.publish(moved.id, due_at=moved.due_at + timedelta(seconds=1))
+    assert len(platform.sent["claimed"]) == 1
+
+    other_keys = Publisher(
+        sessions, vault_of(new_key()), lambda _: connector, MediaLinks.from_settings(settings)
+    )
+    with pytest.raises(PublishFailedError) as failed:
+        await other_keys.publish(unreadable.id, due_at=unreadable.due_at)
+    assert failed.value.failure_class == "auth"
+    async with session_scope(sessions, SYSTEM) as session:
+        rows = {
+            publication.id: publication
+            for publication in await session.scalars(
+                select(Publication).where(Publication.organization_id == organization_id)
+            )
+        }
+        connection = await session.get(Connection, connection_id)
+    assert (rows[waiting.id].status, rows[waiting.id].attempts) == ("published", 1)
+    assert (rows[moved.id].status, rows[moved.id].attempts) == ("scheduled", 0)
+    assert (rows[unreadable.id].status, rows[unreadable.id].attempts) == ("failed", 0)
+    assert connection is not None
+    assert connection.status == "needs_reauth"
+    assert len(platform.sent["claimed"]) == 1, "nothing sent with an unreadable token"

@@ -150,6 +150,16 @@ class Publisher:
         self, publication_id: uuid.UUID, due_at: datetime | None
     ) -> _Claim | PublishOutcome:
         async with session_scope(self._sessions, SYSTEM) as session:
+            claimed = await repository.claim_waiting(session, publication_id, due_at)
+            if claimed is not None:
+                publication, sealed = claimed
+                try:
+                    credentials = self._vault.open(sealed)
+                except TokenKeyError:
+                    # Rare: undone with the transaction, and decided below as it reads the row.
+                    await session.rollback()
+                else:
+                    return self._claimed(publication, credentials, outcome_unknown=False)
             row = await repository.publication_and_connection_for_update(session, publication_id)
             if row is None:
                 raise PublishFailedError("content_rejected", f"no publication {publication_id}")
@@ -179,18 +189,22 @@ class Publisher:
             if not outcome_unknown:
                 publication.status = "publishing"
                 publication.attempts += 1
-            request = with_fresh_links(
+            return self._claimed(publication, credentials, outcome_unknown=outcome_unknown)
+
+    def _claimed(
+        self, publication: Publication, credentials: Credentials, *, outcome_unknown: bool
+    ) -> _Claim:
+        return _Claim(
+            publication_id=publication.id,
+            request=with_fresh_links(
                 PublishRequest.model_validate(publication.request),
                 publication.organization_id,
                 self._media_links,
-            )
-            return _Claim(
-                publication_id=publication.id,
-                request=request,
-                credentials=credentials,
-                channel=publication.channel,
-                outcome_unknown=outcome_unknown,
-            )
+            ),
+            credentials=credentials,
+            channel=publication.channel,
+            outcome_unknown=outcome_unknown,
+        )
 
     async def _reclaim(self, publication_id: uuid.UUID) -> None:
         """The platform has no such post: this attempt may send it."""

@@ -140,6 +140,32 @@ async def publication_and_connection_for_update(
     return None if row is None else (row[0], row[1])
 
 
+async def claim_waiting(
+    session: AsyncSession, publication_id: uuid.UUID, due_at: datetime | None
+) -> tuple[Publication, bytes] | None:
+    """The usual claim in one statement: a ``scheduled`` post (due at ``due_at`` when given) of
+    an active connection turns ``publishing``, with its attempt counted, under its row's lock;
+    the post and its connection's sealed token. None when the post is anything else (settled,
+    moved, publishing, of a connection needing re-authorisation): the caller reads it and
+    decides. Only the post's row is locked, as ``publication_and_connection_for_update``'s."""
+    statement = (
+        update(Publication)
+        .where(
+            Publication.id == publication_id,
+            Publication.status == "scheduled",
+            Publication.connection_id == Connection.id,
+            Connection.status == "active",
+        )
+        .values(status="publishing", attempts=Publication.attempts + 1)
+        .returning(Publication, Connection.token_ciphertext)
+        .execution_options(synchronize_session=False)
+    )
+    if due_at is not None:
+        statement = statement.where(Publication.due_at == due_at)
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def mark_published(
     session: AsyncSession,
     publication_id: uuid.UUID,

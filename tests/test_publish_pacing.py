@@ -157,6 +157,32 @@ async def test_posts_are_paced_within_the_budget_the_platform_tells() -> None:
     assert time.monotonic() - started >= 1.0
 
 
+async def test_an_answer_without_budget_headers_after_a_spent_budget_holds_nothing() -> None:
+    """The first answer spends the budget (reset in a second); the next, after the reset, tells
+    no budget (a proxy's page): the posts behind it are not left waiting for a word that will
+    not come."""
+    answers = 0
+
+    def answer(account: str, now: float) -> httpx.Response:
+        nonlocal answers
+        answers += 1
+        if answers == 1:
+            budget = {"RateLimit-Limit": "1", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"}
+            return created(account, answers, budget)
+        return created(account, answers)
+
+    platform = FakePlatform(answer)
+    connector = platform.connector()
+    pacer = AccountPacer()
+    started = time.monotonic()
+    refusals = await asyncio.gather(
+        *(publish_paced(pacer, connector, "quiet", number) for number in range(4))
+    )
+    assert refusals == [0, 0, 0, 0]
+    assert [status for _, status in platform.sent["quiet"]] == [201] * 4
+    assert 1.0 <= time.monotonic() - started < 5.0, "waited for the reset, and no longer"
+
+
 async def test_a_wait_longer_than_the_caller_can_afford_is_answered_at_once() -> None:
     def answer(account: str, now: float) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": "600"}, json={"title": "quota"})

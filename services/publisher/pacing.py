@@ -164,11 +164,15 @@ class AccountPacer:
                     if math.isfinite(account.reset_at):
                         self._wake_at(account, account.reset_at)
                     return
-                # Whole again since the platform last said; what is still out counts.
+                # Whole again since the platform last said; what is still out counts (when
+                # all of it is, the next turn over counts again).
                 account.remaining = (account.limit or 0) - account.given
-                account.reset_at = math.inf
                 if account.remaining <= 0:
+                    if account.given == 0:
+                        # A limit of nothing: ask again in a second.
+                        self._wake_at(account, now + 1.0)
                     return
+                account.reset_at = math.inf
             account.given += 1
             if account.remaining is not None:
                 account.remaining -= 1
@@ -204,4 +208,8 @@ class AccountPacer:
             # The platform's figure counts this write; the other turns out may not be in it.
             account.remaining = budget.remaining - max(account.given - 1, 0)
             account.reset_at = now + budget.reset_seconds
+        elif math.isinf(account.reset_at):
+            # An answer that tells no budget (an error page on the way) after a refill: no
+            # answer will say more, so the budget counts as whole again now.
+            account.reset_at = now
         self._give(account)

@@ -9,18 +9,22 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import APIRouter, HTTPException
+from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel
 
 from services.gateway.app import build_app as build_gateway
 from services.gateway.forwarding import ServiceApi
 from services.gateway.read_cache import MAX_ANSWER_BYTES, Kept, ReadCache, cache_key
+from services.gateway.streams import EventFeed
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from shared.app import create_service_app
 from shared.auth import CurrentPrincipal, Role, issue_dev_token
+from shared.events.envelope import CloudEvent, new_event
 from shared.permissions import EVERYONE, PERMISSIONS
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -356,3 +360,53 @@ async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> N
     assert await cache.read(key, answer) == kept(10)
     now = 101.0
     assert await cache.read(key, answer) == "asked"
+
+
+class _Subscription:
+    """A stream's messages one after the other, then silence."""
+
+    def __init__(self, messages: list[SimpleNamespace]) -> None:
+        self._messages = messages
+
+    async def next_msg(self, timeout: float) -> SimpleNamespace:
+        if self._messages:
+            return self._messages.pop(0)
+        raise NatsTimeoutError
+
+
+def _message(sequence: int, event: CloudEvent) -> SimpleNamespace:
+    return SimpleNamespace(
+        data=event.model_dump_json().encode(),
+        subject="engage.strategy.engagement_updated",
+        metadata=SimpleNamespace(sequence=SimpleNamespace(stream=sequence)),
+    )
+
+
+async def test_an_event_sent_to_a_live_page_empties_the_cache_before_it_arrives() -> None:
+    # A page refreshes what an event announces as soon as the event arrives: an answer kept
+    # from before the event would show the old state until the next event.
+    cache = ReadCache(1.0)
+    emptied_when_sent: list[int] = []
+    shown = new_event("strategy.engagement_updated", {"show": True}, source="test")
+    hidden = new_event("strategy.engagement_updated", {"show": False}, source="test")
+    interruption = asyncio.Event()
+    feed = EventFeed(
+        _Subscription([_message(1, hidden), _message(2, shown)]),  # type: ignore[arg-type]
+        lambda event: bool(event.data["show"]),
+        heartbeat_seconds=60,
+        interruption=interruption,
+        on_event=cache.clear,
+    )
+    key = cache_key("token", "GET", "/engagements/1")
+    kept = Kept(b"{}", (("content-type", "application/json"),))
+
+    async def answer() -> tuple[str, Kept]:
+        return "from the service", kept
+
+    await cache.read(key, answer)
+    assert len(cache) == 1
+    async for frame in feed.frames():
+        if b"id: 2" in frame:
+            emptied_when_sent.append(len(cache))
+            interruption.set()
+    assert emptied_when_sent == [0]

@@ -163,6 +163,7 @@ class EventFeed:
         interruption: asyncio.Event | None = None,
         expires_at: datetime | None = None,
         replay: dict[str, int] | None = None,
+        on_event: Callable[[], None] | None = None,
     ) -> None:
         self._subscription = subscription
         self._accepts = accepts
@@ -170,6 +171,7 @@ class EventFeed:
         self._interruption = interruption or asyncio.Event()
         self._expires_at = expires_at
         self._replay = replay
+        self._on_event = on_event
         self.delivered = 0
 
     @classmethod
@@ -186,12 +188,16 @@ class EventFeed:
         interruption: asyncio.Event | None = None,
         expires_at: datetime | None = None,
         max_replay_events: int | None = None,
+        on_event: Callable[[], None] | None = None,
     ) -> EventFeed:
         """Subscribe before the response starts, so nothing published from now on is missed.
 
         ``after_sequence`` is the last stream sequence the client has: it gets everything after
         it, but never more than ``max_replay_events`` stream positions back. Without one, only
         events published from now on. ``subjects``: the filter (every event by default).
+        ``on_event`` runs before each event is sent: the gateway empties its read cache there,
+        so a page that reads again on an event gets what the event announced, not an answer
+        kept from before it.
         """
         wanted = list(subjects or [all_events_filter(events.subject_prefix)])
         config = ConsumerConfig(description=description)
@@ -232,6 +238,7 @@ class EventFeed:
             interruption=interruption,
             expires_at=expires_at,
             replay=replay,
+            on_event=on_event,
         )
 
     async def consumer_filter(self) -> list[str]:
@@ -263,6 +270,8 @@ class EventFeed:
                 return
             else:
                 frame = self._frame_of(msg)
+                if frame is not None and self._on_event is not None:
+                    self._on_event()
             if frame is not None:
                 yield frame
                 next_heartbeat = loop.time() + self._heartbeat_seconds

@@ -10,6 +10,7 @@ import jwt
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.clients import Services
 from services.gateway.deps import EngagementDep, ServicesDep
 from services.gateway.streams import (
     EventFeed,
@@ -147,6 +148,7 @@ OpenStreamsDep = Annotated[OpenStreams, Depends(_open_streams)]
 
 async def _stream(
     runtime: Runtime,
+    services: Services,
     principal: Principal,
     open_streams: OpenStreamsDep,
     expires_at: datetime | None,
@@ -168,6 +170,7 @@ async def _stream(
             interruption=runtime.nats_supervisor.interruption(),
             expires_at=expires_at,
             max_replay_events=settings.gateway.max_replay_events,
+            on_event=services.reads.clear,
         )
     except BaseException:
         release()
@@ -199,6 +202,7 @@ async def stream_organizations(
     prefix = runtime.settings.events.subject_prefix
     return await _stream(
         runtime,
+        services,
         principal,
         open_streams,
         expires_at,
@@ -218,6 +222,7 @@ async def stream_organizations(
 async def stream_engagement(
     engagement: EngagementDep,
     principal: CurrentPrincipal,
+    services: ServicesDep,
     runtime: Runtime,
     resume: ResumePoint,
     open_streams: OpenStreamsDep,
@@ -226,6 +231,7 @@ async def stream_engagement(
     prefix = runtime.settings.events.subject_prefix
     return await _stream(
         runtime,
+        services,
         principal,
         open_streams,
         expires_at,

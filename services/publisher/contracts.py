@@ -347,8 +347,8 @@ class PostDue(BaseModel):
 class PublishBatchCommand(BaseModel):
     posts: list[PostDue]
     # The batch's connection: its posts take turns at the account's rate limit before they are
-    # claimed (``pacing.py``). None from a batch scheduled before it was sent: its posts are not
-    # paced, only answered.
+    # claimed (``pacing.py``). None from a batch workflow older than this field: its posts are
+    # not paced, only retried after a refusal as before.
     connection_id: uuid.UUID | None = None
 
 

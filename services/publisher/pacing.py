@@ -98,8 +98,8 @@ class AccountPacer:
 
     @asynccontextmanager
     async def turn(self, key: Hashable, *, longest: float) -> AsyncIterator[Turn]:
-        """Wait for the account's turn, at most ``longest`` seconds (``WaitTooLongError`` when
-        the account opens later than that, raised as soon as that is known)."""
+        """Wait for the account's turn, at most ``longest`` seconds: ``WaitTooLongError`` at
+        once when a refusal closed the account for longer, else once ``longest`` has passed."""
         account = self._accounts.setdefault(key, _Account())
         await self._wait(account, longest)
         turn = Turn(self, account)

@@ -389,7 +389,15 @@ async def platform(
         for worker in workers:
             await running.enter_async_context(worker)
         gateway = await running.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.ports.gateway}", timeout=30)
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{settings.ports.gateway}",
+                timeout=30,
+                # The tests read right after changing things outside the gateway (activities,
+                # the database), which its read cache may show up to a second later by design:
+                # they ask for the service's answer, as a client may (tests/test_gateway_read_
+                # cache.py reads without it).
+                headers={"Cache-Control": "no-cache"},
+            )
         )
         await wait_until(lambda: _ready(gateway), timeout=30)
         yield Platform(settings=settings, gateway=gateway, temporal=client)

@@ -18,7 +18,13 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
-from services.gateway.read_cache import CONDITIONAL_HEADERS, Kept, ReadCache, cache_key, keepable
+from services.gateway.read_cache import (
+    Kept,
+    ReadCache,
+    asks_for_the_service,
+    cache_key,
+    keepable,
+)
 from shared.errors import PROBLEM_TYPE_PREFIX, DependencyUnavailableError, ProblemError
 from shared.keep_alive import ConnectionLanes
 from shared.paging import FORWARDED_PREFIX_HEADER
@@ -81,7 +87,12 @@ class ServiceClient:
         A read's answer may come from the read cache: the caller's own, at most
         ``read_cache_seconds`` old."""
         authorization = request.headers.get("Authorization", "")
-        if method == "GET" and body is None and self._reads.enabled:
+        if (
+            method == "GET"
+            and body is None
+            and self._reads.enabled
+            and not asks_for_the_service(request.headers)
+        ):
             query = str(httpx.QueryParams(params)) if params else ""
             key = cache_key(self.name, "call", authorization, method, path, query)
             answer = await self._reads.read(
@@ -137,7 +148,7 @@ class ServiceClient:
             cached
             and request.method == "GET"
             and self._reads.enabled
-            and not any(name in request.headers for name in CONDITIONAL_HEADERS)
+            and not asks_for_the_service(request.headers)
         ):
             headers = request.headers
             key = cache_key(

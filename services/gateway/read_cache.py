@@ -49,6 +49,9 @@ ENTRY_OVERHEAD_BYTES = 256
 # Requests that ask for a conditional or partial answer go to the service as they are.
 CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since", "range", "if-range")
 REFUSING_CACHE_CONTROL = ("no-store", "no-cache", "private")
+# A request's own directives (RFC 9111, 5.2.1): the caller wants the service's answer, not one
+# kept (a page reloaded by hand, a client that has just changed something elsewhere).
+FRESH_REQUEST_DIRECTIVES = ("no-cache", "no-store", "max-age=0")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Result = TypeVar("Result")
@@ -92,6 +95,17 @@ def keepable(headers: Mapping[str, str], body: bytes) -> Kept | None:
     if any(refusal in cache_control for refusal in REFUSING_CACHE_CONTROL):
         return None
     return Kept(body, tuple(headers.items()))
+
+
+def asks_for_the_service(headers: Mapping[str, str]) -> bool:
+    """Whether a read must reach the service: a conditional or partial request, or one whose
+    ``Cache-Control`` (or ``Pragma``) says not to answer it from a cache."""
+    if any(name in headers for name in CONDITIONAL_HEADERS):
+        return True
+    directives = headers.get("cache-control", "").lower().replace(" ", "")
+    if any(wanted in directives.split(",") for wanted in FRESH_REQUEST_DIRECTIVES):
+        return True
+    return "no-cache" in headers.get("pragma", "").lower()
 
 
 def cache_key(*parts: str) -> bytes:

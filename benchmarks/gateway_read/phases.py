@@ -281,17 +281,16 @@ async def open_loop(executable: str, platform: Platform, tenant: Tenant) -> None
     baseline = await hey_phase(
         platform, executable, f"{platform.baseline_url}/v1/ping", anonymous, OPEN_LOOP_RATE
     )
-    for route in ROUTES:
-        url = f"{platform.gateway_url}{tenant.read(route).paths[0]}"
-        figures = await hey_phase(platform, executable, url, tenant.caller, OPEN_LOOP_RATE)
+
+    def report_open_loop(metric: str, figures: Figures, cache: dict[str, Any]) -> None:
         report(
             BENCHMARK,
-            f"{route}_open_loop_latency_p99",
+            metric,
             figures.p99_ms,
             "ms",
             offered_per_second=OPEN_LOOP_RATE,
             workers=OPEN_LOOP_WORKERS,
-            **cache_on(platform),
+            **cache,
             per_worker_per_second=per_worker_rate(OPEN_LOOP_RATE, OPEN_LOOP_WORKERS),
             seconds=SECONDS,
             requests_per_second=figures.requests_per_second,
@@ -304,33 +303,15 @@ async def open_loop(executable: str, platform: Platform, tenant: Tenant) -> None
             baseline_requests_per_second=baseline.requests_per_second,
             target=TARGET_OPEN_LOOP_P99_MS,
         )
+
+    for route in ROUTES:
+        url = f"{platform.gateway_url}{tenant.read(route).paths[0]}"
+        figures = await hey_phase(platform, executable, url, tenant.caller, OPEN_LOOP_RATE)
+        report_open_loop(f"{route}_open_loop_latency_p99", figures, cache_on(platform))
     if platform.uncached_gateway_url is not None:
-        path = tenant.read("organization").paths[0]
-        figures = await hey_phase(
-            platform,
-            executable,
-            f"{platform.uncached_gateway_url}{path}",
-            tenant.caller,
-            OPEN_LOOP_RATE,
-        )
-        report(
-            BENCHMARK,
-            "organization_open_loop_latency_p99_uncached",
-            figures.p99_ms,
-            "ms",
-            offered_per_second=OPEN_LOOP_RATE,
-            workers=OPEN_LOOP_WORKERS,
-            **CACHE_OFF,
-            seconds=SECONDS,
-            requests_per_second=figures.requests_per_second,
-            requests=figures.requests,
-            p50=figures.p50_ms,
-            **figures.details,
-            cpu_ms_per_request=figures.cpu,
-            baseline="bare_uvicorn_hey",
-            baseline_value=baseline.p99_ms,
-            target=TARGET_OPEN_LOOP_P99_MS,
-        )
+        url = f"{platform.uncached_gateway_url}{tenant.read('organization').paths[0]}"
+        figures = await hey_phase(platform, executable, url, tenant.caller, OPEN_LOOP_RATE)
+        report_open_loop("organization_open_loop_latency_p99_uncached", figures, CACHE_OFF)
 
 
 # --- rate limits before saturation -------------------------------------------------------------

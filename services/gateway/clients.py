@@ -21,7 +21,6 @@ from starlette.requests import ClientDisconnect
 from services.gateway.read_cache import (
     Kept,
     ReadCache,
-    asks_for_the_service,
     cache_key,
     keepable,
 )
@@ -87,12 +86,7 @@ class ServiceClient:
         A read's answer may come from the read cache: the caller's own, at most
         ``read_cache_seconds`` old."""
         authorization = request.headers.get("Authorization", "")
-        if (
-            method == "GET"
-            and body is None
-            and self._reads.enabled
-            and not asks_for_the_service(request.headers)
-        ):
+        if method == "GET" and body is None and self._reads.may_answer(request.headers):
             query = str(httpx.QueryParams(params)) if params else ""
             key = cache_key(self.name, "call", authorization, method, path, query)
             answer = await self._reads.read(
@@ -144,12 +138,7 @@ class ServiceClient:
         Bodies stream both ways; a problem answer is raised as the service's own problem. With
         ``cached``, a ``GET``'s answer may come from the read cache: the caller's own, at most
         ``read_cache_seconds`` old."""
-        if (
-            cached
-            and request.method == "GET"
-            and self._reads.enabled
-            and not asks_for_the_service(request.headers)
-        ):
+        if cached and request.method == "GET" and self._reads.may_answer(request.headers):
             headers = request.headers
             key = cache_key(
                 self.name,

@@ -139,6 +139,10 @@ class ReadCache:
     def enabled(self) -> bool:
         return self.max_age > 0
 
+    def may_answer(self, headers: Mapping[str, str]) -> bool:
+        """Whether a read with these headers may be answered from here."""
+        return self.enabled and not asks_for_the_service(headers)
+
     @property
     def size_bytes(self) -> int:
         return self._bytes

@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import httpx
@@ -35,8 +35,10 @@ from shared.permissions import EVERYONE, PERMISSIONS
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from tests.conftest import Platform, _serve, free_port
-from tests.engagement_helpers import stored_engagement
+from tests.engagement_helpers import started_engagement, stored_engagement
 from tests.test_gateway_tenancy import new_org
+from tests.test_thin_thread import create_org
+from workflows.engagement.messages import PAUSE_UPDATE, Actor, ControlOutcome, ControlRequest
 
 
 class Note(BaseModel):
@@ -397,6 +399,78 @@ async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> N
     assert await cache.read(key, answer) == kept(10)
     now = 101.0
     assert await cache.read(key, answer) == "asked"
+
+
+async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from() -> None:
+    now = 100.0
+    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    key = cache_key("composed")
+
+    async def composed() -> tuple[str, Kept | None]:
+        # Composed at 100.0 from a part read at 99.6 (an engagement's live state, say).
+        return "composed", replace(kept(10), as_of=99.6)
+
+    assert await cache.read(key, composed) == "composed"
+    now = 100.59
+    assert await cache.read(key, composed) == replace(kept(10), as_of=99.6)
+    now = 100.6
+    assert await cache.read(key, composed) == "composed"
+
+
+async def test_the_engagement_detail_is_kept_and_a_change_elsewhere_shows_within_a_second(
+    platform: Platform,
+) -> None:
+    # A gateway of its own that queries the workflow for every detail it composes: an answer
+    # older than the change can then only come from the kept composed answer.
+    gateway_settings = platform.settings.gateway.model_copy(
+        update={"live_state_max_age_seconds": 0, "read_cache_seconds": 1.0}
+    )
+    port = free_port()
+    server, serving = await _serve(
+        build_gateway(platform.settings.model_copy(update={"gateway": gateway_settings})), port
+    )
+    organization_id = await create_org(platform)
+    engagement = await started_engagement(platform, organization_id)
+    reader = {**platform.auth(Role.CLIENT_VIEWER, orgs=[organization_id]), **MAY_BE_KEPT}
+    max_age = gateway_settings.read_cache_seconds
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as gateway:
+
+            async def status(**headers: str) -> str:
+                answer = await gateway.get(
+                    f"/v1/engagements/{engagement['id']}", headers={**reader, **headers}
+                )
+                assert answer.status_code == 200, answer.text
+                state = answer.json()["state"]
+                return str(state["status"]) if state is not None else "not started"
+
+            async with asyncio.timeout(30):
+                while await status() != "running":
+                    await asyncio.sleep(0.1)
+            # Paused through Temporal itself: the gateway neither sent nor saw the change.
+            staff = Actor(subject="ops", roles=[Role.ADMIN], all_organizations=True)
+            await platform.temporal.get_workflow_handle(engagement["workflow_id"]).execute_update(
+                PAUSE_UPDATE, ControlRequest(actor=staff), result_type=ControlOutcome
+            )
+            changed_at = time.monotonic()
+
+            stale_sent_at: list[float] = []
+            fresh_sent_at: list[float] = []
+            while time.monotonic() < changed_at + max_age + 0.3:
+                sent_at = time.monotonic()
+                (fresh_sent_at if await status() == "paused" else stale_sent_at).append(sent_at)
+                await asyncio.sleep(0.02)
+            asked_afresh = await status(**{"Cache-Control": "no-cache"})
+    finally:
+        server.should_exit = True
+        await serving
+
+    # The answer kept from before the change was given again, never once a second had passed
+    # since the change, and every read sent after that saw it.
+    assert stale_sent_at, "the engagement read before the change was never given again"
+    assert max(stale_sent_at) < changed_at + max_age
+    assert [at for at in fresh_sent_at if at >= changed_at + max_age]
+    assert asked_afresh == "paused"
 
 
 class _Subscription:

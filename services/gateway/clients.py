@@ -7,8 +7,8 @@ scopes its queries itself. A service's problem document is passed back to the ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -32,6 +32,8 @@ from shared.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
+# A composed read: its answer, and the clock time its oldest part was read (None: not kept).
+Compose = Callable[[], Awaitable[tuple[BaseModel, float | None]]]
 # A media answer's 416 keeps its Content-Range (the file's size) and its other media headers.
 PASSED_THROUGH_HEADERS = frozenset(
     {
@@ -80,13 +82,14 @@ class ServiceClient:
         *,
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
+        cached: bool = True,
     ) -> Model:
         """Call the service on the caller's behalf; a problem answer is raised as its own.
 
-        A read's answer may come from the read cache: the caller's own, at most
+        With ``cached``, a read's answer may come from the read cache: the caller's own, at most
         ``read_cache_seconds`` old."""
         authorization = request.headers.get("Authorization", "")
-        if method == "GET" and body is None and self._reads.may_answer(request.headers):
+        if cached and method == "GET" and body is None and self._reads.may_answer(request.headers):
             query = str(httpx.QueryParams(params)) if params else ""
             key = cache_key(self.name, "call", authorization, method, path, query)
             answer = await self._reads.read(
@@ -283,6 +286,35 @@ class Services:
             },
             reads,
         )
+
+    async def composed_read(self, request: Request, compose: Compose) -> Response:
+        """The answer of a gateway route that composes reads of its own (``compose``: the
+        answer, and when its oldest part was read, or None when it is not to be kept), kept by
+        the read cache like a forwarded read for the same caller, path and query, its age
+        counted from that oldest part."""
+
+        async def fetch() -> tuple[Response, Kept | None]:
+            answer, as_of = await compose()
+            headers = {"content-type": "application/json"}
+            body = answer.model_dump_json().encode()
+            kept = keepable(headers, body) if as_of is not None else None
+            response = Response(body, 200, headers)
+            return response, (replace(kept, as_of=as_of) if kept else None)
+
+        if not self.reads.may_answer(request.headers):
+            return (await fetch())[0]
+        headers = request.headers
+        key = cache_key(
+            "gateway",
+            "composed",
+            headers.get("authorization", ""),
+            request.method,
+            _encoded_path(request),
+            request.scope["query_string"].decode("latin-1"),
+            headers.get("accept-language", ""),
+        )
+        answer = await self.reads.read(key, fetch)
+        return answer.response() if isinstance(answer, Kept) else answer
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.gateway.live_states import LiveStates
+from services.gateway.live_states import LiveRead, LiveStates
 from services.strategy.contracts import EngagementCreated
 from services.strategy.schemas import EngagementOut
 from shared.auth import Principal
@@ -78,6 +78,10 @@ class EngagementControl(TemporalConnection):
         """The workflow's live state (read at most ``live_state_max_age_seconds`` ago), or None
         when its workflow was never started."""
         return await self.live_states.get(engagement.workflow_id)
+
+    async def read_state(self, engagement: EngagementOut) -> LiveRead:
+        """The workflow's live state as ``state`` gives it, with when it was queried."""
+        return await self.live_states.read(engagement.workflow_id)
 
     async def _query_state(self, workflow_id: str) -> EngagementState | None:
         handle = self.client.get_workflow_handle(workflow_id)

@@ -28,6 +28,14 @@ from workflows.engagement.messages import EngagementState
 Query = Callable[[str], Awaitable[EngagementState | None]]
 
 
+@dataclass(frozen=True)
+class LiveRead:
+    """A workflow's state (None: never started) and the clock time its query was sent."""
+
+    state: EngagementState | None
+    queried_at: float
+
+
 @dataclass
 class _Kept:
     state: EngagementState
@@ -65,19 +73,24 @@ class LiveStates:
 
     async def get(self, workflow_id: str) -> EngagementState | None:
         """The workflow's state, at most ``max_age`` old; None when it was never started."""
+        return (await self.read(workflow_id)).state
+
+    async def read(self, workflow_id: str) -> LiveRead:
+        """The workflow's state, at most ``max_age`` old, and when its query was sent."""
         kept = self._kept.get(workflow_id)
         if kept is not None:
             if self._clock() - kept.queried_at < self.max_age:
                 self._kept.move_to_end(workflow_id)
-                return kept.state
+                return LiveRead(kept.state, kept.queried_at)
             del self._kept[workflow_id]
         if self.max_age <= 0:
-            return await self._query(workflow_id)
+            queried_at = self._clock()
+            return LiveRead(await self._query(workflow_id), queried_at)
         read = self._in_flight.get(workflow_id)
         if read is None:
             read = self._start(workflow_id)
         # A caller that leaves (a client disconnecting) does not cancel the others' query.
-        return await asyncio.shield(read.answer)
+        return LiveRead(await asyncio.shield(read.answer), read.started)
 
     def forget(self, workflow_id: str) -> None:
         """The workflow's state has just been changed: read it again next time."""

@@ -17,6 +17,10 @@ authenticated routes, without ``Set-Cookie`` and without ``Cache-Control`` forbi
   it is forwarded and again once it is answered, and no call in flight meanwhile is kept: the
   caller reads its own writes at once.
 
+The gateway's own composed reads (an engagement with its workflow's live state) are kept the
+same way, under the same kind of key; their age counts from the oldest read they were composed
+from (``Kept.as_of``).
+
 Identical reads that miss together share one call to the service (single flight). A failure is
 given to the requests already waiting on that call and is never kept; a waiter whose call gives
 nothing to share (a streamed or uncacheable answer, a leader that left) asks the service itself.
@@ -65,6 +69,9 @@ class Kept:
 
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    # For an answer the gateway composed from reads of its own: the clock time the oldest of
+    # them was asked, when before the composing began (its age counts from then).
+    as_of: float | None = None
 
     @property
     def size(self) -> int:
@@ -203,6 +210,8 @@ class ReadCache:
                 del self._in_flight[key]
         flight.set_result(kept)
         if kept is not None and generation == self._generation:
+            if kept.as_of is not None:
+                asked_at = min(asked_at, kept.as_of)
             self._keep(key, _Entry(kept, asked_at))
         return result
 

@@ -4,9 +4,11 @@ The list and the timeline are the strategy service's own routes, forwarded."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+import uuid
 
-from services.gateway.deps import EngagementDep, EngagementsDep, ServicesDep
+from fastapi import APIRouter, Request, Response, status
+
+from services.gateway.deps import EngagementsDep, ServicesDep
 from services.gateway.engagements import EngagementControl
 from services.gateway.schemas import EngagementView, LiveState
 from services.strategy.schemas import EngagementCreate, EngagementOut
@@ -47,5 +49,20 @@ async def create_engagement(
     response_model=EngagementView,
     summary="One engagement with its live workflow state (any role, own organisations)",
 )
-async def get_engagement(engagement: EngagementDep, engagements: EngagementsDep) -> EngagementView:
-    return await view(engagements, engagement)
+async def get_engagement(
+    engagement_id: uuid.UUID, request: Request, services: ServicesDep, engagements: EngagementsDep
+) -> Response:
+    # A dashboard polls this read more than any other: the composed answer is kept like a
+    # forwarded read's (the caller's own, at most a second old counted from its oldest part),
+    # so its parts are read afresh when it is composed.
+    async def compose() -> tuple[EngagementView, float | None]:
+        engagement = await services.strategy.call(
+            request, "GET", f"/engagements/{engagement_id}", EngagementOut, cached=False
+        )
+        live = await engagements.read_state(engagement)
+        # An engagement whose workflow is starting shows its state as soon as it has one.
+        as_of = live.queried_at if live.state is not None else None
+        state = LiveState.of(live.state) if live.state is not None else None
+        return EngagementView(**engagement.model_dump(), state=state), as_of
+
+    return await services.composed_read(request, compose)

@@ -41,4 +41,7 @@ UNLIMITED_BUCKET = {"PER_SECOND": "1000000", "BURST": "1000000"}
 # organisation's open loop, about 70 s in all.
 UNCACHED = os.environ.get("BENCH_GATEWAY_UNCACHED", "1") != "0"
 REPOSITORY = Path(__file__).resolve().parents[2]
-ROUTES = ("organization", "engagement_list", "engagement_detail")
+ROUTES = ("organization", "engagement_list", "engagement_detail", "mention_list")
+# Mentions stored for each organisation's first engagement: the mention list reads the first
+# page of them (50, the route's default).
+MENTIONS = int(os.environ.get("BENCH_GATEWAY_MENTIONS", "60"))

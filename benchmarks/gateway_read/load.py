@@ -70,6 +70,9 @@ class Tenant:
         if route == "engagement_detail":
             paths = tuple(f"/v1/engagements/{id_}" for id_ in self.engagement_ids)
             return Read(paths, record_owner)
+        if route == "mention_list":
+            path = f"/v1/listening/engagements/{self.engagement_ids[0]}/mentions"
+            return Read((path,), list_owners)
         raise ValueError(f"unknown route {route!r}; one of {', '.join(ROUTES)}")
 
 

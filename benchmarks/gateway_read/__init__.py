@@ -14,10 +14,13 @@ readers then hold ``client_viewer`` in their own organisation only (the token's 
 workers, 64, each with an ``httpx.AsyncClient`` and kept-alive connection of its own, for
 ``BENCH_GATEWAY_SECONDS``, 10, after a short unmeasured warm-up) reads, one route after the
 other: ``GET /v1/organizations/{id}`` (``organization``), ``GET /v1/engagements``
-(``engagement_list``) and ``GET /v1/engagements/{id}`` (``engagement_detail``, a workflow query
-per read). Half the workers call as A with A's ids, half as B with B's. Every 2xx answer is
+(``engagement_list``), ``GET /v1/engagements/{id}`` (``engagement_detail``, composed by the
+gateway from strategy's engagement and its workflow's live state) and
+``GET /v1/listening/engagements/{id}/mentions`` (``mention_list``: the first page of
+``BENCH_GATEWAY_MENTIONS``, 60, mentions of the organisation's first engagement, published to
+the stream as a source publishes them and stored by the listening worker before the phases). Half the workers call as A with A's ids, half as B with B's. Every 2xx answer is
 checked: the organisation's ``id``, the engagement's ``organization_id`` and every listed
-engagement's must be the caller's, else it counts as a leak (an answer whose owner cannot be
+engagement's and mention's must be the caller's, else it counts as a leak (an answer whose owner cannot be
 read counts as one too). The baseline, in the same run with the same generator, is a bare
 uvicorn process serving one trivial JSON route of a one-route FastAPI app (``bare_uvicorn``).
 

@@ -30,6 +30,7 @@ from services.gateway.streams import EventFeed
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from shared.app import create_service_app
 from shared.auth import CurrentPrincipal, Role, issue_dev_token
+from shared.errors import DependencyUnavailableError
 from shared.events.envelope import CloudEvent, new_event
 from shared.permissions import EVERYONE, PERMISSIONS
 from shared.runtime import ServiceRuntime
@@ -399,6 +400,56 @@ async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> N
     assert await cache.read(key, answer) == kept(10)
     now = 101.0
     assert await cache.read(key, answer) == "asked"
+
+
+def kept_body(given: object) -> bytes:
+    assert isinstance(given, Kept), given
+    return given.body
+
+
+async def test_an_answer_read_late_in_its_life_is_asked_again_in_the_background() -> None:
+    now = 100.0
+    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    key = cache_key("polled")
+    answers = iter(["first", "second", "third"])
+    asked_at: list[float] = []
+    failing = False
+
+    async def answer() -> tuple[str, Kept | None]:
+        asked_at.append(now)
+        if failing:
+            raise DependencyUnavailableError("strategy", "down")
+        text = next(answers)
+        return text, Kept(text.encode(), (("content-type", "application/json"),))
+
+    async def settled() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    assert await cache.read(key, answer) == "first"
+    now = 100.4
+    assert kept_body(await cache.read(key, answer)) == b"first"
+    await settled()
+    assert asked_at == [100.0]
+    # Past half its life the kept answer is still given, and asked for again meanwhile.
+    now = 100.6
+    assert kept_body(await cache.read(key, answer)) == b"first"
+    await settled()
+    assert asked_at == [100.0, 100.6]
+    # The refreshed answer counts its age from its own call: given past the first one's end.
+    now = 101.3
+    assert kept_body(await cache.read(key, answer)) == b"second"
+    await settled()
+    assert asked_at == [100.0, 100.6, 101.3]
+    # A refresh that fails keeps nothing, and the answer kept before it expires as it would.
+    failing = True
+    now = 101.9
+    assert kept_body(await cache.read(key, answer)) == b"third"
+    await settled()
+    assert asked_at == [100.0, 100.6, 101.3, 101.9]
+    now = 102.3
+    with pytest.raises(DependencyUnavailableError):
+        await cache.read(key, answer)
 
 
 async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from() -> None:

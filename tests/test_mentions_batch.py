@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.listening import ingestion as ingestion_module
 from services.listening.events import MENTION_RECEIVED
 from services.listening.ingestion import DURABLE, ingestion
-from services.listening.intake import mention_received, publish_raw_mentions
+from services.listening.intake import mention_received
 from services.listening.models import Mention
 from services.listening.places import MentionClues, PlaceResolution, resolve
 from services.strategy.models import ProcessedEvent
@@ -200,11 +200,15 @@ async def test_a_mention_that_keeps_failing_is_dead_lettered_and_the_rest_of_its
         nak_delay_seconds=0.1,
     )
     consumer = ingestion.subscription.consumer(js, sessions, isolated_events, spec)
-    await publish_raw_mentions(
-        js,
-        platform.settings.model_copy(update={"events": isolated_events}),
-        [good[0], broken, *good[1:]],
-    )
+    # One mention per message, as published before pages (a page: ``test_mentions_pages.py``).
+    for mention in [good[0], broken, *good[1:]]:
+        event = mention_received(mention)
+        await js.publish(
+            event.nats_subject(isolated_events.subject_prefix),
+            event.model_dump_json().encode(),
+            stream=isolated_events.stream,
+            headers={"Nats-Msg-Id": event.id},
+        )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     letters: list[Any] = []

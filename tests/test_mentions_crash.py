@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.listening.ingestion import DURABLE, FETCH_BATCH
-from services.listening.intake import publish_raw_mentions
+from services.listening.intake import PAGE_MENTIONS, publish_raw_mentions
 from services.listening.models import Mention, OutboxEvent
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -116,7 +116,7 @@ async def test_a_consumer_killed_mid_batch_loses_and_duplicates_no_mention(
     async with consumer_process(scoped, tmp_path, log) as first:
 
         async def some_stored() -> bool:
-            return (await stored(sessions, organization_id))[0] >= 2 * FETCH_BATCH
+            return (await stored(sessions, organization_id))[0] >= 2 * FETCH_BATCH * PAGE_MENTIONS
 
         await wait_until(some_stored, timeout=30, interval=0.02)
         os.killpg(first.pid, signal.SIGKILL)

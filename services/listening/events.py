@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from services.listening.contracts import RawMention, SourceKind
+from shared.events.envelope import CloudEvent
 
 SOURCE = "urn:atlantide-engage:listening"
 
 QUERY_STARTED = "listening.query_started"
 QUERY_STOPPED = "listening.query_stopped"
-# A source read a mention (``contracts.RawMention``); the ingestion consumer stores it.
+# A source read mentions; the ingestion consumer stores them. Version 1 carries one
+# (``contracts.RawMention``), version 2 a page of one organisation and source (``MentionPage``).
 MENTION_RECEIVED = "listening.mention_received"
+MENTION_PAGE_VERSION = 2
 # Ingestion stored mentions: one event per organisation per batch of ``mention_received``.
 MENTIONS_INGESTED = "listening.mentions_ingested"
 # A source's poll failed after working (or at its first poll), and worked again after failing.
@@ -32,6 +38,18 @@ def mention_event_id(dedup_key: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-mention/{dedup_key}")
 
 
+def page_event_id(dedup_keys: Sequence[str]) -> uuid.UUID:
+    """A page of mentions read again by its source is the same fact, under the same id (also
+    its ``Nats-Msg-Id``), whatever the order of its mentions."""
+    keys = json.dumps(sorted(dedup_keys), ensure_ascii=False)
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-mention-page/{keys}")
+
+
+def page_subject(organization_id: uuid.UUID, source: str) -> str:
+    """A page's CloudEvents ``subject``: its organisation and source."""
+    return f"{organization_id}/{source}"
+
+
 def source_event_id(source_id: uuid.UUID, fact: str, at: datetime) -> uuid.UUID:
     """A source fails and recovers many times; each time is one fact."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"listening-source/{source_id}/{fact}/{at.isoformat()}")
@@ -42,6 +60,46 @@ def ingested_event_id(received_event_ids: Sequence[str]) -> uuid.UUID:
     return uuid.uuid5(
         uuid.NAMESPACE_URL, f"listening-ingested/{','.join(sorted(received_event_ids))}"
     )
+
+
+class MentionPage(BaseModel):
+    """``mention_received`` version 2: raw mentions of one organisation and source, as a source
+    read them. The consumer validates each mention on its own, so one it cannot read is
+    dead-lettered and the others are stored."""
+
+    organization_id: uuid.UUID
+    source: SourceKind
+    mentions: list[RawMention]
+
+
+def is_mention_page(event: CloudEvent) -> bool:
+    """Whether a ``mention_received`` event carries a page (version 2) rather than one mention."""
+    return event.type.endswith(f".v{MENTION_PAGE_VERSION}")
+
+
+def received_mentions(event: CloudEvent) -> list[Any] | None:
+    """The mentions a ``mention_received`` event carries, each as the JSON it came in (not
+    validated): its data (version 1) or its page's ``mentions``; None when a page has none."""
+    if not is_mention_page(event):
+        return [event.data]
+    mentions = event.data.get("mentions")
+    return mentions if isinstance(mentions, list) and mentions else None
+
+
+def page_mentions(event: CloudEvent) -> list[RawMention]:
+    """The mentions of a page (version 2) that can be read and are of the page's organisation
+    and source: what a consumer other than ingestion takes from it (ingestion dead-letters the
+    others, each with its reason)."""
+    organization_id, source = event.organization_id, event.data.get("source")
+    found = []
+    for data in received_mentions(event) or []:
+        try:
+            mention = RawMention.model_validate(data)
+        except ValidationError:
+            continue
+        if mention.organization_id == organization_id and mention.source.value == source:
+            found.append(mention)
+    return found
 
 
 class QueryFact(BaseModel):

@@ -2,16 +2,21 @@
 
 A kernel consumer in batch mode (``shared/events/consumer.py``) handles each fetch of
 ``listening.mention_received`` events in one transaction with their ``processed_events`` rows,
-and acknowledges them after the commit. The handler normalises each mention, detects its
-language and scores its sentiment (``sentiment/``), places it (``places/``), matches it against
-the organisation's active queries (``query_matching.py``) and inserts the batch by COPY
-(``repository.insert_mentions``), skipping those the organisation already has from that source
-(the unique organisation, source and external id). What it stored is announced by one
-``listening.mentions_ingested`` per organisation through the outbox, in the same transaction.
+and acknowledges them after the commit. An event carries a page of mentions of one organisation
+and source (version 2, what ``intake.py`` publishes) or one mention (version 1, published
+before pages were); each mention of a page is checked on its own. The handler normalises each
+mention, detects its language and scores its sentiment (``sentiment/``), places it
+(``places/``), matches it against the organisation's active queries (``query_matching.py``) and
+inserts the batch by COPY (``repository.insert_mentions``), skipping those the organisation
+already has from that source (the unique organisation, source and external id). What it stored
+is announced by one ``listening.mentions_ingested`` per organisation through the outbox, in the
+same transaction.
 
 A message that is not a raw mention, or names an engagement that is not the organisation's,
 can never be stored: it is written to ``dead_letters`` with the reason, in the same
-transaction, and acknowledged, so it is not redelivered and stays visible through the API.
+transaction, and acknowledged, so it is not redelivered and stays visible through the API. In
+a page, such a mention (or one of another organisation or source than the page's) is
+dead-lettered alone, as ``<page id>#<position>``, and the page's other mentions are stored.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ from shared.events.envelope import CloudEvent, new_event
 from shared.metrics import MENTIONS_INGESTED, on_commit
 
 DURABLE = "listening-mentions"
-# Raw mentions taken at each fetch and stored in one transaction.
-FETCH_BATCH = 500
+# Messages taken at each fetch and stored in one transaction: pages of up to
+# ``intake.PAGE_MENTIONS`` mentions (so at most 1,000), or single mentions sent before pages.
+FETCH_BATCH = 10
 # Engagements remembered as their organisation's before the memory starts again.
 OWNED_ENGAGEMENTS_KEPT = 65_536
 _LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
@@ -199,12 +205,27 @@ def _place_names(place: PlaceResolution | None) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Accepted:
     event: CloudEvent
     raw: RawMention
     # The engagement the source named, checked: the organisation's.
     named_engagements: list[uuid.UUID]
+    # Where the mention is in its page (``mention_received`` version 2); None for an event of
+    # one mention.
+    position: int | None
+
+
+def _named(raw: RawMention) -> list[uuid.UUID]:
+    return [raw.engagement_id] if raw.engagement_id is not None else []
+
+
+def _page_of(event: CloudEvent) -> tuple[uuid.UUID, str] | None:
+    """The organisation and source a page says its mentions are of, or None if unreadable."""
+    organization_id, source = event.organization_id, event.data.get("source")
+    if organization_id is None or not isinstance(source, str):
+        return None
+    return organization_id, source
 
 
 class MentionIngestion:
@@ -251,14 +272,20 @@ class MentionIngestion:
         return self._model
 
     async def handle(self, session: AsyncSession, event: CloudEvent) -> None:
-        await self.handle_batch(session, [event])
+        """One event alone, when its batch failed: a page's mention whose row cannot be built
+        is dead-lettered with the error and the page's other mentions are stored (a page is
+        one message, so the kernel could only dead-letter all of them)."""
+        await self._ingest(session, [event], isolate=True)
 
     async def handle_batch(self, session: AsyncSession, received: Sequence[CloudEvent]) -> None:
+        await self._ingest(session, received, isolate=False)
+
+    async def _ingest(
+        self, session: AsyncSession, received: Sequence[CloudEvent], *, isolate: bool
+    ) -> None:
         checked: dict[tuple[uuid.UUID, uuid.UUID], str | None] = {}
         accepted = [
-            readable
-            for event in received
-            if (readable := await self._accepted(session, event, checked)) is not None
+            item for event in received for item in await self._accepted(session, event, checked)
         ]
         if not accepted:
             return
@@ -273,10 +300,17 @@ class MentionIngestion:
                 )
             ).items()
         }
-        rows = [
-            self._row(item, text, language, reading, queries_of[item.raw.organization_id])
-            for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True)
-        ]
+        rows = []
+        for item, text, language, reading in zip(accepted, texts, stated, labelled, strict=True):
+            queries = queries_of[item.raw.organization_id]
+            if not isolate or item.position is None:
+                rows.append(self._row(item, text, language, reading, queries))
+                continue
+            try:
+                rows.append(self._row(item, text, language, reading, queries))
+            except Exception as error:
+                reason = f"cannot be stored: {type(error).__name__}: {error}"
+                await _dead_letter_mention(session, item.event, item.position, reason)
         stored = await repository.insert_mentions(
             session, [[row.get(column) for column in repository.MENTION_COLUMNS] for row in rows]
         )
@@ -307,23 +341,65 @@ class MentionIngestion:
         session: AsyncSession,
         event: CloudEvent,
         checked: dict[tuple[uuid.UUID, uuid.UUID], str | None],
-    ) -> _Accepted | None:
-        """The event's raw mention, or None once it is written to the dead letters.
+    ) -> list[_Accepted]:
+        """The event's raw mentions that can be stored; each that cannot is written to the dead
+        letters (the event itself when it carries one mention, or no readable page)."""
+        if not events.is_mention_page(event):
+            try:
+                raw = RawMention.model_validate(event.data)
+            except ValidationError as error:
+                await _dead_letter(session, event, f"not a raw mention: {_described(error)}")
+                return []
+            reason = await self._refused(session, raw, checked)
+            if reason is not None:
+                await _dead_letter(session, event, reason)
+                return []
+            return [_Accepted(event, raw, _named(raw), None)]
+        mentions = events.received_mentions(event)
+        page_of = _page_of(event)
+        if mentions is None or page_of is None:
+            await _dead_letter(session, event, "not a page of raw mentions")
+            return []
+        accepted = []
+        for position, data in enumerate(mentions):
+            try:
+                raw = RawMention.model_validate(data)
+            except ValidationError as error:
+                reason = f"not a raw mention: {_described(error)}"
+                await _dead_letter_mention(session, event, position, reason)
+                continue
+            if (raw.organization_id, raw.source.value) != page_of:
+                # A page is its organisation's: it cannot store another organisation's mention.
+                reason = (
+                    f"of organisation {raw.organization_id} and source {raw.source.value}, "
+                    f"in a page of {page_of[0]} and {page_of[1]}"
+                )
+            else:
+                reason = await self._refused(session, raw, checked)
+            if reason is not None:
+                await _dead_letter_mention(session, event, position, reason)
+                continue
+            accepted.append(_Accepted(event, raw, _named(raw), position))
+        return accepted
+
+    async def _refused(
+        self,
+        session: AsyncSession,
+        raw: RawMention,
+        checked: dict[tuple[uuid.UUID, uuid.UUID], str | None],
+    ) -> str | None:
+        """Why the mention cannot be stored, or None: the engagement it names is not its
+        organisation's.
 
         ``checked`` holds what the batch found of each engagement and organisation named (why
         not, or None), so each is looked up once per batch. An engagement found to be the
         organisation's is remembered for the life of the process (``_owned``): an engagement
         never changes organisation. A refusal is not: the engagement may be known later."""
-        try:
-            raw = RawMention.model_validate(event.data)
-        except ValidationError as error:
-            await _dead_letter(session, event, f"not a raw mention: {_described(error)}")
-            return None
         if raw.engagement_id is None:
-            return _Accepted(event, raw, [])
+            return None
         named = (raw.engagement_id, raw.organization_id)
         if named in self._owned:
-            return _Accepted(event, raw, [raw.engagement_id])
+            return None
         if named not in checked:
             checked[named] = await _engagement_refused(session, *named)
         reason = checked[named]
@@ -331,9 +407,7 @@ class MentionIngestion:
             if len(self._owned) >= OWNED_ENGAGEMENTS_KEPT:
                 self._owned.clear()
             self._owned.add(named)
-            return _Accepted(event, raw, [raw.engagement_id])
-        await _dead_letter(session, event, reason)
-        return None
+        return reason
 
     def _row(
         self,
@@ -421,9 +495,10 @@ async def _announce(
 ) -> None:
     """One ``mentions_ingested`` per organisation for what the batch stored (duplicates of
     mentions stored before are not counted); nothing for an organisation that got none."""
-    received: dict[uuid.UUID, list[str]] = {}
+    received: dict[uuid.UUID, dict[str, None]] = {}
     for item in accepted:
-        received.setdefault(item.raw.organization_id, []).append(item.event.id)
+        # A page's mentions share its event: its id counts once.
+        received.setdefault(item.raw.organization_id, {})[item.event.id] = None
     stored_of: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in stored:
         stored_of.setdefault(row["organization_id"], []).append(row)
@@ -449,7 +524,7 @@ async def _announce(
                 ),
                 source=events.SOURCE,
                 subject=str(organization_id),
-                event_id=events.ingested_event_id(event_ids),
+                event_id=events.ingested_event_id(list(event_ids)),
             )
         )
     # One statement for the batch's announcements, in the order their organisations came.
@@ -496,6 +571,28 @@ async def _dead_letter(session: AsyncSession, event: CloudEvent, reason: str) ->
             event_type=event.type,
             reason=reason,
             payload=event.model_dump(mode="json"),
+        ),
+    )
+
+
+async def _dead_letter_mention(
+    session: AsyncSession, event: CloudEvent, position: int, reason: str
+) -> None:
+    """One mention of a page, alone: ``<page id>#<position>``, and as its payload the page's
+    envelope with that mention, as it came, for its data."""
+    data = (events.received_mentions(event) or [])[position]
+    envelope = event.model_dump(mode="json", exclude={"data"})
+    await repository.add_dead_letter(
+        session,
+        DeadLetter(
+            id=uuid.uuid4(),
+            # The page's organisation, whatever the mention claims: its source published it.
+            organization_id=event.organization_id,
+            consumer=DURABLE,
+            event_id=f"{event.id}#{position}",
+            event_type=event.type,
+            reason=reason,
+            payload={**envelope, "data": data},
         ),
     )
 

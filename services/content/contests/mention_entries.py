@@ -1,5 +1,6 @@
 """Contest entries that arrive as mentions: the content service's consumer of the raw mentions
-every listening source publishes (``listening.mention_received``, ``services/listening/intake.py``).
+every listening source publishes (``listening.mention_received``, ``services/listening/intake.py``:
+pages of one organisation and source, or, before pages, one mention per event).
 
 A batch subscription (durable ``content-contest-entries``) takes each fetch in one transaction.
 It looks up, in one query, the hashtag contests of the batch's organisations that take entries
@@ -35,7 +36,7 @@ from services.content.contests.domain import EntryMechanism
 from services.content.contests.models import Contest
 from services.content.models import ProcessedEvent
 from services.listening.contracts import RawMention
-from services.listening.events import MENTION_RECEIVED
+from services.listening.events import MENTION_RECEIVED, is_mention_page, page_mentions
 from shared.domain import Channel
 from shared.events.consumer import PoisonMessageError, Subscription
 from shared.events.envelope import CloudEvent
@@ -115,10 +116,12 @@ async def record_entries(session: AsyncSession, events: Sequence[CloudEvent]) ->
     """Hand each contest taking entries the mentions of its organisation with its hashtag."""
     candidates: list[tuple[RawMention, Channel]] = []
     for event in events:
-        mention = _raw_mention(event)
-        platform = _PLATFORMS.get(mention.source.value)
-        if platform is not None and (mention.hashtags or "#" in mention.text):
-            candidates.append((mention, platform))
+        # A page's mentions that cannot be read are listening's dead letters, not a poison page.
+        mentions = page_mentions(event) if is_mention_page(event) else [_raw_mention(event)]
+        for mention in mentions:
+            platform = _PLATFORMS.get(mention.source.value)
+            if platform is not None and (mention.hashtags or "#" in mention.text):
+                candidates.append((mention, platform))
     if not candidates:
         return
     contests = await _hashtag_contests_taking_entries(

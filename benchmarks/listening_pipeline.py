@@ -6,8 +6,9 @@ Figures:
 
 - ``mentions_per_second``: N raw mentions (``mentions``; 100,000, or ``BENCH_LISTENING_MENTIONS``)
   from the start of publishing, with the consumer already waiting, until every one is stored
-  and acknowledged; baseline: a bare JetStream pull consumer fetching and acking the same
-  messages in batches of the same size (``jetstream_fetch_ack``).
+  and its message acknowledged (``messages``: intake publishes pages of mentions); baseline: a
+  bare JetStream pull consumer fetching and acking the same messages in batches of the same
+  size (``jetstream_fetch_ack``), its rate and CPU counted per mention as well.
 - ``store_rows_per_second``: the same run's rate against a bare ``COPY`` of the same stored rows
   into a scratch table without indexes (``bare_copy``), measured after the run.
 - ``consumer_peak_rss``: the consumer process's peak resident memory (``VmHWM``).
@@ -251,7 +252,8 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 async def drained(js: JetStreamContext, stream: str, durable: str, count: int) -> None:
-    """Until the durable consumer has acknowledged ``count`` messages and holds none."""
+    """Until the durable consumer has acknowledged the stream's first ``count`` messages and
+    holds none."""
     async with asyncio.timeout(DRAIN_SECONDS):
         while True:
             info = await js.consumer_info(stream, durable)
@@ -316,6 +318,8 @@ class Run:
     """One run of the consumer over N mentions, on a scratch database and stream of its own."""
 
     mentions: int
+    # The messages that carried them (pages of mentions).
+    messages: int
     # From the start of publishing (concurrent) or of consuming (drain) to the last ack.
     seconds: float
     publish_seconds: float
@@ -340,9 +344,9 @@ async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: i
         sessions = create_session_factory(engine)
         try:
             await seed_organisations(sessions, orgs)
-            publish_seconds = 0.0
+            publish_seconds, messages = 0.0, 0
             if not concurrent:
-                publish_seconds = await published(js, settings, mentions)
+                publish_seconds, messages = await published(js, settings, mentions)
             with tempfile.TemporaryDirectory(prefix="bench-listening-") as scratch:
                 profile = None if concurrent else PROFILE
                 async with contextlib.AsyncExitStack() as stack:
@@ -355,8 +359,8 @@ async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: i
                     cpu_before = sum(cpu_seconds(process.pid) for process in processes)
                     started = time.perf_counter()
                     if concurrent:
-                        publish_seconds = await published(js, settings, mentions)
-                    await drained(js, settings.events.stream, DURABLE, len(mentions))
+                        publish_seconds, messages = await published(js, settings, mentions)
+                    await drained(js, settings.events.stream, DURABLE, messages)
                     elapsed = time.perf_counter() - started
                     consumer_cpu = sum(cpu_seconds(process.pid) for process in processes)
                     consumer_cpu -= cpu_before
@@ -365,12 +369,13 @@ async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: i
                 stored = await session.scalar(text("SELECT count(*) FROM listening.mentions"))
             if stored != len(mentions):
                 raise RuntimeError(f"{stored} of {len(mentions)} mentions stored")
-            fetch_ack_seconds, fetch_ack_cpu = await bare_fetch_ack(js, settings, len(mentions))
+            fetch_ack_seconds, fetch_ack_cpu = await bare_fetch_ack(js, settings, messages)
             copied, copy_seconds = await bare_copy(sessions)
         finally:
             await engine.dispose()
     return Run(
         mentions=len(mentions),
+        messages=messages,
         seconds=elapsed,
         publish_seconds=publish_seconds,
         consumer_cpu_seconds=consumer_cpu,
@@ -382,12 +387,17 @@ async def measured(mentions: list[RawMention], *, concurrent: bool, consumers: i
     )
 
 
-async def published(js: JetStreamContext, settings: Settings, mentions: list[RawMention]) -> float:
-    """Seconds taken to publish the mentions as sources do, in chunks."""
+async def published(
+    js: JetStreamContext, settings: Settings, mentions: list[RawMention]
+) -> tuple[float, int]:
+    """Seconds taken to publish the mentions as sources do, in chunks, and the messages (pages)
+    that carried them (the stream holds nothing else)."""
     started = time.perf_counter()
+    messages = 0
     for offset in range(0, len(mentions), PUBLISH_CHUNK):
-        await publish_raw_mentions(js, settings, mentions[offset : offset + PUBLISH_CHUNK])
-    return time.perf_counter() - started
+        chunk = mentions[offset : offset + PUBLISH_CHUNK]
+        messages += len(await publish_raw_mentions(js, settings, chunk))
+    return time.perf_counter() - started, messages
 
 
 def profiled(profile: Path | None, consumer: int) -> Path | None:
@@ -405,6 +415,7 @@ def reported(prefix: str, run: Run) -> None:
         round(rate, 1),
         "mentions/s",
         mentions=run.mentions,
+        messages=run.messages,
         seconds=round(run.seconds, 2),
         publish_seconds=round(run.publish_seconds, 2),
         baseline="jetstream_fetch_ack",
@@ -430,7 +441,7 @@ def reported(prefix: str, run: Run) -> None:
         round(cpu_per_mention, 1),
         "us",
         consumer_cpu_seconds=round(run.consumer_cpu_seconds, 2),
-        baseline="jetstream_fetch_ack_cpu_per_message",
+        baseline="jetstream_fetch_ack_cpu_per_mention",
         baseline_value=round(fetch_ack_cpu, 1),
         ratio=round(cpu_per_mention / fetch_ack_cpu, 2),
     )

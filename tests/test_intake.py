@@ -121,6 +121,15 @@ async def test_mentions_are_published_in_pages_of_one_organisation_and_source(
         return grouped
 
     assert in_order(received) == in_order(mentions)
+    # Mentions of many organisations and sources interleaved still fill their pages: at most
+    # one page of each organisation and source is not full.
+    short = [
+        (page.organization_id, page.data["source"])
+        for page in pages
+        if len(events.page_mentions(page)) < PAGE_MENTIONS
+    ]
+    assert len(short) == len(set(short)) <= len(in_order(mentions))
+    assert len(pages) <= len(mentions) // PAGE_MENTIONS + len(in_order(mentions))
     # Read again by its source, the same pages are dropped by the stream's duplicate window.
     again = await publish_raw_mentions(nats_client.jetstream(), scoped, mentions)
     assert len(again) == len(acks)

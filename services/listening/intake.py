@@ -15,7 +15,6 @@ import asyncio
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
 
 import pydantic_core
 from nats.js import JetStreamContext
@@ -29,7 +28,8 @@ from shared.telemetry import current_trace_headers
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 # Mentions sent before the acknowledgements of the window before are awaited: at most two
-# windows are unacknowledged at a time (below the client's 4,000 pending publishes).
+# windows, so at most 2,000 messages, are unacknowledged at a time (below the client's 4,000
+# pending publishes).
 PUBLISH_WINDOW = 1_000
 # Mentions of one organisation and source in one message; with ``FETCH_BATCH`` pages a fetch of
 # the ingestion consumer stays within one transaction of about 1,000 mentions.
@@ -155,12 +155,6 @@ def _subject_head(settings: Settings) -> str:
     return f"{settings.events.subject_prefix}.{_TEMPLATE.name}."
 
 
-def _windows(mentions: Iterable[RawMention]) -> Iterator[list[RawMention]]:
-    remaining = iter(mentions)
-    while window := list(islice(remaining, PUBLISH_WINDOW)):
-        yield window
-
-
 class _Page:
     __slots__ = ("first", "keys", "serialised", "size")
 
@@ -176,11 +170,11 @@ class _Page:
         self.size += len(serialised) + 1
 
 
-def _pages(window: list[RawMention]) -> Iterator[_Page]:
-    """The window's mentions in pages of one organisation and source, each in the order given;
-    a page is closed at ``PAGE_MENTIONS`` mentions or ``PAGE_BYTES`` of JSON."""
+def _pages(mentions: Iterable[RawMention]) -> Iterator[_Page]:
+    """The mentions in pages of one organisation and source, each in the order given; a page is
+    closed at ``PAGE_MENTIONS`` mentions or ``PAGE_BYTES`` of JSON, the rest at the end."""
     open_pages: dict[tuple[uuid.UUID, str], _Page] = {}
-    for mention in window:
+    for mention in mentions:
         serialised = _mention_json(mention)
         group = (mention.organization_id, mention.source.value)
         page = open_pages.get(group)
@@ -195,6 +189,21 @@ def _pages(window: list[RawMention]) -> Iterator[_Page]:
     yield from open_pages.values()
 
 
+def _windows(pages: Iterator[_Page]) -> Iterator[list[_Page]]:
+    """Pages holding ``PUBLISH_WINDOW`` mentions at most (a page larger alone), so at most
+    ``PUBLISH_WINDOW`` messages."""
+    window: list[_Page] = []
+    mentions = 0
+    for page in pages:
+        if window and mentions + len(page.keys) > PUBLISH_WINDOW:
+            yield window
+            window, mentions = [], 0
+        window.append(page)
+        mentions += len(page.keys)
+    if window:
+        yield window
+
+
 async def publish_raw_mentions(
     js: JetStreamContext, settings: Settings, mentions: Iterable[RawMention]
 ) -> list[PubAck]:
@@ -202,8 +211,8 @@ async def publish_raw_mentions(
     JetStream has stored them all, or raises ``TimeoutError`` when no acknowledgement came for
     ``PUBLISH_TIMEOUT_SECONDS``.
 
-    The mentions go out in windows of ``PUBLISH_WINDOW``: a window's pages are sent while the
-    window before is being acknowledged, so the acknowledgements pending stay bounded and
+    The pages go out in windows of at most ``PUBLISH_WINDOW`` mentions: a window is sent while
+    the window before is being acknowledged, so the acknowledgements pending stay bounded and
     sending never waits for a round trip. No ``wait_stall``: with it the client waits for its
     pending-acks semaphore through a new task, which lets its flusher run, and so write to the
     socket, once per message."""
@@ -213,9 +222,9 @@ async def publish_raw_mentions(
     stream = settings.events.stream
     head = _subject_head(settings)
     unacknowledged: list[asyncio.Future[PubAck]] = []
-    for window in _windows(mentions):
+    for window in _windows(_pages(mentions)):
         sent = []
-        for page in _pages(window):
+        for page in window:
             page_id = events.page_event_id(page.keys)
             sent.append(
                 await js.publish_async(

@@ -12,16 +12,16 @@ readers then hold ``client_viewer`` in their own organisation only (the token's 
 
 **Throughput.** A closed-loop load generator in this process (``BENCH_GATEWAY_CONNECTIONS``
 workers, 64, each with an ``httpx.AsyncClient`` and kept-alive connection of its own, for
-``BENCH_GATEWAY_SECONDS``, 10, after a short unmeasured warm-up) reads, one route after the
-other: ``GET /v1/organizations/{id}`` (``organization``), ``GET /v1/engagements``
-(``engagement_list``), ``GET /v1/engagements/{id}`` (``engagement_detail``, composed by the
-gateway from strategy's engagement and its workflow's live state) and
-``GET /v1/listening/engagements/{id}/mentions`` (``mention_list``: the first page of
-``BENCH_GATEWAY_MENTIONS``, 60, mentions of the organisation's first engagement, published to
-the stream as a source publishes them and stored by the listening worker before the phases). Half the workers call as A with A's ids, half as B with B's. Every 2xx answer is
-checked: the organisation's ``id``, the engagement's ``organization_id`` and every listed
-engagement's and mention's must be the caller's, else it counts as a leak (an answer whose owner cannot be
-read counts as one too). The baseline, in the same run with the same generator, is a bare
+``BENCH_GATEWAY_SECONDS``, 10, after a short unmeasured warm-up) reads, one route after the other:
+``GET /v1/organizations/{id}`` (``organization``), ``GET /v1/engagements`` (``engagement_list``),
+``GET /v1/engagements/{id}`` (``engagement_detail``, composed by the gateway from strategy's
+engagement and its workflow's live state) and ``GET /v1/listening/engagements/{id}/mentions``
+(``mention_list``: the first page of ``BENCH_GATEWAY_MENTIONS``, 60, mentions of the organisation's
+first engagement, published to the stream as a source publishes them and stored by the listening
+worker before the phases). Half the workers call as A with A's ids, half as B with B's. Every 2xx
+answer is checked: the organisation's ``id``, the engagement's ``organization_id`` and every listed
+engagement's and mention's must be the caller's, else it counts as a leak (an answer whose owner
+cannot be read counts as one too). The baseline, in the same run with the same generator, is a bare
 uvicorn process serving one trivial JSON route of a one-route FastAPI app (``bare_uvicorn``).
 
 Per route: ``<route>_requests_per_second`` with ``ratio`` to the baseline (issue 18's target
@@ -42,8 +42,9 @@ those runs (issue 18's target: within 10 %).
 
 **Open loop.** Where ``hey`` is installed (``BENCH_GATEWAY_HEY=0`` skips it), each route as A at
 a fixed ``BENCH_GATEWAY_OPEN_LOOP_RATE`` (300) requests/s, whatever the answers take, for
-``BENCH_GATEWAY_SECONDS``: ``hey -c 50 -q 6`` (``-q`` is each worker's rate: the total over
-``BENCH_GATEWAY_OPEN_LOOP_WORKERS``). ``<route>_open_loop_latency_p99`` in ms (issue 18's
+``BENCH_GATEWAY_SECONDS``: ``hey -c 10 -q 30`` (``-q`` is each worker's rate: the total over
+``BENCH_GATEWAY_OPEN_LOOP_WORKERS``, 10; hey's workers tick together, so more workers send
+larger bursts, see ``config``). ``<route>_open_loop_latency_p99`` in ms (issue 18's
 target: under 50), with the rate reached (below the offered rate when answers come later than
 a worker's interval), the answers by status, and the bare route's p99 at the same rate.
 

@@ -44,9 +44,10 @@ from shared.events.envelope import CloudEvent
 log = logging.getLogger(__name__)
 
 DURABLE = "content-contest-entries"
-# Mentions taken at each fetch; few carry a contest's hashtag, and each of those costs a lookup,
-# an insert and an event.
-FETCH_BATCH = 200
+# Messages taken at each fetch: pages of up to 100 mentions (single mentions before pages), so
+# at most 2,000 mentions a transaction; few carry a contest's hashtag, and each of those costs a
+# lookup, an insert and an event.
+FETCH_BATCH = 20
 # The column's width; a longer id is replaced by its digest.
 MENTION_ID_CHARS = 200
 # A source's kind names the platform its mentions were posted on; feeds, webhooks and imports

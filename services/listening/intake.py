@@ -190,8 +190,8 @@ def _pages(mentions: Iterable[RawMention]) -> Iterator[_Page]:
 
 
 def _windows(pages: Iterator[_Page]) -> Iterator[list[_Page]]:
-    """Pages holding ``PUBLISH_WINDOW`` mentions at most (a page larger alone), so at most
-    ``PUBLISH_WINDOW`` messages."""
+    """Pages holding at most ``PUBLISH_WINDOW`` mentions together, so at most as many
+    messages."""
     window: list[_Page] = []
     mentions = 0
     for page in pages:

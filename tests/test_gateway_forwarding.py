@@ -9,11 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from services.gateway.api import COMPOSED, SERVICE_APIS
 from services.gateway.app import build_app as build_gateway
-from services.gateway.forwarding import ServiceApi
+from services.gateway.clients import ServiceClient
+from services.gateway.forwarding import API_PREFIX, ServiceApi
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from shared.app import create_service_app
 from shared.auth import CurrentPrincipal, Role, issue_dev_token
@@ -100,3 +104,57 @@ def test_every_operation_has_a_unique_method_name_and_a_summary(settings: Settin
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", name) for name in ids), ids
     assert all(operation.get("summary") for operation in operations)
+
+
+async def test_every_forwarded_route_still_answers_its_own_paths(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forwarded routes are grouped by their first segment (``SectionRouter``): a request
+    to each route's path, parameters filled, still reaches that route and no other."""
+
+    async def forward(
+        self: ServiceClient, request: Request, prefix: str, *, cached: bool = False
+    ) -> Response:
+        return JSONResponse({"service": self.name, "route": request.scope["route"].path})
+
+    monkeypatch.setattr(ServiceClient, "forward", forward)
+    limits = settings.gateway.rate_limits.model_copy(update={"enabled": False})
+    scoped = settings.model_copy(
+        update={"gateway": settings.gateway.model_copy(update={"rate_limits": limits})}
+    )
+    composed = {
+        (method, API_PREFIX + route.path)
+        for router in COMPOSED
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    expected = [
+        (api.service, method, API_PREFIX + route.path)
+        for api in SERVICE_APIS
+        for router in api.routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+        if (method, API_PREFIX + route.path) not in composed
+    ]
+    assert len(expected) > 150
+    # Every agency role: the gateway checks the permission matrix before it forwards.
+    token = issue_dev_token(scoped, "staff", [Role.ADMIN, Role.MANAGER, Role.EDITOR], ["*"])
+    port = free_port()
+    server, serving = await _serve(build_gateway(scoped), port)
+    reached: list[tuple[str, str, str]] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _service, method, template in expected:
+                path = re.sub(r"\{[^}]+\}", "0b7c6d2e-5f4a-4e3b-9c8d-7e6f5a4b3c2d", template)
+                answer = await client.request(
+                    method, path, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert answer.status_code == 200, (method, template, answer.text)
+                reached.append((answer.json()["service"], method, answer.json()["route"]))
+    finally:
+        server.should_exit = True
+        await serving
+
+    assert reached == expected

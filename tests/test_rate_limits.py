@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from services.gateway.api import SERVICE_APIS, v1_routers
 from services.gateway.app import build_app as build_gateway
+from services.gateway.forwarding import declared_routes
 from services.gateway.rate_limit import RateLimit, TokenBuckets, classify_by_route
 from shared.auth import Principal, Role, TokenVerifier, issue_dev_token
 from shared.settings import RateLimitSettings, Settings, TokenBucketSettings
@@ -158,7 +159,7 @@ def test_buckets_that_refilled_are_forgotten() -> None:
     ],
 )
 def test_each_route_falls_in_its_class(method: str, path: str, route_class: str) -> None:
-    routes = [route for router in v1_routers(SERVICE_APIS) for route in router.routes]
+    routes = declared_routes(v1_routers(SERVICE_APIS))
     scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
 
     assert classify_by_route(routes)(scope) == route_class

@@ -8,7 +8,7 @@ from services.gateway.body_limit import BodyLimit, limit_by_route
 from services.gateway.clients import Services
 from services.gateway.console import routes as console
 from services.gateway.engagements import EngagementControl
-from services.gateway.forwarding import ServiceApi
+from services.gateway.forwarding import ServiceApi, declared_routes
 from services.gateway.rate_limit import install_rate_limits
 from services.gateway.read_cache import WritesClearReads
 from services.gateway.routes import relationships
@@ -49,7 +49,7 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
-    routes = [route for router in routers for route in router.routes]
+    routes = declared_routes(routers)
     app.add_middleware(BodyLimit, limit_of=limit_by_route(routes, settings.gateway))
     # Inside the rate limiter: a write it refuses does not empty the read cache.
     app.add_middleware(WritesClearReads, cache=services.reads)

@@ -452,6 +452,24 @@ async def test_an_answer_read_late_in_its_life_is_asked_again_in_the_background(
         await cache.read(key, answer)
 
 
+async def test_a_young_answer_is_given_without_a_call_and_an_older_one_is_not() -> None:
+    now = 100.0
+    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    key = cache_key("detail")
+
+    async def answer() -> tuple[str, Kept | None]:
+        return "asked", kept(10)
+
+    assert cache.young(key) is None
+    await cache.read(key, answer)
+    now = 100.49
+    assert cache.young(key) == kept(10)
+    # Past half its life the route runs, so that a read refreshes it in the background.
+    now = 100.5
+    assert cache.young(key) is None
+    assert ReadCache(max_age=0).young(key) is None
+
+
 async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from() -> None:
     now = 100.0
     cache = ReadCache(max_age=1.0, clock=lambda: now)

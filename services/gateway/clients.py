@@ -226,6 +226,19 @@ class ServiceClient:
         ), None
 
 
+def _composed_key(request: Request) -> bytes:
+    headers = request.headers
+    return cache_key(
+        "gateway",
+        "composed",
+        headers.get("authorization", ""),
+        request.method,
+        _encoded_path(request),
+        request.scope["query_string"].decode("latin-1"),
+        headers.get("accept-language", ""),
+    )
+
+
 def _encoded_path(request: Request) -> str:
     """The path as the caller encoded it: decoding it first would turn an escaped "/" inside a
     segment into a separator. (``raw_path`` is optional in ASGI, and some clients' test
@@ -303,18 +316,16 @@ class Services:
 
         if not self.reads.may_answer(request.headers):
             return (await fetch())[0]
-        headers = request.headers
-        key = cache_key(
-            "gateway",
-            "composed",
-            headers.get("authorization", ""),
-            request.method,
-            _encoded_path(request),
-            request.scope["query_string"].decode("latin-1"),
-            headers.get("accept-language", ""),
-        )
-        answer = await self.reads.read(key, fetch)
+        answer = await self.reads.read(_composed_key(request), fetch)
         return answer.response() if isinstance(answer, Kept) else answer
+
+    def young_composed_read(self, request: Request) -> Response | None:
+        """``composed_read``'s kept answer to ``request`` while young (``ReadCache.young``),
+        without composing anything; None when the route must be run."""
+        if not self.reads.may_answer(request.headers):
+            return None
+        kept = self.reads.young(_composed_key(request))
+        return kept.response() if kept is not None else None
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -82,6 +82,27 @@ def declared_routes(routers: Iterable[APIRouter]) -> list[BaseRoute]:
     ]
 
 
+class KeptComposedRoute(APIRoute):
+    """A route answered by ``Services.composed_read``: its kept answer, while young, is given
+    as soon as the caller's token is verified, before FastAPI solves the route's parameters and
+    dependencies (a read polled by a dashboard then costs what a forwarded read costs); an
+    older or missing one runs the route, which asks the read cache as usual."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        run_route = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            services: Services = request.app.state.services
+            kept = services.young_composed_read(request)
+            if kept is None:
+                return await run_route(request)
+            # Kept under the caller's token, given only once that token still verifies.
+            await verify_request(request)
+            return kept
+
+        return answer
+
+
 def forwarded_routes(
     apis: Iterable[ServiceApi], served_by_gateway: Iterable[APIRouter]
 ) -> ForwardedRouter:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from services.gateway.deps import EngagementsDep, ServicesDep
 from services.gateway.engagements import EngagementControl
+from services.gateway.forwarding import KeptComposedRoute
 from services.gateway.schemas import EngagementView, LiveState
 from services.strategy.schemas import EngagementCreate, EngagementOut
 
@@ -44,11 +45,6 @@ async def create_engagement(
     return await view(engagements, engagement)
 
 
-@router.get(
-    "/{engagement_id}",
-    response_model=EngagementView,
-    summary="One engagement with its live workflow state (any role, own organisations)",
-)
 async def get_engagement(
     engagement_id: uuid.UUID, request: Request, services: ServicesDep, engagements: EngagementsDep
 ) -> Response:
@@ -66,3 +62,13 @@ async def get_engagement(
         return EngagementView(**engagement.model_dump(), state=state), as_of
 
     return await services.composed_read(request, compose)
+
+
+router.add_api_route(
+    "/{engagement_id}",
+    get_engagement,
+    methods=["GET"],
+    response_model=EngagementView,
+    summary="One engagement with its live workflow state (any role, own organisations)",
+    route_class_override=KeptComposedRoute,
+)

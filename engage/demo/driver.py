@@ -14,6 +14,7 @@ from engage.demo.display import Display
 from engage.demo.gateway import check_platform, create_client, read_top_places, start_engagement
 from engage.demo.method import download_handbook
 from engage.demo.outcome import print_outcome
+from engage.demo.patience import PatientTransport
 from engage.demo.people import Demo
 from engage.demo.plan import prepare_plan
 from engage.demo.run import SECONDS_PER_DAY, DemoError, DemoRun, Tokens, time_scale_for
@@ -41,7 +42,9 @@ async def run_demo(
         raise DemoError("the demo plays people with development tokens: not in prod")
     run = DemoRun()
     tokens = Tokens(settings)
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=gateway_url, timeout=30, transport=PatientTransport(httpx.AsyncHTTPTransport())
+    ) as client:
         await check_platform(client, gateway_url)
         run.organization_id = await create_client(client, tokens)
         tokens.for_client(run.organization_id)

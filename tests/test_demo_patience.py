@@ -9,15 +9,21 @@ from engage.demo import patience
 from engage.demo.patience import PatientTransport
 
 
-async def test_a_429_is_waited_out_and_the_request_sent_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def waits_recorded(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The demo's waits, recorded instead of slept."""
     waited: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waited.append(seconds)
 
     monkeypatch.setattr("engage.demo.patience.asyncio.sleep", sleep)
+    return waited
+
+
+async def test_a_429_is_waited_out_and_the_request_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waited = waits_recorded(monkeypatch)
     bodies: list[bytes] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -39,12 +45,7 @@ async def test_a_429_is_waited_out_and_the_request_sent_again(
 async def test_the_refusal_is_given_back_after_the_last_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    waited: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    monkeypatch.setattr("engage.demo.patience.asyncio.sleep", sleep)
+    waited = waits_recorded(monkeypatch)
 
     def refuse(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": "soon"})

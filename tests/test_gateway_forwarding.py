@@ -109,7 +109,7 @@ def test_every_operation_has_a_unique_method_name_and_a_summary(settings: Settin
 async def test_every_forwarded_route_still_answers_its_own_paths(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The forwarded routes are grouped by their first segment (``SectionRouter``): a request
+    """The gateway finds its routes by section (``RouteTable``): a request
     to each route's path, parameters filled, still reaches that route and no other."""
 
     async def forward(

@@ -9,17 +9,9 @@ starts or signals), and the live event streams.
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends
-from fastapi.routing import APIRoute
 
 from services.content.app import ROUTERS as CONTENT_ROUTERS
-from services.gateway.forwarding import (
-    API_PREFIX,
-    SectionRouter,
-    ServiceApi,
-    forwarded_routes,
-    public_routes,
-    section_of,
-)
+from services.gateway.forwarding import API_PREFIX, ServiceApi, forwarded_routes, public_routes
 from services.gateway.routes import contests, engagements, lifecycle, plan_publishing, streams
 from services.listening.app import ROUTERS as LISTENING_ROUTERS
 from services.publisher.app import ROUTERS as PUBLISHER_ROUTERS
@@ -47,13 +39,7 @@ COMPOSED = (
 def v1_routers(apis: Sequence[ServiceApi]) -> list[APIRouter]:
     """The gateway's own routes, then the services' (a path both serve is the gateway's), then
     the services' public routes (outside /v1, without a token)."""
-    sections = {
-        section_of(API_PREFIX + route.path)
-        for gateway_router in COMPOSED
-        for route in gateway_router.routes
-        if isinstance(route, APIRoute)
-    }
-    composed = SectionRouter(sections, prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+    composed = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     for gateway_router in COMPOSED:
         composed.include_router(gateway_router)
     return [composed, forwarded_routes(apis, COMPOSED), public_routes(apis)]

@@ -11,6 +11,7 @@ from services.gateway.engagements import EngagementControl
 from services.gateway.forwarding import ServiceApi, declared_routes
 from services.gateway.rate_limit import install_rate_limits
 from services.gateway.read_cache import WritesClearReads
+from services.gateway.route_table import RouteTable
 from services.gateway.routes import relationships
 from services.gateway.routes.places import router as place_evidence
 from services.gateway.routes.streams import register_stream_schemas
@@ -61,4 +62,6 @@ def build_app(settings: Settings, apis: Sequence[ServiceApi] = SERVICE_APIS) -> 
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, StaticFiles(directory=console.STATIC_DIR), name="console-static")
     app.state.services = services
+    # Last: the table holds the routes as included by now.
+    RouteTable.first_in(app)
     return app

@@ -16,9 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.routing import BaseRoute
 
 from services.gateway.clients import Services
 from shared.auth import current_principal, verify_request
@@ -63,23 +61,10 @@ class ForwardedRoute(APIRoute):
         return forward
 
 
-class ForwardedRouter(APIRouter):
-    """The services' routes, served by section (``SectionRouter``); ``forwarded`` lists them
-    all, each with its full path, for what looks a request's route up by itself (the body
-    limit, the rate limiter's route classes)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forwarded: list[BaseRoute] = []
-
-
 def declared_routes(routers: Iterable[APIRouter]) -> list[BaseRoute]:
-    """The routes of ``routers``, a ``ForwardedRouter``'s each in its place."""
-    return [
-        route
-        for router in routers
-        for route in (router.forwarded if isinstance(router, ForwardedRouter) else router.routes)
-    ]
+    """The routes of ``routers``, for what looks a request's route up by itself (the body
+    limit, the rate limiter's route classes)."""
+    return [route for router in routers for route in router.routes]
 
 
 class KeptComposedRoute(APIRoute):
@@ -105,7 +90,7 @@ class KeptComposedRoute(APIRoute):
 
 def forwarded_routes(
     apis: Iterable[ServiceApi], served_by_gateway: Iterable[APIRouter]
-) -> ForwardedRouter:
+) -> APIRouter:
     """One gateway route per service route, except those the gateway composes itself."""
     composed = {
         (method, route.path)
@@ -114,7 +99,7 @@ def forwarded_routes(
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     }
-    sections: dict[str, SectionRouter] = {}
+    router = APIRouter()
     for api in apis:
         for service_router in api.routers:
             for route in service_router.routes:
@@ -124,13 +109,7 @@ def forwarded_routes(
                     method for method in route.methods or () if (method, route.path) not in composed
                 }
                 if methods:
-                    forwarded = _forwarded(api.service, route, methods)
-                    section = section_of(forwarded.path)
-                    sections.setdefault(section, SectionRouter([section])).routes.append(forwarded)
-    router = ForwardedRouter()
-    for section_router in sections.values():
-        router.include_router(section_router)
-        router.forwarded.extend(section_router.routes)
+                    router.routes.append(_forwarded(api.service, route, methods))
     return router
 
 
@@ -171,26 +150,3 @@ def _forwarded(
         openapi_extra=route.openapi_extra,
         include_in_schema=route.include_in_schema,
     )
-
-
-class SectionRouter(APIRouter):
-    """Routes under a few sections, each a first path segment after ``/v1`` (``/v1/listening``,
-    ``/v1/engagements``): a request for another section is turned away before any of them is
-    tried. FastAPI tries a router's path patterns one after the other, and the gateway serves
-    some 200: a read of a late one (the mention list) spent 418 µs in the gateway, 220 µs more
-    than a read of an early one (issue 18)."""
-
-    def __init__(self, sections: Iterable[str], **options: Any) -> None:
-        super().__init__(**options)
-        self.sections = frozenset(sections)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if section_of(get_route_path(scope)) not in self.sections:
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
-def section_of(path: str) -> str:
-    """A path's (or a path template's) section: ``/v1/listening/engagements/{id}`` →
-    ``/v1/listening``."""
-    return API_PREFIX + "/" + path.removeprefix(API_PREFIX + "/").partition("/")[0]

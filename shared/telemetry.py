@@ -12,10 +12,12 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
+from opentelemetry.util.types import Attributes
 from starlette.requests import Request
 from starlette.responses import Response
 from temporalio import client as temporal_client
@@ -36,9 +38,14 @@ def setup_telemetry(service_name: str, settings: Settings) -> None:
         return
     resource = Resource.create({SERVICE_NAME: f"engage-{service_name}"})
     metrics.set_meter_provider(
-        MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+        MeterProvider(
+            resource=resource,
+            metric_readers=[PrometheusMetricReader()],
+            # Prometheus' text format carries no exemplars: sampling them is work for nothing.
+            exemplar_filter=AlwaysOffExemplarFilter(),
+        )
     )
-    provider = TracerProvider(resource=resource)
+    provider = RecordingWhenReceived(resource=resource)
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -46,6 +53,50 @@ def setup_telemetry(service_name: str, settings: Settings) -> None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _configured.add(service_name)
+
+
+class RecordingWhenReceived(TracerProvider):
+    """The SDK's tracer provider, recording spans only once a span processor receives them.
+
+    Without an exporter (no ``ENGAGE_OTLP_ENDPOINT``) every request's spans were built, given
+    their attributes, timed and dropped: 30 to 70 µs of a cached gateway read's 170 (issue 18).
+    Unrecorded, a span still has its trace and span ids: they are propagated (``traceparent``
+    over HTTP, Temporal and NATS) and written in the log lines as before. With a processor (the
+    OTLP exporter, a test's in-memory one) spans are sampled as the SDK's default sampler, or
+    ``OTEL_TRACES_SAMPLER``, says."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource=resource)
+        self.receives = False
+        self.sampler = _WhenReceived(self, self.sampler)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.receives = True
+
+
+class _WhenReceived(Sampler):
+    def __init__(self, provider: RecordingWhenReceived, sampler: Sampler) -> None:
+        self._provider = provider
+        self._sampler = sampler
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        sampler = self._sampler if self._provider.receives else ALWAYS_OFF
+        return sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"WhenReceived{{{self._sampler.get_description()}}}"
 
 
 # Probes and scrapes: no span (they come every few seconds and say nothing about a request).

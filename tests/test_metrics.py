@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.listening.conversations import sla_steps
 from services.listening.ingestion import ingestion as listening_ingestion
 from shared import task_queues
+from shared.auth import Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
 from shared.events.consumer import EffectConsumer, TransientError, spec_for
@@ -118,6 +119,12 @@ async def test_the_named_metrics_are_scraped_with_the_scenario_in_them(
     refused = await platform.gateway.get("/v1/engagements")
     assert refused.status_code == 401
     organization_id, _, conversation = await opened_conversation(platform, sessions, nats_client)
+    # Read twice as a client that lets the gateway's read cache answer (the platform's asks it
+    # not to): a miss, then a hit.
+    staff = {**platform.auth(Role.MANAGER, orgs=[organization_id]), "Cache-Control": "max-age=60"}
+    for _ in range(2):
+        kept = await platform.gateway.get(f"/v1/organizations/{organization_id}", headers=staff)
+        assert kept.status_code == 200, kept.text
     async with session_scope(sessions, SYSTEM) as session:
         breached = await sla_steps.sla_breached(session, conversation.id, conversation.opened_at)
     assert breached.breached
@@ -138,6 +145,8 @@ async def test_the_named_metrics_are_scraped_with_the_scenario_in_them(
     created = {"service": "gateway", "method": "POST", "route": "/v1/organizations"}
     assert total(samples, "engage_http_requests_total", **created, status="201") >= 1
     assert total(samples, "engage_http_request_duration_seconds_count", **created) >= 1
+    assert total(samples, "engage_gateway_read_cache_total", outcome="miss") >= 1
+    assert total(samples, "engage_gateway_read_cache_total", outcome="hit") >= 1
     # A route's template, never a raw path with an id in it.
     routes = {labels["route"] for labels, _ in samples["engage_http_requests_total"]}
     assert any(route.startswith("/v1/publications/{") for route in routes), routes

@@ -142,17 +142,7 @@ class ServiceClient:
         ``cached``, a ``GET``'s answer may come from the read cache: the caller's own, at most
         ``read_cache_seconds`` old."""
         if cached and request.method == "GET" and self._reads.may_answer(request.headers):
-            headers = request.headers
-            key = cache_key(
-                self.name,
-                "forward",
-                headers.get("authorization", ""),
-                request.method,
-                _encoded_path(request),
-                request.scope["query_string"].decode("latin-1"),
-                headers.get("accept", ""),
-                headers.get("accept-language", ""),
-            )
+            key = _request_key(self.name, "forward", request)
             answer = await self._reads.read(key, lambda: self._forward(request, prefix))
             return answer.response() if isinstance(answer, Kept) else answer
         response, _ = await self._forward(request, prefix)
@@ -226,15 +216,18 @@ class ServiceClient:
         ), None
 
 
-def _composed_key(request: Request) -> bytes:
+def _request_key(owner: str, kind: str, request: Request) -> bytes:
+    """The read cache's key for ``request``'s answer, forwarded to the service ``owner`` or
+    composed by the gateway: everything the answer may depend on."""
     headers = request.headers
     return cache_key(
-        "gateway",
-        "composed",
+        owner,
+        kind,
         headers.get("authorization", ""),
         request.method,
         _encoded_path(request),
         request.scope["query_string"].decode("latin-1"),
+        headers.get("accept", ""),
         headers.get("accept-language", ""),
     )
 
@@ -316,7 +309,7 @@ class Services:
 
         if not self.reads.may_answer(request.headers):
             return (await fetch())[0]
-        answer = await self.reads.read(_composed_key(request), fetch)
+        answer = await self.reads.read(_request_key("gateway", "composed", request), fetch)
         return answer.response() if isinstance(answer, Kept) else answer
 
     def young_composed_read(self, request: Request) -> Response | None:
@@ -324,7 +317,7 @@ class Services:
         without composing anything; None when the route must be run."""
         if not self.reads.may_answer(request.headers):
             return None
-        kept = self.reads.young(_composed_key(request))
+        kept = self.reads.young(_request_key("gateway", "composed", request))
         return kept.response() if kept is not None else None
 
     async def aclose(self) -> None:

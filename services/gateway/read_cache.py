@@ -180,28 +180,22 @@ class ReadCache:
         """The answer kept under ``key`` while in the first part of its life (before a read
         would ask for it again in the background), else None: for a route that looks its
         answer up before doing anything else, and asks ``read`` when this is None."""
-        entry = self._kept.get(key) if self.enabled else None
-        if entry is None or self._clock() - entry.asked_at >= self.max_age * REFRESH_AFTER:
+        fresh = self._fresh(key) if self.enabled else None
+        if fresh is None or fresh[1] >= self.max_age * REFRESH_AFTER:
             return None
-        self._kept.move_to_end(key)
-        GATEWAY_READ_CACHE.add(1, {"outcome": "hit"})
-        return entry.answer
+        return self._given(key, fresh[0])
 
     async def read(self, key: bytes, fetch: Fetch[Result]) -> Result | Kept:
         """The kept answer under ``key`` if fresh, else the answer of a call in flight for
         it, else ``fetch``'s (kept when it says so)."""
         if not self.enabled:
             return (await fetch())[0]
-        entry = self._kept.get(key)
-        if entry is not None:
-            age = self._clock() - entry.asked_at
-            if age < self.max_age:
-                self._kept.move_to_end(key)
-                if age >= self.max_age * REFRESH_AFTER and key not in self._in_flight:
-                    self._refresh(key, fetch)
-                GATEWAY_READ_CACHE.add(1, {"outcome": "hit"})
-                return entry.answer
-            self._forget(key)
+        fresh = self._fresh(key)
+        if fresh is not None:
+            entry, age = fresh
+            if age >= self.max_age * REFRESH_AFTER and key not in self._in_flight:
+                self._refresh(key, fetch)
+            return self._given(key, entry)
         in_flight = self._in_flight.get(key)
         if in_flight is not None:
             # A waiter that leaves (its client hung up) does not cancel the others' call.
@@ -213,6 +207,24 @@ class ReadCache:
             return (await fetch())[0]
         GATEWAY_READ_CACHE.add(1, {"outcome": "miss"})
         return await self._lead(key, fetch)
+
+    def _fresh(self, key: bytes) -> tuple[_Entry, float] | None:
+        """The entry under ``key`` and its age, while younger than ``max_age``; an older one
+        is forgotten."""
+        entry = self._kept.get(key)
+        if entry is None:
+            return None
+        age = self._clock() - entry.asked_at
+        if age >= self.max_age:
+            self._forget(key)
+            return None
+        return entry, age
+
+    def _given(self, key: bytes, entry: _Entry) -> Kept:
+        """``entry``'s answer, given again: the most recently read, and counted a hit."""
+        self._kept.move_to_end(key)
+        GATEWAY_READ_CACHE.add(1, {"outcome": "hit"})
+        return entry.answer
 
     def _refresh(self, key: bytes, fetch: Fetch[Result]) -> None:
         """Ask for the answer under ``key`` again in the background; the kept one is given

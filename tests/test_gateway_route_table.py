@@ -70,6 +70,14 @@ def test_a_request_matches_its_route_with_its_parameters(gateway: FastAPI) -> No
     assert _table(gateway).matches({**scope, "path": "/healthz"})[0] is Match.NONE
 
 
+def test_a_route_is_still_found_by_its_name(gateway: FastAPI) -> None:
+    # The console builds its OIDC callback's address from the route's name.
+    assert gateway.url_path_for("console_oidc_callback") == "/console/oidc/callback"
+    assert gateway.url_path_for("get_engagement", engagement_id=ENGAGEMENT) == (
+        f"/v1/engagements/{ENGAGEMENT}"
+    )
+
+
 @pytest.mark.parametrize(
     ("template", "refusal"),
     [

@@ -15,12 +15,14 @@ they are: they are the OpenAPI document, and what answers a request the table do
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from opentelemetry import trace
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from services.gateway.forwarding import API_PREFIX
@@ -97,6 +99,10 @@ class RouteTable(BaseRoute):
             span.set_attribute("http.route", context.path)
             span.update_name(f"{scope['method']} {context.path}")
         await context.app(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        # Names are the included routers' to resolve: they hold every route the table does.
+        raise NoMatchFound(name, path_params)
 
 
 def section_of(path: str) -> str:

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from services.listening import query_language, query_matching
 from services.listening.contracts import RawMention
-from services.listening.ingestion import QueryMatcher
 from services.listening.models import ListeningQuery
 from services.listening.query_language import (
     Account,
@@ -30,6 +29,7 @@ from services.listening.query_language import (
     normalise,
     words,
 )
+from services.listening.query_matcher import QueryMatcher
 
 
 def query(expression: str, **fields: object) -> ListeningQuery:

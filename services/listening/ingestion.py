@@ -6,7 +6,7 @@ and acknowledges them after the commit. An event carries a page of mentions of o
 and source (version 2, what ``intake.py`` publishes) or one mention (version 1, published
 before pages were); each mention of a page is checked on its own. The handler normalises each
 mention, detects its language and scores its sentiment (``sentiment/``), places it
-(``places/``), matches it against the organisation's active queries (``query_matching.py``) and
+(``places/``), matches it against the organisation's active queries (``query_matcher.py``) and
 inserts the batch by COPY (``repository.insert_mentions``), skipping those the organisation
 already has from that source (the unique organisation, source and external id). What it stored
 is announced by one ``listening.mentions_ingested`` per organisation through the outbox, in the
@@ -22,8 +22,6 @@ dead-lettered alone, as ``<page id>#<position>``, and the page's other mentions 
 from __future__ import annotations
 
 import gc
-import re
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -34,16 +32,23 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.listening import events, query_language, query_matching, repository
+from services.listening import events, query_matching, repository
 from services.listening.contracts import RawMention
+from services.listening.mention_rows import (
+    clean,
+    language_code,
+    names_without_mark,
+    place_columns,
+    place_names,
+)
 from services.listening.models import (
     DeadLetter,
-    ListeningQuery,
     ProcessedEvent,
     engagements,
 )
 from services.listening.models import outbox as listening_outbox
-from services.listening.places import MentionClues, PlaceResolution, resolve
+from services.listening.places import MentionClues, resolve
+from services.listening.query_matcher import QueryMatcher, ReadyQuery
 from services.listening.sentiment import Labelled, SentimentModel
 from services.listening.sentiment.registry import OrganizationModels
 from shared.errors import NotFoundError, ProblemError
@@ -57,152 +62,6 @@ DURABLE = "listening-mentions"
 FETCH_BATCH = 10
 # Engagements remembered as their organisation's before the memory starts again.
 OWNED_ENGAGEMENTS_KEPT = 65_536
-_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
-
-
-@dataclass(frozen=True)
-class _CompiledQuery:
-    expression_text: str
-    exclusions_text: str | None
-    expression: query_matching.Predicate
-    exclusions: query_matching.Predicate | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReadyQuery:
-    """An active query as a batch matches it: its expressions compiled and what every mention
-    is checked against copied out of the ORM row once per batch, not read through it for every
-    mention."""
-
-    id: uuid.UUID
-    engagement_id: uuid.UUID | None
-    sources: frozenset[str]
-    languages: frozenset[str]
-    expression: query_matching.Predicate
-    exclusions: query_matching.Predicate | None
-
-
-class QueryMatcher:
-    """Matches mentions against queries, each query's expressions parsed and compiled once and
-    each mention normalised once for all of them.
-
-    A query's expressions do not change once it is switched on; the cache still checks the
-    texts, so a query whose expressions were rewritten (a migration) is compiled again."""
-
-    def __init__(self) -> None:
-        self._compiled: dict[uuid.UUID, _CompiledQuery] = {}
-
-    def _compile(self, query: ListeningQuery) -> _CompiledQuery:
-        cached = self._compiled.get(query.id)
-        if (
-            cached is None
-            or cached.expression_text != query.expression
-            or cached.exclusions_text != query.exclusions
-        ):
-            cached = _CompiledQuery(
-                expression_text=query.expression,
-                exclusions_text=query.exclusions,
-                expression=query_matching.compiled(query_language.parse(query.expression)),
-                exclusions=(
-                    query_matching.compiled(query_language.parse(query.exclusions))
-                    if query.exclusions
-                    else None
-                ),
-            )
-            self._compiled[query.id] = cached
-        return cached
-
-    def ready(self, queries: Sequence[ListeningQuery]) -> list[ReadyQuery]:
-        """The queries as ``matching`` takes them, in the same order (once per batch)."""
-        found = []
-        for query in queries:
-            compiled = self._compile(query)
-            found.append(
-                ReadyQuery(
-                    id=query.id,
-                    engagement_id=query.engagement_id,
-                    sources=frozenset(query.sources),
-                    languages=frozenset(query.languages or ()),
-                    expression=compiled.expression,
-                    exclusions=compiled.exclusions,
-                )
-            )
-        return found
-
-    def matching(
-        self, queries: Sequence[ReadyQuery], mention: query_matching.MentionText, source: str
-    ) -> list[ReadyQuery]:
-        """The queries that read the mention's source and language, match it and do not
-        exclude it. A query limited to languages does not take a mention of unknown language."""
-        found = []
-        normalised: query_matching.Normalised | None = None
-        for query in queries:
-            if source not in query.sources:
-                continue
-            if query.languages and mention.language not in query.languages:
-                continue
-            if normalised is None:
-                normalised = query_matching.Normalised.of(mention)
-            if not query.expression(normalised):
-                continue
-            if query.exclusions is not None and query.exclusions(normalised):
-                continue
-            found.append(query)
-        return found
-
-
-def _clean(value: str) -> str:
-    return unicodedata.normalize("NFC", value).strip()
-
-
-def _names(values: list[str], mark: str) -> list[str]:
-    """Hashtags or accounts without their mark, trimmed, each once in the order given."""
-    if not values:
-        return []
-    cleaned = (_clean(value).removeprefix(mark).strip() for value in values)
-    return list(dict.fromkeys(value for value in cleaned if value))
-
-
-def _language(value: str | None) -> str | None:
-    """The ISO 639-1 part of what the source says (``it_IT`` is ``it``); None if unreadable."""
-    if value is None:
-        return None
-    found = _LANGUAGE.match(value.strip())
-    return found.group(1).lower() if found else None
-
-
-def _place_columns(place: PlaceResolution | None) -> dict[str, Any]:
-    if place is None:
-        return {}
-    names = {
-        "comune": place.comune_name,
-        "province": place.province_name,
-        "region": place.region_name,
-        "country": place.country_name,
-    }
-    return {
-        "place_level": place.level,
-        "place_code": place.code,
-        "place_name": names[place.level],
-        "place_method": place.method,
-        "place_confidence": place.confidence,
-        "comune_code": place.comune_code,
-        "comune_name": place.comune_name,
-        "province_code": place.province_code,
-        "province_name": place.province_name,
-        "region_code": place.region_code,
-        "region_name": place.region_name,
-        "country_code": place.country_code,
-        "country_name": place.country_name,
-    }
-
-
-def _place_names(place: PlaceResolution | None) -> tuple[str, ...]:
-    """What ``place:`` in a query can name: the place and every place containing it."""
-    if place is None:
-        return ()
-    names = (place.comune_name, place.province_name, place.region_name, place.country_name)
-    return tuple(name for name in names if name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +148,8 @@ class MentionIngestion:
         ]
         if not accepted:
             return
-        texts = [_clean(item.raw.text) for item in accepted]
-        stated = [_language(item.raw.language) for item in accepted]
+        texts = [clean(item.raw.text) for item in accepted]
+        stated = [language_code(item.raw.language) for item in accepted]
         labelled = await self._labelled(session, accepted, texts, stated)
         queries_of = {
             organization_id: self.matcher.ready(queries)
@@ -429,7 +288,8 @@ class MentionIngestion:
                 longitude=coordinates.longitude if coordinates else None,
             )
         )
-        hashtags, accounts = _names(raw.hashtags, "#"), _names(raw.accounts, "@")
+        hashtags = names_without_mark(raw.hashtags, "#")
+        accounts = names_without_mark(raw.accounts, "@")
         matched = self.matcher.matching(
             queries,
             query_matching.MentionText(
@@ -437,7 +297,7 @@ class MentionIngestion:
                 hashtags=tuple(hashtags),
                 accounts=tuple(accounts),
                 language=language,
-                places=_place_names(place),
+                places=place_names(place),
             ),
             raw.source.value,
         )
@@ -451,8 +311,8 @@ class MentionIngestion:
             "engagement_ids": engagement_ids,
             "query_ids": [query.id for query in matched],
             "source": raw.source.value,
-            "external_id": _clean(raw.external_id),
-            "author_handle": _clean(raw.author.handle).removeprefix("@"),
+            "external_id": clean(raw.external_id),
+            "author_handle": clean(raw.author.handle).removeprefix("@"),
             "author_name": raw.author.display_name,
             "author_location": raw.author.profile_location,
             "text": text,
@@ -466,7 +326,7 @@ class MentionIngestion:
             "sentiment_label": sentiment.label,
             "sentiment_score": sentiment.score,
             "sentiment_model_version": sentiment.model_version,
-            **_place_columns(place),
+            **place_columns(place),
         }
 
     def _sentiment(self, reading: Labelled, stated_language: str | None) -> Labelled:

@@ -11,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.listening import ingestion as ingestion_module
 from services.listening.contracts import RawMention
 from services.listening.intake import mention_received, publish_raw_mentions
 from services.listening.models import Mention, OutboxEvent
+from services.listening.places import MentionClues, PlaceResolution, resolve
 from shared.auth import Role
 from shared.events.envelope import CloudEvent, new_event
 from tests.conftest import Platform, wait_until
@@ -26,6 +29,19 @@ from tests.test_listening_queries import create_query
 from tests.test_thin_thread import create_org
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def gazetteer_failing_on_boom(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Placing a mention whose text says "boom" raises, as a bug in the gazetteer would, on
+    every delivery."""
+
+    def resolve_with_a_bug(clues: MentionClues) -> PlaceResolution | None:
+        if "boom" in clues.text:
+            raise RuntimeError("the gazetteer has a bug")
+        return resolve(clues)
+
+    monkeypatch.setattr(ingestion_module, "resolve", resolve_with_a_bug)
 
 
 def raw(organization_id: str, text: str, **fields: Any) -> RawMention:

@@ -14,18 +14,15 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.listening import ingestion as ingestion_module
 from services.listening.events import MENTION_RECEIVED
 from services.listening.ingestion import DURABLE, ingestion
 from services.listening.intake import mention_received
 from services.listening.models import Mention
-from services.listening.places import MentionClues, PlaceResolution, resolve
 from services.strategy.models import ProcessedEvent
 from shared.auth import Role
 from shared.db.scoping import SYSTEM
@@ -41,8 +38,11 @@ from shared.events.envelope import CloudEvent, new_event
 from shared.settings import EventSettings
 from tests.conftest import Platform, wait_until
 from tests.engagement_helpers import stored_engagement
-from tests.test_mentions import publish_event, raw, wait_for_mentions
+from tests.test_mentions import gazetteer_failing_on_boom, publish_event, raw, wait_for_mentions
 from tests.test_thin_thread import create_org
+
+# A fixture of tests/test_mentions.py, used by name.
+__all__ = ["gazetteer_failing_on_boom"]
 
 
 class Recorder:
@@ -181,14 +181,8 @@ async def test_a_mention_that_keeps_failing_is_dead_lettered_and_the_rest_of_its
     nats_client: NatsClient,
     sessions: async_sessionmaker[AsyncSession],
     isolated_events: EventSettings,
-    monkeypatch: pytest.MonkeyPatch,
+    gazetteer_failing_on_boom: None,
 ) -> None:
-    def resolve_with_a_bug(clues: MentionClues) -> PlaceResolution | None:
-        if "boom" in clues.text:
-            raise RuntimeError("the gazetteer has a bug")
-        return resolve(clues)
-
-    monkeypatch.setattr(ingestion_module, "resolve", resolve_with_a_bug)
     organization_id = await create_org(platform)
     good = [raw(organization_id, f"Fine {n}") for n in range(3)]
     broken = raw(organization_id, "boom")

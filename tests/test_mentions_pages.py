@@ -14,18 +14,15 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.listening import ingestion as ingestion_module
 from services.listening.events import MENTION_RECEIVED
 from services.listening.ingestion import DURABLE, ingestion
 from services.listening.intake import mention_page, mention_received, publish_raw_mentions
 from services.listening.models import Mention
-from services.listening.places import MentionClues, PlaceResolution, resolve
 from shared.auth import Role
 from shared.db.scoping import SYSTEM
 from shared.db.session import session_scope
@@ -34,8 +31,11 @@ from shared.events.envelope import CloudEvent
 from shared.settings import EventSettings
 from tests.conftest import Platform, wait_until
 from tests.engagement_helpers import stored_engagement
-from tests.test_mentions import ingested_events, raw
+from tests.test_mentions import gazetteer_failing_on_boom, ingested_events, raw
 from tests.test_thin_thread import create_org
+
+# A fixture of tests/test_mentions.py, used by name.
+__all__ = ["gazetteer_failing_on_boom"]
 
 
 async def publish(js: JetStreamContext, events: EventSettings, event: CloudEvent) -> None:
@@ -178,14 +178,8 @@ async def test_a_pages_mention_that_cannot_be_stored_is_dead_lettered_and_the_re
     nats_client: NatsClient,
     sessions: async_sessionmaker[AsyncSession],
     isolated_events: EventSettings,
-    monkeypatch: pytest.MonkeyPatch,
+    gazetteer_failing_on_boom: None,
 ) -> None:
-    def resolve_with_a_bug(clues: MentionClues) -> PlaceResolution | None:
-        if "boom" in clues.text:
-            raise RuntimeError("the gazetteer has a bug")
-        return resolve(clues)
-
-    monkeypatch.setattr(ingestion_module, "resolve", resolve_with_a_bug)
     organization_id = await create_org(platform)
     good = [raw(organization_id, f"Fine {n}") for n in range(3)]
     mentions = [good[0], raw(organization_id, "boom"), *good[1:]]

@@ -110,7 +110,8 @@ async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> N
         return "asked", kept(10)
 
     assert await cache.read(key, answer) == "asked"
-    now = 100.99
+    # Read in the first half of its life only: a later read would ask for it again meanwhile.
+    now = 100.49
     assert await cache.read(key, answer) == kept(10)
     now = 101.0
     assert await cache.read(key, answer) == "asked"
@@ -166,6 +167,28 @@ async def test_an_answer_read_late_in_its_life_is_asked_again_in_the_background(
         await cache.read(key, answer)
 
 
+async def test_reads_arriving_together_late_in_an_answers_life_start_one_refresh() -> None:
+    now = 100.0
+    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    key = cache_key("polled by many")
+    calls = 0
+
+    async def answer() -> tuple[str, Kept | None]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return "answer", Kept(b"answer", (("content-type", "application/json"),))
+
+    await cache.read(key, answer)
+    now = 100.6
+    # As a loaded gateway has them: many reads of the key waiting in the loop at once.
+    given = await asyncio.gather(*(cache.read(key, answer) for _ in range(64)))
+    await asyncio.sleep(0.05)
+
+    assert {kept_body(each) for each in given} == {b"answer"}
+    assert calls == 2
+
+
 async def test_a_young_answer_is_given_without_a_call_and_an_older_one_is_not() -> None:
     now = 100.0
     cache = ReadCache(max_age=1.0, clock=lambda: now)
@@ -194,7 +217,7 @@ async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from(
         return "composed", replace(kept(10), as_of=99.6)
 
     assert await cache.read(key, composed) == "composed"
-    now = 100.59
+    now = 100.09
     assert await cache.read(key, composed) == replace(kept(10), as_of=99.6)
     now = 100.6
     assert await cache.read(key, composed) == "composed"

@@ -100,6 +100,16 @@ class _Entry:
     asked_at: float
 
 
+@dataclass(frozen=True)
+class _Flight:
+    """A call to the service for a key: the answer its waiters share, the writes' generation
+    and the clock when it was asked."""
+
+    answer: asyncio.Future[Kept | None]
+    generation: int
+    asked_at: float
+
+
 def keepable(headers: Mapping[str, str], body: bytes) -> Kept | None:
     """The answer to keep from a ``200``'s headers and body, or None when it must not be."""
     if len(body) > MAX_ANSWER_BYTES or "set-cookie" in headers:
@@ -229,7 +239,11 @@ class ReadCache:
     def _refresh(self, key: bytes, fetch: Fetch[Result]) -> None:
         """Ask for the answer under ``key`` again in the background; the kept one is given
         until the new one replaces it or it expires."""
-        refresh = asyncio.get_running_loop().create_task(self._lead(key, fetch))
+        # In flight from now, not from when the task first runs: the reads already waiting
+        # in the loop (64 connections' worth under load) would each start a refresh of their
+        # own, every one a call to the service (issue 18).
+        flight = self._take_off(key)
+        refresh = asyncio.get_running_loop().create_task(self._fly(key, flight, fetch))
         self._refreshing.add(refresh)
         refresh.add_done_callback(self._refreshed)
 
@@ -241,26 +255,36 @@ class ReadCache:
             log.debug("a background refresh failed: %r", error)
 
     async def _lead(self, key: bytes, fetch: Fetch[Result]) -> Result:
-        flight: asyncio.Future[Kept | None] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = flight
-        generation = self._generation
-        asked_at = self._clock()
+        return await self._fly(key, self._take_off(key), fetch)
+
+    def _take_off(self, key: bytes) -> _Flight:
+        """A call for ``key`` in flight: reads of it from now on wait for its answer."""
+        flight = _Flight(
+            asyncio.get_running_loop().create_future(), self._generation, self._clock()
+        )
+        self._in_flight[key] = flight.answer
+        return flight
+
+    async def _fly(self, key: bytes, flight: _Flight, fetch: Fetch[Result]) -> Result:
+        """``fetch``'s result; its answer shared with the reads waiting on ``flight`` and kept
+        when it may be."""
         try:
             result, kept = await fetch()
         except Exception as error:
-            flight.set_exception(error)
+            flight.answer.set_exception(error)
             # Marked as seen: with no one waiting, asyncio would report it as never retrieved.
-            flight.exception()
+            flight.answer.exception()
             raise
         except BaseException:
             # This request was cancelled: those waiting on it ask the service themselves.
-            flight.set_result(None)
+            flight.answer.set_result(None)
             raise
         finally:
-            if self._in_flight.get(key) is flight:
+            if self._in_flight.get(key) is flight.answer:
                 del self._in_flight[key]
-        flight.set_result(kept)
-        if kept is not None and generation == self._generation:
+        flight.answer.set_result(kept)
+        if kept is not None and flight.generation == self._generation:
+            asked_at = flight.asked_at
             if kept.as_of is not None:
                 asked_at = min(asked_at, kept.as_of)
             self._keep(key, _Entry(kept, asked_at))

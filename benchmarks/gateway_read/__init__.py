@@ -34,11 +34,12 @@ window divided by the requests answered); ``<route>_latency_p99`` in ms with the
 bounds the baseline's rate long before uvicorn does, so read the ratio with the
 ``load_generator`` CPU beside it. Where ``wrk`` is installed (``BENCH_GATEWAY_WRK=0`` skips it)
 the same phase runs again with it, one thread, as A only and without the tenancy check,
-``BENCH_GATEWAY_RUNS`` (3) times in a row per route: ``<route>_requests_per_second_wrk`` (the
-median run, each run's rate in ``runs``) against the bare route under ``wrk``
-(``bare_uvicorn_wrk``), with ``non_2xx``, ``socket_errors`` (connections lost, answers later
-than 30 s) and CPU per request; ``<route>_wrk_run_spread``, (highest - lowest) / highest of
-those runs (issue 18's target: within 10 %).
+``BENCH_GATEWAY_RUNS`` (3) times in a row per route, each run after a run of the bare route:
+``<route>_requests_per_second_wrk`` (the median run, each run's rate in ``runs``) against the
+bare run before it (``bare_uvicorn_wrk``; every pair's ratio in ``run_ratios``), with
+``non_2xx``, ``socket_errors`` (connections lost, answers later than 30 s) and CPU per request;
+``<route>_wrk_run_spread``, (highest - lowest) / highest of those runs (issue 18's target:
+within 10 %), against the bare route's spread over the same minutes (the machine's own).
 
 **Open loop.** Where ``hey`` is installed (``BENCH_GATEWAY_HEY=0`` skips it), each route as A at
 a fixed ``BENCH_GATEWAY_OPEN_LOOP_RATE`` (300) requests/s, whatever the answers take, for

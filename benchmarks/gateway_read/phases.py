@@ -209,17 +209,33 @@ async def wrk_phase(platform: Platform, executable: str, url: str, caller: Calle
     )
 
 
+def spread(rates: Sequence[float]) -> float:
+    """(highest - lowest) / highest: how far apart runs of the same load landed."""
+    return round((max(rates) - min(rates)) / max(rates), 3) if rates and max(rates) else 0.0
+
+
 async def wrk_runs(executable: str, platform: Platform, tenant: Tenant) -> None:
     """The throughput phase again with ``wrk``, as A only (one URL per route: the first
     engagement for the detail) and without the tenancy check, ``RUNS`` times in a row per
-    route: each run's rate, and their spread ((highest - lowest) / highest)."""
+    route: each run's rate, and their spread ((highest - lowest) / highest).
+
+    Each run follows a run of the bare route: the machine's own speed moves between runs (the
+    bare route alone, nothing else running, went from 11,836 to 8,330 requests/s over eight
+    10-second runs on 4 Dec), so the spread is reported with the bare route's spread over the
+    same minutes as its baseline, and each run's ratio is to the bare run just before it. The
+    ratios move as much as the rates: the machine's speed changes within a run's length."""
     anonymous = Caller("baseline", None, None)
-    baseline = await wrk_phase(platform, executable, f"{platform.baseline_url}/v1/ping", anonymous)
+    bare_url = f"{platform.baseline_url}/v1/ping"
     common = {"connections": CONNECTIONS, "seconds": SECONDS, "threads": 1, **cache_on(platform)}
     for route in ROUTES:
         path = tenant.read(route).paths[0]
         url = f"{platform.gateway_url}{path}"
-        runs = [await wrk_phase(platform, executable, url, tenant.caller) for _ in range(RUNS)]
+        bare_runs: list[Figures] = []
+        runs: list[Figures] = []
+        for _ in range(RUNS):
+            bare_runs.append(await wrk_phase(platform, executable, bare_url, anonymous))
+            runs.append(await wrk_phase(platform, executable, url, tenant.caller))
+        middle = sorted(range(RUNS), key=lambda n: runs[n].requests_per_second)[RUNS // 2]
         if platform.uncached_gateway_url is not None:
             # One URL, one token: all but one read a second are the cache's; once without it.
             uncached = await wrk_phase(
@@ -228,28 +244,35 @@ async def wrk_runs(executable: str, platform: Platform, tenant: Tenant) -> None:
             report_against(
                 f"{route}_requests_per_second_wrk_uncached",
                 uncached,
-                baseline,
+                bare_runs[-1],
                 **{**common, **CACHE_OFF},
                 baseline="bare_uvicorn_wrk",
             )
-        median = sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
         rates = [run.requests_per_second for run in runs]
+        bare_rates = [run.requests_per_second for run in bare_runs]
+        ratios = [ratio(rate, bare) or 0.0 for rate, bare in zip(rates, bare_rates, strict=True)]
         report_against(
             f"{route}_requests_per_second_wrk",
-            median,
-            baseline,
+            runs[middle],
+            bare_runs[middle],
             **common,
             baseline="bare_uvicorn_wrk",
             runs=rates,
+            baseline_runs=bare_rates,
+            run_ratios=ratios,
         )
         report(
             BENCHMARK,
             f"{route}_wrk_run_spread",
-            round((max(rates) - min(rates)) / max(rates), 3) if max(rates) else 0.0,
+            spread(rates),
             "share",
             runs=rates,
+            baseline="bare_uvicorn_wrk_run_spread",
+            baseline_value=spread(bare_rates),
+            baseline_runs=bare_rates,
             p99_ms=[run.p99_ms for run in runs],
             gateway_cpu_ms_per_request=[run.cpu.get("gateway") for run in runs],
+            bare_cpu_ms_per_request=[run.cpu.get(BASELINE) for run in bare_runs],
             **cache_on(platform),
             target=TARGET_SPREAD,
         )

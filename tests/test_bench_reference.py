@@ -49,6 +49,24 @@ def test_the_table_has_every_figure_with_its_reference_and_change() -> None:
     assert not any("sentiment" in row for row in rows), "a line without a number is no figure"
 
 
+def test_a_rate_per_minute_is_a_throughput_too() -> None:
+    today = [
+        line("lifecycle", "engagements_completed_per_minute", 61.0, "engagements/min"),
+        line("lifecycle", "approval_to_next_phase_started_p95", 0.9, "s"),  # tripled, no rate
+    ]
+    summary = reference.summary(
+        today,
+        {
+            "lifecycle.engagements_completed_per_minute": 103.7,
+            "lifecycle.approval_to_next_phase_started_p95": 0.3,
+        },
+    )
+
+    warnings = [row for row in summary.splitlines() if row.startswith("WARNING")]
+    assert len(warnings) == 1, summary
+    assert "lifecycle.engagements_completed_per_minute fell 41%" in warnings[0]
+
+
 def test_a_drop_of_exactly_a_quarter_or_a_rise_is_no_warning() -> None:
     steady = [
         line("outbox_relay", "events_per_second", 750.0, "events/s"),

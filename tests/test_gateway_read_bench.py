@@ -27,6 +27,7 @@ from benchmarks.gateway_read import (
     summary,
 )
 from benchmarks.gateway_read.config import REPOSITORY
+from benchmarks.gateway_read.phases import spread
 from benchmarks.gateway_read.platform import memory_name
 from engage.supervisor import child_specs
 from shared.auth import Role
@@ -182,6 +183,15 @@ def test_the_open_loop_rate_is_shared_among_hey_workers() -> None:
     # hey's -q is each worker's rate: 300 requests/s over 50 workers is 6 each.
     assert per_worker_rate(300, 50) == 6
     assert per_worker_rate(300, 64) * 64 == 300
+
+
+def test_the_run_spread_is_the_gap_between_the_fastest_and_slowest_run_over_the_fastest() -> None:
+    assert spread([4000.0, 3600.0, 3800.0]) == 0.1
+    assert spread([3600.0, 4000.0]) == spread([4000.0, 3600.0])
+    assert spread([4000.0]) == 0.0
+    # No run answered anything: no spread to speak of, and no division by zero.
+    assert spread([0.0, 0.0]) == 0.0
+    assert spread([]) == 0.0
 
 
 def test_every_process_engage_up_starts_is_noted_under_its_deployments_name() -> None:

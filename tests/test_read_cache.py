@@ -4,7 +4,7 @@ from before a write not kept, bounds, ages, refresh ahead; and which requests it
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -15,6 +15,16 @@ from services.gateway.read_cache import (
     cache_key,
 )
 from shared.errors import DependencyUnavailableError
+
+
+@dataclass
+class Clock:
+    """A clock the test sets by hand: the cache reads ``now`` each time it calls it."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def test_a_request_may_ask_for_the_services_answer() -> None:
@@ -32,6 +42,11 @@ async def test_a_request_may_ask_for_the_services_answer() -> None:
 
 def kept(size: int) -> Kept:
     return Kept(b"x" * size, (("content-type", "application/json"),))
+
+
+async def answer() -> tuple[str, Kept | None]:
+    """A service's answer: the route's own result ("asked") and what the cache keeps."""
+    return "asked", kept(10)
 
 
 async def test_concurrent_misses_share_one_call_and_a_failure_is_not_kept() -> None:
@@ -102,18 +117,15 @@ async def test_the_bounds_hold_least_recently_read_forgotten_first() -> None:
 
 
 async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> None:
-    now = 100.0
-    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    clock = Clock(100.0)
+    cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("1")
-
-    async def answer() -> tuple[str, Kept | None]:
-        return "asked", kept(10)
 
     assert await cache.read(key, answer) == "asked"
     # Read in the first half of its life only: a later read would ask for it again meanwhile.
-    now = 100.49
+    clock.now = 100.49
     assert await cache.read(key, answer) == kept(10)
-    now = 101.0
+    clock.now = 101.0
     assert await cache.read(key, answer) == "asked"
 
 
@@ -123,15 +135,15 @@ def kept_body(given: object) -> bytes:
 
 
 async def test_an_answer_read_late_in_its_life_is_asked_again_in_the_background() -> None:
-    now = 100.0
-    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    clock = Clock(100.0)
+    cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("polled")
     answers = iter(["first", "second", "third"])
     asked_at: list[float] = []
     failing = False
 
     async def answer() -> tuple[str, Kept | None]:
-        asked_at.append(now)
+        asked_at.append(clock.now)
         if failing:
             raise DependencyUnavailableError("strategy", "down")
         text = next(answers)
@@ -142,34 +154,34 @@ async def test_an_answer_read_late_in_its_life_is_asked_again_in_the_background(
             await asyncio.sleep(0)
 
     assert await cache.read(key, answer) == "first"
-    now = 100.4
+    clock.now = 100.4
     assert kept_body(await cache.read(key, answer)) == b"first"
     await settled()
     assert asked_at == [100.0]
     # Past half its life the kept answer is still given, and asked for again meanwhile.
-    now = 100.6
+    clock.now = 100.6
     assert kept_body(await cache.read(key, answer)) == b"first"
     await settled()
     assert asked_at == [100.0, 100.6]
     # The refreshed answer counts its age from its own call: given past the first one's end.
-    now = 101.3
+    clock.now = 101.3
     assert kept_body(await cache.read(key, answer)) == b"second"
     await settled()
     assert asked_at == [100.0, 100.6, 101.3]
     # A refresh that fails keeps nothing, and the answer kept before it expires as it would.
     failing = True
-    now = 101.9
+    clock.now = 101.9
     assert kept_body(await cache.read(key, answer)) == b"third"
     await settled()
     assert asked_at == [100.0, 100.6, 101.3, 101.9]
-    now = 102.3
+    clock.now = 102.3
     with pytest.raises(DependencyUnavailableError):
         await cache.read(key, answer)
 
 
 async def test_reads_arriving_together_late_in_an_answers_life_start_one_refresh() -> None:
-    now = 100.0
-    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    clock = Clock(100.0)
+    cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("polled by many")
     calls = 0
 
@@ -180,7 +192,7 @@ async def test_reads_arriving_together_late_in_an_answers_life_start_one_refresh
         return "answer", Kept(b"answer", (("content-type", "application/json"),))
 
     await cache.read(key, answer)
-    now = 100.6
+    clock.now = 100.6
     # As a loaded gateway has them: many reads of the key waiting in the loop at once.
     given = await asyncio.gather(*(cache.read(key, answer) for _ in range(64)))
     await asyncio.sleep(0.05)
@@ -190,26 +202,23 @@ async def test_reads_arriving_together_late_in_an_answers_life_start_one_refresh
 
 
 async def test_a_young_answer_is_given_without_a_call_and_an_older_one_is_not() -> None:
-    now = 100.0
-    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    clock = Clock(100.0)
+    cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("detail")
-
-    async def answer() -> tuple[str, Kept | None]:
-        return "asked", kept(10)
 
     assert cache.young(key) is None
     await cache.read(key, answer)
-    now = 100.49
+    clock.now = 100.49
     assert cache.young(key) == kept(10)
     # Past half its life the route runs, so that a read refreshes it in the background.
-    now = 100.5
+    clock.now = 100.5
     assert cache.young(key) is None
     assert ReadCache(max_age=0).young(key) is None
 
 
 async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from() -> None:
-    now = 100.0
-    cache = ReadCache(max_age=1.0, clock=lambda: now)
+    clock = Clock(100.0)
+    cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("composed")
 
     async def composed() -> tuple[str, Kept | None]:
@@ -217,7 +226,7 @@ async def test_a_composed_answer_ages_from_the_oldest_read_it_was_composed_from(
         return "composed", replace(kept(10), as_of=99.6)
 
     assert await cache.read(key, composed) == "composed"
-    now = 100.09
+    clock.now = 100.09
     assert await cache.read(key, composed) == replace(kept(10), as_of=99.6)
-    now = 100.6
+    clock.now = 100.6
     assert await cache.read(key, composed) == "composed"

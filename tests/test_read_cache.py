@@ -44,7 +44,7 @@ def kept(size: int) -> Kept:
     return Kept(b"x" * size, (("content-type", "application/json"),))
 
 
-async def answer() -> tuple[str, Kept | None]:
+async def asked() -> tuple[str, Kept | None]:
     """A service's answer: the route's own result ("asked") and what the cache keeps."""
     return "asked", kept(10)
 
@@ -121,12 +121,12 @@ async def test_an_entry_is_served_until_read_cache_seconds_after_its_call() -> N
     cache = ReadCache(max_age=1.0, clock=clock)
     key = cache_key("1")
 
-    assert await cache.read(key, answer) == "asked"
+    assert await cache.read(key, asked) == "asked"
     # Read in the first half of its life only: a later read would ask for it again meanwhile.
     clock.now = 100.49
-    assert await cache.read(key, answer) == kept(10)
+    assert await cache.read(key, asked) == kept(10)
     clock.now = 101.0
-    assert await cache.read(key, answer) == "asked"
+    assert await cache.read(key, asked) == "asked"
 
 
 def kept_body(given: object) -> bytes:
@@ -207,7 +207,7 @@ async def test_a_young_answer_is_given_without_a_call_and_an_older_one_is_not() 
     key = cache_key("detail")
 
     assert cache.young(key) is None
-    await cache.read(key, answer)
+    await cache.read(key, asked)
     clock.now = 100.49
     assert cache.young(key) == kept(10)
     # Past half its life the route runs, so that a read refreshes it in the background.

@@ -216,7 +216,7 @@ class ReadCache:
             GATEWAY_READ_CACHE.add(1, {"outcome": "miss"})
             return (await fetch())[0]
         GATEWAY_READ_CACHE.add(1, {"outcome": "miss"})
-        return await self._lead(key, fetch)
+        return await self._fly(key, self._take_off(key), fetch)
 
     def _fresh(self, key: bytes) -> tuple[_Entry, float] | None:
         """The entry under ``key`` and its age, while younger than ``max_age``; an older one
@@ -253,9 +253,6 @@ class ReadCache:
         # the service itself and gets the failure as any miss does.
         if not refresh.cancelled() and (error := refresh.exception()) is not None:
             log.debug("a background refresh failed: %r", error)
-
-    async def _lead(self, key: bytes, fetch: Fetch[Result]) -> Result:
-        return await self._fly(key, self._take_off(key), fetch)
 
     def _take_off(self, key: bytes) -> _Flight:
         """A call for ``key`` in flight: reads of it from now on wait for its answer."""
